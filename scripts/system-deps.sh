@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian packages the tests and benchmarks use: real clients and peers nobody here wrote.
+# Installs only what is missing; needs root (CI runs as root).
+set -euo pipefail
+PACKAGES=(
+  curl ca-certificates iproute2
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

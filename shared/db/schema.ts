@@ -1,0 +1,169 @@
+/**
+ * The one drizzle schema for the D1 database every service shares. SQL migrations in
+ * `migrations/` create exactly these tables (test/api/schema.test.ts compares them).
+ * Sections by service; SMD's tables are read live by BSS and cloud-init, so a node added to SMD
+ * boots at once.
+ */
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// ---------------------------------------------------------------- SMD (/hsm/v2)
+
+export const components = sqliteTable(
+  "components",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    state: text("state").notNull().default(""),
+    flag: text("flag").notNull().default(""),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    softwareStatus: text("software_status").notNull().default(""),
+    role: text("role").notNull().default(""),
+    subRole: text("sub_role").notNull().default(""),
+    /** -1 = no NID (upstream's convention; NIDs are not unique). */
+    nid: integer("nid").notNull().default(-1),
+    subtype: text("subtype").notNull().default(""),
+    netType: text("net_type").notNull().default(""),
+    arch: text("arch").notNull().default(""),
+    class: text("class").notNull().default(""),
+    reservationDisabled: integer("reservation_disabled", { mode: "boolean" }).notNull().default(false),
+    locked: integer("locked", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [index("components_nid").on(t.nid), index("components_type").on(t.type)],
+);
+
+/** /Defaults/NodeMaps: default NID/Role/SubRole for nodes created without them. */
+export const nodeMaps = sqliteTable("node_maps", {
+  id: text("id").primaryKey(),
+  nid: integer("nid").notNull(),
+  role: text("role").notNull().default(""),
+  subRole: text("sub_role").notNull().default(""),
+});
+
+export const redfishEndpoints = sqliteTable(
+  "redfish_endpoints",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    name: text("name").notNull().default(""),
+    hostname: text("hostname").notNull().default(""),
+    domain: text("domain").notNull().default(""),
+    fqdn: text("fqdn").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    uuid: text("uuid").notNull().default(""),
+    user: text("user").notNull().default(""),
+    password: text("password").notNull().default(""),
+    useSsdp: integer("use_ssdp", { mode: "boolean" }).notNull().default(false),
+    macRequired: integer("mac_required", { mode: "boolean" }).notNull().default(false),
+    macAddr: text("mac_addr").notNull().default(""),
+    ipAddress: text("ip_address").notNull().default(""),
+    rediscoverOnUpdate: integer("rediscover_on_update", { mode: "boolean" }).notNull().default(false),
+    templateId: text("template_id").notNull().default(""),
+    /** JSON DiscoveryInfo object. */
+    discoveryInfo: text("discovery_info").notNull().default('{"LastDiscoveryStatus":"NotYetQueried"}'),
+  },
+  (t) => [uniqueIndex("redfish_endpoints_fqdn").on(t.fqdn)],
+);
+
+export const componentEndpoints = sqliteTable(
+  "component_endpoints",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    domain: text("domain").notNull().default(""),
+    fqdn: text("fqdn").notNull().default(""),
+    redfishType: text("redfish_type").notNull().default(""),
+    redfishSubtype: text("redfish_subtype").notNull().default(""),
+    macAddr: text("mac_addr").notNull().default(""),
+    uuid: text("uuid").notNull().default(""),
+    odataId: text("odata_id").notNull().default(""),
+    redfishEndpointId: text("redfish_endpoint_id")
+      .notNull()
+      .references(() => redfishEndpoints.id, { onDelete: "cascade" }),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    componentEndpointType: text("component_endpoint_type").notNull(),
+    /** JSON: the one Redfish*Info object matching componentEndpointType. */
+    info: text("info").notNull().default("{}"),
+  },
+  (t) => [index("component_endpoints_rfe").on(t.redfishEndpointId)],
+);
+
+export const ethernetInterfaces = sqliteTable(
+  "ethernet_interfaces",
+  {
+    /** Lower-case MAC hex without separators. */
+    id: text("id").primaryKey(),
+    /** Lower-case colon form; what coresmd and the agent key on. */
+    macAddress: text("mac_address").notNull(),
+    description: text("description").notNull().default(""),
+    /** May be "" (not tied to a component) and need not exist in components (as upstream). */
+    componentId: text("component_id").notNull().default(""),
+    type: text("type").notNull().default(""),
+    /** RFC 3339 with fractional seconds, bumped when the IP list changes. */
+    lastUpdate: text("last_update").notNull(),
+  },
+  (t) => [index("ethernet_interfaces_component").on(t.componentId), uniqueIndex("ethernet_interfaces_mac").on(t.macAddress)],
+);
+
+export const ethernetInterfaceIps = sqliteTable(
+  "ethernet_interface_ips",
+  {
+    interfaceId: text("interface_id")
+      .notNull()
+      .references(() => ethernetInterfaces.id, { onDelete: "cascade" }),
+    ipAddress: text("ip_address").notNull(),
+    network: text("network").notNull().default(""),
+    /** Keeps the client's order: the first address is the one DHCP and cloud-init use. */
+    position: integer("position").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.interfaceId, t.ipAddress] }), index("ethernet_interface_ips_ip").on(t.ipAddress)],
+);
+
+export const groups = sqliteTable("groups", {
+  label: text("label").primaryKey(),
+  description: text("description").notNull().default(""),
+  exclusiveGroup: text("exclusive_group").notNull().default(""),
+  /** JSON array of lower-case tags. */
+  tags: text("tags").notNull().default("[]"),
+});
+
+export const groupMembers = sqliteTable(
+  "group_members",
+  {
+    groupLabel: text("group_label")
+      .notNull()
+      .references(() => groups.label, { onDelete: "cascade" }),
+    componentId: text("component_id")
+      .notNull()
+      .references(() => components.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.groupLabel, t.componentId] }), index("group_members_component").on(t.componentId)],
+);
+
+export const partitions = sqliteTable("partitions", {
+  name: text("name").primaryKey(),
+  description: text("description").notNull().default(""),
+  tags: text("tags").notNull().default("[]"),
+});
+
+export const partitionMembers = sqliteTable(
+  "partition_members",
+  {
+    partitionName: text("partition_name")
+      .notNull()
+      .references(() => partitions.name, { onDelete: "cascade" }),
+    /** A component is in at most one partition. */
+    componentId: text("component_id")
+      .primaryKey()
+      .references(() => components.id, { onDelete: "cascade" }),
+  },
+  (t) => [index("partition_members_partition").on(t.partitionName)],
+);
+
+// ---------------------------------------------------------------- BSS (/boot/v1) — issue 3
+
+// ---------------------------------------------------------------- boot history — issue 3
+
+// ---------------------------------------------------------------- cloud-init (/cloud-init) — issue 4
+
+// ---------------------------------------------------------------- auth — issue 5
+

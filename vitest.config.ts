@@ -1,0 +1,46 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Two projects:
+ *  - api:   handlers inside workerd with a real local D1 (@cloudflare/vitest-pool-workers);
+ *           storage is fresh per test file, migrations applied by test/api/setup.ts.
+ *  - node:  the runner, the on-prem agent over real sockets, end-to-end runs.
+ */
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              main: "./workers/index.ts",
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: { TEST_MIGRATIONS: migrations, OCHAMI_AUTH: "off" },
+              },
+            }),
+          ],
+          test: {
+            name: "api",
+            include: ["test/api/**/*.test.ts"],
+            setupFiles: ["./test/api/setup.ts"],
+          },
+        },
+        {
+          test: {
+            name: "node",
+            include: ["test/{runtime,agent,e2e,cli}/**/*.test.ts"],
+            environment: "node",
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+            // Agent tests bind fixed ports and namespaces; one file at a time keeps them apart.
+            fileParallelism: false,
+          },
+        },
+      ],
+    },
+  };
+});

@@ -1,0 +1,67 @@
+import { sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import * as schema from "../shared/db/schema";
+
+export type Db = ReturnType<typeof database>;
+
+export function database(d1: D1Database) {
+  return drizzle(d1, { schema });
+}
+
+const dialect = new SQLiteAsyncDialect();
+
+/** Anything drizzle can render to SQL: a `sql` template or a query builder. */
+export type Statement = SQL | { getSQL(): SQL };
+
+/**
+ * Runs statements atomically in one D1 batch (one round trip, one transaction). Written here
+ * rather than with drizzle's db.batch, which cannot bind parameters of raw `sql` statements on D1.
+ */
+export async function runBatch(db: Db, statements: Statement[]): Promise<D1Result[]> {
+  if (statements.length === 0) return [];
+  const d1 = db.$client;
+  return d1.batch(
+    statements.map((s) => {
+      const q = dialect.sqlToQuery("getSQL" in s ? s.getSQL() : s);
+      return d1.prepare(q.sql).bind(...q.params);
+    }),
+  );
+}
+
+/**
+ * `column IN (list)` with the whole list bound as one JSON parameter. D1 allows at most 100 bound
+ * parameters per statement; json_each keeps any list size to one.
+ */
+export function inList(column: SQLWrapper, values: readonly (string | number | boolean)[]): SQL {
+  return sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
+}
+
+export function notInList(column: SQLWrapper, values: readonly (string | number | boolean)[]): SQL {
+  return sql`${column} NOT IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
+}
+
+/** Rows per multi-row statement: keeps each bound JSON parameter well under D1's 2 MB value limit. */
+export const ROWS_PER_STATEMENT = 500;
+
+export function chunks<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Rows changed by a D1 write through drizzle's `run()`. */
+export function changes(result: unknown): number {
+  return (result as { meta?: { changes?: number } })?.meta?.changes ?? 0;
+}
+
+/** True when a D1 error is a UNIQUE/PRIMARY KEY violation. */
+export function isUniqueViolation(err: unknown): boolean {
+  const text = String((err as Error)?.message ?? err) + String((err as any)?.cause?.message ?? "");
+  return /UNIQUE constraint failed|PRIMARY KEY constraint failed|SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)/i.test(text);
+}
+
+export function isForeignKeyViolation(err: unknown): boolean {
+  const text = String((err as Error)?.message ?? err) + String((err as any)?.cause?.message ?? "");
+  return /FOREIGN KEY constraint failed/i.test(text);
+}

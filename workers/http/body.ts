@@ -1,0 +1,39 @@
+import { HttpProblem } from "../../shared/problem";
+
+/** Largest request body accepted; an import of 100,000 nodes is well under this. */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads the request body as JSON whatever its Content-Type: ochami sends none, and SMD/BSS decode
+ * JSON regardless. Malformed JSON is a 400 with the parser's message (upstream answers 500).
+ */
+export async function readJson(req: Request): Promise<unknown> {
+  const text = await readText(req);
+  if (text.trim() === "") throw new HttpProblem(400, "error decoding JSON: request body is empty");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpProblem(400, `error decoding JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Like readJson, but an empty body gives undefined instead of an error. */
+export async function readOptionalJson(req: Request): Promise<unknown> {
+  const text = await readText(req);
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpProblem(400, `error decoding JSON: ${(err as Error).message}`);
+  }
+}
+
+async function readText(req: Request): Promise<string> {
+  const length = Number(req.headers.get("content-length") ?? "0");
+  if (length > MAX_BODY_BYTES) throw new HttpProblem(413, `request body is larger than ${MAX_BODY_BYTES} bytes`);
+  try {
+    return await req.text();
+  } catch {
+    throw new HttpProblem(400, "could not read request body");
+  }
+}

@@ -1,0 +1,18 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { HttpProblem, problemResponse } from "../../shared/problem";
+
+/**
+ * The app's one error handler: every thrown error becomes problem+json. Expected failures are
+ * HttpProblems; anything else is a bug, logged with its stack and answered 500 without internals.
+ */
+export function onError(err: Error, c: Context): Response {
+  if (err instanceof HttpProblem) return err.toResponse();
+  if (err instanceof HTTPException) return problemResponse(err.status, err.message || undefined);
+  console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, err?.stack ?? err);
+  return problemResponse(500, "internal error; see the server log");
+}
+
+export function onNotFound(c: Context): Response {
+  return problemResponse(404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+}

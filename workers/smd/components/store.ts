@@ -1,0 +1,199 @@
+import { and, asc, eq, gte, lte, or, sql, type SQL } from "drizzle-orm";
+import { components, groupMembers, nodeMaps, partitionMembers } from "../../../shared/db/schema";
+import { changes, chunks, inList, notInList, runBatch, type Db, type Statement } from "../../db";
+import type { ComponentFilter, Terms } from "./filter";
+import type { ComponentRow, NodeMapDefaults } from "./model";
+
+
+function termsWhere<T extends string | number | boolean>(column: any, t: Terms<T>): SQL[] {
+  const out: SQL[] = [];
+  if (t.include.length) out.push(inList(column, t.include));
+  if (t.exclude.length) out.push(notInList(column, t.exclude));
+  return out;
+}
+
+/** WHERE clauses for a filter. Group/partition filters are membership subqueries. */
+export function filterWhere(f: ComponentFilter): SQL | undefined {
+  const parts: SQL[] = [
+    ...termsWhere(components.id, f.id),
+    ...termsWhere(components.type, f.type),
+    ...termsWhere(components.state, f.state),
+    ...termsWhere(components.flag, f.flag),
+    ...termsWhere(components.enabled, { include: f.enabled.include.map(Number), exclude: f.enabled.exclude.map(Number) } as any),
+    ...termsWhere(components.softwareStatus, f.softwareStatus),
+    ...termsWhere(components.role, f.role),
+    ...termsWhere(components.subRole, f.subRole),
+    ...termsWhere(components.subtype, f.subtype),
+    ...termsWhere(components.arch, f.arch),
+    ...termsWhere(components.class, f.class),
+    ...termsWhere(components.locked, { include: f.locked.include.map(Number), exclude: f.locked.exclude.map(Number) } as any),
+    ...termsWhere(components.reservationDisabled, {
+      include: f.reservationDisabled.include.map(Number),
+      exclude: f.reservationDisabled.exclude.map(Number),
+    } as any),
+  ];
+  // NIDs: positive values and ranges are OR-ed together; negations AND-ed.
+  const nidAny: SQL[] = [];
+  if (f.nid.include.length) nidAny.push(inList(components.nid, f.nid.include));
+  for (const [start, end] of f.nidRanges) nidAny.push(and(gte(components.nid, Math.max(start, 0)), lte(components.nid, end))!);
+  if (nidAny.length) parts.push(or(...nidAny)!);
+  if (f.nid.exclude.length) parts.push(notInList(components.nid, f.nid.exclude));
+
+  if (f.groups.length) {
+    const labels = f.groups.filter((g) => g !== "NULL");
+    const any: SQL[] = [];
+    if (labels.length)
+      any.push(sql`${components.id} IN (SELECT ${groupMembers.componentId} FROM ${groupMembers} WHERE ${inList(groupMembers.groupLabel, labels)})`);
+    if (f.groups.includes("NULL"))
+      any.push(sql`NOT EXISTS (SELECT 1 FROM ${groupMembers} WHERE ${groupMembers.componentId} = ${components.id})`);
+    parts.push(or(...any)!);
+  }
+  if (f.partitions.length) {
+    const names = f.partitions.filter((p) => p !== "NULL");
+    const any: SQL[] = [];
+    if (names.length)
+      any.push(
+        sql`${components.id} IN (SELECT ${partitionMembers.componentId} FROM ${partitionMembers} WHERE ${inList(partitionMembers.partitionName, names)})`,
+      );
+    if (f.partitions.includes("NULL"))
+      any.push(sql`NOT EXISTS (SELECT 1 FROM ${partitionMembers} WHERE ${partitionMembers.componentId} = ${components.id})`);
+    parts.push(or(...any)!);
+  }
+  return parts.length ? and(...parts) : undefined;
+}
+
+export async function listComponents(db: Db, f: ComponentFilter, extra?: SQL): Promise<ComponentRow[]> {
+  const where = and(filterWhere(f), extra);
+  return db.select().from(components).where(where).orderBy(asc(components.id)).all();
+}
+
+/** `id` itself and every descendant of it (`id` + a letter + alphanumerics), for the Query routes. */
+export function selfOrDescendant(ids: string[]): SQL {
+  return or(
+    inList(components.id, ids),
+    sql`EXISTS (SELECT 1 FROM json_each(${JSON.stringify(ids)}) p
+         WHERE ${components.id} LIKE p.value || '%' AND length(${components.id}) > length(p.value)
+           AND substr(${components.id}, length(p.value) + 1, 1) BETWEEN 'a' AND 'z')`,
+  )!;
+}
+
+export async function getComponent(db: Db, id: string): Promise<ComponentRow | undefined> {
+  return db.select().from(components).where(eq(components.id, id)).get();
+}
+
+export async function getComponentByNid(db: Db, nid: number): Promise<ComponentRow | undefined> {
+  return db.select().from(components).where(eq(components.nid, nid)).orderBy(asc(components.id)).limit(1).get();
+}
+
+export async function existingComponentIds(db: Db, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.select({ id: components.id }).from(components).where(inList(components.id, ids)).all();
+  return new Set(rows.map((r) => r.id));
+}
+
+export async function loadNodeMaps(db: Db, ids: string[]): Promise<Map<string, NodeMapDefaults>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.select().from(nodeMaps).where(inList(nodeMaps.id, ids)).all();
+  return new Map(rows.map((r) => [r.id, { nid: r.nid, role: r.role, subRole: r.subRole }]));
+}
+
+const COLUMNS = [
+  "id",
+  "type",
+  "state",
+  "flag",
+  "enabled",
+  "software_status",
+  "role",
+  "sub_role",
+  "nid",
+  "subtype",
+  "net_type",
+  "arch",
+  "class",
+  "reservation_disabled",
+  "locked",
+] as const;
+
+function rowTuple(r: ComponentRow): unknown[] {
+  return [
+    r.id,
+    r.type,
+    r.state,
+    r.flag,
+    r.enabled ? 1 : 0,
+    r.softwareStatus,
+    r.role,
+    r.subRole,
+    r.nid,
+    r.subtype,
+    r.netType,
+    r.arch,
+    r.class,
+    r.reservationDisabled ? 1 : 0,
+    r.locked ? 1 : 0,
+  ];
+}
+
+/**
+ * Upsert statements for many components, ROWS_PER_STATEMENT rows each (one JSON parameter per
+ * statement). `mode`:
+ *  - "keep": existing components are left untouched (POST without force);
+ *  - "force": existing ones get State, Flag, Subtype, NetType, Arch, Class overwritten, and
+ *    nothing else (upstream: NID, Role, SubRole, Enabled, SoftwareStatus are kept);
+ * The caller runs them in one db.batch so the request is all-or-nothing.
+ */
+export function upsertComponentStatements(rows: ComponentRow[], mode: "keep" | "force"): Statement[] {
+  const cols = sql.raw(COLUMNS.join(", "));
+  const select = sql.raw(COLUMNS.map((_, i) => `json_extract(value, '$[${i}]')`).join(", "));
+  const conflict =
+    mode === "keep"
+      ? sql.raw("DO NOTHING")
+      : sql.raw(
+          "DO UPDATE SET state = excluded.state, flag = excluded.flag, subtype = excluded.subtype, " +
+            "net_type = excluded.net_type, arch = excluded.arch, class = excluded.class",
+        );
+  return chunks(rows).map(
+    (chunk) =>
+      sql`INSERT INTO components (${cols}) SELECT ${select} FROM json_each(${JSON.stringify(chunk.map(rowTuple))}) WHERE true ON CONFLICT (id) ${conflict}`,
+  );
+}
+
+export async function deleteComponent(db: Db, id: string): Promise<number> {
+  return changes(await db.delete(components).where(eq(components.id, id)).run());
+}
+
+export async function deleteAllComponents(db: Db): Promise<number> {
+  return changes(await db.delete(components).run());
+}
+
+/** Sets fields on the given components (those that exist); extra narrows the update. */
+export async function updateComponents(
+  db: Db,
+  ids: string[],
+  set: Partial<Record<keyof ComponentRow, unknown>> | Record<string, SQL | unknown>,
+  extra?: SQL,
+): Promise<number> {
+  if (ids.length === 0) return 0;
+  return changes(
+    await db
+      .update(components)
+      .set(set as any)
+      .where(and(inList(components.id, ids), extra))
+      .run(),
+  );
+}
+
+/** BulkNID: one statement for all pairs. */
+export async function setNids(db: Db, pairs: Array<[string, number]>): Promise<void> {
+  if (pairs.length === 0) return;
+  await runBatch(
+    db,
+    chunks(pairs).map(
+      (chunk) =>
+        sql`UPDATE components SET nid = (SELECT json_extract(p.value, '$[1]') FROM json_each(${JSON.stringify(chunk)}) p
+              WHERE json_extract(p.value, '$[0]') = components.id)
+            WHERE id IN (SELECT json_extract(value, '$[0]') FROM json_each(${JSON.stringify(chunk)}))`,
+    ),
+  );
+}

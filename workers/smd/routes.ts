@@ -1,0 +1,12 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../env";
+import { registerComponentRoutes } from "./components/routes";
+import { registerServiceRoutes } from "./service/routes";
+
+/** SMD, mounted at /hsm/v2. Paths are case-sensitive, as upstream's router. */
+export function smdApp() {
+  const app = new Hono<AppEnv>({ strict: false });
+  registerServiceRoutes(app);
+  registerComponentRoutes(app);
+  return app;
+}
