@@ -1,0 +1,38 @@
+import { z } from "zod";
+import type { Env } from "./env";
+
+/**
+ * The worker's configuration, parsed once per env object from its string variables
+ * (wrangler.toml [vars], `wrangler secret`, or OCHAMI_* under `npm start`). The one place that
+ * knows every variable's meaning and default; the README's configuration table mirrors it.
+ */
+const onOff = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(["on", "off", "true", "false", "1", "0"]))
+  .transform((v) => v === "on" || v === "true" || v === "1");
+
+const ConfigSchema = z.object({
+  /** OCHAMI_AUTH: token checks on protected routes. `off` is for local development only. */
+  auth: onOff.default(true),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+const cache = new WeakMap<object, Config>();
+
+export function configOf(env: Env): Config {
+  let config = cache.get(env);
+  if (!config) {
+    const parsed = ConfigSchema.safeParse({
+      auth: env.OCHAMI_AUTH,
+    });
+    if (!parsed.success) {
+      throw new Error(`invalid worker configuration: ${z.prettifyError(parsed.error)}`);
+    }
+    config = parsed.data;
+    cache.set(env, config);
+  }
+  return config;
+}
