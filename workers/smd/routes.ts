@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { registerComponentRoutes } from "./components/routes";
+import { registerInterfaceRoutes } from "./interfaces/routes";
 import { registerServiceRoutes } from "./service/routes";
 
 /** SMD, mounted at /hsm/v2. Paths are case-sensitive, as upstream's router. */
@@ -8,5 +9,6 @@ export function smdApp() {
   const app = new Hono<AppEnv>({ strict: false });
   registerServiceRoutes(app);
   registerComponentRoutes(app);
+  registerInterfaceRoutes(app);
   return app;
 }
