@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { registerComponentRoutes } from "./components/routes";
+import { registerGroupRoutes } from "./groups/routes";
 import { registerInterfaceRoutes } from "./interfaces/routes";
 import { registerServiceRoutes } from "./service/routes";
 
@@ -10,5 +11,6 @@ export function smdApp() {
   registerServiceRoutes(app);
   registerComponentRoutes(app);
   registerInterfaceRoutes(app);
+  registerGroupRoutes(app);
   return app;
 }
