@@ -16,6 +16,8 @@ const onOff = z
 const ConfigSchema = z.object({
   /** OCHAMI_AUTH: token checks on protected routes. `off` is for local development only. */
   auth: onOff.default(true),
+  /** OCHAMI_HISTORY_MAX: boot events kept in the history log (the latest per node and step are always kept). */
+  historyMax: z.coerce.number().int().min(100).default(100_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -27,6 +29,7 @@ export function configOf(env: Env): Config {
   if (!config) {
     const parsed = ConfigSchema.safeParse({
       auth: env.OCHAMI_AUTH,
+      historyMax: env.OCHAMI_HISTORY_MAX,
     });
     if (!parsed.success) {
       throw new Error(`invalid worker configuration: ${z.prettifyError(parsed.error)}`);
