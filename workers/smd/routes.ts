@@ -3,6 +3,7 @@ import type { AppEnv } from "../env";
 import { registerComponentRoutes } from "./components/routes";
 import { registerGroupRoutes } from "./groups/routes";
 import { registerInterfaceRoutes } from "./interfaces/routes";
+import { registerRedfishRoutes } from "./redfish/routes";
 import { registerServiceRoutes } from "./service/routes";
 
 /** SMD, mounted at /hsm/v2. Paths are case-sensitive, as upstream's router. */
@@ -12,5 +13,6 @@ export function smdApp() {
   registerComponentRoutes(app);
   registerInterfaceRoutes(app);
   registerGroupRoutes(app);
+  registerRedfishRoutes(app);
   return app;
 }
