@@ -86,31 +86,39 @@ const ConfigSchema = z
 
 export type Config = z.infer<typeof ConfigSchema>;
 
+/** Config field → the variable it comes from (also names the variable in error messages). */
+const VARIABLES = {
+  auth: "OCHAMI_AUTH",
+  issuer: "OCHAMI_AUTH_ISSUER",
+  audience: "OCHAMI_AUTH_AUDIENCE",
+  tokenLifetime: "OCHAMI_AUTH_TOKEN_LIFETIME",
+  clockSkew: "OCHAMI_AUTH_CLOCK_SKEW",
+  signingKey: "OCHAMI_AUTH_SIGNING_KEY",
+  previousKeys: "OCHAMI_AUTH_PREVIOUS_KEYS",
+  bootstrapClient: "OCHAMI_AUTH_BOOTSTRAP_CLIENT",
+  "external.issuer": "OCHAMI_AUTH_EXTERNAL_ISSUER",
+  "external.jwksUrl": "OCHAMI_AUTH_EXTERNAL_JWKS_URL",
+  "external.jwks": "OCHAMI_AUTH_EXTERNAL_JWKS",
+  "external.audience": "OCHAMI_AUTH_EXTERNAL_AUDIENCE",
+  "external.algorithms": "OCHAMI_AUTH_EXTERNAL_ALGORITHMS",
+} as const;
+
 const cache = new WeakMap<object, Config>();
 
 /** Parses the configuration of an env (worker bindings, or a plain object of variables in Node). */
 export function configOf(env: Env | Record<string, unknown>): Config {
   let config = cache.get(env);
   if (!config) {
-    const parsed = ConfigSchema.safeParse({
-      auth: env.OCHAMI_AUTH,
-      issuer: env.OCHAMI_AUTH_ISSUER,
-      audience: env.OCHAMI_AUTH_AUDIENCE,
-      tokenLifetime: env.OCHAMI_AUTH_TOKEN_LIFETIME,
-      clockSkew: env.OCHAMI_AUTH_CLOCK_SKEW,
-      signingKey: env.OCHAMI_AUTH_SIGNING_KEY,
-      previousKeys: env.OCHAMI_AUTH_PREVIOUS_KEYS,
-      bootstrapClient: env.OCHAMI_AUTH_BOOTSTRAP_CLIENT,
-      external: {
-        issuer: env.OCHAMI_AUTH_EXTERNAL_ISSUER,
-        jwksUrl: env.OCHAMI_AUTH_EXTERNAL_JWKS_URL,
-        jwks: env.OCHAMI_AUTH_EXTERNAL_JWKS,
-        audience: env.OCHAMI_AUTH_EXTERNAL_AUDIENCE,
-        algorithms: env.OCHAMI_AUTH_EXTERNAL_ALGORITHMS,
-      },
-    });
+    const input: Record<string, any> = { external: {} };
+    for (const [field, variable] of Object.entries(VARIABLES)) {
+      const [a, b] = field.split(".");
+      if (b) input[a][b] = env[variable];
+      else input[a] = env[variable];
+    }
+    const parsed = ConfigSchema.safeParse(input);
     if (!parsed.success) {
-      throw new Error(`invalid worker configuration: ${z.prettifyError(parsed.error)}`);
+      const problems = parsed.error.issues.map((i) => `${VARIABLES[i.path.join(".") as keyof typeof VARIABLES] ?? i.path.join(".")}: ${i.message}`);
+      throw new Error(`invalid worker configuration: ${problems.join("; ")}`);
     }
     config = parsed.data;
     cache.set(env, config);

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { grants } from "../../shared/auth/scopes";
 import { problemResponse } from "../../shared/problem";
-import { configOf } from "../config";
+import { configOf, type Config } from "../config";
 import { database } from "../db";
 import type { AppEnv } from "../env";
 import { clientIsActive } from "./client-status";
@@ -19,7 +19,14 @@ export function authGate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { access } = decide(c.req.method, c.req.path);
     if (access === "public") return next();
-    const config = configOf(c.env);
+    let config: Config;
+    try {
+      config = configOf(c.env);
+    } catch (err) {
+      // Misconfigured auth closes the protected routes with the reason; the boot path stays up.
+      console.error(`auth: ${(err as Error).message}`);
+      return problemResponse(503, (err as Error).message);
+    }
     if (!config.auth) return next();
     if (!verifierConfigured(config)) return notInitialized();
 
