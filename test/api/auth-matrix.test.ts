@@ -184,6 +184,8 @@ describe("public routes", () => {
     const vars = { OCHAMI_AUTH_SIGNING_KEY: '{"kty":"EC","crv":"P-256","kid":"k1","x":"bad","y":"bad","d":"bad"}' };
     const r = await call("GET", "/hsm/v2/State/Components/x1000c0s0b0n0", { vars, token: await good("smd:read") });
     expect(r.status).toBe(503);
+    expect(r.body.detail).toMatch(/^authentication is enabled but not initialized: the configured key material is unusable/);
+    expect((await call("GET", "/auth/clients", { vars })).status, "without a token too").toBe(503);
     expect((await call("GET", "/hsm/v2/State/Components", { vars })).status).toBe(200);
   });
 });

@@ -6,7 +6,7 @@ import { database } from "../db";
 import type { AppEnv } from "../env";
 import { clientIsActive } from "./client-status";
 import { decide } from "./policy";
-import { TokenRejected, tokenFrom, verifierConfigured, verifyToken, VerifierUnavailable } from "./verify";
+import { TokenRejected, tokenFrom, verifierProblem, verifyToken, VerifierUnavailable } from "./verify";
 
 export const REALM = "ochami";
 
@@ -28,7 +28,8 @@ export function authGate(): MiddlewareHandler<AppEnv> {
       return problemResponse(503, (err as Error).message);
     }
     if (!config.auth) return next();
-    if (!verifierConfigured(config)) return notInitialized();
+    const problem = await verifierProblem(config);
+    if (problem) return problemResponse(503, problem); // never open, never a 401 that hides the cause
 
     const token = tokenFrom(c.req.raw);
     // RFC 6750 §3.1: a request without credentials gets the challenge without an error code.
@@ -71,9 +72,4 @@ function unauthorized(detail: string, scope: string, error?: "invalid_token"): R
 
 function forbidden(detail: string, scope: string): Response {
   return problemResponse(403, detail, { headers: { "www-authenticate": challenge(scope, "insufficient_scope", detail) } });
-}
-
-/** Auth on but nothing to verify with: never open, never a bare 401 that would hide the cause. */
-function notInitialized(): Response {
-  return problemResponse(503, "authentication is enabled but not initialized: configure OCHAMI_AUTH_SIGNING_KEY (npm start creates one) or an external issuer, or set OCHAMI_AUTH=off for local development");
 }

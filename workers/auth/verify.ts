@@ -50,9 +50,22 @@ export function tokenFrom(req: Request): string | undefined {
   return undefined;
 }
 
-/** True when this configuration can verify any token at all. */
-export function verifierConfigured(config: Config): boolean {
-  return Boolean(config.signingKey || config.previousKeys || config.external.issuer);
+export const NOT_INITIALIZED = "authentication is enabled but not initialized";
+
+/**
+ * Why this configuration cannot verify tokens at all, or undefined when it can. Cheap after the
+ * first call (the keyring is cached per isolate).
+ */
+export async function verifierProblem(config: Config): Promise<string | undefined> {
+  const own = Boolean(config.signingKey || config.previousKeys);
+  if (!own && !config.external.issuer) {
+    return `${NOT_INITIALIZED}: configure OCHAMI_AUTH_SIGNING_KEY (npm start creates one) or an external issuer, or set OCHAMI_AUTH=off for local development`;
+  }
+  if (own && !config.external.issuer) {
+    const result = await keyringOf(config);
+    if (result && !result.ok) return `${NOT_INITIALIZED}: the configured key material is unusable (see the server log)`;
+  }
+  return undefined;
 }
 
 const remoteSets = new Map<string, JWTVerifyGetKey>();
@@ -100,7 +113,7 @@ export async function verifyToken(token: string, config: Config): Promise<Princi
   if (iss === config.issuer) {
     const result = await keyringOf(config);
     if (!result) throw new TokenRejected(`this server has no keys for issuer '${iss}'`);
-    if (!result.ok) throw new VerifierUnavailable("authentication is enabled but not initialized");
+    if (!result.ok) throw new VerifierUnavailable(`${NOT_INITIALIZED}: the configured key material is unusable (see the server log)`);
     const { keyring } = result;
     const payload = await check(() =>
       jwtVerify(token, keyring.getKey, {
