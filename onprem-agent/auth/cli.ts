@@ -101,8 +101,8 @@ async function keys(args: string[]) {
       return;
     }
     case "prune": {
-      const older = values.all ? "all" : Number(values["older-than"] ?? process.env.OCHAMI_AUTH_TOKEN_LIFETIME ?? 3600);
-      if (older !== "all" && !Number.isFinite(older)) throw new CommandError("--older-than takes seconds");
+      // Default: keys retired longer ago than the token lifetime signed only expired tokens.
+      const older = values.all ? "all" : seconds(values["older-than"] ?? process.env.OCHAMI_AUTH_TOKEN_LIFETIME ?? "3600");
       const { dropped, kept } = await prunePreviousKeys(stateDir, older);
       process.stdout.write(`dropped ${dropped.length ? dropped.join(", ") : "none"}; kept ${kept.length ? kept.join(", ") : "none"}. Restart \`npm start\` to apply.\n`);
       return;
@@ -118,6 +118,13 @@ async function keys(args: string[]) {
     default:
       throw new CommandError(USAGE);
   }
+}
+
+/** `3600`, `90s`, `30m`, `1h`, `1d` → seconds (the worker's OCHAMI_AUTH_TOKEN_LIFETIME syntax). */
+function seconds(text: string): number {
+  const m = /^\s*([0-9]+)\s*([smhd]?)\s*$/i.exec(text);
+  if (!m) throw new CommandError(`'${text}' is not a duration (seconds, or with s, m, h or d)`);
+  return Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2].toLowerCase() as "" | "s" | "m" | "h" | "d"];
 }
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { token, clients, keys };

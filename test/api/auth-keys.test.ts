@@ -138,9 +138,14 @@ describe("configuration errors are loud", () => {
     expect((await call("GET", "/hsm/v2/State/Components", { vars })).status).toBe(200);
   });
 
-  it("a bad token lifetime is reported by name", async () => {
-    const r = await call("GET", PROTECTED_READ, { vars: { OCHAMI_AUTH_TOKEN_LIFETIME: "forever" } });
+  it("a bad token lifetime is reported by name, on protected routes and at the token endpoint", async () => {
+    const vars = { OCHAMI_AUTH_TOKEN_LIFETIME: "forever" };
+    const r = await call("GET", PROTECTED_READ, { vars });
     expect(r.status).toBe(503);
     expect(r.body.detail).toMatch(/^invalid worker configuration: OCHAMI_AUTH_TOKEN_LIFETIME: a number of seconds/);
+    const t = await tokenFor(ADMIN_ID, ADMIN_SECRET, undefined, vars);
+    expect([t.status, t.body.error]).toEqual([503, "server_error"]);
+    expect(t.body.error_description).toContain("OCHAMI_AUTH_TOKEN_LIFETIME");
+    expect((await call("GET", "/.well-known/jwks.json", { vars })).status).toBe(503);
   });
 });

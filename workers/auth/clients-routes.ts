@@ -59,11 +59,11 @@ async function create(c: Context<AppEnv>) {
   if (!(typeof rawScopes === "string" || Array.isArray(rawScopes))) {
     throw new HttpProblem(400, `scope is required: a space-separated string or an array of: ${ALL_SCOPES.join(" ")}`);
   }
+  const names: unknown[] = Array.isArray(rawScopes) ? rawScopes : rawScopes.split(" ");
+  const unknown = names.find((s) => typeof s !== "string" || (s.trim() !== "" && !isScope(canonicalScope(s.trim()))));
+  if (unknown !== undefined) throw new HttpProblem(400, `unknown scope ${JSON.stringify(unknown)}; known: ${ALL_SCOPES.join(" ")}`);
   const scopes = scopeList(rawScopes);
-  const unknown = (Array.isArray(rawScopes) ? rawScopes : rawScopes.split(" ")).filter((s) => typeof s !== "string" || (s.trim() && !isScope(canonicalScope(s.trim()))));
-  if (unknown.length || scopes.length === 0) {
-    throw new HttpProblem(400, `${unknown.length ? `unknown scope ${JSON.stringify(unknown[0])}` : "scope is empty"}; known: ${ALL_SCOPES.join(" ")}`);
-  }
+  if (scopes.length === 0) throw new HttpProblem(400, `scope is empty; known: ${ALL_SCOPES.join(" ")}`);
 
   const secret = generateSecret();
   const row = {

@@ -1,7 +1,7 @@
 import type { Context, Hono } from "hono";
 import { ALL_SCOPES } from "../../shared/auth/scopes";
 import { HttpProblem } from "../../shared/problem";
-import { configOf } from "../config";
+import { authConfig } from "./middleware";
 import type { AppEnv } from "../env";
 import { resource } from "../http/routes";
 import { keyringOf } from "./keyring";
@@ -18,7 +18,7 @@ export function registerDiscoveryRoutes(app: Hono<AppEnv>) {
 }
 
 async function jwks(c: Context<AppEnv>): Promise<Response> {
-  const result = await keyringOf(configOf(c.env));
+  const result = await keyringOf(authConfig(c.env));
   if (!result) throw new HttpProblem(503, "the token issuer is not initialized: no signing key is configured (OCHAMI_AUTH_SIGNING_KEY)");
   if (!result.ok) throw new HttpProblem(503, "the token issuer is not initialized: its key material is unusable (see the server log)");
   // Short caching: verifiers pick up a rotated key within minutes, and our tokens name their kid.
@@ -34,7 +34,7 @@ async function jwks(c: Context<AppEnv>): Promise<Response> {
  * are there because tools that only know OIDC discovery require them.
  */
 async function metadata(c: Context<AppEnv>): Promise<Response> {
-  const config = configOf(c.env);
+  const config = authConfig(c.env);
   const base = /^https?:\/\//i.test(config.issuer) ? config.issuer.replace(/\/+$/, "") : new URL(c.req.url).origin;
   const result = await keyringOf(config);
   const algs = result?.ok ? result.keyring.algorithms : [];

@@ -1,14 +1,27 @@
 import type { MiddlewareHandler } from "hono";
 import { grants } from "../../shared/auth/scopes";
-import { problemResponse } from "../../shared/problem";
+import { HttpProblem, problemResponse } from "../../shared/problem";
 import { configOf, type Config } from "../config";
 import { database } from "../db";
-import type { AppEnv } from "../env";
+import type { AppEnv, Env } from "../env";
 import { clientIsActive } from "./client-status";
 import { decide } from "./policy";
 import { TokenRejected, tokenFrom, verifierProblem, verifyToken, VerifierUnavailable } from "./verify";
 
 export const REALM = "ochami";
+
+/**
+ * The configuration, or a 503 naming the bad variable: misconfigured auth closes what needs auth
+ * (protected routes, the token endpoint, key sets) while the boot path stays up.
+ */
+export function authConfig(env: Env): Config {
+  try {
+    return configOf(env);
+  } catch (err) {
+    console.error(`auth: ${(err as Error).message}`);
+    throw new HttpProblem(503, (err as Error).message);
+  }
+}
 
 /**
  * The one authentication and authorization gate, in front of every service. Public routes pass
@@ -21,11 +34,10 @@ export function authGate(): MiddlewareHandler<AppEnv> {
     if (access === "public") return next();
     let config: Config;
     try {
-      config = configOf(c.env);
+      config = authConfig(c.env);
     } catch (err) {
-      // Misconfigured auth closes the protected routes with the reason; the boot path stays up.
-      console.error(`auth: ${(err as Error).message}`);
-      return problemResponse(503, (err as Error).message);
+      if (err instanceof HttpProblem) return err.toResponse();
+      throw err;
     }
     if (!config.auth) return next();
     const problem = await verifierProblem(config);

@@ -1,7 +1,7 @@
 import type { Context, Hono } from "hono";
 import { ALL_SCOPES, canonicalScope, isScope, NEUTRAL_SCOPES, scopeList, ADMIN_SCOPE } from "../../shared/auth/scopes";
 import { verifySecret } from "../../shared/auth/secret-hash";
-import { configOf } from "../config";
+import type { Config } from "../config";
 import { database, type Db } from "../db";
 import type { AppEnv } from "../env";
 import { resource } from "../http/routes";
@@ -9,7 +9,7 @@ import { bootstrapClientOf } from "./bootstrap";
 import { findClient, upsertBootstrapClient, type ClientRow } from "./clients-store";
 import { mintAccessToken } from "./issuer";
 import { keyringOf } from "./keyring";
-import { REALM } from "./middleware";
+import { authConfig, REALM } from "./middleware";
 
 /**
  * The token endpoint: OAuth 2.0 client credentials grant (RFC 6749 §4.4), at /token (opaal's
@@ -33,7 +33,12 @@ function oauthError(status: 400 | 401 | 503, error: string, description: string,
 const invalidClient = () => oauthError(401, "invalid_client", "client authentication failed (unknown client, wrong secret, or revoked)", true);
 
 async function tokenEndpoint(c: Context<AppEnv>): Promise<Response> {
-  const config = configOf(c.env);
+  let config: Config;
+  try {
+    config = authConfig(c.env);
+  } catch (err) {
+    return oauthError(503, "server_error", (err as Error).message);
+  }
   const form = await readForm(c.req.raw);
   if (typeof form === "string") return oauthError(400, "invalid_request", form);
 
@@ -121,7 +126,7 @@ function clientCredentials(authorization: string | undefined, form: URLSearchPar
 }
 
 /** The client row; the bootstrap admin client is seeded from its secret binding first. */
-async function clientFor(db: Db, config: ReturnType<typeof configOf>, clientId: string): Promise<ClientRow | undefined> {
+async function clientFor(db: Db, config: Config, clientId: string): Promise<ClientRow | undefined> {
   const boot = bootstrapClientOf(config);
   if (boot && boot.clientId === clientId) {
     const row = await findClient(db, clientId);
