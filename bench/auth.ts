@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startApiServer } from "../onprem-agent/api-runner";
+import { freePort } from "../test/runtime/ports";
 import { authVars, ensureAuthState } from "../onprem-agent/auth/state";
 
 const seconds = Number(process.argv[2] ?? 5);
@@ -17,7 +18,7 @@ const concurrency = Number(process.argv[3] ?? 8);
 async function load(url: string, headers: Record<string, string>) {
   const latencies: number[] = [];
   const end = Date.now() + seconds * 1000;
-  let statuses = new Set<number>();
+  const statuses = new Set<number>();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (Date.now() < end) {
@@ -40,7 +41,7 @@ async function main() {
   const rows: Record<string, unknown>[] = [];
   try {
     for (const auth of ["off", "on"]) {
-      const api = await startApiServer({ port: 18000 + Math.floor(Math.random() * 1000), stateDir, vars: { ...authVars(state), OCHAMI_AUTH: auth }, onLog: () => {} });
+      const api = await startApiServer({ port: await freePort(), stateDir, vars: { ...authVars(state), OCHAMI_AUTH: auth }, onLog: () => {} });
       try {
         const tokenRes = await fetch(`${api.url}/token`, {
           method: "POST",
