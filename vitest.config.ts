@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { generateSigningKey } from "./shared/auth/keys";
 
 /**
  * Two projects:
@@ -10,6 +11,8 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  // A throwaway signing key, so the issuer routes (/token, JWKS) are configured as in production.
+  const signingKey = JSON.stringify(await generateSigningKey());
   return {
     test: {
       projects: [
@@ -19,7 +22,7 @@ export default defineConfig(async () => {
               main: "./workers/index.ts",
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                bindings: { TEST_MIGRATIONS: migrations, OCHAMI_AUTH: "off" },
+                bindings: { TEST_MIGRATIONS: migrations, OCHAMI_AUTH: "off", OCHAMI_AUTH_SIGNING_KEY: signingKey },
               },
             }),
           ],

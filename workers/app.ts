@@ -1,4 +1,6 @@
 import { Hono } from "hono";
+import { authGate } from "./auth/middleware";
+import { authApp } from "./auth/routes";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
 import { registerHistoryRoutes } from "./history/routes";
@@ -7,13 +9,18 @@ import { smdApp } from "./smd/routes";
 /**
  * All services on one origin, as OpenCHAMI's gateway presents them:
  *   /hsm/v2        SMD inventory
+ *   /token, /oauth2/token, /keys, /.well-known/*, /auth/clients   our token issuer (workers/auth)
  * `strict: false` ignores a trailing slash everywhere (cloud-init really calls
  * `/hsm/v2/Inventory/EthernetInterfaces/`).
+ * The auth gate runs before every route (and before 404s): workers/auth/policy.ts says what each
+ * route needs.
  */
 export function createApp() {
   const app = new Hono<AppEnv>({ strict: false });
   app.onError(onError);
   app.notFound(onNotFound);
+  app.use("*", authGate());
+  app.route("/", authApp());
   app.route("/hsm/v2", smdApp());
   // Interim mount until BSS (issue 3) mounts the history routes inside its own app.
   for (const base of ["/boot/v1", "/apis/bss/boot/v1"]) {

@@ -13,36 +13,125 @@ const onOff = z
   .pipe(z.enum(["on", "off", "true", "false", "1", "0"]))
   .transform((v) => v === "on" || v === "true" || v === "1");
 
-const ConfigSchema = z.object({
-  /** OCHAMI_AUTH: token checks on protected routes. `off` is for local development only. */
-  auth: onOff.default(true),
-  /** OCHAMI_HISTORY_MAX: boot events kept in the history log (the latest per node and step are always kept). */
-  historyMax: z.coerce.number().int().min(100).default(100_000),
-  /**
-   * OCHAMI_NODE_BASE_URL: the URL booting nodes use to reach this API (iPXE chain URLs, the
-   * kernel's `ds=nocloud;s=<url>/cloud-init/`, cloud-init include URLs). Default: the origin the
-   * request arrived at.
-   */
-  nodeBaseUrl: z
-    .url({ protocol: /^https?$/ })
-    .transform((u) => u.replace(/\/+$/, ""))
-    .optional(),
-});
+/** An unset variable and an empty one mean the same: not configured. */
+const optionalText = z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), z.string().trim().optional());
+
+/** Seconds: `3600`, `90s`, `30m`, `1h`, `1d`. */
+const UNIT_SECONDS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
+const duration = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[0-9]+ *[smhd]?$/, "a number of seconds, optionally with a unit s, m, h or d (e.g. 3600, 30m, 1h)")
+    .transform((v) => Number(v.replace(/[^0-9]/g, "")) * UNIT_SECONDS[v.replace(/[0-9 ]/g, "")])
+    .pipe(z.number().min(min).max(max));
+
+/** JWS algorithms an external issuer may use: asymmetric only (never HS* or none). */
+const EXTERNAL_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+const algorithmList = z
+  .string()
+  .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+  .pipe(z.array(z.enum(EXTERNAL_ALGORITHMS)).min(1));
+
+const httpUrl = z
+  .string()
+  .trim()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), "must be an http:// or https:// URL");
+
+const ConfigSchema = z
+  .object({
+    /** OCHAMI_AUTH: token checks on protected routes. `off` is for local development only. */
+    auth: onOff.default(true),
+    /** OCHAMI_HISTORY_MAX: boot events kept in the history log (the latest per node and step are always kept). */
+    historyMax: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(100).default(100_000)),
+    /**
+     * OCHAMI_NODE_BASE_URL: the URL booting nodes use to reach this API (iPXE chain URLs, the
+     * kernel's `ds=nocloud;s=<url>/cloud-init/`, cloud-init include URLs). Default: the origin the
+     * request arrived at.
+     */
+    nodeBaseUrl: z.preprocess(
+      (v) => (typeof v === "string" && v.trim() === "" ? undefined : v),
+      httpUrl.transform((u) => u.replace(/\/+$/, "")).optional(),
+    ),
+    /** OCHAMI_AUTH_ISSUER: `iss` of the tokens we mint and accept. Set it to the public URL if OIDC discovery matters. */
+    issuer: optionalText.default("ochami"),
+    /** OCHAMI_AUTH_AUDIENCE: `aud` of the tokens we mint and require. */
+    audience: optionalText.default("ochami"),
+    /** OCHAMI_AUTH_TOKEN_LIFETIME: access-token lifetime (Hydra's default, 1 h). */
+    tokenLifetime: z.preprocess((v) => (v === "" ? undefined : v), duration(60, 7 * 86400).default(3600)),
+    /** OCHAMI_AUTH_CLOCK_SKEW: tolerance on exp/nbf for clocks that disagree. */
+    clockSkew: z.preprocess((v) => (v === "" ? undefined : v), duration(0, 300).default(30)),
+    /** OCHAMI_AUTH_SIGNING_KEY (secret): private JWK we sign with; parsed by workers/auth/keyring.ts. */
+    signingKey: optionalText,
+    /** OCHAMI_AUTH_PREVIOUS_KEYS: public JWKs still accepted during a key rollover (JWK Set or array). */
+    previousKeys: optionalText,
+    /** OCHAMI_AUTH_BOOTSTRAP_CLIENT (secret): `{"client_id","secret_hash","scope"}` of the first admin client. */
+    bootstrapClient: optionalText,
+    external: z.object({
+      /** OCHAMI_AUTH_EXTERNAL_ISSUER: `iss` of a site IdP (Keycloak, Hydra) whose tokens we also accept. */
+      issuer: optionalText,
+      /** OCHAMI_AUTH_EXTERNAL_JWKS_URL: where that IdP publishes its keys (fetched, cached, refetched on unknown kid). */
+      jwksUrl: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), httpUrl.optional()),
+      /** OCHAMI_AUTH_EXTERNAL_JWKS: the IdP's key set inline (air-gapped sites), instead of the URL. */
+      jwks: optionalText,
+      /** OCHAMI_AUTH_EXTERNAL_AUDIENCE: required `aud` value; unset = `aud` must only be present (upstream's check). */
+      audience: optionalText,
+      /** OCHAMI_AUTH_EXTERNAL_ALGORITHMS: allow-list, comma or space separated. */
+      algorithms: z.preprocess((v) => (v === "" ? undefined : v), algorithmList.default(["RS256", "PS256", "ES256", "ES384", "EdDSA"])),
+    }),
+  })
+  .superRefine((c, ctx) => {
+    const e = c.external;
+    if (e.issuer && !e.jwksUrl && !e.jwks) {
+      ctx.addIssue({ code: "custom", path: ["external", "jwksUrl"], message: "OCHAMI_AUTH_EXTERNAL_ISSUER needs OCHAMI_AUTH_EXTERNAL_JWKS_URL or OCHAMI_AUTH_EXTERNAL_JWKS" });
+    }
+    if (!e.issuer && (e.jwksUrl || e.jwks)) {
+      ctx.addIssue({ code: "custom", path: ["external", "issuer"], message: "an external key set needs OCHAMI_AUTH_EXTERNAL_ISSUER (tokens are matched to keys by issuer)" });
+    }
+    if (e.issuer && e.issuer === c.issuer) {
+      ctx.addIssue({ code: "custom", path: ["external", "issuer"], message: "OCHAMI_AUTH_EXTERNAL_ISSUER must differ from OCHAMI_AUTH_ISSUER" });
+    }
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;
 
+/** Config field → the variable it comes from (also names the variable in error messages). */
+const VARIABLES = {
+  auth: "OCHAMI_AUTH",
+  historyMax: "OCHAMI_HISTORY_MAX",
+  nodeBaseUrl: "OCHAMI_NODE_BASE_URL",
+  issuer: "OCHAMI_AUTH_ISSUER",
+  audience: "OCHAMI_AUTH_AUDIENCE",
+  tokenLifetime: "OCHAMI_AUTH_TOKEN_LIFETIME",
+  clockSkew: "OCHAMI_AUTH_CLOCK_SKEW",
+  signingKey: "OCHAMI_AUTH_SIGNING_KEY",
+  previousKeys: "OCHAMI_AUTH_PREVIOUS_KEYS",
+  bootstrapClient: "OCHAMI_AUTH_BOOTSTRAP_CLIENT",
+  "external.issuer": "OCHAMI_AUTH_EXTERNAL_ISSUER",
+  "external.jwksUrl": "OCHAMI_AUTH_EXTERNAL_JWKS_URL",
+  "external.jwks": "OCHAMI_AUTH_EXTERNAL_JWKS",
+  "external.audience": "OCHAMI_AUTH_EXTERNAL_AUDIENCE",
+  "external.algorithms": "OCHAMI_AUTH_EXTERNAL_ALGORITHMS",
+} as const;
+
 const cache = new WeakMap<object, Config>();
 
-export function configOf(env: Env): Config {
+/** Parses the configuration of an env (worker bindings, or a plain object of variables in Node). */
+export function configOf(env: Env | Record<string, unknown>): Config {
   let config = cache.get(env);
   if (!config) {
-    const parsed = ConfigSchema.safeParse({
-      auth: env.OCHAMI_AUTH,
-      historyMax: env.OCHAMI_HISTORY_MAX,
-      nodeBaseUrl: env.OCHAMI_NODE_BASE_URL || undefined,
-    });
+    const input: Record<string, any> = { external: {} };
+    for (const [field, variable] of Object.entries(VARIABLES)) {
+      const [a, b] = field.split(".");
+      if (b) input[a][b] = env[variable];
+      else input[a] = env[variable];
+    }
+    const parsed = ConfigSchema.safeParse(input);
     if (!parsed.success) {
-      throw new Error(`invalid worker configuration: ${z.prettifyError(parsed.error)}`);
+      const problems = parsed.error.issues.map((i) => `${VARIABLES[i.path.join(".") as keyof typeof VARIABLES] ?? i.path.join(".")}: ${i.message}`);
+      throw new Error(`invalid worker configuration: ${problems.join("; ")}`);
     }
     config = parsed.data;
     cache.set(env, config);

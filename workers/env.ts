@@ -1,3 +1,5 @@
+import type { Principal } from "./auth/verify";
+
 /**
  * Bindings the worker receives. Variables come from wrangler.toml [vars] and, under `npm start`,
  * from OCHAMI_* environment variables (onprem-agent/api-runner). All are strings; parse them in
@@ -9,4 +11,5 @@ export interface Env {
   [variable: string]: unknown;
 }
 
-export type AppEnv = { Bindings: Env };
+/** `principal`: who the request's token speaks for (set by the auth middleware on protected routes). */
+export type AppEnv = { Bindings: Env; Variables: { principal?: Principal } };

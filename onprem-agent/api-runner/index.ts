@@ -15,6 +15,12 @@ export interface ApiServerOptions {
   stateDir: string;
   /** Worker variables; merged over wrangler.toml's [vars]. */
   vars?: Record<string, string>;
+  /**
+   * Addresses the worker's fetch() may reach: "public" (workerd's default, against SSRF) or
+   * "private" (also LAN and loopback), needed when an external token issuer's JWKS URL is on the
+   * site network.
+   */
+  outbound?: "public" | "private";
   /** Called with each line workerd writes (its console.log and errors). */
   onLog?: (line: string) => void;
 }
@@ -42,6 +48,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     stateDir: opts.stateDir,
     workerScript,
     vars: { ...settings.vars, ...opts.vars },
+    outbound: opts.outbound,
   });
   const workerd: string = require("workerd").default ?? require("workerd");
   const child = spawn(workerd, ["serve", "--binary", "--experimental", "-"], {

@@ -28,6 +28,7 @@ export interface ServeOptions {
   stateDir: string;
   workerScript: string;
   vars: Record<string, string>;
+  outbound?: "public" | "private";
 }
 
 export function buildWorkerdConfig(settings: WorkerSettings, opts: ServeOptions) {
@@ -42,8 +43,11 @@ export function buildWorkerdConfig(settings: WorkerSettings, opts: ServeOptions)
     },
     ...Object.entries(opts.vars).map(([name, text]) => ({ name, text })),
   ];
+  // The implicit "internet" service allows public addresses only; a site IdP is usually on the LAN.
+  const internet = opts.outbound === "private" ? [{ name: "internet", network: { allow: ["public", "private"], tlsOptions: { trustBrowserCas: true } } }] : [];
   return {
     services: [
+      ...internet,
       {
         name: "api",
         worker: {

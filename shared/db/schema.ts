@@ -206,3 +206,24 @@ export const bootLatest = sqliteTable(
 
 // ---------------------------------------------------------------- auth — issue 5
 
+/**
+ * OAuth 2.0 clients of our token endpoint (client credentials grant). Secrets are stored only as
+ * PBKDF2 hashes (shared/auth/secret-hash.ts). Revocation keeps the row (revoked_at set) so a
+ * revoked id can never come back to life and the list stays an audit trail.
+ */
+export const authClients = sqliteTable("auth_clients", {
+  clientId: text("client_id").primaryKey(),
+  name: text("name").notNull().default(""),
+  /** Space-separated canonical scopes (shared/auth/scopes.ts), as in an OAuth `scope` value. */
+  scope: text("scope").notNull(),
+  secretHash: text("secret_hash").notNull(),
+  /** `api` (POST /auth/clients) or `bootstrap` (seeded from the OCHAMI_AUTH_BOOTSTRAP_CLIENT secret). */
+  origin: text("origin").notNull().default("api"),
+  /** client_id of the admin that created it; "" when auth was off or for the bootstrap client. */
+  createdBy: text("created_by").notNull().default(""),
+  /** RFC 3339. */
+  createdAt: text("created_at").notNull(),
+  /** RFC 3339; null while the client is active. */
+  revokedAt: text("revoked_at"),
+});
+

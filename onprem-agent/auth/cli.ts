@@ -1,0 +1,142 @@
+/**
+ * Token and client commands for the head node (package.json scripts):
+ *   npm run --silent token [-- --scope "smd:read bss:read"]     print an access token (the seed's gen_access_token)
+ *   npm run clients -- create <name> --scope "smd:read smd:write" [--id <client_id>]
+ *   npm run clients -- list [--json]
+ *   npm run clients -- revoke <client_id>
+ *   npm run keys -- list | rotate | prune [--all | --older-than <seconds>] | secret <signing-key|previous-keys|bootstrap-client>
+ * `token` and `clients` talk to the running API over HTTP with the admin credential in
+ * <state>/auth; `keys` edits <state>/auth (restart `npm start` to apply).
+ */
+import { parseArgs } from "node:util";
+import { apiJson, apiUrlOf, CommandError, requestToken, stateDirOf } from "./api-client";
+import { authVars, ensureAuthState, prunePreviousKeys, readAdminCredential, rotateSigningKey } from "./state";
+
+const USAGE = `usage:
+  npm run --silent token [-- --scope "<scopes>"]
+  npm run clients -- create <name> --scope "<scopes>" [--id <client_id>]
+  npm run clients -- list [--json]
+  npm run clients -- revoke <client_id>
+  npm run keys -- list | rotate | prune [--all | --older-than <seconds>] | secret <signing-key|previous-keys|bootstrap-client>`;
+
+async function adminToken(stateDir: string, apiUrl: string, scope?: string): Promise<string> {
+  const admin = readAdminCredential(stateDir);
+  return (await requestToken(apiUrl, admin.client_id, admin.client_secret, scope)).access_token;
+}
+
+async function token(args: string[]) {
+  const { values } = parseArgs({ args, options: { scope: { type: "string" } }, allowPositionals: false });
+  const stateDir = stateDirOf();
+  process.stdout.write((await adminToken(stateDir, apiUrlOf(stateDir), values.scope)) + "\n");
+}
+
+async function clients(args: string[]) {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { scope: { type: "string" }, id: { type: "string" }, json: { type: "boolean" } },
+    allowPositionals: true,
+  });
+  const [action, arg] = positionals;
+  const stateDir = stateDirOf();
+  const apiUrl = apiUrlOf(stateDir);
+  switch (action) {
+    case "create": {
+      if (!arg || !values.scope) throw new CommandError('create needs a name and --scope, e.g. create ci --scope "smd:read smd:write"');
+      const created = await apiJson(apiUrl, await adminToken(stateDir, apiUrl, "admin"), "POST", "/auth/clients", {
+        client_name: arg,
+        scope: values.scope,
+        ...(values.id ? { client_id: values.id } : {}),
+      });
+      process.stdout.write(JSON.stringify(created, null, 2) + "\n");
+      process.stderr.write(
+        `client ${created.client_id} created; its secret is shown only now. Get a token with:\n` +
+          `  curl -s -u '${created.client_id}:<secret>' -d grant_type=client_credentials ${apiUrl}/token\n`,
+      );
+      return;
+    }
+    case "list": {
+      const { clients: list } = await apiJson(apiUrl, await adminToken(stateDir, apiUrl, "admin"), "GET", "/auth/clients");
+      if (values.json) {
+        process.stdout.write(JSON.stringify(list, null, 2) + "\n");
+        return;
+      }
+      const rows: string[][] = [["CLIENT ID", "NAME", "SCOPE", "STATUS", "CREATED"], ...list.map((c: any) => [c.client_id, c.client_name, c.scope, c.active ? "active" : `revoked ${c.revoked_at}`, c.created_at])];
+      const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+      for (const r of rows) process.stdout.write(r.map((v, i) => String(v).padEnd(widths[i])).join("  ").trimEnd() + "\n");
+      return;
+    }
+    case "revoke": {
+      if (!arg) throw new CommandError("revoke needs a client id");
+      const revoked = await apiJson(apiUrl, await adminToken(stateDir, apiUrl, "admin"), "DELETE", `/auth/clients/${encodeURIComponent(arg)}`);
+      process.stdout.write(`revoked ${revoked.client_id} at ${revoked.revoked_at}\n`);
+      return;
+    }
+    default:
+      throw new CommandError(USAGE);
+  }
+}
+
+async function keys(args: string[]) {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { all: { type: "boolean" }, "older-than": { type: "string" } },
+    allowPositionals: true,
+  });
+  const [action, arg] = positionals;
+  const stateDir = stateDirOf();
+  switch (action) {
+    case "list": {
+      const state = await ensureAuthState(stateDir);
+      process.stdout.write(`signing  ${state.signingKey.kid}  ${state.signingKey.alg}\n`);
+      for (const k of state.previousKeys) process.stdout.write(`previous ${k.jwk.kid}  ${k.jwk.alg}  retired ${k.retired_at}\n`);
+      return;
+    }
+    case "rotate": {
+      const { retired, current } = await rotateSigningKey(stateDir);
+      process.stdout.write(
+        `new signing key ${current}; ${retired} is now a previous key, still accepted.\n` +
+          `Restart \`npm start\` to sign with the new key. After the token lifetime (1 h by default), run\n` +
+          `\`npm run keys -- prune\` and restart again to stop accepting the old key.\n`,
+      );
+      return;
+    }
+    case "prune": {
+      // Default: keys retired longer ago than the token lifetime signed only expired tokens.
+      const older = values.all ? "all" : seconds(values["older-than"] ?? process.env.OCHAMI_AUTH_TOKEN_LIFETIME ?? "3600");
+      const { dropped, kept } = await prunePreviousKeys(stateDir, older);
+      process.stdout.write(`dropped ${dropped.length ? dropped.join(", ") : "none"}; kept ${kept.length ? kept.join(", ") : "none"}. Restart \`npm start\` to apply.\n`);
+      return;
+    }
+    case "secret": {
+      // For `wrangler secret put`: the values `npm start` passes to the worker.
+      const vars = authVars(await ensureAuthState(stateDir));
+      const name = { "signing-key": "OCHAMI_AUTH_SIGNING_KEY", "previous-keys": "OCHAMI_AUTH_PREVIOUS_KEYS", "bootstrap-client": "OCHAMI_AUTH_BOOTSTRAP_CLIENT" }[arg ?? ""];
+      if (!name) throw new CommandError("secret needs one of: signing-key, previous-keys, bootstrap-client");
+      process.stdout.write((vars[name] ?? JSON.stringify({ keys: [] })) + "\n");
+      return;
+    }
+    default:
+      throw new CommandError(USAGE);
+  }
+}
+
+/** `3600`, `90s`, `30m`, `1h`, `1d` → seconds (the worker's OCHAMI_AUTH_TOKEN_LIFETIME syntax). */
+function seconds(text: string): number {
+  const m = /^\s*([0-9]+)\s*([smhd]?)\s*$/i.exec(text);
+  if (!m) throw new CommandError(`'${text}' is not a duration (seconds, or with s, m, h or d)`);
+  return Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2].toLowerCase() as "" | "s" | "m" | "h" | "d"];
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { token, clients, keys };
+
+async function main() {
+  const [command, ...args] = process.argv.slice(2);
+  const run = COMMANDS[command ?? ""];
+  if (!run) throw new CommandError(USAGE);
+  await run(args);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof CommandError || (err as any)?.code?.startsWith?.("ERR_PARSE_ARGS") ? err.message : (err as Error)?.stack ?? err}\n`);
+  process.exit(1);
+});

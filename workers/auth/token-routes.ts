@@ -1,0 +1,160 @@
+import type { Context, Hono } from "hono";
+import { ALL_SCOPES, canonicalScope, isScope, NEUTRAL_SCOPES, scopeList, ADMIN_SCOPE } from "../../shared/auth/scopes";
+import { verifySecret } from "../../shared/auth/secret-hash";
+import type { Config } from "../config";
+import { database, type Db } from "../db";
+import type { AppEnv } from "../env";
+import { resource } from "../http/routes";
+import { bootstrapClientOf } from "./bootstrap";
+import { findClient, upsertBootstrapClient, type ClientRow } from "./clients-store";
+import { mintAccessToken } from "./issuer";
+import { keyringOf } from "./keyring";
+import { authConfig, REALM } from "./middleware";
+
+/**
+ * The token endpoint: OAuth 2.0 client credentials grant (RFC 6749 §4.4), at /token (opaal's
+ * path, which BSS and cloud-init were configured with) and /oauth2/token (Hydra's). Client
+ * authentication by HTTP Basic or client_secret_post (§2.3.1); errors as §5.2 JSON.
+ */
+export function registerTokenRoutes(app: Hono<AppEnv>) {
+  for (const path of ["/token", "/oauth2/token"]) resource(app, path, { POST: tokenEndpoint });
+}
+
+const MAX_FORM_BYTES = 16 * 1024;
+
+/** RFC 6749 §5.2 error response; never cached (§5.1). */
+function oauthError(status: 400 | 401 | 503, error: string, description: string, basicChallenge = false): Response {
+  const headers: Record<string, string> = { "content-type": "application/json", "cache-control": "no-store", pragma: "no-cache" };
+  if (basicChallenge) headers["www-authenticate"] = `Basic realm="${REALM}", charset="UTF-8"`;
+  return new Response(JSON.stringify({ error, error_description: description }), { status, headers });
+}
+
+/** Always 401 with a Basic challenge (§5.2: MUST when the client used Basic; MAY otherwise). */
+const invalidClient = () => oauthError(401, "invalid_client", "client authentication failed (unknown client, wrong secret, or revoked)", true);
+
+async function tokenEndpoint(c: Context<AppEnv>): Promise<Response> {
+  let config: Config;
+  try {
+    config = authConfig(c.env);
+  } catch (err) {
+    return oauthError(503, "server_error", (err as Error).message);
+  }
+  const form = await readForm(c.req.raw);
+  if (typeof form === "string") return oauthError(400, "invalid_request", form);
+
+  const grantType = form.get("grant_type");
+  if (!grantType) return oauthError(400, "invalid_request", "grant_type is required");
+  if (grantType !== "client_credentials") {
+    return oauthError(400, "unsupported_grant_type", `grant_type '${grantType}' is not supported; use client_credentials`);
+  }
+
+  const credentials = clientCredentials(c.req.header("authorization"), form);
+  if (typeof credentials === "string") return oauthError(400, "invalid_request", credentials);
+  if (!credentials) return oauthError(401, "invalid_client", "client authentication is required (HTTP Basic, or client_id and client_secret in the body)", true);
+
+  const keys = await keyringOf(config);
+  if (!keys?.ok || !keys.keyring.signer) {
+    return oauthError(503, "server_error", "the token issuer is not initialized: no signing key is configured (OCHAMI_AUTH_SIGNING_KEY)");
+  }
+
+  const db = database(c.env.DB);
+  const client = await clientFor(db, config, credentials.id);
+  const secretOk = await verifySecret(credentials.secret, client?.secretHash);
+  if (!client || !secretOk || client.revokedAt !== null) return invalidClient();
+
+  const granted = grantedScopes(client, form.get("scope"));
+  if (typeof granted === "string") return oauthError(400, "invalid_scope", granted);
+
+  const { token, expiresIn } = await mintAccessToken(keys.keyring.signer, config, client.clientId, granted);
+  return new Response(JSON.stringify({ access_token: token, token_type: "bearer", expires_in: expiresIn, scope: granted.join(" ") }), {
+    status: 200,
+    headers: { "content-type": "application/json", "cache-control": "no-store", pragma: "no-cache" },
+  });
+}
+
+/** The form body, or a description of why it is not one (RFC 6749 §3.2: parameters at most once). */
+async function readForm(req: Request): Promise<URLSearchParams | string> {
+  const type = req.headers.get("content-type");
+  if (type && !/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
+    return `the token request must be application/x-www-form-urlencoded, not ${type.split(";")[0]}`;
+  }
+  if (Number(req.headers.get("content-length") ?? 0) > MAX_FORM_BYTES) return "the token request is too large";
+  // Read as bytes: workerd warns when .text() meets a form content type.
+  const bytes = await req.arrayBuffer();
+  if (bytes.byteLength > MAX_FORM_BYTES) return "the token request is too large";
+  const text = new TextDecoder().decode(bytes);
+  const form = new URLSearchParams(text);
+  const seen = new Set<string>();
+  for (const key of form.keys()) {
+    if (seen.has(key)) return `parameter '${key}' is repeated`;
+    seen.add(key);
+  }
+  return form;
+}
+
+/** application/x-www-form-urlencoded decoding of a Basic credential part (RFC 6749 §2.3.1). */
+function formDecode(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, " "));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Client id and secret from Basic auth or the body; a string is an invalid_request reason. */
+function clientCredentials(authorization: string | undefined, form: URLSearchParams) {
+  const bodyId = form.get("client_id");
+  const bodySecret = form.get("client_secret");
+  const m = authorization ? /^basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(authorization) : null;
+  if (m) {
+    if (bodySecret !== null) return "use one client authentication method: HTTP Basic or client_secret in the body, not both";
+    let decoded: string;
+    try {
+      decoded = atob(m[1]);
+    } catch {
+      return "malformed HTTP Basic credentials";
+    }
+    const colon = decoded.indexOf(":");
+    const id = colon < 0 ? undefined : formDecode(decoded.slice(0, colon));
+    const secret = colon < 0 ? undefined : formDecode(decoded.slice(colon + 1));
+    if (id === undefined || secret === undefined) return "malformed HTTP Basic credentials";
+    if (bodyId !== null && bodyId !== id) return "client_id in the body differs from the HTTP Basic client";
+    return { id, secret };
+  }
+  if (bodyId !== null && bodySecret !== null) return { id: bodyId, secret: bodySecret };
+  return undefined;
+}
+
+/** The client row; the bootstrap admin client is seeded from its secret binding first. */
+async function clientFor(db: Db, config: Config, clientId: string): Promise<ClientRow | undefined> {
+  const boot = bootstrapClientOf(config);
+  if (boot && boot.clientId === clientId) {
+    const row = await findClient(db, clientId);
+    const current = row && row.origin === "bootstrap" && row.revokedAt === null;
+    if (!row || (current && (row.secretHash !== boot.secretHash || row.scope !== boot.scope))) {
+      await upsertBootstrapClient(db, { ...boot, createdAt: new Date().toISOString() });
+      return findClient(db, clientId);
+    }
+    return row;
+  }
+  return findClient(db, clientId);
+}
+
+/**
+ * RFC 6749 §3.3: no scope asked = the client's registered scopes; otherwise each asked scope
+ * (ours or Hydra's spelling; `openid` is accepted and granted as is) must be one the client holds
+ * (`admin` holds all). A string is the invalid_scope reason.
+ */
+function grantedScopes(client: ClientRow, requested: string | null): string[] | string {
+  const registered = scopeList(client.scope);
+  if (requested === null || requested.trim() === "") return registered;
+  const asked = requested.split(/ +/).filter(Boolean);
+  const out: string[] = [];
+  for (const raw of asked) {
+    const s = canonicalScope(raw);
+    if (!isScope(s) && !NEUTRAL_SCOPES.includes(s)) return `unknown scope '${raw}'; known: ${ALL_SCOPES.join(" ")}`;
+    if (isScope(s) && !registered.includes(s) && !registered.includes(ADMIN_SCOPE)) return `client '${client.clientId}' may not request scope '${s}'`;
+    if (!out.includes(s)) out.push(s);
+  }
+  return out;
+}
