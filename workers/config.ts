@@ -27,6 +27,13 @@ const ConfigSchema = z.object({
     .url({ protocol: /^https?$/ })
     .transform((u) => u.replace(/\/+$/, ""))
     .optional(),
+  /** OCHAMI_BSS_RETRY_DELAY: seconds a node's iPXE sleeps after a failed kernel/initrd/boot before asking again. */
+  retryDelay: z.coerce.number().int().min(0).max(3600).default(30),
+  /**
+   * OCHAMI_BSS_UNKNOWN_DELAY: seconds a node with nothing to boot (unknown to SMD, disabled, no boot
+   * parameters) sleeps before its one retry, which then carries its architecture.
+   */
+  unknownDelay: z.coerce.number().int().min(0).max(3600).default(10),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -40,6 +47,8 @@ export function configOf(env: Env): Config {
       auth: env.OCHAMI_AUTH,
       historyMax: env.OCHAMI_HISTORY_MAX,
       nodeBaseUrl: env.OCHAMI_NODE_BASE_URL || undefined,
+      retryDelay: env.OCHAMI_BSS_RETRY_DELAY || undefined,
+      unknownDelay: env.OCHAMI_BSS_UNKNOWN_DELAY || undefined,
     });
     if (!parsed.success) {
       throw new Error(`invalid worker configuration: ${z.prettifyError(parsed.error)}`);

@@ -40,3 +40,22 @@ export function problemOf(r: { status: number; body: any; res: Response }) {
     detail: r.body?.detail,
   };
 }
+
+/**
+ * A request as the `ochami` CLI makes it: raw JSON bytes and no Content-Type header (a string
+ * body would make fetch add `text/plain`).
+ */
+export async function ochamiSend(method: string, path: string, json?: unknown) {
+  const body = json === undefined ? undefined : new TextEncoder().encode(JSON.stringify(json));
+  const req = new Request(`http://ochami.test${path}`, { method, body, headers: { "user-agent": "ochami/0.5.4" } });
+  if (req.headers.has("content-type")) throw new Error("ochamiSend must not send a Content-Type");
+  const res = await (exports as any).default.fetch(req);
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status as number, body: parsed, res: res as Response, text };
+}

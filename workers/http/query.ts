@@ -43,3 +43,19 @@ export class Query {
     return [...this.values.keys()];
   }
 }
+
+/** Go's strconv.ParseInt(s, 0, 64): decimal, 0x hex, 0o/0 octal, 0b binary, optional sign. */
+export function parseGoInt(raw: string): number | undefined {
+  const m = /^([+-]?)(0[xX][0-9a-fA-F_]+|0[oO]?[0-7_]+|0[bB][01_]+|[0-9_]+)$/.exec(raw.trim());
+  if (!m) return undefined;
+  let body = m[2].replace(/_/g, "");
+  let base = 10;
+  if (/^0[xX]/.test(body)) (base = 16), (body = body.slice(2));
+  else if (/^0[bB]/.test(body)) (base = 2), (body = body.slice(2));
+  else if (/^0[oO]/.test(body)) (base = 8), (body = body.slice(2));
+  else if (body.length > 1 && body[0] === "0") (base = 8), (body = body.slice(1));
+  if (body === "") return undefined;
+  const n = parseInt(body, base);
+  if (!Number.isSafeInteger(n)) return undefined;
+  return m[1] === "-" ? -n : n;
+}
