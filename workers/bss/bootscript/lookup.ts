@@ -51,7 +51,9 @@ function componentOf(key: BootKey): SQL {
 
 /**
  * Candidate assignments with their precedence: the node's xname; the MAC that is booting, then
- * the node's other MACs (by MAC); its NID; its SMD role; `Default`.
+ * the node's other MACs (by MAC); its NID; its SMD role; `Default`. Every branch starts from the
+ * one `comp` row and reaches assignments by primary key; CROSS JOIN pins that join order (SQLite
+ * otherwise scans every MAC assignment and joins back, which grows with the cluster).
  */
 function candidates(key: BootKey): SQL {
   const bootingMac = "mac" in key ? key.mac : "";
@@ -60,8 +62,8 @@ function candidates(key: BootKey): SQL {
       JOIN boot_assignments a ON a.kind = 'xname' AND a.key = comp.id
     UNION ALL
     SELECT 2, CASE WHEN e.mac_address = ${bootingMac} THEN '' ELSE e.mac_address END, 'mac', a.config_id FROM comp
-      JOIN ethernet_interfaces e ON e.component_id = comp.id
-      JOIN boot_assignments a ON a.kind = 'mac' AND a.key = e.mac_address
+      CROSS JOIN ethernet_interfaces e ON e.component_id = comp.id
+      CROSS JOIN boot_assignments a ON a.kind = 'mac' AND a.key = e.mac_address
     UNION ALL
     SELECT 3, '', 'nid', a.config_id FROM comp
       JOIN boot_assignments a ON a.kind = 'nid' AND a.key = CAST(comp.nid AS TEXT) WHERE comp.nid >= 0
