@@ -1,7 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { createApp } from "../../workers/app";
+import { bootLookupQuery, type BootKey } from "../../workers/bss/bootscript/lookup";
 import { api, getJson, ochamiSend, send } from "./client";
 
 const H = "/boot/v1/endpoint-history";
@@ -83,6 +85,22 @@ describe("BSS boot history", () => {
       await res.text();
       expect(counter.trips, q).toBe(1);
       await waitOnExecutionContext(ctx);
+    }
+  });
+
+  it("the lookup reads by index only: its cost does not grow with the number of nodes or MACs", async () => {
+    const dialect = new SQLiteAsyncDialect();
+    const keys: BootKey[] = [{ mac: "02:40:00:00:00:03" }, { name: "x4000c0s4b0n0" }, { nid: 105 }];
+    for (const key of keys) {
+      const q = dialect.sqlToQuery(bootLookupQuery(key));
+      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).bind(...q.params).all<{ detail: string }>();
+      const steps = plan.results.map((r) => r.detail);
+      // Full scans only of the one-row `comp` CTE and the derived tables built from it.
+      const scans = steps.filter((d) => /^SCAN /.test(d) && !/^SCAN (comp|best|\(subquery)/.test(d));
+      expect(scans, JSON.stringify(key)).toEqual([]);
+      // Assignments by their whole primary key (kind, key), except the single Default row.
+      const byKindOnly = steps.filter((d) => /USING INDEX sqlite_autoindex_boot_assignments_1 \(kind=\?\)$/.test(d));
+      expect(byKindOnly, `${JSON.stringify(key)}:\n${steps.join("\n")}`).toHaveLength(1);
     }
   });
 

@@ -59,20 +59,20 @@ function candidates(key: BootKey): SQL {
   const bootingMac = "mac" in key ? key.mac : "";
   return sql`
     SELECT 1 AS rank, '' AS sub, 'xname' AS matched, a.config_id FROM comp
-      JOIN boot_assignments a ON a.kind = 'xname' AND a.key = comp.id
+      CROSS JOIN boot_assignments a ON a.kind = 'xname' AND a.key = comp.id
     UNION ALL
     SELECT 2, CASE WHEN e.mac_address = ${bootingMac} THEN '' ELSE e.mac_address END, 'mac', a.config_id FROM comp
       CROSS JOIN ethernet_interfaces e ON e.component_id = comp.id
       CROSS JOIN boot_assignments a ON a.kind = 'mac' AND a.key = e.mac_address
     UNION ALL
     SELECT 3, '', 'nid', a.config_id FROM comp
-      JOIN boot_assignments a ON a.kind = 'nid' AND a.key = CAST(comp.nid AS TEXT) WHERE comp.nid >= 0
+      CROSS JOIN boot_assignments a ON a.kind = 'nid' AND a.key = CAST(comp.nid AS TEXT) WHERE comp.nid >= 0
     UNION ALL
     SELECT 4, '', 'role', a.config_id FROM comp
-      JOIN boot_assignments a ON a.kind = 'role' AND a.key = comp.role
+      CROSS JOIN boot_assignments a ON a.kind = 'role' AND a.key = comp.role
     UNION ALL
     SELECT 5, '', 'default', a.config_id FROM comp
-      JOIN boot_assignments a ON a.kind = 'default'`;
+      CROSS JOIN boot_assignments a ON a.kind = 'default'`;
 }
 
 interface Row {
@@ -87,14 +87,19 @@ interface Row {
   params: string | null;
 }
 
-export async function resolveBoot(db: Db, key: BootKey): Promise<Resolution> {
-  const row = await db.get<Row | undefined>(sql`
+/** The one statement (exported for the query-plan test). */
+export function bootLookupQuery(key: BootKey): SQL {
+  return sql`
     WITH comp AS (${componentOf(key)}),
          best AS (SELECT matched, config_id FROM (${candidates(key)}) ORDER BY rank, sub LIMIT 1)
     SELECT comp.id, comp.nid, comp.role, comp.enabled,
            (SELECT mac_address FROM ethernet_interfaces WHERE component_id = comp.id ORDER BY id LIMIT 1) AS first_mac,
            best.matched, cfg.kernel, cfg.initrd, cfg.params
-    FROM comp LEFT JOIN best ON true LEFT JOIN boot_configs cfg ON cfg.id = best.config_id`);
+    FROM comp LEFT JOIN best ON true LEFT JOIN boot_configs cfg ON cfg.id = best.config_id`;
+}
+
+export async function resolveBoot(db: Db, key: BootKey): Promise<Resolution> {
+  const row = await db.get<Row | undefined>(bootLookupQuery(key));
   if (!row) return {};
   const component: BootNode = {
     id: row.id,
