@@ -9,7 +9,8 @@
  *   bootscript  /boot/v1/bootscript?mac=…    a random one of the N nodes per request: one D1 read,
  *                                            plus the buffered boot-history write
  *   unknown     /boot/v1/bootscript?mac=…    MACs SMD does not know (the retry script)
- * Environment: BENCH_NODES (1000), BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_THREADS (2).
+ * Environment: BENCH_NODES (1000), BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_THREADS (2),
+ * BENCH_KEEP_STATE=1 (leave the D1 state directory for inspection), BENCH_LOG=1 (workerd's output).
  * Results are printed and written to bench/results/bootscript-<time>.json (git-ignored).
  */
 import { execFileSync } from "node:child_process";
@@ -138,7 +139,8 @@ async function main() {
     console.log(`written ${path.relative(repoRoot, file)}`);
   } finally {
     await api.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP_STATE) console.log(`state kept in ${stateDir}`);
+    else rmSync(stateDir, { recursive: true, force: true });
   }
 }
 

@@ -60,3 +60,14 @@ describe("scripts", () => {
     expect((known as { body: string }).body).toContain("chain http://h:8081/boot/v1/bootscript?mac=02:00:00:00:00:01&retry=4\n");
   });
 });
+
+describe("Go integers (BSS's nid, retry, ts parameters)", () => {
+  it("parses like strconv.ParseInt(s, 0, 64)", async () => {
+    const { parseGoInt } = await import("../../workers/http/query");
+    const cases: Array<[string, number | undefined]> = [
+      ["42", 42], ["-1", -1], ["+5", 5], ["0x1F", 31], ["010", 8], ["0o10", 8], ["0b101", 5], ["1_000", 1000], ["0", 0],
+      ["08", undefined], ["one", undefined], ["", undefined], ["0x", undefined], ["1__0", undefined],
+    ];
+    for (const [input, expected] of cases) expect(parseGoInt(input), input).toBe(expected);
+  });
+});

@@ -44,18 +44,18 @@ export class Query {
   }
 }
 
-/** Go's strconv.ParseInt(s, 0, 64): decimal, 0x hex, 0o/0 octal, 0b binary, optional sign. */
+/**
+ * Go's strconv.ParseInt(s, 0, 64), as BSS reads its integer parameters: optional sign, then
+ * decimal, `0x` hex, `0o` or leading-`0` octal, or `0b` binary, `_` between digits allowed.
+ * Undefined when Go would return an error.
+ */
 export function parseGoInt(raw: string): number | undefined {
-  const m = /^([+-]?)(0[xX][0-9a-fA-F_]+|0[oO]?[0-7_]+|0[bB][01_]+|[0-9_]+)$/.exec(raw.trim());
+  const m = /^([+-]?)(?:0[xX]([0-9a-fA-F_]+)|0[bB]([01_]+)|0[oO]?([0-7_]+)|(0|[1-9][0-9_]*))$/.exec(raw.trim());
   if (!m) return undefined;
-  let body = m[2].replace(/_/g, "");
-  let base = 10;
-  if (/^0[xX]/.test(body)) (base = 16), (body = body.slice(2));
-  else if (/^0[bB]/.test(body)) (base = 2), (body = body.slice(2));
-  else if (/^0[oO]/.test(body)) (base = 8), (body = body.slice(2));
-  else if (body.length > 1 && body[0] === "0") (base = 8), (body = body.slice(1));
-  if (body === "") return undefined;
-  const n = parseInt(body, base);
+  const [, sign, hex, bin, oct, dec] = m;
+  const [digits, base] = hex !== undefined ? [hex, 16] : bin !== undefined ? [bin, 2] : oct !== undefined ? [oct, 8] : [dec!, 10];
+  if (digits.startsWith("_") || digits.endsWith("_") || digits.includes("__")) return undefined;
+  const n = parseInt(digits.replace(/_/g, ""), base);
   if (!Number.isSafeInteger(n)) return undefined;
-  return m[1] === "-" ? -n : n;
+  return sign === "-" ? -n : n;
 }
