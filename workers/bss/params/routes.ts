@@ -137,7 +137,8 @@ export function registerBootParameterRoutes(app: Hono<any>) {
       const found = new Set(current.map((r) => `${r.kind} ${r.key}`));
       const missing = input.identifiers.filter((i) => !found.has(`${i.kind} ${i.key}`));
       if (missing.length) throw new HttpProblem(404, `Not Found: no boot parameters to update for ${describeIdentifiers(missing)}`);
-      // Identifiers sharing a config move together to that config merged with the patch.
+      // Identifiers sharing a config move together to that config merged with the patch. Read,
+      // merge, write: two PATCHes of one identifier racing each other, the later write wins.
       const moves = new Map<number, { content: ConfigContent; ids: Identifier[] }>();
       for (const r of current) {
         let m = moves.get(r.configId);
