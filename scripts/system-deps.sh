@@ -4,6 +4,7 @@
 set -euo pipefail
 PACKAGES=(
   curl ca-certificates iproute2
+  wrk            # bench/: HTTP load generator
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -3,12 +3,14 @@ import { authGate } from "./auth/middleware";
 import { authApp } from "./auth/routes";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
-import { registerHistoryRoutes } from "./history/routes";
+import { bssApp } from "./bss/routes";
 import { smdApp } from "./smd/routes";
 
 /**
  * All services on one origin, as OpenCHAMI's gateway presents them:
- *   /hsm/v2        SMD inventory
+ *   /hsm/v2                          SMD inventory
+ *   /boot/v1, /apis/bss/boot/v1      BSS boot parameters and iPXE scripts (the second is the
+ *                                    gateway alias; chain URLs keep whichever a node used)
  *   /token, /oauth2/token, /keys, /.well-known/*, /auth/clients   our token issuer (workers/auth)
  * `strict: false` ignores a trailing slash everywhere (cloud-init really calls
  * `/hsm/v2/Inventory/EthernetInterfaces/`).
@@ -22,11 +24,8 @@ export function createApp() {
   app.use("*", authGate());
   app.route("/", authApp());
   app.route("/hsm/v2", smdApp());
-  // Interim mount until BSS (issue 3) mounts the history routes inside its own app.
-  for (const base of ["/boot/v1", "/apis/bss/boot/v1"]) {
-    const history = new Hono<AppEnv>({ strict: false });
-    registerHistoryRoutes(history);
-    app.route(base, history);
-  }
+  const bss = bssApp();
+  app.route("/boot/v1", bss);
+  app.route("/apis/bss/boot/v1", bss);
   return app;
 }

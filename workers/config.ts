@@ -55,6 +55,13 @@ const ConfigSchema = z
       (v) => (typeof v === "string" && v.trim() === "" ? undefined : v),
       httpUrl.transform((u) => u.replace(/\/+$/, "")).optional(),
     ),
+    /** OCHAMI_BSS_RETRY_DELAY: seconds a node's iPXE sleeps after a failed kernel/initrd/boot before asking again. */
+    retryDelay: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(3600).default(30)),
+    /**
+     * OCHAMI_BSS_UNKNOWN_DELAY: seconds a node with nothing to boot (unknown to SMD, disabled, no boot
+     * parameters) sleeps before its one retry, which then carries its architecture.
+     */
+    unknownDelay: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(3600).default(10)),
     /** OCHAMI_AUTH_ISSUER: `iss` of the tokens we mint and accept. Set it to the public URL if OIDC discovery matters. */
     issuer: optionalText.default("ochami"),
     /** OCHAMI_AUTH_AUDIENCE: `aud` of the tokens we mint and require. */
@@ -102,6 +109,8 @@ const VARIABLES = {
   auth: "OCHAMI_AUTH",
   historyMax: "OCHAMI_HISTORY_MAX",
   nodeBaseUrl: "OCHAMI_NODE_BASE_URL",
+  retryDelay: "OCHAMI_BSS_RETRY_DELAY",
+  unknownDelay: "OCHAMI_BSS_UNKNOWN_DELAY",
   issuer: "OCHAMI_AUTH_ISSUER",
   audience: "OCHAMI_AUTH_AUDIENCE",
   tokenLifetime: "OCHAMI_AUTH_TOKEN_LIFETIME",

@@ -165,6 +165,45 @@ export const partitionMembers = sqliteTable(
 
 // ---------------------------------------------------------------- BSS (/boot/v1) — issue 3
 
+/**
+ * What a node boots: kernel, initrd, kernel command line and the cloud-init object a client
+ * stored with it. Deduplicated by content: a thousand nodes on one image share one row. A config
+ * lives as long as some assignment points at it (writes delete orphans in the same batch).
+ */
+export const bootConfigs = sqliteTable(
+  "boot_configs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    kernel: text("kernel").notNull(),
+    initrd: text("initrd").notNull().default(""),
+    params: text("params").notNull().default(""),
+    /** Canonical JSON of the wire `cloud-init` object (workers/bss/params/model.ts). */
+    cloudInit: text("cloud_init").notNull(),
+  },
+  (t) => [uniqueIndex("boot_configs_content").on(t.kernel, t.initrd, t.params, t.cloudInit)],
+);
+
+/**
+ * Who boots which config. One row per identifier, so an entry naming several MACs, xnames and
+ * NIDs stores every one of them. `kind`/`key`:
+ *   xname   — Node xname, normalised            mac  — lower-case colon form
+ *   nid     — decimal NID                        role — SMD Role, canonical spelling (`Compute`)
+ *   default — key `Default`
+ * The bootscript lookup takes the first that applies in that order of precedence (xname, the
+ * booting MAC, the node's other MACs, NID, role, Default).
+ */
+export const bootAssignments = sqliteTable(
+  "boot_assignments",
+  {
+    kind: text("kind", { enum: ["xname", "mac", "nid", "role", "default"] }).notNull(),
+    key: text("key").notNull(),
+    configId: integer("config_id")
+      .notNull()
+      .references(() => bootConfigs.id),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.key] }), index("boot_assignments_config").on(t.configId)],
+);
+
 // ---------------------------------------------------------------- boot history (/boot/v1/endpoint-history)
 
 /**

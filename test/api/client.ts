@@ -11,8 +11,12 @@ import worker from "../../workers/index";
 export async function api(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
   const { json, ...rest } = init;
   const body = json === undefined ? rest.body : typeof json === "string" ? json : JSON.stringify(json);
+  return dispatch(new Request(`http://ochami.test${path}`, { ...rest, body }));
+}
+
+export async function dispatch(req: Request): Promise<Response> {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`http://ochami.test${path}`, { ...rest, body }) as any, env as any, ctx);
+  const res = await worker.fetch(req as any, env as any, ctx);
   await waitOnExecutionContext(ctx);
   return res;
 }
@@ -49,4 +53,23 @@ export function problemOf(r: { status: number; body: any; res: Response }) {
     title: r.body?.title,
     detail: r.body?.detail,
   };
+}
+
+/**
+ * A request as the `ochami` CLI makes it: raw JSON bytes and no Content-Type header (a string
+ * body would make fetch add `text/plain`).
+ */
+export async function ochamiSend(method: string, path: string, json?: unknown) {
+  const body = json === undefined ? undefined : new TextEncoder().encode(JSON.stringify(json));
+  const req = new Request(`http://ochami.test${path}`, { method, body, headers: { "user-agent": "ochami/0.5.4" } });
+  if (req.headers.has("content-type")) throw new Error("ochamiSend must not send a Content-Type");
+  const res = await dispatch(req);
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status as number, body: parsed, res: res as Response, text };
 }

@@ -43,3 +43,19 @@ export class Query {
     return [...this.values.keys()];
   }
 }
+
+/**
+ * Go's strconv.ParseInt(s, 0, 64), as BSS reads its integer parameters: optional sign, then
+ * decimal, `0x` hex, `0o` or leading-`0` octal, or `0b` binary, `_` between digits allowed.
+ * Undefined when Go would return an error.
+ */
+export function parseGoInt(raw: string): number | undefined {
+  const m = /^([+-]?)(?:0[xX]([0-9a-fA-F_]+)|0[bB]([01_]+)|0[oO]?([0-7_]+)|(0|[1-9][0-9_]*))$/.exec(raw.trim());
+  if (!m) return undefined;
+  const [, sign, hex, bin, oct, dec] = m;
+  const [digits, base] = hex !== undefined ? [hex, 16] : bin !== undefined ? [bin, 2] : oct !== undefined ? [oct, 8] : [dec!, 10];
+  if (digits.startsWith("_") || digits.endsWith("_") || digits.includes("__")) return undefined;
+  const n = parseInt(digits.replace(/_/g, ""), base);
+  if (!Number.isSafeInteger(n)) return undefined;
+  return sign === "-" ? -n : n;
+}

@@ -1,0 +1,95 @@
+import type { Context, Hono } from "hono";
+import { parseMac } from "../../../shared/mac";
+import { HttpProblem } from "../../../shared/problem";
+import { parseXname } from "../../../shared/xname";
+import { configOf, nodeBaseUrl } from "../../config";
+import { database } from "../../db";
+import { recordBootEvent, waiterOf } from "../../history/recorder";
+import { peerAddress } from "../../http/peer";
+import { parseGoInt, Query } from "../../http/query";
+import { resource } from "../../http/routes";
+import { resolveBoot, type BootKey } from "./lookup";
+import { decideBootscript, type BootRequest, type ScriptSettings } from "./script";
+
+/** One value of a parameter; upstream concatenates repeats, which only ever makes garbage. */
+function single(q: Query, name: string): string {
+  const values = q.all(name).filter((v) => v !== "");
+  if (values.length > 1) throw new HttpProblem(400, `Bad Request: give one ${name}= value, not ${values.length}`);
+  return values[0] ?? "";
+}
+
+/** `mac` wins over `name` over `nid`, as upstream; empty values count as absent. */
+export function parseBootRequest(q: Query, nowSeconds: number): BootRequest {
+  const mac = single(q, "mac");
+  const name = single(q, "name");
+  const nid = parseGoInt(single(q, "nid")) ?? -1;
+  let key: BootKey;
+  if (mac) {
+    const r = parseMac(mac);
+    if (!r.ok) throw new HttpProblem(400, `Bad Request: invalid MAC address format: ${mac}`);
+    key = { mac: r.mac };
+  } else if (name) {
+    const x = parseXname(name);
+    if (!x) throw new HttpProblem(400, `Bad Request: invalid xname: ${name}`);
+    key = { name: x.id };
+  } else if (nid >= 0) {
+    key = { nid };
+  } else {
+    throw new HttpProblem(400, "Need a mac=, name=, or nid= parameter");
+  }
+  const json = q.first("json") ?? "";
+  return {
+    key,
+    retry: Math.max(0, parseGoInt(q.first("retry") ?? "") ?? 0),
+    // Only ever echoed into a 404 message; kept short and printable.
+    arch: (q.first("arch") ?? "").trim().replace(/[^\w.-]/g, "").slice(0, 32),
+    ts: parseGoInt(q.first("ts") ?? "") ?? nowSeconds,
+    json: /^(true|yes)$/i.test(json) || (parseGoInt(json) ?? 0) !== 0,
+  };
+}
+
+/** Where this request came in (`/boot/v1` or `/apis/bss/boot/v1`): the chain URL keeps the prefix. */
+function settingsFor(c: Context): ScriptSettings {
+  const config = configOf(c.env);
+  const base = nodeBaseUrl(c.env, c.req.url);
+  const path = new URL(c.req.url).pathname.replace(/\/+$/, "");
+  return {
+    chainUrl: `${base}${path}`,
+    cloudInitUrl: `${base}/cloud-init/`,
+    retryDelay: config.retryDelay,
+    unknownDelay: config.unknownDelay,
+  };
+}
+
+/**
+ * GET /bootscript?mac=|name=|nid= [&retry=&arch=&ts=&json=1]: the iPXE script for a node. One D1
+ * round trip (lookup.ts); every fetch is recorded in the boot history off the response path.
+ */
+export function registerBootscriptRoutes(app: Hono<any>) {
+  resource(app, "/bootscript", {
+    GET: async (c) => {
+      const now = Date.now();
+      const req = parseBootRequest(Query.of(c.req.raw), Math.floor(now / 1000));
+      const db = database(c.env.DB);
+      const resolution = await resolveBoot(db, req.key);
+      const outcome = decideBootscript(req, resolution, settingsFor(c));
+      recordBootEvent(waiterOf(c), db, configOf(c.env).historyMax, {
+        // The node's xname; for a name SMD does not know, the name it asked with.
+        name: resolution.component?.id ?? ("name" in req.key ? req.key.name : ""),
+        mac: "mac" in req.key ? req.key.mac : "",
+        ip: peerAddress(c.req.raw),
+        endpoint: "bootscript",
+        timeMs: now,
+        detail: outcome.note.slice(0, 512),
+      });
+      switch (outcome.kind) {
+        case "script":
+          return new Response(outcome.body, { headers: { "content-type": "text/plain; charset=UTF-8" } });
+        case "json":
+          return new Response(JSON.stringify(outcome.body), { headers: { "content-type": "application/json; charset=UTF-8" } });
+        case "problem":
+          throw new HttpProblem(outcome.status, outcome.detail);
+      }
+    },
+  });
+}
