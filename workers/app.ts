@@ -1,12 +1,14 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
+import { cloudInitApp } from "./cloud-init/routes";
 import { registerHistoryRoutes } from "./history/routes";
 import { smdApp } from "./smd/routes";
 
 /**
  * All services on one origin, as OpenCHAMI's gateway presents them:
  *   /hsm/v2        SMD inventory
+ *   /cloud-init    cloud-init server (NoCloud data for nodes, admin API)
  * `strict: false` ignores a trailing slash everywhere (cloud-init really calls
  * `/hsm/v2/Inventory/EthernetInterfaces/`).
  */
@@ -15,6 +17,7 @@ export function createApp() {
   app.onError(onError);
   app.notFound(onNotFound);
   app.route("/hsm/v2", smdApp());
+  app.route("/cloud-init", cloudInitApp());
   // Interim mount until BSS (issue 3) mounts the history routes inside its own app.
   for (const base of ["/boot/v1", "/apis/bss/boot/v1"]) {
     const history = new Hono<AppEnv>({ strict: false });

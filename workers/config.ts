@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseCidrList, type CidrList } from "../shared/ip";
 import type { Env } from "./env";
 
 /**
@@ -27,6 +28,22 @@ const ConfigSchema = z.object({
     .url({ protocol: /^https?$/ })
     .transform((u) => u.replace(/\/+$/, ""))
     .optional(),
+  /**
+   * OCHAMI_TRUSTED_PROXIES: comma-separated IPs and CIDR networks of reverse proxies (a gateway,
+   * the on-prem agent) whose X-Forwarded-For header names the real client. Only requests whose
+   * TCP peer is in this list have the header read (workers/http/client-ip.ts). Default: none.
+   */
+  trustedProxies: z
+    .string()
+    .default("")
+    .transform((raw, ctx): CidrList => {
+      try {
+        return parseCidrList(raw);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -40,6 +57,7 @@ export function configOf(env: Env): Config {
       auth: env.OCHAMI_AUTH,
       historyMax: env.OCHAMI_HISTORY_MAX,
       nodeBaseUrl: env.OCHAMI_NODE_BASE_URL || undefined,
+      trustedProxies: env.OCHAMI_TRUSTED_PROXIES,
     });
     if (!parsed.success) {
       throw new Error(`invalid worker configuration: ${z.prettifyError(parsed.error)}`);
