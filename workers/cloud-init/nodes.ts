@@ -33,11 +33,12 @@ export function d1NodeDirectory(db: Db): NodeDirectory {
     async byIp(ip, opts = {}) {
       const spellings = ipSpellings(ip);
       if (spellings.length === 0) return undefined;
-      // Stored IPv6 text may be upper case; IPv4 has one spelling. Exact IN keeps the index usable.
+      // Stored IPv6 text may be upper case; IPv4 has one spelling. A short literal IN list (at most
+      // six) keeps the lookup a plain index search.
       const candidates = [...new Set([...spellings, ...spellings.map((s) => s.toUpperCase())])];
       const hit = sql`SELECT e.component_id AS id FROM ethernet_interface_ips i
         JOIN ethernet_interfaces e ON e.id = i.interface_id
-        WHERE i.ip_address IN (SELECT value FROM json_each(${JSON.stringify(candidates)})) AND e.component_id <> ''
+        WHERE i.ip_address IN (${sql.join(candidates.map((c) => sql`${c}`), sql`, `)}) AND e.component_id <> ''
         ORDER BY e.component_id LIMIT 1`;
       return lookup(db, hit, opts);
     },
@@ -59,8 +60,8 @@ interface Row {
 }
 
 async function lookup(db: Db, hit: SQL, opts: LookupOptions): Promise<NodeLookup | undefined> {
-  const row = await db.get<Row | undefined>(sql`WITH hit AS (${hit}),
-    node_groups AS (SELECT m.group_label AS label FROM group_members m JOIN hit ON m.component_id = hit.id)
+  const row = await db.get<Row | undefined>(sql`WITH hit AS MATERIALIZED (${hit}),
+    node_groups AS (SELECT m.group_label AS label FROM group_members m WHERE m.component_id = (SELECT id FROM hit))
     SELECT hit.id AS id, c.nid AS nid,
       (SELECT i.ip_address FROM ethernet_interfaces e JOIN ethernet_interface_ips i ON i.interface_id = e.id
         WHERE e.component_id = hit.id ORDER BY e.id, i.position LIMIT 1) AS ip,
