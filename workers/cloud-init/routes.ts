@@ -10,7 +10,7 @@ import { param, resource } from "../http/routes";
 import { registerAdminRoutes } from "./admin-routes";
 import { includeBase, instanceIdOf, renderMetaData, renderVendorData, USER_DATA, type NodeView } from "./metadata";
 import { decodeBase64, GROUP_NAME_RE, nodeId } from "./model";
-import { d1NodeDirectory, type NodeLookup } from "./nodes";
+import { d1NodeDirectory, type NodeDirectory, type NodeLookup } from "./nodes";
 
 /**
  * The cloud-init server, mounted at /cloud-init.
@@ -73,7 +73,7 @@ function registerImpersonationRoutes(app: Hono<AppEnv>) {
   resource(app, `${base}/${GROUP_FILE}`, {
     GET: async (c) => {
       const group = fileGroup(c);
-      const lookup = await d1NodeDirectory(database(c.env.DB)).byId(nodeId(param(c, "id")), { file: group });
+      const lookup = await directoryOf(c).byId(nodeId(param(c, "id")), { file: group });
       return (await groupFile(lookup, group)).response;
     },
   });
@@ -140,7 +140,7 @@ async function forRequester(
 ): Promise<Response> {
   const who = clientAddress(c.req.raw, configOf(c.env).trustedProxies);
   if (!who.ok) throw new HttpProblem(422, `cannot identify the requesting node: ${who.reason}`);
-  const lookup = await d1NodeDirectory(database(c.env.DB)).byIp(who.ip, { file });
+  const lookup = await directoryOf(c).byIp(who.ip, { file });
   if (!lookup) {
     record(c, { ip: who.ip, endpoint, detail: `422: no node has this IP${file ? ` (${file})` : ""}` });
     throw new HttpProblem(422, `no node in SMD has IP address ${who.ip} (SMD EthernetInterfaces)`);
@@ -157,7 +157,12 @@ async function forRequester(
 }
 
 async function impersonated(c: Context<AppEnv>): Promise<NodeView> {
-  return (await d1NodeDirectory(database(c.env.DB)).byId(nodeId(param(c, "id")))).view;
+  return (await directoryOf(c).byId(nodeId(param(c, "id")))).view;
+}
+
+/** Where node lookups come from: the one line to change when a snapshot stands in for D1. */
+function directoryOf(c: Context<AppEnv>): NodeDirectory {
+  return d1NodeDirectory(database(c.env.DB));
 }
 
 function record(c: Context<AppEnv>, e: { name?: string; ip: string; endpoint: BootEndpoint; detail?: string }) {
