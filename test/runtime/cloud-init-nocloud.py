@@ -19,8 +19,7 @@ from cloudinit.handlers.jinja_template import render_jinja_payload_from_file
 from cloudinit.sources.DataSourceNoCloud import DataSourceNoCloudNet
 
 
-def main(seed):
-    root = tempfile.mkdtemp(prefix="ci-nocloud-")
+def main(seed, root):
     paths = helpers.Paths({"cloud_dir": root + "/cloud", "run_dir": root + "/run"})
     # fs_label None: look for no seed filesystem (no blkid on the host's disks).
     sys_cfg = {"datasource": {"NoCloud": {"seedfrom": seed, "fs_label": None}}}
@@ -57,4 +56,5 @@ def main(seed):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    with tempfile.TemporaryDirectory(prefix="ci-nocloud-") as root:
+        main(sys.argv[1], root)
