@@ -5,6 +5,8 @@ set -euo pipefail
 PACKAGES=(
   curl ca-certificates iproute2
   wrk            # bench/: HTTP load generator
+  # The cloud-init client test drives Debian's cloud-init Python modules (never `cloud-init init`).
+  cloud-init python3
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -18,3 +20,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Installed here only as a library for tests: keep its boot-time services from configuring this
+# machine on its next boot (a machine that already had cloud-init is left alone).
+if [[ " ${missing[*]} " == *" cloud-init "* ]]; then
+  mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled
+fi

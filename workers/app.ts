@@ -4,6 +4,7 @@ import { authApp } from "./auth/routes";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
 import { bssApp } from "./bss/routes";
+import { cloudInitApp } from "./cloud-init/routes";
 import { smdApp } from "./smd/routes";
 
 /**
@@ -11,6 +12,7 @@ import { smdApp } from "./smd/routes";
  *   /hsm/v2                          SMD inventory
  *   /boot/v1, /apis/bss/boot/v1      BSS boot parameters and iPXE scripts (the second is the
  *                                    gateway alias; chain URLs keep whichever a node used)
+ *   /cloud-init                      cloud-init server (NoCloud data for nodes, admin API)
  *   /token, /oauth2/token, /keys, /.well-known/*, /auth/clients   our token issuer (workers/auth)
  * `strict: false` ignores a trailing slash everywhere (cloud-init really calls
  * `/hsm/v2/Inventory/EthernetInterfaces/`).
@@ -27,5 +29,6 @@ export function createApp() {
   const bss = bssApp();
   app.route("/boot/v1", bss);
   app.route("/apis/bss/boot/v1", bss);
+  app.route("/cloud-init", cloudInitApp());
   return app;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseCidrList, type CidrList } from "../shared/ip";
 import type { Env } from "./env";
 
 /**
@@ -62,6 +63,21 @@ const ConfigSchema = z
      * parameters) sleeps before its one retry, which then carries its architecture.
      */
     unknownDelay: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(3600).default(10)),
+    /**
+     * OCHAMI_TRUSTED_PROXIES: comma-separated IPs and CIDR networks of reverse proxies (a gateway,
+     * the on-prem agent) whose X-Forwarded-For header names the real client. Only requests whose
+     * TCP peer is in this list have the header read (workers/http/client-ip.ts). Default: none.
+     */
+    trustedProxies: z
+      .preprocess((v) => (v === undefined || v === null ? "" : v), z.string())
+      .transform((raw, ctx): CidrList => {
+        try {
+          return parseCidrList(raw);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
     /** OCHAMI_AUTH_ISSUER: `iss` of the tokens we mint and accept. Set it to the public URL if OIDC discovery matters. */
     issuer: optionalText.default("ochami"),
     /** OCHAMI_AUTH_AUDIENCE: `aud` of the tokens we mint and require. */
@@ -111,6 +127,7 @@ const VARIABLES = {
   nodeBaseUrl: "OCHAMI_NODE_BASE_URL",
   retryDelay: "OCHAMI_BSS_RETRY_DELAY",
   unknownDelay: "OCHAMI_BSS_UNKNOWN_DELAY",
+  trustedProxies: "OCHAMI_TRUSTED_PROXIES",
   issuer: "OCHAMI_AUTH_ISSUER",
   audience: "OCHAMI_AUTH_AUDIENCE",
   tokenLifetime: "OCHAMI_AUTH_TOKEN_LIFETIME",

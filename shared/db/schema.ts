@@ -4,7 +4,8 @@
  * Sections by service; SMD's tables are read live by BSS and cloud-init, so a node added to SMD
  * boots at once.
  */
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // ---------------------------------------------------------------- SMD (/hsm/v2)
 
@@ -242,6 +243,67 @@ export const bootLatest = sqliteTable(
 );
 
 // ---------------------------------------------------------------- cloud-init (/cloud-init) — issue 4
+
+/**
+ * Cluster-wide cloud-init defaults (upstream's ClusterDefaults): one row, id 1. Empty text and
+ * nid_length 0 mean "not set", as upstream's omitempty fields.
+ */
+export const cloudInitClusterDefaults = sqliteTable(
+  "cloud_init_cluster_defaults",
+  {
+    id: integer("id").primaryKey(),
+    cloudProvider: text("cloud_provider").notNull().default(""),
+    region: text("region").notNull().default(""),
+    availabilityZone: text("availability_zone").notNull().default(""),
+    clusterName: text("cluster_name").notNull().default(""),
+    /** JSON array of SSH public keys. */
+    publicKeys: text("public_keys").notNull().default("[]"),
+    baseUrl: text("base_url").notNull().default(""),
+    bootSubnet: text("boot_subnet").notNull().default(""),
+    wgSubnet: text("wg_subnet").notNull().default(""),
+    shortName: text("short_name").notNull().default(""),
+    nidLength: integer("nid_length").notNull().default(0),
+  },
+  () => [check("cloud_init_cluster_defaults_one_row", sql`id = 1`)],
+);
+
+/**
+ * cloud-init groups, matched by name against the SMD group labels a node is a member of.
+ * `meta_data` is a JSON object merged into the node's meta-data; `file_content` is the group's
+ * cloud-config, stored as given (base64 text when file_encoding is "base64").
+ */
+export const cloudInitGroups = sqliteTable("cloud_init_groups", {
+  name: text("name").primaryKey(),
+  description: text("description").notNull().default(""),
+  /** JSON object, or NULL when the group has no meta-data. */
+  metaData: text("meta_data"),
+  fileContent: text("file_content").notNull().default(""),
+  fileName: text("file_name").notNull().default(""),
+  /** "plain", "base64", or "" when the group has no file. */
+  fileEncoding: text("file_encoding").notNull().default(""),
+  /** JSON object of strings (upstream's free-form `versions` map), or NULL. */
+  versions: text("versions"),
+});
+
+/**
+ * Per-node overrides (upstream's OpenCHAMIInstanceInfo), keyed by the node's xname. No foreign key
+ * to components: an admin may describe a node before SMD knows it, as upstream allows.
+ */
+export const cloudInitInstances = sqliteTable("cloud_init_instances", {
+  id: text("id").primaryKey(),
+  /** Explicit instance-id; "" = the one derived from the xname (workers/cloud-init/metadata.ts). */
+  instanceId: text("instance_id").notNull().default(""),
+  localHostname: text("local_hostname").notNull().default(""),
+  hostname: text("hostname").notNull().default(""),
+  clusterName: text("cluster_name").notNull().default(""),
+  region: text("region").notNull().default(""),
+  availabilityZone: text("availability_zone").notNull().default(""),
+  cloudProvider: text("cloud_provider").notNull().default(""),
+  instanceType: text("instance_type").notNull().default(""),
+  cloudInitBaseUrl: text("cloud_init_base_url").notNull().default(""),
+  /** JSON array of SSH public keys added to the cluster's. */
+  publicKeys: text("public_keys").notNull().default("[]"),
+});
 
 // ---------------------------------------------------------------- auth — issue 5
 

@@ -67,8 +67,8 @@ export const POLICY: readonly Rule[] = [
     rule(ANY, `${p}/service/*`, PUBLIC), // upstream answers any method there
     rule("GET", `${p}/bootparameters`, "bss:read"),
     rule(WRITE, `${p}/bootparameters`, "bss:write"),
-    // Boot-event reports from the on-prem agent go here, e.g. rule("POST", `${p}/history/events`, "boot:report"),
-    // above the catch-alls below.
+    // Boot steps the on-prem agent served (DHCP, TFTP, images), reported into the history.
+    rule("POST", `${p}/endpoint-history`, "boot:report"),
     rule("GET", p, "bss:read"),
     rule("GET", `${p}/*`, "bss:read"),
     rule(WRITE, `${p}/*`, "bss:write"),
@@ -82,6 +82,7 @@ export const POLICY: readonly Rule[] = [
   rule("GET", "/cloud-init/network-config", PUBLIC), // cloud-init >= 23 asks for it first
   rule("GET", "/cloud-init/:group.yaml", PUBLIC),
   rule("POST", "/cloud-init/phone-home/:id", PUBLIC), // node-facing, as upstream
+  rule("GET", "/cloud-init/version", PUBLIC), // a health probe, as SMD's /service/*
   rule("GET", "/cloud-init/admin/*", "cloud-init:read"),
   rule(WRITE, "/cloud-init/admin/*", "cloud-init:write"),
   rule("GET", "/cloud-init/*", "cloud-init:read"),

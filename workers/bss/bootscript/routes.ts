@@ -5,7 +5,7 @@ import { parseXname } from "../../../shared/xname";
 import { configOf, nodeBaseUrl } from "../../config";
 import { database } from "../../db";
 import { recordBootEvent, waiterOf } from "../../history/recorder";
-import { peerAddress } from "../../http/peer";
+import { clientAddress } from "../../http/client-ip";
 import { parseGoInt, Query } from "../../http/query";
 import { resource } from "../../http/routes";
 import { resolveBoot, type BootKey } from "./lookup";
@@ -73,11 +73,13 @@ export function registerBootscriptRoutes(app: Hono<any>) {
       const db = database(c.env.DB);
       const resolution = await resolveBoot(db, req.key);
       const outcome = decideBootscript(req, resolution, settingsFor(c));
-      recordBootEvent(waiterOf(c), db, configOf(c.env).historyMax, {
+      const config = configOf(c.env);
+      const client = clientAddress(c.req.raw, config.trustedProxies);
+      recordBootEvent(waiterOf(c), db, config.historyMax, {
         // The node's xname; for a name SMD does not know, the name it asked with.
         name: resolution.component?.id ?? ("name" in req.key ? req.key.name : ""),
         mac: "mac" in req.key ? req.key.mac : "",
-        ip: peerAddress(c.req.raw),
+        ip: client.ok ? client.ip : "",
         endpoint: "bootscript",
         timeMs: now,
         detail: outcome.note.slice(0, 512),

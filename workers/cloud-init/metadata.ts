@@ -1,0 +1,153 @@
+import type { ClusterDefaults, InstanceInfo } from "./model";
+import { renderYaml, type OrderedMap, type YamlValue } from "./yaml";
+
+/**
+ * The NoCloud documents a node receives, built from what is known about it (pure: no I/O, so
+ * tests and the impersonation API build exactly what a node gets).
+ */
+
+/** A node as SMD knows it, with its cloud-init data: everything one lookup returns. */
+export interface NodeView {
+  /** The node's xname. */
+  id: string;
+  /** False when an interface names a component SMD does not have. */
+  inSmd: boolean;
+  /** SMD NID; -1 when it has none. */
+  nid: number;
+  /** First IP of the node's first interface (SMD order), "" if none: upstream's local_ipv4. */
+  ip: string;
+  /** SMD group labels the node is a member of, sorted. */
+  groups: string[];
+  /** The cloud-init groups among `groups`. */
+  groupData: GroupFacts[];
+  defaults: ClusterDefaults;
+  instance: InstanceInfo | undefined;
+}
+
+export interface GroupFacts {
+  name: string;
+  description: string;
+  metaData: Record<string, unknown> | null;
+  hasFile: boolean;
+}
+
+/** Upstream's user-data: an empty cloud-config, exactly these 13 bytes. */
+export const USER_DATA = "#cloud-config";
+
+const INSTANCE_ID_DOMAIN = "ochami-edge cloud-init instance-id\0";
+
+/**
+ * A node's instance-id when none is set explicitly: `i-` and 16 hex digits of SHA-256 of its
+ * xname. Derived rather than stored, so it is stable across restarts and database rebuilds, and
+ * serving meta-data never writes. PUT /admin/instance-info/{id} with an `instance-id` overrides it
+ * (which makes cloud-init treat the node as a new instance).
+ */
+export async function derivedInstanceId(xname: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(INSTANCE_ID_DOMAIN + xname));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `i-${hex.slice(0, 16)}`;
+}
+
+export async function instanceIdOf(view: Pick<NodeView, "id" | "instance">): Promise<string> {
+  return view.instance?.instanceId || derivedInstanceId(view.id);
+}
+
+/**
+ * Upstream's generated hostname: the cluster's short name (else the first two characters of its
+ * name) followed by the NID zero-padded to nid-length digits (else 4). A node without a NID is 0.
+ */
+export function generateHostname(defaults: ClusterDefaults, clusterName: string, nid: number): string {
+  const prefix = defaults.shortName || [...clusterName].slice(0, 2).join("");
+  const width = defaults.nidLength || 4;
+  const n = nid >= 0 ? nid : 0;
+  return prefix + String(n).padStart(width, "0");
+}
+
+/** Cluster values a node's instance-info may override (upstream stores those overrides but ignores them). */
+function effective(view: NodeView) {
+  const d = view.defaults;
+  const i = view.instance;
+  return {
+    clusterName: i?.clusterName || d.clusterName,
+    region: i?.region || d.region,
+    availabilityZone: i?.availabilityZone || d.availabilityZone,
+    cloudProvider: i?.cloudProvider || d.cloudProvider,
+    baseUrl: i?.cloudInitBaseUrl || d.baseUrl,
+  };
+}
+
+/**
+ * The meta-data document, field for field as upstream lays it out (bss-cloudinit.md B5): fixed
+ * field order, optional fields omitted when empty, `local_ipv4` and `groups` always present.
+ * Each of the node's SMD groups appears under vendor_data.groups with its description (or "No
+ * description Found") and its cloud-init meta-data merged in.
+ */
+export function metaDataDocument(view: NodeView, instanceId: string): OrderedMap {
+  const eff = effective(view);
+  const generated = generateHostname(view.defaults, eff.clusterName, view.nid);
+  const byName = new Map(view.groupData.map((g) => [g.name, g]));
+  const groups: Record<string, YamlValue> = {};
+  for (const label of view.groups) {
+    const g = byName.get(label);
+    groups[label] = { Description: g?.description || "No description Found", ...(g?.metaData as Record<string, YamlValue>) };
+  }
+  const publicKeys = [...new Set([...view.defaults.publicKeys, ...(view.instance?.publicKeys ?? [])])];
+
+  const vendorData = fields([
+    ["version", "1.0"],
+    ["cloud_init_base_url", eff.baseUrl],
+    ["cluster_name", eff.clusterName],
+    ["groups", groups],
+  ]);
+  const v1 = fields([
+    ["availability_zone", eff.availabilityZone],
+    ["instance_id", instanceId],
+    ["instance_type", view.instance?.instanceType ?? ""],
+    ["region", eff.region],
+    ["local_ipv4", { always: view.ip }],
+    ["cloud_provider", eff.cloudProvider],
+    ["public_keys", publicKeys],
+    ["vendor_data", vendorData],
+  ]);
+  return new Map<string, YamlValue>([
+    ["instance-id", instanceId],
+    ["local-hostname", view.instance?.localHostname || generated],
+    ["hostname", view.instance?.hostname || generated],
+    ["cluster-name", eff.clusterName],
+    ["instance_data", new Map([["v1", v1]])],
+  ]);
+}
+
+/** An ordered map of the non-empty fields (Go's omitempty); `{always: v}` is kept even when empty. */
+function fields(entries: Array<[string, YamlValue | { always: string }]>): OrderedMap {
+  const out = new Map<string, YamlValue>();
+  for (const [k, v] of entries) {
+    if (v !== null && typeof v === "object" && "always" in v) out.set(k, (v as { always: string }).always);
+    else if (v !== "" && !(Array.isArray(v) && v.length === 0)) out.set(k, v as YamlValue);
+  }
+  return out;
+}
+
+export function renderMetaData(view: NodeView, instanceId: string): string {
+  return renderYaml(metaDataDocument(view, instanceId));
+}
+
+/**
+ * Where the node fetches its group files: instance-info's cloud-init-base-url, else the cluster's
+ * base-url, else `fallback` (the API's node-facing URL + /cloud-init).
+ */
+export function includeBase(view: NodeView, fallback: string): string {
+  return (effective(view).baseUrl || fallback).replace(/\/+$/, "");
+}
+
+/**
+ * vendor-data: an `#include` of the node's group files, in SMD label order. Only groups that have
+ * a file are listed (upstream lists every SMD group, so a node fetched an empty `#cloud-config`
+ * for each group without one: one wasted request per group per node in a boot storm).
+ */
+export function renderVendorData(view: NodeView, base: string): string {
+  const lines = ["#include"];
+  const withFile = new Set(view.groupData.filter((g) => g.hasFile).map((g) => g.name));
+  for (const label of view.groups) if (withFile.has(label)) lines.push(`${base}/${label}.yaml`);
+  return lines.map((l) => `${l}\n`).join("");
+}

@@ -1,0 +1,60 @@
+import { canonicalIp, inCidrList, type CidrList } from "../../shared/ip";
+
+/**
+ * Who sent a request: the one place the API decides a client's IP address. cloud-init identifies a
+ * node by it alone, so it must come from the connection, not from anything the client writes.
+ *
+ * - The peer is the TCP peer workerd reports in `request.cf.clientIp` ("10.0.0.5:41234",
+ *   "[fd00::5]:41234"; an IPv4 peer on a dual-stack socket is "[::ffff:10.0.0.5]:…"). Our runner
+ *   (onprem-agent/api-runner) serves the worker straight from a workerd socket, so this is the
+ *   real peer and no header can change it.
+ * - Headers that name a client (X-Forwarded-For, X-Real-IP, True-Client-IP, CF-Connecting-IP) are
+ *   ignored, except X-Forwarded-For when the peer is a configured trusted proxy
+ *   (OCHAMI_TRUSTED_PROXIES). Its list is read from the right: each trusted proxy vouches for the
+ *   hop before it, and the first address that is not a trusted proxy is the client. (The leftmost
+ *   entry, which upstream uses, is whatever the client sent: HAProxy's `option forwardfor`
+ *   appends to a client's own header.)
+ * - Under Miniflare / `wrangler dev` an entry worker sits in front of ours: it replaces
+ *   `request.cf` with a blob a client may send itself (MF-CF-Blob) and sets CF-Connecting-IP only
+ *   when the client did not. Neither names the peer, so there a node's address is unknown unless
+ *   the client forged it; identify nodes only behind our runner.
+ */
+export type ClientAddress =
+  | { ok: true; ip: string; peer: string; forwarded: boolean }
+  | { ok: false; reason: string };
+
+/** The TCP peer as workerd reports it, canonical (IPv4-mapped addresses unwrapped). */
+export function peerAddress(req: Request): string | undefined {
+  const raw = (req as { cf?: { clientIp?: unknown } }).cf?.clientIp;
+  return typeof raw === "string" ? parseAddress(raw) : undefined;
+}
+
+/** "10.0.0.5:4242", "[fd00::5]:4242" or a bare IP literal → canonical IP; otherwise undefined. */
+export function parseAddress(raw: string): string | undefined {
+  const s = raw.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(s);
+  if (bracketed) return canonicalIp(bracketed[1]);
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(s);
+  return canonicalIp(v4WithPort ? v4WithPort[1] : s);
+}
+
+export function clientAddress(req: Request, trustedProxies: CidrList): ClientAddress {
+  const peer = peerAddress(req);
+  if (peer === undefined)
+    return {
+      ok: false,
+      reason:
+        "the runtime did not report the peer address (request.cf.clientIp); node-facing routes work only when workerd serves the worker directly, as `npm start` does",
+    };
+  if (!inCidrList(peer, trustedProxies)) return { ok: true, ip: peer, peer, forwarded: false };
+  const header = req.headers.get("x-forwarded-for");
+  if (header === null || header.trim() === "") return { ok: true, ip: peer, peer, forwarded: false };
+  const hops = header.split(",").map((h) => h.trim());
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const ip = parseAddress(hops[i]);
+    if (ip === undefined)
+      return { ok: false, reason: `X-Forwarded-For from trusted proxy ${peer} holds '${hops[i]}', which is not an IP address` };
+    if (i === 0 || !inCidrList(ip, trustedProxies)) return { ok: true, ip, peer, forwarded: true };
+  }
+  return { ok: true, ip: peer, peer, forwarded: false };
+}
