@@ -16,6 +16,17 @@ const onOff = z
 const ConfigSchema = z.object({
   /** OCHAMI_AUTH: token checks on protected routes. `off` is for local development only. */
   auth: onOff.default(true),
+  /** OCHAMI_HISTORY_MAX: boot events kept in the history log (the latest per node and step are always kept). */
+  historyMax: z.coerce.number().int().min(100).default(100_000),
+  /**
+   * OCHAMI_NODE_BASE_URL: the URL booting nodes use to reach this API (iPXE chain URLs, the
+   * kernel's `ds=nocloud;s=<url>/cloud-init/`, cloud-init include URLs). Default: the origin the
+   * request arrived at.
+   */
+  nodeBaseUrl: z
+    .url({ protocol: /^https?$/ })
+    .transform((u) => u.replace(/\/+$/, ""))
+    .optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -27,6 +38,8 @@ export function configOf(env: Env): Config {
   if (!config) {
     const parsed = ConfigSchema.safeParse({
       auth: env.OCHAMI_AUTH,
+      historyMax: env.OCHAMI_HISTORY_MAX,
+      nodeBaseUrl: env.OCHAMI_NODE_BASE_URL || undefined,
     });
     if (!parsed.success) {
       throw new Error(`invalid worker configuration: ${z.prettifyError(parsed.error)}`);
@@ -35,4 +48,9 @@ export function configOf(env: Env): Config {
     cache.set(env, config);
   }
   return config;
+}
+
+/** The base URL nodes should use, from configuration or else the request's own origin. */
+export function nodeBaseUrl(env: Env, requestUrl: string): string {
+  return configOf(env).nodeBaseUrl ?? new URL(requestUrl).origin;
 }

@@ -1,6 +1,6 @@
 import { sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import { SQLiteAsyncDialect, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import * as schema from "../shared/db/schema";
 
 export type Db = ReturnType<typeof database>;
@@ -64,4 +64,14 @@ export function isUniqueViolation(err: unknown): boolean {
 export function isForeignKeyViolation(err: unknown): boolean {
   const text = String((err as Error)?.message ?? err) + String((err as any)?.cause?.message ?? "");
   return /FOREIGN KEY constraint failed/i.test(text);
+}
+
+/**
+ * Deletes rows and returns how many rows of `table` went. D1's `changes` also counts rows removed
+ * by ON DELETE CASCADE, so the count is taken in the same batch (same transaction) instead.
+ */
+export async function countAndDelete(db: Db, table: SQLiteTable, where?: SQL): Promise<number> {
+  const filter = where ? sql` WHERE ${where}` : sql``;
+  const [count] = await runBatch(db, [sql`SELECT count(*) AS n FROM ${table}${filter}`, sql`DELETE FROM ${table}${filter}`]);
+  return Number((count.results[0] as { n: number }).n);
 }

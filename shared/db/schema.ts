@@ -161,7 +161,42 @@ export const partitionMembers = sqliteTable(
 
 // ---------------------------------------------------------------- BSS (/boot/v1) — issue 3
 
-// ---------------------------------------------------------------- boot history — issue 3
+// ---------------------------------------------------------------- boot history (/boot/v1/endpoint-history)
+
+/**
+ * Every boot step a node takes (DHCP, bootscript, kernel, initrd, rootfs, cloud-init fetches),
+ * newest last. Bounded: the recorder prunes the oldest beyond OCHAMI_HISTORY_MAX rows.
+ */
+export const bootEvents = sqliteTable(
+  "boot_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** Node xname, or "" when the requester is not in SMD (then mac/ip say who it was). */
+    name: text("name").notNull(),
+    mac: text("mac").notNull().default(""),
+    ip: text("ip").notNull().default(""),
+    endpoint: text("endpoint").notNull(),
+    timeMs: integer("time_ms").notNull(),
+    detail: text("detail").notNull().default(""),
+  },
+  (t) => [index("boot_events_name_time").on(t.name, t.timeMs), index("boot_events_time").on(t.timeMs)],
+);
+
+/** The latest event per (subject, endpoint): what upstream's endpoint-history reports. */
+export const bootLatest = sqliteTable(
+  "boot_latest",
+  {
+    /** xname when known, else "mac:<mac>" or "ip:<ip>". */
+    subject: text("subject").notNull(),
+    endpoint: text("endpoint").notNull(),
+    name: text("name").notNull(),
+    mac: text("mac").notNull().default(""),
+    ip: text("ip").notNull().default(""),
+    timeMs: integer("time_ms").notNull(),
+    detail: text("detail").notNull().default(""),
+  },
+  (t) => [primaryKey({ columns: [t.subject, t.endpoint] }), index("boot_latest_name").on(t.name)],
+);
 
 // ---------------------------------------------------------------- cloud-init (/cloud-init) — issue 4
 

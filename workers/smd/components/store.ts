@@ -1,6 +1,6 @@
 import { and, asc, eq, gte, lte, or, sql, type SQL } from "drizzle-orm";
 import { components, groupMembers, nodeMaps, partitionMembers } from "../../../shared/db/schema";
-import { changes, chunks, inList, notInList, runBatch, type Db, type Statement } from "../../db";
+import { changes, chunks, countAndDelete, inList, notInList, runBatch, type Db, type Statement } from "../../db";
 import type { ComponentFilter, Terms } from "./filter";
 import type { ComponentRow, NodeMapDefaults } from "./model";
 
@@ -164,7 +164,7 @@ export async function deleteComponent(db: Db, id: string): Promise<number> {
 }
 
 export async function deleteAllComponents(db: Db): Promise<number> {
-  return changes(await db.delete(components).run());
+  return countAndDelete(db, components);
 }
 
 /** Sets fields on the given components (those that exist); extra narrows the update. */

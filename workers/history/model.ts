@@ -1,0 +1,57 @@
+/**
+ * Boot history: every step a node takes on its way up, so an admin can see which nodes reached
+ * which stage. Steps are recorded by the worker (bootscript, cloud-init) and reported by the
+ * on-prem agent (dhcp, tftp, kernel, initrd, rootfs, image).
+ */
+export const BOOT_ENDPOINTS = [
+  "dhcp",
+  "tftp",
+  "bootscript",
+  "kernel",
+  "initrd",
+  "rootfs",
+  "image",
+  "meta-data",
+  "user-data",
+  "vendor-data",
+  "cloud-init-group",
+] as const;
+
+export type BootEndpoint = (typeof BOOT_ENDPOINTS)[number];
+
+export interface BootEvent {
+  /** xname when the caller knows it; otherwise resolved from mac, then ip, through SMD. */
+  name?: string;
+  mac?: string;
+  ip?: string;
+  endpoint: BootEndpoint;
+  timeMs: number;
+  detail?: string;
+}
+
+/** Row shapes as served by GET /endpoint-history. */
+export interface LatestRow {
+  name: string;
+  mac: string;
+  ip: string;
+  endpoint: string;
+  timeMs: number;
+  detail: string;
+}
+
+/** Upstream's element `{name, endpoint, last_epoch}`, plus what we know beyond it. */
+export function latestJson(r: LatestRow) {
+  return {
+    name: r.name,
+    endpoint: r.endpoint,
+    last_epoch: Math.floor(r.timeMs / 1000),
+    last_epoch_ms: r.timeMs,
+    mac: r.mac,
+    ip: r.ip,
+    detail: r.detail,
+  };
+}
+
+export function eventJson(r: LatestRow & { id: number }) {
+  return { id: r.id, name: r.name, endpoint: r.endpoint, epoch_ms: r.timeMs, mac: r.mac, ip: r.ip, detail: r.detail };
+}
