@@ -18,16 +18,16 @@ import type { Logger } from "pino";
 import type { BootEvent } from "../boot-events";
 import type { AgentMetrics } from "../metrics";
 import type { InventoryView } from "../inventory/reservation";
-import { decodePacket, encodePacket } from "./codec";
+import { decodePacket, encodePacket, type DhcpPacket } from "./codec";
 import type { DhcpSettings } from "./config";
 import { decide, type Decision } from "./decide";
 import { LeaseTable } from "./leases";
 import { openBoundSocket } from "./netbind";
-import { messageTypeName, Opt } from "./options";
+import { MessageType, messageTypeName, Opt } from "./options";
 
 export interface DhcpServerDeps {
   settings: DhcpSettings;
-  inventory: InventoryView & { onMiss?(mac: string): void };
+  inventory: InventoryView & { onMiss?(mac: string): void; missRefresh?(mac: string): Promise<void> | undefined };
   log: Logger;
   metrics?: AgentMetrics;
   report?: (e: BootEvent) => void;
@@ -36,8 +36,14 @@ export interface DhcpServerDeps {
   now?: () => number;
 }
 
+/** DISCOVERs from unknown MACs wait at most this long for an inventory refresh... */
+const MISS_WAIT_MS = 2000;
+/** ...and at most this many wait at once; beyond that they are answered from the current copy. */
+const MAX_WAITING = 1000;
+
 export class DhcpServer {
   readonly leases = new LeaseTable();
+  private waiting = 0;
   private sockets: dgram.Socket[] = [];
   private ifaceSocket?: dgram.Socket;
   private sweepTimer?: NodeJS.Timeout;
@@ -105,7 +111,7 @@ export class DhcpServer {
   /** Never throws: every failure is a logged drop. */
   handle(msg: Buffer, rinfo: { address: string; port: number }, sock: dgram.Socket, localPort: number): void {
     const { log, metrics } = this.deps;
-    let packet;
+    let packet: DhcpPacket;
     try {
       packet = decodePacket(msg);
     } catch (err) {
@@ -113,6 +119,30 @@ export class DhcpServer {
       log.warn({ from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, reason: (err as Error).message }, "DHCP packet malformed, dropped");
       return;
     }
+    this.process(packet, rinfo, sock, localPort, false);
+  }
+
+  /**
+   * A DISCOVER from a MAC the cache does not know waits (briefly) for a fresh copy of SMD, so a
+   * node added a moment ago gets its reserved address on its first DISCOVER, not its second.
+   */
+  private waitForInventory(packet: DhcpPacket, rinfo: { address: string; port: number }, sock: dgram.Socket, localPort: number, mac: string): boolean {
+    if (this.waiting >= MAX_WAITING || packet.options.get(Opt.MessageType)?.[0] !== MessageType.Discover) return false;
+    const refresh = this.deps.inventory.missRefresh?.(mac);
+    if (!refresh) return false;
+    this.waiting++;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, MISS_WAIT_MS)));
+    void Promise.race([refresh, timeout]).then(() => {
+      clearTimeout(timer);
+      this.waiting--;
+      this.process(packet, rinfo, sock, localPort, true);
+    });
+    return true;
+  }
+
+  private process(packet: DhcpPacket, rinfo: { address: string; port: number }, sock: dgram.Socket, localPort: number, retried: boolean): void {
+    const { log, metrics } = this.deps;
     let d: Decision;
     try {
       d = decide({ packet, localPort, source: rinfo }, { settings: this.deps.settings, inventory: this.deps.inventory, leases: this.leases, now: this.now() });
@@ -121,6 +151,7 @@ export class DhcpServer {
       log.error({ err: (err as Error).stack, from: rinfo.address }, "DHCP decision failed, packet dropped");
       return;
     }
+    if (d.inventoryMiss && d.info && !retried && this.waitForInventory(packet, rinfo, sock, localPort, d.info.mac)) return;
     this.applyLeaseOps(d);
     const type = d.info?.type ?? messageTypeName[packet.options.get(Opt.MessageType)?.[0] ?? 0] ?? "unknown";
     if (d.inventoryMiss && d.info) this.deps.inventory.onMiss?.(d.info.mac);

@@ -137,6 +137,17 @@ export class SmdInventory implements InventoryView {
     this.missTimer.unref();
   }
 
+  /**
+   * For a DISCOVER from an unknown MAC: a refresh to wait for (running, or started now), or
+   * undefined when one ran less than missRefreshInterval ago (one is then scheduled).
+   */
+  missRefresh(mac: string): Promise<void> | undefined {
+    if (this.inFlight) return this.inFlight;
+    if (Date.now() - this.lastStart >= this.cfg.missRefreshInterval * 1000) return this.refresh("miss");
+    this.onMiss(mac);
+    return undefined;
+  }
+
   /** One refresh at a time; callers during a refresh share it. */
   refresh(reason: string): Promise<void> {
     this.inFlight ??= this.load(reason).finally(() => (this.inFlight = undefined));
