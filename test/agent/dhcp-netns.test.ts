@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type Agent } from "../../onprem-agent/agent";
 import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
 import { parseAgentConfig } from "../../onprem-agent/config";
+import { resolveDhcpSettings } from "../../onprem-agent/dhcp/config";
+import { DhcpServer } from "../../onprem-agent/dhcp/server";
 import { freePort } from "../runtime/ports";
 import { clientPacket, ipOpt, readReply } from "./dhcp-packets";
 import { Capture, isRoot, NetLab, run } from "./netlab";
@@ -250,5 +252,44 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
     expect(text).toContain(`ACK ${NODES[0].ip}`);
     expect(text).toContain("bootloop");
   });
-});
 
+  it("proxy mode: PXE boot options without an address on port 67, ProxyDHCP REQUEST answered on 4011", async () => {
+    const proxy = new DhcpServer({
+      settings: resolveDhcpSettings(parseAgentConfig({ dhcp: { interface: "dh-s1", mode: "proxy" } }).dhcp, "http://10.61.2.1:8081"),
+      inventory: agent.inventory,
+      log: pino({ level: "silent" }),
+    });
+    await proxy.start();
+    try {
+      await lab.inNs("dh-c1", "ip", ["addr", "add", "10.61.2.50/24", "dev", "dh-c1i"]);
+      await lab.inNs("dh-c1", "ip", ["route", "add", "default", "via", "10.61.2.1"]);
+      const node = NODES[0];
+      const pxe: Array<[number, string | number[]]> = [[60, "PXEClient:Arch:00007:UNDI:003016"], [93, [0, 7]], [97, [0, ...Array(16).fill(9)]], [55, [1, 3, 43, 60, 66, 67, 97]]];
+      const discover = clientPacket({ type: 1, mac: node.mac, xid: 0x7101, flags: 0x8000, options: pxe });
+      const r1 = await lab.inNs("dh-c1", "node", [PEER, JSON.stringify({ bind: { address: "0.0.0.0", port: 68 }, to: { address: "255.255.255.255", port: 67 }, broadcast: true, packets: [discover.toString("hex")], expectReplies: 1, waitMs: 4000 })]);
+      const offer = readReply(Buffer.from(JSON.parse(r1.stdout.split("\n")[0]).hex, "hex"));
+      expect(offer.type).toBe(2);
+      expect(offer.yiaddr).toBe("0.0.0.0");
+      expect(offer.opts.has(51)).toBe(false);
+      expect(offer.text(60)).toBe("PXEClient");
+      expect(offer.file).toBe("ipxe.efi");
+      expect(offer.siaddr).toBe("10.61.2.1");
+      expect([...offer.opts.get(43)!]).toEqual([6, 1, 8, 255]);
+      // iPXE, having its address from the site's DHCP server, asks the proxy on 4011.
+      const request = clientPacket({ type: 3, mac: node.mac, xid: 0x7102, ciaddr: "10.61.2.50", options: [[77, "iPXE"], [93, [0, 7]], [60, "PXEClient:Arch:00007:UNDI:003016"]] });
+      const r2 = await lab.inNs("dh-c1", "node", [PEER, JSON.stringify({ bind: { address: "10.61.2.50", port: 68 }, to: { address: "10.61.2.1", port: 4011 }, packets: [request.toString("hex")], expectReplies: 1, waitMs: 4000 })]);
+      const reply = JSON.parse(r2.stdout.split("\n")[0]);
+      const ack = readReply(Buffer.from(reply.hex, "hex"));
+      expect(reply.port).toBe(4011);
+      expect(ack.type).toBe(5);
+      expect(ack.yiaddr).toBe("0.0.0.0");
+      expect(ack.text(67)).toBe(`http://10.61.2.1:8081/boot/v1/bootscript?mac=${node.mac}`);
+      // A plain (non-PXE) DHCP client gets nothing from a proxy.
+      const plain = clientPacket({ type: 1, mac: node.mac, xid: 0x7103 });
+      const r3 = await lab.inNs("dh-c1", "node", [PEER, JSON.stringify({ bind: { address: "0.0.0.0", port: 68 }, to: { address: "255.255.255.255", port: 67 }, broadcast: true, packets: [plain.toString("hex")], waitMs: 1000 })]);
+      expect(JSON.parse(r3.stdout.trim().split("\n").at(-1)!)).toEqual({ done: true, replies: 0 });
+    } finally {
+      proxy.stop();
+    }
+  });
+});
