@@ -45,6 +45,8 @@ interface PerfResult {
   perSecond: number;
   drops: number;
   dropPct: number;
+  /** Server-side socket-buffer overflows during the run. */
+  rcvbufErrors?: number;
 }
 
 function parsePerfdhcp(server: string, offered: number, out: string): PerfResult {
@@ -57,6 +59,14 @@ function parsePerfdhcp(server: string, offered: number, out: string): PerfResult
   const exchanges = num(raBlock, "received packets");
   const drops = num(doBlock, "drops") + num(raBlock, "drops");
   return { server, offered, sent, exchanges, perSecond: Math.round(exchanges / SECONDS), drops, dropPct: sent ? Math.round((drops / sent) * 1000) / 10 : 0 };
+}
+
+/** Datagrams the kernel dropped for full socket buffers in a namespace (undefined: this one). */
+async function rcvbufErrors(lab: NetLab, ns?: string): Promise<number> {
+  const text = ns ? (await lab.inNs(ns, "cat", ["/proc/net/snmp"])).stdout : readFileSync("/proc/net/snmp", "utf8");
+  const [head, values] = text.split("\n").filter((l) => l.startsWith("Udp:"));
+  const i = head.split(/\s+/).indexOf("RcvbufErrors");
+  return Number(values.split(/\s+/)[i]);
 }
 
 function rssMb(pid: number): number {
@@ -89,7 +99,8 @@ async function startAgentProcess(configFile: string): Promise<AgentProcess> {
   const npm = spawn("npm", ["run", "-s", "agent", "--", "--config", configFile], { cwd: root, stdio: ["ignore", "ignore", "inherit"], detached: true });
   let pid = 0;
   await waitFor(async () => {
-    const r = await run("pgrep", ["-f", `dist/agent.mjs --config ${configFile}`], { allowFail: true });
+    // The node process itself, not npm or the `sh -c` around it.
+    const r = await run("pgrep", ["-f", `^node .*dist/agent\\.mjs --config ${configFile}`], { allowFail: true });
     pid = Number(r.stdout.trim().split("\n")[0]);
     return pid > 0;
   }, 30_000, "the agent process");
@@ -197,10 +208,12 @@ async function main() {
       lab.inNs(ns, "perfdhcp", ["-4", "-l", iface, "-r", String(rate), "-R", String(N), "-M", macFile, "-p", String(SECONDS), "-W", "1000000"], { allowFail: true, timeoutMs: (SECONDS + 30) * 1000 });
     const results: PerfResult[] = [];
     for (const rate of RATES) {
-      for (const [server, ns, iface] of [["agent", "dh-bc", "dh-bci"], ["dnsmasq", "dh-bdc", "dh-bdci"]] as const) {
+      for (const [server, ns, iface, serverNs] of [["agent", "dh-bc", "dh-bci", undefined], ["dnsmasq", "dh-bdc", "dh-bdci", "dh-bd"]] as const) {
+        const before = await rcvbufErrors(lab, serverNs);
         const r = parsePerfdhcp(server, rate, (await perf(ns, iface, rate)).stdout);
+        r.rcvbufErrors = (await rcvbufErrors(lab, serverNs)) - before;
         results.push(r);
-        console.log(`${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%)`);
+        console.log(`${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors}`);
       }
     }
     const rss10kMax = sampler10k.stop();

@@ -27,6 +27,8 @@ const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
 const SO_BROADCAST = 6;
 const SO_BINDTODEVICE = 25;
+const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
 const IFNAMSIZ = 16;
 
 interface Libc {
@@ -83,6 +85,13 @@ export interface BoundSocketOptions {
   /** Interface name; omit to receive from every interface (unicast sockets for relays). */
   device?: string;
   broadcast?: boolean;
+  /**
+   * Receive buffer in bytes. A boot storm sends thousands of packets a second, and each small
+   * datagram costs the kernel 1-2 KB of buffer, so the usual 208 KB default overflows within a
+   * 100 ms pause of the event loop (a GC, an inventory refresh). As root the limit
+   * net.core.rmem_max is lifted with SO_RCVBUFFORCE; otherwise the kernel caps it.
+   */
+  receiveBuffer?: number;
 }
 
 /** Opens the descriptor with libc; exported for tests of the failure paths. */
@@ -99,6 +108,10 @@ export function openUdpDescriptor(opts: BoundSocketOptions): number {
     const name = Buffer.alloc(IFNAMSIZ);
     name.write(opts.device, "ascii");
     check(c, c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, IFNAMSIZ), `bind to interface ${opts.device}`, fd);
+  }
+  if (opts.receiveBuffer) {
+    if (c.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, int32(opts.receiveBuffer), 4) < 0)
+      c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, int32(opts.receiveBuffer), 4); // best effort: capped by rmem_max
   }
   check(c, c.bind(fd, sockaddrIn(opts.address, opts.port), 16), `bind ${opts.address}:${opts.port}`, fd);
   return fd;

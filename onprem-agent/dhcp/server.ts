@@ -36,6 +36,8 @@ export interface DhcpServerDeps {
   now?: () => number;
 }
 
+/** Room for about two seconds of a storm of several thousand packets a second (see netbind.ts). */
+const RECEIVE_BUFFER = 8 << 20;
 /** DISCOVERs from unknown MACs wait at most this long for an inventory refresh... */
 const MISS_WAIT_MS = 2000;
 /** ...and at most this many wait at once; beyond that they are answered from the current copy. */
@@ -66,10 +68,10 @@ export class DhcpServer {
       if (n) log.info({ leases: n, file: s.bootloop.leaseFile }, "bootloop leases restored");
     }
     try {
-      this.ifaceSocket = await openBoundSocket({ address: "0.0.0.0", port: s.serverPort, device: s.interface, broadcast: true });
+      this.ifaceSocket = await openBoundSocket({ address: "0.0.0.0", port: s.serverPort, device: s.interface, broadcast: true, receiveBuffer: RECEIVE_BUFFER });
       this.listen(this.ifaceSocket, s.serverPort);
       try {
-        this.listen(await openBoundSocket({ address: s.serverId, port: s.serverPort }), s.serverPort);
+        this.listen(await openBoundSocket({ address: s.serverId, port: s.serverPort, receiveBuffer: RECEIVE_BUFFER }), s.serverPort);
       } catch (err) {
         log.warn({ err: (err as Error).message, address: s.serverId }, "no unicast DHCP socket (relays and unicast renewals will not reach us)");
       }

@@ -74,7 +74,7 @@ export class ComponentIndex {
       }
     }
     const nid = typeof c.NID === "number" && Number.isSafeInteger(c.NID) && c.NID >= 0 && c.NID < 2 ** 40 ? c.NID : -1;
-    this.byId.set(c.ID.toLowerCase(), (nid + 1) * 1024 + t);
+    this.byId.set(flat(c.ID.toLowerCase()), (nid + 1) * 1024 + t);
   }
 
   get(id: string): ComponentFacts | undefined {
@@ -129,7 +129,17 @@ export interface InventoryEvents {
  * nodes; a lookup costs one split.
  */
 function pack(r: Reservation): string {
-  return `${r.ips.join(",")}\t${r.xname ?? ""}\t${r.nid ?? ""}\t${r.type ?? ""}`;
+  return flat(`${r.ips.join(",")}\t${r.xname ?? ""}\t${r.nid ?? ""}\t${r.type ?? ""}`);
+}
+
+/**
+ * A copy of `s` as one contiguous string. Strings built by concatenation are trees of their parts,
+ * and strings JSON.parse returns may be slices of the parsed text; kept in a long-lived map either
+ * would hold on to the whole element text it came from (several times the useful size at 100,000
+ * entries).
+ */
+function flat(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
 }
 
 export class SmdInventory implements InventoryView {
