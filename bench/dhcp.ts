@@ -26,10 +26,11 @@ import { freePort } from "../test/runtime/ports";
 const root = path.resolve(import.meta.dirname, "..");
 const { values: args } = parseArgs({
   options: {
-    rates: { type: "string", default: "1000,2000,3000,4000,6000" },
+    rates: { type: "string", default: "250,500,1000,2000,3000,4000,6000" },
     seconds: { type: "string", default: "10" },
     "no-100k": { type: "boolean", default: false },
     log: { type: "string", default: "problems" },
+    "boot-events": { type: "string", default: "on" },
   },
 });
 const RATES = args.rates!.split(",").map(Number);
@@ -47,6 +48,10 @@ interface PerfResult {
   dropPct: number;
   /** Server-side socket-buffer overflows during the run. */
   rcvbufErrors?: number;
+  /** CPU used by the server process during the run, in % of one core. */
+  serverCpuPct?: number;
+  /** CPU used by the API (workerd) during the run: boot events being recorded. */
+  apiCpuPct?: number;
 }
 
 function parsePerfdhcp(server: string, offered: number, out: string): PerfResult {
@@ -67,6 +72,12 @@ async function rcvbufErrors(lab: NetLab, ns?: string): Promise<number> {
   const [head, values] = text.split("\n").filter((l) => l.startsWith("Udp:"));
   const i = head.split(/\s+/).indexOf("RcvbufErrors");
   return Number(values.split(/\s+/)[i]);
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 function rssMb(pid: number): number {
@@ -153,6 +164,8 @@ async function extendedSnapshot(apiUrl: string, total: number): Promise<{ ifaces
 async function main() {
   if (process.getuid?.() !== 0) throw new Error("run as root: the benchmark creates network namespaces");
   const dir = mkdtempSync(path.join(tmpdir(), "dh-bench-"));
+  // Shared machines are noisy: record how busy this one was.
+  const loadAverageAtStart = readFileSync("/proc/loadavg", "utf8").trim();
   const lab = new NetLab();
   const agents: AgentProcess[] = [];
   let dnsmasq: ChildProcess | undefined;
@@ -186,7 +199,7 @@ async function main() {
         "dhcp: {interface: dh-b0, routers: [10.61.64.1], dns: [10.61.64.1], domain: bench.test, leaseTime: 1h}",
         `metrics: {port: ${metricsPort}}`,
         `log: {level: info, dhcpDecisions: ${args.log}}`,
-        "bootEvents: {enabled: true}",
+        `bootEvents: {enabled: ${args["boot-events"] !== "off"}}`,
       ].join("\n"),
     );
     const a10k = await startAgentProcess(cfgFile);
@@ -210,10 +223,16 @@ async function main() {
     for (const rate of RATES) {
       for (const [server, ns, iface, serverNs] of [["agent", "dh-bc", "dh-bci", undefined], ["dnsmasq", "dh-bdc", "dh-bdci", "dh-bd"]] as const) {
         const before = await rcvbufErrors(lab, serverNs);
+        const serverPid = server === "agent" ? a10k.pid : dnsmasq.pid!;
+        const cpu0 = [cpuSeconds(serverPid), cpuSeconds(api.process.pid!)];
+        const t0 = Date.now();
         const r = parsePerfdhcp(server, rate, (await perf(ns, iface, rate)).stdout);
+        const wall = (Date.now() - t0) / 1000;
         r.rcvbufErrors = (await rcvbufErrors(lab, serverNs)) - before;
+        r.serverCpuPct = Math.round(((cpuSeconds(serverPid) - cpu0[0]) / wall) * 100);
+        r.apiCpuPct = Math.round(((cpuSeconds(api.process.pid!) - cpu0[1]) / wall) * 100);
         results.push(r);
-        console.log(`${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors}`);
+        console.log(`${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors}, server CPU ${r.serverCpuPct}%, API CPU ${r.apiCpuPct}%`);
       }
     }
     const rss10kMax = sampler10k.stop();
@@ -249,20 +268,22 @@ async function main() {
       machine: `${(await run("nproc", [])).stdout.trim()} cores`,
       seconds: SECONDS,
       log: args.log,
+      bootEvents: args["boot-events"],
+      loadAverageAtStart,
       results,
       bestNoDrop: { agent: best("agent"), dnsmasq: best("dnsmasq"), ratio: best("dnsmasq") ? Math.round((best("agent") / best("dnsmasq")) * 100) / 100 : null },
       rssMb: { reservations10k_idle: rss10kIdle, reservations10k_maxUnderTraffic: rss10kMax, reservations100k: rss100k },
       seedSeconds10k: seed10kSeconds,
     };
     const md = [
-      `# DHCP benchmark (${summary.machine}, perfdhcp ${SECONDS} s per rate, 10,000 reservations, agent decisions logged: ${args.log})`,
+      `# DHCP benchmark (${summary.machine}, perfdhcp ${SECONDS} s per rate, 10,000 reservations, agent decisions logged: ${args.log}, boot events: ${args["boot-events"]})`,
       "",
-      "| offered/s | agent exchanges/s | agent drops | dnsmasq exchanges/s | dnsmasq drops |",
-      "|---:|---:|---:|---:|---:|",
+      "| offered/s | agent exchanges/s | agent drops | agent CPU | dnsmasq exchanges/s | dnsmasq drops | dnsmasq CPU |",
+      "|---:|---:|---:|---:|---:|---:|---:|",
       ...RATES.map((rate) => {
         const a = results.find((r) => r.server === "agent" && r.offered === rate)!;
         const d = results.find((r) => r.server === "dnsmasq" && r.offered === rate)!;
-        return `| ${rate} | ${a.perSecond} | ${a.drops} (${a.dropPct}%) | ${d.perSecond} | ${d.drops} (${d.dropPct}%) |`;
+        return `| ${rate} | ${a.perSecond} | ${a.drops} (${a.dropPct}%) | ${a.serverCpuPct}% | ${d.perSecond} | ${d.drops} (${d.dropPct}%) | ${d.serverCpuPct}% |`;
       }),
       "",
       `Best rate without drops: agent ${summary.bestNoDrop.agent}/s, dnsmasq ${summary.bestNoDrop.dnsmasq}/s, ratio ${summary.bestNoDrop.ratio}×`,
