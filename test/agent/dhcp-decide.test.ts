@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodePacket, encodePacket } from "../../onprem-agent/dhcp/codec";
 import { dhcpConfigSchema, resolveDhcpSettings, type DhcpSettings } from "../../onprem-agent/dhcp/config";
@@ -278,5 +280,32 @@ describe("DHCP decisions: proxy mode", () => {
     expect(replyOf(d).kind).toBe("ACK");
     expect(replyOf(d).to).toEqual({ address: "10.61.0.5", port: 68, broadcast: false });
     expect(r!.text(67)).toContain("/boot/v1/bootscript?mac=");
+  });
+});
+
+describe("DHCP decisions on packets captured from real clients", () => {
+  const fixture = (name: string) => Buffer.from(readFileSync(path.join(import.meta.dirname, "../fixtures/dhcp", `${name}.hex`), "utf8").trim(), "hex");
+  const mac = "52:54:00:61:0f:01";
+  const inventory = { lookup: (m: string) => (m === mac ? { mac, ips: ["10.61.0.77"], hostname: "nid0077", xname: "x1000c0s7b0n0", nid: 77, type: "Node" } : undefined) };
+  const answer = (name: string) => {
+    const packet = decodePacket(fixture(name));
+    const d = decide({ packet, localPort: 67, source: { address: "0.0.0.0", port: 68 } }, { settings: settings(), inventory, leases: new LeaseTable(), now: 0 });
+    return { packet, d, r: d.action === "reply" ? readReply(encodePacket(d.reply, { maxMessageSize: d.maxMessageSize, droppable: d.droppable })) : undefined };
+  };
+
+  it("busybox udhcpc posing as BIOS PXE firmware gets undionly.kpxe", () => {
+    const { packet, d, r } = answer("udhcpc-pxe-bios");
+    expect(packet.options.get(60)!.toString()).toBe("PXEClient:Arch:00000:UNDI:002001");
+    expect(replyOf(d).kind).toBe("OFFER");
+    expect(r!.yiaddr).toBe("10.61.0.77");
+    expect(r!.file).toBe("undionly.kpxe");
+    expect(r!.text(12)).toBe("nid0077");
+  });
+
+  it("ISC dhclient with user class iPXE and arch 7 gets the bootscript URL", () => {
+    const { packet, d, r } = answer("dhclient-ipxe-efi");
+    expect(packet.options.get(93)!.readUInt16BE(0)).toBe(7);
+    expect(replyOf(d).kind).toBe("OFFER");
+    expect(r!.file).toBe(`http://10.61.0.1:8081/boot/v1/bootscript?mac=${mac}`);
   });
 });
