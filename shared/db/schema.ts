@@ -32,12 +32,16 @@ export const components = sqliteTable(
 );
 
 /** /Defaults/NodeMaps: default NID/Role/SubRole for nodes created without them. */
-export const nodeMaps = sqliteTable("node_maps", {
-  id: text("id").primaryKey(),
-  nid: integer("nid").notNull(),
-  role: text("role").notNull().default(""),
-  subRole: text("sub_role").notNull().default(""),
-});
+export const nodeMaps = sqliteTable(
+  "node_maps",
+  {
+    id: text("id").primaryKey(),
+    nid: integer("nid").notNull(),
+    role: text("role").notNull().default(""),
+    subRole: text("sub_role").notNull().default(""),
+  },
+  (t) => [uniqueIndex("node_maps_nid").on(t.nid)],
+);
 
 export const redfishEndpoints = sqliteTable(
   "redfish_endpoints",

@@ -3,6 +3,7 @@ import type { AppEnv } from "../env";
 import { registerComponentRoutes } from "./components/routes";
 import { registerGroupRoutes } from "./groups/routes";
 import { registerInterfaceRoutes } from "./interfaces/routes";
+import { registerNodeMapRoutes } from "./nodemaps/routes";
 import { registerRedfishRoutes } from "./redfish/routes";
 import { registerServiceRoutes } from "./service/routes";
 
@@ -14,5 +15,6 @@ export function smdApp() {
   registerInterfaceRoutes(app);
   registerGroupRoutes(app);
   registerRedfishRoutes(app);
+  registerNodeMapRoutes(app);
   return app;
 }

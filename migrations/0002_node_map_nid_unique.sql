@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX `node_maps_nid` ON `node_maps` (`nid`);
