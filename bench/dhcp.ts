@@ -48,10 +48,14 @@ interface PerfResult {
   dropPct: number;
   /** Server-side socket-buffer overflows during the run. */
   rcvbufErrors?: number;
+  /** The same on perfdhcp's socket: replies lost on the client side. */
+  clientRcvbufErrors?: number;
   /** CPU used by the server process during the run, in % of one core. */
   serverCpuPct?: number;
   /** CPU used by the API (workerd) during the run: boot events being recorded. */
   apiCpuPct?: number;
+  /** The agent's longest event-loop stall during the run (ms). */
+  agentMaxLoopLagMs?: number;
 }
 
 function parsePerfdhcp(server: string, offered: number, out: string): PerfResult {
@@ -66,12 +70,19 @@ function parsePerfdhcp(server: string, offered: number, out: string): PerfResult
   return { server, offered, sent, exchanges, perSecond: Math.round(exchanges / SECONDS), drops, dropPct: sent ? Math.round((drops / sent) * 1000) / 10 : 0 };
 }
 
-/** Datagrams the kernel dropped for full socket buffers in a namespace (undefined: this one). */
+/**
+ * Datagrams the kernel dropped because a DHCP server socket (local port 67) had a full receive
+ * buffer: the per-socket `drops` column of /proc/net/udp, in the server's namespace (undefined:
+ * this one). Per socket, so other programs on a shared machine do not count.
+ */
 async function rcvbufErrors(lab: NetLab, ns?: string): Promise<number> {
-  const text = ns ? (await lab.inNs(ns, "cat", ["/proc/net/snmp"])).stdout : readFileSync("/proc/net/snmp", "utf8");
-  const [head, values] = text.split("\n").filter((l) => l.startsWith("Udp:"));
-  const i = head.split(/\s+/).indexOf("RcvbufErrors");
-  return Number(values.split(/\s+/)[i]);
+  const text = ns ? (await lab.inNs(ns, "cat", ["/proc/net/udp"])).stdout : readFileSync("/proc/net/udp", "utf8");
+  let drops = 0;
+  for (const line of text.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length > 12 && f[1].endsWith(":0043")) drops += Number(f[f.length - 1]);
+  }
+  return drops;
 }
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -211,7 +222,8 @@ async function main() {
     dnsmasq = lab.spawnInNs("dh-bd", "dnsmasq", [
       "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=dh-bdi", "--bind-interfaces",
       "--dhcp-range=10.61.128.0,static,255.255.192.0,1h", `--dhcp-hostsfile=${hostsFile}`, "--dhcp-authoritative",
-      "--no-ping", "--leasefile-ro", "--quiet-dhcp", "--no-resolv", "--no-hosts", "--dhcp-option=3,10.61.128.1", "--dhcp-option=6,10.61.128.1",
+      // dnsmasq NAKs with "no leases left" beyond --dhcp-lease-max (default 1,000).
+      "--dhcp-lease-max=200000", "--no-ping", "--leasefile-ro", "--quiet-dhcp", "--no-resolv", "--no-hosts", "--dhcp-option=3,10.61.128.1", "--dhcp-option=6,10.61.128.1",
     ]);
     dnsmasq.stderr!.on("data", () => {});
     await new Promise((r) => setTimeout(r, 1000));
@@ -223,16 +235,20 @@ async function main() {
     for (const rate of RATES) {
       for (const [server, ns, iface, serverNs] of [["agent", "dh-bc", "dh-bci", undefined], ["dnsmasq", "dh-bdc", "dh-bdci", "dh-bd"]] as const) {
         const before = await rcvbufErrors(lab, serverNs);
+        const clientBefore = await rcvbufErrors(lab, ns);
         const serverPid = server === "agent" ? a10k.pid : dnsmasq.pid!;
         const cpu0 = [cpuSeconds(serverPid), cpuSeconds(api.process.pid!)];
+        if (server === "agent") await metric(metricsPort, "ochami_agent_nodejs_eventloop_lag_max_seconds"); // resets the window
         const t0 = Date.now();
         const r = parsePerfdhcp(server, rate, (await perf(ns, iface, rate)).stdout);
         const wall = (Date.now() - t0) / 1000;
         r.rcvbufErrors = (await rcvbufErrors(lab, serverNs)) - before;
+        r.clientRcvbufErrors = (await rcvbufErrors(lab, ns)) - clientBefore;
         r.serverCpuPct = Math.round(((cpuSeconds(serverPid) - cpu0[0]) / wall) * 100);
         r.apiCpuPct = Math.round(((cpuSeconds(api.process.pid!) - cpu0[1]) / wall) * 100);
+        if (server === "agent") r.agentMaxLoopLagMs = Math.round(((await metric(metricsPort, "ochami_agent_nodejs_eventloop_lag_max_seconds")) ?? NaN) * 1000);
         results.push(r);
-        console.log(`${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors}, server CPU ${r.serverCpuPct}%, API CPU ${r.apiCpuPct}%`);
+        console.log(`${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors} (perfdhcp's: ${r.clientRcvbufErrors}), server CPU ${r.serverCpuPct}%, API CPU ${r.apiCpuPct}%${r.agentMaxLoopLagMs !== undefined ? `, max event-loop stall ${r.agentMaxLoopLagMs} ms` : ""}`);
       }
     }
     const rss10kMax = sampler10k.stop();
