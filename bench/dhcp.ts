@@ -50,6 +50,8 @@ interface PerfResult {
   rcvbufErrors?: number;
   /** The same on perfdhcp's socket: replies lost on the client side. */
   clientRcvbufErrors?: number;
+  /** Machine-wide input-backlog drops during the run. */
+  backlogDrops?: number;
   /** CPU used by the server process during the run, in % of one core. */
   serverCpuPct?: number;
   /** CPU used by the API (workerd) during the run: boot events being recorded. */
@@ -83,6 +85,18 @@ async function rcvbufErrors(lab: NetLab, ns?: string): Promise<number> {
     if (f.length > 12 && f[1].endsWith(":0043")) drops += Number(f[f.length - 1]);
   }
   return drops;
+}
+
+/**
+ * Packets the kernel dropped before any socket saw them because a CPU's input backlog was full
+ * (second column of /proc/net/softnet_stat, machine-wide): veth traffic queues there, and on a
+ * busy shared machine it overflows under bursts, which perfdhcp then counts as drops.
+ */
+function backlogDrops(): number {
+  return readFileSync("/proc/net/softnet_stat", "utf8")
+    .trim()
+    .split("\n")
+    .reduce((n, line) => n + parseInt(line.trim().split(/\s+/)[1], 16), 0);
 }
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -236,6 +250,7 @@ async function main() {
       for (const [server, ns, iface, serverNs] of [["agent", "dh-bc", "dh-bci", undefined], ["dnsmasq", "dh-bdc", "dh-bdci", "dh-bd"]] as const) {
         const before = await rcvbufErrors(lab, serverNs);
         const clientBefore = await rcvbufErrors(lab, ns);
+        const backlogBefore = backlogDrops();
         const serverPid = server === "agent" ? a10k.pid : dnsmasq.pid!;
         const cpu0 = [cpuSeconds(serverPid), cpuSeconds(api.process.pid!)];
         if (server === "agent") await metric(metricsPort, "ochami_agent_nodejs_eventloop_lag_max_seconds"); // resets the window
@@ -244,11 +259,12 @@ async function main() {
         const wall = (Date.now() - t0) / 1000;
         r.rcvbufErrors = (await rcvbufErrors(lab, serverNs)) - before;
         r.clientRcvbufErrors = (await rcvbufErrors(lab, ns)) - clientBefore;
+        r.backlogDrops = backlogDrops() - backlogBefore;
         r.serverCpuPct = Math.round(((cpuSeconds(serverPid) - cpu0[0]) / wall) * 100);
         r.apiCpuPct = Math.round(((cpuSeconds(api.process.pid!) - cpu0[1]) / wall) * 100);
         if (server === "agent") r.agentMaxLoopLagMs = Math.round(((await metric(metricsPort, "ochami_agent_nodejs_eventloop_lag_max_seconds")) ?? NaN) * 1000);
         results.push(r);
-        console.log(`${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors} (perfdhcp's: ${r.clientRcvbufErrors}), server CPU ${r.serverCpuPct}%, API CPU ${r.apiCpuPct}%${r.agentMaxLoopLagMs !== undefined ? `, max event-loop stall ${r.agentMaxLoopLagMs} ms` : ""}`);
+        console.log(`${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors} (perfdhcp's: ${r.clientRcvbufErrors}), backlog drops ${r.backlogDrops}, server CPU ${r.serverCpuPct}%, API CPU ${r.apiCpuPct}%${r.agentMaxLoopLagMs !== undefined ? `, max event-loop stall ${r.agentMaxLoopLagMs} ms` : ""}`);
       }
     }
     const rss10kMax = sampler10k.stop();
