@@ -15,6 +15,7 @@
  */
 import type dgram from "node:dgram";
 import type { Logger } from "pino";
+import { parseXname } from "../../shared/xname";
 import type { BootEvent } from "../boot-events";
 import type { AgentMetrics } from "../metrics";
 import type { InventoryView } from "../inventory/reservation";
@@ -46,6 +47,7 @@ const MAX_WAITING = 1000;
 export class DhcpServer {
   readonly leases = new LeaseTable();
   private waiting = 0;
+  private stopped = false;
   private sockets: dgram.Socket[] = [];
   private ifaceSocket?: dgram.Socket;
   private sweepTimer?: NodeJS.Timeout;
@@ -89,6 +91,7 @@ export class DhcpServer {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.sweepTimer);
     if (this.saveTimer) {
       clearTimeout(this.saveTimer);
@@ -144,6 +147,7 @@ export class DhcpServer {
   }
 
   private process(packet: DhcpPacket, rinfo: { address: string; port: number }, sock: dgram.Socket, localPort: number, retried: boolean): void {
+    if (this.stopped) return; // a DISCOVER that waited for the inventory while we shut down
     const { log, metrics } = this.deps;
     let d: Decision;
     try {
@@ -171,18 +175,25 @@ export class DhcpServer {
       return;
     }
     const out = d.to.broadcast && this.ifaceSocket ? this.ifaceSocket : sock;
-    out.send(bytes, d.to.port, d.to.address, (err) => {
-      if (!err) return;
+    const sendFailed = (err: Error) => {
       metrics?.dhcpErrors.inc({ stage: "send" });
       log.warn({ ...d.info, to: d.to.address, err: err.message }, "DHCP reply not sent");
-    });
+    };
+    try {
+      out.send(bytes, d.to.port, d.to.address, (err) => err && sendFailed(err));
+    } catch (err) {
+      sendFailed(err as Error);
+      return;
+    }
     metrics?.dhcpPackets.inc({ type, decision: d.kind.toLowerCase() });
     const entry = { ...d.info, decision: d.kind, reason: d.reason, to: `${d.to.address}:${d.to.port}` };
     if (this.deps.logDecisions === "problems" && d.kind !== "NAK") log.debug(entry, "DHCP reply");
     else log.info(entry, "DHCP reply");
     if (this.deps.report && (d.kind === "ACK" || d.info.bootloop)) {
       const detail = `${d.info.bootloop ? "bootloop " : ""}${d.kind}${d.info.ip && d.kind !== "NAK" ? ` ${d.info.ip}` : ""}${d.info.bootfile ? ` file=${d.info.bootfile}` : ""}${d.kind === "NAK" ? `: ${d.reason}` : ""}`;
-      this.deps.report({ mac: d.info.mac, ip: d.info.ip, name: d.info.xname, endpoint: "dhcp", epoch_ms: this.now(), detail });
+      // The history API takes xnames only; SMD IDs that are not (some sites use opaque IDs) are left out.
+      const name = d.info.xname && parseXname(d.info.xname) ? d.info.xname : undefined;
+      this.deps.report({ mac: d.info.mac, ip: d.info.ip, name, endpoint: "dhcp", epoch_ms: this.now(), detail });
     }
   }
 
