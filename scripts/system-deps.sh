@@ -4,7 +4,7 @@
 set -euo pipefail
 PACKAGES=(
   curl ca-certificates iproute2
-  isc-dhcp-client udhcpc busybox kea-admin dnsmasq-base tcpdump
+  isc-dhcp-client udhcpc busybox kea-admin dnsmasq-base tcpdump qemu-system-x86 ipxe-qemu
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

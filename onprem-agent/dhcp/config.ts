@@ -2,6 +2,7 @@
  * The `dhcp:` section of the agent config, and its resolution into the settings decide.ts uses
  * (interface addresses looked up, templates filled, times in seconds).
  */
+import { execFileSync } from "node:child_process";
 import { networkInterfaces } from "node:os";
 import { z } from "zod";
 import { cidrv4, ipv4, port, seconds } from "../config-types";
@@ -148,10 +149,21 @@ function subnetSettings(cidrText: string, s: z.infer<z.ZodObject<typeof subnetFi
   };
 }
 
-/** The interface's first IPv4 address and its subnet, from the running system. */
+/**
+ * The interface's first IPv4 address and its subnet, from the running system. Node lists only
+ * interfaces that are up *with carrier*; a head node whose boot network cable is unplugged at
+ * start (or a tap with no VM yet) is asked through iproute2 instead.
+ */
 export function interfaceAddress(name: string): { address: string; cidr: string } | undefined {
   const entry = networkInterfaces()[name]?.find((a) => a.family === "IPv4" && !a.internal);
-  return entry?.cidr ? { address: entry.address, cidr: entry.cidr } : undefined;
+  if (entry?.cidr) return { address: entry.address, cidr: entry.cidr };
+  try {
+    const out = JSON.parse(execFileSync("ip", ["-j", "-4", "addr", "show", "dev", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+    const a = out?.[0]?.addr_info?.find((i: { family?: string }) => i.family === "inet");
+    return a ? { address: a.local, cidr: `${a.local}/${a.prefixlen}` } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Fills defaults from the interface; throws a readable error when something cannot be worked out. */

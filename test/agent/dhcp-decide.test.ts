@@ -308,4 +308,19 @@ describe("DHCP decisions on packets captured from real clients", () => {
     expect(replyOf(d).kind).toBe("OFFER");
     expect(r!.file).toBe(`http://10.61.0.1:8081/boot/v1/bootscript?mac=${mac}`);
   });
+
+  it("real iPXE (QEMU e1000 ROM: options 57, 60, 77, 93, 94, 97, 175) gets the bootscript URL, no-pxedhcp and its requested options", () => {
+    const { packet, d, r } = answer("ipxe-qemu-e1000");
+    expect(packet.options.get(77)!.toString()).toBe("iPXE");
+    expect(packet.options.get(57)!.readUInt16BE(0)).toBe(1472);
+    expect(packet.options.has(175)).toBe(true);
+    expect(replyOf(d).kind).toBe("OFFER");
+    expect(r!.yiaddr).toBe("10.61.0.77");
+    expect(r!.file).toBe(`http://10.61.0.1:8081/boot/v1/bootscript?mac=${mac}`);
+    expect(r!.text(17)).toBe("10.61.0.1"); // root-path: OpenCHAMI's iPXE binaries chain tftp://${root-path}/config.ipxe
+    expect([...r!.opts.get(175)!]).toEqual([176, 1, 1]);
+    expect(r!.text(12)).toBe("nid0077");
+    expect(r!.text(60)).toBe("PXEClient");
+    expect(r!.length).toBeLessThanOrEqual(1472 - 28);
+  });
 });
