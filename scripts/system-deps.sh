@@ -7,6 +7,8 @@ PACKAGES=(
   wrk            # bench/: HTTP load generator
   # The cloud-init client test drives Debian's cloud-init Python modules (never `cloud-init init`).
   cloud-init python3
+  # DHCP clients and peers: dhclient, udhcpc, perfdhcp (kea-admin), dnsmasq; QEMU with iPXE ROMs.
+  isc-dhcp-client udhcpc busybox kea-admin dnsmasq-base tcpdump qemu-system-x86 ipxe-qemu
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

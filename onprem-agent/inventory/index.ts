@@ -1,0 +1,275 @@
+/**
+ * The agent's copy of SMD for DHCP: MAC → reservation, read with the same two calls coresmd makes
+ * (`GET /hsm/v2/Inventory/EthernetInterfaces`, `GET /hsm/v2/State/Components`) and joined on
+ * ComponentID. Refreshed on an interval and early when DHCP sees an unknown MAC (at most one such
+ * refresh per `missRefreshInterval`, coalesced). A failed refresh keeps the last good copy.
+ */
+import { z } from "zod";
+import { normalizeMac } from "../../shared/mac";
+import { ApiError, type ApiClient } from "../api-client";
+import { JsonArrayStream } from "./json-array-stream";
+import { seconds } from "../config-types";
+import type { InventoryView, Reservation } from "./reservation";
+
+export type { InventoryView, Reservation } from "./reservation";
+
+export const inventoryConfigSchema = z
+  .strictObject({
+    refreshInterval: seconds.default(30),
+    missRefreshInterval: seconds.default(1),
+    /**
+     * Option 12 hostname by component type. `{Nd}` is the NID zero-padded to N digits (`{04d}` →
+     * 0001), `{nid}` the plain NID, `{id}` the xname. Types not listed use `default`. Components
+     * without a NID fall back to `{id}`.
+     */
+    hostnames: z.record(z.string(), z.string().min(1)).default({ Node: "nid{04d}", default: "{id}" }),
+  })
+  .prefault({});
+
+export type InventoryConfig = z.infer<typeof inventoryConfigSchema>;
+
+interface EthernetInterface {
+  MACAddress?: unknown;
+  ComponentID?: unknown;
+  IPAddresses?: unknown;
+}
+
+interface Component {
+  ID?: unknown;
+  Type?: unknown;
+  NID?: unknown;
+}
+
+export function renderHostname(pattern: string, c: { xname?: string; nid?: number }): string | undefined {
+  const needsNid = /\{(nid|\d+d)\}/.test(pattern);
+  if (needsNid && (c.nid === undefined || c.nid <= 0)) pattern = "{id}";
+  if (pattern.includes("{id}") && !c.xname) return undefined;
+  return pattern
+    .replace(/\{(\d+)d\}/g, (_, w: string) => String(c.nid).padStart(Number(w), "0"))
+    .replaceAll("{nid}", String(c.nid))
+    .replaceAll("{id}", c.xname ?? "");
+}
+
+interface ComponentFacts {
+  nid?: number;
+  type?: string;
+}
+
+/** Component ID (lower-case) → NID and Type, from `{"Components":[...]}` elements. */
+export class ComponentIndex {
+  /** NID (NaN: none) and an index into `types`, packed in one number: no object per component. */
+  private byId = new Map<string, number>();
+  private types: string[] = [];
+  private typeIndex = new Map<string, number>();
+
+  add(c: Component | null | undefined): void {
+    if (typeof c?.ID !== "string") return;
+    let t = 0;
+    if (typeof c.Type === "string") {
+      t = this.typeIndex.get(c.Type) ?? 0;
+      if (!t) {
+        this.types.push(c.Type);
+        t = this.types.length;
+        this.typeIndex.set(c.Type, t);
+      }
+    }
+    const nid = typeof c.NID === "number" && Number.isSafeInteger(c.NID) && c.NID >= 0 && c.NID < 2 ** 40 ? c.NID : -1;
+    this.byId.set(flat(c.ID.toLowerCase()), (nid + 1) * 1024 + t);
+  }
+
+  get(id: string): ComponentFacts | undefined {
+    const v = this.byId.get(id.toLowerCase());
+    if (v === undefined) return undefined;
+    const nid = Math.floor(v / 1024) - 1;
+    const t = v % 1024;
+    return { nid: nid >= 0 ? nid : undefined, type: t ? this.types[t - 1] : undefined };
+  }
+}
+
+/** One EthernetInterface element → reservation, or undefined when it has no usable MAC or IPv4. */
+export function reservationFrom(e: EthernetInterface | null | undefined, comps: ComponentIndex, hostnames: Record<string, string>): Reservation | undefined {
+  const mac = normalizeMac(e?.MACAddress);
+  if (!mac || !e) return undefined;
+  const ips: string[] = [];
+  if (Array.isArray(e.IPAddresses))
+    for (const a of e.IPAddresses) {
+      const ip = (a as { IPAddress?: unknown })?.IPAddress;
+      if (typeof ip === "string" && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) ips.push(ip);
+    }
+  if (ips.length === 0) return undefined;
+  const xname = typeof e.ComponentID === "string" && e.ComponentID ? e.ComponentID : undefined;
+  const comp = xname ? comps.get(xname) : undefined;
+  const pattern = hostnames[comp?.type ?? ""] ?? hostnames.default ?? "{id}";
+  return { mac, ips, xname, nid: comp?.nid, type: comp?.type, hostname: renderHostname(pattern, { xname, nid: comp?.nid }) };
+}
+
+/** Joins SMD's two lists (already parsed) into a reservation map. Pure; exported for tests. */
+export function buildReservations(ifaces: unknown, components: unknown, hostnames: Record<string, string>): Map<string, Reservation> {
+  if (!Array.isArray(ifaces)) throw new Error("EthernetInterfaces is not an array");
+  const list = (components as { Components?: unknown })?.Components;
+  if (!Array.isArray(list)) throw new Error("Components has no Components array");
+  const comps = new ComponentIndex();
+  for (const c of list) comps.add(c as Component);
+  const out = new Map<string, Reservation>();
+  for (const e of ifaces) {
+    const r = reservationFrom(e as EthernetInterface, comps, hostnames);
+    if (r) out.set(r.mac, r);
+  }
+  return out;
+}
+
+export interface InventoryEvents {
+  onRefresh?(r: { size: number; ms: number; reason: string }): void;
+  onError?(err: Error, reason: string): void;
+}
+
+/**
+ * Reservations are kept packed, one string per MAC ("ips<TAB>xname<TAB>nid<TAB>type"), and
+ * unpacked on lookup: about a third of the memory of an object per MAC, which matters at 100,000
+ * nodes; a lookup costs one split.
+ */
+function pack(r: Reservation): string {
+  return flat(`${r.ips.join(",")}\t${r.xname ?? ""}\t${r.nid ?? ""}\t${r.type ?? ""}`);
+}
+
+/**
+ * A copy of `s` as one contiguous string. Strings built by concatenation are trees of their parts,
+ * and strings JSON.parse returns may be slices of the parsed text; kept in a long-lived map either
+ * would hold on to the whole element text it came from (several times the useful size at 100,000
+ * entries).
+ */
+function flat(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
+}
+
+export class SmdInventory implements InventoryView {
+  private map = new Map<string, string>();
+  private lastGood = 0;
+  private lastStart = 0;
+  private lastDurationMs = 0;
+  private inFlight?: Promise<void>;
+  private missTimer?: NodeJS.Timeout;
+  private timer?: NodeJS.Timeout;
+  errors = 0;
+
+  constructor(
+    private readonly api: ApiClient,
+    private readonly cfg: InventoryConfig,
+    private readonly events: InventoryEvents = {},
+  ) {}
+
+  lookup(mac: string): Reservation | undefined {
+    const packed = this.map.get(mac);
+    if (packed === undefined) return undefined;
+    const [ips, xnameText, nidText, typeText] = packed.split("\t");
+    const xname = xnameText || undefined;
+    const nid = nidText ? Number(nidText) : undefined;
+    const type = typeText || undefined;
+    const pattern = this.cfg.hostnames[type ?? ""] ?? this.cfg.hostnames.default ?? "{id}";
+    return { mac, ips: ips.split(","), xname, nid, type, hostname: renderHostname(pattern, { xname, nid }) };
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Epoch ms of the last successful refresh (0: never). */
+  get refreshedAt(): number {
+    return this.lastGood;
+  }
+
+  /** First load (errors are reported, not thrown: DHCP starts and serves once the API answers), then the interval. */
+  async start(): Promise<void> {
+    await this.refresh("start");
+    this.timer = setInterval(() => void this.refresh("interval"), this.cfg.refreshInterval * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    clearTimeout(this.missTimer);
+  }
+
+  /**
+   * Unknown MACs may trigger refreshes at most every missRefreshInterval, and never more than 10%
+   * of the time: with 100,000 nodes a full read costs about a second of CPU, and a room of
+   * unregistered machines in a boot loop must not keep the agent busy re-reading SMD.
+   */
+  private missIntervalMs(): number {
+    return Math.max(this.cfg.missRefreshInterval * 1000, 10 * this.lastDurationMs);
+  }
+
+  /** DHCP saw a MAC that is not here: refresh soon, at most once per missRefreshInterval. */
+  onMiss(_mac: string): void {
+    if (this.inFlight || this.missTimer) return;
+    const wait = this.lastStart + this.missIntervalMs() - Date.now();
+    if (wait <= 0) {
+      void this.refresh("miss");
+      return;
+    }
+    this.missTimer = setTimeout(() => {
+      this.missTimer = undefined;
+      void this.refresh("miss");
+    }, wait);
+    this.missTimer.unref();
+  }
+
+  /**
+   * For a DISCOVER from an unknown MAC: a refresh to wait for (running, or started now), or
+   * undefined when one ran less than missRefreshInterval ago (one is then scheduled).
+   */
+  missRefresh(mac: string): Promise<void> | undefined {
+    if (this.inFlight) return this.inFlight;
+    if (Date.now() - this.lastStart >= this.missIntervalMs()) return this.refresh("miss");
+    this.onMiss(mac);
+    return undefined;
+  }
+
+  /** One refresh at a time; callers during a refresh share it. */
+  refresh(reason: string): Promise<void> {
+    this.inFlight ??= this.load(reason).finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  /**
+   * Components first (for NID and Type), then interfaces, both parsed element by element as they
+   * stream in; the new map replaces the old one only when both lists arrived whole, so a failed or
+   * truncated read leaves the last good copy in place.
+   */
+  private async load(reason: string): Promise<void> {
+    const t0 = Date.now();
+    this.lastStart = t0;
+    try {
+      const comps = new ComponentIndex();
+      await this.streamArray("/hsm/v2/State/Components", "Components", (c) => comps.add(c as Component));
+      const next = new Map<string, string>();
+      await this.streamArray("/hsm/v2/Inventory/EthernetInterfaces", undefined, (e) => {
+        const r = reservationFrom(e as EthernetInterface, comps, {});
+        if (r) next.set(r.mac, pack(r));
+      });
+      this.map = next;
+      this.lastGood = Date.now();
+      this.lastDurationMs = this.lastGood - t0;
+      this.events.onRefresh?.({ size: this.map.size, ms: this.lastGood - t0, reason });
+    } catch (err) {
+      this.errors++;
+      this.events.onError?.(err as Error, reason);
+    }
+  }
+
+  private async streamArray(path: string, key: string | undefined, onItem: (item: unknown) => void): Promise<void> {
+    const res = await this.api.request(path, { headers: { accept: "application/json" } });
+    if (!res.ok || !res.body) throw new ApiError(`GET ${path}: ${res.status} ${(await res.text()).slice(0, 200)}`, res.status);
+    let bad = 0;
+    const splitter = new JsonArrayStream(key, (text) => {
+      try {
+        onItem(JSON.parse(text));
+      } catch {
+        bad++;
+      }
+    });
+    for await (const chunk of res.body) splitter.push(chunk);
+    splitter.end();
+    if (bad) throw new Error(`GET ${path}: ${bad} elements are not valid JSON`);
+  }
+}

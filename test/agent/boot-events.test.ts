@@ -1,0 +1,164 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { ApiClient, apiConfigSchema } from "../../onprem-agent/api-client";
+import { BootEventReporter, bootEventsConfigSchema, type BootEvent } from "../../onprem-agent/boot-events";
+
+/** A small API stand-in: /token (client credentials) and /boot/v1/endpoint-history. */
+interface Recorded {
+  posts: Array<{ at: number; auth?: string; events: BootEvent[] }>;
+  tokenCalls: Array<{ auth?: string; body: string }>;
+}
+
+function body(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let s = "";
+    req.on("data", (d) => (s += d));
+    req.on("end", () => resolve(s));
+  });
+}
+
+let servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  servers = [];
+});
+
+async function fakeApi(opts: { down?: () => boolean; expiresIn?: number; reject401Once?: boolean } = {}) {
+  const rec: Recorded = { posts: [], tokenCalls: [] };
+  let issued = 0;
+  let rejected = false;
+  const server = createServer(async (req, res) => {
+    const text = await body(req);
+    if (req.url === "/token" && req.method === "POST") {
+      rec.tokenCalls.push({ auth: req.headers.authorization, body: text });
+      const ok = req.headers.authorization === `Basic ${Buffer.from("agent:s3cret").toString("base64")}` && new URLSearchParams(text).get("grant_type") === "client_credentials";
+      res.writeHead(ok ? 200 : 401, { "content-type": "application/json" });
+      res.end(JSON.stringify(ok ? { access_token: `tok${++issued}`, token_type: "Bearer", expires_in: opts.expiresIn ?? 3600 } : { error: "invalid_client" }));
+      return;
+    }
+    if (req.url === "/boot/v1/endpoint-history" && req.method === "POST") {
+      if (opts.down?.()) {
+        res.writeHead(503).end();
+        return;
+      }
+      if (opts.reject401Once && !rejected && req.headers.authorization === "Bearer tok1") {
+        rejected = true;
+        res.writeHead(401).end();
+        return;
+      }
+      rec.posts.push({ at: Date.now(), auth: req.headers.authorization, events: JSON.parse(text).events });
+      res.writeHead(202, { "content-type": "application/json" }).end('{"accepted":1}');
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { rec, url };
+}
+
+const quiet = { warn: () => {}, info: () => {} };
+const ev = (i: number): BootEvent => ({ mac: "52:54:00:00:00:01", ip: "10.61.0.5", endpoint: "dhcp", epoch_ms: 1_700_000_000_000 + i, detail: `ACK ${i}` });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("boot-event reporter", () => {
+  it("batches events: at most one post per interval, sooner when a batch is full", async () => {
+    const { rec, url } = await fakeApi();
+    const api = new ApiClient(apiConfigSchema.parse({ url }));
+    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.5, batchSize: 500 }), quiet);
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) r.report(ev(i));
+    expect(rec.posts.length).toBe(0); // report() never waits for the network
+    await sleep(700);
+    expect(rec.posts.length).toBe(1);
+    expect(rec.posts[0].events).toHaveLength(10);
+    expect(rec.posts[0].at - t0).toBeGreaterThanOrEqual(450);
+    expect(rec.posts[0].events[3]).toEqual(ev(3));
+    for (let i = 0; i < 1200; i++) r.report(ev(i));
+    await sleep(100);
+    expect(rec.posts.length).toBeGreaterThanOrEqual(3); // two full batches went out at once
+    expect(rec.posts[1].events).toHaveLength(500);
+    await r.close();
+    expect(rec.posts.reduce((n, p) => n + p.events.length, 0)).toBe(1210);
+  });
+
+  it("keeps events while the API is down, drops the oldest beyond the bound, and delivers the rest later", async () => {
+    let down = true;
+    const { rec, url } = await fakeApi({ down: () => down });
+    const warnings: string[] = [];
+    const api = new ApiClient(apiConfigSchema.parse({ url }));
+    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.05, batchSize: 50, maxQueued: 100 }), { warn: (_o, m) => warnings.push(m), info: () => {} });
+    for (let i = 0; i < 150; i++) r.report(ev(i));
+    await sleep(200);
+    expect(r.dropped).toBe(50);
+    expect(r.queued).toBe(100);
+    expect(warnings.some((w) => w.includes("dropped"))).toBe(true);
+    expect(warnings.some((w) => w.includes("posting failed"))).toBe(true);
+    down = false;
+    await sleep(300);
+    const got = rec.posts.flatMap((p) => p.events.map((e) => e.detail));
+    expect(got).toHaveLength(100);
+    expect(got[0]).toBe("ACK 50"); // the oldest 50 were dropped
+    await r.close();
+  });
+
+  it("does not block when the API does not answer at all", async () => {
+    const api = new ApiClient(apiConfigSchema.parse({ url: "http://127.0.0.1:9", timeout: 1 }));
+    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.01 }), quiet);
+    const t0 = performance.now();
+    for (let i = 0; i < 10_000; i++) r.report(ev(i));
+    expect(performance.now() - t0).toBeLessThan(500);
+    await sleep(100);
+    expect(r.failures).toBeGreaterThan(0);
+    expect(r.queued).toBe(10_000);
+    await r.close();
+  });
+});
+
+describe("API client credentials", () => {
+  it("fetches a client-credentials token with HTTP Basic, caches it, and sends it as a bearer", async () => {
+    const { rec, url } = await fakeApi();
+    const api = new ApiClient(apiConfigSchema.parse({ url, auth: { clientId: "agent", clientSecret: "s3cret", scope: "boot:write" } }));
+    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.01 }), quiet);
+    r.report(ev(1));
+    await r.flush();
+    r.report(ev(2));
+    await r.flush();
+    expect(rec.tokenCalls).toHaveLength(1);
+    expect(new URLSearchParams(rec.tokenCalls[0].body).get("scope")).toBe("boot:write");
+    expect(rec.posts.map((p) => p.auth)).toEqual(["Bearer tok1", "Bearer tok1"]);
+    await r.close();
+  });
+
+  it("refreshes shortly before expires_in, and once on a 401", async () => {
+    let now = 1_000_000;
+    const { rec, url } = await fakeApi({ expiresIn: 60 });
+    const api = new ApiClient(apiConfigSchema.parse({ url, auth: { clientId: "agent", clientSecret: "s3cret" } }), () => now);
+    expect(await api.bearer()).toBe("tok1");
+    now += 20_000;
+    expect(await api.bearer()).toBe("tok1");
+    now += 15_000; // within 30 s of expiry
+    expect(await api.bearer()).toBe("tok2");
+    expect(rec.tokenCalls).toHaveLength(2);
+    // Concurrent callers share one token request.
+    now += 60_000;
+    const tokens = await Promise.all([api.bearer(), api.bearer(), api.bearer()]);
+    expect(new Set(tokens).size).toBe(1);
+    expect(rec.tokenCalls).toHaveLength(3);
+
+    const { rec: rec2, url: url2 } = await fakeApi({ reject401Once: true });
+    const api2 = new ApiClient(apiConfigSchema.parse({ url: url2, auth: { clientId: "agent", clientSecret: "s3cret" } }));
+    const res = await api2.request("/boot/v1/endpoint-history", { method: "POST", body: JSON.stringify({ events: [ev(1)] }) });
+    expect(res.status).toBe(202);
+    expect(rec2.tokenCalls).toHaveLength(2);
+    expect(rec2.posts[0].auth).toBe("Bearer tok2");
+  });
+
+  it("reports a rejected client clearly", async () => {
+    const { url } = await fakeApi();
+    const api = new ApiClient(apiConfigSchema.parse({ url, auth: { clientId: "agent", clientSecret: "wrong" } }));
+    await expect(api.getJson("/hsm/v2/State/Components")).rejects.toThrow(/token request .* failed: 401/);
+  });
+});

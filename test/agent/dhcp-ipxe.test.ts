@@ -1,0 +1,85 @@
+/**
+ * Real iPXE (the NIC option ROM QEMU ships in Debian's `ipxe-qemu`) against the agent: its DHCP
+ * exchange gets the SMD address and the bootscript URL, and iPXE then fetches that URL. QEMU runs
+ * without KVM (TCG) on a tap device, dh-qtap 10.61.40.1/24, which is the agent's interface.
+ * The bootscript itself is served by a small HTTP server here (BSS is another module).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAgent, type Agent } from "../../onprem-agent/agent";
+import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
+import { parseAgentConfig } from "../../onprem-agent/config";
+import { freePort } from "../runtime/ports";
+import { isRoot, run } from "./netlab";
+import { seedNodes } from "./smd-seed";
+
+const TAP = "dh-qtap";
+const MAC = "52:54:00:61:40:01";
+const haveQemu = existsSync("/usr/bin/qemu-system-x86_64") && existsSync("/usr/lib/ipxe/qemu/pxe-e1000.rom");
+
+describe.runIf(isRoot && haveQemu)("real iPXE in QEMU", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "dh-ipxe-"));
+  const logs: Array<Record<string, unknown>> = [];
+  const requests: string[] = [];
+  let api: ApiServer;
+  let agent: Agent;
+  let http: Server;
+  let qemu: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    await run("ip", ["link", "del", TAP], { allowFail: true });
+    await run("ip", ["tuntap", "add", TAP, "mode", "tap"]);
+    await run("sysctl", ["-qw", `net.ipv6.conf.${TAP}.disable_ipv6=1`]);
+    await run("ip", ["addr", "add", "10.61.40.1/24", "dev", TAP]);
+    await run("ip", ["link", "set", TAP, "up"]);
+    http = createServer((req, res) => {
+      requests.push(req.url ?? "");
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("#!ipxe\necho ochami-edge bootscript reached\nshell\n");
+    });
+    await new Promise<void>((r) => http.listen(0, "10.61.40.1", r));
+    api = await startApiServer({ port: await freePort(), stateDir: path.join(dir, "state"), vars: { OCHAMI_AUTH: "off" }, onLog: () => {} });
+    await seedNodes(api.url, [{ xname: "x3000c0s40b0n0", nid: 40, mac: MAC, ip: "10.61.40.21" }]);
+    agent = await startAgent(
+      parseAgentConfig({
+        api: { url: api.url, bootUrl: `http://10.61.40.1:${(http.address() as AddressInfo).port}` },
+        dhcp: { interface: TAP, routers: ["10.61.40.1"], dns: ["10.61.40.1"], domain: "cluster.test" },
+        bootEvents: { enabled: false },
+        metrics: { enabled: false },
+      }),
+      { log: pino({ level: "info" }, { write: (l: string) => void logs.push(JSON.parse(l)) }) },
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    qemu?.kill("SIGKILL");
+    await agent?.stop();
+    await api?.stop();
+    await new Promise((r) => (http ? http.close(r) : r(undefined)));
+    await run("ip", ["link", "del", TAP], { allowFail: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gets its SMD address and chains the bootscript URL from DHCP", async () => {
+    qemu = spawn(
+      "qemu-system-x86_64",
+      ["-machine", "pc,accel=tcg", "-m", "128", "-display", "none", "-serial", "none", "-monitor", "none", "-no-reboot", "-boot", "n",
+        "-netdev", `tap,id=n0,ifname=${TAP},script=no,downscript=no`, "-device", `e1000,netdev=n0,mac=${MAC}`],
+      { stdio: "ignore" },
+    );
+    const deadline = Date.now() + 90_000;
+    while (requests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    qemu.kill("SIGKILL");
+    // iPXE percent-encodes the colons of the URL it was given (mac=52%3A54%3A...).
+    const got = requests.map((u) => new URL(u, "http://x"));
+    expect(got.map((u) => [u.pathname, u.searchParams.get("mac")])).toContainEqual(["/boot/v1/bootscript", MAC]);
+    const ack = logs.find((l) => l.decision === "ACK" && l.mac === MAC);
+    expect(ack).toMatchObject({ client: "ipxe", arch: 0, ip: "10.61.40.21", xname: "x3000c0s40b0n0", bootfile: expect.stringContaining("/boot/v1/bootscript?mac=") });
+  }, 120_000);
+});

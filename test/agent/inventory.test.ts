@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
+import { ApiClient, apiConfigSchema } from "../../onprem-agent/api-client";
+import { buildReservations, inventoryConfigSchema, renderHostname, SmdInventory } from "../../onprem-agent/inventory";
+import { freePort } from "../runtime/ports";
+import { seedNodes } from "./smd-seed";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("SMD inventory cache against the real API", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "dh-inv-"));
+  let api: ApiServer;
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    api = await startApiServer({ port, stateDir: dir, vars: { OCHAMI_AUTH: "off" }, onLog: () => {} });
+  });
+  afterAll(async () => {
+    await api?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("joins EthernetInterfaces and Components into reservations with hostnames", async () => {
+    await seedNodes(api.url, [
+      { xname: "x1000c1s7b0n0", nid: 1, mac: "EC:E7:A7:05:A1:FC", ip: "172.16.0.1" },
+      { xname: "x1000c1s7b1n0", nid: 12, mac: "ec:e7:a7:05:a1:fd", ip: "172.16.0.2" },
+    ]);
+    // A BMC: no NID, hostname falls back to the xname.
+    await fetch(`${api.url}/hsm/v2/State/Components`, { method: "POST", body: JSON.stringify({ Components: [{ ID: "x1000c1s7b0", State: "Ready" }] }) });
+    await fetch(`${api.url}/hsm/v2/Inventory/EthernetInterfaces`, {
+      method: "POST",
+      body: JSON.stringify({ MACAddress: "c2:77:05:e2:03:48", ComponentID: "x1000c1s7b0", IPAddresses: [{ IPAddress: "172.16.0.101" }] }),
+    });
+    // No IP: not a reservation.
+    await fetch(`${api.url}/hsm/v2/Inventory/EthernetInterfaces`, { method: "POST", body: JSON.stringify({ MACAddress: "c2:77:05:e2:03:49", ComponentID: "x1000c1s7b0" }) });
+    const inv = new SmdInventory(new ApiClient(apiConfigSchema.parse({ url: api.url })), inventoryConfigSchema.parse({}));
+    await inv.refresh("test");
+    expect(inv.size).toBe(3);
+    expect(inv.lookup("ec:e7:a7:05:a1:fc")).toEqual({ mac: "ec:e7:a7:05:a1:fc", ips: ["172.16.0.1"], xname: "x1000c1s7b0n0", nid: 1, type: "Node", hostname: "nid0001" });
+    expect(inv.lookup("ec:e7:a7:05:a1:fd")?.hostname).toBe("nid0012");
+    expect(inv.lookup("c2:77:05:e2:03:48")).toMatchObject({ type: "NodeBMC", hostname: "x1000c1s7b0", ips: ["172.16.0.101"] });
+    expect(inv.lookup("c2:77:05:e2:03:49")).toBeUndefined();
+  });
+
+  it("keeps serving the last good copy while the API is down, and picks up changes when it is back", async () => {
+    const errors: string[] = [];
+    const inv = new SmdInventory(new ApiClient(apiConfigSchema.parse({ url: api.url, timeout: 2 })), inventoryConfigSchema.parse({}), { onError: (e) => errors.push(e.message) });
+    await inv.refresh("test");
+    const before = inv.size;
+    expect(before).toBeGreaterThan(0);
+    await api.stop();
+    await inv.refresh("test");
+    expect(errors).toHaveLength(1);
+    expect(inv.size).toBe(before);
+    expect(inv.lookup("ec:e7:a7:05:a1:fc")?.ips).toEqual(["172.16.0.1"]);
+    api = await startApiServer({ port, stateDir: dir, vars: { OCHAMI_AUTH: "off" }, onLog: () => {} });
+    await seedNodes(api.url, [{ xname: "x1000c1s7b0n1", nid: 2, mac: "ec:e7:a7:05:a1:fe", ip: "172.16.0.3" }]);
+    await inv.refresh("test");
+    expect(inv.size).toBe(before + 1);
+  });
+});
+
+describe("inventory refresh on a miss", () => {
+  let server: Server;
+  let gets = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      gets++;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(req.url?.includes("EthernetInterfaces") ? "[]" : '{"Components":[]}');
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+
+  it("is rate-limited to one per missRefreshInterval and coalesced", async () => {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const inv = new SmdInventory(new ApiClient(apiConfigSchema.parse({ url })), inventoryConfigSchema.parse({ missRefreshInterval: "300ms", refreshInterval: "1h" }));
+    await inv.start();
+    gets = 0;
+    for (let i = 0; i < 100; i++) inv.onMiss(`02:00:00:00:00:${i.toString(16).padStart(2, "0")}`);
+    await sleep(100);
+    expect(gets).toBe(0); // the start-up refresh was less than 300 ms ago: one is scheduled
+    await sleep(350);
+    expect(gets).toBe(2); // one refresh = two GETs
+    for (let i = 0; i < 100; i++) inv.onMiss("02:00:00:00:00:01");
+    await sleep(400);
+    expect(gets).toBe(4);
+    // missRefresh() hands DHCP a refresh to wait for when one is due, none when not.
+    await sleep(300);
+    expect(inv.missRefresh("02:00:00:00:00:01")).toBeInstanceOf(Promise);
+    expect(inv.missRefresh("02:00:00:00:00:01")).toBeInstanceOf(Promise); // the same one, still running
+    await sleep(50);
+    expect(inv.missRefresh("02:00:00:00:00:01")).toBeUndefined();
+    inv.stop();
+  });
+});
+
+describe("reservation building", () => {
+  it("renders hostname patterns as coresmd does, with fallbacks", () => {
+    expect(renderHostname("nid{04d}", { nid: 7, xname: "x1c0s0b0n0" })).toBe("nid0007");
+    expect(renderHostname("nid{03d}", { nid: 7 })).toBe("nid007");
+    expect(renderHostname("{id}-n{nid}", { nid: 7, xname: "x1c0s0b0n0" })).toBe("x1c0s0b0n0-n7");
+    expect(renderHostname("nid{04d}", { xname: "x1c0s0b0" })).toBe("x1c0s0b0");
+    expect(renderHostname("nid{04d}", {})).toBeUndefined();
+  });
+
+  it("skips malformed entries and rejects malformed lists", () => {
+    const m = buildReservations(
+      [{ MACAddress: "not-a-mac", IPAddresses: [{ IPAddress: "10.0.0.1" }] }, { MACAddress: "02:00:00:00:00:01", IPAddresses: [{ IPAddress: "fd00::1" }, { IPAddress: "10.0.0.2" }] }, null, 5],
+      { Components: [] },
+      { default: "{id}" },
+    );
+    expect([...m.keys()]).toEqual(["02:00:00:00:00:01"]);
+    expect(m.get("02:00:00:00:00:01")!.ips).toEqual(["10.0.0.2"]);
+    expect(() => buildReservations({}, { Components: [] }, {})).toThrow(/not an array/);
+    expect(() => buildReservations([], [], {})).toThrow(/Components/);
+  });
+});

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { JsonArrayStream } from "../../onprem-agent/inventory/json-array-stream";
+
+function split(doc: string, key: string | undefined, chunkSizes: () => number): unknown[] {
+  const out: unknown[] = [];
+  const s = new JsonArrayStream(key, (t) => out.push(JSON.parse(t)));
+  const bytes = Buffer.from(doc);
+  for (let i = 0; i < bytes.length; ) {
+    const n = Math.max(1, chunkSizes());
+    s.push(bytes.subarray(i, i + n));
+    i += n;
+  }
+  s.end();
+  return out;
+}
+
+describe("streamed JSON array splitting", () => {
+  let seed = 3;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const tricky = ['a"b', "back\\slash", "\\", '\\"', "ü ünïcode €", "[{,:}]", "", '"'];
+  const value = (d: number): unknown => {
+    const k = Math.floor(rnd() * (d > 2 ? 4 : 7));
+    if (k === 0) return tricky[Math.floor(rnd() * tricky.length)];
+    if (k === 1) return Math.floor(rnd() * 1e6) / 7;
+    if (k === 2) return rnd() < 0.5 ? null : true;
+    if (k === 3) return "s" + Math.floor(rnd() * 1000);
+    if (k === 4) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(d + 1));
+    return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 4) }, (_, i) => [tricky[i % tricky.length] + i, value(d + 1)]));
+  };
+
+  it("yields exactly the elements JSON.parse sees, whatever the chunk boundaries", () => {
+    for (let round = 0; round < 200; round++) {
+      const items = Array.from({ length: Math.floor(rnd() * 20) }, () => value(0));
+      const doc = JSON.stringify(items, null, round % 3 === 0 ? 2 : undefined);
+      expect(split(doc, undefined, () => Math.floor(rnd() * 9))).toEqual(items);
+      const wrapped = JSON.stringify({ 'Some"Key': [1, 2], Components: items, after: { Components: [9] } });
+      expect(split(wrapped, "Components", () => Math.floor(rnd() * 40))).toEqual(items);
+    }
+  });
+
+  it("rejects truncated documents, missing arrays and trailing junk", () => {
+    expect(() => split('[{"a":1},{"b"', undefined, () => 4)).toThrow(/truncated/);
+    expect(() => split('{"Other":[1]}', "Components", () => 4)).toThrow(/no "Components" array/);
+    expect(() => split('{"a":1}', undefined, () => 4)).toThrow(/not a JSON array/);
+    expect(() => split("[1] [2]", undefined, () => 100)).toThrow(/after the JSON document/);
+    expect(() => split('["abc', undefined, () => 1)).toThrow(/truncated/);
+  });
+});
