@@ -4,6 +4,10 @@
 set -euo pipefail
 PACKAGES=(
   curl ca-certificates iproute2
+  # TFTP client for the agent tests; iPXE binaries the agent's TFTP server serves by default;
+  # tftpd-hpa and nginx are the baselines bench/tftp-images.ts runs (started by the bench itself
+  # on loopback ports; on a systemd host the packages also enable their own services).
+  atftp ipxe tftpd-hpa nginx
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
