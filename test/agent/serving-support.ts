@@ -1,7 +1,8 @@
 /** Shared by the TFTP and image-server tests: a log that records, real client processes, digests. */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import type { Logger } from "../../onprem-agent/service-deps";
 
 export interface LogEntry {
@@ -45,5 +46,40 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
   while (!check()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface CurlResponse {
+  code: number;
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  stderr: string;
+}
+
+let dumpCounter = 0;
+
+/** One HTTP exchange made by curl; headers lower-cased (the last response's, if several). */
+export async function curlHttp(url: string, args: string[] = [], timeoutMs = 60_000): Promise<CurlResponse> {
+  const dir = mkdtempSync(`${tmpdir()}/ti-curl-${dumpCounter++}-`);
+  try {
+    const r = await run("curl", ["-sS", "--dump-header", `${dir}/h`, ...args, url], timeoutMs);
+    let raw = "";
+    try {
+      raw = readFileSync(`${dir}/h`, "latin1");
+    } catch {
+      // no response at all
+    }
+    const blocks = raw.split(/\r\n\r\n/).filter((b) => b.trim());
+    const last = blocks.at(-1) ?? "";
+    const [statusLine, ...lines] = last.split("\r\n");
+    const headers: Record<string, string> = {};
+    for (const line of lines) {
+      const i = line.indexOf(":");
+      if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    }
+    return { code: r.code, status: Number(statusLine?.split(" ")[1] ?? 0), headers, body: r.stdout, stderr: r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
