@@ -1,30 +1,24 @@
 /**
  * The agent's image server: kernels, initrds and root filesystems over HTTP for iPXE and dracut,
- * nginx-style (GET/HEAD, single Range, ETag/Last-Modified, conditional requests).
+ * nginx-style: GET/HEAD, single ranges, ETag/Last-Modified with 304/412, If-Range, optional
+ * directory listing. The decisions are in file-response.ts (pure), the streaming in pump.ts.
  *
- * The HTTP semantics of a file response (Range parsing, 206/416, If-None-Match/If-Modified-Since
- * → 304, If-Match/If-Unmodified-Since → 412, If-Range, HEAD) come from `send` (the expressjs
- * static-file core), which streams with fs read streams and never buffers a file. What send does
- * not decide is decided here first: the name is decoded once and checked (no `..`, encoded or
- * not, no NUL, no hidden names), symlinks are resolved and must stay under the root, and only
- * regular files reach send, by their resolved path.
- *
- * Multi-range requests (`bytes=0-1,5-6`) are answered 200 with the whole file, which RFC 9110
- * §14.2 allows (a server may ignore Range); nobody in the boot path sends them, and multipart
- * bodies would only add a format iPXE and dracut never read. Overlapping ranges that merge into
- * one are served as that one range.
+ * Before any of that the name is decoded once and checked (no `..`, encoded or not, no NUL, no
+ * hidden names), symlinks are resolved and must stay under the root, and only regular files are
+ * opened — by their resolved path, and everything after is read from that one open handle.
  */
-import { readdir, stat } from "node:fs/promises";
-import type { ReadStream } from "node:fs";
+import { type FileHandle, open, readdir, stat } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import send from "send";
+import path from "node:path";
 import type { z } from "zod";
 import { sendProblem } from "../http-problem";
 import { ServedRoot, safeSegments } from "../served-root";
 import { type ServiceDeps, metricFactory, plainIp, reportBootEvent } from "../service-deps";
 import { classifier } from "./classify";
 import { type ImagesConfig, imagesConfigSchema } from "./config";
+import { answerFor, contentType } from "./file-response";
+import { ChunkPool, pumpFile } from "./pump";
 
 export type ImageServerOptions = z.input<typeof imagesConfigSchema>;
 
@@ -36,8 +30,10 @@ export interface ImageServer {
   close(): Promise<void>;
 }
 
-/** Larger reads than the 64 KiB stream default: fewer syscalls and event-loop turns per GB. */
-const READ_CHUNK_BYTES = 1024 * 1024;
+/** Read size, read-ahead per download, and the read-ahead budget shared by all downloads. */
+const CHUNK_BYTES = 1024 * 1024;
+const DEPTH = 4;
+const READ_AHEAD_BUDGET_BYTES = 256 * 1024 * 1024;
 
 type Target = { segments: string[]; path: string; trailingSlash: boolean } | { status: number; detail: string };
 
@@ -59,16 +55,13 @@ export function parseTarget(rawUrl: string | undefined): Target {
   return { segments, path: `/${segments.join("/")}`, trailingSlash: decoded.endsWith("/") };
 }
 
-/** nginx's ETag (mtime and size in hex), but strong, so If-Range can use it (RFC 9110 §13.1.5). */
-function etagOf(stats: { mtimeMs: number; size: number }): string {
-  return `"${Math.floor(stats.mtimeMs / 1000).toString(16)}-${stats.size.toString(16)}"`;
-}
-
 export async function startImageServer(options: ImageServerOptions, deps: ServiceDeps): Promise<ImageServer> {
   const config: ImagesConfig = imagesConfigSchema.parse(options);
   const root = await ServedRoot.open(config.root, config.allowSymlinksTo);
   const classify = classifier(config.classify);
   const log = deps.log;
+  const pool = new ChunkPool(CHUNK_BYTES, READ_AHEAD_BUDGET_BYTES);
+  const cacheControl = config.maxAgeSeconds === undefined ? undefined : `public, max-age=${config.maxAgeSeconds}`;
 
   const m = metricFactory(deps.metrics);
   const requests = m.counter({ name: "ochami_agent_images_requests_total", help: "Image server responses by status", labelNames: ["status"] as const });
@@ -117,38 +110,44 @@ export async function startImageServer(options: ImageServerOptions, deps: Servic
   }
 
   async function serveFile(req: http.IncomingMessage, res: http.ServerResponse, file: string, shown: string, ip: string, started: number) {
-    const stats = await stat(file);
-    res.setHeader("ETag", etagOf(stats));
+    let handle: FileHandle;
+    try {
+      handle = await open(file, "r");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return sendProblem(res, 404, `${shown} not found`);
+      log.warn({ ip, path: shown, err: code }, "images: cannot open file");
+      return sendProblem(res, 403, `${shown} cannot be read`);
+    }
+    let answer;
+    try {
+      answer = answerFor(req.method!, req.headers, await handle.stat(), { contentType: contentType(path.posix.basename(shown)), cacheControl });
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    if (answer.status === 412 || answer.status === 416) {
+      await handle.close();
+      if (answer.status === 412) return sendProblem(res, 412, "precondition failed");
+      return sendProblem(res, 416, "range not satisfiable", answer.headers as Record<string, string>);
+    }
+    if (!answer.body) {
+      // 304, or HEAD: the headers of the answer, no body and no boot event.
+      await handle.close();
+      res.writeHead(answer.status, answer.headers);
+      return void res.end();
+    }
     const endpoint = classify(shown);
-    const sender = send(req, file, {
-      dotfiles: "allow", // hidden names were refused above, on the path relative to the root
-      index: false,
-      acceptRanges: true,
-      etag: true,
-      lastModified: true,
-      cacheControl: config.maxAgeSeconds !== undefined,
-      maxAge: (config.maxAgeSeconds ?? 0) * 1000,
-      // Passed through by send to fs.createReadStream.
-      ...({ highWaterMark: READ_CHUNK_BYTES } as object),
-    });
-    sender.on("error", (err: { status?: number; statusCode?: number; headers?: Record<string, string>; message: string }) => {
-      const status = err.status ?? err.statusCode ?? 500;
-      if (status >= 500) log.error({ err, ip, path: shown }, "images: file could not be served");
-      sendProblem(res, status, status === 416 ? "range not satisfiable" : err.message, err.headers ?? {});
-    });
-    sender.on("stream", (body: ReadStream) => {
-      const range = res.statusCode === 206 ? ` [${res.getHeader("content-range")}]` : "";
-      reportBootEvent(deps, { ip, endpoint, detail: `${shown}${range}` });
-      downloads.inc();
-      res.once("close", () => {
-        downloads.dec();
-        bytesSent.inc({ endpoint }, body.bytesRead);
-        const fields = { ip, path: shown, endpoint, status: res.statusCode, bytes: body.bytesRead, ms: Date.now() - started };
-        if (res.writableFinished) log.info(fields, "images: sent");
-        else log.info(fields, "images: client closed the connection before the end");
-      });
-    });
-    sender.pipe(res);
+    const range = answer.status === 206 ? ` [${answer.headers["content-range"]}]` : "";
+    reportBootEvent(deps, { ip, endpoint, detail: `${shown}${range}` });
+    res.writeHead(answer.status, answer.headers);
+    downloads.inc();
+    const { bytes, complete } = await pumpFile(res, handle, answer.start, answer.end, pool, DEPTH);
+    downloads.dec();
+    bytesSent.inc({ endpoint }, bytes);
+    const fields = { ip, path: shown, endpoint, status: answer.status, bytes, ms: Date.now() - started };
+    if (complete) log.info(fields, "images: sent");
+    else log.info(fields, "images: client closed the connection before the end");
   }
 
   await new Promise<void>((resolve, reject) => {

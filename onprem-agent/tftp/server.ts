@@ -23,7 +23,7 @@ import { ServedRoot, safeSegments } from "../served-root";
 import { type TftpConfig, tftpConfigSchema } from "./config";
 import { negotiate } from "./options";
 import { ErrorCode, type Request, errorPacket, parsePacket } from "./packet";
-import { type Source, bufferSource, fileSource, toNetascii } from "./source";
+import { ChunkBuffers, type Source, bufferSource, fileSource, toNetascii } from "./source";
 import { Transfer, type Outcome } from "./transfer";
 
 export interface FileRequest {
@@ -77,6 +77,7 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
   const retransmissions = m.counter({ name: "ochami_agent_tftp_retransmissions_total", help: "TFTP windows sent again after a timeout" });
   const dropped = m.counter({ name: "ochami_agent_tftp_dropped_packets_total", help: "Datagrams that were not usable TFTP packets" });
 
+  const chunkBuffers = new ChunkBuffers();
   /** Keyed by client ip:port (the client's TID). */
   const active = new Map<string, Active>();
   const perClient = new Map<string, number>();
@@ -211,7 +212,7 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
       size = content.length;
     }
     const terms = negotiate(req.options, size, config);
-    const source: Source = content ? bufferSource(content, terms.blockSize) : fileSource(handle!, size, terms.blockSize);
+    const source: Source = content ? bufferSource(content, terms.blockSize) : fileSource(handle!, size, terms.blockSize, chunkBuffers);
     if (entry.cancelled || closed) return void source.close();
 
     const tsock = dgram.createSocket(family);

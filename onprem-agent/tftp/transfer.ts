@@ -12,7 +12,7 @@
  *   expect; internally blocks are counted without limit.
  */
 import type { Socket } from "node:dgram";
-import { ErrorCode, dataPacket, errorPacket, oackPacket, parsePacket } from "./packet";
+import { ErrorCode, Opcode, dataPacket, errorPacket, oackPacket, parsePacket } from "./packet";
 import type { Source } from "./source";
 
 export type Outcome = "complete" | "timeout" | "aborted" | "error" | "closed";
@@ -80,6 +80,8 @@ export class Transfer {
 
   private onMessage(msg: Buffer): void {
     if (this.ended) return;
+    // The hot path, once per block: an ACK, read without building a packet object.
+    if (msg.length >= 4 && msg[0] === 0 && msg[1] === Opcode.ACK) return this.onAck(msg.readUInt16BE(2));
     const packet = parsePacket(msg);
     switch (packet.kind) {
       case "ack":
