@@ -33,6 +33,8 @@ export const tftpConfigSchema = z
     maxWindowSize: z.number().int().min(1).max(1024).default(16),
     /** Retransmission timeout unless the client asks for one (RFC 2349 `timeout`). */
     timeoutMs: z.number().int().min(10).max(255_000).default(1000),
+    /** A client's `timeout` option above this is not accepted (the server's own timeout applies). */
+    maxRequestedTimeoutSeconds: z.number().int().min(1).max(255).default(10),
     /** Retransmissions of one window before the transfer is given up. */
     retries: z.number().int().min(0).max(100).default(5),
     maxTransfers: z.number().int().min(1).max(100_000).default(1000),

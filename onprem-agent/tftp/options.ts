@@ -7,6 +7,8 @@
 export interface Limits {
   maxBlockSize: number;
   maxWindowSize: number;
+  /** Largest `timeout` accepted: a client asking for 255 s would hold its transfer slot for minutes. */
+  maxRequestedTimeoutSeconds: number;
 }
 
 export interface Negotiated {
@@ -43,7 +45,7 @@ export function negotiate(requested: ReadonlyMap<string, string>, transferSize: 
         continue;
       case "timeout":
         // RFC 2349: 1–255 seconds, and the server must echo it unchanged or not accept it.
-        if (value === undefined || value < 1 || value > 255) break;
+        if (value === undefined || value < 1 || value > Math.min(255, limits.maxRequestedTimeoutSeconds)) break;
         result.timeoutMs = value * 1000;
         result.oack.set(name, String(value));
         continue;

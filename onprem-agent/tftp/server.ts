@@ -14,10 +14,9 @@
  * flood of bad requests costs no sockets.
  */
 import dgram from "node:dgram";
-import { open } from "node:fs/promises";
-import { isIP } from "node:net";
+import { type FileHandle, open } from "node:fs/promises";
+import { type AddressInfo, isIP } from "node:net";
 import type { z } from "zod";
-import type { AddressInfo } from "node:net";
 import { type ServiceDeps, metricFactory, plainIp, reportBootEvent } from "../service-deps";
 import { ServedRoot, safeSegments } from "../served-root";
 import { type TftpConfig, tftpConfigSchema } from "./config";
@@ -168,51 +167,65 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
     release(key, entry);
   }
 
+  type Refusal = { refuse: [code: number, message: string, result: string, level: "debug" | "info" | "warn", why?: string] };
+  type Content = { content: Buffer } | { handle: FileHandle; size: number };
+
+  /** What a request names: generated content, a configured file, or a file under the root. */
+  async function openContent(req: Request, segments: string[], ip: string, port: number): Promise<Content | Refusal> {
+    if (req.mode !== "octet" && req.mode !== "netascii") {
+      return { refuse: [ErrorCode.ILLEGAL_OPERATION, `Transfer mode '${req.mode}' is not supported`, "bad_request", "info"] };
+    }
+    const name = segments.join("/");
+    const generate = dynamic.get(name);
+    const made = generate ? await generate({ ip, port, filename: name }) : undefined;
+    if (made !== undefined) return { content: typeof made === "string" ? Buffer.from(made) : made };
+    const configuredContent = configured.get(name);
+    if (configuredContent) return { content: configuredContent };
+
+    const found = await root.lookup(segments);
+    if (found.kind === "missing") return { refuse: [ErrorCode.FILE_NOT_FOUND, "File not found", "not_found", "debug"] };
+    if (found.kind === "directory") return { refuse: [ErrorCode.FILE_NOT_FOUND, "Not a file", "not_found", "debug"] };
+    if (found.kind === "forbidden") return { refuse: [ErrorCode.ACCESS_VIOLATION, "Access violation", "forbidden", "warn", found.reason] };
+    let handle: FileHandle;
+    try {
+      handle = await open(found.path, "r");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return { refuse: [ErrorCode.FILE_NOT_FOUND, "File not found", "not_found", "debug"] };
+      return { refuse: [ErrorCode.ACCESS_VIOLATION, "Access violation", "forbidden", "warn", `cannot open: ${code}`] };
+    }
+    const size = (await handle.stat()).size;
+    if (req.mode === "octet") return { handle, size };
+    try {
+      if (size > config.maxNetasciiBytes) {
+        return { refuse: [ErrorCode.ILLEGAL_OPERATION, "File too large for netascii; use octet mode", "bad_request", "info"] };
+      }
+      return { content: await handle.readFile() };
+    } finally {
+      await handle.close();
+    }
+  }
+
   async function begin(key: string, entry: Active, req: Request, rinfo: dgram.RemoteInfo) {
     const { ip } = entry;
-    const refuse = (code: number, message: string, result: string, level: "debug" | "info" | "warn", why = message) => {
+    // Backslashes are path separators for some PXE clients (Windows-built NBPs).
+    const segments = safeSegments(req.filename.replaceAll("\\", "/"));
+    const opened: Content | Refusal = Array.isArray(segments)
+      ? await openContent(req, segments, ip, rinfo.port)
+      : { refuse: [ErrorCode.ACCESS_VIOLATION, "Access violation", "forbidden", "warn", segments.refused] };
+    if ("refuse" in opened) {
+      const [code, message, result, level, why = message] = opened.refuse;
       requests.inc({ result });
       log[level]({ ip, file: req.filename, reason: why }, "tftp: request refused");
       reject(rinfo, code, message);
-      release(key, entry);
-    };
-    if (req.mode !== "octet" && req.mode !== "netascii") {
-      return refuse(ErrorCode.ILLEGAL_OPERATION, `Transfer mode '${req.mode}' is not supported`, "bad_request", "info");
+      return release(key, entry);
     }
-    // Backslashes are path separators for some PXE clients (Windows-built NBPs).
-    const segments = safeSegments(req.filename.replaceAll("\\", "/"));
-    if (!Array.isArray(segments)) return refuse(ErrorCode.ACCESS_VIOLATION, "Access violation", "forbidden", "warn", segments.refused);
-    const name = segments.join("/");
-
-    let content: Buffer | undefined;
-    let file: { path: string; size: number } | undefined;
-    const generate = dynamic.get(name);
-    if (generate) {
-      const made = await generate({ ip, port: rinfo.port, filename: name });
-      if (made !== undefined) content = typeof made === "string" ? Buffer.from(made) : made;
-    }
-    content ??= configured.get(name);
-    if (!content) {
-      const found = await root.lookup(segments);
-      if (found.kind === "missing") return refuse(ErrorCode.FILE_NOT_FOUND, "File not found", "not_found", "debug");
-      if (found.kind === "directory") return refuse(ErrorCode.FILE_NOT_FOUND, "Not a file", "not_found", "debug");
-      if (found.kind === "forbidden") return refuse(ErrorCode.ACCESS_VIOLATION, "Access violation", "forbidden", "warn", found.reason);
-      file = { path: found.path, size: found.stats.size };
-    }
-
-    const handle = file ? await open(file.path, "r") : undefined;
-    let size = content?.length ?? (await handle!.stat()).size;
-    if (req.mode === "netascii") {
-      if (size > config.maxNetasciiBytes) {
-        await handle?.close();
-        return refuse(ErrorCode.ILLEGAL_OPERATION, "File too large for netascii; use octet mode", "bad_request", "info");
-      }
-      content = toNetascii(content ?? (await handle!.readFile()));
-      await handle?.close();
-      size = content.length;
-    }
+    const name = (segments as string[]).join("/");
+    const content = "content" in opened ? (req.mode === "netascii" ? toNetascii(opened.content) : opened.content) : undefined;
+    const size = "content" in opened ? content!.length : opened.size;
     const terms = negotiate(req.options, size, config);
-    const source: Source = content ? bufferSource(content, terms.blockSize) : fileSource(handle!, size, terms.blockSize, chunkBuffers);
+    const source: Source =
+      "content" in opened ? bufferSource(content!, terms.blockSize) : fileSource(opened.handle, size, terms.blockSize, chunkBuffers);
     if (entry.cancelled || closed) return void source.close();
 
     const tsock = dgram.createSocket(family);

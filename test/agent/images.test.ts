@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startImageServer, type ImageServer } from "../../onprem-agent/images";
+import { DEFAULT_CLASSIFY, classifier, startImageServer, type ImageServer } from "../../onprem-agent/images";
+import { answerFor, etagOf } from "../../onprem-agent/images/file-response";
 import { startNodeProxy, type NodeProxy } from "../../onprem-agent/node-proxy";
 import type { BootEvent } from "../../onprem-agent/service-deps";
 import { captureLog, curlHttp, sha256 } from "./serving-support";
@@ -375,5 +376,48 @@ describe("node proxy", () => {
     } finally {
       await dead.close();
     }
+  });
+});
+
+describe("file answers and classification (pure)", () => {
+  const meta = { size: 1000, mtimeMs: Date.parse("2026-01-02T03:04:05.678Z") };
+  const etag = etagOf(meta);
+  const lastModified = "Fri, 02 Jan 2026 03:04:05 GMT";
+  const answer = (headers: Record<string, string>, method = "GET") => answerFor(method, headers, meta, { contentType: "application/octet-stream" });
+
+  it("gives the whole file, or one range, with validators", () => {
+    expect(answer({})).toMatchObject({ status: 200, start: 0, end: 999, headers: { etag, "last-modified": lastModified, "content-length": 1000 } });
+    expect(answer({ range: "bytes=10-19" })).toMatchObject({ status: 206, start: 10, end: 19, headers: { "content-range": "bytes 10-19/1000" } });
+    expect(answer({ range: "bytes=0-5,3-9" })).toMatchObject({ status: 206, start: 0, end: 9 }); // merged into one
+    expect(answer({ range: "bytes=0-1,5-6" })).toMatchObject({ status: 200 });
+    expect(answer({ range: "bytes=x-y" })).toMatchObject({ status: 200 }); // malformed: ignored
+    expect(answer({ range: "bytes=1000-" })).toMatchObject({ status: 416, headers: { "content-range": "bytes */1000" } });
+    expect(answer({ range: "bytes=0-9" }, "HEAD")).toMatchObject({ status: 206, body: false });
+    expect(answerFor("GET", { range: "bytes=0-" }, { size: 0, mtimeMs: 0 }, { contentType: "x" }).status).toBe(416);
+  });
+
+  it("evaluates preconditions in RFC 9110 order", () => {
+    expect(answer({ "if-match": `W/${etag}` }).status).toBe(412); // weak never matches strongly
+    expect(answer({ "if-match": `"a", ${etag}` }).status).toBe(200);
+    expect(answer({ "if-match": "*", "if-none-match": etag }).status).toBe(304);
+    expect(answer({ "if-unmodified-since": "Thu, 01 Jan 2026 00:00:00 GMT" }).status).toBe(412);
+    expect(answer({ "if-unmodified-since": lastModified }).status).toBe(200);
+    expect(answer({ "if-none-match": `W/${etag}` }).status).toBe(304); // weak comparison here
+    expect(answer({ "if-none-match": '"x"', "if-modified-since": lastModified }).status).toBe(200); // INM wins
+    expect(answer({ "if-modified-since": lastModified }).status).toBe(304);
+    expect(answer({ range: "bytes=0-9", "if-range": lastModified }).status).toBe(206);
+    expect(answer({ range: "bytes=0-9", "if-range": "Thu, 01 Jan 2026 00:00:00 GMT" }).status).toBe(200);
+    expect(answer({ range: "bytes=5000-", "if-range": '"stale"' }).status).toBe(200); // stale: Range ignored, no 416
+  });
+
+  it("classifies the seed's image names", () => {
+    const classify = classifier(DEFAULT_CLASSIFY.map((r) => ({ endpoint: r.endpoint, match: [...r.match] })));
+    expect(classify("/openchami/rocky/test/vmlinuz-4.18.0-553.el8_10.x86_64")).toBe("kernel");
+    expect(classify("/openchami/rocky/test/initramfs-4.18.0-553.el8_10.x86_64.img")).toBe("initrd");
+    expect(classify("/x/INITRD.img")).toBe("initrd");
+    expect(classify("/openchami/rocky/test/rootfs-4.18.0-553.el8_10.x86_64")).toBe("rootfs");
+    expect(classify("/images/compute.squashfs")).toBe("rootfs");
+    expect(classify("/index.html")).toBe("image");
+    expect(classifier([{ endpoint: "kernel", match: ["*.k?r"] }])("/a/b.kxr")).toBe("kernel");
   });
 });

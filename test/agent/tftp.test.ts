@@ -10,6 +10,9 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BootEvent } from "../../onprem-agent/service-deps";
 import { CONFIG_IPXE, REBOOT_IPXE, startTftpServer, type TftpServer } from "../../onprem-agent/tftp";
+import { negotiate } from "../../onprem-agent/tftp/options";
+import { parsePacket } from "../../onprem-agent/tftp/packet";
+import { toNetascii } from "../../onprem-agent/tftp/source";
 import { captureLog, run, sha256, waitFor } from "./serving-support";
 import { RawTftp, ack, decode, rawGet, request, rrq } from "./tftp-raw-client";
 
@@ -389,5 +392,47 @@ describe("TFTP server limits", () => {
 
   it("rejects a configuration with a root that does not exist", async () => {
     await expect(startTftpServer({ address: "127.0.0.1", port: 0, root: path.join(work2, "nope") }, { log: captureLog().log })).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("TFTP packets and option negotiation (pure)", () => {
+  const limits = { maxBlockSize: 1468, maxWindowSize: 16, maxRequestedTimeoutSeconds: 10 };
+
+  it("parses requests with case-insensitive options, the first of a repeated one winning", () => {
+    const packet = parsePacket(Buffer.from("\x00\x01undionly.kpxe\x00OCTET\x00BlkSize\x001432\x00blksize\x008\x00tsize\x000\x00", "latin1"));
+    expect(packet).toEqual({
+      kind: "request",
+      op: "RRQ",
+      filename: "undionly.kpxe",
+      mode: "octet",
+      options: new Map([["blksize", "1432"], ["tsize", "0"]]),
+    });
+  });
+
+  it("calls truncated, unterminated or unknown packets malformed instead of throwing", () => {
+    for (const bytes of [[], [0], [0, 1], [0, 1, 0x61], [0, 1, 0x61, 0], [0, 1, 0x61, 0, 0x62], [0, 9, 0, 0], [0, 1, 0, 0x6f, 0]]) {
+      expect(parsePacket(Buffer.from(bytes)).kind, JSON.stringify(bytes)).toBe("malformed");
+    }
+    expect(parsePacket(Buffer.from([0, 4, 0xff, 0xff, 0, 0]))).toEqual({ kind: "ack", block: 65535 });
+    expect(parsePacket(Buffer.from([0, 5, 0, 8]))).toEqual({ kind: "error", code: 8, message: "" });
+  });
+
+  it("caps blksize and windowsize, refuses out-of-range values, and answers tsize", () => {
+    const opts = (o: Record<string, string>) => new Map(Object.entries(o));
+    expect(negotiate(opts({ blksize: "65464", windowsize: "64", tsize: "0" }), 1234, limits)).toMatchObject({
+      blockSize: 1468,
+      windowSize: 16,
+      oack: opts({ blksize: "1468", windowsize: "16", tsize: "1234" }),
+    });
+    const refused = negotiate(opts({ blksize: "7", windowsize: "0", timeout: "11", tsize: "-1", rollover: "1" }), 10, limits);
+    expect(refused.oack.size).toBe(0);
+    expect(refused).toMatchObject({ blockSize: 512, windowSize: 1 });
+    expect(refused.timeoutMs).toBeUndefined();
+    expect(refused.ignored.sort()).toEqual(["blksize", "rollover", "timeout", "tsize", "windowsize"]);
+    expect(negotiate(opts({ timeout: "3" }), 0, limits)).toMatchObject({ timeoutMs: 3000, oack: opts({ timeout: "3" }) });
+  });
+
+  it("converts to netascii", () => {
+    expect(toNetascii(Buffer.from("a\nb\rc\r\n")).toString("latin1")).toBe("a\r\nb\r\0c\r\0\r\n");
   });
 });
