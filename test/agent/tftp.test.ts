@@ -436,3 +436,22 @@ describe("TFTP packets and option negotiation (pure)", () => {
     expect(toNetascii(Buffer.from("a\nb\rc\r\n")).toString("latin1")).toBe("a\r\nb\r\0c\r\0\r\n");
   });
 });
+
+describe("TFTP over IPv6", () => {
+  it("serves on ::1 and reports the client's IPv6 address", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "ti-tftp6-"));
+    writeFileSync(path.join(dir, "snponly.efi"), randomBytes(5000));
+    const events: BootEvent[] = [];
+    const server = await startTftpServer({ address: "::1", port: 0, root: dir }, { log: captureLog().log, report: (e) => events.push(e) });
+    try {
+      const out = path.join(dir, "got");
+      const r = await run("curl", ["-sS", "--tftp-blksize", "1468", "-o", out, `tftp://[::1]:${server.port}/snponly.efi`]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(sha256(out)).toBe(sha256(path.join(dir, "snponly.efi")));
+      expect(events).toEqual([{ ip: "::1", endpoint: "tftp", detail: "snponly.efi" }]);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
