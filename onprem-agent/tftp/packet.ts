@@ -79,14 +79,6 @@ function printable(bytes: Buffer): string {
   return bytes.toString("latin1").replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
 }
 
-export function dataPacket(block: number, payload: Buffer): Buffer {
-  const packet = Buffer.allocUnsafe(4 + payload.length);
-  packet.writeUInt16BE(Opcode.DATA, 0);
-  packet.writeUInt16BE(block & 0xffff, 2);
-  payload.copy(packet, 4);
-  return packet;
-}
-
 export function oackPacket(options: ReadonlyMap<string, string>): Buffer {
   const parts = [Buffer.from([0, Opcode.OACK])];
   for (const [name, value] of options) parts.push(Buffer.from(`${name}\0${value}\0`, "latin1"));

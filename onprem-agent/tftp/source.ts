@@ -10,8 +10,12 @@ import type { FileHandle } from "node:fs/promises";
 export interface Source {
   /** Bytes the client will receive (the tsize answer). */
   readonly size: number;
-  /** Payload of block `n` (1-based); the last block is shorter than the block size, maybe empty. */
-  block(n: number): Buffer | Promise<Buffer>;
+  /**
+   * Copies the payload of block `n` (1-based) into `packet` at offset 4 and returns its length
+   * (the last block is shorter than the block size, maybe empty) — or, when those bytes are still
+   * being read, a promise to wait on before asking again.
+   */
+  copyBlock(n: number, packet: Buffer): number | Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -32,7 +36,7 @@ export class ChunkBuffers {
 export function bufferSource(content: Buffer, blockSize: number): Source {
   return {
     size: content.length,
-    block: (n) => content.subarray((n - 1) * blockSize, n * blockSize),
+    copyBlock: (n, packet) => content.copy(packet, 4, Math.min((n - 1) * blockSize, content.length), Math.min(n * blockSize, content.length)),
     close: async () => {},
   };
 }
@@ -81,19 +85,34 @@ export function fileSource(handle: FileHandle, size: number, blockSize: number, 
   }
 
   load(0);
+  if (chunkBytes < size) load(1);
+  let current = 0;
+  /** The chunk being sent, once read: the per-block path touches no map. */
+  let currentChunk: Buffer | undefined;
   return {
     size,
-    block(n) {
+    copyBlock(n, packet) {
       const index = Math.floor((n - 1) / blocksPerChunk);
-      for (const key of chunks.keys()) if (key < index && chunks.get(key) instanceof Buffer) drop(key);
-      if ((index + 1) * chunkBytes < size) load(index + 1);
-      const start = ((n - 1) % blocksPerChunk) * blockSize;
+      if (index === current && currentChunk) {
+        const start = (n - 1 - index * blocksPerChunk) * blockSize;
+        return currentChunk.copy(packet, 4, Math.min(start, currentChunk.length), Math.min(start + blockSize, currentChunk.length));
+      }
+      if (index !== current) {
+        currentChunk = undefined;
+        // Moving on to the next chunk: the one before is done with, the one after is read ahead.
+        for (let old = current; old < index; old++) if (Buffer.isBuffer(chunks.get(old))) drop(old);
+        current = index;
+        if ((index + 1) * chunkBytes < size) load(index + 1);
+      }
       const chunk = load(index);
-      if (Buffer.isBuffer(chunk)) return chunk.subarray(start, start + blockSize);
-      return chunk.then((c) => c.subarray(start, start + blockSize));
+      if (!Buffer.isBuffer(chunk)) return chunk;
+      currentChunk = chunk;
+      const start = ((n - 1) % blocksPerChunk) * blockSize;
+      return chunk.copy(packet, 4, Math.min(start, chunk.length), Math.min(start + blockSize, chunk.length));
     },
     async close() {
       closed = true;
+      currentChunk = undefined;
       for (const [index, chunk] of chunks) if (Buffer.isBuffer(chunk)) drop(index);
       chunks.clear();
       await handle.close().catch(() => {});

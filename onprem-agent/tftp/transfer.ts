@@ -12,7 +12,7 @@
  *   expect; internally blocks are counted without limit.
  */
 import type { Socket } from "node:dgram";
-import { ErrorCode, Opcode, dataPacket, errorPacket, oackPacket, parsePacket } from "./packet";
+import { ErrorCode, Opcode, errorPacket, oackPacket, parsePacket } from "./packet";
 import type { Source } from "./source";
 
 export type Outcome = "complete" | "timeout" | "aborted" | "error" | "closed";
@@ -42,10 +42,16 @@ export class Transfer {
   /** First block not yet acknowledged, and the next block to send. */
   private base = 1;
   private next = 1;
-  /** DATA packets of blocks base..next-1, kept for retransmission. */
-  private unacked: Buffer[] = [];
+  /**
+   * DATA packets of blocks base..next-1, kept for retransmission: block n lives in slot
+   * n % windowSize, reused once n is acknowledged (so the client has it and no send of it is
+   * pending). No allocation per block.
+   */
+  private readonly slots: Buffer[] = [];
+  private readonly lengths: number[] = [];
   private waitingForOack: boolean;
   private timer: NodeJS.Timeout | undefined;
+  private armedAt = 0;
   private failures = 0;
   private filling = false;
   private ended = false;
@@ -110,14 +116,13 @@ export class Transfer {
     const acked = this.base + ((block - this.base) & 0xffff);
     if (acked >= this.next) return;
     const partial = acked < this.next - 1;
-    this.unacked.splice(0, acked - this.base + 1);
     this.base = acked + 1;
     this.failures = 0;
     if (this.base > this.totalBlocks) {
       this.end("complete", `${this.bytesSent} bytes`);
       return;
     }
-    if (partial) for (const packet of this.unacked) this.send(packet);
+    if (partial) this.resendWindow();
     this.fill();
   }
 
@@ -128,10 +133,13 @@ export class Transfer {
    */
   private fill(): void {
     if (this.filling) return;
-    while (!this.ended && this.next <= this.totalBlocks && this.next < this.base + this.p.windowSize) {
+    const { source, blockSize, windowSize } = this.p;
+    while (!this.ended && this.next <= this.totalBlocks && this.next < this.base + windowSize) {
       const n = this.next;
-      const got = this.p.source.block(n);
-      if (!Buffer.isBuffer(got)) {
+      const slot = n % windowSize;
+      const packet = (this.slots[slot] ??= Buffer.allocUnsafe(4 + blockSize));
+      const got = source.copyBlock(n, packet);
+      if (typeof got !== "number") {
         this.filling = true;
         got.then(
           () => {
@@ -146,25 +154,50 @@ export class Transfer {
         );
         break;
       }
-      const packet = dataPacket(n, got);
-      this.unacked.push(packet);
+      packet[0] = 0;
+      packet[1] = Opcode.DATA;
+      packet.writeUInt16BE(n & 0xffff, 2);
+      this.lengths[slot] = 4 + got;
       this.next = n + 1;
-      this.bytesSent += got.length;
-      this.send(packet);
+      this.bytesSent += got;
+      this.sendSlot(slot);
       if (n === 1) this.events.onFirstData();
     }
     this.arm();
   }
 
-  /** (Re)starts the retransmission timer; one timer object per transfer, refreshed on progress. */
+  private sendSlot(slot: number): void {
+    const packet = this.slots[slot];
+    const length = this.lengths[slot];
+    this.send(length === packet.length ? packet : packet.subarray(0, length));
+  }
+
+  private resendWindow(): void {
+    for (let n = this.base; n < this.next; n++) this.sendSlot(n % this.p.windowSize);
+  }
+
+  /**
+   * (Re)starts the retransmission clock. Progress only records the time (this runs once per
+   * block); the one pending timer, when it fires early, sleeps again for the rest.
+   */
   private arm(): void {
     if (this.ended) return;
-    if (this.timer) this.timer.refresh();
-    else this.timer = setTimeout(() => this.onTimeout(), this.p.timeoutMs);
+    this.armedAt = Date.now();
+    this.timer ??= setTimeout(() => this.onTimer(), this.p.timeoutMs);
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.ended) return;
+    const left = this.armedAt + this.p.timeoutMs - Date.now();
+    if (left > 0) {
+      this.timer = setTimeout(() => this.onTimer(), left);
+      return;
+    }
+    this.onTimeout();
   }
 
   private onTimeout(): void {
-    if (this.ended) return;
     if (this.failures >= this.p.retries) {
       this.sendError(ErrorCode.NOT_DEFINED, "timed out waiting for ACK");
       const waitingFor = this.waitingForOack ? "the OACK" : `block ${this.base} of ${this.totalBlocks}`;
@@ -174,8 +207,8 @@ export class Transfer {
     this.failures++;
     this.events.onRetransmit();
     if (this.waitingForOack) this.send(oackPacket(this.p.oack));
-    else for (const packet of this.unacked) this.send(packet);
-    this.timer!.refresh();
+    else this.resendWindow();
+    this.arm();
   }
 
   private send(packet: Buffer): void {
