@@ -39,6 +39,12 @@ export const tftpConfigSchema = z
     retries: z.number().int().min(0).max(100).default(5),
     maxTransfers: z.number().int().min(1).max(100_000).default(1000),
     maxTransfersPerClient: z.number().int().min(1).max(100_000).default(8),
+    /**
+     * Files up to this size are kept in memory (up to cacheTotalBytes in all) and shared by all
+     * transfers; larger ones are read from disk per transfer.
+     */
+    cacheFileMaxBytes: z.number().int().min(0).default(8 * 1024 * 1024),
+    cacheTotalBytes: z.number().int().min(0).default(64 * 1024 * 1024),
     /** netascii transfers are converted in memory; larger files must be fetched in octet mode. */
     maxNetasciiBytes: z.number().int().min(0).default(16 * 1024 * 1024),
   })

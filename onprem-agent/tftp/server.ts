@@ -20,6 +20,7 @@ import type { z } from "zod";
 import { type ServiceDeps, metricFactory, plainIp, reportBootEvent } from "../service-deps";
 import { ServedRoot, safeSegments } from "../served-root";
 import { type TftpConfig, tftpConfigSchema } from "./config";
+import { FileCache } from "./file-cache";
 import { negotiate } from "./options";
 import { ErrorCode, type Request, errorPacket, parsePacket } from "./packet";
 import { ChunkBuffers, type Source, bufferSource, fileSource, toNetascii } from "./source";
@@ -77,6 +78,7 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
   const dropped = m.counter({ name: "ochami_agent_tftp_dropped_packets_total", help: "Datagrams that were not usable TFTP packets" });
 
   const chunkBuffers = new ChunkBuffers();
+  const cache = new FileCache(config.cacheFileMaxBytes, config.cacheTotalBytes);
   /** Keyed by client ip:port (the client's TID). */
   const active = new Map<string, Active>();
   const perClient = new Map<string, number>();
@@ -186,23 +188,30 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
     if (found.kind === "missing") return { refuse: [ErrorCode.FILE_NOT_FOUND, "File not found", "not_found", "debug"] };
     if (found.kind === "directory") return { refuse: [ErrorCode.FILE_NOT_FOUND, "Not a file", "not_found", "debug"] };
     if (found.kind === "forbidden") return { refuse: [ErrorCode.ACCESS_VIOLATION, "Access violation", "forbidden", "warn", found.reason] };
-    let handle: FileHandle;
     try {
-      handle = await open(found.path, "r");
+      const cached = await cache.get(found.path, found.stats);
+      if (cached) return { content: cached };
+      const handle = await open(found.path, "r");
+      return { handle, size: (await handle.stat()).size };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return { refuse: [ErrorCode.FILE_NOT_FOUND, "File not found", "not_found", "debug"] };
-      return { refuse: [ErrorCode.ACCESS_VIOLATION, "Access violation", "forbidden", "warn", `cannot open: ${code}`] };
+      return { refuse: [ErrorCode.ACCESS_VIOLATION, "Access violation", "forbidden", "warn", `cannot read: ${code}`] };
     }
-    const size = (await handle.stat()).size;
-    if (req.mode === "octet") return { handle, size };
+  }
+
+  /** netascii is converted in memory, so only up to maxNetasciiBytes. */
+  async function asNetascii(opened: Content): Promise<Buffer | Refusal> {
+    const size = "content" in opened ? opened.content.length : opened.size;
+    if (size > config.maxNetasciiBytes) {
+      if ("handle" in opened) await opened.handle.close();
+      return { refuse: [ErrorCode.ILLEGAL_OPERATION, "File too large for netascii; use octet mode", "bad_request", "info"] };
+    }
+    if ("content" in opened) return toNetascii(opened.content);
     try {
-      if (size > config.maxNetasciiBytes) {
-        return { refuse: [ErrorCode.ILLEGAL_OPERATION, "File too large for netascii; use octet mode", "bad_request", "info"] };
-      }
-      return { content: await handle.readFile() };
+      return toNetascii(await opened.handle.readFile());
     } finally {
-      await handle.close();
+      await opened.handle.close();
     }
   }
 
@@ -210,9 +219,13 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
     const { ip } = entry;
     // Backslashes are path separators for some PXE clients (Windows-built NBPs).
     const segments = safeSegments(req.filename.replaceAll("\\", "/"));
-    const opened: Content | Refusal = Array.isArray(segments)
+    let opened: Content | Refusal = Array.isArray(segments)
       ? await openContent(req, segments, ip, rinfo.port)
       : { refuse: [ErrorCode.ACCESS_VIOLATION, "Access violation", "forbidden", "warn", segments.refused] };
+    if (req.mode === "netascii" && !("refuse" in opened)) {
+      const converted = await asNetascii(opened);
+      opened = Buffer.isBuffer(converted) ? { content: converted } : converted;
+    }
     if ("refuse" in opened) {
       const [code, message, result, level, why = message] = opened.refuse;
       requests.inc({ result });
@@ -221,11 +234,10 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
       return release(key, entry);
     }
     const name = (segments as string[]).join("/");
-    const content = "content" in opened ? (req.mode === "netascii" ? toNetascii(opened.content) : opened.content) : undefined;
-    const size = "content" in opened ? content!.length : opened.size;
+    const size = "content" in opened ? opened.content.length : opened.size;
     const terms = negotiate(req.options, size, config);
     const source: Source =
-      "content" in opened ? bufferSource(content!, terms.blockSize) : fileSource(opened.handle, size, terms.blockSize, chunkBuffers);
+      "content" in opened ? bufferSource(opened.content, terms.blockSize) : fileSource(opened.handle, size, terms.blockSize, chunkBuffers);
     if (entry.cancelled || closed) return void source.close();
 
     const tsock = dgram.createSocket(family);

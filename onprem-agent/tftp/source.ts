@@ -1,5 +1,6 @@
 /**
- * The bytes one TFTP transfer sends, cut into blocks. A file is read in chunks of whole blocks,
+ * The bytes one TFTP transfer sends, cut into blocks: from memory (generated content, cached
+ * small files), or for large files from disk in chunks of whole blocks,
  * the first one as soon as the transfer is set up and each next one ahead of need, so a lock-step
  * transfer never waits on the disk and a block in memory is handed over synchronously (the hot
  * path of every ACK). Chunk buffers come from a pool shared by all transfers: fresh memory costs
@@ -19,12 +20,12 @@ export interface Source {
   close(): Promise<void>;
 }
 
-/** Chunk buffers; blksize is at most 65464, so one block always fits. */
-export const CHUNK_BYTES = 64 * 1024;
+/** Chunk buffers; blksize is at most 65464, so whole blocks always fit. */
+export const CHUNK_BYTES = 256 * 1024;
 
 export class ChunkBuffers {
   private idle: Buffer[] = [];
-  constructor(private readonly maxIdle = 256) {}
+  constructor(private readonly maxIdle = 64) {}
   take(): Buffer {
     return this.idle.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
   }

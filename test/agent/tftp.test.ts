@@ -3,7 +3,7 @@
  * bare-socket client for the misbehaviour real clients will not produce on purpose.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Registry } from "prom-client";
@@ -60,6 +60,9 @@ describe("TFTP server", () => {
         timeoutMs: 250,
         retries: 3,
         maxTransfersPerClient: 200,
+        // Files up to 300 kB come from the in-memory cache, larger ones (one.bin, roll.bin) are
+        // streamed from disk: both paths are exercised.
+        cacheFileMaxBytes: 300_000,
         files: { "config.ipxe": CONFIG_IPXE, default: REBOOT_IPXE, "boot/menu.ipxe": "#!ipxe\nmenu\n" },
         dynamicFiles: {
           "whoami.ipxe": ({ ip }) => `#!ipxe\necho client ${ip}\n`,
@@ -228,6 +231,16 @@ describe("TFTP server", () => {
     await client.close();
     await waitFor(() => server.activeTransfers() === 0, 2000, "the probe to end");
     expect(events).toEqual([]);
+  });
+
+  it("serves a replaced file's new content at once (the cache follows inode, size and mtime)", async () => {
+    const file = path.join(root, "changing.txt");
+    writeFileSync(file, "first version\n");
+    expect((await rawGet(port, "changing.txt")).data.toString()).toBe("first version\n");
+    expect((await rawGet(port, "changing.txt")).data.toString()).toBe("first version\n");
+    writeFileSync(`${file}.new`, "second version, longer\n");
+    renameSync(`${file}.new`, file);
+    expect((await rawGet(port, "changing.txt")).data.toString()).toBe("second version, longer\n");
   });
 
   it("converts netascii transfers (LF → CR LF)", async () => {
