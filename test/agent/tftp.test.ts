@@ -468,3 +468,24 @@ describe("TFTP over IPv6", () => {
     }
   });
 });
+
+describe("TFTP server with its defaults", () => {
+  it("serves Debian's iPXE binaries from /usr/lib/ipxe, ipxe.efi through its symlink into /boot", async () => {
+    const events: BootEvent[] = [];
+    const server = await startTftpServer({ address: "127.0.0.1", port: 0 }, { log: captureLog().log, report: (e) => events.push(e) });
+    const dir = mkdtempSync(path.join(tmpdir(), "ti-tftp-ipxe-"));
+    try {
+      for (const name of ["undionly.kpxe", "ipxe.efi", "snponly.efi"]) {
+        const out = path.join(dir, name);
+        const r = await run("atftp", ["--option", "blksize 1432", "--option", "tsize 0", "-g", "-r", name, "-l", out, "127.0.0.1", String(server.port)]);
+        expect(r.code, `${name}: ${r.stderr}`).toBe(0);
+        expect(sha256(out), name).toBe(sha256(path.join("/usr/lib/ipxe", name)));
+      }
+      expect((await run("curl", ["-sS", `tftp://127.0.0.1:${server.port}/config.ipxe`])).stdout.toString()).toBe(CONFIG_IPXE);
+      expect(events.map((e) => e.detail)).toEqual(["undionly.kpxe", "ipxe.efi", "snponly.efi", "config.ipxe"]);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
