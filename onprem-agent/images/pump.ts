@@ -8,10 +8,13 @@
  * writes stay queued in the socket, which measured at or above nginx (bench/tftp-images.ts).
  *
  * Memory stays bounded under a boot storm: read-ahead buffers come from a pool with a byte
- * budget shared by all downloads; each download always gets one buffer, more only within budget.
+ * budget shared by all downloads; past the budget a download still gets one small buffer, so
+ * 1000 concurrent downloads cost the budget plus 64 KiB each.
  */
 import type { FileHandle } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
+
+const SMALL_CHUNK_BYTES = 64 * 1024;
 
 export class ChunkPool {
   private idle: Buffer[] = [];
@@ -22,15 +25,19 @@ export class ChunkPool {
     private readonly budgetBytes: number,
   ) {}
 
-  /** A buffer; beyond the budget only when `first` (a download must always make progress). */
+  /**
+   * A full-size buffer within the budget; past it, a small one when `first` (a download must
+   * always make progress), else none.
+   */
   take(first: boolean): Buffer | undefined {
-    if (!first && (this.lent + 1) * this.chunkBytes > this.budgetBytes) return undefined;
+    if ((this.lent + 1) * this.chunkBytes > this.budgetBytes) return first ? Buffer.allocUnsafeSlow(SMALL_CHUNK_BYTES) : undefined;
     this.lent++;
     return this.idle.pop() ?? Buffer.allocUnsafeSlow(this.chunkBytes);
   }
 
   /** `reusable` false: the buffer may still be referenced (a write never confirmed), so drop it. */
   give(buf: Buffer, reusable: boolean): void {
+    if (buf.length !== this.chunkBytes) return; // a small one, outside the budget
     this.lent--;
     if (reusable && (this.idle.length + this.lent) * this.chunkBytes < this.budgetBytes) this.idle.push(buf);
   }
@@ -78,7 +85,7 @@ export function pumpFile(res: ServerResponse, handle: FileHandle, start: number,
       held.add(buf);
       reading = true;
       const at = next;
-      const length = Math.min(pool.chunkBytes, end - at + 1);
+      const length = Math.min(buf.length, end - at + 1);
       handle.read(buf, 0, length, at).then(({ bytesRead }) => {
         reading = false;
         if (stopped) return release(buf, true);
@@ -96,6 +103,7 @@ export function pumpFile(res: ServerResponse, handle: FileHandle, start: number,
       }, fail);
     };
 
+    if (res.destroyed) return stop(false); // the client left before the body began
     res.once("close", () => stop(res.writableFinished));
     if (start > end) res.end(); // an empty file
     else pump();

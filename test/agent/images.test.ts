@@ -12,6 +12,7 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CLASSIFY, classifier, startImageServer, type ImageServer } from "../../onprem-agent/images";
 import { answerFor, etagOf } from "../../onprem-agent/images/file-response";
+import { ChunkPool } from "../../onprem-agent/images/pump";
 import { startNodeProxy, type NodeProxy } from "../../onprem-agent/node-proxy";
 import type { BootEvent } from "../../onprem-agent/service-deps";
 import { captureLog, curlHttp, sha256 } from "./serving-support";
@@ -186,6 +187,16 @@ describe("image server", () => {
     expect(r.status).toBe(206);
     expect(r.body.toString()).toBe(String(1024 ** 3));
     expect(peak - before).toBeLessThan(256 * 1024 ** 2);
+  });
+
+  it("serves many concurrent downloads intact", async () => {
+    const downloads = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => curlHttp(url(`/${image}/${i % 2 ? `rootfs-${KVER}` : `initramfs-${KVER}.img`}`))),
+    );
+    downloads.forEach((r, i) => {
+      expect(r.status).toBe(200);
+      expect(sha256(r.body)).toBe(sha256(i % 2 ? content.rootfs : content.initrd));
+    });
   });
 
   it("keeps directory listing off by default", async () => {
@@ -408,6 +419,23 @@ describe("file answers and classification (pure)", () => {
     expect(answer({ range: "bytes=0-9", "if-range": lastModified }).status).toBe(206);
     expect(answer({ range: "bytes=0-9", "if-range": "Thu, 01 Jan 2026 00:00:00 GMT" }).status).toBe(200);
     expect(answer({ range: "bytes=5000-", "if-range": '"stale"' }).status).toBe(200); // stale: Range ignored, no 416
+  });
+
+  it("lends read-ahead buffers within a budget, and a small one past it", () => {
+    const MiB = 1024 * 1024;
+    const pool = new ChunkPool(MiB, 2 * MiB);
+    const a = pool.take(true)!;
+    const b = pool.take(false)!;
+    expect([a.length, b.length]).toEqual([MiB, MiB]);
+    expect(pool.take(false)).toBeUndefined();
+    const small = pool.take(true)!;
+    expect(small.length).toBe(64 * 1024);
+    pool.give(small, true);
+    expect(pool.take(false)).toBeUndefined();
+    pool.give(a, true);
+    expect(pool.take(false)).toBe(a); // reused, not reallocated
+    pool.give(b, false); // never confirmed written: dropped, but the budget is freed
+    expect(pool.take(false)).not.toBe(b);
   });
 
   it("classifies the seed's image names", () => {
