@@ -37,6 +37,8 @@ export interface NodeProxy {
 const DROP_REQUEST = new Set([
   "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
   "proxy-authorization", "host", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+  // Node's server has already answered the node's 100-continue; the body is streamed regardless.
+  "expect",
 ]);
 const DROP_RESPONSE = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
 
