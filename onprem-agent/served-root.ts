@@ -59,23 +59,22 @@ export class ServedRoot {
 
   async lookup(segments: readonly string[]): Promise<Lookup> {
     const candidate = path.join(this.dir, ...segments);
-    let real: string;
-    try {
-      real = await realpath(candidate);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+    // Both at once (two thread-pool round trips in the time of one): stat follows the same
+    // symlinks realpath resolves, and only the realpath decides what may be served.
+    const [resolved, stated] = await Promise.allSettled([realpath(candidate), stat(candidate)]);
+    if (resolved.status === "rejected") {
+      const code = (resolved.reason as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR" || code === "ENAMETOOLONG") return { kind: "missing" };
-      return { kind: "forbidden", reason: `cannot resolve: ${code ?? String(err)}` };
+      return { kind: "forbidden", reason: `cannot resolve: ${code ?? String(resolved.reason)}` };
     }
+    const real = resolved.value;
     if (!isWithin(this.dir, real) && !this.allowedTargets.some((t) => isWithin(t, real))) {
       return { kind: "forbidden", reason: "symlink leads outside the served directory" };
     }
-    let stats: Stats;
-    try {
-      stats = await stat(real);
-    } catch (err) {
-      return { kind: "forbidden", reason: `cannot stat: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+    if (stated.status === "rejected") {
+      return { kind: "forbidden", reason: `cannot stat: ${(stated.reason as NodeJS.ErrnoException).code ?? String(stated.reason)}` };
     }
+    const stats = stated.value;
     if (stats.isDirectory()) return { kind: "directory", path: real };
     if (!stats.isFile()) return { kind: "forbidden", reason: "not a regular file" };
     return { kind: "file", path: real, stats };

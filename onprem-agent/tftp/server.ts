@@ -215,8 +215,28 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
     }
   }
 
+  /** The transfer's own socket (its TID), connected to the client. */
+  function transferSocket(rinfo: dgram.RemoteInfo): Promise<dgram.Socket> {
+    const tsock = dgram.createSocket(family);
+    return new Promise<dgram.Socket>((resolve, reject) => {
+      tsock.once("error", reject);
+      tsock.bind(0, config.address, () =>
+        tsock.connect(rinfo.port, rinfo.address, () => {
+          tsock.off("error", reject);
+          resolve(tsock);
+        }),
+      );
+    }).catch((err) => {
+      tsock.close();
+      throw err;
+    });
+  }
+
   async function begin(key: string, entry: Active, req: Request, rinfo: dgram.RemoteInfo) {
     const { ip } = entry;
+    // The socket is set up while the file is looked up: both take a few event-loop turns.
+    const socketReady = transferSocket(rinfo);
+    socketReady.catch(() => {}); // awaited below; a refused request never looks at it
     // Backslashes are path separators for some PXE clients (Windows-built NBPs).
     const segments = safeSegments(req.filename.replaceAll("\\", "/"));
     let opened: Content | Refusal = Array.isArray(segments)
@@ -227,6 +247,7 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
       opened = Buffer.isBuffer(converted) ? { content: converted } : converted;
     }
     if ("refuse" in opened) {
+      void socketReady.then((tsock) => tsock.close(), () => {});
       const [code, message, result, level, why = message] = opened.refuse;
       requests.inc({ result });
       log[level]({ ip, file: req.filename, reason: why }, "tftp: request refused");
@@ -238,17 +259,13 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
     const terms = negotiate(req.options, size, config);
     const source: Source =
       "content" in opened ? bufferSource(opened.content, terms.blockSize) : fileSource(opened.handle, size, terms.blockSize, chunkBuffers);
-    if (entry.cancelled || closed) return void source.close();
-
-    const tsock = dgram.createSocket(family);
-    await new Promise<void>((resolve, reject) => {
-      tsock.once("error", reject);
-      tsock.bind(0, config.address, () => tsock.connect(rinfo.port, rinfo.address, () => (tsock.off("error", reject), resolve())));
-    }).catch(async (err) => {
-      tsock.close();
+    let tsock: dgram.Socket;
+    try {
+      tsock = await socketReady;
+    } catch (err) {
       await source.close();
       throw err;
-    });
+    }
     if (entry.cancelled || closed) {
       tsock.close();
       return void source.close();
