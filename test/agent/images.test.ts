@@ -18,8 +18,9 @@ import type { BootEvent } from "../../onprem-agent/service-deps";
 import { captureLog, curlHttp, sha256 } from "./serving-support";
 import { freePort } from "../runtime/ports";
 
-const work = mkdtempSync(path.join(tmpdir(), "ti-images-"));
-const root = path.join(work, "domain-images");
+// Made in beforeAll, not at import: a file collected but filtered out (-t) must leave nothing behind.
+let work = "";
+let root = "";
 const image = "openchami/rocky/test";
 const KVER = "6.1.0-28-amd64";
 const content = {
@@ -32,6 +33,8 @@ const MARK_AT = 4.5 * 1024 ** 3;
 const MARK = Buffer.from("past four gibibytes");
 
 function setUpTree() {
+  work = mkdtempSync(path.join(tmpdir(), "ti-images-"));
+  root = path.join(work, "domain-images");
   mkdirSync(path.join(root, image), { recursive: true });
   mkdirSync(path.join(work, "outside"));
   writeFileSync(path.join(root, "index.html"), "Service Available\n"); // as the seed's image-server
@@ -64,7 +67,7 @@ describe("image server", () => {
   });
   afterAll(async () => {
     await server?.close();
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it("serves files with GET, intact, with validators and Accept-Ranges", async () => {
@@ -249,8 +252,9 @@ describe("image server", () => {
 
 describe("image server with listing enabled", () => {
   let server: ImageServer;
-  const dir = mkdtempSync(path.join(tmpdir(), "ti-images-listing-"));
+  let dir = "";
   beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "ti-images-listing-"));
     mkdirSync(path.join(dir, "openchami", "rocky", "test"), { recursive: true });
     writeFileSync(path.join(dir, "openchami", "rocky", "test", "vmlinuz-1"), "k");
     writeFileSync(path.join(dir, "openchami", "rocky", ".secret"), "s");
@@ -259,7 +263,7 @@ describe("image server with listing enabled", () => {
   });
   afterAll(async () => {
     await server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("redirects a directory to its slash form and lists it, without hidden names", async () => {
@@ -341,13 +345,14 @@ describe("node proxy", () => {
   });
 
   it("streams request and response bodies both ways and passes the status through", async () => {
-    const upload = path.join(work, "upload.bin");
-    mkdirSync(work, { recursive: true });
+    const uploadDir = mkdtempSync(path.join(tmpdir(), "ti-proxy-"));
+    const upload = path.join(uploadDir, "upload.bin");
     writeFileSync(upload, randomBytes(5 * 1024 * 1024));
     const put = await curlHttp(`${proxy.url}/cloud-init/phone-home`, ["-X", "PUT", "--data-binary", `@${upload}`]);
     expect(put.status).toBe(200);
     expect(seen.method).toBe("PUT");
     expect(seen.bodySha).toBe(sha256(upload));
+    rmSync(uploadDir, { recursive: true, force: true });
 
     const big = await curlHttp(`${proxy.url}/cloud-init/big`);
     expect(big.status).toBe(200);

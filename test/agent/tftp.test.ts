@@ -16,9 +16,10 @@ import { toNetascii } from "../../onprem-agent/tftp/source";
 import { captureLog, run, sha256, waitFor } from "./serving-support";
 import { RawTftp, ack, decode, rawGet, request, rrq } from "./tftp-raw-client";
 
-const work = mkdtempSync(path.join(tmpdir(), "ti-tftp-"));
-const root = path.join(work, "root");
-const outside = path.join(work, "outside");
+// Made in beforeAll, not at import: a file collected but filtered out (-t) must leave nothing behind.
+let work = "";
+let root = "";
+let outside = "";
 const files: Record<string, Buffer> = {
   "small.txt": Buffer.from("hello from the agent\nsecond line\n"),
   "one.bin": randomBytes(1024 * 1024),
@@ -31,6 +32,9 @@ const files: Record<string, Buffer> = {
 const local = (name: string) => path.join(work, `out-${name.replaceAll("/", "_")}-${Math.random().toString(36).slice(2)}`);
 
 function setUpFiles() {
+  work = mkdtempSync(path.join(tmpdir(), "ti-tftp-"));
+  root = path.join(work, "root");
+  outside = path.join(work, "outside");
   mkdirSync(path.join(root, "sub"), { recursive: true });
   mkdirSync(outside);
   for (const [name, content] of Object.entries(files)) writeFileSync(path.join(root, name), content);
@@ -76,7 +80,7 @@ describe("TFTP server", () => {
 
   afterAll(async () => {
     await server?.close();
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   const url = (name: string) => `tftp://127.0.0.1:${port}/${name}`;
@@ -374,9 +378,10 @@ describe("TFTP server", () => {
 
 describe("TFTP server limits", () => {
   let server: TftpServer;
-  const work2 = mkdtempSync(path.join(tmpdir(), "ti-tftp-limits-"));
+  let work2 = "";
 
   beforeAll(async () => {
+    work2 = mkdtempSync(path.join(tmpdir(), "ti-tftp-limits-"));
     writeFileSync(path.join(work2, "f.bin"), randomBytes(4096));
     server = await startTftpServer(
       { address: "127.0.0.1", port: 0, root: work2, maxTransfers: 1, timeoutMs: 200, retries: 1, files: {} },
@@ -385,7 +390,7 @@ describe("TFTP server limits", () => {
   });
   afterAll(async () => {
     await server?.close();
-    rmSync(work2, { recursive: true, force: true });
+    if (work2) rmSync(work2, { recursive: true, force: true });
   });
 
   it("drops requests beyond maxTransfers without an error, so the client's retry succeeds later", async () => {
