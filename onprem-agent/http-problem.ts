@@ -1,0 +1,17 @@
+/** RFC 7807 answers from the agent's Node HTTP servers (images, node proxy), same shape as the API's. */
+import { STATUS_CODES, type ServerResponse } from "node:http";
+import { PROBLEM_CONTENT_TYPE, problemBody } from "../shared/problem";
+
+export function sendProblem(res: ServerResponse, status: number, detail: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    // Too late for a status: cut the connection so the client sees a truncated body, not a short file.
+    res.destroy();
+    return;
+  }
+  const body = problemBody(status, detail);
+  if (body.title === "Error" && STATUS_CODES[status]) body.title = STATUS_CODES[status]!;
+  const text = JSON.stringify(body);
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  res.writeHead(status, { ...headers, "content-type": PROBLEM_CONTENT_TYPE, "content-length": Buffer.byteLength(text) });
+  res.end(res.req?.method === "HEAD" ? undefined : text);
+}

@@ -1,0 +1,174 @@
+/**
+ * The node-facing proxy: forwards boot-script and cloud-init requests to the API, the way the
+ * seed's HAProxy gateway does, with the node's address in X-Forwarded-For — the API identifies
+ * cloud-init callers by it.
+ *
+ * Differences from HAProxy `option forwardfor`, on purpose:
+ * - X-Forwarded-For is replaced, not appended to. The API (like upstream cloud-init) trusts the
+ *   first element, so an appended header would let a node claim any other node's identity.
+ *   `Forwarded` and `X-Real-IP` from the client are dropped for the same reason.
+ * - Only the configured path prefixes are forwarded, and paths with dot segments or encoded
+ *   slashes are refused, so `/cloud-init/../hsm/v2/...` cannot reach the admin API.
+ * - Host is set to the API's host (a deployed worker routes by it); the node's Host goes in
+ *   X-Forwarded-Host.
+ *
+ * Built on node:http (streaming both ways with stream.pipeline) rather than a proxy library:
+ * the maintained ones are frameworks' plugins, and the whole job is a header filter and two pipes.
+ */
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { pipeline } from "node:stream";
+import type { z } from "zod";
+import { sendProblem } from "../http-problem";
+import { type ServiceDeps, metricFactory, plainIp } from "../service-deps";
+import { type NodeProxyConfig, nodeProxyConfigSchema } from "./config";
+
+export type NodeProxyOptions = z.input<typeof nodeProxyConfigSchema>;
+
+export interface NodeProxy {
+  address: string;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** RFC 9110 §7.6.1 hop-by-hop fields, plus what the proxy sets itself. */
+const DROP_REQUEST = new Set([
+  "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+  "proxy-authorization", "host", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+  // Node's server has already answered the node's 100-continue; the body is streamed regardless.
+  "expect",
+]);
+const DROP_RESPONSE = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
+
+function filterHeaders(headers: http.IncomingHttpHeaders, drop: Set<string>): http.OutgoingHttpHeaders {
+  // Fields the sender lists in Connection are hop-by-hop too.
+  const listed = new Set(String(headers.connection ?? "").toLowerCase().split(",").map((s) => s.trim()));
+  const out: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !drop.has(name) && !listed.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+/** The path part must not climb out of the forwarded prefix once the API decodes it. */
+export function unsafePath(rawPath: string): string | undefined {
+  for (const segment of rawPath.split("/")) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return "malformed percent-encoding in path";
+    }
+    if (decoded === "." || decoded === "..") return "dot segment in path";
+    if (/[/\\\0]/.test(decoded) || segment.includes("\\")) return "encoded slash, backslash or NUL in path";
+  }
+  return undefined;
+}
+
+export function isForwarded(rawPath: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((p) => (p.endsWith("/") ? rawPath.startsWith(p) : rawPath === p || rawPath.startsWith(`${p}/`)));
+}
+
+export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDeps): Promise<NodeProxy> {
+  const config: NodeProxyConfig = nodeProxyConfigSchema.parse(options);
+  const api = new URL(config.apiUrl);
+  const basePath = api.pathname.replace(/\/+$/, "");
+  const transport = api.protocol === "https:" ? https : http;
+  const agent = new transport.Agent({ keepAlive: true });
+  const log = deps.log;
+
+  const m = metricFactory(deps.metrics);
+  const responses = m.counter({ name: "ochami_agent_node_proxy_requests_total", help: "Node proxy responses by status", labelNames: ["status"] as const });
+  const upstreamErrors = m.counter({ name: "ochami_agent_node_proxy_upstream_errors_total", help: "API requests that failed or timed out", labelNames: ["kind"] as const });
+
+  const server = http.createServer((req, res) => {
+    res.on("close", () => responses.inc({ status: String(res.statusCode) }));
+    forward(req, res);
+  });
+
+  function forward(req: http.IncomingMessage, res: http.ServerResponse) {
+    const ip = plainIp(req.socket.remoteAddress);
+    const rawUrl = req.url ?? "";
+    const rawPath = rawUrl.split("?", 1)[0];
+    if (!rawUrl.startsWith("/")) return sendProblem(res, 400, "request target must be an absolute path");
+    const unsafe = unsafePath(rawPath);
+    if (unsafe) {
+      log.warn({ ip, url: rawUrl, reason: unsafe }, "node proxy: request refused");
+      return sendProblem(res, 400, unsafe);
+    }
+    if (!isForwarded(rawPath, config.paths)) return sendProblem(res, 404, `${rawPath} is not served on this port`);
+
+    const headers = filterHeaders(req.headers, DROP_REQUEST);
+    headers["x-forwarded-for"] = ip;
+    headers["x-forwarded-proto"] = "http";
+    if (req.headers.host) headers["x-forwarded-host"] = req.headers.host;
+    headers.host = api.host;
+
+    const started = Date.now();
+    let answered = false;
+    const upstream = transport.request(
+      { protocol: api.protocol, hostname: api.hostname, port: api.port, method: req.method, path: basePath + rawUrl, headers, agent },
+      (upRes) => {
+        answered = true;
+        clearTimeout(headerTimer);
+        res.writeHead(upRes.statusCode ?? 502, filterHeaders(upRes.headers, DROP_RESPONSE));
+        pipeline(upRes, res, (err) => {
+          if (err && !res.writableFinished) log.warn({ ip, url: rawUrl, err: err.message }, "node proxy: response stream broken");
+        });
+        log.debug({ ip, method: req.method, url: rawUrl, status: upRes.statusCode, ms: Date.now() - started }, "node proxy: forwarded");
+      },
+    );
+    const headerTimer = setTimeout(() => upstream.destroy(Object.assign(new Error("response timeout"), { code: "ETIMEDOUT_RESPONSE" })), config.responseTimeoutMs);
+    // Silence on the API connection while streaming (or before it answers).
+    upstream.setTimeout(config.idleTimeoutMs, () => upstream.destroy(Object.assign(new Error("idle timeout"), { code: "ETIMEDOUT_IDLE" })));
+    req.setTimeout(config.idleTimeoutMs, () => req.destroy());
+    upstream.on("error", (err: NodeJS.ErrnoException) => {
+      clearTimeout(headerTimer);
+      if (answered || res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const timedOut = err.code === "ETIMEDOUT_RESPONSE" || err.code === "ETIMEDOUT_IDLE";
+      upstreamErrors.inc({ kind: timedOut ? "timeout" : "unreachable" });
+      log.warn({ ip, url: rawUrl, api: api.origin, err: err.code ?? err.message }, "node proxy: API request failed");
+      if (timedOut) sendProblem(res, 504, `the API at ${api.origin} did not answer within ${config.responseTimeoutMs} ms`);
+      else sendProblem(res, 502, `the API at ${api.origin} is unreachable (${err.code ?? err.message})`);
+    });
+    // The node went away: stop the API request too.
+    res.on("close", () => {
+      clearTimeout(headerTimer);
+      if (!res.writableFinished) upstream.destroy();
+    });
+    // pipe, not pipeline: a failed API request must not destroy the node's connection before
+    // the 502 is written on it.
+    req.on("error", () => upstream.destroy());
+    req.pipe(upstream);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.address, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (err) => log.error({ err }, "node proxy: server error"));
+  const bound = server.address() as AddressInfo;
+  const host = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
+  log.info({ address: bound.address, port: bound.port, api: api.origin, paths: config.paths }, "node proxy: listening");
+
+  return {
+    address: bound.address,
+    port: bound.port,
+    url: `http://${host}:${bound.port}`,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      agent.destroy();
+      await closed;
+      log.info({ port: bound.port }, "node proxy: stopped");
+    },
+  };
+}
