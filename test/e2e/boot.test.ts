@@ -184,6 +184,7 @@ log: {level: info}
 
     // What an admin watching sees: the same steps, one line each, with time since the boot began.
     const watch = await inNs("env", [`OCHAMI_STATE_DIR=${stateDir}`, "node_modules/.bin/tsx", "onprem-agent/watch.ts", "--once", "--group", "compute"]);
+    writeFileSync(path.join(dir, "watch.txt"), watch.stdout);
     const lines = watch.stdout.trim().split("\n");
     expect(lines.map((l) => l.split(/\s+/)[2]).filter((ep, i, all) => ep !== all[i - 1])).toEqual(sequence);
     expect(lines.every((l) => l.split(/\s+/)[1] === NODE.xname)).toBe(true);
