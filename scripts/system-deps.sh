@@ -8,7 +8,7 @@ PACKAGES=(
   # The cloud-init client test drives Debian's cloud-init Python modules (never `cloud-init init`).
   cloud-init python3
   # DHCP clients and peers: dhclient, udhcpc, perfdhcp (kea-admin), dnsmasq; QEMU with iPXE ROMs.
-  isc-dhcp-client udhcpc busybox kea-admin dnsmasq-base tcpdump qemu-system-x86 ipxe-qemu
+  isc-dhcp-client udhcpc busybox-static kea-admin dnsmasq-base tcpdump qemu-system-x86 ipxe-qemu
   # TFTP client for the agent tests; iPXE binaries the agent's TFTP server serves by default;
   # tftpd-hpa and nginx are the baselines bench/tftp-images.ts runs (started by the bench itself
   # on loopback ports; on a systemd host the packages also enable their own services).
