@@ -118,3 +118,12 @@ describe("SMD /Inventory/EthernetInterfaces", () => {
     expect(problemOf(await send("DELETE", BASE))).toMatchObject({ status: 404, detail: "no entries to delete" });
   });
 });
+
+describe("IP spellings", () => {
+  it("stores IPv6 in one canonical spelling and finds it however it is written", async () => {
+    const r = await send("POST", BASE, { MACAddress: "02:00:00:00:00:06", ComponentID: "x1000c1s7b0n6", IPAddresses: [{ IPAddress: "FD63:0:0::0005" }] });
+    expect(r.status).toBe(201);
+    expect((await getJson(`${BASE}/020000000006`)).body.IPAddresses).toEqual([{ IPAddress: "fd63::5" }]);
+    expect((await getJson(`${BASE}?IPAddress=fd63:0000:0000:0000:0000:0000:0000:0005`)).body.map((i: any) => i.ID)).toEqual(["020000000006"]);
+  });
+});

@@ -1,6 +1,7 @@
 import { canonicalValue, type HmsValueKind } from "../../../shared/hms-values";
 import { HttpProblem } from "../../../shared/problem";
 import { canonicalHmsType, parseXname } from "../../../shared/xname";
+import { parseTerms as terms, type Terms } from "../terms";
 import type { Projection } from "./model";
 
 /**
@@ -8,11 +9,6 @@ import type { Projection } from "./model";
  * /State/Components/Query/{xname}, and the same keys in the POST Query bodies.
  * Values of one key are OR-ed, `!value` negates (negations AND-ed), keys are AND-ed.
  */
-export interface Terms<T> {
-  include: T[];
-  exclude: T[];
-}
-
 export interface ComponentFilter {
   id: Terms<string>;
   type: Terms<string>;
@@ -45,15 +41,6 @@ const PARTITION_RE = /^p([0-9]+)(\.([0-9]+))?$/;
 
 function bad(msg: string): HttpProblem {
   return new HttpProblem(400, `bad query param: ${msg}`);
-}
-
-function terms<T>(values: string[], parse: (v: string) => T): Terms<T> {
-  const t: Terms<T> = { include: [], exclude: [] };
-  for (const v of values) {
-    if (v.startsWith("!")) t.exclude.push(parse(v.slice(1)));
-    else t.include.push(parse(v));
-  }
-  return t;
 }
 
 const BOOL_VALUES: Record<string, boolean> = { true: true, t: true, "1": true, false: false, f: false, "0": false };

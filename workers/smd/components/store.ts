@@ -1,16 +1,10 @@
 import { and, asc, eq, gte, lte, or, sql, type SQL } from "drizzle-orm";
 import { components, groupMembers, nodeMaps, partitionMembers } from "../../../shared/db/schema";
 import { changes, chunks, countAndDelete, inList, notInList, runBatch, type Db, type Statement } from "../../db";
-import type { ComponentFilter, Terms } from "./filter";
+import { termsWhere } from "../terms";
+import type { ComponentFilter } from "./filter";
 import type { ComponentRow, NodeMapDefaults } from "./model";
 
-
-function termsWhere<T extends string | number | boolean>(column: any, t: Terms<T>): SQL[] {
-  const out: SQL[] = [];
-  if (t.include.length) out.push(inList(column, t.include));
-  if (t.exclude.length) out.push(notInList(column, t.exclude));
-  return out;
-}
 
 /** WHERE clauses for a filter. Group/partition filters are membership subqueries. */
 export function filterWhere(f: ComponentFilter): SQL | undefined {
@@ -19,18 +13,15 @@ export function filterWhere(f: ComponentFilter): SQL | undefined {
     ...termsWhere(components.type, f.type),
     ...termsWhere(components.state, f.state),
     ...termsWhere(components.flag, f.flag),
-    ...termsWhere(components.enabled, { include: f.enabled.include.map(Number), exclude: f.enabled.exclude.map(Number) } as any),
+    ...termsWhere(components.enabled, f.enabled),
     ...termsWhere(components.softwareStatus, f.softwareStatus),
     ...termsWhere(components.role, f.role),
     ...termsWhere(components.subRole, f.subRole),
     ...termsWhere(components.subtype, f.subtype),
     ...termsWhere(components.arch, f.arch),
     ...termsWhere(components.class, f.class),
-    ...termsWhere(components.locked, { include: f.locked.include.map(Number), exclude: f.locked.exclude.map(Number) } as any),
-    ...termsWhere(components.reservationDisabled, {
-      include: f.reservationDisabled.include.map(Number),
-      exclude: f.reservationDisabled.exclude.map(Number),
-    } as any),
+    ...termsWhere(components.locked, f.locked),
+    ...termsWhere(components.reservationDisabled, f.reservationDisabled),
   ];
   // NIDs: positive values and ranges are OR-ed together; negations AND-ed.
   const nidAny: SQL[] = [];

@@ -1,4 +1,4 @@
-import { isIP } from "../../../shared/ip";
+import { canonicalIp } from "../../../shared/ip";
 
 export interface IpAddress {
   IPAddress: string;
@@ -49,6 +49,11 @@ export function parseRfc3339(raw: string): string | undefined {
   return Number.isNaN(t) ? undefined : new Date(t).toISOString();
 }
 
-export function validIp(raw: unknown): raw is string {
-  return typeof raw === "string" && isIP(raw.trim());
+/**
+ * An IP literal in its one stored spelling (dotted quad; RFC 5952 IPv6, lower case, compressed),
+ * so lookups by address (cloud-init, boot history) match however a client wrote it. undefined
+ * when it is not an IP literal.
+ */
+export function storedIp(raw: unknown): string | undefined {
+  return typeof raw === "string" ? canonicalIp(raw) : undefined;
 }

@@ -9,7 +9,7 @@ import { objectBody, optArray, optString } from "../../http/decode";
 import { Query } from "../../http/query";
 import { param, resource } from "../../http/routes";
 import { createdOne, deletedCount } from "../../http/responses";
-import { interfaceJson, ipJson, parseRfc3339, storedTimestamp, validIp, type InterfaceRecord } from "./model";
+import { interfaceJson, ipJson, parseRfc3339, storedTimestamp, storedIp, type InterfaceRecord } from "./model";
 import * as store from "./store";
 
 const BASE = "/hsm/v2/Inventory/EthernetInterfaces";
@@ -27,7 +27,7 @@ function parseFilter(q: Query): store.InterfaceFilter {
       const mac = parseMac(v);
       return mac.ok ? mac.mac : v.trim().toLowerCase();
     }),
-    ips: q.all("IPAddress").map((v) => v.trim()),
+    ips: q.all("IPAddress").map((v) => storedIp(v) ?? v.trim()),
     networks: q.all("Network"),
     componentIds: q.all("ComponentID").map((v) => {
       if (v.trim() === "") return "";
@@ -61,8 +61,9 @@ function parseIps(raw: unknown): Array<{ ip: string; network: string }> {
   const out: Array<{ ip: string; network: string }> = [];
   list.forEach((item, i) => {
     const b = objectBody(item, ["IPAddress", "Network"] as const, `IPAddresses[${i}]`);
-    const ip = optString(b.IPAddress, `IPAddresses[${i}].IPAddress`)?.trim() ?? "";
-    if (!validIp(ip)) throw new HttpProblem(400, `Invalid CompEthInterface IP Address${ip ? `: '${ip}'` : ""}`);
+    const raw = optString(b.IPAddress, `IPAddresses[${i}].IPAddress`)?.trim() ?? "";
+    const ip = storedIp(raw);
+    if (!ip) throw new HttpProblem(400, `Invalid CompEthInterface IP Address${raw ? `: '${raw}'` : ""}`);
     if (seen.has(ip)) return;
     seen.add(ip);
     out.push({ ip, network: optString(b.Network, `IPAddresses[${i}].Network`) ?? "" });
@@ -124,8 +125,9 @@ export function registerInterfaceRoutes(app: Hono<any>) {
     POST: async (c) => {
       const id = idOf(c);
       const b = objectBody(await readJson(c.req.raw), ["IPAddress", "Network"] as const);
-      const ip = optString(b.IPAddress, "IPAddress")?.trim() ?? "";
-      if (!validIp(ip)) throw new HttpProblem(400, `Invalid CompEthInterface IP Address${ip ? `: '${ip}'` : ""}`);
+      const raw = optString(b.IPAddress, "IPAddress")?.trim() ?? "";
+      const ip = storedIp(raw);
+      if (!ip) throw new HttpProblem(400, `Invalid CompEthInterface IP Address${raw ? `: '${raw}'` : ""}`);
       await requireInterface(c, id);
       try {
         await store.addIp(dbOf(c), id, ip, optString(b.Network, "Network") ?? "", storedTimestamp());
@@ -141,7 +143,7 @@ export function registerInterfaceRoutes(app: Hono<any>) {
   resource(app, "/Inventory/EthernetInterfaces/:id/IPAddresses/:ip", {
     PATCH: async (c) => {
       const id = idOf(c);
-      const ip = param(c, "ip");
+      const ip = storedIp(param(c, "ip")) ?? param(c, "ip");
       const b = objectBody(await readJson(c.req.raw), ["Network"] as const);
       const network = optString(b.Network, "Network");
       if (network === undefined) throw new HttpProblem(400, "Request must have at least one patch field.");
@@ -150,7 +152,7 @@ export function registerInterfaceRoutes(app: Hono<any>) {
       return c.json(ipJson({ ip, network }));
     },
     DELETE: async (c) => {
-      const n = await store.deleteIp(dbOf(c), idOf(c), param(c, "ip"), storedTimestamp());
+      const n = await store.deleteIp(dbOf(c), idOf(c), storedIp(param(c, "ip")) ?? param(c, "ip"), storedTimestamp());
       if (n === 0) throw new HttpProblem(404, "component ethernet interface has no such ip address.");
       return deletedCount(1);
     },

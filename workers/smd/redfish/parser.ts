@@ -1,5 +1,5 @@
 import { getKey, isPlainObject } from "../../../shared/json-keys";
-import { isIP } from "../../../shared/ip";
+import { canonicalIp } from "../../../shared/ip";
 import { parseMac } from "../../../shared/mac";
 import { HttpProblem } from "../../../shared/problem";
 import type { InterfaceRecord } from "../interfaces/model";
@@ -37,8 +37,9 @@ function interfacesOf(list: unknown, componentId: string, type: string, now: str
     if (!isPlainObject(raw)) throw new HttpProblem(400, `${where}.ethernet_interfaces[${i}] must be an object`);
     const mac = parseMac(getKey(raw, "mac"));
     if (!mac.ok) throw new HttpProblem(400, `Invalid CompEthInterface MAC Address: ${where}.ethernet_interfaces[${i}]: ${mac.error}`);
-    const ip = str(getKey(raw, "ip")).trim();
-    if (ip && !isIP(ip)) throw new HttpProblem(400, `Invalid CompEthInterface IP Address: '${ip}'`);
+    const rawIp = str(getKey(raw, "ip")).trim();
+    const ip = rawIp ? canonicalIp(rawIp) : "";
+    if (ip === undefined) throw new HttpProblem(400, `Invalid CompEthInterface IP Address: '${rawIp}'`);
     return {
       id: mac.id,
       macAddress: mac.mac,

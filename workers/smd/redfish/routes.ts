@@ -13,17 +13,14 @@ import { createdList, deletedCount } from "../../http/responses";
 import { storedTimestamp } from "../interfaces/model";
 import { componentEndpointJson, redfishEndpointJson, RFE_KEYS, validateRedfishEndpoint, type RedfishEndpointRow } from "./model";
 import { hasDiscoveryPayload, parseDiscoveredInventory } from "./parser";
+import { parseTerms } from "../terms";
 import * as store from "./store";
 
 const dbOf = (c: Context) => database(c.env.DB);
 const RFE_URI = "/hsm/v2/Inventory/RedfishEndpoints";
 const CONFLICT = "operation would conflict with an existing resource that has the same FQDN or xname ID.";
 
-function terms(values: string[], parse: (v: string) => string = (v) => v): store.Terms {
-  const t: store.Terms = { include: [], exclude: [] };
-  for (const v of values) (v.startsWith("!") ? t.exclude : t.include).push(parse(v.startsWith("!") ? v.slice(1) : v));
-  return t;
-}
+const terms = (values: string[], parse: (v: string) => string = (v) => v) => parseTerms(values, parse);
 
 function parseRfeFilter(q: Query): store.RedfishFilter {
   return {

@@ -1,24 +1,12 @@
 import { and, asc, eq, sql, type SQL } from "drizzle-orm";
 import { componentEndpoints, components, redfishEndpoints } from "../../../shared/db/schema";
-import { inList, notInList, runBatch, type Db, type Statement } from "../../db";
+import { inList, runBatch, type Db, type Statement } from "../../db";
+import { termsWhere, type Terms } from "../terms";
 import { insertInterfaceStatements } from "../interfaces/store";
 import type { ComponentEndpointRow, RedfishEndpointRow } from "./model";
 import type { DiscoveredInventory } from "./parser";
 
-export interface Terms {
-  include: string[];
-  exclude: string[];
-}
-
-export type RedfishFilter = Partial<Record<"id" | "fqdn" | "type" | "uuid" | "macAddr" | "ipAddress" | "lastStatus", Terms>>;
-
-function termsWhere(column: any, t: Terms | undefined): SQL[] {
-  if (!t) return [];
-  const out: SQL[] = [];
-  if (t.include.length) out.push(inList(column, t.include));
-  if (t.exclude.length) out.push(notInList(column, t.exclude));
-  return out;
-}
+export type RedfishFilter = Partial<Record<"id" | "fqdn" | "type" | "uuid" | "macAddr" | "ipAddress" | "lastStatus", Terms<string>>>;
 
 export async function listRedfishEndpoints(db: Db, f: RedfishFilter = {}): Promise<RedfishEndpointRow[]> {
   const where = and(
