@@ -229,7 +229,7 @@ async function main() {
     );
     const a10k = await startAgentProcess(cfgFile);
     agents.push(a10k);
-    await waitFor(async () => (await metric(metricsPort, "ochami_inventory_reservations")) === N, 60_000, "the agent to load 10,000 reservations");
+    await waitFor(async () => (await metric(metricsPort, "ochami_agent_inventory_reservations")) === N, 60_000, "the agent to load 10,000 reservations");
     const rss10kIdle = rssMb(a10k.pid);
     const sampler10k = sampleRss(a10k.pid);
 
@@ -287,7 +287,7 @@ async function main() {
       writeFileSync(cfg100k, [`api: {url: "http://127.0.0.1:${snapPort}"}`, "inventory: {refreshInterval: 30s}", `metrics: {port: ${port100k}}`].join("\n"));
       const a100k = await startAgentProcess(cfg100k);
       agents.push(a100k);
-      await waitFor(async () => (await metric(port100k, "ochami_inventory_reservations")) === BIG, 120_000, "the agent to load 100,000 reservations");
+      await waitFor(async () => (await metric(port100k, "ochami_agent_inventory_reservations")) === BIG, 120_000, "the agent to load 100,000 reservations");
       const afterLoad = rssMb(a100k.pid);
       const sampler = sampleRss(a100k.pid);
       await new Promise((r) => setTimeout(r, 35_000)); // spans one full refresh

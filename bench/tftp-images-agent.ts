@@ -4,7 +4,7 @@
  * argv: <tftp root> <image root>. Prints one JSON line {tftpPort, imagesPort} when ready.
  */
 import { startImageServer } from "../onprem-agent/images";
-import type { Logger } from "../onprem-agent/service-deps";
+import type { Logger } from "../onprem-agent/log";
 import { startTftpServer } from "../onprem-agent/tftp";
 
 const quiet = () => {};

@@ -1,30 +1,41 @@
 /**
- * The agent process's parts wired together: API client, SMD inventory, boot-event reporter,
- * DHCP server, metrics. `startAgent` is what `npm run agent` runs and what tests and benchmarks
- * start in-process. TFTP and image serving are separate modules the agent will start here too.
+ * The agent process's parts wired together: API client, SMD inventory, boot-event reporter, DHCP,
+ * TFTP, image server, node proxy, metrics. `startAgent` is what `npm run agent` and `npm start`
+ * run and what tests and benchmarks start in-process. Every part logs through one logger (child
+ * per part) and registers its metrics on one registry; what TFTP and the image server serve is
+ * mapped from the client's address to its node (SMD reservation, else the DHCP pool lease) and
+ * reported to the boot history.
  */
 import type { Server } from "node:http";
+import { parseXname } from "../shared/xname";
 import { ApiClient } from "./api-client";
 import { BootEventReporter } from "./boot-events";
 import type { AgentConfig } from "./config";
 import { resolveDhcpSettings } from "./dhcp/config";
 import { DhcpServer } from "./dhcp/server";
+import { startImageServer, type ImageServer } from "./images";
 import { SmdInventory } from "./inventory";
-import { createLogger, type Logger } from "./log";
+import { createLogger, type AgentLogger } from "./log";
 import { createMetrics, serveMetrics, type AgentMetrics } from "./metrics";
+import { startNodeProxy, type NodeProxy } from "./node-proxy";
+import type { ServedEvent, ServiceDeps } from "./service-deps";
+import { startTftpServer, type TftpServer } from "./tftp";
 
 export interface Agent {
   config: AgentConfig;
-  log: Logger;
+  log: AgentLogger;
   metrics: AgentMetrics;
   inventory: SmdInventory;
   events: BootEventReporter;
   dhcp?: DhcpServer;
+  tftp?: TftpServer;
+  images?: ImageServer;
+  nodeProxy?: NodeProxy;
   metricsServer?: Server;
   stop(): Promise<void>;
 }
 
-export async function startAgent(config: AgentConfig, opts: { log?: Logger } = {}): Promise<Agent> {
+export async function startAgent(config: AgentConfig, opts: { log?: AgentLogger } = {}): Promise<Agent> {
   const log = opts.log ?? createLogger(config.log);
   const metrics = createMetrics();
   const api = new ApiClient(config.api);
@@ -52,15 +63,35 @@ export async function startAgent(config: AgentConfig, opts: { log?: Logger } = {
     events,
     async stop() {
       agent.dhcp?.stop();
+      await Promise.all([agent.tftp?.close(), agent.images?.close(), agent.nodeProxy?.close()]);
       inventory.stop();
       await events.close();
       await new Promise<void>((r) => (agent.metricsServer ? agent.metricsServer.close(() => r()) : r()));
     },
   };
+
+  /** A file served to `ip`, reported under the node that holds that address. */
+  const reportServed = (e: ServedEvent) => {
+    const reservation = inventory.lookupIp(e.ip);
+    const mac = reservation?.mac ?? agent.dhcp?.leases.holderOf(e.ip) ?? "";
+    const name = reservation?.xname && parseXname(reservation.xname) ? reservation.xname : undefined;
+    events.report({ mac, ip: e.ip, name, endpoint: e.endpoint, epoch_ms: Date.now(), detail: e.detail });
+  };
+  const deps = (mod: string): ServiceDeps => ({ log: log.child({ mod }), metrics: metrics.registry, report: reportServed });
+
   try {
     if (config.metrics.enabled) agent.metricsServer = await serveMetrics(metrics, config.metrics);
     await inventory.start();
     log.info({ reservations: inventory.size, api: api.baseUrl }, "inventory loaded");
+    // Files before DHCP: a node answered by DHCP fetches its boot file at once.
+    const { enabled: tftpOn, ...tftp } = config.tftp;
+    const { enabled: imagesOn, ...images } = config.images;
+    const { enabled: proxyOn, ...proxy } = config.nodeProxy;
+    [agent.tftp, agent.images, agent.nodeProxy] = await Promise.all([
+      tftpOn ? startTftpServer(tftp, deps("tftp")) : undefined,
+      imagesOn ? startImageServer(images, deps("images")) : undefined,
+      proxyOn ? startNodeProxy({ ...proxy, apiUrl: proxy.apiUrl ?? config.api.url }, deps("node-proxy")) : undefined,
+    ]);
     if (config.dhcp.interface) {
       const settings = resolveDhcpSettings(config.dhcp, config.api.bootUrl ?? config.api.url);
       agent.dhcp = new DhcpServer({
@@ -73,7 +104,7 @@ export async function startAgent(config: AgentConfig, opts: { log?: Logger } = {
       });
       await agent.dhcp.start();
     } else {
-      log.info("DHCP is off (no dhcp.interface configured)");
+      log.info({}, "DHCP is off (no dhcp.interface configured)");
     }
   } catch (err) {
     await agent.stop();

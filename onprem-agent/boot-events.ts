@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { ApiClient } from "./api-client";
 import { seconds } from "./config-types";
+import type { Logger } from "./log";
 
 export type BootEndpoint =
   | "dhcp"
@@ -44,11 +45,6 @@ export type BootEventsConfig = z.infer<typeof bootEventsConfigSchema>;
 
 export const ENDPOINT_HISTORY_PATH = "/boot/v1/endpoint-history";
 
-export interface ReporterLog {
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-}
-
 export class BootEventReporter {
   private queue: BootEvent[] = [];
   private timer?: NodeJS.Timeout;
@@ -62,7 +58,7 @@ export class BootEventReporter {
   constructor(
     private readonly api: ApiClient,
     private readonly cfg: BootEventsConfig,
-    private readonly log: ReporterLog,
+    private readonly log: Logger,
   ) {}
 
   get queued(): number {

@@ -1,6 +1,7 @@
 /**
  * The agent's one configuration file (YAML), validated with zod. Each module owns its section's
- * schema (dhcp/config.ts, inventory/, boot-events.ts, metrics.ts, log.ts, api-client.ts); this file
+ * schema (dhcp/config.ts, tftp/config.ts, images/config.ts, node-proxy/config.ts, inventory/, boot-events.ts,
+ * metrics.ts, log.ts, api-client.ts); this file
  * only composes them, so adding a module means adding one line here. See agent.example.yaml.
  */
 import { readFileSync } from "node:fs";
@@ -9,25 +10,21 @@ import { z } from "zod";
 import { apiConfigSchema } from "./api-client";
 import { bootEventsConfigSchema } from "./boot-events";
 import { dhcpConfigSchema } from "./dhcp/config";
+import { imagesConfigSchema } from "./images/config";
 import { inventoryConfigSchema } from "./inventory";
+import { nodeProxyConfigSchema } from "./node-proxy/config";
+import { tftpConfigSchema } from "./tftp/config";
 import { logConfigSchema } from "./log";
 import { metricsConfigSchema } from "./metrics";
-
-/**
- * Placeholders for the TFTP and image-server sections, which their modules define; kept loose so a
- * config written for them already validates here. Replace each with the module's own schema when
- * it is wired in.
- */
-export const tftpConfigPlaceholder = z.looseObject({ enabled: z.boolean().default(false) }).prefault({});
-export const imagesConfigPlaceholder = z.looseObject({ enabled: z.boolean().default(false) }).prefault({});
 
 export const agentConfigSchema = z.strictObject({
   api: apiConfigSchema,
   inventory: inventoryConfigSchema,
   dhcp: dhcpConfigSchema.prefault({}),
   bootEvents: bootEventsConfigSchema,
-  tftp: tftpConfigPlaceholder,
-  images: imagesConfigPlaceholder,
+  tftp: tftpConfigSchema.prefault({}),
+  images: imagesConfigSchema.prefault({}),
+  nodeProxy: nodeProxyConfigSchema.prefault({}),
   metrics: metricsConfigSchema,
   log: logConfigSchema,
 });

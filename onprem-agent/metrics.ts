@@ -1,9 +1,10 @@
 /**
  * Prometheus metrics (prom-client) on their own HTTP port: `GET /metrics`. One registry per agent
- * so tests can run several; modules register their own series on it.
+ * (tests run several agents in one process); every part of the agent registers its series on it
+ * through `metricFactory`. All names start with `ochami_agent_<part>_`.
  */
 import { createServer, type Server } from "node:http";
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { z } from "zod";
 import { port } from "./config-types";
 
@@ -16,6 +17,47 @@ export const metricsConfigSchema = z
   .prefault({});
 
 export type MetricsConfig = z.infer<typeof metricsConfigSchema>;
+
+export const METRIC_PREFIX = "ochami_agent_";
+
+type MetricConfig<T extends string> = { name: string; help: string; labelNames?: readonly T[] };
+
+/**
+ * Metrics on a registry (none: kept but not exported, for a server started alone). A registry may
+ * outlive one server (tests and restarts start several on it), so an existing metric of the same
+ * name is reused instead of failing prom-client's duplicate-name check.
+ */
+export function metricFactory(registry: Registry | undefined) {
+  const registers = registry ? [registry] : [];
+  function existing<M>(name: string): M | undefined {
+    return registry?.getSingleMetric(name) as M | undefined;
+  }
+  return {
+    counter<T extends string>(config: MetricConfig<T>): Counter<T> {
+      return existing<Counter<T>>(config.name) ?? new Counter<T>({ ...config, registers });
+    },
+    gauge<T extends string>(config: MetricConfig<T>): Gauge<T> {
+      return existing<Gauge<T>>(config.name) ?? new Gauge<T>({ ...config, registers });
+    },
+    /** A gauge read at scrape time. */
+    probe(config: MetricConfig<never>, read: () => number | undefined): Gauge {
+      return (
+        existing<Gauge>(config.name) ??
+        new Gauge({
+          ...config,
+          registers,
+          collect() {
+            const v = read();
+            if (v !== undefined) this.set(v);
+          },
+        })
+      );
+    },
+    histogram<T extends string>(config: MetricConfig<T> & { buckets: number[] }): Histogram<T> {
+      return existing<Histogram<T>>(config.name) ?? new Histogram<T>({ ...config, registers });
+    },
+  };
+}
 
 /** Read at scrape time; the agent fills them in once its parts exist. */
 export interface MetricProbes {
@@ -30,42 +72,28 @@ export interface AgentMetrics {
   probes: MetricProbes;
   dhcpPackets: Counter<"type" | "decision">;
   dhcpErrors: Counter<"stage">;
-  inventorySize: Gauge;
-  inventoryAge: Gauge;
   inventoryErrors: Counter;
-  bootEventsDropped: Gauge;
-  bootEventsQueued: Gauge;
 }
 
 export function createMetrics(): AgentMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "ochami_agent_" });
+  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   const probes: MetricProbes = {};
-  const probe = (name: string, help: string, read: () => number | undefined) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const v = read();
-        if (v !== undefined) this.set(v);
-      },
-    });
+  const m = metricFactory(registry);
+  m.probe({ name: "ochami_agent_inventory_reservations", help: "MACs with an address in the SMD cache" }, () => probes.inventorySize?.());
+  m.probe({ name: "ochami_agent_inventory_age_seconds", help: "Seconds since the last successful SMD refresh (-1: never)" }, () => probes.inventoryAgeSeconds?.());
+  m.probe({ name: "ochami_agent_boot_events_dropped", help: "Boot events dropped while the API was unreachable (since start)" }, () => probes.bootEventsDropped?.());
+  m.probe({ name: "ochami_agent_boot_events_queued", help: "Boot events waiting to be posted" }, () => probes.bootEventsQueued?.());
   return {
     registry,
     probes,
-    dhcpPackets: new Counter({
-      name: "ochami_dhcp_packets_total",
+    dhcpPackets: m.counter({
+      name: "ochami_agent_dhcp_packets_total",
       help: "DHCP packets received, by message type and decision (offer, ack, nak, drop, malformed)",
-      labelNames: ["type", "decision"],
-      registers: [registry],
+      labelNames: ["type", "decision"] as const,
     }),
-    dhcpErrors: new Counter({ name: "ochami_dhcp_errors_total", help: "DHCP send/encode failures", labelNames: ["stage"], registers: [registry] }),
-    inventorySize: probe("ochami_inventory_reservations", "MACs with an address in the SMD cache", () => probes.inventorySize?.()),
-    inventoryAge: probe("ochami_inventory_age_seconds", "Seconds since the last successful SMD refresh (-1: never)", () => probes.inventoryAgeSeconds?.()),
-    inventoryErrors: new Counter({ name: "ochami_inventory_refresh_errors_total", help: "Failed SMD refreshes", registers: [registry] }),
-    bootEventsDropped: probe("ochami_boot_events_dropped", "Boot events dropped while the API was unreachable", () => probes.bootEventsDropped?.()),
-    bootEventsQueued: probe("ochami_boot_events_queued", "Boot events waiting to be posted", () => probes.bootEventsQueued?.()),
+    dhcpErrors: m.counter({ name: "ochami_agent_dhcp_errors_total", help: "DHCP send/encode failures", labelNames: ["stage"] as const }),
+    inventoryErrors: m.counter({ name: "ochami_agent_inventory_refresh_errors_total", help: "Failed SMD refreshes" }),
   };
 }
 

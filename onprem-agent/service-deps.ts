@@ -1,24 +1,19 @@
 /**
  * What the agent's boot-traffic servers (TFTP, images, node proxy) are given by the process that
- * starts them: a logger, an optional metrics registry and an optional boot-event callback. Each
- * server takes these injected so it can be started alone in a test or a benchmark.
+ * starts them: a logger, an optional metrics registry and an optional callback for what they
+ * served. Each server takes these injected so it can be started alone in a test or a benchmark;
+ * the agent (agent.ts) maps a served event's IP to its node and reports it as a boot event.
  */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
+import type { BootEndpoint } from "./boot-events";
+import type { Logger } from "./log";
 
-/** The part of pino's interface the servers use: `log.info({ ip, file }, "message")`. */
-export interface Logger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type ServedEndpoint = Extract<BootEndpoint, "tftp" | "kernel" | "initrd" | "rootfs" | "image">;
 
-export type BootEndpoint = "tftp" | "kernel" | "initrd" | "rootfs" | "image";
-
-/** One step of a node's boot as seen by the agent; the caller maps `ip` to a node. */
-export interface BootEvent {
+/** One file served to a node, known by its address only; the agent maps `ip` to a node. */
+export interface ServedEvent {
   ip: string;
-  endpoint: BootEndpoint;
+  endpoint: ServedEndpoint;
   detail: string;
 }
 
@@ -26,11 +21,11 @@ export interface ServiceDeps {
   log: Logger;
   /** Where this server registers its counters; without one they are kept but not exported. */
   metrics?: Registry;
-  report?: (event: BootEvent) => void;
+  report?: (event: ServedEvent) => void;
 }
 
 /** Calls `report`, keeping a throwing callback from breaking the transfer that triggered it. */
-export function reportBootEvent(deps: ServiceDeps, event: BootEvent): void {
+export function reportBootEvent(deps: ServiceDeps, event: ServedEvent): void {
   if (!deps.report) return;
   try {
     deps.report(event);
@@ -43,29 +38,4 @@ export function reportBootEvent(deps: ServiceDeps, event: BootEvent): void {
 export function plainIp(address: string | undefined): string {
   if (!address) return "";
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
-}
-
-type MetricConfig<T extends string> = { name: string; help: string; labelNames?: readonly T[] };
-
-/**
- * Metrics registered on the injected registry. A registry may outlive one server (tests and
- * restarts start several on it), so an existing metric of the same name is reused instead of
- * failing prom-client's duplicate-name check.
- */
-export function metricFactory(registry: Registry | undefined) {
-  const registers = registry ? [registry] : [];
-  function existing<M>(name: string): M | undefined {
-    return registry?.getSingleMetric(name) as M | undefined;
-  }
-  return {
-    counter<T extends string>(config: MetricConfig<T>): Counter<T> {
-      return existing<Counter<T>>(config.name) ?? new Counter<T>({ ...config, registers });
-    },
-    gauge<T extends string>(config: MetricConfig<T>): Gauge<T> {
-      return existing<Gauge<T>>(config.name) ?? new Gauge<T>({ ...config, registers });
-    },
-    histogram<T extends string>(config: MetricConfig<T> & { buckets: number[] }): Histogram<T> {
-      return existing<Histogram<T>>(config.name) ?? new Histogram<T>({ ...config, registers });
-    },
-  };
 }

@@ -1,20 +1,29 @@
 /**
  * `npm start`: the whole head-node system on this machine. Serves the API (SMD, BSS, cloud-init,
- * auth) under workerd on a persisted local D1, applying pending migrations first.
+ * auth) under workerd on a persisted local D1, applying pending migrations first, and runs the
+ * on-prem agent beside it in this process (DHCP, TFTP, images, node proxy; see head-node-plan.ts
+ * for what is on by default and why).
  *
  * Environment: PORT (8081), HOST (127.0.0.1), OCHAMI_STATE_DIR (./.state), OCHAMI_AUTH (on|off),
- * and any other OCHAMI_* variable, passed to the worker as configuration (see README).
- * The first start creates the token issuer's signing key and an admin client in <state>/auth.
+ * OCHAMI_AGENT (on|off), OCHAMI_AGENT_CONFIG (agent YAML) and its overrides (README), and any
+ * other OCHAMI_* variable, passed to the worker as configuration.
+ * The first start creates the token issuer's signing key, an admin client and the agent's client
+ * in <state>/auth. SIGINT/SIGTERM stop the agent, then workerd, then this process.
  */
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { startApiServer } from "./api-runner";
+import { startAgent, type Agent } from "./agent";
+import { startApiServer, type ApiServer } from "./api-runner";
 import { repoRoot } from "./api-runner/wrangler-config";
-import { recordApiUrl } from "./auth/api-client";
+import { ensureAgentClient } from "./auth/agent-client";
 import { authVars, ensureAuthState, type AuthState } from "./auth/state";
+import { ConfigError } from "./config";
+import { localUrl, recordApiUrl } from "./head-node";
+import { AGENT_VARIABLES, planHeadNode, type HeadNodePlan } from "./head-node-plan";
 
 function workerVars(env: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (k.startsWith("OCHAMI_") && v !== undefined) vars[k] = v;
+  for (const [k, v] of Object.entries(env)) if (k.startsWith("OCHAMI_") && !AGENT_VARIABLES.has(k) && v !== undefined) vars[k] = v;
   return vars;
 }
 
@@ -24,42 +33,83 @@ async function main() {
   const host = process.env.HOST ?? "127.0.0.1";
   const stateDir = path.resolve(process.env.OCHAMI_STATE_DIR ?? path.join(repoRoot, ".state"));
 
+  // The agent's settings first: the API's node-facing variables follow from them.
+  const plan = planHeadNode({ env: process.env, host, port, stateDir });
   const auth = await ensureAuthState(stateDir);
-  // OCHAMI_* from the environment win over the state directory's key material.
-  const vars = { ...authVars(auth), ...workerVars(process.env) };
+  // OCHAMI_* from the environment win over the state directory's key material and the plan.
+  const vars = { ...authVars(auth), ...plan.workerVars, ...workerVars(process.env) };
   const outbound = vars.OCHAMI_AUTH_EXTERNAL_JWKS_URL ? "private" : "public";
   const api = await startApiServer({ host, port, stateDir, vars, outbound });
   recordApiUrl(stateDir, api.url);
   console.log(`OpenCHAMI API ready at ${api.url}  (state: ${stateDir})`);
   console.log(`  try: curl ${api.url}/hsm/v2/service/ready`);
-  if (!(await reportAuth(api.url, auth))) {
+  const authMode = await reportAuth(api.url, auth);
+  if (authMode === "broken") {
     await api.stop();
     process.exit(1);
   }
 
+  let agent: Agent | undefined;
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (why: string, code: number) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: stopping`);
+    console.log(`${why}: stopping`);
+    await agent?.stop().catch((err) => console.error(`agent: ${(err as Error).message}`));
+    agent?.log.flush();
     await api.stop();
-    process.exit(0);
+    process.exit(code);
   };
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT", 0));
+  process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
   api.process.on("exit", (code) => {
     if (stopping) return;
     console.error(`workerd exited unexpectedly (code ${code})`);
-    process.exit(1);
+    void shutdown("workerd exited", 1);
   });
+
+  if (!plan.agentEnabled) {
+    console.log("agent: off (OCHAMI_AGENT=off)");
+    return;
+  }
+  try {
+    agent = await runAgent(plan, stateDir, localUrl(api.url), authMode === "on");
+  } catch (err) {
+    console.error(`agent: ${(err as Error).message}`);
+    await shutdown("agent failed to start", 1);
+    return;
+  }
+  describeAgent(agent, plan);
+}
+
+async function runAgent(plan: HeadNodePlan, stateDir: string, apiUrl: string, authOn: boolean): Promise<Agent> {
+  const config = plan.agent;
+  if (authOn && !config.api.auth) {
+    const { credential, created } = await ensureAgentClient(stateDir, apiUrl);
+    if (created) console.log(`auth: created the agent's client ${credential.client_id} (scopes ${credential.scope}) in ${path.join(stateDir, "auth")}`);
+    config.api.auth = { clientId: credential.client_id, clientSecret: credential.client_secret, scope: credential.scope };
+  }
+  if (plan.imagesDir) mkdirSync(plan.imagesDir, { recursive: true });
+  return startAgent(config);
+}
+
+function describeAgent(agent: Agent, plan: HeadNodePlan) {
+  const parts: string[] = [];
+  parts.push(agent.dhcp ? `DHCP on ${agent.dhcp.settings.interface} (${agent.dhcp.settings.serverId})` : "DHCP off (no interface: set dhcp.interface or OCHAMI_DHCP_INTERFACE)");
+  if (agent.images) parts.push(`images ${agent.images.url} from ${plan.agent.images.root}`);
+  if (agent.tftp) parts.push(`TFTP ${agent.tftp.address}:${agent.tftp.port}`);
+  if (agent.nodeProxy) parts.push(`node proxy ${agent.nodeProxy.url}`);
+  console.log(`agent: ${parts.join("; ")}`);
+  if (plan.agent.api.bootUrl) console.log(`  nodes reach the API at ${plan.agent.api.bootUrl}`);
+  console.log(`  watch nodes boot: npm run watch`);
 }
 
 /**
  * Asks the running worker whether auth works (a protected route without a token must be a 401)
- * and says how to get a token. False when auth is on but broken: better to stop than to serve a
- * cluster whose every admin call fails.
+ * and says how to get a token. "broken" when auth is on but does not work: better to stop than to
+ * serve a cluster whose every admin call fails.
  */
-async function reportAuth(url: string, auth: AuthState): Promise<boolean> {
+async function reportAuth(url: string, auth: AuthState): Promise<"on" | "off" | "broken"> {
   if (auth.created.length) {
     console.log(`auth: created ${auth.created.join(" and ")} in ${auth.dir} (owner-only files)`);
   }
@@ -69,11 +119,11 @@ async function reportAuth(url: string, auth: AuthState): Promise<boolean> {
     console.log(`auth: on. Get a token:  export DEMO_ACCESS_TOKEN=$(npm run --silent token)`);
     console.log(`  then: curl -H "Authorization: Bearer $DEMO_ACCESS_TOKEN" ${url}/hsm/v2/Inventory/RedfishEndpoints`);
     console.log(`  clients for scripts and services: npm run clients -- create <name> --scope "smd:read bss:read"`);
-    return true;
+    return "on";
   }
   if (probe.status === 200) {
     console.warn("auth: OFF (OCHAMI_AUTH=off): every route is open to anyone who can reach this port; for local development only");
-    return true;
+    return "off";
   }
   let detail = body;
   try {
@@ -82,10 +132,10 @@ async function reportAuth(url: string, auth: AuthState): Promise<boolean> {
     /* not JSON */
   }
   console.error(`auth: on but not working (${probe.status}): ${detail}`);
-  return false;
+  return "broken";
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(err instanceof ConfigError ? err.message : err instanceof Error ? err.message : err);
   process.exit(1);
 });

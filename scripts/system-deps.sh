@@ -8,7 +8,11 @@ PACKAGES=(
   # The cloud-init client test drives Debian's cloud-init Python modules (never `cloud-init init`).
   cloud-init python3
   # DHCP clients and peers: dhclient, udhcpc, perfdhcp (kea-admin), dnsmasq; QEMU with iPXE ROMs.
+  # busybox-static (not busybox: they conflict) also goes into the e2e node's initramfs.
   isc-dhcp-client udhcpc busybox-static kea-admin dnsmasq-base tcpdump qemu-system-x86 ipxe-qemu
+  # test/e2e: the node's initramfs is packed with cpio; its kernel is Debian's linux-image-amd64,
+  # fetched by the test with `apt-get download` and unpacked with dpkg-deb (never installed here).
+  cpio
   # TFTP client for the agent tests; iPXE binaries the agent's TFTP server serves by default;
   # tftpd-hpa and nginx are the baselines bench/tftp-images.ts runs (started by the bench itself
   # on loopback ports; on a systemd host the packages also enable their own services).

@@ -9,7 +9,8 @@
  * <state>/auth; `keys` edits <state>/auth (restart `npm start` to apply).
  */
 import { parseArgs } from "node:util";
-import { apiJson, apiUrlOf, CommandError, requestToken, stateDirOf } from "./api-client";
+import { ApiClient, ApiError } from "../api-client";
+import { apiUrlOf, stateDirOf } from "../head-node";
 import { authVars, ensureAuthState, prunePreviousKeys, readAdminCredential, rotateSigningKey } from "./state";
 
 const USAGE = `usage:
@@ -19,15 +20,18 @@ const USAGE = `usage:
   npm run clients -- revoke <client_id>
   npm run keys -- list | rotate | prune [--all | --older-than <seconds>] | secret <signing-key|previous-keys|bootstrap-client>`;
 
-async function adminToken(stateDir: string, apiUrl: string, scope?: string): Promise<string> {
+class CommandError extends Error {}
+
+/** The API as the bootstrap admin client (credential in <state>/auth), with `scope` when given. */
+function asAdmin(stateDir: string, apiUrl: string, scope?: string): ApiClient {
   const admin = readAdminCredential(stateDir);
-  return (await requestToken(apiUrl, admin.client_id, admin.client_secret, scope)).access_token;
+  return ApiClient.of({ url: apiUrl, timeout: 15, auth: { clientId: admin.client_id, clientSecret: admin.client_secret, scope } });
 }
 
 async function token(args: string[]) {
   const { values } = parseArgs({ args, options: { scope: { type: "string" } }, allowPositionals: false });
   const stateDir = stateDirOf();
-  process.stdout.write((await adminToken(stateDir, apiUrlOf(stateDir), values.scope)) + "\n");
+  process.stdout.write((await asAdmin(stateDir, apiUrlOf(stateDir), values.scope).bearer()) + "\n");
 }
 
 async function clients(args: string[]) {
@@ -42,7 +46,7 @@ async function clients(args: string[]) {
   switch (action) {
     case "create": {
       if (!arg || !values.scope) throw new CommandError('create needs a name and --scope, e.g. create ci --scope "smd:read smd:write"');
-      const created = await apiJson(apiUrl, await adminToken(stateDir, apiUrl, "admin"), "POST", "/auth/clients", {
+      const created = await asAdmin(stateDir, apiUrl, "admin").json("POST", "/auth/clients", {
         client_name: arg,
         scope: values.scope,
         ...(values.id ? { client_id: values.id } : {}),
@@ -55,7 +59,7 @@ async function clients(args: string[]) {
       return;
     }
     case "list": {
-      const { clients: list } = await apiJson(apiUrl, await adminToken(stateDir, apiUrl, "admin"), "GET", "/auth/clients");
+      const { clients: list } = await asAdmin(stateDir, apiUrl, "admin").json("GET", "/auth/clients");
       if (values.json) {
         process.stdout.write(JSON.stringify(list, null, 2) + "\n");
         return;
@@ -67,7 +71,7 @@ async function clients(args: string[]) {
     }
     case "revoke": {
       if (!arg) throw new CommandError("revoke needs a client id");
-      const revoked = await apiJson(apiUrl, await adminToken(stateDir, apiUrl, "admin"), "DELETE", `/auth/clients/${encodeURIComponent(arg)}`);
+      const revoked = await asAdmin(stateDir, apiUrl, "admin").json("DELETE", `/auth/clients/${encodeURIComponent(arg)}`);
       process.stdout.write(`revoked ${revoked.client_id} at ${revoked.revoked_at}\n`);
       return;
     }
@@ -137,6 +141,8 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`${err instanceof CommandError || (err as any)?.code?.startsWith?.("ERR_PARSE_ARGS") ? err.message : (err as Error)?.stack ?? err}\n`);
+  if (err instanceof ApiError && err.unreachable) err.message += "; is `npm start` running? (OCHAMI_URL selects another)";
+  const expected = err instanceof CommandError || err instanceof ApiError || (err as any)?.code?.startsWith?.("ERR_PARSE_ARGS");
+  process.stderr.write(`${expected ? err.message : (err as Error)?.stack ?? err}\n`);
   process.exit(1);
 });

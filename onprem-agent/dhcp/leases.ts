@@ -51,6 +51,12 @@ export class LeaseTable {
     return this.byMac.size;
   }
 
+  /** The MAC holding a bound pool address (the agent names nodes in boot events by it). */
+  holderOf(ip: string): string | undefined {
+    const mac = this.byIp.get(ip);
+    return mac !== undefined && this.byMac.get(mac)?.state === "bound" ? mac : undefined;
+  }
+
   private isFree(ip: string, mac: string, now: number): boolean {
     const until = this.declined.get(ip);
     if (until !== undefined && until > now) return false;

@@ -14,7 +14,7 @@
  * fully answered before the next is read.
  */
 import type dgram from "node:dgram";
-import type { Logger } from "pino";
+import type { Logger } from "../log";
 import { parseXname } from "../../shared/xname";
 import type { BootEvent } from "../boot-events";
 import type { AgentMetrics } from "../metrics";

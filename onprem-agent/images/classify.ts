@@ -1,6 +1,6 @@
 /** Maps a served path to the boot step it represents, by glob rules on the file name. Pure. */
 import path from "node:path";
-import type { BootEndpoint } from "../service-deps";
+import type { ServedEndpoint } from "../service-deps";
 
 export interface ClassifyRule {
   endpoint: "kernel" | "initrd" | "rootfs";
@@ -16,7 +16,7 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`, "i");
 }
 
-export function classifier(rules: readonly ClassifyRule[]): (servedPath: string) => BootEndpoint {
+export function classifier(rules: readonly ClassifyRule[]): (servedPath: string) => ServedEndpoint {
   const compiled = rules.map((r) => ({ endpoint: r.endpoint, patterns: r.match.map(globToRegExp) }));
   return (servedPath) => {
     const name = path.posix.basename(servedPath);

@@ -144,6 +144,8 @@ function flat(s: string): string {
 
 export class SmdInventory implements InventoryView {
   private map = new Map<string, string>();
+  /** IPv4 address → MAC, for servers that see only a node's address (TFTP, images). */
+  private byIp = new Map<string, string>();
   private lastGood = 0;
   private lastStart = 0;
   private lastDurationMs = 0;
@@ -167,6 +169,12 @@ export class SmdInventory implements InventoryView {
     const type = typeText || undefined;
     const pattern = this.cfg.hostnames[type ?? ""] ?? this.cfg.hostnames.default ?? "{id}";
     return { mac, ips: ips.split(","), xname, nid, type, hostname: renderHostname(pattern, { xname, nid }) };
+  }
+
+  /** The reservation holding `ip` (the first MAC listed with it, if SMD has it twice). */
+  lookupIp(ip: string): Reservation | undefined {
+    const mac = this.byIp.get(ip);
+    return mac === undefined ? undefined : this.lookup(mac);
   }
 
   get size(): number {
@@ -243,11 +251,16 @@ export class SmdInventory implements InventoryView {
       const comps = new ComponentIndex();
       await this.streamArray("/hsm/v2/State/Components", "Components", (c) => comps.add(c as Component));
       const next = new Map<string, string>();
+      const nextByIp = new Map<string, string>();
       await this.streamArray("/hsm/v2/Inventory/EthernetInterfaces", undefined, (e) => {
         const r = reservationFrom(e as EthernetInterface, comps, {});
-        if (r) next.set(r.mac, pack(r));
+        if (!r) return;
+        const mac = flat(r.mac);
+        next.set(mac, pack(r));
+        for (const ip of r.ips) if (!nextByIp.has(ip)) nextByIp.set(flat(ip), mac);
       });
       this.map = next;
+      this.byIp = nextByIp;
       this.lastGood = Date.now();
       this.lastDurationMs = this.lastGood - t0;
       this.events.onRefresh?.({ size: this.map.size, ms: this.lastGood - t0, reason });

@@ -21,7 +21,8 @@ import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream";
 import type { z } from "zod";
 import { sendProblem } from "../http-problem";
-import { type ServiceDeps, metricFactory, plainIp } from "../service-deps";
+import { metricFactory } from "../metrics";
+import { type ServiceDeps, plainIp } from "../service-deps";
 import { type NodeProxyConfig, nodeProxyConfigSchema } from "./config";
 
 export type NodeProxyOptions = z.input<typeof nodeProxyConfigSchema>;
@@ -73,6 +74,7 @@ export function isForwarded(rawPath: string, prefixes: readonly string[]): boole
 
 export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDeps): Promise<NodeProxy> {
   const config: NodeProxyConfig = nodeProxyConfigSchema.parse(options);
+  if (!config.apiUrl) throw new Error("node proxy: apiUrl is not set");
   const api = new URL(config.apiUrl);
   const basePath = api.pathname.replace(/\/+$/, "");
   const transport = api.protocol === "https:" ? https : http;

@@ -9,6 +9,8 @@ export const REBOOT_IPXE = "#!ipxe\nreboot\n";
 /** The `tftp` section of the agent's config. */
 export const tftpConfigSchema = z
   .object({
+    /** Off unless set: port 69 needs root (or CAP_NET_BIND_SERVICE). `npm start` turns it on with DHCP. */
+    enabled: z.boolean().default(false),
     /** Listen address. On a multi-homed head node name the boot network's address: replies leave from it. */
     address: z.string().refine((a) => isIP(a) !== 0, "must be an IP address").default("0.0.0.0"),
     port: z.number().int().min(0).max(65535).default(69),

@@ -66,12 +66,12 @@ describe("npm run agent", () => {
     const a = runAgent(file);
     try {
       let body = "";
-      for (let i = 0; i < 200 && !body.includes("ochami_inventory_reservations 1"); i++) {
+      for (let i = 0; i < 200 && !body.includes("ochami_agent_inventory_reservations 1"); i++) {
         await new Promise((r) => setTimeout(r, 100));
         body = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => "");
       }
-      expect(body).toContain("ochami_inventory_reservations 1");
-      expect(body).toMatch(/ochami_inventory_age_seconds \d/);
+      expect(body).toContain("ochami_agent_inventory_reservations 1");
+      expect(body).toMatch(/ochami_agent_inventory_age_seconds \d/);
       expect(body).toContain("ochami_agent_process_resident_memory_bytes");
       a.child.kill("SIGTERM");
       expect(await a.exited).toBe(0);

@@ -59,7 +59,7 @@ async function fakeApi(opts: { down?: () => boolean; expiresIn?: number; reject4
   return { rec, url };
 }
 
-const quiet = { warn: () => {}, info: () => {} };
+const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const ev = (i: number): BootEvent => ({ mac: "52:54:00:00:00:01", ip: "10.61.0.5", endpoint: "dhcp", epoch_ms: 1_700_000_000_000 + i, detail: `ACK ${i}` });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -89,7 +89,7 @@ describe("boot-event reporter", () => {
     const { rec, url } = await fakeApi({ down: () => down });
     const warnings: string[] = [];
     const api = new ApiClient(apiConfigSchema.parse({ url }));
-    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.05, batchSize: 50, maxQueued: 100 }), { warn: (_o, m) => warnings.push(m), info: () => {} });
+    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.05, batchSize: 50, maxQueued: 100 }), { ...quiet, warn: (_o, m) => void warnings.push(m) });
     for (let i = 0; i < 150; i++) r.report(ev(i));
     await sleep(200);
     expect(r.dropped).toBe(50);
@@ -159,6 +159,6 @@ describe("API client credentials", () => {
   it("reports a rejected client clearly", async () => {
     const { url } = await fakeApi();
     const api = new ApiClient(apiConfigSchema.parse({ url, auth: { clientId: "agent", clientSecret: "wrong" } }));
-    await expect(api.getJson("/hsm/v2/State/Components")).rejects.toThrow(/token request .* failed: 401/);
+    await expect(api.getJson("/hsm/v2/State/Components")).rejects.toThrow(/token endpoint .* answered 401/);
   });
 });

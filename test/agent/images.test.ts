@@ -14,7 +14,7 @@ import { DEFAULT_CLASSIFY, classifier, startImageServer, type ImageServer } from
 import { answerFor, etagOf } from "../../onprem-agent/images/file-response";
 import { ChunkPool } from "../../onprem-agent/images/pump";
 import { startNodeProxy, type NodeProxy } from "../../onprem-agent/node-proxy";
-import type { BootEvent } from "../../onprem-agent/service-deps";
+import type { ServedEvent } from "../../onprem-agent/service-deps";
 import { captureLog, curlHttp, sha256 } from "./serving-support";
 import { freePort } from "../runtime/ports";
 
@@ -56,7 +56,7 @@ function setUpTree() {
 describe("image server", () => {
   const { log, entries } = captureLog();
   const metrics = new Registry();
-  const events: BootEvent[] = [];
+  const events: ServedEvent[] = [];
   let server: ImageServer;
   const url = (p: string) => `${server.url}${p}`;
   const kernelPath = `/${image}/vmlinuz-${KVER}`;

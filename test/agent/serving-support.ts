@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import type { Logger } from "../../onprem-agent/service-deps";
+import type { Logger } from "../../onprem-agent/log";
 
 export interface LogEntry {
   level: "debug" | "info" | "warn" | "error";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BootEvent } from "../../onprem-agent/service-deps";
+import type { ServedEvent } from "../../onprem-agent/service-deps";
 import { CONFIG_IPXE, REBOOT_IPXE, startTftpServer, type TftpServer } from "../../onprem-agent/tftp";
 import { negotiate } from "../../onprem-agent/tftp/options";
 import { parsePacket } from "../../onprem-agent/tftp/packet";
@@ -49,7 +49,7 @@ function setUpFiles() {
 describe("TFTP server", () => {
   const { log, entries } = captureLog();
   const metrics = new Registry();
-  const events: BootEvent[] = [];
+  const events: ServedEvent[] = [];
   let server: TftpServer;
   let port: number;
 
@@ -459,7 +459,7 @@ describe("TFTP over IPv6", () => {
   it("serves on ::1 and reports the client's IPv6 address", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "ti-tftp6-"));
     writeFileSync(path.join(dir, "snponly.efi"), randomBytes(5000));
-    const events: BootEvent[] = [];
+    const events: ServedEvent[] = [];
     const server = await startTftpServer({ address: "::1", port: 0, root: dir }, { log: captureLog().log, report: (e) => events.push(e) });
     try {
       const out = path.join(dir, "got");
@@ -476,7 +476,7 @@ describe("TFTP over IPv6", () => {
 
 describe("TFTP server with its defaults", () => {
   it("serves Debian's iPXE binaries from /usr/lib/ipxe, ipxe.efi through its symlink into /boot", async () => {
-    const events: BootEvent[] = [];
+    const events: ServedEvent[] = [];
     const server = await startTftpServer({ address: "127.0.0.1", port: 0 }, { log: captureLog().log, report: (e) => events.push(e) });
     const dir = mkdtempSync(path.join(tmpdir(), "ti-tftp-ipxe-"));
     try {

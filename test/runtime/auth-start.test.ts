@@ -20,7 +20,8 @@ describe("first start, token command, client and key commands (real processes)",
   beforeAll(async () => {
     port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    env = cleanEnv({ PORT: String(port), HOST: "127.0.0.1", OCHAMI_STATE_DIR: stateDir });
+    // The agent runs beside the API; its ports are free ones so parallel work on this machine cannot collide.
+    env = cleanEnv({ PORT: String(port), HOST: "127.0.0.1", OCHAMI_STATE_DIR: stateDir, OCHAMI_IMAGES_PORT: String(await freePort()), OCHAMI_AGENT_METRICS_PORT: String(await freePort()) });
     node = await startHeadNode(env);
   });
   afterAll(async () => {
