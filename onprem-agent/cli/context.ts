@@ -38,7 +38,7 @@ export interface ResolvedCluster {
  * lazily (so `ochami config ...` works with no cluster defined, and `--help` reads nothing).
  */
 export class Context {
-  readonly loaded: LoadedConfig;
+  private loadedConfig?: LoadedConfig;
   private apiClient?: ApiClient;
   private tokenProvider?: TokenProvider | null;
 
@@ -48,9 +48,17 @@ export class Context {
     readonly service: Service | undefined,
     readonly env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.loaded = loadConfig({ configFile: opts.config, ignore: opts.ignoreConfig }, env);
-    const log = this.loaded.config.log ?? {};
-    configureLog({ level: opts.logLevel ?? log.level, format: opts.logFormat ?? log.format });
+    configureLog({ level: opts.logLevel, format: opts.logFormat });
+  }
+
+  /** Read on first use: `ochami --config new.yaml config set ...` must work on a file not there yet. */
+  get loaded(): LoadedConfig {
+    if (!this.loadedConfig) {
+      this.loadedConfig = loadConfig({ configFile: this.opts.config, ignore: this.opts.ignoreConfig }, this.env);
+      const log = this.loadedConfig.config.log ?? {};
+      configureLog({ level: this.opts.logLevel ?? log.level, format: this.opts.logFormat ?? log.format });
+    }
+    return this.loadedConfig;
   }
 
   get config() {

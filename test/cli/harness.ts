@@ -82,8 +82,8 @@ export function ochami(args: string[], opts: { env: NodeJS.ProcessEnv; input?: s
     const proc = spawn(argv[0], argv.slice(1), { env: opts.env, cwd: opts.cwd ?? opts.env.HOME, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    proc.stdout.on("data", (d) => (stdout += d));
-    proc.stderr.on("data", (d) => (stderr += d));
+    proc.stdout!.on("data", (d) => (stdout += d));
+    proc.stderr!.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
     proc.on("error", reject);
     proc.on("exit", (code) => {
