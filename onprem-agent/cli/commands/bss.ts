@@ -3,7 +3,7 @@ import { parseDuration } from "../config/schema";
 import { EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
 import { outputFormat, render, type TableSpec } from "../io/output";
-import { act, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
+import { collect, act, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
 import { itemsOf, parseInteger } from "./payload";
 
 /**
@@ -68,9 +68,9 @@ export function bssCommand(): Command {
 
 function withIdentifiers(cmd: Command): Command {
   return cmd
-    .option("-x, --xname <xname...>", "node xnames, SMD roles (Compute) or Default (repeat or comma-separate)")
-    .option("-m, --mac <mac...>", "MAC addresses")
-    .option("-n, --nid <nid...>", "NIDs");
+    .option("-x, --xname <xname>", "node xnames, SMD roles (Compute) or Default (repeatable, or comma-separated)", collect)
+    .option("-m, --mac <mac>", "MAC addresses (repeatable, or comma-separated)", collect)
+    .option("-n, --nid <nid>", "NIDs (repeatable, or comma-separated)", collect);
 }
 
 // ----------------------------------------------------------------------------- params
@@ -246,8 +246,8 @@ function historyCommand(): Command {
   const history = act(
     new Command("history")
       .description("boot history: the latest fetch per node and step (DHCP, TFTP, bootscript, kernel, cloud-init...), or the event log")
-      .option("-x, --xname <xname...>", "only these nodes")
-      .option("--endpoint <endpoint...>", "only these steps, e.g. bootscript, dhcp, meta-data")
+      .option("-x, --xname <xname>", "only these nodes (repeatable, or comma-separated)", collect)
+      .option("--endpoint <endpoint>", "only these steps, e.g. bootscript, dhcp, meta-data (repeatable, or comma-separated)", collect)
       .option("--events", "the event log, oldest first, instead of the latest per node and step")
       .option("--after-id <id>", "with --events: events after this id")
       .option("--since <time>", "events or fetches since this time (RFC 3339) or duration ago (10m)")

@@ -36,6 +36,15 @@ export function act<O = any>(cmd: Command, fn: (run: Run<O>) => Promise<number |
   });
 }
 
+/**
+ * Option parser for repeatable options (`-x a -x b,c`). Preferred over commander's variadic
+ * `<value...>`, which would also swallow the positional arguments after it
+ * (`smd group add -m x1,x2 compute` must keep `compute` as the label).
+ */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 export function withOutput(cmd: Command): Command {
   return cmd.addOption(new Option("-F, --format-output <format>", "output format: json (default), json-pretty, yaml or table"));
 }
@@ -80,7 +89,8 @@ export async function forEach<T>(items: T[], label: (item: T) => string, fn: (it
     } catch (err) {
       failed++;
       lastError = err;
-      process.stderr.write(`error: ${label(item)}: ${(err as Error).message}\n`);
+      // One item: the error alone, as any single request; several: say which one failed.
+      process.stderr.write(items.length === 1 ? `error: ${(err as Error).message}\n` : `error: ${label(item)}: ${(err as Error).message}\n`);
     }
   }
   return { ok, failed, lastError };

@@ -15,7 +15,7 @@ import { expandTargets } from "../redfish/targets";
 import { parseDuration } from "../config/schema";
 import { log } from "../log";
 import { bmcCredentials } from "./bmc-credentials";
-import { act, examples } from "./define";
+import { collect, act, examples } from "./define";
 import { parseInteger } from "./payload";
 
 export function discoverCommand(): Command {
@@ -118,7 +118,7 @@ function redfishCommand(): Command {
       .option("--nodes-per-bmc <k>", "systems written per BMC (NIDs and IPs are spaced by it)", "1")
       .option("--node-ip-start <ip>", "IP of the first target's node (then one more per node)")
       .option("--network <name>", "network name of the node IPs", "management")
-      .option("--group <label...>", "SMD groups of the nodes", ["compute"])
+      .option("--group <label>", "SMD group of the nodes (repeatable, or comma-separated; default compute)", collect)
       .option("--short-name <name>", "node names are <short-name><NID> and BMCs <short-name>-bmc<NID>", "nid")
       .option("--nid-length <digits>", "NID digits in names", "3")
       .option("--domain <domain>", "BMC FQDNs are <bmc name>.<domain>")
@@ -155,7 +155,7 @@ function redfishCommand(): Command {
         nodesPerBmc: parseInteger(o.nodesPerBmc, "--nodes-per-bmc"),
         nodeIpStart: o.nodeIpStart,
         network: o.network,
-        groups: (o.group as string[]).flatMap((g) => g.split(",")).filter(Boolean),
+        groups: ((o.group as string[] | undefined) ?? ["compute"]).flatMap((g) => g.split(",")).filter(Boolean),
         shortName: o.shortName,
         nidLength: parseInteger(o.nidLength, "--nid-length"),
         allNics: !!o.allNics,

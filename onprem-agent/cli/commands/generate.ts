@@ -8,7 +8,7 @@ import { log } from "../log";
 import { checkLogin, renderConman, renderHosts, renderPowerman, updateHostsFile, type HostEntry } from "../generate/render";
 import { entriesFromApi, entriesFromInventory } from "../generate/sources";
 import { bmcCredentials } from "./bmc-credentials";
-import { act, examples, type Run } from "./define";
+import { collect, act, examples, type Run } from "./define";
 import { parseInteger } from "./payload";
 
 /**
@@ -39,7 +39,7 @@ export function generateCommand(): Command {
         new Command("hosts")
           .description("/etc/hosts lines for nodes and BMCs, between BEGIN/END marker comments")
           .option("--domain <domain>", "also name each host <name>.<domain>")
-          .option("--add <ip=name...>", "extra lines first, e.g. 172.16.0.254=demo.openchami.cluster")
+          .option("--add <ip=name>", "an extra line, e.g. 172.16.0.254=demo.openchami.cluster (repeatable)", collect)
           .option("--update <file>", "replace the marked block in this file (e.g. /etc/hosts), or append it"),
       ),
     ),

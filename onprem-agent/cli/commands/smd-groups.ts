@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
 import type { TableSpec } from "../io/output";
-import { act, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
+import { act, collect, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
 import { enc, field, itemsOf, requireField } from "./payload";
 import { componentQuery, withComponentFilters } from "./smd";
 
@@ -58,7 +58,7 @@ function collectionCommand(kind: Kind): Command {
       .description(`all ${noun}s, or those named`)
       .argument(`[${key}...]`)
       .option("--name <name...>", `${noun} names (same as the arguments)`)
-      .option("--tag <tag...>", "only those with one of these tags"),
+      .option("--tag <tag>", "only those with one of these tags (repeatable, or comma-separated)", collect),
     async (run) => {
       const names = [...((run.args[0] as string[]) ?? []), ...listOption(run.opts.name)].flatMap((n) => listOption(n));
       output(run, await run.ctx.api().json("smd", "GET", path, { query: { [kind.filter]: names, tag: listOption(run.opts.tag) } }), tableOf(kind));
@@ -73,8 +73,8 @@ function collectionCommand(kind: Kind): Command {
         .description(`create ${noun}s`)
         .argument(`[${key}]`)
         .option("-D, --description <text>", "description")
-        .option("--tag <tag...>", "tags")
-        .option("-m, --member <xname...>", "member xnames (repeat or comma-separate)"),
+        .option("--tag <tag>", "tags (repeatable, or comma-separated)", collect)
+        .option("-m, --member <xname>", "member xnames (repeatable, or comma-separated)", collect),
       `[${noun}s]`,
     ),
     async (run) => {
@@ -108,7 +108,7 @@ function collectionCommand(kind: Kind): Command {
         .description(`change a ${noun}'s description or tags (PATCH; members: \`${noun} member ...\`)`)
         .argument(`[${key}]`)
         .option("-D, --description <text>")
-        .option("--tag <tag...>", "replace its tags"),
+        .option("--tag <tag>", "replace its tags (repeatable, or comma-separated)", collect),
       `[${noun}s]`,
     ),
     async (run) => {
@@ -199,7 +199,7 @@ function membershipGet(name: string): Command {
       new Command(name)
         .description("groups and partition of each component (/memberships), or of the given xnames")
         .argument("[xname...]")
-        .option("-n, --nid <nid...>", "NIDs"),
+        .option("-n, --nid <nid>", "NIDs (repeatable, or comma-separated)", collect),
     ),
     async (run: Run) => {
       const api = run.ctx.api();

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { UsageError } from "../errors";
 import { listOption } from "../io/input";
 import type { TableSpec } from "../io/output";
-import { act, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput } from "./define";
+import { collect, act, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput } from "./define";
 import { enc, field, itemsOf, parseBool, requireField } from "./payload";
 import { deleteItems } from "./smd";
 
@@ -30,12 +30,12 @@ export function rfeCommand(): Command {
     new Command("get")
       .alias("list")
       .description("all Redfish endpoints, or those matching the options")
-      .option("-x, --xname <xname...>", "endpoint xnames")
-      .option("--fqdn <fqdn...>")
-      .option("-i, --ip <ip...>", "IP addresses")
-      .option("-m, --mac <mac...>", "MAC addresses")
-      .option("--type <type...>", "e.g. NodeBMC")
-      .option("--uuid <uuid...>"),
+      .option("-x, --xname <xname>", "endpoint xnames (repeatable, or comma-separated)", collect)
+      .option("--fqdn <fqdn>", "repeatable, or comma-separated", collect)
+      .option("-i, --ip <ip>", "IP addresses (repeatable, or comma-separated)", collect)
+      .option("-m, --mac <mac>", "MAC addresses (repeatable, or comma-separated)", collect)
+      .option("--type <type>", "e.g. NodeBMC (repeatable, or comma-separated)", collect)
+      .option("--uuid <uuid>", "repeatable, or comma-separated", collect),
     async (run) => {
       const o = run.opts;
       output(
@@ -180,11 +180,11 @@ export function ifaceCommand(): Command {
       .description("all interfaces, those matching the options, or one by --id")
       .option("-i, --id <id>", "one interface by ID (its MAC without separators)")
       .option("--by-ip", "with --id: only its IP addresses")
-      .option("--comp-id <xname...>", "component xnames")
-      .option("--ip <ip...>", "IP addresses")
-      .option("-m, --mac <mac...>", "MAC addresses")
-      .option("--net <network...>", "networks")
-      .option("--type <type...>", "component types, e.g. Node")
+      .option("--comp-id <xname>", "component xnames (repeatable, or comma-separated)", collect)
+      .option("--ip <ip>", "IP addresses (repeatable, or comma-separated)", collect)
+      .option("-m, --mac <mac>", "MAC addresses (repeatable, or comma-separated)", collect)
+      .option("--net <network>", "networks (repeatable, or comma-separated)", collect)
+      .option("--type <type>", "component types, e.g. Node (repeatable, or comma-separated)", collect)
       .option("--newer-than <time>", "updated after this RFC 3339 time")
       .option("--older-than <time>", "updated before this RFC 3339 time"),
     async (run) => {
@@ -250,7 +250,7 @@ export function ifaceCommand(): Command {
         .argument("<id>", "interface ID or MAC")
         .option("--comp-id <xname>", "component it belongs to")
         .option("-D, --description <text>")
-        .option("--ip <net_ip...>", "replace its IPs with these <network>,<ip> pairs"),
+        .option("--ip <net_ip>", "replace its IPs with these <network>,<ip> pairs (repeatable, or comma-separated)", collect),
       "fields to change",
     ),
     async (run) => {

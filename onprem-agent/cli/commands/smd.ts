@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import { CliError, EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
 import type { TableSpec } from "../io/output";
-import { act, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
+import { collect, act, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
 import { enc, field, itemsOf, parseBool, parseInteger, requireField } from "./payload";
 import { groupCommand, membershipCommand, partitionCommand } from "./smd-groups";
 import { ifaceCommand, rfeCommand } from "./smd-inventory";
@@ -55,16 +55,16 @@ export function smdCommand(): Command {
 /** Component filter options shared by `component get` and `membership get` (SMD §4.3 query keys). */
 export function withComponentFilters(cmd: Command): Command {
   return cmd
-    .option("--type <type...>", "HMS type, e.g. Node, NodeBMC")
-    .option("--state <state...>", "e.g. Ready, On, Off; !Ready negates")
-    .option("--flag <flag...>", "e.g. OK, Alert")
-    .option("--role <role...>", "e.g. Compute, Service")
-    .option("--subrole <subrole...>")
-    .option("--arch <arch...>", "e.g. X86, ARM")
-    .option("--class <class...>", "e.g. River, Mountain")
+    .option("--type <type>", "HMS type, e.g. Node, NodeBMC (repeatable, or comma-separated)", collect)
+    .option("--state <state>", "e.g. Ready, On, Off; !Ready negates (repeatable, or comma-separated)", collect)
+    .option("--flag <flag>", "e.g. OK, Alert (repeatable, or comma-separated)", collect)
+    .option("--role <role>", "e.g. Compute, Service (repeatable, or comma-separated)", collect)
+    .option("--subrole <subrole>", "repeatable, or comma-separated", collect)
+    .option("--arch <arch>", "e.g. X86, ARM (repeatable, or comma-separated)", collect)
+    .option("--class <class>", "e.g. River, Mountain (repeatable, or comma-separated)", collect)
     .option("--enabled <bool>", "true or false")
-    .option("--group <label...>", "members of these groups")
-    .option("--partition <name...>", "members of these partitions")
+    .option("--group <label>", "members of these groups (repeatable, or comma-separated)", collect)
+    .option("--partition <name>", "members of these partitions (repeatable, or comma-separated)", collect)
     .option("--nid-start <nid>", "lowest NID")
     .option("--nid-end <nid>", "highest NID");
 }
@@ -111,8 +111,8 @@ function componentCommand(): Command {
       new Command("get")
         .alias("list")
         .description("all components, or those matching the options (one -x or -n prints that component alone, as upstream)")
-        .option("-x, --xname <xname...>", "xnames (repeat or comma-separate)")
-        .option("-n, --nid <nid...>", "NIDs (repeat or comma-separate)"),
+        .option("-x, --xname <xname>", "xnames (repeatable, or comma-separated)", collect)
+        .option("-n, --nid <nid>", "NIDs (repeatable, or comma-separated)", collect),
     ),
     async (run) => {
       const api = run.ctx.api();
