@@ -193,13 +193,14 @@ function componentCommand(): Command {
       .option("--role <role>", "new Role")
       .option("--subrole <subrole>", "new SubRole (with --role)")
       .option("--nid <nid>", "new NID (one xname only)")
-      .option("--sw-status <status>", "new SoftwareStatus"),
+      .option("--sw-status <status>", "new SoftwareStatus")
+      .option("--force", "with --state: also make state changes SMD does not allow by default (e.g. On to Standby)"),
     async (run) => {
       const ids = listOption(run.args[0]);
       const o = run.opts;
       const api = run.ctx.api();
       const patches: Array<[string, unknown]> = [];
-      if (o.state) patches.push(["BulkStateData", { ComponentIDs: ids, State: o.state, ...(o.flag ? { Flag: o.flag } : {}) }]);
+      if (o.state) patches.push(["BulkStateData", { ComponentIDs: ids, State: o.state, ...(o.flag ? { Flag: o.flag } : {}), ...(o.force ? { Force: true } : {}) }]);
       else if (o.flag) patches.push(["BulkFlagOnly", { ComponentIDs: ids, Flag: o.flag }]);
       if (o.enabled !== undefined) patches.push(["BulkEnabled", { ComponentIDs: ids, Enabled: parseBool(o.enabled, "--enabled") }]);
       if (o.role) patches.push(["BulkRole", { ComponentIDs: ids, Role: o.role, ...(o.subrole ? { SubRole: o.subrole } : {}) }]);
@@ -215,6 +216,15 @@ function componentCommand(): Command {
       const missing = ids.filter((id) => !(known?.Components ?? []).some((c: any) => c.ID === id.toLowerCase()));
       if (missing.length) throw new CliError(`not in SMD: ${missing.join(", ")}; nothing changed`, EXIT.REQUEST);
       for (const [route, body] of patches) await api.call("smd", "PATCH", `/State/Components/${route}`, { body });
+      if (!o.state) return;
+      // SMD skips components whose state may not change that way, and still answers 204: say so.
+      const after: any[] = (await api.json("smd", "GET", "/State/Components", { auth: false, query: { id: ids } }))?.Components ?? [];
+      const stuck = after.filter((c) => c.State?.toLowerCase() !== String(o.state).toLowerCase());
+      if (!stuck.length) return;
+      process.stderr.write(
+        `error: SMD kept ${stuck.map((c) => `${c.ID} ${c.State}`).join(", ")}: it does not allow that change of state without --force\n`,
+      );
+      return stuck.length === ids.length ? EXIT.REQUEST : EXIT.PARTIAL;
     },
   );
   examples(update, [
@@ -222,6 +232,7 @@ function componentCommand(): Command {
     "ochami smd component update --enabled false x1000c1s7b0n0 x1000c1s7b1n0",
     "ochami smd component update --role Service --subrole Gateway x1000c1s7b0n0",
     "ochami smd component update --nid 42 x1000c1s7b0n0",
+    "ochami smd component update --force --state Standby x1000c1s7b0n0",
   ]);
 
   const del = act(
