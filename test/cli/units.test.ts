@@ -184,7 +184,6 @@ describe("cluster files", () => {
         "unknown section 'bot' (known: boot, cloud-init, groups)",
         "boot[0]: unknown key 'kernal' (known: nodes, groups, hosts, macs, nids, kernel, initrd, params, cloud-init)",
         "boot[0].nodes: 'nid999' is neither a node xname nor the name of a node in the nodes file",
-        "boot[0]: say which nodes boot it (nodes, groups, hosts, macs or nids)",
         "boot[0].kernel is missing",
         "cloud-init.groups[0].name is missing",
       ]),

@@ -111,7 +111,8 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
     if (hosts.length) body.hosts = hosts;
     if (e.macs !== undefined) body.macs = Array.isArray(e.macs) ? e.macs.map(String) : [String(e.macs)];
     if (e.nids !== undefined) body.nids = Array.isArray(e.nids) ? e.nids : [e.nids];
-    if (!body.hosts && !body.macs && !body.nids) problems.push(`${where}: say which nodes boot it (nodes, groups, hosts, macs or nids)`);
+    const selectors = ["nodes", "groups", "hosts", "macs", "nids"];
+    if (!selectors.some((k) => e[k] !== undefined)) problems.push(`${where}: say which nodes boot it (${selectors.join(", ")})`);
     if (typeof e.kernel !== "string" || !e.kernel) problems.push(`${where}.kernel is missing`);
     for (const k of ["kernel", "initrd", "params", "cloud-init"]) if (e[k] !== undefined) body[k] = e[k];
     plan.boot.push(body);
@@ -131,7 +132,7 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
           try {
             keys.push(...readFile(String(f)).split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#")));
           } catch (err) {
-            problems.push(`cloud-init.defaults.public-key-files: cannot read ${String(f)}: ${(err as Error).message}`);
+            problems.push(`cloud-init.defaults.public-key-files: cannot read ${String(f)}: ${why(err)}`);
           }
         }
         if (keys.length) defaults["public-keys"] = keys;
@@ -161,7 +162,7 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
             file.content = readFile(String(filePath));
             file.encoding ??= "plain";
           } catch (err) {
-            problems.push(`${where}.file.path: cannot read ${String(filePath)}: ${(err as Error).message}`);
+            problems.push(`${where}.file.path: cannot read ${String(filePath)}: ${why(err)}`);
           }
         }
         group.file = file;
@@ -171,4 +172,9 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
   }
   if (problems.length) throw new InventoryError(problems);
   return plan;
+}
+
+function why(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (err as Error).message;
 }

@@ -114,6 +114,8 @@ export function parseNodesFile(doc: unknown): Inventory {
   const nodes: InventoryNode[] = [];
   /** Each kept node's index in the file, for messages. */
   const nodeIndex: number[] = [];
+  /** Every MAC with its place, including those of nodes with other mistakes. */
+  const allMacs: Array<[string, string]> = [];
   rawNodes.forEach((n, i) => {
     const where = `nodes[${i}]`;
     if (!isObj(n)) return void problems.push(`${where} must be a mapping`);
@@ -148,11 +150,13 @@ export function parseNodesFile(doc: unknown): Inventory {
       });
       if (m) interfaces.push({ mac: m, ips });
     });
+    allMacs.push(...interfaces.map((f, j): [string, string] => [f.mac, `${label.replace(/ \(.*\)$/, "")}.interfaces[${j}]`]));
+    const bmcMac = deprecated ? mac(n.bmc_mac, `${label}.bmc_mac`) : undefined;
+    const bmcIp = deprecated ? ip(n.bmc_ip, `${label}.bmc_ip`) : undefined;
+    if (bmcMac) allMacs.push([bmcMac, `${label.replace(/ \(.*\)$/, "")}.bmc_mac`]);
     if (!x) return;
     const node: InventoryNode = { xname: x, name: str(n.name, `${label}.name`), nid, groups: [...groups], interfaces };
     if (deprecated) {
-      const bmcMac = mac(n.bmc_mac, `${label}.bmc_mac`);
-      const bmcIp = ip(n.bmc_ip, `${label}.bmc_ip`);
       if (bmcMac || bmcIp) {
         const bmcX = xnameParent(x);
         node.bmc = bmcX;
@@ -182,10 +186,7 @@ export function parseNodesFile(doc: unknown): Inventory {
   seen("xname", nodes.map((n, i) => [n.xname, `nodes[${nodeIndex[i]}]`]));
   seen("NID", nodes.map((n, i) => [n.nid, `nodes[${nodeIndex[i]}]`]));
   seen("BMC xname", bmcs.map((b, i) => [b.xname, deprecated ? `the BMC of ${b.name ?? b.xname}` : `bmcs[${i}]`]));
-  seen("MAC", [
-    ...nodes.flatMap((n, i) => n.interfaces.map((f, j): [string, string] => [f.mac, `nodes[${nodeIndex[i]}].interfaces[${j}]`])),
-    ...bmcs.map((b, i): [string | undefined, string] => [b.mac, deprecated ? `the BMC of ${b.name ?? b.xname}` : `bmcs[${i}]`]),
-  ]);
+  seen("MAC", [...allMacs, ...(deprecated ? [] : bmcs.map((b, i): [string | undefined, string] => [b.mac, `bmcs[${i}]`]))]);
   if (problems.length) throw new InventoryError(problems);
   return { format: deprecated ? "deprecated" : "current", bmcs, nodes };
 }
