@@ -163,8 +163,8 @@ function redfishCommand(): Command {
       };
       if (rules.nidStart < 1 || rules.nodesPerBmc < 1) throw new UsageError("--nid-start and --nodes-per-bmc must be at least 1");
       if (rules.nodeIpStart && !/^[0-9]+(\.[0-9]+){3}$/.test(rules.nodeIpStart)) throw new UsageError(`--node-ip-start must be an IPv4 address, not '${rules.nodeIpStart}'`);
-      if (!rules.nodeIpStart) log.warn("no --node-ip-start: nodes get no IP address in the file (DHCP hands out only addresses SMD knows)");
       const creds = bmcCredentials({ user: o.user, credentialsFile: o.credentialsFile }, run.ctx.env);
+      if (!rules.nodeIpStart) log.warn("no --node-ip-start: nodes get no IP address in the file (DHCP hands out only addresses SMD knows)");
       const g = run.cmd.optsWithGlobals();
       let tls: { ca?: Buffer; insecure?: boolean } = { insecure: !!g.insecure };
       if (g.cacert) {
@@ -199,7 +199,7 @@ function redfishCommand(): Command {
         `# ${okCount} of ${results.length} BMCs answered` +
         (failed.length ? `; missing (not written, numbers kept free): ${failed.map((f) => f.target.label).join(", ")}` : "") +
         "\n";
-      const text = header + toYaml(doc, { lineWidth: 0 });
+      const text = header + toYaml(doc, { lineWidth: 0, aliasDuplicateObjects: false });
       if (o.output) writeAtomic(expandPath(o.output), text, 0o644);
       else process.stdout.write(text);
       return failed.length && !o.allowPartial ? EXIT.PARTIAL : EXIT.OK;

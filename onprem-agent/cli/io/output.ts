@@ -33,7 +33,7 @@ export function render(data: unknown, format: OutputFormat, table?: TableSpec): 
     case "json-pretty":
       return JSON.stringify(data ?? null, null, 2) + "\n";
     case "yaml":
-      return toYaml(data ?? null, { lineWidth: 0 });
+      return toYaml(data ?? null, { lineWidth: 0, aliasDuplicateObjects: false });
     case "table":
       return renderTable(data, table);
   }

@@ -81,7 +81,7 @@ export function assignNodes(results: BmcResult[], r: AssignRules): { doc: NodesD
         nid,
         xname,
         bmc: bmcX,
-        groups: r.groups,
+        groups: [...r.groups],
         interfaces: nics.map((n, j) => ({ mac_addr: n.mac, ...(j === 0 && ip ? { ip_addrs: [{ name: r.network, ip_addr: ip }] } : {}) })),
       });
     });
