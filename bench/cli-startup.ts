@@ -44,7 +44,7 @@ async function main() {
   const port = (server.address() as { port: number }).port;
   mkdirSync(path.join(home, ".config", "ochami"), { recursive: true });
   writeFileSync(path.join(home, ".config", "ochami", "config.yaml"), `clusters:\n  - name: demo\n    cluster:\n      uri: http://127.0.0.1:${port}\ndefault-cluster: demo\n`);
-  const env = { ...process.env, HOME: home, OCHAMI_SYSTEM_CONFIG: path.join(home, "none.yaml") };
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, OCHAMI_SYSTEM_CONFIG: path.join(home, "none.yaml") };
   delete env.XDG_CONFIG_HOME;
   delete env.XDG_CACHE_HOME;
 

@@ -18,6 +18,11 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/** An answer, and where the token sent with it came from (for 401/403 messages). */
+export interface ApiResponse extends HttpResponse {
+  tokenOrigin?: string;
+}
+
 /** A non-2xx answer, shown as `error: 409 Conflict: <detail>`. */
 export class ApiError extends CliError {
   constructor(
@@ -69,7 +74,7 @@ export class ApiClient {
   }
 
   /** The raw exchange, whatever the status (one retry with a fresh token after a 401). */
-  async send(service: ApiService, method: string, path: string, opts: CallOptions = {}): Promise<HttpResponse> {
+  async send(service: ApiService, method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse> {
     const url = this.url(service, path, opts.query);
     const headers: Record<string, string> = { "user-agent": this.s.userAgent, accept: "application/json, */*", ...opts.headers };
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
@@ -87,13 +92,12 @@ export class ApiClient {
           continue;
         }
       }
-      if ((res.status === 401 || res.status === 403) && current) (res as HttpResponse & { tokenOrigin?: string }).tokenOrigin = current.origin;
-      return res;
+      return current ? { ...res, tokenOrigin: current.origin } : res;
     }
   }
 
   /** Like send, but a non-2xx answer is an ApiError. */
-  async call(service: ApiService, method: string, path: string, opts: CallOptions = {}): Promise<HttpResponse> {
+  async call(service: ApiService, method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse> {
     const res = await this.send(service, method, path, opts);
     if (res.status >= 200 && res.status < 300) return res;
     throw this.errorOf(res, opts);
@@ -110,8 +114,8 @@ export class ApiClient {
     }
   }
 
-  errorOf(res: HttpResponse, opts: CallOptions = {}): ApiError {
-    const origin = (res as HttpResponse & { tokenOrigin?: string }).tokenOrigin;
+  errorOf(res: ApiResponse, opts: CallOptions = {}): ApiError {
+    const origin = res.tokenOrigin;
     let hint = "";
     if (res.status === 401 && origin) hint = ` (token from ${origin})`;
     else if (res.status === 401 && (opts.auth === false || !this.s.tokens)) hint = " (no token was sent; drop --no-token or set enable-auth: true)";

@@ -10,7 +10,7 @@ import { outputFormat, print, type TableSpec } from "../io/output";
 
 /** Appends an "Examples:" section to a command's --help (every command has one). */
 export function examples(cmd: Command, lines: string[]): Command {
-  return cmd.addHelpText("after", `\nExamples:\n${lines.map((l) => (l.startsWith("#") || l === "" ? `  ${l}` : `  ${l}`)).join("\n")}\n`);
+  return cmd.addHelpText("after", `\nExamples:\n${lines.map((l) => `  ${l}`).join("\n")}\n`);
 }
 
 export interface Run<O = any> {
