@@ -11,6 +11,11 @@ import { buildProgram } from "./program";
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  if (argv.length === 0) {
+    // Bare `ochami`: the overview, as upstream prints it (not a usage error).
+    program.outputHelp();
+    return EXIT.OK;
+  }
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.OK;

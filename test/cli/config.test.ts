@@ -154,6 +154,10 @@ describe("help, usage errors, exit codes", () => {
   it("--help exits 0; usage errors exit 2 with commander's message", async () => {
     const home = makeHome();
     try {
+      const bare = await ochami([], { env: home.env });
+      expect(bare.code).toBe(0);
+      expect(bare.stdout).toMatch(/^Usage: ochami \[options\] \[command\]\n/);
+      expect(bare.stdout).toContain("Exit codes:\n  0  success\n");
       const help = await ochami(["smd", "component", "get", "--help"], { env: home.env });
       expect(help.code).toBe(0);
       expect(help.stdout).toContain("Examples:\n  ochami smd component get\n");
