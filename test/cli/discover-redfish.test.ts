@@ -7,9 +7,10 @@ import { makeCertificates, removeDir, startFakeBmcs, type FakeBmc, type FakeBmcs
 import { OCHAMI_BIN, loggedInHome, makeHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
 
 /**
- * `ochami discover redfish` against HTTPS Redfish BMCs on loopback (127.99.0.11-16): two ordinary
- * ones (one with Dell's resource names), one slow, one with other credentials, and an address
- * where nothing listens. The nodes file it writes is checked line by line and then loaded into a
+ * `ochami discover redfish` against HTTPS Redfish BMCs on loopback (127.99.0.11-16): an ordinary
+ * one, a Dell-like one with paged collections, one like the seed's hardware (host MACs only under
+ * Chassis NetworkAdapters), a slow one, one with other credentials, and an address where nothing
+ * listens. The nodes file it writes is checked line by line and then loaded into a
  * real API with `discover static`.
  */
 const USER = "admin";
@@ -26,13 +27,15 @@ const BMCS: FakeBmc[] = [
   {
     ip: "127.99.0.12",
     dell: true,
+    pageSize: 1,
     managerNics: [{ id: "NIC.1", mac: "c2:77:05:e2:03:42", ipv4: "127.99.0.12" }],
     systemNics: [
       { id: "NIC.Integrated.1-1-1", mac: "ec:e7:a7:05:a1:e2", linkUp: false },
       { id: "NIC.Integrated.1-2-1", mac: "ec:e7:a7:05:a1:f2" },
     ],
   },
-  { ip: "127.99.0.13", managerNics: [{ id: "eth0", mac: "c2:77:05:e2:03:43", ipv4: "127.99.0.13" }], systemNics: [{ id: "1", mac: "ec:e7:a7:05:a1:f3" }] },
+  // The seed's hardware: host MACs only under Chassis/.../NetworkAdapters/Nic259/NetworkPorts.
+  { ip: "127.99.0.13", managerNics: [{ id: "eth0", mac: "c2:77:05:e2:03:43", ipv4: "127.99.0.13" }], systemNics: [], chassisPorts: [{ id: "NICChannel0", mac: "ec:e7:a7:05:a1:f3" }] },
   { ip: "127.99.0.14", delayMs: 150, managerNics: [{ id: "eth0", mac: "c2:77:05:e2:03:44", ipv4: "127.99.0.14" }], systemNics: [{ id: "1", mac: "ec:e7:a7:05:a1:f4" }] },
   // 127.99.0.15: nothing listens.
   { ip: "127.99.0.16", password: "other", managerNics: [{ id: "eth0", mac: "c2:77:05:e2:03:46" }], systemNics: [{ id: "1", mac: "ec:e7:a7:05:a1:f6" }] },

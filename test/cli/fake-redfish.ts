@@ -26,6 +26,13 @@ export interface FakeBmc {
   dell?: boolean;
   managerNics: FakeNic[];
   systemNics: FakeNic[];
+  /**
+   * Host MACs only under Chassis/FCP_Baseboard/NetworkAdapters/Nic259/NetworkPorts (the seed's
+   * hardware, read by its gen_nodes_file.sh), with an empty Systems/1/EthernetInterfaces.
+   */
+  chassisPorts?: FakeNic[];
+  /** Collections split into pages of this size, linked by Members@odata.nextLink. */
+  pageSize?: number;
   password?: string;
   delayMs?: number;
 }
@@ -78,6 +85,8 @@ function resources(b: FakeBmc): Record<string, unknown> {
     Members: members.map((m) => ({ "@odata.id": m })),
     "Members@odata.count": members.length,
   });
+  const chassis = "/redfish/v1/Chassis/FCP_Baseboard";
+  const adapter = `${chassis}/NetworkAdapters/Nic259`;
   const out: Record<string, unknown> = {
     "/redfish/v1": {
       "@odata.id": "/redfish/v1",
@@ -117,6 +126,21 @@ function resources(b: FakeBmc): Record<string, unknown> {
     [`${mgr}/EthernetInterfaces`]: collection(`${mgr}/EthernetInterfaces`, "EthernetInterface", b.managerNics.map((n) => `${mgr}/EthernetInterfaces/${n.id}`)),
   };
   for (const n of b.systemNics) out[`${sys}/EthernetInterfaces/${n.id}`] = nic(sys, n);
+  const ports = b.chassisPorts ?? [];
+  out["/redfish/v1/Chassis"] = collection("/redfish/v1/Chassis", "Chassis", [chassis]);
+  out[chassis] = { "@odata.id": chassis, "@odata.type": "#Chassis.v1_14_0.Chassis", Id: "FCP_Baseboard", ChassisType: "RackMount", NetworkAdapters: { "@odata.id": `${chassis}/NetworkAdapters` } };
+  out[`${chassis}/NetworkAdapters`] = collection(`${chassis}/NetworkAdapters`, "NetworkAdapter", ports.length ? [adapter] : []);
+  out[adapter] = { "@odata.id": adapter, "@odata.type": "#NetworkAdapter.v1_5_0.NetworkAdapter", Id: "Nic259", NetworkPorts: { "@odata.id": `${adapter}/NetworkPorts` } };
+  out[`${adapter}/NetworkPorts`] = collection(`${adapter}/NetworkPorts`, "NetworkPort", ports.map((p) => `${adapter}/NetworkPorts/${p.id}`));
+  for (const p of ports)
+    out[`${adapter}/NetworkPorts/${p.id}`] = {
+      "@odata.id": `${adapter}/NetworkPorts/${p.id}`,
+      "@odata.type": "#NetworkPort.v1_2_1.NetworkPort",
+      Id: p.id,
+      PhysicalPortNumber: "1",
+      LinkStatus: p.linkUp === false ? "Down" : "Up",
+      AssociatedNetworkAddresses: [p.mac.toUpperCase()],
+    };
   for (const n of b.managerNics) out[`${mgr}/EthernetInterfaces/${n.id}`] = nic(mgr, n);
   return out;
 }
@@ -137,14 +161,21 @@ export async function startFakeBmcs(bmcs: FakeBmc[], opts: { port: number; cert:
             requests.push(`${b.ip} ${req.url}`);
             try {
               if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
-              const url = (req.url ?? "").replace(/\/+$/, "");
+              const u = new URL(req.url ?? "/", "https://bmc");
+              const url = u.pathname.replace(/\/+$/, "");
               const headers = { "content-type": "application/json; charset=utf-8", "odata-version": "4.0" };
               if (url !== "/redfish/v1" && req.headers.authorization !== expected) {
                 res.writeHead(401, { ...headers, "www-authenticate": 'Basic realm="RedfishService"' });
                 res.end(JSON.stringify({ error: { code: "Base.1.8.GeneralError", message: "Unauthorized" } }));
                 return;
               }
-              const body = tree[url];
+              let body = tree[url] as Record<string, any> | undefined;
+              if (body && Array.isArray(body.Members) && b.pageSize) {
+                const skip = Number(u.searchParams.get("$skip") ?? 0);
+                const page = body.Members.slice(skip, skip + b.pageSize);
+                body = { ...body, Members: page };
+                if (skip + b.pageSize < (tree[url] as any).Members.length) body["Members@odata.nextLink"] = `${url}?$skip=${skip + b.pageSize}`;
+              }
               if (!body) {
                 res.writeHead(404, headers);
                 res.end(JSON.stringify({ error: { code: "Base.1.8.ResourceMissingAtURI", message: `${url} not found` } }));

@@ -71,10 +71,39 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
     const v = obj?.[key]?.["@odata.id"];
     return typeof v === "string" ? v.replace(/\/+$/, "") : undefined;
   };
+  /** A collection's member URIs, following `Members@odata.nextLink` pages. */
   const members = async (path: string | undefined): Promise<string[]> => {
-    if (!path) return [];
-    const col = await get(path);
-    return (Array.isArray(col.Members) ? col.Members : []).map((m: Json) => m?.["@odata.id"]).filter((u: unknown): u is string => typeof u === "string");
+    const out: string[] = [];
+    for (let page = path, n = 0; page && n < 100; n++) {
+      const col = await get(page);
+      for (const m of Array.isArray(col.Members) ? col.Members : []) if (typeof m?.["@odata.id"] === "string") out.push(m["@odata.id"]);
+      page = typeof col["Members@odata.nextLink"] === "string" ? col["Members@odata.nextLink"] : undefined;
+    }
+    return out;
+  };
+  /**
+   * NICs from Chassis/{id}/NetworkAdapters/{id}/NetworkPorts (or Ports): where some BMCs list the
+   * host's MACs when Systems/{id}/EthernetInterfaces is empty (the seed's gen_nodes_file.sh read
+   * .../NetworkAdapters/Nic259/NetworkPorts/NICChannel0 for that reason).
+   */
+  const chassisNics = async (root: Json): Promise<Nic[]> => {
+    const list: Nic[] = [];
+    for (const chassisUri of await members(link(root, "Chassis"))) {
+      const chassis = await get(chassisUri);
+      for (const adapterUri of await members(link(chassis, "NetworkAdapters"))) {
+        const adapter = await get(adapterUri);
+        for (const portUri of await members(link(adapter, "NetworkPorts") ?? link(adapter, "Ports"))) {
+          const port = await get(portUri);
+          const macs = [...(Array.isArray(port.AssociatedNetworkAddresses) ? port.AssociatedNetworkAddresses : []), ...(port.Ethernet?.AssociatedMACAddresses ?? [])];
+          for (const raw of macs) {
+            const mac = normalizeMac(raw);
+            if (mac && mac !== "00:00:00:00:00:00" && !list.some((n) => n.mac === mac))
+              list.push({ id: String(port.Id ?? portUri.split("/").pop()), mac, enabled: true, linkUp: port.LinkStatus === undefined ? undefined : /^(Up|LinkUp)$/.test(port.LinkStatus) });
+          }
+        }
+      }
+    }
+    return list;
   };
   const nicsOf = async (path: string | undefined): Promise<Array<Nic & { ipv4: string[] }>> => {
     const list = [];
@@ -114,6 +143,7 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
       systems.push({ uri, id: String(sys.Id ?? uri.split("/").pop()), name: String(sys.Name ?? sys.Id ?? ""), uuid: typeof sys.UUID === "string" ? sys.UUID : undefined, nics });
     }
     if (!systems.length) throw new RedfishError("no systems under /redfish/v1/Systems");
+    if (systems.length === 1 && !systems[0].nics.length) systems[0].nics = await chassisNics(root);
     return { ok: true, facts: { target, uuid: typeof root.UUID === "string" ? root.UUID : undefined, mac: bmcMac, ip: target.host, manager: managerUri, systems } };
   } catch (err) {
     if (err instanceof RedfishError) return { ok: false, target, error: err.message };
