@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import pkg from "../../package.json";
 import { ApiClient, type ApiService } from "./api";
-import { TokenProvider } from "./auth/tokens";
+import { TokenProvider, type Credential } from "./auth/tokens";
 import { cacheDir, expandPath, loadConfig, type LoadedConfig } from "./config/files";
 import { DEFAULT_BASE_PATHS, parseDuration, tokenEnvName, type ClusterConfig, type InputFormat, type OutputFormat, type Service } from "./config/schema";
 import { UsageError } from "./errors";
@@ -163,15 +163,7 @@ export class Context {
       return undefined;
     }
     const c = cluster.config;
-    const credential =
-      c["client-id"] && c["client-secret-file"]
-        ? {
-            clientId: c["client-id"],
-            secretFile: expandPath(c["client-secret-file"]),
-            tokenUrl: c["token-uri"] ?? `${this.baseUrl("root")}/token`,
-            scope: c.scope,
-          }
-        : undefined;
+    const credential = this.credential();
     this.tokenProvider = new TokenProvider({
       envName: this.tokenEnvName(),
       flagToken: typeof this.opts.token === "string" ? this.opts.token : undefined,
@@ -182,6 +174,19 @@ export class Context {
       env: this.env,
     });
     return this.tokenProvider;
+  }
+
+  /** The cluster's stored client credential, if it has one. */
+  credential(): Credential | undefined {
+    const c = this.cluster().config;
+    if (!c["client-id"] || (!c["client-secret-file"] && !c["client-secret"])) return undefined;
+    return {
+      clientId: c["client-id"],
+      secretFile: c["client-secret-file"] ? expandPath(c["client-secret-file"]) : undefined,
+      secret: c["client-secret"],
+      tokenUrl: c["token-uri"] ?? `${this.baseUrl("root")}/token`,
+      scope: c.scope,
+    };
   }
 
   api(): ApiClient {

@@ -149,6 +149,19 @@ describe.skipIf(!existsSync(FAKETIME))("tokens: stored credential, cache, refres
     expect((await run(["smd", "group", "get"])).code).toBe(0);
   });
 
+  it("a secret inline in the cluster configuration works too (for templated config files)", async () => {
+    const inline = makeHome();
+    try {
+      for (const [k, v] of [["cluster.uri", api.url], ["cluster.client-id", api.admin.client_id], ["cluster.client-secret", api.admin.client_secret]])
+        expect((await ochami(["config", "cluster", "set", "demo", k, v], { env: inline.env })).code).toBe(0);
+      const r = await ochami(["auth", "status"], { env: inline.env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ source: `client ${api.admin.client_id}`, scopes: "admin" });
+    } finally {
+      inline.remove();
+    }
+  });
+
   it("clients: create, log in with one, revoke it; its next command fails as an auth error", async () => {
     const created = await run(["auth", "client", "create", "ci-runner", "--scope", "smd:read smd:write"]);
     expect(created.code, created.stderr).toBe(0);

@@ -7,12 +7,33 @@ import { NetworkError, request, type TlsOptions } from "../http";
 import { log } from "../log";
 import { nowSeconds, readClaims, refreshMargin } from "./jwt";
 
-/** A stored client credential: tokens are obtained from it, cached and refreshed automatically. */
+/**
+ * A stored client credential: tokens are obtained from it, cached and refreshed automatically.
+ * The secret lives in a 0600 file (what `ochami auth login` writes), or inline in the cluster's
+ * configuration (`client-secret`, for configuration management that templates the file).
+ */
 export interface Credential {
   clientId: string;
-  secretFile: string;
+  secretFile?: string;
+  secret?: string;
   tokenUrl: string;
   scope?: string;
+}
+
+export function credentialSecret(cred: Credential): string {
+  if (cred.secret) return cred.secret;
+  if (cred.secretFile) return readSecret(cred.secretFile);
+  throw new AuthError(`client ${cred.clientId} has neither client-secret-file nor client-secret`);
+}
+
+/** Changes when the secret does, so tokens cached for an old secret are not used. */
+function secretVersion(cred: Credential): string | number | undefined {
+  if (cred.secret) return createHash("sha256").update(cred.secret).digest("hex").slice(0, 16);
+  try {
+    return cred.secretFile ? statSync(cred.secretFile).mtimeMs : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface TokenSettings {
@@ -106,7 +127,7 @@ export class TokenProvider {
 
   /** A fresh token from the credential (cached for the next commands). */
   async obtain(cred: Credential): Promise<string> {
-    const token = await requestClientToken(cred, readSecret(cred.secretFile), this.s.tls, this.s.timeoutMs);
+    const token = await requestClientToken(cred, credentialSecret(cred), this.s.tls, this.s.timeoutMs);
     this.writeCached(cred, token);
     const claims = readClaims(token);
     log.info(`obtained a token for client ${cred.clientId}${claims?.exp ? `, valid until ${new Date(claims.exp * 1000).toISOString()}` : ""}`);
@@ -129,7 +150,7 @@ export class TokenProvider {
       const entry = JSON.parse(readFileSync(file, "utf8"));
       if (entry.client_id !== cred.clientId || entry.token_url !== cred.tokenUrl || typeof entry.access_token !== "string") return undefined;
       // A secret changed since (ochami auth login again) makes cached tokens of the old one suspect.
-      if (entry.secret_mtime !== secretMtime(cred.secretFile)) return undefined;
+      if (entry.secret_version !== secretVersion(cred)) return undefined;
       if (!this.usable(entry.access_token)) {
         log.debug("cached token is expired or about to expire; getting a new one");
         return undefined;
@@ -147,7 +168,7 @@ export class TokenProvider {
       mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       writeAtomic(
         file,
-        JSON.stringify({ token_url: cred.tokenUrl, client_id: cred.clientId, secret_mtime: secretMtime(cred.secretFile), access_token: token }) + "\n",
+        JSON.stringify({ token_url: cred.tokenUrl, client_id: cred.clientId, secret_version: secretVersion(cred), access_token: token }) + "\n",
         0o600,
       );
     } catch (err) {
@@ -159,14 +180,6 @@ export class TokenProvider {
     if (!this.s.credential) return;
     const file = this.cacheFile(this.s.credential);
     if (existsSync(file)) unlinkSync(file);
-  }
-}
-
-function secretMtime(file: string): number | undefined {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return undefined;
   }
 }
 
@@ -185,7 +198,7 @@ export function readSecret(file: string): string {
 }
 
 /** A client-credentials grant at the token endpoint (client_secret_basic); returns the access token. */
-export async function requestClientToken(cred: Omit<Credential, "secretFile">, secret: string, tls: TlsOptions, timeoutMs: number): Promise<string> {
+export async function requestClientToken(cred: Pick<Credential, "clientId" | "tokenUrl" | "scope">, secret: string, tls: TlsOptions, timeoutMs: number): Promise<string> {
   const form = new URLSearchParams({ grant_type: "client_credentials" });
   if (cred.scope) form.set("scope", cred.scope);
   let res;

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
 import { nowSeconds, readClaims } from "../auth/jwt";
-import { readSecret, requestClientToken, TokenProvider } from "../auth/tokens";
+import { credentialSecret, readSecret, requestClientToken, TokenProvider } from "../auth/tokens";
 import { cacheDir, clusterIndex, editConfigFile, expandPath, systemConfigPath, userConfigPath, writeAtomic } from "../config/files";
 import { AuthError, EXIT, UsageError } from "../errors";
 import { readStdin } from "../io/input";
@@ -98,6 +98,7 @@ function loginCommand(): Command {
         if (o.scope) doc.setIn(["clusters", i, "cluster", "scope"], o.scope);
         else doc.deleteIn(["clusters", i, "cluster", "scope"]);
         if (o.tokenUri) doc.setIn(["clusters", i, "cluster", "token-uri"], o.tokenUri);
+        doc.deleteIn(["clusters", i, "cluster", "client-secret"]);
       });
       new TokenProvider({
         envName: run.ctx.tokenEnvName(),
@@ -135,7 +136,7 @@ function logoutCommand(): Command {
         const secretFile = doc.getIn(["clusters", i, "cluster", "client-secret-file"]);
         // Only a secret file login created is deleted; one the admin pointed to is theirs.
         if (typeof secretFile === "string" && path.resolve(secretFile).startsWith(path.join(dir, "credentials") + path.sep) && existsSync(secretFile)) unlinkSync(secretFile);
-        for (const k of ["client-id", "client-secret-file", "scope", "token-uri"]) {
+        for (const k of ["client-id", "client-secret-file", "client-secret", "scope", "token-uri"]) {
           if (doc.hasIn(["clusters", i, "cluster", k])) removed = true;
           doc.deleteIn(["clusters", i, "cluster", k]);
         }
@@ -152,12 +153,9 @@ function tokenCommand(): Command {
       const provider = run.ctx.tokens();
       if (!provider) throw new AuthError("auth is disabled for this cluster (--no-token or enable-auth: false)");
       if (run.opts.scope) {
-        const c = run.ctx.cluster().config;
-        if (!c["client-id"] || !c["client-secret-file"]) throw new UsageError("--scope needs a stored client credential (ochami auth login)");
-        const tokenUrl = c["token-uri"] ?? `${run.ctx.baseUrl("root")}/token`;
-        process.stdout.write(
-          (await requestClientToken({ clientId: c["client-id"], tokenUrl, scope: run.opts.scope }, readSecret(expandPath(c["client-secret-file"])), run.ctx.tls(), run.ctx.timeoutMs())) + "\n",
-        );
+        const cred = run.ctx.credential();
+        if (!cred) throw new UsageError("--scope needs a stored client credential (ochami auth login)");
+        process.stdout.write((await requestClientToken({ ...cred, scope: run.opts.scope }, credentialSecret(cred), run.ctx.tls(), run.ctx.timeoutMs())) + "\n");
         return;
       }
       process.stdout.write((await provider.get()).token + "\n");

@@ -31,6 +31,8 @@ export interface ClusterConfig {
   "client-id"?: string;
   /** File holding the client secret (one line, mode 0600). */
   "client-secret-file"?: string;
+  /** The client secret itself (prefer client-secret-file: config files are often world-readable). */
+  "client-secret"?: string;
   /** Token endpoint; default `<uri>/token`. */
   "token-uri"?: string;
   /** Scopes to ask for; default the client's registered scopes. */
@@ -81,6 +83,7 @@ export const CLUSTER_KEYS: Record<string, ValueType> = {
   "cluster.enable-auth": BOOL,
   "cluster.client-id": STR,
   "cluster.client-secret-file": STR,
+  "cluster.client-secret": STR,
   "cluster.token-uri": { kind: "uri" },
   "cluster.scope": STR,
   "cluster.cacert": STR,
