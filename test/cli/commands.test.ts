@@ -35,6 +35,12 @@ describe("smd", () => {
   it("status and service values need no token", async () => {
     expect(await json("--no-token", "smd", "status")).toEqual({ code: 0, message: "HSM is healthy" });
     expect((await json("--no-token", "smd", "service", "values", "role")).Role).toContain("Compute");
+    // --uri replaces the service's base: absolute, or a path under the cluster URI.
+    expect(await json("--no-token", "smd", "--uri", `${api.url}/hsm/v2/`, "status")).toEqual({ code: 0, message: "HSM is healthy" });
+    const wrong = await run("smd", "--uri", "/smd/v2", "group", "get");
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^error: 404 Not Found: /);
+    expect(await json("--no-token", "bss", "--uri", "/apis/bss/boot/v1", "status")).toEqual({ "bss-status": "running" });
   });
 
   it("component add (with the NID upstream forgets), get by xname, NID and filters, in every format", async () => {
