@@ -162,7 +162,6 @@ export class Context {
       this.tokenProvider = null;
       return undefined;
     }
-    const c = cluster.config;
     const credential = this.credential();
     this.tokenProvider = new TokenProvider({
       envName: this.tokenEnvName(),

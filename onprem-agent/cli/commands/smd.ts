@@ -3,7 +3,7 @@ import { CliError, EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
 import type { TableSpec } from "../io/output";
 import { collect, act, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
-import { enc, field, itemsOf, parseBool, parseInteger, requireField } from "./payload";
+import { enc, itemsOf, parseBool, parseInteger, requireField } from "./payload";
 import { groupCommand, membershipCommand, partitionCommand } from "./smd-groups";
 import { ifaceCommand, rfeCommand } from "./smd-inventory";
 
