@@ -153,7 +153,8 @@ describe.skipIf(!existsSync(FAKETIME))("tokens: stored credential, cache, refres
     const inline = makeHome();
     try {
       for (const [k, v] of [["cluster.uri", api.url], ["cluster.client-id", api.admin.client_id], ["cluster.client-secret", api.admin.client_secret]])
-        expect((await ochami(["config", "cluster", "set", "demo", k, v], { env: inline.env })).code).toBe(0);
+        // `--`: a secret may start with "-" (base64url), which would read as an option.
+        expect((await ochami(["config", "cluster", "set", "--", "demo", k, v], { env: inline.env })).code).toBe(0);
       const r = await ochami(["auth", "status"], { env: inline.env });
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ source: `client ${api.admin.client_id}`, scopes: "admin" });
