@@ -17,6 +17,9 @@ PACKAGES=(
   # tftpd-hpa and nginx are the baselines bench/tftp-images.ts runs (started by the bench itself
   # on loopback ports; on a systemd host the packages also enable their own services).
   atftp ipxe tftpd-hpa nginx
+  # The ochami CLI tests: faketime moves the CLI's clock (token refresh), openssl makes the fake
+  # BMCs' certificates, powermand/conmand parse the powerman.conf and conman.conf it generates.
+  faketime openssl powerman conman
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
