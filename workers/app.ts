@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { authGate } from "./auth/middleware";
+import { noteBootWrites } from "./boot-snapshot/current";
 import { authApp } from "./auth/routes";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
@@ -23,6 +24,8 @@ export function createApp() {
   const app = new Hono<AppEnv>({ strict: false });
   app.onError(onError);
   app.notFound(onNotFound);
+  // Before auth, so a write it lets through always counts (see workers/boot-snapshot/current.ts).
+  app.use("*", noteBootWrites());
   app.use("*", authGate());
   app.route("/", authApp());
   app.route("/hsm/v2", smdApp());

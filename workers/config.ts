@@ -78,6 +78,14 @@ const ConfigSchema = z
           return z.NEVER;
         }
       }),
+    /**
+     * OCHAMI_BOOT_SNAPSHOT: how the boot path (bootscript, meta-data, vendor-data, group files)
+     * reads. `shared` (default): from an in-memory snapshot whose generation is checked against D1
+     * on every read (one small query shared by all requests in flight), exact whoever writes the
+     * database. `exclusive`: checked only after this isolate's own writes; exact only while no
+     * other isolate, process or `wrangler d1 execute` writes. `off`: every read goes to D1.
+     */
+    bootSnapshot: z.preprocess((v) => (v === "" ? undefined : v), z.enum(["shared", "exclusive", "off"]).default("shared")),
     /** OCHAMI_AUTH_ISSUER: `iss` of the tokens we mint and accept. Set it to the public URL if OIDC discovery matters. */
     issuer: optionalText.default("ochami"),
     /** OCHAMI_AUTH_AUDIENCE: `aud` of the tokens we mint and require. */
@@ -128,6 +136,7 @@ const VARIABLES = {
   retryDelay: "OCHAMI_BSS_RETRY_DELAY",
   unknownDelay: "OCHAMI_BSS_UNKNOWN_DELAY",
   trustedProxies: "OCHAMI_TRUSTED_PROXIES",
+  bootSnapshot: "OCHAMI_BOOT_SNAPSHOT",
   issuer: "OCHAMI_AUTH_ISSUER",
   audience: "OCHAMI_AUTH_AUDIENCE",
   tokenLifetime: "OCHAMI_AUTH_TOKEN_LIFETIME",

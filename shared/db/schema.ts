@@ -328,3 +328,21 @@ export const authClients = sqliteTable("auth_clients", {
   revokedAt: text("revoked_at"),
 });
 
+
+// ---------------------------------------------------------------- boot snapshot — issue 9
+
+/**
+ * One row (id 1): a counter that SQLite triggers bump on every write to a table the boot path
+ * reads (migrations/0006_boot_generation.sql lists them), and a random id of this database. The
+ * worker's in-memory boot snapshot (workers/boot-snapshot) is current exactly while both equal
+ * what it was built from, whoever wrote: this isolate, another one, or `wrangler d1 execute`.
+ */
+export const bootGeneration = sqliteTable(
+  "boot_generation",
+  {
+    id: integer("id").primaryKey(),
+    generation: integer("generation").notNull().default(0),
+    databaseId: text("database_id").notNull(),
+  },
+  () => [check("boot_generation_one_row", sql`id = 1`)],
+);

@@ -7,8 +7,8 @@ import type { GroupFacts, NodeView } from "./metadata";
 /**
  * How cloud-init finds the node behind a request: SMD EthernetInterfaces (IP → component), SMD
  * group memberships, and the cloud-init tables, read live (a node added to SMD is served at
- * once). Every lookup is ONE D1 query. This narrow interface is what the boot path depends on,
- * so an in-memory snapshot can stand in for D1 later.
+ * once). Every lookup is ONE D1 query. The boot path asks workers/boot-snapshot first and comes
+ * here when the snapshot cannot answer; the admin routes always come here.
  */
 export interface NodeDirectory {
   /** The node owning `ip` in SMD, or undefined when no interface with a component holds it. */

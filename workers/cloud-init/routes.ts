@@ -4,6 +4,7 @@ import { configOf, nodeBaseUrl } from "../config";
 import { database } from "../db";
 import type { AppEnv } from "../env";
 import type { BootEndpoint } from "../history/model";
+import { currentSnapshot } from "../boot-snapshot/current";
 import { recordBootEvent, waiterOf } from "../history/recorder";
 import { clientAddress } from "../http/client-ip";
 import { param, resource } from "../http/routes";
@@ -128,7 +129,8 @@ function fileGroup(c: Context): string {
 // ----------------------------------------------------------------------------- who is asking
 
 /**
- * Serves a node-facing document to the node at the request's source address and records the
+ * Serves a node-facing document to the node at the request's source address (found in the boot
+ * snapshot when it is current, else in D1) and records the
  * fetch (success or failure) in the boot history, off the response path. An address no node has
  * is a 422, as upstream answers, never another node's data.
  */
@@ -140,7 +142,8 @@ async function forRequester(
 ): Promise<Response> {
   const who = clientAddress(c.req.raw, configOf(c.env).trustedProxies);
   if (!who.ok) throw new HttpProblem(422, `cannot identify the requesting node: ${who.reason}`);
-  const lookup = await directoryOf(c).byIp(who.ip, { file });
+  const snapshot = await currentSnapshot(c.env, waiterOf(c));
+  const lookup = snapshot ? snapshot.nodeByIp(who.ip, { file }) : await directoryOf(c).byIp(who.ip, { file });
   if (!lookup) {
     record(c, { ip: who.ip, endpoint, detail: `422: no node has this IP${file ? ` (${file})` : ""}` });
     throw new HttpProblem(422, `no node in SMD has IP address ${who.ip} (SMD EthernetInterfaces)`);
@@ -160,7 +163,7 @@ async function impersonated(c: Context<AppEnv>): Promise<NodeView> {
   return (await directoryOf(c).byId(nodeId(param(c, "id")))).view;
 }
 
-/** Where node lookups come from: the one line to change when a snapshot stands in for D1. */
+/** Node lookups on D1: the admin routes, and node requests when the boot snapshot cannot answer. */
 function directoryOf(c: Context<AppEnv>): NodeDirectory {
   return d1NodeDirectory(database(c.env.DB));
 }

@@ -5,7 +5,8 @@ import type { Db } from "../../db";
  * The boot path's one read: which node is asking, and what it boots. One SQL statement (one D1
  * round trip) resolves the requester through SMD's live tables and picks its boot config by
  * precedence, so a node added to SMD or a changed boot entry takes effect on the next request.
- * Kept behind this narrow interface so an in-memory snapshot can stand in front of it later.
+ * The boot snapshot (workers/boot-snapshot/model.ts) answers the same question from memory; this
+ * is the path when it cannot (stale, rebuilding, or OCHAMI_BOOT_SNAPSHOT=off).
  */
 
 /** How the node identified itself: `?mac=` (lower-case colon form), `?name=` (xname) or `?nid=`. */

@@ -4,6 +4,7 @@ import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
 import { configOf, nodeBaseUrl } from "../../config";
 import { database } from "../../db";
+import { currentSnapshot } from "../../boot-snapshot/current";
 import { recordBootEvent, waiterOf } from "../../history/recorder";
 import { clientAddress } from "../../http/client-ip";
 import { parseGoInt, Query } from "../../http/query";
@@ -62,8 +63,9 @@ function settingsFor(c: Context): ScriptSettings {
 }
 
 /**
- * GET /bootscript?mac=|name=|nid= [&retry=&arch=&ts=&json=1]: the iPXE script for a node. One D1
- * round trip (lookup.ts); every fetch is recorded in the boot history off the response path.
+ * GET /bootscript?mac=|name=|nid= [&retry=&arch=&ts=&json=1]: the iPXE script for a node, from the
+ * boot snapshot (workers/boot-snapshot), else one D1 round trip (lookup.ts); every fetch is
+ * recorded in the boot history off the response path.
  */
 export function registerBootscriptRoutes(app: Hono<any>) {
   resource(app, "/bootscript", {
@@ -71,7 +73,8 @@ export function registerBootscriptRoutes(app: Hono<any>) {
       const now = Date.now();
       const req = parseBootRequest(Query.of(c.req.raw), Math.floor(now / 1000));
       const db = database(c.env.DB);
-      const resolution = await resolveBoot(db, req.key);
+      const snapshot = await currentSnapshot(c.env, waiterOf(c));
+      const resolution = snapshot ? snapshot.resolveBoot(req.key) : await resolveBoot(db, req.key);
       const outcome = decideBootscript(req, resolution, settingsFor(c));
       const config = configOf(c.env);
       const client = clientAddress(c.req.raw, config.trustedProxies);

@@ -1,4 +1,6 @@
 import type { Context, Hono } from "hono";
+import { snapshotStats } from "../../boot-snapshot/current";
+import { configOf } from "../../config";
 import { resource } from "../../http/routes";
 import { VERSION } from "../../version";
 
@@ -24,6 +26,8 @@ const storage = (status: Check) => ({ name: "d1", status });
 export function registerServiceRoutes(app: Hono<any>) {
   resource(app, "/service/status", { GET: (c) => c.json({ "bss-status": "running" }) });
   resource(app, "/service/version", { GET: (c) => c.json({ "bss-version": VERSION }) });
+  // Ours: the boot snapshot of the isolate that answers (workers/boot-snapshot/current.ts).
+  resource(app, "/service/snapshot", { GET: (c) => c.json({ mode: configOf(c.env).bootSnapshot, ...snapshotStats }) });
   resource(app, "/service/hsm", {
     GET: async (c) => {
       const hsm = await check(c, "components");

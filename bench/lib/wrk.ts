@@ -1,0 +1,66 @@
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+
+/** One wrk run (Debian's `wrk`, the tool the anchors in ../shared/reference were measured with). */
+export interface WrkResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+  /** Socket errors (connect, read, write, timeout), summed. */
+  socketErrors: number;
+}
+
+export function requireWrk() {
+  try {
+    execFileSync("wrk", ["--version"], { stdio: "ignore" });
+  } catch (err) {
+    // wrk prints its usage and exits 1 for --version; only a missing binary is fatal.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error("wrk not found: apt-get install wrk (scripts/system-deps.sh)");
+  }
+}
+
+const toMs = (v: string): number => {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(v);
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as "us" | "ms" | "s" | "m"];
+};
+
+export function runWrk(opts: { url: string; script?: string; threads: number; connections: number; seconds: number }): WrkResult {
+  const args = [`-t${opts.threads}`, `-c${opts.connections}`, `-d${opts.seconds}s`, "--timeout", "5s", "--latency", ...(opts.script ? ["-s", opts.script] : []), opts.url];
+  const out = execFileSync("wrk", args, { encoding: "utf8" });
+  const lat = (pct: string) => toMs(new RegExp(`^\\s+${pct}%\\s+(\\S+)`, "m").exec(out)?.[1] ?? "?");
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    requestsPerSecond: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN)),
+    p50Ms: lat("50"),
+    p99Ms: lat("99"),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
+    socketErrors: errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+  };
+}
+
+/**
+ * A wrk Lua script asking, per request, for a random one of `count` nodes: `path(i)` and
+ * `header(i)` are Lua expressions in `i` (0-based) giving the path and an optional
+ * X-Forwarded-For value.
+ */
+export function randomNodeScript(dir: string, name: string, count: number, pathExpr: string, forwardedForExpr?: string): string {
+  const file = path.join(dir, `${name}.lua`);
+  const headers = forwardedForExpr ? `{["X-Forwarded-For"] = ${forwardedForExpr}}` : "nil";
+  writeFileSync(
+    file,
+    `math.randomseed(os.time() + ${Math.floor(Math.random() * 1e6)})
+local hex = function(i) return string.format("%02x:%02x:%02x", math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256) end
+local ip = function(i) local j = i + 1; return string.format("10.%d.%d.%d", math.floor(j / 65536) % 256, math.floor(j / 256) % 256, j % 256) end
+request = function()
+  local i = math.random(0, ${count - 1})
+  return wrk.format("GET", ${pathExpr}, ${headers})
+end
+`,
+  );
+  return file;
+}

@@ -1,0 +1,257 @@
+/**
+ * `npm run bench`: a boot storm against the real runner, beside nginx and plain Node in the same run.
+ *
+ *  1. Starts the API as `npm start` does (workerd + persisted local D1, temp state directory).
+ *  2. Imports N nodes as an admin does: `ochami discover static` of a generated nodes.yaml (N BMCs,
+ *     N nodes with one interface each, all in group `compute`); then one BSS entry for role
+ *     Compute, cluster defaults and a `compute` cloud-init group with meta-data and a file.
+ *  3. Storm: wrk drives bootscript (a random node's MAC per request), meta-data and vendor-data (a
+ *     random node's address per request, in X-Forwarded-For from the trusted loopback proxy, as
+ *     the on-prem agent forwards node requests).
+ *  4. Anchors: the same bytes (every node's real bootscript and meta-data, fetched from the API and
+ *     checked) as static files behind nginx (2 workers, sendfile, access_log off: the settings of
+ *     ../shared/reference/anchors-measured.md) and behind plain Node `http`, same wrk settings.
+ *  5. Admin at scale: list all components after topping SMD up to BENCH_LIST_COMPONENTS.
+ * Peak RSS is read from /proc (VmHWM) for workerd, nginx (workers summed) and the Node server.
+ *
+ * Environment: BENCH_NODES (10000), BENCH_LIST_COMPONENTS (100000), BENCH_SECONDS (10),
+ * BENCH_CONNECTIONS (50), BENCH_THREADS (2), BENCH_SNAPSHOT (shared|exclusive|off: the
+ * OCHAMI_BOOT_SNAPSHOT mode under test), BENCH_LOG=1 (workerd's output).
+ * Output: a markdown table on stdout, and bench/results/storm-<time>.{json,md} (git-ignored).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { stringify } from "yaml";
+import { startApiServer } from "../onprem-agent/api-runner";
+import { repoRoot } from "../onprem-agent/api-runner/wrangler-config";
+import { freePort } from "../test/runtime/ports";
+import { randomNodeScript, requireWrk, runWrk, type WrkResult } from "./lib/wrk";
+
+const NODES = Number(process.env.BENCH_NODES ?? 10_000);
+const LIST_COMPONENTS = Math.max(NODES, Number(process.env.BENCH_LIST_COMPONENTS ?? 100_000));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+const SNAPSHOT = process.env.BENCH_SNAPSHOT ?? "shared";
+const wrkOpts = { threads: THREADS, connections: CONNECTIONS, seconds: SECONDS };
+
+// Node i: the same formulas as the Lua helpers in bench/lib/wrk.ts.
+const hex3 = (i: number) => [(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff].map((b) => b.toString(16).padStart(2, "0")).join(":");
+const mac = (i: number) => `52:54:00:${hex3(i)}`;
+const ip = (i: number) => `10.${((i + 1) >> 16) & 0xff}.${((i + 1) >> 8) & 0xff}.${(i + 1) & 0xff}`;
+const bmc = (i: number) => `x${1000 + Math.floor(i / 512)}c${Math.floor(i / 64) % 8}s${Math.floor(i / 2) % 32}b${i % 2}`;
+const xname = (i: number) => `${bmc(i)}n0`;
+
+function nodesYaml(): string {
+  const bmcs = Array.from({ length: NODES }, (_, i) => ({ name: `bmc${i}`, xname: bmc(i), mac: `52:54:01:${hex3(i)}`, ip: `10.200.${(i >> 8) & 0xff}.${i & 0xff}` }));
+  const nodes = Array.from({ length: NODES }, (_, i) => ({
+    name: `nid${String(i + 1).padStart(6, "0")}`,
+    nid: i + 1,
+    xname: xname(i),
+    groups: ["compute"],
+    interfaces: [{ mac_addr: mac(i), ip_addrs: [{ name: "internal", ip_addr: ip(i) }] }],
+  }));
+  return stringify({ bmcs, nodes });
+}
+
+async function call(base: string, method: string, p: string, body?: unknown): Promise<Response> {
+  const res = await fetch(`${base}${p}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
+  return res;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    p.stderr!.on("data", (d) => (stderr += d));
+    p.on("error", reject);
+    p.on("exit", (code) => resolve({ code, stderr }));
+  });
+}
+
+/** Peak resident memory (VmHWM) of processes, in MB. */
+function peakRssMb(pids: number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      kb += Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return Math.round(kb / 1024);
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function waitForHttp(url: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await (await fetch(url)).arrayBuffer();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** Runs `fn` over 0..n-1 with `width` in flight. */
+async function pool(n: number, width: number, fn: (i: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < n) await fn(next++);
+  }));
+}
+
+interface Row {
+  case: string;
+  server: string;
+  result: WrkResult;
+  peakRssMb: number;
+}
+
+async function main() {
+  requireWrk();
+  const work = mkdtempSync(path.join(tmpdir(), "ochami-storm-"));
+  const children: ChildProcess[] = [];
+  const port = await freePort();
+  const api = await startApiServer({
+    port,
+    stateDir: path.join(work, "state"),
+    vars: { OCHAMI_AUTH: "off", OCHAMI_TRUSTED_PROXIES: "127.0.0.1", OCHAMI_NODE_BASE_URL: "http://10.0.0.254:8081", OCHAMI_BOOT_SNAPSHOT: SNAPSHOT },
+    onLog: (line) => process.env.BENCH_LOG && console.error(`[workerd] ${line}`),
+  });
+  const admin: Record<string, number | string> = {};
+  const rows: Row[] = [];
+  try {
+    // ---- import, as an admin does it
+    writeFileSync(path.join(work, "nodes.yaml"), nodesYaml());
+    let t0 = Date.now();
+    const cli = await run(process.execPath, [path.join(repoRoot, "bin", "ochami.mjs"), "--ignore-config", "--cluster-uri", api.url, "--no-token", "discover", "static", "-d", `@${path.join(work, "nodes.yaml")}`], { ...process.env, HOME: work });
+    if (cli.code !== 0) throw new Error(`ochami discover static failed (${cli.code}):\n${cli.stderr}`);
+    admin.importSeconds = (Date.now() - t0) / 1000;
+    console.error(`imported ${NODES} nodes with ochami discover static in ${admin.importSeconds} s`);
+    await call(api.url, "PUT", "/boot/v1/bootparameters", {
+      hosts: ["Compute"],
+      kernel: "http://10.0.0.254:8080/compute/vmlinuz",
+      initrd: "http://10.0.0.254:8080/compute/initramfs.img",
+      params: "nomodeset ro root=live:http://10.0.0.254:8080/compute/rootfs ip=dhcp console=ttyS0,115200",
+    });
+    await call(api.url, "POST", "/cloud-init/admin/cluster-defaults", { "cluster-name": "storm", "short-name": "nid", "nid-length": 6, "public-keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench admin@head"] });
+    await call(api.url, "POST", "/cloud-init/admin/groups", { name: "compute", "meta-data": { syslog_aggregator: "10.0.0.254" }, file: { content: "#cloud-config\nruncmd:\n- echo storm\n", encoding: "plain" } });
+
+    // ---- the bytes every node gets, checked, as static files for the anchors
+    const www = path.join(work, "www");
+    for (const d of ["bootscript", "meta-data", "vendor-data"]) mkdirSync(path.join(www, d), { recursive: true });
+    t0 = Date.now();
+    await pool(NODES, 16, async (i) => {
+      const script = await (await call(api.url, "GET", `/boot/v1/bootscript?mac=${mac(i)}`)).text();
+      if (!script.includes(`xname=${xname(i)} nid=${i + 1} `)) throw new Error(`node ${i}: unexpected bootscript\n${script}`);
+      const meta = await (await fetch(`${api.url}/cloud-init/meta-data`, { headers: { "x-forwarded-for": ip(i) } })).text();
+      if (!meta.includes(`local-hostname: nid${String(i + 1).padStart(6, "0")}`)) throw new Error(`node ${i}: unexpected meta-data\n${meta}`);
+      const vendor = await (await fetch(`${api.url}/cloud-init/vendor-data`, { headers: { "x-forwarded-for": ip(i) } })).text();
+      writeFileSync(path.join(www, "bootscript", mac(i)), script);
+      writeFileSync(path.join(www, "meta-data", ip(i)), meta);
+      writeFileSync(path.join(www, "vendor-data", ip(i)), vendor);
+    });
+    console.error(`fetched and checked every node's bootscript, meta-data and vendor-data in ${(Date.now() - t0) / 1000} s`);
+    const snapshot = await (await call(api.url, "GET", "/boot/v1/service/snapshot")).json();
+    console.error(`snapshot: ${JSON.stringify(snapshot)}`);
+
+    // ---- the storm
+    const lua = path.join(work, "lua");
+    mkdirSync(lua);
+    const workerd = api.process.pid!;
+    const cases = [
+      { name: "bootscript", api: randomNodeScript(lua, "bs", NODES, `"/boot/v1/bootscript?mac=52:54:00:" .. hex(i)`), file: randomNodeScript(lua, "bs-static", NODES, `"/bootscript/52:54:00:" .. hex(i)`) },
+      { name: "meta-data", api: randomNodeScript(lua, "md", NODES, `"/cloud-init/meta-data"`, "ip(i)"), file: randomNodeScript(lua, "md-static", NODES, `"/meta-data/" .. ip(i)`) },
+      { name: "vendor-data", api: randomNodeScript(lua, "vd", NODES, `"/cloud-init/vendor-data"`, "ip(i)"), file: randomNodeScript(lua, "vd-static", NODES, `"/vendor-data/" .. ip(i)`) },
+    ];
+    for (const c of cases) {
+      rows.push({ case: c.name, server: "ochami (workerd)", result: runWrk({ url: api.url, script: c.api, ...wrkOpts }), peakRssMb: peakRssMb([workerd]) });
+      console.error(`${c.name}: ${rows.at(-1)!.result.requestsPerSecond} req/s`);
+    }
+
+    const nginxPort = await freePort();
+    const nginxDir = path.join(work, "nginx");
+    mkdirSync(nginxDir);
+    const temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${nginxDir}/${t};\n`).join("");
+    writeFileSync(
+      path.join(nginxDir, "nginx.conf"),
+      `daemon off;\nworker_processes 2;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\nevents { worker_connections 1024; }\n` +
+        `http {\n  access_log off;\n  sendfile on;\n  default_type text/plain;\n${temps}  server { listen 127.0.0.1:${nginxPort}; root ${www}; }\n}\n`,
+    );
+    const nginx = spawn("nginx", ["-e", `${nginxDir}/error.log`, "-p", nginxDir, "-c", path.join(nginxDir, "nginx.conf")], { stdio: "ignore" });
+    children.push(nginx);
+    await waitForHttp(`http://127.0.0.1:${nginxPort}/bootscript/${mac(0)}`);
+    const nodePort = await freePort();
+    const node = spawn(process.execPath, [path.join(repoRoot, "bench", "lib", "static-server.mjs"), www, String(nodePort)], { stdio: "ignore" });
+    children.push(node);
+    await waitForHttp(`http://127.0.0.1:${nodePort}/bootscript/${mac(0)}`);
+    for (const c of cases) {
+      rows.push({ case: c.name, server: "nginx static", result: runWrk({ url: `http://127.0.0.1:${nginxPort}`, script: c.file, ...wrkOpts }), peakRssMb: peakRssMb([nginx.pid!, ...childPids(nginx.pid!)]) });
+      rows.push({ case: c.name, server: "Node http", result: runWrk({ url: `http://127.0.0.1:${nodePort}`, script: c.file, ...wrkOpts }), peakRssMb: peakRssMb([node.pid!]) });
+    }
+
+    // ---- admin at scale: list every component
+    const extra = LIST_COMPONENTS - 2 * NODES; // discover static made a BMC and a node per node
+    t0 = Date.now();
+    for (let done = 0; done < extra; done += 10_000) {
+      const Components = Array.from({ length: Math.min(10_000, extra - done) }, (_, k) => ({ ID: `${bmc(done + k).replace(/^x(\d+)/, (_, n) => `x${Number(n) + 3000}`)}n0`, State: "Ready", NID: 500_000 + done + k }));
+      await call(api.url, "POST", "/hsm/v2/State/Components", { Components });
+    }
+    admin.topUpSeconds = (Date.now() - t0) / 1000;
+    t0 = Date.now();
+    const list = (await (await call(api.url, "GET", "/hsm/v2/State/Components")).json()) as { Components: unknown[] };
+    admin.listSeconds = (Date.now() - t0) / 1000;
+    admin.listed = list.Components.length;
+    admin.workerdPeakRssMb = peakRssMb([workerd]);
+    admin.snapshot = JSON.stringify(await (await call(api.url, "GET", "/boot/v1/service/snapshot")).json());
+  } finally {
+    for (const c of children) c.kill("SIGTERM");
+    await api.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  report(rows, admin);
+}
+
+function report(rows: Row[], admin: Record<string, number | string>) {
+  const nginx = (c: string) => rows.find((r) => r.case === c && r.server === "nginx static")!.result.requestsPerSecond;
+  const md = [
+    `Boot storm: ${NODES} nodes, wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s, OCHAMI_BOOT_SNAPSHOT=${SNAPSHOT}, ${new Date().toISOString()}`,
+    "",
+    "| case | server | req/s | × nginx | p50 ms | p99 ms | non-2xx | socket errors | peak RSS MB |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map((r) => `| ${r.case} | ${r.server} | ${r.result.requestsPerSecond} | ${(r.result.requestsPerSecond / nginx(r.case)).toFixed(2)} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${r.result.non2xx} | ${r.result.socketErrors} | ${r.peakRssMb} |`),
+    "",
+    "| admin operation | result |",
+    "|---|---|",
+    `| import ${NODES} nodes (\`ochami discover static\`) | ${admin.importSeconds} s |`,
+    `| list ${admin.listed} components (GET /hsm/v2/State/Components) | ${admin.listSeconds} s |`,
+    `| workerd peak RSS over the whole run | ${admin.workerdPeakRssMb} MB |`,
+    `| boot snapshot at the end | ${admin.snapshot} |`,
+  ].join("\n");
+  console.log(md);
+  const dir = path.join(repoRoot, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const stem = path.join(dir, `storm-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+  writeFileSync(`${stem}.json`, JSON.stringify({ nodes: NODES, seconds: SECONDS, connections: CONNECTIONS, threads: THREADS, snapshot: SNAPSHOT, rows, admin }, null, 2));
+  writeFileSync(`${stem}.md`, md + "\n");
+  console.error(`written ${path.relative(repoRoot, stem)}.{json,md}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

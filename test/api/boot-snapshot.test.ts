@@ -1,0 +1,212 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { snapshotStats } from "../../workers/boot-snapshot/current";
+import { loadSnapshot, readGeneration } from "../../workers/boot-snapshot/load";
+import { resolveBoot, type BootKey } from "../../workers/bss/bootscript/lookup";
+import { d1NodeDirectory } from "../../workers/cloud-init/nodes";
+import { database } from "../../workers/db";
+import worker from "../../workers/index";
+import { ochamiSend, send } from "./client";
+
+/**
+ * The boot snapshot (workers/boot-snapshot): it must answer exactly what the D1 lookups answer,
+ * and never serve data older than a write that finished before the request. Real D1, real
+ * triggers; "another process" is played by SQL written straight to the database.
+ */
+
+const sql = (q: string, ...args: unknown[]) => env.DB.prepare(q).bind(...args).run();
+
+beforeAll(async () => {
+  const nodes = [
+    { ID: "x3000c0s1b0n0", Role: "Compute", NID: 1 },
+    { ID: "x3000c0s2b0n0", Role: "Compute", NID: 2 },
+    { ID: "x3000c0s3b0n0", Role: "Service", NID: 3 },
+    // The same NID twice: the lowest xname wins in both paths.
+    { ID: "x3000c0s4b0n0", Role: "Compute", NID: 4 },
+    { ID: "x3000c0s4b1n0", Role: "Compute", NID: 4 },
+    { ID: "x3000c0s5b0n0", Role: "Storage", NID: 5, Enabled: false },
+    { ID: "x3000c0s6b0n0", Role: "Compute" },
+    { ID: "x3000c0s1b0", Role: "" },
+  ];
+  expect((await send("POST", "/hsm/v2/State/Components", { Components: nodes.map((n) => ({ State: "Ready", ...n })) })).status).toBe(204);
+  const ifaces: Array<[string, string, string[]]> = [
+    ["02:00:00:00:01:02", "x3000c0s1b0n0", ["10.1.0.1"]],
+    ["02:00:00:00:01:01", "x3000c0s1b0n0", ["10.1.0.11", "fd00::1:1"]],
+    ["02:00:00:00:02:01", "x3000c0s2b0n0", ["10.1.0.2"]],
+    ["02:00:00:00:03:01", "x3000c0s3b0n0", []],
+    ["02:00:00:00:04:01", "x3000c0s4b0n0", ["10.1.0.4"]],
+    ["02:00:00:00:05:01", "x3000c0s5b0n0", ["10.1.0.5"]],
+    ["02:00:00:00:06:01", "x3000c0s6b0n0", ["10.1.0.6"]],
+    ["02:00:00:00:0b:01", "x3000c0s1b0", ["10.1.0.100"]],
+    // An interface naming a component SMD does not have, and one naming none.
+    ["02:00:00:00:09:01", "x3000c0s9b0n0", ["10.1.0.9"]],
+    ["02:00:00:00:0a:01", "", ["10.1.0.10"]],
+  ];
+  for (const [mac, id, ips] of ifaces) {
+    const r = await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: mac, ComponentID: id, IPAddresses: ips.map((IPAddress) => ({ IPAddress })) });
+    expect(r.status).toBe(201);
+  }
+  // An address stored in a spelling the API would have normalised (another writer did it).
+  await sql("INSERT INTO ethernet_interface_ips (interface_id, ip_address, position) VALUES (?, ?, 9)", "020000000201", "FD00:0:0:0:0:0:2:1");
+  for (const [label, ids] of [
+    ["compute", ["x3000c0s1b0n0", "x3000c0s2b0n0", "x3000c0s4b0n0"]],
+    ["slurm", ["x3000c0s1b0n0"]],
+    ["nocidata", ["x3000c0s2b0n0"]],
+  ] as const)
+    expect((await send("POST", "/hsm/v2/groups", { label, members: { ids } })).status).toBe(201);
+  const put = async (body: Record<string, unknown>) => expect((await ochamiSend("PUT", "/boot/v1/bootparameters", body)).status).toBe(200);
+  await put({ hosts: ["Default"], kernel: "http://k/default", params: "quiet" });
+  await put({ hosts: ["Compute"], kernel: "http://k/compute", initrd: "http://k/compute.img", params: "ds=x initrd=old" });
+  await put({ nids: [2], kernel: "http://k/nid2" });
+  await put({ macs: ["02:00:00:00:01:02"], kernel: "http://k/other-mac" });
+  await put({ macs: ["02:00:00:00:01:01"], kernel: "http://k/mac" });
+  await put({ hosts: ["x3000c0s3b0n0"], kernel: "http://k/xname" });
+  await send("POST", "/cloud-init/admin/cluster-defaults", { "cluster-name": "demo", "short-name": "nid", "nid-length": 3, "public-keys": ["ssh-ed25519 AAAA"] });
+  await send("POST", "/cloud-init/admin/groups", { name: "compute", description: "all compute", "meta-data": { syslog: "10.1.0.254" }, file: { content: "#cloud-config\n", encoding: "plain" } });
+  await send("POST", "/cloud-init/admin/groups", { name: "slurm", file: { content: btoa("#cloud-config\nruncmd: [x]\n"), encoding: "base64" } });
+  await send("PUT", "/cloud-init/admin/instance-info/x3000c0s1b0n0", { hostname: "one.example", "public-keys": ["ssh-rsa BBBB"] });
+});
+
+describe("the boot snapshot answers what D1 answers", () => {
+  it("for every kind of bootscript key", async () => {
+    const db = database(env.DB);
+    const { snapshot } = await loadSnapshot(env.DB);
+    const keys: BootKey[] = [
+      ...["01:01", "01:02", "02:01", "03:01", "04:01", "05:01", "06:01", "0b:01", "09:01", "0a:01", "ff:ff"].map((m) => ({ mac: `02:00:00:00:${m}` })),
+      ...["x3000c0s1b0n0", "x3000c0s2b0n0", "x3000c0s3b0n0", "x3000c0s4b1n0", "x3000c0s5b0n0", "x3000c0s6b0n0", "x3000c0s1b0", "x3000c0s9b0n0"].map((name) => ({ name })),
+      ...[1, 2, 3, 4, 5, 6, 99].map((nid) => ({ nid })),
+    ];
+    const kinds = new Set<string>();
+    for (const key of keys) {
+      const fromD1 = await resolveBoot(db, key);
+      expect(snapshot.resolveBoot(key), JSON.stringify(key)).toEqual(fromD1);
+      kinds.add(fromD1.matchedBy ?? (fromD1.component ? "nothing" : "unknown"));
+    }
+    // The data above reaches every precedence level, and the cases with no answer.
+    expect([...kinds].sort()).toEqual(["default", "mac", "nid", "role", "unknown", "xname"]);
+  });
+
+  it("for every node address and group file", async () => {
+    const d1 = d1NodeDirectory(database(env.DB));
+    const { snapshot } = await loadSnapshot(env.DB);
+    const ips = ["10.1.0.1", "10.1.0.11", "fd00::1:1", "FD00:0::1:1", "::ffff:10.1.0.2", "fd00::2:1", "10.1.0.4", "10.1.0.5", "10.1.0.9", "10.1.0.10", "10.1.0.100", "10.9.9.9", "not-an-ip"];
+    for (const ip of ips)
+      for (const file of [undefined, "compute", "slurm", "nocidata"]) {
+        expect(snapshot.nodeByIp(ip, { file }), `${ip} ${file}`).toEqual(await d1.byIp(ip, { file }));
+      }
+    for (const id of ["x3000c0s1b0n0", "x3000c0s9b0n0", "x3000c0s7b0n0"]) expect(snapshot.nodeById(id, { file: "slurm" })).toEqual(await d1.byId(id, { file: "slurm" }));
+    const one = snapshot.nodeByIp("fd00::1:1")!.view;
+    expect(one).toMatchObject({ id: "x3000c0s1b0n0", inSmd: true, ip: "10.1.0.11", groups: ["compute", "slurm"] });
+    expect(one.instance?.hostname).toBe("one.example");
+  });
+});
+
+describe("the boot snapshot is never stale", () => {
+  const BS = "/boot/v1/bootscript";
+  /** A bootscript fetch, and whether the snapshot (not D1) answered it. */
+  async function kernel(q: string, vars: Record<string, string> = {}) {
+    const before = snapshotStats.served;
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request(`http://ochami.test${BS}?${q}&arch=x86_64`) as any, { ...env, ...vars } as any, ctx);
+    await waitOnExecutionContext(ctx);
+    const line = (await res.text()).split("\n")[1] ?? "";
+    return { kernel: /^kernel --name kernel (\S+)/.exec(line)?.[1], fromSnapshot: snapshotStats.served > before };
+  }
+  /** Fetches until a rebuild has landed (the first fetch after a change falls back to D1). */
+  async function warm(q: string, vars: Record<string, string> = {}) {
+    for (let i = 0; i < 50; i++) {
+      if ((await kernel(q, vars)).fromSnapshot) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error("the snapshot never became current");
+  }
+
+  it("serves from memory once built, and sees an API write at once", async () => {
+    await warm("mac=02:00:00:00:02:01");
+    expect(await kernel("mac=02:00:00:00:02:01")).toEqual({ kernel: "http://k/nid2", fromSnapshot: true });
+    expect((await ochamiSend("PUT", "/boot/v1/bootparameters", { nids: [2], kernel: "http://k/nid2-new" })).status).toBe(200);
+    expect((await kernel("mac=02:00:00:00:02:01")).kernel).toBe("http://k/nid2-new");
+    await warm("mac=02:00:00:00:02:01");
+    expect(await kernel("mac=02:00:00:00:02:01")).toEqual({ kernel: "http://k/nid2-new", fromSnapshot: true });
+  });
+
+  it("sees a write another process made straight to the database", async () => {
+    await warm("name=x3000c0s6b0n0");
+    expect((await kernel("name=x3000c0s6b0n0")).kernel).toBe("http://k/compute");
+    await sql("UPDATE components SET role = 'Storage' WHERE id = 'x3000c0s6b0n0'");
+    expect((await kernel("name=x3000c0s6b0n0")).kernel).toBe("http://k/default");
+    await sql("UPDATE components SET enabled = 0 WHERE id = 'x3000c0s6b0n0'");
+    expect((await kernel("name=x3000c0s6b0n0")).kernel).toBeUndefined();
+    await sql("UPDATE components SET enabled = 1, role = 'Compute' WHERE id = 'x3000c0s6b0n0'");
+  });
+
+  it("in exclusive mode, checks D1 only after this isolate's own writes", async () => {
+    const vars = { OCHAMI_BOOT_SNAPSHOT: "exclusive" };
+    await warm("mac=02:00:00:00:04:01", vars);
+    const checks = snapshotStats.checks;
+    for (let i = 0; i < 5; i++) expect(await kernel("mac=02:00:00:00:04:01", vars)).toEqual({ kernel: "http://k/compute", fromSnapshot: true });
+    expect(snapshotStats.checks).toBe(checks);
+    await ochamiSend("PUT", "/boot/v1/bootparameters", { macs: ["02:00:00:00:04:01"], kernel: "http://k/four" });
+    expect((await kernel("mac=02:00:00:00:04:01", vars)).kernel).toBe("http://k/four");
+    expect(snapshotStats.checks).toBeGreaterThan(checks);
+  });
+
+  it("off: every read goes to D1", async () => {
+    const r = await kernel("mac=02:00:00:00:04:01", { OCHAMI_BOOT_SNAPSHOT: "off" });
+    expect(r).toEqual({ kernel: "http://k/four", fromSnapshot: false });
+  });
+
+  it("serves meta-data from the snapshot, with a group change seen at once", async () => {
+    const meta = async () => {
+      const ctx = createExecutionContext();
+      const req = new Request("http://ochami.test/cloud-init/vendor-data", { cf: { clientIp: "10.1.0.2:40000" } } as RequestInit);
+      const res = await worker.fetch(req as any, env as any, ctx);
+      await waitOnExecutionContext(ctx);
+      return res.text();
+    };
+    await warm("mac=02:00:00:00:02:01");
+    const served = snapshotStats.served;
+    expect(await meta()).toBe("#include\nhttp://ochami.test/cloud-init/compute.yaml\n");
+    expect(snapshotStats.served).toBe(served + 1);
+    expect((await send("POST", "/hsm/v2/groups/slurm/members", { id: "x3000c0s2b0n0" })).status).toBe(201);
+    expect(await meta()).toBe("#include\nhttp://ochami.test/cloud-init/compute.yaml\nhttp://ochami.test/cloud-init/slurm.yaml\n");
+  });
+});
+
+describe("the generation triggers", () => {
+  const gen = async () => (await readGeneration(env.DB)).generation;
+  const bumps = async (what: string) => {
+    const before = await gen();
+    await sql(what);
+    return (await gen()) > before;
+  };
+
+  it("count every write to a table the boot path reads, and nothing else", async () => {
+    expect(await bumps("UPDATE components SET nid = 77 WHERE id = 'x3000c0s6b0n0'")).toBe(true);
+    expect(await bumps("UPDATE components SET state = 'Off', flag = 'Alert' WHERE id = 'x3000c0s6b0n0'")).toBe(false);
+    expect(await bumps("UPDATE ethernet_interfaces SET description = 'x' WHERE id = '020000000601'")).toBe(false);
+    expect(await bumps("UPDATE ethernet_interfaces SET component_id = '' WHERE id = '020000000601'")).toBe(true);
+    expect(await bumps("INSERT INTO ethernet_interface_ips (interface_id, ip_address, position) VALUES ('020000000601', '10.1.0.66', 1)")).toBe(true);
+    expect(await bumps("INSERT INTO groups (label) VALUES ('gone')")).toBe(false);
+    expect(await bumps("INSERT INTO group_members (group_label, component_id) VALUES ('gone', 'x3000c0s6b0n0')")).toBe(true);
+    // A cascade from a table the snapshot does not read still counts.
+    expect(await bumps("DELETE FROM groups WHERE label = 'gone'")).toBe(true);
+    expect(await bumps("UPDATE boot_configs SET params = 'x' WHERE kernel = 'http://k/default'")).toBe(true);
+    expect(await bumps("DELETE FROM boot_assignments WHERE kind = 'nid' AND key = '2'")).toBe(true);
+    expect(await bumps("UPDATE cloud_init_groups SET description = 'd' WHERE name = 'compute'")).toBe(true);
+    expect(await bumps("DELETE FROM cloud_init_instances")).toBe(true);
+    expect(await bumps("UPDATE cloud_init_cluster_defaults SET region = 'r'")).toBe(true);
+    expect(await bumps("INSERT INTO boot_events (name, endpoint, time_ms) VALUES ('x', 'bootscript', 1)")).toBe(false);
+  });
+
+  it("cover every table the snapshot loads", async () => {
+    const src = (await import("../../workers/boot-snapshot/load?raw")).default as string;
+    const tables = new Set([...src.matchAll(/FROM (\w+)/g)].map((m) => m[1]));
+    tables.delete("boot_generation");
+    const triggers = await env.DB.prepare("SELECT tbl_name AS t, name FROM sqlite_master WHERE type = 'trigger'").all<{ t: string; name: string }>();
+    for (const t of tables)
+      for (const op of ["insert", "update", "delete"]) expect(triggers.results.map((r) => r.name), `${t} ${op}`).toContain(`boot_generation_${t}_${op}`);
+  });
+});
+

@@ -1,0 +1,246 @@
+import { canonicalIp } from "../../shared/ip";
+import type { BootConfig, BootKey, BootNode, MatchKind, Resolution } from "../bss/bootscript/lookup";
+import type { GroupFacts } from "../cloud-init/metadata";
+import { EMPTY_DEFAULTS, type ClusterDefaults, type FileEncoding, type InstanceInfo } from "../cloud-init/model";
+import type { LookupOptions, NodeLookup } from "../cloud-init/nodes";
+
+/**
+ * Everything the boot path reads, indexed in memory: the answers of bss/bootscript/lookup.ts and
+ * cloud-init/nodes.ts without a database round trip. Pure: built from plain rows (load.ts reads
+ * them in one D1 transaction) and queried synchronously. Every function here mirrors one of those
+ * SQL lookups exactly; test/api/boot-snapshot.test.ts compares the two on the same data.
+ */
+
+/** The rows one snapshot is built from (column names as in D1). */
+export interface SnapshotRows {
+  components: Array<{ id: string; type: string; nid: number; role: string; enabled: number }>;
+  /** Ordered by id (upstream's interface order: a node's "first" MAC and IP come from it). */
+  interfaces: Array<{ id: string; mac_address: string; component_id: string }>;
+  /** Ordered by interface_id, position. */
+  ips: Array<{ interface_id: string; ip_address: string }>;
+  members: Array<{ group_label: string; component_id: string }>;
+  assignments: Array<{ kind: MatchKind; key: string; config_id: number }>;
+  configs: Array<{ id: number; kernel: string; initrd: string; params: string }>;
+  ciGroups: Array<{ name: string; description: string; meta_data: string | null; file_content: string; file_encoding: string }>;
+  instances: Array<InstanceRow>;
+  defaults: Array<DefaultsRow>;
+}
+
+export interface InstanceRow {
+  id: string;
+  instance_id: string;
+  local_hostname: string;
+  hostname: string;
+  cluster_name: string;
+  region: string;
+  availability_zone: string;
+  cloud_provider: string;
+  instance_type: string;
+  cloud_init_base_url: string;
+  public_keys: string;
+}
+
+export interface DefaultsRow {
+  cloud_provider: string;
+  region: string;
+  availability_zone: string;
+  cluster_name: string;
+  public_keys: string;
+  base_url: string;
+  boot_subnet: string;
+  wg_subnet: string;
+  short_name: string;
+  nid_length: number;
+}
+
+interface Component {
+  id: string;
+  /** False for a stub: an interface names a component SMD does not have. */
+  inSmd: boolean;
+  type: string;
+  nid: number;
+  role: string;
+  enabled: boolean;
+  /** MACs of the component's interfaces, in interface-id order. */
+  macs: string[];
+  /** First IP of the first interface that has one (interface-id, then position order); "" if none. */
+  firstIp: string;
+  /** SMD group labels, sorted. */
+  groups: string[];
+}
+
+interface CloudInitGroupData {
+  facts: GroupFacts;
+  file: { content: string; encoding: FileEncoding };
+}
+
+export class BootSnapshot {
+  /** Components by xname. Interfaces may name components SMD lacks; those get a stub (inSmd false). */
+  private readonly components = new Map<string, Component>();
+  private readonly componentByMac = new Map<string, string>();
+  /** Canonical IP → the lowest component id holding it. */
+  private readonly componentByIp = new Map<string, string>();
+  /** NID → the lowest Node xname with it (NIDs are not unique in SMD). */
+  private readonly nodeByNid = new Map<number, string>();
+  /** `kind\0key` → boot config. */
+  private readonly assignments = new Map<string, BootConfig | undefined>();
+  private readonly defaultConfig: BootConfig | undefined;
+  private readonly hasDefault: boolean;
+  private readonly ciGroups = new Map<string, CloudInitGroupData>();
+  private readonly instances = new Map<string, InstanceInfo>();
+  private readonly defaults: ClusterDefaults;
+  readonly nodeCount: number;
+
+  constructor(rows: SnapshotRows) {
+    const stub = (id: string): Component => ({ id, inSmd: false, type: "", nid: -1, role: "", enabled: false, macs: [], firstIp: "", groups: [] });
+    for (const c of rows.components) {
+      this.components.set(c.id, { ...stub(c.id), inSmd: true, type: c.type, nid: c.nid, role: c.role, enabled: Boolean(c.enabled) });
+      if (c.type === "Node" && c.nid >= 0) {
+        const held = this.nodeByNid.get(c.nid);
+        if (held === undefined || c.id < held) this.nodeByNid.set(c.nid, c.id);
+      }
+    }
+    this.nodeCount = rows.components.length;
+    const owner = new Map<string, string>();
+    for (const e of rows.interfaces) {
+      owner.set(e.id, e.component_id);
+      this.componentByMac.set(e.mac_address, e.component_id);
+      if (e.component_id === "") continue;
+      let c = this.components.get(e.component_id);
+      if (!c) this.components.set(e.component_id, (c = stub(e.component_id)));
+      c.macs.push(e.mac_address);
+    }
+    for (const ip of rows.ips) {
+      const id = owner.get(ip.interface_id);
+      if (!id) continue;
+      const c = this.components.get(id)!;
+      if (c.firstIp === "") c.firstIp = ip.ip_address;
+      const key = canonicalIp(ip.ip_address) ?? ip.ip_address.toLowerCase();
+      const held = this.componentByIp.get(key);
+      if (held === undefined || id < held) this.componentByIp.set(key, id);
+    }
+    for (const m of rows.members) this.components.get(m.component_id)?.groups.push(m.group_label);
+    for (const c of this.components.values()) c.groups.sort(byCodeUnit);
+
+    const configs = new Map(rows.configs.map((c) => [c.id, { kernel: c.kernel, initrd: c.initrd, params: c.params }]));
+    let defaultConfig: BootConfig | undefined;
+    let hasDefault = false;
+    for (const a of rows.assignments) {
+      if (a.kind === "default") {
+        if (!hasDefault) defaultConfig = configs.get(a.config_id);
+        hasDefault = true;
+      } else this.assignments.set(`${a.kind}\0${a.key}`, configs.get(a.config_id));
+    }
+    this.defaultConfig = defaultConfig;
+    this.hasDefault = hasDefault;
+
+    for (const g of rows.ciGroups) {
+      this.ciGroups.set(g.name, {
+        facts: { name: g.name, description: g.description, metaData: g.meta_data === null ? null : JSON.parse(g.meta_data), hasFile: g.file_content !== "" },
+        file: { content: g.file_content, encoding: g.file_encoding as FileEncoding },
+      });
+    }
+    for (const x of rows.instances) this.instances.set(x.id, instanceOf(x));
+    this.defaults = rows.defaults[0] ? defaultsOf(rows.defaults[0]) : EMPTY_DEFAULTS;
+  }
+
+  // --------------------------------------------------------------------------- BSS
+
+  /** What bss/bootscript/lookup.ts resolveBoot answers for `key`. */
+  resolveBoot(key: BootKey): Resolution {
+    const c = this.bootComponent(key);
+    if (!c) return {};
+    const component: BootNode = { id: c.id, nid: c.nid, role: c.role, enabled: c.enabled, firstMac: c.macs[0] ?? "" };
+    const best = this.bestAssignment(c, "mac" in key ? key.mac : "");
+    if (!best?.config) return { component };
+    return { component, config: best.config, matchedBy: best.matched };
+  }
+
+  private bootComponent(key: BootKey): Component | undefined {
+    let id: string | undefined;
+    if ("mac" in key) id = this.componentByMac.get(key.mac);
+    else if ("name" in key) id = key.name;
+    else id = this.nodeByNid.get(key.nid);
+    const c = id === undefined ? undefined : this.components.get(id);
+    return c?.inSmd && c.type === "Node" ? c : undefined;
+  }
+
+  /** Precedence: xname; the booting MAC, then the node's other MACs by MAC; NID; role; Default. */
+  private bestAssignment(c: Component, bootingMac: string): { matched: MatchKind; config: BootConfig | undefined } | undefined {
+    const found = (kind: MatchKind, key: string) => this.assignments.has(`${kind}\0${key}`);
+    const get = (kind: MatchKind, key: string) => ({ matched: kind, config: this.assignments.get(`${kind}\0${key}`) });
+    if (found("xname", c.id)) return get("xname", c.id);
+    const macs = c.macs.filter((m) => found("mac", m));
+    if (macs.length) return get("mac", macs.includes(bootingMac) && bootingMac !== "" ? bootingMac : macs.sort(byCodeUnit)[0]);
+    if (c.nid >= 0 && found("nid", String(c.nid))) return get("nid", String(c.nid));
+    if (found("role", c.role)) return get("role", c.role);
+    if (this.hasDefault) return { matched: "default", config: this.defaultConfig };
+    return undefined;
+  }
+
+  // --------------------------------------------------------------------------- cloud-init
+
+  /** What cloud-init/nodes.ts byIp answers. */
+  nodeByIp(ip: string, opts: LookupOptions = {}): NodeLookup | undefined {
+    const key = canonicalIp(ip);
+    const id = key === undefined ? undefined : this.componentByIp.get(key);
+    return id === undefined ? undefined : this.nodeById(id, opts);
+  }
+
+  /** What cloud-init/nodes.ts byId answers. */
+  nodeById(id: string, opts: LookupOptions = {}): NodeLookup {
+    const c = this.components.get(id);
+    const inSmd = c?.inSmd ?? false;
+    const groups = c?.groups ?? [];
+    const file = opts.file === undefined ? undefined : this.ciGroups.get(opts.file)?.file;
+    return {
+      view: {
+        id,
+        inSmd,
+        nid: c?.inSmd ? c.nid : -1,
+        ip: c?.firstIp ?? "",
+        groups: [...groups],
+        groupData: groups.flatMap((g) => {
+          const data = this.ciGroups.get(g);
+          return data ? [data.facts] : [];
+        }),
+        defaults: this.defaults,
+        instance: this.instances.get(id),
+      },
+      file,
+    };
+  }
+}
+
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function instanceOf(x: InstanceRow): InstanceInfo {
+  return {
+    id: x.id,
+    instanceId: x.instance_id,
+    localHostname: x.local_hostname,
+    hostname: x.hostname,
+    clusterName: x.cluster_name,
+    region: x.region,
+    availabilityZone: x.availability_zone,
+    cloudProvider: x.cloud_provider,
+    instanceType: x.instance_type,
+    cloudInitBaseUrl: x.cloud_init_base_url,
+    publicKeys: JSON.parse(x.public_keys),
+  };
+}
+
+function defaultsOf(d: DefaultsRow): ClusterDefaults {
+  return {
+    cloudProvider: d.cloud_provider,
+    region: d.region,
+    availabilityZone: d.availability_zone,
+    clusterName: d.cluster_name,
+    publicKeys: JSON.parse(d.public_keys),
+    baseUrl: d.base_url,
+    bootSubnet: d.boot_subnet,
+    wgSubnet: d.wg_subnet,
+    shortName: d.short_name,
+    nidLength: d.nid_length,
+  };
+}
