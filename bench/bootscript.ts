@@ -113,7 +113,7 @@ async function main() {
   }
   const stateDir = mkdtempSync(path.join(tmpdir(), "ochami-bench-"));
   const port = await freePort();
-  const api = await startApiServer({ port, stateDir, vars: { OCHAMI_AUTH: "off", OCHAMI_NODE_BASE_URL: `http://172.16.0.254:${port}` }, onLog: (line) => process.env.BENCH_LOG && console.error(`[workerd] ${line}`) });
+  const api = await startApiServer({ port, stateDir, vars: { OCHAMI_AUTH: "off", OCHAMI_NODE_BASE_URL: `http://172.16.0.254:${port}`, ...JSON.parse(process.env.BENCH_VARS ?? "{}") }, onLog: (line) => process.env.BENCH_LOG && console.error(`[workerd] ${line}`) });
   try {
     const t0 = Date.now();
     await populate(api.url);

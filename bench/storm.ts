@@ -15,12 +15,12 @@
  * Peak RSS is read from /proc (VmHWM) for workerd, nginx (workers summed) and the Node server.
  *
  * Environment: BENCH_NODES (10000), BENCH_LIST_COMPONENTS (100000), BENCH_SECONDS (10),
- * BENCH_CONNECTIONS (50), BENCH_THREADS (2), BENCH_SNAPSHOT (shared|exclusive|off: the
+ * BENCH_CONNECTIONS (50), BENCH_THREADS (2), BENCH_SNAPSHOT (exclusive, as `npm start` runs; shared; off: the
  * OCHAMI_BOOT_SNAPSHOT mode under test), BENCH_LOG=1 (workerd's output).
  * Output: a markdown table on stdout, and bench/results/storm-<time>.{json,md} (git-ignored).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
@@ -34,7 +34,7 @@ const LIST_COMPONENTS = Math.max(NODES, Number(process.env.BENCH_LIST_COMPONENTS
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
-const SNAPSHOT = process.env.BENCH_SNAPSHOT ?? "shared";
+const SNAPSHOT = process.env.BENCH_SNAPSHOT ?? "exclusive";
 const wrkOpts = { threads: THREADS, connections: CONNECTIONS, seconds: SECONDS };
 
 // Node i: the same formulas as the Lua helpers in bench/lib/wrk.ts.
@@ -124,6 +124,8 @@ interface Row {
 async function main() {
   requireWrk();
   const work = mkdtempSync(path.join(tmpdir(), "ochami-storm-"));
+  // nginx workers run as nobody: the files they serve must be world-readable.
+  chmodSync(work, 0o755);
   const children: ChildProcess[] = [];
   const port = await freePort();
   const api = await startApiServer({

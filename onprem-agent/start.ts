@@ -62,11 +62,12 @@ async function main() {
   };
   process.on("SIGINT", () => void shutdown("SIGINT", 0));
   process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
-  api.process.on("exit", (code) => {
-    if (stopping) return;
-    console.error(`workerd exited unexpectedly (code ${code})`);
-    void shutdown("workerd exited", 1);
-  });
+  for (const [which, child] of [["API", api.process], ["database", api.databaseProcess]] as const)
+    child.on("exit", (code) => {
+      if (stopping) return;
+      console.error(`the ${which} workerd exited unexpectedly (code ${code})`);
+      void shutdown("workerd exited", 1);
+    });
 
   if (!plan.agentEnabled) {
     console.log("agent: off (OCHAMI_AGENT=off)");

@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createRequire } from "node:module";
 import { serializeConfig } from "miniflare";
 import { bundleWorker } from "./bundle";
 import { applyMigrations } from "./migrate";
-import { buildWorkerdConfig } from "./workerd-config";
+import { buildApiConfig, buildDatabaseConfig } from "./workerd-config";
 import { readWorkerSettings } from "./wrangler-config";
 
 const require = createRequire(import.meta.url);
@@ -25,16 +27,26 @@ export interface ApiServerOptions {
   onLog?: (line: string) => void;
 }
 
+/**
+ * Worker settings this runner implies. OCHAMI_BOOT_SNAPSHOT=exclusive: the API process is the
+ * database's only client (its one isolate writes through the API; a second workerd on the same
+ * files is refused by SQLite's lock), so checking the snapshot after its own writes is exact.
+ */
+const RUNNER_DEFAULTS = { OCHAMI_BOOT_SNAPSHOT: "exclusive" };
+
 export interface ApiServer {
   url: string;
+  /** The workerd process serving the API. */
   process: ChildProcess;
+  /** The workerd process holding the database. */
+  databaseProcess: ChildProcess;
   stop(): Promise<void>;
 }
 
 /**
- * Serves the worker under workerd on a persisted local D1: bundle, migrate, spawn, wait until it
- * answers. Used by `npm start`, the node-side tests and the benchmarks, so all three run exactly
- * what production runs.
+ * Serves the worker under workerd on a persisted local D1: bundle, migrate, spawn the database
+ * process and the API process (workerd-config.ts says why two), wait until it answers. Used by
+ * `npm start`, the node-side tests and the benchmarks, so all three run exactly what production runs.
  */
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const host = opts.host ?? "127.0.0.1";
@@ -42,20 +54,44 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const settings = readWorkerSettings();
   const [workerScript] = await Promise.all([bundleWorker(settings.main), applyMigrations(opts.stateDir, settings.d1Binding)]);
-  const config = buildWorkerdConfig(settings, {
-    host,
-    port,
-    stateDir: opts.stateDir,
-    workerScript,
-    vars: { ...settings.vars, ...opts.vars },
-    outbound: opts.outbound,
-  });
-  const workerd: string = require("workerd").default ?? require("workerd");
-  const child = spawn(workerd, ["serve", "--binary", "--experimental", "-"], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  child.stdin!.end(Buffer.from(serializeConfig(config as any)));
   const log = opts.onLog ?? ((line: string) => process.stderr.write(line + "\n"));
+  // A socket path must stay under ~100 bytes, so it lives in a private temp directory rather than
+  // under a state directory of any length; mode 0700 keeps other users from connecting.
+  const socketDir = mkdtempSync(path.join(tmpdir(), "ochami-d1-"));
+  const socket = path.join(socketDir, "d1.sock");
+  const database = spawnWorkerd(buildDatabaseConfig(settings, { stateDir: opts.stateDir, socket }), log);
+  let api: Workerd | undefined;
+  const stop = async () => {
+    await api?.stop();
+    await database.stop();
+    rmSync(socketDir, { recursive: true, force: true });
+  };
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  try {
+    await waitForSocket(socket, database);
+    api = spawnWorkerd(
+      buildApiConfig(settings, { host, port, workerScript, vars: { ...RUNNER_DEFAULTS, ...settings.vars, ...opts.vars }, outbound: opts.outbound, databaseSocket: socket }),
+      log,
+    );
+    await waitUntilServing(url, api);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, process: api.child, databaseProcess: database.child, stop };
+}
+
+interface Workerd {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  done(): boolean;
+  stop(): Promise<void>;
+}
+
+function spawnWorkerd(config: unknown, log: (line: string) => void): Workerd {
+  const workerd: string = require("workerd").default ?? require("workerd");
+  const child = spawn(workerd, ["serve", "--binary", "--experimental", "-"], { stdio: ["pipe", "pipe", "pipe"] });
+  child.stdin!.end(Buffer.from(serializeConfig(config as any)));
   for (const stream of [child.stdout!, child.stderr!]) {
     let buf = "";
     stream.on("data", (d: Buffer) => {
@@ -67,30 +103,35 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }
     });
   }
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
+  let finished = false;
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => ((finished = true), resolve(code))));
+  return {
+    child,
+    exited,
+    done: () => finished,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
   };
-  try {
-    await waitUntilServing(url, exited);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, process: child, stop };
 }
 
-async function waitUntilServing(url: string, exited: Promise<number | null>, timeoutMs = 30_000) {
+async function waitForSocket(socket: string, owner: Workerd, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
-  let done = false;
-  exited.then(() => (done = true));
+  while (!existsSync(socket)) {
+    if (owner.done()) throw new Error("the database workerd exited before it started serving (see its output above)");
+    if (Date.now() > deadline) throw new Error(`the database workerd did not open ${socket} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function waitUntilServing(url: string, api: Workerd, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (done) throw new Error("workerd exited before it started serving (see its output above)");
+    if (api.done()) throw new Error("workerd exited before it started serving (see its output above)");
     try {
       const res = await fetch(`${url}/hsm/v2/service/liveness`);
       await res.arrayBuffer();

@@ -25,8 +25,9 @@ let installed: Installed | undefined;
 /** Writes through this isolate's API so far, and how many of them the last matching check covered. */
 let writesSeen = 0;
 let writesChecked = -1;
-let rebuilding: Promise<void> | undefined;
+let rebuildingSince = 0;
 let nextRebuildAt = 0;
+const REBUILD_LIMIT_MS = 60_000;
 
 /** What this isolate did, for tests, the benchmark and GET /boot/v1/service/snapshot. */
 export const snapshotStats = { served: 0, fallbacks: 0, checks: 0, rebuilds: 0, lastRebuildMs: 0, nodes: 0, generation: -1 };
@@ -38,7 +39,11 @@ export async function currentSnapshot(env: Env, waiter: Waiter | undefined): Pro
   const have = installed;
   if (have && mode === "exclusive" && writesChecked === writesSeen) return served(have);
   const writes = writesSeen;
-  const now = await generationReadAfterNow(env.DB);
+  const now = await generationReadAfterNow(env.DB, waiter);
+  if (!now) {
+    snapshotStats.fallbacks++;
+    return undefined;
+  }
   if (have && sameGeneration(have.generation, now)) {
     writesChecked = writes;
     return served(have);
@@ -63,26 +68,66 @@ export function noteBootWrites(): MiddlewareHandler {
 
 // ----------------------------------------------------------------------------- generation check
 
-let inFlight: Promise<Generation> | undefined;
-let queued: Promise<Generation> | undefined;
+/*
+ * Sharing one query among concurrent requests, within workerd's rules: a promise belongs to the
+ * request that created it, and its continuations are dropped once that request is finished, so
+ * no request awaits a promise another request created. Each request waits on its own promise;
+ * the request that issued the query resolves them (allowed while they are alive, and they are:
+ * they are waiting). The query runs under `waitUntil`, so a client hanging up does not cancel it
+ * midway; a waiter whose query never answers gives up after WAIT_LIMIT_MS and reads D1 itself.
+ */
+
+interface Follower {
+  resolve(g: Generation | undefined): void;
+}
+
+const WAIT_LIMIT_MS = 2_000;
+/** When the query in flight was issued; 0 when none is. */
+let inFlightSince = 0;
+/** Requests that arrived while a query was in flight; the first of them issues the next one. */
+let nextBatch: Follower[] | undefined;
+let wakeNextLeader: (() => void) | undefined;
+
+const inFlight = () => inFlightSince !== 0 && Date.now() - inFlightSince < WAIT_LIMIT_MS;
 
 /**
- * A generation read issued no earlier than this call. A read already in flight started before us
- * and may predate a write the caller must see, so callers arriving during it share the next one.
+ * A generation read issued no earlier than this call (a query already in flight may predate a
+ * write the caller must see), or undefined when it failed or took too long.
  */
-function generationReadAfterNow(d1: D1Database): Promise<Generation> {
-  if (!inFlight) {
-    snapshotStats.checks++;
-    inFlight = readGeneration(d1).finally(() => (inFlight = undefined));
-    return inFlight;
-  }
-  queued ??= inFlight
-    .catch(() => undefined)
-    .then(() => {
-      queued = undefined;
-      return generationReadAfterNow(d1);
-    });
-  return queued;
+async function generationReadAfterNow(d1: D1Database, waiter: Waiter | undefined): Promise<Generation | undefined> {
+  if (!inFlight()) return issue(d1, waiter, []);
+  if (nextBatch) return withLimit(new Promise<Generation | undefined>((resolve) => nextBatch!.push({ resolve })));
+  // Lead the next batch: wait (on a promise of our own) until the query in flight is done.
+  const batch: Follower[] = (nextBatch = []);
+  await withLimit(new Promise<undefined>((go) => (wakeNextLeader = () => go(undefined))));
+  if (nextBatch === batch) nextBatch = undefined;
+  return issue(d1, waiter, batch);
+}
+
+async function issue(d1: D1Database, waiter: Waiter | undefined, followers: Follower[]): Promise<Generation | undefined> {
+  inFlightSince = Date.now();
+  snapshotStats.checks++;
+  const query = readGeneration(d1).then(
+    (g) => g,
+    (err) => {
+      console.error("boot snapshot: generation check failed, boot reads go to D1:", (err as Error).message);
+      return undefined;
+    },
+  );
+  waiter?.waitUntil(query);
+  const generation = await query;
+  for (const f of followers) f.resolve(generation);
+  inFlightSince = 0;
+  const wake = wakeNextLeader;
+  wakeNextLeader = undefined;
+  wake?.();
+  return generation;
+}
+
+function withLimit<T>(p: Promise<T | undefined>): Promise<T | undefined> {
+  let timer: number | undefined;
+  const limit = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), WAIT_LIMIT_MS)));
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer ?? null));
 }
 
 // ----------------------------------------------------------------------------- rebuild
@@ -93,9 +138,11 @@ function generationReadAfterNow(d1: D1Database): Promise<Generation> {
  * at once, and the boot path stays on D1 meanwhile.
  */
 function startRebuild(d1: D1Database, waiter: Waiter | undefined) {
-  if (rebuilding || Date.now() < nextRebuildAt) return;
-  const started = Date.now();
-  rebuilding = loadSnapshot(d1)
+  const now = Date.now();
+  // A rebuild still "running" after REBUILD_LIMIT_MS belonged to a request workerd cancelled.
+  if ((rebuildingSince !== 0 && now - rebuildingSince < REBUILD_LIMIT_MS) || now < nextRebuildAt) return;
+  rebuildingSince = now;
+  const rebuild = loadSnapshot(d1)
     .then(({ snapshot, generation }) => {
       installed = { snapshot, generation };
       snapshotStats.rebuilds++;
@@ -104,10 +151,11 @@ function startRebuild(d1: D1Database, waiter: Waiter | undefined) {
     })
     .catch((err) => console.error("boot snapshot: rebuild failed, boot reads stay on D1:", (err as Error).message))
     .finally(() => {
-      const took = Date.now() - started;
+      const took = Date.now() - now;
       snapshotStats.lastRebuildMs = took;
       nextRebuildAt = Date.now() + 2 * took;
-      rebuilding = undefined;
+      rebuildingSince = 0;
     });
-  waiter?.waitUntil(rebuilding);
+  // Only this request's context runs it; nobody awaits it (see the generation check above).
+  waiter?.waitUntil(rebuild);
 }

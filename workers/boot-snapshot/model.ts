@@ -89,6 +89,8 @@ export class BootSnapshot {
   private readonly ciGroups = new Map<string, CloudInitGroupData>();
   private readonly instances = new Map<string, InstanceInfo>();
   private readonly defaults: ClusterDefaults;
+  /** Documents rendered from this snapshot, which cannot change while it is current; bounded. */
+  private readonly rendered = new Map<string, unknown>();
   readonly nodeCount: number;
 
   constructor(rows: SnapshotRows) {
@@ -142,6 +144,23 @@ export class BootSnapshot {
     }
     for (const x of rows.instances) this.instances.set(x.id, instanceOf(x));
     this.defaults = rows.defaults[0] ? defaultsOf(rows.defaults[0]) : EMPTY_DEFAULTS;
+  }
+
+  // --------------------------------------------------------------------------- rendered documents
+
+  /**
+   * A document rendered from this snapshot's data, when one was kept. cloud-init fetches each of
+   * its documents several times per boot; rendering meta-data (YAML, a SHA-256 instance-id) costs
+   * more than all the rest of a request. At most MEMO_LIMIT are kept (the oldest go first), so
+   * memory does not grow with the cluster.
+   */
+  memoGet<T>(key: string): T | undefined {
+    return this.rendered.get(key) as T | undefined;
+  }
+
+  memoSet(key: string, value: unknown): void {
+    if (this.rendered.size >= MEMO_LIMIT) this.rendered.delete(this.rendered.keys().next().value!);
+    this.rendered.set(key, value);
   }
 
   // --------------------------------------------------------------------------- BSS
@@ -211,6 +230,9 @@ export class BootSnapshot {
     };
   }
 }
+
+/** About 25 MB of rendered documents at most (meta-data is under 1 kB). */
+const MEMO_LIMIT = 32_768;
 
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -62,8 +62,8 @@ function registerNodeRoutes(app: Hono<AppEnv>) {
 
 function registerImpersonationRoutes(app: Hono<AppEnv>) {
   const base = "/admin/impersonation/:id";
-  resource(app, `${base}/meta-data`, { GET: async (c) => (await metaData(await impersonated(c))).response });
-  resource(app, `${base}/vendor-data`, { GET: async (c) => (await vendorData(c, await impersonated(c))).response });
+  resource(app, `${base}/meta-data`, { GET: async (c) => responseOf(await metaData(await impersonated(c))) });
+  resource(app, `${base}/vendor-data`, { GET: async (c) => responseOf(await vendorData(c, await impersonated(c))) });
   resource(app, `${base}/user-data`, {
     GET: async (c) => {
       const view = await impersonated(c);
@@ -75,7 +75,7 @@ function registerImpersonationRoutes(app: Hono<AppEnv>) {
     GET: async (c) => {
       const group = fileGroup(c);
       const lookup = await directoryOf(c).byId(nodeId(param(c, "id")), { file: group });
-      return (await groupFile(lookup, group)).response;
+      return responseOf(await groupFile(lookup, group));
     },
   });
 }
@@ -83,7 +83,8 @@ function registerImpersonationRoutes(app: Hono<AppEnv>) {
 // ----------------------------------------------------------------------------- documents
 
 interface Served {
-  response: Response;
+  body: string | Uint8Array;
+  contentType: string;
   /** What the boot history records about this fetch. */
   detail: string;
 }
@@ -92,7 +93,8 @@ async function metaData(view: NodeView): Promise<Served> {
   if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
   const instanceId = await instanceIdOf(view);
   return {
-    response: new Response(renderMetaData(view, instanceId), { headers: { "content-type": "application/x-yaml", ...NO_STORE } }),
+    body: renderMetaData(view, instanceId),
+    contentType: "application/x-yaml",
     detail: `instance-id ${instanceId}`,
   };
 }
@@ -101,7 +103,7 @@ async function vendorData(c: Context<AppEnv>, view: NodeView): Promise<Served> {
   if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
   const body = renderVendorData(view, includeBase(view, `${nodeBaseUrl(c.env, c.req.url)}/cloud-init`));
   const includes = body.split("\n").length - 2;
-  return { response: text(body), detail: `${includes} include${includes === 1 ? "" : "s"}` };
+  return { body, contentType: TEXT, detail: `${includes} include${includes === 1 ? "" : "s"}` };
 }
 
 /**
@@ -112,11 +114,11 @@ async function groupFile(lookup: NodeLookup, group: string): Promise<Served> {
   const { view, file } = lookup;
   if (!view.groups.includes(group))
     throw new HttpProblem(404, `node ${view.id} is not a member of group ${group} (node and/or group may not exist in SMD)`);
-  if (!file || file.content === "") return { response: text(USER_DATA), detail: `${group} (no file)` };
-  if (file.encoding !== "base64") return { response: text(file.content), detail: group };
+  if (!file || file.content === "") return { body: USER_DATA, contentType: TEXT, detail: `${group} (no file)` };
+  if (file.encoding !== "base64") return { body: file.content, contentType: TEXT, detail: group };
   const bytes = decodeBase64(file.content);
   if (!bytes) throw new Error(`group ${group}: stored base64 content does not decode`);
-  return { response: text(bytes), detail: group };
+  return { body: bytes, contentType: TEXT, detail: group };
 }
 
 /** The group named by `<group>.yaml`; names that no SMD label can have are nobody's group (404). */
@@ -149,10 +151,16 @@ async function forRequester(
     throw new HttpProblem(422, `no node in SMD has IP address ${who.ip} (SMD EthernetInterfaces)`);
   }
   const name = lookup.view.id;
+  // What a node gets depends only on the snapshot, the document and the origin it asked at.
+  const memoKey = `${endpoint}\0${file ?? ""}\0${name}\0${new URL(c.req.url).origin}`;
   try {
-    const served = await serve(lookup);
+    let served = snapshot?.memoGet<Served>(memoKey);
+    if (!served) {
+      served = await serve(lookup);
+      snapshot?.memoSet(memoKey, served);
+    }
     record(c, { name, ip: who.ip, endpoint, detail: served.detail });
-    return served.response;
+    return responseOf(served);
   } catch (err) {
     if (err instanceof HttpProblem) record(c, { name, ip: who.ip, endpoint, detail: `${err.status}: ${err.detail}` });
     throw err;
@@ -174,6 +182,14 @@ function record(c: Context<AppEnv>, e: { name?: string; ip: string; endpoint: Bo
 
 const NO_STORE = { "cache-control": "no-store" };
 
+const TEXT = "text/plain; charset=utf-8";
+
 function text(body: string | Uint8Array): Response {
-  return new Response(body, { headers: { "content-type": "text/plain; charset=utf-8", ...NO_STORE } });
+  return new Response(body, { headers: { "content-type": TEXT, ...NO_STORE } });
+}
+
+function responseOf(served: Served): Response {
+  // A kept document serves many responses: never hand out its bytes themselves.
+  const body = typeof served.body === "string" ? served.body : served.body.slice();
+  return new Response(body, { headers: { "content-type": served.contentType, ...NO_STORE } });
 }

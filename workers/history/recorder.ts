@@ -5,15 +5,22 @@ import { writeEvents } from "./store";
 /**
  * Buffers boot events in the isolate and writes them in one batch shortly after, off the response
  * path: a boot storm of thousands of bootscript fetches per second becomes a few D1 batches per
- * second instead of one write per request. Each request keeps the pending flush alive with
- * `waitUntil`. Events of an isolate that dies before the flush (a crash) are lost; history is an
- * observation aid, not inventory.
+ * second instead of one write per request. Events of an isolate that dies before the flush (a
+ * crash) are lost; history is an observation aid, not inventory.
+ *
+ * workerd ties every promise to the request that created it, and drops the continuations of a
+ * request that has finished; a request awaiting another request's promise can hang. So only
+ * plain data is shared here: the request that finds no flush scheduled schedules one in its own
+ * context (kept alive with `waitUntil`), and readers wait by polling, never by awaiting it.
  */
 const FLUSH_DELAY_MS = 25;
 const MAX_PENDING = 50_000;
+/** A flush that has not finished after this long belongs to a request workerd cancelled. */
+const STUCK_MS = 10_000;
 
 let pending: BootEvent[] = [];
-let flushing: Promise<void> | undefined;
+/** When the scheduled or running flush was scheduled; 0 when there is none. */
+let flushSince = 0;
 let dropped = 0;
 
 export interface Waiter {
@@ -41,13 +48,16 @@ export function recordBootEvents(ctx: Waiter | undefined, db: Db, maxEvents: num
     }
     pending.push(e);
   }
-  if (!flushing) {
-    flushing = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() => flush(db, maxEvents));
-  }
-  ctx?.waitUntil(flushing);
+  if (flushScheduled()) return;
+  flushSince = Date.now();
+  const flush = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() => flushAll(db, maxEvents));
+  ctx?.waitUntil(flush);
 }
 
-async function flush(db: Db, maxEvents: number): Promise<void> {
+const flushScheduled = () => flushSince !== 0 && Date.now() - flushSince < STUCK_MS;
+
+/** Writes until nothing is pending; events recorded meanwhile join the next batch of the loop. */
+async function flushAll(db: Db, maxEvents: number): Promise<void> {
   try {
     while (pending.length) {
       const batch = pending;
@@ -63,14 +73,17 @@ async function flush(db: Db, maxEvents: number): Promise<void> {
       dropped = 0;
     }
   } finally {
-    flushing = undefined;
+    flushSince = 0;
   }
 }
 
 /** Waits until events recorded so far in this isolate are written (reads call it first). */
 export async function settleBootEvents(db: Db, maxEvents: number): Promise<void> {
-  while (flushing || pending.length) {
-    if (flushing) await flushing;
-    else flushing = flush(db, maxEvents);
+  for (;;) {
+    if (flushScheduled()) await new Promise((r) => setTimeout(r, 5));
+    else if (pending.length) {
+      flushSince = Date.now();
+      await flushAll(db, maxEvents);
+    } else return;
   }
 }

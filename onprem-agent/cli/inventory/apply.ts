@@ -31,6 +31,31 @@ export interface ApplyResult {
 
 class AuthAbort extends Error {}
 
+/**
+ * Requests of one kind (the endpoints, then the interfaces) are independent, so they go out
+ * PARALLEL at a time: upstream sends them one by one, which made importing 10,000 nodes take a
+ * minute. The order between kinds is kept (SMD makes a BMC's node components from its endpoint).
+ * A dry run keeps the order of the file. The first thrown error (an auth abort) stops new starts.
+ */
+const PARALLEL = 8;
+
+async function inParallel<T>(items: T[], fn: (item: T) => Promise<void>, width = PARALLEL): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
 export async function applyDiscovery(api: ApiClient, p: DiscoveryPayloads, plan: ClusterPlan | undefined, options: ApplyOptions): Promise<ApplyResult> {
   // A dry run prints the requests and no summaries (nothing was written).
   const opts = options.dryRun ? { ...options, report: () => {} } : options;
@@ -77,21 +102,21 @@ export async function applyDiscovery(api: ApiClient, p: DiscoveryPayloads, plan:
 
     let added = 0;
     let replaced = 0;
-    for (const rfe of p.redfishEndpoints) {
+    await inParallel(p.redfishEndpoints, async (rfe) => {
       const status = await send(rfe.ID, "smd", "POST", "/Inventory/RedfishEndpoints", rfe, opts.overwrite);
       if (status === 409 && (await send(rfe.ID, "smd", "PUT", `/Inventory/RedfishEndpoints/${rfe.ID}`, rfe))) replaced++;
       else if (status && status < 300) added++;
-    }
+    });
     if (p.redfishEndpoints.length) opts.report(`smd redfish endpoints: ${added} added, ${replaced} replaced (with their nodes' interfaces)`);
 
     added = replaced = 0;
-    for (const f of p.interfaces) {
+    await inParallel(p.interfaces, async (f) => {
       const status = await send(f.MACAddress, "smd", "POST", "/Inventory/EthernetInterfaces", f, opts.overwrite);
       if (status === 409) {
         const { ComponentID, Description, IPAddresses } = f;
         if (await send(f.MACAddress, "smd", "PATCH", `/Inventory/EthernetInterfaces/${f.MACAddress.replace(/:/g, "")}`, { ComponentID, Description, IPAddresses })) replaced++;
       } else if (status && status < 300) added++;
-    }
+    });
     if (p.interfaces.length) opts.report(`smd interfaces: ${added} added, ${replaced} updated`);
 
     const groupLines: string[] = [];
