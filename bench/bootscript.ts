@@ -6,11 +6,12 @@
  * does), then drives it with wrk (Debian package `wrk`) for each case:
  *   status      /boot/v1/service/status      no D1 at all: the worker's own ceiling here
  *   hsm         /boot/v1/service/hsm         one trivial D1 read (`SELECT 1`): local D1's ceiling here
- *   bootscript  /boot/v1/bootscript?mac=…    a random one of the N nodes per request: one D1 read,
+ *   bootscript  /boot/v1/bootscript?mac=…    a random one of the N nodes per request, from the boot snapshot,
  *                                            plus the buffered boot-history write
  *   unknown     /boot/v1/bootscript?mac=…    MACs SMD does not know (the retry script)
  * Environment: BENCH_NODES (1000), BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_THREADS (2),
- * BENCH_KEEP_STATE=1 (leave the D1 state directory for inspection), BENCH_LOG=1 (workerd's output).
+ * BENCH_KEEP_STATE=1 (leave the D1 state directory for inspection), BENCH_LOG=1 (workerd's output),
+ * BENCH_VARS (a JSON object of extra worker variables, e.g. {"OCHAMI_BOOT_SNAPSHOT":"off"}).
  * Results are printed and written to bench/results/bootscript-<time>.json (git-ignored).
  */
 import { execFileSync } from "node:child_process";
