@@ -69,7 +69,8 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions) {
     sockets: [{ name: "http", address: `${opts.host}:${opts.port}`, http: {}, service: { name: "api" } }],
     // A larger young generation: a boot storm allocates per request and keeps almost nothing, and
     // with V8's small default each scavenge promotes live request state into the old generation,
-    // whose collections stalled requests for hundreds of ms (bench/storm.ts: p99 0.4 s → 0.1 s).
+    // whose collections stalled requests for hundreds of ms (one node's bootscript under wrk: p99
+    // 0.4–0.5 s before, 0.07–0.2 s after).
     v8Flags: ["--max-semi-space-size=32"],
   };
 }
