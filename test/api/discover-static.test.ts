@@ -117,4 +117,33 @@ describe("replaying `ochami discover static`", () => {
     expect((await getJson("/hsm/v2/Inventory/ComponentEndpoints/x1000c1s0b0n0")).status).toBe(404);
     expect((await getJson("/hsm/v2/Inventory/EthernetInterfaces/deadbeeeeef1")).status).toBe(200);
   });
+
+  it("our difference: the array form of POST /RedfishEndpoints parses each element as if posted alone", async () => {
+    /** SMD as clients read it, without the timestamps of the moment it was written. */
+    const state = async () => {
+      const strip = (x: unknown) => JSON.parse(JSON.stringify(x).replace(/"(LastUpdate|LastDiscoveryAttempt|UUID)":"[^"]*"/g, '"$1":"-"'));
+      const paths = ["/hsm/v2/State/Components", "/hsm/v2/Inventory/EthernetInterfaces", "/hsm/v2/Inventory/ComponentEndpoints", "/hsm/v2/Inventory/RedfishEndpoints"];
+      return strip(await Promise.all(paths.map(async (p) => (await getJson(p)).body)));
+    };
+    const wipe = async () => {
+      for (const p of ["/hsm/v2/State/Components", "/hsm/v2/Inventory/RedfishEndpoints", "/hsm/v2/Inventory/EthernetInterfaces"]) await send("DELETE", p);
+    };
+    const requests: Array<[string, string, unknown]> = [];
+    await wipe();
+    await discoverStatic(async (method, path, body) => {
+      requests.push([method, path, body]);
+      return sendRaw(method, path, body);
+    }, tutorial);
+    const alone = await state();
+    await wipe();
+    const RFE = "/hsm/v2/Inventory/RedfishEndpoints";
+    const rfes = requests.filter(([, p]) => p === RFE).map(([, , b]) => b);
+    expect(rfes.length).toBe(nodes.length);
+    for (const [method, path, body] of requests) {
+      if (path === RFE) {
+        if (body === rfes[0]) expect((await send("POST", RFE, { RedfishEndpoints: rfes })).status).toBe(201);
+      } else if (path !== "/hsm/v2/groups") await sendRaw(method, path, body);
+    }
+    expect(await state()).toEqual(alone);
+  });
 });

@@ -56,8 +56,15 @@ function interfaceBody(node: InventoryNode, i: number) {
 export function discoveryPayloads(inv: Inventory, opts: { smdHost: string; discoveryVersion: 1 | 2; extraGroups?: Map<string, GroupBody> }): DiscoveryPayloads {
   const components: ComponentBody[] = inv.nodes.map((n) => ({ ID: n.xname, Type: "Node", State: "On", Enabled: true, ...(n.nid ? { NID: n.nid } : {}) }));
 
+  const nodesOfBmc = new Map<string, InventoryNode[]>();
+  for (const n of inv.nodes) {
+    if (n.bmc === undefined) continue;
+    const list = nodesOfBmc.get(n.bmc);
+    if (list) list.push(n);
+    else nodesOfBmc.set(n.bmc, [n]);
+  }
   const redfishEndpoints = inv.bmcs.map((b) => {
-    const nodes = inv.nodes.filter((n) => n.bmc === b.xname);
+    const nodes = nodesOfBmc.get(b.xname) ?? [];
     const body: Record<string, unknown> & { ID: string } = { ID: b.xname, Type: "NodeBMC" };
     if (b.name) body.Name = b.name;
     if (b.fqdn) body.FQDN = b.fqdn;
@@ -109,7 +116,8 @@ export function discoveryPayloads(inv: Inventory, opts: { smdHost: string; disco
     else {
       body.description = extra.description || body.description;
       if (extra.tags) body.tags = extra.tags;
-      for (const id of extra.members.ids) if (!body.members.ids.includes(id)) body.members.ids.push(id);
+      const members = new Set(body.members.ids);
+      for (const id of extra.members.ids) if (!members.has(id)) members.add(id), body.members.ids.push(id);
     }
   }
   return { components, redfishEndpoints, interfaces, groups: [...groups.values()] };

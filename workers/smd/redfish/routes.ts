@@ -69,7 +69,11 @@ export function registerRedfishRoutes(app: Hono<any>) {
       if (wrapped !== undefined) {
         items = (optArray(wrapped, "RedfishEndpoints") ?? []).map((raw, i) => {
           if (!isPlainObject(raw)) throw new HttpProblem(400, `couldn't validate endpoint data at idx ${i}: not an object`);
-          return { row: validateRedfishEndpoint(raw, `RedfishEndpoints[${i}]`, `couldn't validate endpoint data at idx ${i}`) };
+          const row = validateRedfishEndpoint(raw, `RedfishEndpoints[${i}]`, `couldn't validate endpoint data at idx ${i}`);
+          // Upstream runs its discovery parsers only on a single-object body, so the array form
+          // silently drops what an element says about its BMC and nodes. We parse each element as
+          // if posted alone, which lets clients import thousands of BMCs in a few requests.
+          return { row, inventory: hasDiscoveryPayload(raw) ? parseDiscoveredInventory(row.id, raw, now) : undefined };
         });
       } else {
         const row = validateRedfishEndpoint(body, "body", "couldn't validate endpoint data");
