@@ -30,7 +30,7 @@ let nextRebuildAt = 0;
 const REBUILD_LIMIT_MS = 60_000;
 
 /** What this isolate did, for tests, the benchmark and GET /boot/v1/service/snapshot. */
-export const snapshotStats = { served: 0, fallbacks: 0, checks: 0, rebuilds: 0, lastRebuildMs: 0, nodes: 0, generation: -1 };
+export const snapshotStats = { served: 0, fallbacks: 0, checks: 0, rebuilds: 0, lastRebuildMs: 0, components: 0, generation: -1 };
 
 /** The snapshot to answer from, or undefined when the caller must read D1 itself. */
 export async function currentSnapshot(env: Env, waiter: Waiter | undefined): Promise<BootSnapshot | undefined> {
@@ -146,7 +146,7 @@ function startRebuild(d1: D1Database, waiter: Waiter | undefined) {
     .then(({ snapshot, generation }) => {
       installed = { snapshot, generation };
       snapshotStats.rebuilds++;
-      snapshotStats.nodes = snapshot.nodeCount;
+      snapshotStats.components = snapshot.componentCount;
       snapshotStats.generation = generation.generation;
     })
     .catch((err) => console.error("boot snapshot: rebuild failed, boot reads stay on D1:", (err as Error).message))

@@ -91,7 +91,7 @@ export class BootSnapshot {
   private readonly defaults: ClusterDefaults;
   /** Documents rendered from this snapshot, which cannot change while it is current; bounded. */
   private readonly rendered = new Map<string, unknown>();
-  readonly nodeCount: number;
+  readonly componentCount: number;
 
   constructor(rows: SnapshotRows) {
     const stub = (id: string): Component => ({ id, inSmd: false, type: "", nid: -1, role: "", enabled: false, macs: [], firstIp: "", groups: [] });
@@ -102,7 +102,7 @@ export class BootSnapshot {
         if (held === undefined || c.id < held) this.nodeByNid.set(c.nid, c.id);
       }
     }
-    this.nodeCount = rows.components.length;
+    this.componentCount = rows.components.length;
     const owner = new Map<string, string>();
     for (const e of rows.interfaces) {
       owner.set(e.id, e.component_id);

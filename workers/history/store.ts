@@ -8,8 +8,7 @@ import type { BootEvent, LatestRow } from "./model";
  * database itself, so recording never costs a lookup round trip: the given name, else the
  * component owning the MAC, else the one holding the IP.
  */
-function resolved(events: BootEvent[]): SQL {
-  const json = JSON.stringify(events.map((e) => [e.name ?? "", e.mac ?? "", e.ip ?? "", e.endpoint, e.timeMs, e.detail ?? ""]));
+function resolved(json: string): SQL {
   return sql`WITH ev AS (
     SELECT json_extract(value,'$[0]') AS given, json_extract(value,'$[1]') AS mac, json_extract(value,'$[2]') AS ip,
            json_extract(value,'$[3]') AS endpoint, json_extract(value,'$[4]') AS time_ms, json_extract(value,'$[5]') AS detail
@@ -28,9 +27,10 @@ function resolved(events: BootEvent[]): SQL {
 export async function writeEvents(db: Db, events: BootEvent[], maxEvents: number): Promise<void> {
   const statements: Statement[] = [];
   for (const chunk of chunks(events)) {
-    statements.push(sql`${resolved(chunk)} INSERT INTO ${bootEvents} (name, mac, ip, endpoint, time_ms, detail)
+    const json = JSON.stringify(chunk.map((e) => [e.name ?? "", e.mac ?? "", e.ip ?? "", e.endpoint, e.timeMs, e.detail ?? ""]));
+    statements.push(sql`${resolved(json)} INSERT INTO ${bootEvents} (name, mac, ip, endpoint, time_ms, detail)
       SELECT name, mac, ip, endpoint, time_ms, detail FROM r ORDER BY time_ms`);
-    statements.push(sql`${resolved(chunk)} INSERT INTO ${bootLatest} (subject, endpoint, name, mac, ip, time_ms, detail)
+    statements.push(sql`${resolved(json)} INSERT INTO ${bootLatest} (subject, endpoint, name, mac, ip, time_ms, detail)
       SELECT CASE WHEN name <> '' THEN name WHEN mac <> '' THEN 'mac:' || mac ELSE 'ip:' || ip END,
              endpoint, name, mac, ip, time_ms, detail FROM r WHERE true
       ON CONFLICT (subject, endpoint) DO UPDATE SET name = excluded.name, mac = excluded.mac, ip = excluded.ip,
