@@ -9,7 +9,9 @@ import { HttpProblem, problemResponse } from "../../shared/problem";
 export function onError(err: Error, c: Context): Response {
   if (err instanceof HttpProblem) return err.toResponse();
   if (err instanceof HTTPException) return problemResponse(err.status, err.message || undefined);
-  console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, err?.stack ?? err);
+  // drizzle wraps D1's error ("Failed query: …"); the reason is in its cause.
+  const cause = err?.cause instanceof Error ? `\ncaused by: ${err.cause.message}` : "";
+  console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, (err?.stack ?? err) + cause);
   return problemResponse(500, "internal error; see the server log");
 }
 

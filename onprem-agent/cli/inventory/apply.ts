@@ -33,7 +33,7 @@ class AuthAbort extends Error {}
 
 /**
  * Speed, where we differ from upstream, which sends every Redfish endpoint and interface on its
- * own, one after the other (10,000 nodes took minutes): endpoints go in SMD's array form,
+ * own, one after the other (about 2.5 ms each against local D1): endpoints go in SMD's array form,
  * ENDPOINTS_PER_POST per request (our SMD runs the discovery parser on each element; upstream's
  * ignores the elements' node data, so against upstream SMD use --overwrite, which keeps upstream's
  * one request per endpoint). Requests that stay single (--overwrite's POST-then-PUT, interfaces)

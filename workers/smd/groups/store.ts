@@ -1,6 +1,6 @@
 import { and, asc, eq, sql, type SQL } from "drizzle-orm";
 import { components, groupMembers, groups, partitionMembers, partitions } from "../../../shared/db/schema";
-import { changes, inList, runBatch, type Db, type Statement } from "../../db";
+import { changes, chunks, idsInChunks, inList, runBatch, type Db, type Statement } from "../../db";
 import type { GroupRecord, PartitionRecord } from "./model";
 
 /** Each group with its member IDs (one query); `partition` narrows the members shown. */
@@ -44,27 +44,28 @@ export async function groupExists(db: Db, label: string): Promise<{ exclusiveGro
  */
 export async function exclusiveClashes(db: Db, label: string, exclusiveGroup: string, ids: string[]): Promise<string[]> {
   if (!exclusiveGroup || ids.length === 0) return [];
-  const rows = await db
-    .select({ id: groupMembers.componentId })
-    .from(groupMembers)
-    .innerJoin(groups, eq(groups.label, groupMembers.groupLabel))
-    .where(and(eq(groups.exclusiveGroup, exclusiveGroup), sql`${groups.label} <> ${label}`, inList(groupMembers.componentId, ids)))
-    .all();
-  return rows.map((r) => r.id);
+  return idsInChunks(
+    db,
+    ids,
+    (chunk) => sql`SELECT m.component_id AS id FROM json_each(${JSON.stringify(chunk)}) j
+      CROSS JOIN ${groupMembers} m ON m.component_id = j.value JOIN ${groups} g ON g.label = m.group_label
+      WHERE g.exclusive_group = ${exclusiveGroup} AND g.label <> ${label}`,
+  );
 }
 
 export async function missingComponents(db: Db, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
-  const found = await db.select({ id: components.id }).from(components).where(inList(components.id, ids)).all();
-  const have = new Set(found.map((r) => r.id));
+  const have = new Set(await idsInChunks(db, ids, (chunk) => sql`SELECT c.id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${components} c ON c.id = j.value`));
   return ids.filter((id) => !have.has(id));
 }
 
 function memberInserts(table: "group" | "partition", key: string, ids: string[]): Statement[] {
   if (ids.length === 0) return [];
-  return table === "group"
-    ? [sql`INSERT OR IGNORE INTO ${groupMembers} (group_label, component_id) SELECT ${key}, value FROM json_each(${JSON.stringify(ids)})`]
-    : [sql`INSERT INTO ${partitionMembers} (partition_name, component_id) SELECT ${key}, value FROM json_each(${JSON.stringify(ids)})`];
+  return chunks(ids).map((chunk) =>
+    table === "group"
+      ? sql`INSERT OR IGNORE INTO ${groupMembers} (group_label, component_id) SELECT ${key}, value FROM json_each(${JSON.stringify(chunk)})`
+      : sql`INSERT INTO ${partitionMembers} (partition_name, component_id) SELECT ${key}, value FROM json_each(${JSON.stringify(chunk)})`,
+  );
 }
 
 export async function insertGroup(db: Db, g: GroupRecord): Promise<void> {
@@ -125,8 +126,7 @@ export async function partitionExists(db: Db, name: string): Promise<boolean> {
 /** Components of `ids` already in some partition (a component is in at most one). */
 export async function partitionedAlready(db: Db, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
-  const rows = await db.select({ id: partitionMembers.componentId }).from(partitionMembers).where(inList(partitionMembers.componentId, ids)).all();
-  return rows.map((r) => r.id);
+  return idsInChunks(db, ids, (chunk) => sql`SELECT p.component_id AS id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${partitionMembers} p ON p.component_id = j.value`);
 }
 
 export async function insertPartition(db: Db, p: PartitionRecord): Promise<void> {
