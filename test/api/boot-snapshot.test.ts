@@ -152,6 +152,20 @@ describe("the boot snapshot is never stale", () => {
     expect(snapshotStats.checks).toBeGreaterThan(checks);
   });
 
+  it("keeps a known node's answer by its whole URL", async () => {
+    await warm("mac=02:00:00:00:02:01");
+    const chain = async (q: string) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(new Request(`http://ochami.test${BS}?${q}`) as any, env as any, ctx);
+      await waitOnExecutionContext(ctx);
+      return (await res.text()).split("\n").find((l) => l.startsWith("chain "));
+    };
+    for (let i = 0; i < 2; i++) {
+      expect(await chain("mac=02:00:00:00:02:01")).toBe("chain http://ochami.test/boot/v1/bootscript?mac=02:00:00:00:02:01&retry=1");
+      expect(await chain("mac=02:00:00:00:02:01&retry=2")).toBe("chain http://ochami.test/boot/v1/bootscript?mac=02:00:00:00:02:01&retry=3");
+    }
+  });
+
   it("off: every read goes to D1", async () => {
     const r = await kernel("mac=02:00:00:00:04:01", { OCHAMI_BOOT_SNAPSHOT: "off" });
     expect(r).toEqual({ kernel: "http://k/four", fromSnapshot: false });

@@ -149,10 +149,10 @@ export class BootSnapshot {
   // --------------------------------------------------------------------------- rendered documents
 
   /**
-   * A document rendered from this snapshot's data, when one was kept. cloud-init fetches each of
-   * its documents several times per boot; rendering meta-data (YAML, a SHA-256 instance-id) costs
-   * more than all the rest of a request. At most MEMO_LIMIT are kept (the oldest go first), so
-   * memory does not grow with the cluster.
+   * An answer rendered from this snapshot's data, when one was kept: bootscripts and cloud-init
+   * documents, which nodes fetch again and again (rendering meta-data, YAML and a SHA-256
+   * instance-id, costs more than all the rest of a request). At most MEMO_LIMIT are kept (the
+   * oldest go first), so memory does not grow with the cluster.
    */
   memoGet<T>(key: string): T | undefined {
     return this.rendered.get(key) as T | undefined;

@@ -3,7 +3,7 @@ import { parseMac } from "../../../shared/mac";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
 import { configOf, nodeBaseUrl } from "../../config";
-import { database } from "../../db";
+import { database, type Db } from "../../db";
 import { currentSnapshot } from "../../boot-snapshot/current";
 import { recordBootEvent, waiterOf } from "../../history/recorder";
 import { clientAddress } from "../../http/client-ip";
@@ -62,39 +62,63 @@ function settingsFor(c: Context): ScriptSettings {
   };
 }
 
+/** What a known node's fetch produces, kept with the snapshot it came from (keyed by the URL). */
+interface Answer {
+  name: string;
+  mac: string;
+  note: string;
+  body: string;
+  contentType: string;
+}
+
 /**
  * GET /bootscript?mac=|name=|nid= [&retry=&arch=&ts=&json=1]: the iPXE script for a node, from the
  * boot snapshot (workers/boot-snapshot), else one D1 round trip (lookup.ts); every fetch is
- * recorded in the boot history off the response path.
+ * recorded in the boot history off the response path. A known node's answer depends only on the
+ * snapshot and the URL (its query, and the origin the chain URL keeps), so the snapshot keeps it:
+ * iPXE asks with the same URL on every boot.
  */
 export function registerBootscriptRoutes(app: Hono<any>) {
   resource(app, "/bootscript", {
     GET: async (c) => {
       const now = Date.now();
-      const req = parseBootRequest(Query.of(c.req.raw), Math.floor(now / 1000));
       const db = database(c.env.DB);
       const snapshot = await currentSnapshot(c.env, waiterOf(c));
-      const resolution = snapshot ? snapshot.resolveBoot(req.key) : await resolveBoot(db, req.key);
-      const outcome = decideBootscript(req, resolution, settingsFor(c));
-      const config = configOf(c.env);
-      const client = clientAddress(c.req.raw, config.trustedProxies);
-      recordBootEvent(waiterOf(c), db, config.historyMax, {
+      const memoKey = `bootscript\0${c.req.url}`;
+      let answer = snapshot?.memoGet<Answer>(memoKey);
+      if (!answer) {
+        const req = parseBootRequest(Query.of(c.req.raw), Math.floor(now / 1000));
+        const resolution = snapshot ? snapshot.resolveBoot(req.key) : await resolveBoot(db, req.key);
+        const outcome = decideBootscript(req, resolution, settingsFor(c));
         // The node's xname; for a name SMD does not know, the name it asked with.
-        name: resolution.component?.id ?? ("name" in req.key ? req.key.name : ""),
-        mac: "mac" in req.key ? req.key.mac : "",
-        ip: client.ok ? client.ip : "",
-        endpoint: "bootscript",
-        timeMs: now,
-        detail: outcome.note.slice(0, 512),
-      });
-      switch (outcome.kind) {
-        case "script":
-          return new Response(outcome.body, { headers: { "content-type": "text/plain; charset=UTF-8" } });
-        case "json":
-          return new Response(JSON.stringify(outcome.body), { headers: { "content-type": "application/json; charset=UTF-8" } });
-        case "problem":
+        const name = resolution.component?.id ?? ("name" in req.key ? req.key.name : "");
+        const mac = "mac" in req.key ? req.key.mac : "";
+        if (outcome.kind === "problem") {
+          record(c, db, { name, mac, note: outcome.note }, now);
           throw new HttpProblem(outcome.status, outcome.detail);
+        }
+        answer =
+          outcome.kind === "script"
+            ? { name, mac, note: outcome.note, body: outcome.body, contentType: "text/plain; charset=UTF-8" }
+            : { name, mac, note: outcome.note, body: JSON.stringify(outcome.body), contentType: "application/json; charset=UTF-8" };
+        // Only a node with something to boot: the retry script carries the time it was asked.
+        if (resolution.config) snapshot?.memoSet(memoKey, answer);
       }
+      record(c, db, answer, now);
+      return new Response(answer.body, { headers: { "content-type": answer.contentType } });
     },
+  });
+}
+
+function record(c: Context, db: Db, what: { name: string; mac: string; note: string }, timeMs: number) {
+  const config = configOf(c.env);
+  const client = clientAddress(c.req.raw, config.trustedProxies);
+  recordBootEvent(waiterOf(c), db, config.historyMax, {
+    name: what.name,
+    mac: what.mac,
+    ip: client.ok ? client.ip : "",
+    endpoint: "bootscript",
+    timeMs,
+    detail: what.note.slice(0, 512),
   });
 }
