@@ -132,9 +132,9 @@ function fileGroup(c: Context): string {
 
 /**
  * Serves a node-facing document to the node at the request's source address (found in the boot
- * snapshot when it is current, else in D1) and records the
- * fetch (success or failure) in the boot history, off the response path. An address no node has
- * is a 422, as upstream answers, never another node's data.
+ * snapshot when it is current, else in D1) and records the fetch (success or failure) in the boot
+ * history, off the response path. An address no node has is a 422, as upstream answers, never
+ * another node's data.
  */
 async function forRequester(
   c: Context<AppEnv>,
