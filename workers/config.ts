@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { parseCidrList, type CidrList } from "../shared/ip";
-import type { Env } from "./env";
 
 /**
  * The worker's configuration, parsed once per env object from its string variables
@@ -154,7 +153,7 @@ const VARIABLES = {
 const cache = new WeakMap<object, Config>();
 
 /** Parses the configuration of an env (worker bindings, or a plain object of variables in Node). */
-export function configOf(env: Env | Record<string, unknown>): Config {
+export function configOf(env: Record<string, unknown>): Config {
   let config = cache.get(env);
   if (!config) {
     const input: Record<string, any> = { external: {} };
@@ -175,6 +174,6 @@ export function configOf(env: Env | Record<string, unknown>): Config {
 }
 
 /** The base URL nodes should use, from configuration or else the request's own origin. */
-export function nodeBaseUrl(env: Env, requestUrl: string): string {
+export function nodeBaseUrl(env: Record<string, unknown>, requestUrl: string): string {
   return configOf(env).nodeBaseUrl ?? new URL(requestUrl).origin;
 }

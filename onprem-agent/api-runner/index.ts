@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { serializeConfig } from "miniflare";
+import { configOf } from "../../workers/config";
 import { bundleWorker } from "./bundle";
 import { applyMigrations } from "./migrate";
 import { buildApiConfig, buildDatabaseConfig } from "./workerd-config";
@@ -51,8 +52,12 @@ export interface ApiServer {
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const host = opts.host ?? "127.0.0.1";
   const port = opts.port ?? 8081;
-  mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const settings = readWorkerSettings();
+  const vars = { ...RUNNER_DEFAULTS, ...settings.vars, ...opts.vars };
+  // The worker parses its variables per request; a bad one would make every request a 500, so
+  // refuse to start instead, naming the variable.
+  configOf(vars);
+  mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const [workerScript] = await Promise.all([bundleWorker(settings.main), applyMigrations(opts.stateDir, settings.d1Binding)]);
   const log = opts.onLog ?? ((line: string) => process.stderr.write(line + "\n"));
   // A socket path must stay under ~100 bytes, so it lives in a private temp directory rather than
@@ -70,7 +75,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   try {
     await waitForSocket(socket, database);
     api = spawnWorkerd(
-      buildApiConfig(settings, { host, port, workerScript, vars: { ...RUNNER_DEFAULTS, ...settings.vars, ...opts.vars }, outbound: opts.outbound, databaseSocket: socket }),
+      buildApiConfig(settings, { host, port, workerScript, vars, outbound: opts.outbound, databaseSocket: socket }),
       log,
     );
     await waitUntilServing(url, api);

@@ -58,6 +58,16 @@ describe("api runner (workerd + local D1)", () => {
     expect(stats).toMatchObject({ mode: "exclusive" });
     expect(stats.served).toBeGreaterThan(0);
   });
+
+  it("refuses to start on a variable the worker would reject, naming it", async () => {
+    const bad = mkdtempSync(path.join(tmpdir(), "ochami-runner-bad-"));
+    try {
+      const start = startApiServer({ port: await freePort(), stateDir: bad, vars: { OCHAMI_AUTH: "off", OCHAMI_TRUSTED_PROXIES: "10.0.0.0/99" }, onLog: () => {} });
+      await expect(start).rejects.toThrow(/OCHAMI_TRUSTED_PROXIES: '10.0.0.0\/99' is not an IP network/);
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
+    }
+  });
 });
 
 /** The Unix socket the process listens on, from /proc (the runner keeps its path private). */
