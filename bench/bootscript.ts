@@ -14,11 +14,11 @@
  * BENCH_VARS (a JSON object of extra worker variables, e.g. {"OCHAMI_BOOT_SNAPSHOT":"off"}).
  * Results are printed and written to bench/results/bootscript-<time>.json (git-ignored).
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startApiServer } from "../onprem-agent/api-runner";
+import { randomNodeScript, requireWrk, runWrk } from "./lib/wrk";
 import { repoRoot } from "../onprem-agent/api-runner/wrangler-config";
 import { freePort } from "../test/runtime/ports";
 
@@ -65,53 +65,17 @@ async function populate(base: string) {
   });
 }
 
-/** A wrk Lua script asking for a random one of `count` MACs per request. */
-function randomMacScript(dir: string, name: string, prefix: string, count: number): string {
-  const file = path.join(dir, `${name}.lua`);
-  writeFileSync(
-    file,
-    `math.randomseed(os.time())
-request = function()
-  local i = math.random(0, ${count - 1})
-  local p = string.format("/boot/v1/bootscript?mac=${prefix}:%02x:%02x:%02x", math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256)
-  return wrk.format("GET", p)
-end
-`,
-  );
-  return file;
-}
+/** A wrk Lua script asking for a random one of `count` MACs (`prefix` + 3 bytes) per request. */
+const randomMacScript = (dir: string, name: string, prefix: string, count: number) =>
+  randomNodeScript(dir, name, count, `"/boot/v1/bootscript?mac=${prefix}:" .. hex(i)`);
 
-interface Result {
-  case: string;
-  requestsPerSecond: number;
-  p50: string;
-  p99: string;
-  non2xx: number;
-  errors: string;
-}
-
-function runWrk(name: string, url: string, script?: string): Result {
-  const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", ...(script ? ["-s", script] : []), url];
-  const out = execFileSync("wrk", args, { encoding: "utf8" });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const lat = (pct: string) => new RegExp(`^\\s+${pct}%\\s+(\\S+)`, "m").exec(out)?.[1] ?? "?";
-  return {
-    case: name,
-    requestsPerSecond: Math.round(rps),
-    p50: lat("50"),
-    p99: lat("99"),
-    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
-    errors: /Socket errors:.*$/m.exec(out)?.[0] ?? "none",
-  };
-}
+const wrkCase = (name: string, url: string, script?: string) => ({
+  case: name,
+  ...runWrk({ url, script, threads: THREADS, connections: CONNECTIONS, seconds: SECONDS }),
+});
 
 async function main() {
-  try {
-    execFileSync("wrk", ["--version"], { stdio: "ignore" });
-  } catch (err) {
-    // wrk prints its usage and exits 1 for --version; only a missing binary is fatal.
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error("wrk not found: apt-get install wrk (scripts/system-deps.sh)");
-  }
+  requireWrk();
   const stateDir = mkdtempSync(path.join(tmpdir(), "ochami-bench-"));
   const port = await freePort();
   const api = await startApiServer({ port, stateDir, vars: { OCHAMI_AUTH: "off", OCHAMI_NODE_BASE_URL: `http://172.16.0.254:${port}`, ...JSON.parse(process.env.BENCH_VARS ?? "{}") }, onLog: (line) => process.env.BENCH_LOG && console.error(`[workerd] ${line}`) });
@@ -123,10 +87,10 @@ async function main() {
     if (!sample.includes(`xname=${xname(NODES - 1)}`)) throw new Error(`unexpected bootscript:\n${sample}`);
     const scripts = mkdtempSync(path.join(tmpdir(), "ochami-bench-lua-"));
     const results = [
-      runWrk("status (no D1)", `${api.url}/boot/v1/service/status`),
-      runWrk("service/hsm (one trivial D1 read)", `${api.url}/boot/v1/service/hsm`),
-      runWrk(`bootscript, ${NODES} known nodes`, api.url, randomMacScript(scripts, "known", "52:54:00", NODES)),
-      runWrk("bootscript, unknown MACs", api.url, randomMacScript(scripts, "unknown", "02:99:00", NODES)),
+      wrkCase("status (no D1)", `${api.url}/boot/v1/service/status`),
+      wrkCase("service/hsm (one trivial D1 read)", `${api.url}/boot/v1/service/hsm`),
+      wrkCase(`bootscript, ${NODES} known nodes`, api.url, randomMacScript(scripts, "known", "52:54:00", NODES)),
+      wrkCase("bootscript, unknown MACs", api.url, randomMacScript(scripts, "unknown", "02:99:00", NODES)),
     ];
     rmSync(scripts, { recursive: true, force: true });
     console.log(`wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s, ${NODES} nodes`);
