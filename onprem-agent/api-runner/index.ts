@@ -88,7 +88,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
 interface Workerd {
   child: ChildProcess;
-  exited: Promise<number | null>;
   done(): boolean;
   stop(): Promise<void>;
 }
@@ -112,7 +111,6 @@ function spawnWorkerd(config: unknown, log: (line: string) => void): Workerd {
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => ((finished = true), resolve(code))));
   return {
     child,
-    exited,
     done: () => finished,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -22,6 +22,9 @@ const require = createRequire(import.meta.url);
 const miniflareWorkers = path.join(path.dirname(require.resolve("miniflare")), "workers");
 const miniflareScript = (rel: string) => readFileSync(path.join(miniflareWorkers, rel), "utf8");
 
+/** The service both processes know the database by (miniflare's naming). */
+const d1ServiceName = (settings: WorkerSettings) => `d1:db:${settings.d1DatabaseId}`;
+
 export interface ServeOptions {
   host: string;
   port: number;
@@ -39,7 +42,7 @@ export interface ServeOptions {
  * rebuild) in a process of its own, SQLite works on the second core while the API thread serves.
  */
 export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions) {
-  const d1Service = `d1:db:${settings.d1DatabaseId}`;
+  const d1Service = d1ServiceName(settings);
   const bindings: any[] = [
     {
       name: settings.d1Binding,
@@ -77,7 +80,7 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions) {
 
 /** The database process: miniflare's D1 object over the state directory, served on `socket`. */
 export function buildDatabaseConfig(settings: WorkerSettings, opts: { stateDir: string; socket: string }) {
-  const d1Service = `d1:db:${settings.d1DatabaseId}`;
+  const d1Service = d1ServiceName(settings);
   return {
     services: [
       {

@@ -30,10 +30,13 @@ const QUERIES: Record<keyof SnapshotRows, string> = {
   assignments: "SELECT kind, key, config_id FROM boot_assignments",
   configs: "SELECT id, kernel, initrd, params FROM boot_configs",
   ciGroups: "SELECT name, description, meta_data, file_content, file_encoding FROM cloud_init_groups",
-  instances:
-    "SELECT id, instance_id, local_hostname, hostname, cluster_name, region, availability_zone, cloud_provider, instance_type, cloud_init_base_url, public_keys FROM cloud_init_instances",
-  defaults:
-    "SELECT cloud_provider, region, availability_zone, cluster_name, public_keys, base_url, boot_subnet, wg_subnet, short_name, nid_length FROM cloud_init_cluster_defaults WHERE id = 1",
+  // Named as the records they become (cloud-init/model.ts InstanceInfo, ClusterDefaults).
+  instances: `SELECT id, instance_id AS instanceId, local_hostname AS localHostname, hostname, cluster_name AS clusterName, region,
+    availability_zone AS availabilityZone, cloud_provider AS cloudProvider, instance_type AS instanceType,
+    cloud_init_base_url AS cloudInitBaseUrl, public_keys AS publicKeys FROM cloud_init_instances`,
+  defaults: `SELECT cloud_provider AS cloudProvider, region, availability_zone AS availabilityZone, cluster_name AS clusterName,
+    public_keys AS publicKeys, base_url AS baseUrl, boot_subnet AS bootSubnet, wg_subnet AS wgSubnet, short_name AS shortName,
+    nid_length AS nidLength FROM cloud_init_cluster_defaults WHERE id = 1`,
 };
 
 export async function loadSnapshot(d1: D1Database): Promise<{ snapshot: BootSnapshot; generation: Generation }> {

@@ -26,32 +26,12 @@ export interface SnapshotRows {
   defaults: Array<DefaultsRow>;
 }
 
-export interface InstanceRow {
-  id: string;
-  instance_id: string;
-  local_hostname: string;
-  hostname: string;
-  cluster_name: string;
-  region: string;
-  availability_zone: string;
-  cloud_provider: string;
-  instance_type: string;
-  cloud_init_base_url: string;
-  public_keys: string;
-}
+/** A cloud-init row as stored: the record's fields (load.ts names the columns so), keys as JSON text. */
+type WithKeysText<T> = Omit<T, "publicKeys"> & { publicKeys: string };
+export type InstanceRow = WithKeysText<InstanceInfo>;
+export type DefaultsRow = WithKeysText<ClusterDefaults>;
 
-export interface DefaultsRow {
-  cloud_provider: string;
-  region: string;
-  availability_zone: string;
-  cluster_name: string;
-  public_keys: string;
-  base_url: string;
-  boot_subnet: string;
-  wg_subnet: string;
-  short_name: string;
-  nid_length: number;
-}
+const withKeys = <T extends { publicKeys: string }>(row: T) => ({ ...row, publicKeys: JSON.parse(row.publicKeys) as string[] });
 
 interface Component {
   id: string;
@@ -142,8 +122,8 @@ export class BootSnapshot {
         file: { content: g.file_content, encoding: g.file_encoding as FileEncoding },
       });
     }
-    for (const x of rows.instances) this.instances.set(x.id, instanceOf(x));
-    this.defaults = rows.defaults[0] ? defaultsOf(rows.defaults[0]) : EMPTY_DEFAULTS;
+    for (const x of rows.instances) this.instances.set(x.id, withKeys(x));
+    this.defaults = rows.defaults[0] ? withKeys(rows.defaults[0]) : EMPTY_DEFAULTS;
   }
 
   // --------------------------------------------------------------------------- rendered documents
@@ -235,34 +215,3 @@ export class BootSnapshot {
 const MEMO_LIMIT = 32_768;
 
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-function instanceOf(x: InstanceRow): InstanceInfo {
-  return {
-    id: x.id,
-    instanceId: x.instance_id,
-    localHostname: x.local_hostname,
-    hostname: x.hostname,
-    clusterName: x.cluster_name,
-    region: x.region,
-    availabilityZone: x.availability_zone,
-    cloudProvider: x.cloud_provider,
-    instanceType: x.instance_type,
-    cloudInitBaseUrl: x.cloud_init_base_url,
-    publicKeys: JSON.parse(x.public_keys),
-  };
-}
-
-function defaultsOf(d: DefaultsRow): ClusterDefaults {
-  return {
-    cloudProvider: d.cloud_provider,
-    region: d.region,
-    availabilityZone: d.availability_zone,
-    clusterName: d.cluster_name,
-    publicKeys: JSON.parse(d.public_keys),
-    baseUrl: d.base_url,
-    bootSubnet: d.boot_subnet,
-    wgSubnet: d.wg_subnet,
-    shortName: d.short_name,
-    nidLength: d.nid_length,
-  };
-}
