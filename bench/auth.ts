@@ -41,30 +41,50 @@ async function main() {
   const rows: Record<string, unknown>[] = [];
   try {
     for (const auth of ["off", "on"]) {
-      const api = await startApiServer({ port: await freePort(), stateDir, vars: { ...authVars(state), OCHAMI_AUTH: auth }, onLog: () => {} });
+      const api = await startApiServer({
+        port: await freePort(),
+        stateDir,
+        vars: { ...authVars(state), OCHAMI_AUTH: auth },
+        onLog: () => {},
+      });
       try {
         const tokenRes = await fetch(`${api.url}/token`, {
           method: "POST",
-          headers: { authorization: `Basic ${Buffer.from(`${state.admin.client_id}:${state.admin.client_secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+          headers: {
+            authorization: `Basic ${Buffer.from(`${state.admin.client_id}:${state.admin.client_secret}`).toString("base64")}`,
+            "content-type": "application/x-www-form-urlencoded",
+          },
           body: "grant_type=client_credentials&scope=smd:read",
         });
         const token = ((await tokenRes.json()) as any).access_token as string;
         const bearer = { authorization: `Bearer ${token}` };
         rows.push({ auth, route: "public GET /hsm/v2/service/liveness", ...(await load(`${api.url}/hsm/v2/service/liveness`, {})) });
         rows.push({ auth, route: "public GET /hsm/v2/State/Components", ...(await load(`${api.url}/hsm/v2/State/Components`, {})) });
-        rows.push({ auth, route: "protected GET /hsm/v2/State/Components/{xname} + token", ...(await load(`${api.url}/hsm/v2/State/Components/x1000c0s0b0n0`, bearer)) });
+        rows.push({
+          auth,
+          route: "protected GET /hsm/v2/State/Components/{xname} + token",
+          ...(await load(`${api.url}/hsm/v2/State/Components/x1000c0s0b0n0`, bearer)),
+        });
         if (auth === "on") {
           const n = 40;
           const t = performance.now();
           for (let i = 0; i < n; i++) {
             const r = await fetch(`${api.url}/token`, {
               method: "POST",
-              headers: { authorization: `Basic ${Buffer.from(`${state.admin.client_id}:${state.admin.client_secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+              headers: {
+                authorization: `Basic ${Buffer.from(`${state.admin.client_id}:${state.admin.client_secret}`).toString("base64")}`,
+                "content-type": "application/x-www-form-urlencoded",
+              },
               body: "grant_type=client_credentials",
             });
             await r.arrayBuffer();
           }
-          rows.push({ auth, route: `POST /token (sequential, ${n} requests)`, rps: Math.round((n * 1000) / (performance.now() - t)), p50: ((performance.now() - t) / n).toFixed(2) + " (mean)" });
+          rows.push({
+            auth,
+            route: `POST /token (sequential, ${n} requests)`,
+            rps: Math.round((n * 1000) / (performance.now() - t)),
+            p50: ((performance.now() - t) / n).toFixed(2) + " (mean)",
+          });
         }
       } finally {
         await api.stop();

@@ -53,7 +53,11 @@ async function populate(base: string) {
   for (let i = 0; i < NODES; i += 16) {
     await Promise.all(
       Array.from({ length: Math.min(16, NODES - i) }, (_, j) =>
-        call(base, "POST", "/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: mac(i + j), ComponentID: xname(i + j), IPAddresses: [{ IPAddress: `172.16.${(i + j) >> 8}.${(i + j) & 0xff}` }] }),
+        call(base, "POST", "/hsm/v2/Inventory/EthernetInterfaces", {
+          MACAddress: mac(i + j),
+          ComponentID: xname(i + j),
+          IPAddresses: [{ IPAddress: `172.16.${(i + j) >> 8}.${(i + j) & 0xff}` }],
+        }),
       ),
     );
   }
@@ -78,7 +82,12 @@ async function main() {
   requireWrk();
   const stateDir = mkdtempSync(path.join(tmpdir(), "ochami-bench-"));
   const port = await freePort();
-  const api = await startApiServer({ port, stateDir, vars: { OCHAMI_AUTH: "off", OCHAMI_NODE_BASE_URL: `http://172.16.0.254:${port}`, ...JSON.parse(process.env.BENCH_VARS ?? "{}") }, onLog: (line) => process.env.BENCH_LOG && console.error(`[workerd] ${line}`) });
+  const api = await startApiServer({
+    port,
+    stateDir,
+    vars: { OCHAMI_AUTH: "off", OCHAMI_NODE_BASE_URL: `http://172.16.0.254:${port}`, ...JSON.parse(process.env.BENCH_VARS ?? "{}") },
+    onLog: (line) => process.env.BENCH_LOG && console.error(`[workerd] ${line}`),
+  });
   try {
     const t0 = Date.now();
     await populate(api.url);

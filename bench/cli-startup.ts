@@ -39,11 +39,16 @@ async function time(argv: string[], env: NodeJS.ProcessEnv): Promise<number[]> {
 const fmt = (xs: number[]) => `median ${xs[Math.floor(xs.length / 2)].toFixed(0)} ms, best ${xs[0].toFixed(0)} ms`;
 
 async function main() {
-  const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"code":0,"message":"HSM is healthy"}'));
+  const server = createServer((_req, res) =>
+    res.writeHead(200, { "content-type": "application/json" }).end('{"code":0,"message":"HSM is healthy"}'),
+  );
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
   mkdirSync(path.join(home, ".config", "ochami"), { recursive: true });
-  writeFileSync(path.join(home, ".config", "ochami", "config.yaml"), `clusters:\n  - name: demo\n    cluster:\n      uri: http://127.0.0.1:${port}\ndefault-cluster: demo\n`);
+  writeFileSync(
+    path.join(home, ".config", "ochami", "config.yaml"),
+    `clusters:\n  - name: demo\n    cluster:\n      uri: http://127.0.0.1:${port}\ndefault-cluster: demo\n`,
+  );
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, OCHAMI_SYSTEM_CONFIG: path.join(home, "none.yaml") };
   delete env.XDG_CONFIG_HOME;
   delete env.XDG_CACHE_HOME;

@@ -69,7 +69,15 @@ function parsePerfdhcp(server: string, offered: number, out: string): PerfResult
   const sent = num(doBlock, "sent packets");
   const exchanges = num(raBlock, "received packets");
   const drops = num(doBlock, "drops") + num(raBlock, "drops");
-  return { server, offered, sent, exchanges, perSecond: Math.round(exchanges / SECONDS), drops, dropPct: sent ? Math.round((drops / sent) * 1000) / 10 : 0 };
+  return {
+    server,
+    offered,
+    sent,
+    exchanges,
+    perSecond: Math.round(exchanges / SECONDS),
+    drops,
+    dropPct: sent ? Math.round((drops / sent) * 1000) / 10 : 0,
+  };
 }
 
 /**
@@ -120,7 +128,10 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
 }
 
 async function metric(port: number, name: string): Promise<number | undefined> {
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => "");
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+    (r) => r.text(),
+    () => "",
+  );
   const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
   return m ? Number(m[1]) : undefined;
 }
@@ -132,14 +143,22 @@ interface AgentProcess {
 
 /** `npm run agent -- --config FILE`, exactly as an admin starts it; pid is the node process itself. */
 async function startAgentProcess(configFile: string): Promise<AgentProcess> {
-  const npm = spawn("npm", ["run", "-s", "agent", "--", "--config", configFile], { cwd: root, stdio: ["ignore", "ignore", "inherit"], detached: true });
+  const npm = spawn("npm", ["run", "-s", "agent", "--", "--config", configFile], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+    detached: true,
+  });
   let pid = 0;
-  await waitFor(async () => {
-    // The node process itself, not npm or the `sh -c` around it.
-    const r = await run("pgrep", ["-f", `^node .*dist/agent\\.mjs --config ${configFile}`], { allowFail: true });
-    pid = Number(r.stdout.trim().split("\n")[0]);
-    return pid > 0;
-  }, 30_000, "the agent process");
+  await waitFor(
+    async () => {
+      // The node process itself, not npm or the `sh -c` around it.
+      const r = await run("pgrep", ["-f", `^node .*dist/agent\\.mjs --config ${configFile}`], { allowFail: true });
+      pid = Number(r.stdout.trim().split("\n")[0]);
+      return pid > 0;
+    },
+    30_000,
+    "the agent process",
+  );
   return {
     pid,
     stop: () => {
@@ -173,13 +192,20 @@ function sampleRss(pid: number): { stop(): number } {
 /** The API's own EthernetInterfaces and Components documents, extended to `total` nodes. */
 async function extendedSnapshot(apiUrl: string, total: number): Promise<{ ifaces: string; comps: string }> {
   const ifaces = (await (await fetch(`${apiUrl}/hsm/v2/Inventory/EthernetInterfaces`)).json()) as Array<Record<string, unknown>>;
-  const comps = ((await (await fetch(`${apiUrl}/hsm/v2/State/Components`)).json()) as { Components: Array<Record<string, unknown>> }).Components;
+  const comps = ((await (await fetch(`${apiUrl}/hsm/v2/State/Components`)).json()) as { Components: Array<Record<string, unknown>> })
+    .Components;
   const n = ifaces.length;
   const compByIdx = new Map(comps.map((c) => [String(c.ID), c]));
   for (let i = n; i < total; i++) {
     const node = nodeAt(i, intToIp(ipToInt("198.18.0.0") + i)); // data only: RFC 2544 benchmarking range
     const protoIface = ifaces[i % n];
-    ifaces.push({ ...protoIface, ID: node.mac.replaceAll(":", ""), MACAddress: node.mac, ComponentID: node.xname, IPAddresses: [{ IPAddress: node.ip }] });
+    ifaces.push({
+      ...protoIface,
+      ID: node.mac.replaceAll(":", ""),
+      MACAddress: node.mac,
+      ComponentID: node.xname,
+      IPAddresses: [{ IPAddress: node.ip }],
+    });
     const protoComp = compByIdx.get(String(protoIface.ComponentID)) ?? comps[0];
     comps.push({ ...protoComp, ID: node.xname, NID: node.nid });
   }
@@ -197,9 +223,21 @@ async function main() {
   const stopApi: Array<() => Promise<void>> = [];
   try {
     await lab.veth({ outer: "dh-b0", outerCidr: "10.61.64.1/18", inner: "dh-bci", innerNs: "dh-bc", innerCidr: "10.61.64.2/18" });
-    await lab.veth({ outer: "dh-bdi", outerNs: "dh-bd", outerCidr: "10.61.128.1/18", inner: "dh-bdci", innerNs: "dh-bdc", innerCidr: "10.61.128.2/18" });
+    await lab.veth({
+      outer: "dh-bdi",
+      outerNs: "dh-bd",
+      outerCidr: "10.61.128.1/18",
+      inner: "dh-bdci",
+      innerNs: "dh-bdc",
+      innerCidr: "10.61.128.2/18",
+    });
 
-    const api = await startApiServer({ port: await freePort(), stateDir: path.join(dir, "state"), vars: { OCHAMI_AUTH: "off" }, onLog: () => {} });
+    const api = await startApiServer({
+      port: await freePort(),
+      stateDir: path.join(dir, "state"),
+      vars: { OCHAMI_AUTH: "off" },
+      onLog: () => {},
+    });
     stopApi.push(() => api.stop());
     const agentBase = ipToInt("10.61.64.10");
     const dnsmasqBase = ipToInt("10.61.128.10");
@@ -229,25 +267,50 @@ async function main() {
     );
     const a10k = await startAgentProcess(cfgFile);
     agents.push(a10k);
-    await waitFor(async () => (await metric(metricsPort, "ochami_agent_inventory_reservations")) === N, 60_000, "the agent to load 10,000 reservations");
+    await waitFor(
+      async () => (await metric(metricsPort, "ochami_agent_inventory_reservations")) === N,
+      60_000,
+      "the agent to load 10,000 reservations",
+    );
     const rss10kIdle = rssMb(a10k.pid);
     const sampler10k = sampleRss(a10k.pid);
 
     dnsmasq = lab.spawnInNs("dh-bd", "dnsmasq", [
-      "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=dh-bdi", "--bind-interfaces",
-      "--dhcp-range=10.61.128.0,static,255.255.192.0,1h", `--dhcp-hostsfile=${hostsFile}`, "--dhcp-authoritative",
+      "--no-daemon",
+      "--conf-file=/dev/null",
+      "--port=0",
+      "--interface=dh-bdi",
+      "--bind-interfaces",
+      "--dhcp-range=10.61.128.0,static,255.255.192.0,1h",
+      `--dhcp-hostsfile=${hostsFile}`,
+      "--dhcp-authoritative",
       // dnsmasq NAKs with "no leases left" beyond --dhcp-lease-max (default 1,000).
-      "--dhcp-lease-max=200000", "--no-ping", "--leasefile-ro", "--quiet-dhcp", "--no-resolv", "--no-hosts", "--dhcp-option=3,10.61.128.1", "--dhcp-option=6,10.61.128.1",
+      "--dhcp-lease-max=200000",
+      "--no-ping",
+      "--leasefile-ro",
+      "--quiet-dhcp",
+      "--no-resolv",
+      "--no-hosts",
+      "--dhcp-option=3,10.61.128.1",
+      "--dhcp-option=6,10.61.128.1",
     ]);
     dnsmasq.stderr!.on("data", () => {});
     await new Promise((r) => setTimeout(r, 1000));
     if (dnsmasq.exitCode !== null) throw new Error("dnsmasq exited at start");
 
     const perf = (ns: string, iface: string, rate: number) =>
-      lab.inNs(ns, "perfdhcp", ["-4", "-l", iface, "-r", String(rate), "-R", String(N), "-M", macFile, "-p", String(SECONDS), "-W", "1000000"], { allowFail: true, timeoutMs: (SECONDS + 30) * 1000 });
+      lab.inNs(
+        ns,
+        "perfdhcp",
+        ["-4", "-l", iface, "-r", String(rate), "-R", String(N), "-M", macFile, "-p", String(SECONDS), "-W", "1000000"],
+        { allowFail: true, timeoutMs: (SECONDS + 30) * 1000 },
+      );
     const results: PerfResult[] = [];
     for (const rate of RATES) {
-      for (const [server, ns, iface, serverNs] of [["agent", "dh-bc", "dh-bci", undefined], ["dnsmasq", "dh-bdc", "dh-bdci", "dh-bd"]] as const) {
+      for (const [server, ns, iface, serverNs] of [
+        ["agent", "dh-bc", "dh-bci", undefined],
+        ["dnsmasq", "dh-bdc", "dh-bdci", "dh-bd"],
+      ] as const) {
         const before = await rcvbufErrors(lab, serverNs);
         const clientBefore = await rcvbufErrors(lab, ns);
         const backlogBefore = backlogDrops();
@@ -262,9 +325,12 @@ async function main() {
         r.backlogDrops = backlogDrops() - backlogBefore;
         r.serverCpuPct = Math.round(((cpuSeconds(serverPid) - cpu0[0]) / wall) * 100);
         r.apiCpuPct = Math.round(((cpuSeconds(api.process.pid!) - cpu0[1]) / wall) * 100);
-        if (server === "agent") r.agentMaxLoopLagMs = Math.round(((await metric(metricsPort, "ochami_agent_nodejs_eventloop_lag_max_seconds")) ?? NaN) * 1000);
+        if (server === "agent")
+          r.agentMaxLoopLagMs = Math.round(((await metric(metricsPort, "ochami_agent_nodejs_eventloop_lag_max_seconds")) ?? NaN) * 1000);
         results.push(r);
-        console.log(`${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors} (perfdhcp's: ${r.clientRcvbufErrors}), backlog drops ${r.backlogDrops}, server CPU ${r.serverCpuPct}%, API CPU ${r.apiCpuPct}%${r.agentMaxLoopLagMs !== undefined ? `, max event-loop stall ${r.agentMaxLoopLagMs} ms` : ""}`);
+        console.log(
+          `${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors} (perfdhcp's: ${r.clientRcvbufErrors}), backlog drops ${r.backlogDrops}, server CPU ${r.serverCpuPct}%, API CPU ${r.apiCpuPct}%${r.agentMaxLoopLagMs !== undefined ? `, max event-loop stall ${r.agentMaxLoopLagMs} ms` : ""}`,
+        );
       }
     }
     const rss10kMax = sampler10k.stop();
@@ -284,10 +350,17 @@ async function main() {
       stopApi.push(() => new Promise((r) => snap.close(() => r())));
       const port100k = await freePort();
       const cfg100k = path.join(dir, "agent-100k.yaml");
-      writeFileSync(cfg100k, [`api: {url: "http://127.0.0.1:${snapPort}"}`, "inventory: {refreshInterval: 30s}", `metrics: {port: ${port100k}}`].join("\n"));
+      writeFileSync(
+        cfg100k,
+        [`api: {url: "http://127.0.0.1:${snapPort}"}`, "inventory: {refreshInterval: 30s}", `metrics: {port: ${port100k}}`].join("\n"),
+      );
       const a100k = await startAgentProcess(cfg100k);
       agents.push(a100k);
-      await waitFor(async () => (await metric(port100k, "ochami_agent_inventory_reservations")) === BIG, 120_000, "the agent to load 100,000 reservations");
+      await waitFor(
+        async () => (await metric(port100k, "ochami_agent_inventory_reservations")) === BIG,
+        120_000,
+        "the agent to load 100,000 reservations",
+      );
       const afterLoad = rssMb(a100k.pid);
       const sampler = sampleRss(a100k.pid);
       await new Promise((r) => setTimeout(r, 35_000)); // spans one full refresh
@@ -303,7 +376,11 @@ async function main() {
       bootEvents: args["boot-events"],
       loadAverageAtStart,
       results,
-      bestNoDrop: { agent: best("agent"), dnsmasq: best("dnsmasq"), ratio: best("dnsmasq") ? Math.round((best("agent") / best("dnsmasq")) * 100) / 100 : null },
+      bestNoDrop: {
+        agent: best("agent"),
+        dnsmasq: best("dnsmasq"),
+        ratio: best("dnsmasq") ? Math.round((best("agent") / best("dnsmasq")) * 100) / 100 : null,
+      },
       rssMb: { reservations10k_idle: rss10kIdle, reservations10k_maxUnderTraffic: rss10kMax, reservations100k: rss100k },
       seedSeconds10k: seed10kSeconds,
     };
@@ -321,7 +398,9 @@ async function main() {
       `Best rate without drops: agent ${summary.bestNoDrop.agent}/s, dnsmasq ${summary.bestNoDrop.dnsmasq}/s, ratio ${summary.bestNoDrop.ratio}×`,
       "",
       `Agent RSS (\`npm run agent\`): ${rss10kIdle} MB with 10,000 reservations idle, at most ${rss10kMax} MB during the runs; ` +
-        (rss100k ? `with 100,000: ${rss100k.afterLoad} MB after loading, at most ${rss100k.max} MB over a refresh cycle, ${rss100k.final} MB at the end.` : "100,000 not measured."),
+        (rss100k
+          ? `with 100,000: ${rss100k.afterLoad} MB after loading, at most ${rss100k.max} MB over a refresh cycle, ${rss100k.final} MB at the end.`
+          : "100,000 not measured."),
     ].join("\n");
     const outDir = path.join(root, "bench/results");
     mkdirSync(outDir, { recursive: true });

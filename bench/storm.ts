@@ -45,7 +45,12 @@ const bmc = (i: number) => `x${1000 + Math.floor(i / 512)}c${Math.floor(i / 64) 
 const xname = (i: number) => `${bmc(i)}n0`;
 
 function nodesYaml(): string {
-  const bmcs = Array.from({ length: NODES }, (_, i) => ({ name: `bmc${i}`, xname: bmc(i), mac: `52:54:01:${hex3(i)}`, ip: `10.200.${(i >> 8) & 0xff}.${i & 0xff}` }));
+  const bmcs = Array.from({ length: NODES }, (_, i) => ({
+    name: `bmc${i}`,
+    xname: bmc(i),
+    mac: `52:54:01:${hex3(i)}`,
+    ip: `10.200.${(i >> 8) & 0xff}.${i & 0xff}`,
+  }));
   const nodes = Array.from({ length: NODES }, (_, i) => ({
     name: `nid${String(i + 1).padStart(6, "0")}`,
     nid: i + 1,
@@ -109,9 +114,11 @@ async function waitForHttp(url: string, timeoutMs = 10_000) {
 /** Runs `fn` over 0..n-1 with `width` in flight. */
 async function pool(n: number, width: number, fn: (i: number) => Promise<void>) {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) await fn(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
 }
 
 interface Row {
@@ -131,7 +138,12 @@ async function main() {
   const api = await startApiServer({
     port,
     stateDir: path.join(work, "state"),
-    vars: { OCHAMI_AUTH: "off", OCHAMI_TRUSTED_PROXIES: "127.0.0.1", OCHAMI_NODE_BASE_URL: "http://10.0.0.254:8081", OCHAMI_BOOT_SNAPSHOT: SNAPSHOT },
+    vars: {
+      OCHAMI_AUTH: "off",
+      OCHAMI_TRUSTED_PROXIES: "127.0.0.1",
+      OCHAMI_NODE_BASE_URL: "http://10.0.0.254:8081",
+      OCHAMI_BOOT_SNAPSHOT: SNAPSHOT,
+    },
     onLog: (line) => process.env.BENCH_LOG && console.error(`[workerd] ${line}`),
   });
   const admin: Record<string, number | string> = {};
@@ -140,7 +152,21 @@ async function main() {
     // ---- import, as an admin does it
     writeFileSync(path.join(work, "nodes.yaml"), nodesYaml());
     let t0 = Date.now();
-    const cli = await run(process.execPath, [path.join(repoRoot, "bin", "ochami.mjs"), "--ignore-config", "--cluster-uri", api.url, "--no-token", "discover", "static", "-d", `@${path.join(work, "nodes.yaml")}`], { ...process.env, HOME: work });
+    const cli = await run(
+      process.execPath,
+      [
+        path.join(repoRoot, "bin", "ochami.mjs"),
+        "--ignore-config",
+        "--cluster-uri",
+        api.url,
+        "--no-token",
+        "discover",
+        "static",
+        "-d",
+        `@${path.join(work, "nodes.yaml")}`,
+      ],
+      { ...process.env, HOME: work },
+    );
     if (cli.code !== 0) throw new Error(`ochami discover static failed (${cli.code}):\n${cli.stderr}`);
     admin.importSeconds = (Date.now() - t0) / 1000;
     console.error(`imported ${NODES} nodes with ochami discover static in ${admin.importSeconds} s`);
@@ -150,8 +176,17 @@ async function main() {
       initrd: "http://10.0.0.254:8080/compute/initramfs.img",
       params: "nomodeset ro root=live:http://10.0.0.254:8080/compute/rootfs ip=dhcp console=ttyS0,115200",
     });
-    await call(api.url, "POST", "/cloud-init/admin/cluster-defaults", { "cluster-name": "storm", "short-name": "nid", "nid-length": 6, "public-keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench admin@head"] });
-    await call(api.url, "POST", "/cloud-init/admin/groups", { name: "compute", "meta-data": { syslog_aggregator: "10.0.0.254" }, file: { content: "#cloud-config\nruncmd:\n- echo storm\n", encoding: "plain" } });
+    await call(api.url, "POST", "/cloud-init/admin/cluster-defaults", {
+      "cluster-name": "storm",
+      "short-name": "nid",
+      "nid-length": 6,
+      "public-keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench admin@head"],
+    });
+    await call(api.url, "POST", "/cloud-init/admin/groups", {
+      name: "compute",
+      "meta-data": { syslog_aggregator: "10.0.0.254" },
+      file: { content: "#cloud-config\nruncmd:\n- echo storm\n", encoding: "plain" },
+    });
 
     // ---- the bytes every node gets, checked, as static files for the anchors
     const www = path.join(work, "www");
@@ -161,7 +196,8 @@ async function main() {
       const script = await (await call(api.url, "GET", `/boot/v1/bootscript?mac=${mac(i)}`)).text();
       if (!script.includes(`xname=${xname(i)} nid=${i + 1} `)) throw new Error(`node ${i}: unexpected bootscript\n${script}`);
       const meta = await (await fetch(`${api.url}/cloud-init/meta-data`, { headers: { "x-forwarded-for": ip(i) } })).text();
-      if (!meta.includes(`local-hostname: nid${String(i + 1).padStart(6, "0")}`)) throw new Error(`node ${i}: unexpected meta-data\n${meta}`);
+      if (!meta.includes(`local-hostname: nid${String(i + 1).padStart(6, "0")}`))
+        throw new Error(`node ${i}: unexpected meta-data\n${meta}`);
       const vendor = await (await fetch(`${api.url}/cloud-init/vendor-data`, { headers: { "x-forwarded-for": ip(i) } })).text();
       writeFileSync(path.join(www, "bootscript", mac(i)), script);
       writeFileSync(path.join(www, "meta-data", ip(i)), meta);
@@ -176,12 +212,29 @@ async function main() {
     mkdirSync(lua);
     const workerd = api.process.pid!;
     const cases = [
-      { name: "bootscript", api: randomNodeScript(lua, "bs", NODES, `"/boot/v1/bootscript?mac=52:54:00:" .. hex(i)`), file: randomNodeScript(lua, "bs-static", NODES, `"/bootscript/52:54:00:" .. hex(i)`) },
-      { name: "meta-data", api: randomNodeScript(lua, "md", NODES, `"/cloud-init/meta-data"`, "ip(i)"), file: randomNodeScript(lua, "md-static", NODES, `"/meta-data/" .. ip(i)`) },
-      { name: "vendor-data", api: randomNodeScript(lua, "vd", NODES, `"/cloud-init/vendor-data"`, "ip(i)"), file: randomNodeScript(lua, "vd-static", NODES, `"/vendor-data/" .. ip(i)`) },
+      {
+        name: "bootscript",
+        api: randomNodeScript(lua, "bs", NODES, `"/boot/v1/bootscript?mac=52:54:00:" .. hex(i)`),
+        file: randomNodeScript(lua, "bs-static", NODES, `"/bootscript/52:54:00:" .. hex(i)`),
+      },
+      {
+        name: "meta-data",
+        api: randomNodeScript(lua, "md", NODES, `"/cloud-init/meta-data"`, "ip(i)"),
+        file: randomNodeScript(lua, "md-static", NODES, `"/meta-data/" .. ip(i)`),
+      },
+      {
+        name: "vendor-data",
+        api: randomNodeScript(lua, "vd", NODES, `"/cloud-init/vendor-data"`, "ip(i)"),
+        file: randomNodeScript(lua, "vd-static", NODES, `"/vendor-data/" .. ip(i)`),
+      },
     ];
     for (const c of cases) {
-      rows.push({ case: c.name, server: "ochami (workerd)", result: runWrk({ url: api.url, script: c.api, ...wrkOpts }), peakRssMb: peakRssMb([workerd]) });
+      rows.push({
+        case: c.name,
+        server: "ochami (workerd)",
+        result: runWrk({ url: api.url, script: c.api, ...wrkOpts }),
+        peakRssMb: peakRssMb([workerd]),
+      });
       console.error(`${c.name}: ${rows.at(-1)!.result.requestsPerSecond} req/s`);
     }
 
@@ -194,23 +247,41 @@ async function main() {
       `daemon off;\nworker_processes 2;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\nevents { worker_connections 1024; }\n` +
         `http {\n  access_log off;\n  sendfile on;\n  default_type text/plain;\n${temps}  server { listen 127.0.0.1:${nginxPort}; root ${www}; }\n}\n`,
     );
-    const nginx = spawn("nginx", ["-e", `${nginxDir}/error.log`, "-p", nginxDir, "-c", path.join(nginxDir, "nginx.conf")], { stdio: "ignore" });
+    const nginx = spawn("nginx", ["-e", `${nginxDir}/error.log`, "-p", nginxDir, "-c", path.join(nginxDir, "nginx.conf")], {
+      stdio: "ignore",
+    });
     children.push(nginx);
     await waitForHttp(`http://127.0.0.1:${nginxPort}/bootscript/${mac(0)}`);
     const nodePort = await freePort();
-    const node = spawn(process.execPath, [path.join(repoRoot, "bench", "lib", "static-server.mjs"), www, String(nodePort)], { stdio: "ignore" });
+    const node = spawn(process.execPath, [path.join(repoRoot, "bench", "lib", "static-server.mjs"), www, String(nodePort)], {
+      stdio: "ignore",
+    });
     children.push(node);
     await waitForHttp(`http://127.0.0.1:${nodePort}/bootscript/${mac(0)}`);
     for (const c of cases) {
-      rows.push({ case: c.name, server: "nginx static", result: runWrk({ url: `http://127.0.0.1:${nginxPort}`, script: c.file, ...wrkOpts }), peakRssMb: peakRssMb([nginx.pid!, ...childPids(nginx.pid!)]) });
-      rows.push({ case: c.name, server: "Node http", result: runWrk({ url: `http://127.0.0.1:${nodePort}`, script: c.file, ...wrkOpts }), peakRssMb: peakRssMb([node.pid!]) });
+      rows.push({
+        case: c.name,
+        server: "nginx static",
+        result: runWrk({ url: `http://127.0.0.1:${nginxPort}`, script: c.file, ...wrkOpts }),
+        peakRssMb: peakRssMb([nginx.pid!, ...childPids(nginx.pid!)]),
+      });
+      rows.push({
+        case: c.name,
+        server: "Node http",
+        result: runWrk({ url: `http://127.0.0.1:${nodePort}`, script: c.file, ...wrkOpts }),
+        peakRssMb: peakRssMb([node.pid!]),
+      });
     }
 
     // ---- admin at scale: list every component
     const extra = LIST_COMPONENTS - 2 * NODES; // discover static made a BMC and a node per node
     t0 = Date.now();
     for (let done = 0; done < extra; done += 10_000) {
-      const Components = Array.from({ length: Math.min(10_000, extra - done) }, (_, k) => ({ ID: `${bmc(done + k).replace(/^x(\d+)/, (_, n) => `x${Number(n) + 3000}`)}n0`, State: "Ready", NID: 500_000 + done + k }));
+      const Components = Array.from({ length: Math.min(10_000, extra - done) }, (_, k) => ({
+        ID: `${bmc(done + k).replace(/^x(\d+)/, (_, n) => `x${Number(n) + 3000}`)}n0`,
+        State: "Ready",
+        NID: 500_000 + done + k,
+      }));
       await call(api.url, "POST", "/hsm/v2/State/Components", { Components });
     }
     admin.topUpSeconds = (Date.now() - t0) / 1000;
@@ -235,7 +306,10 @@ function report(rows: Row[], admin: Record<string, number | string>) {
     "",
     "| case | server | req/s | × nginx | p50 ms | p99 ms | non-2xx | socket errors | peak RSS MB |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.case} | ${r.server} | ${r.result.requestsPerSecond} | ${(r.result.requestsPerSecond / nginx(r.case)).toFixed(2)} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${r.result.non2xx} | ${r.result.socketErrors} | ${r.peakRssMb} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.case} | ${r.server} | ${r.result.requestsPerSecond} | ${(r.result.requestsPerSecond / nginx(r.case)).toFixed(2)} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${r.result.non2xx} | ${r.result.socketErrors} | ${r.peakRssMb} |`,
+    ),
     "",
     "| admin operation | result |",
     "|---|---|",
@@ -248,7 +322,14 @@ function report(rows: Row[], admin: Record<string, number | string>) {
   const dir = path.join(repoRoot, "bench", "results");
   mkdirSync(dir, { recursive: true });
   const stem = path.join(dir, `storm-${new Date().toISOString().replace(/[:.]/g, "-")}`);
-  writeFileSync(`${stem}.json`, JSON.stringify({ nodes: NODES, seconds: SECONDS, connections: CONNECTIONS, threads: THREADS, snapshot: SNAPSHOT, rows, admin }, null, 2));
+  writeFileSync(
+    `${stem}.json`,
+    JSON.stringify(
+      { nodes: NODES, seconds: SECONDS, connections: CONNECTIONS, threads: THREADS, snapshot: SNAPSHOT, rows, admin },
+      null,
+      2,
+    ),
+  );
   writeFileSync(`${stem}.md`, md + "\n");
   console.error(`written ${path.relative(repoRoot, stem)}.{json,md}`);
 }

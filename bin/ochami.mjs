@@ -48,7 +48,8 @@ async function ensureBundle(base, id) {
     rmSync(tmp, { recursive: true, force: true }); // another run finished first: use its bundle
   }
   // Older bundles are stale now.
-  for (const name of readdirSync(base)) if (name !== id && !name.startsWith(".build-")) rmSync(path.join(base, name), { recursive: true, force: true });
+  for (const name of readdirSync(base))
+    if (name !== id && !name.startsWith(".build-")) rmSync(path.join(base, name), { recursive: true, force: true });
   return entry;
 }
 

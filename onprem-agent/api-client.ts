@@ -81,14 +81,23 @@ function errorText(text: string): string {
 }
 
 /** One client-credentials grant. */
-export async function requestToken(tokenUrl: string, clientId: string, secret: string, opts: { scope?: string; timeout?: number } = {}): Promise<TokenResponse> {
+export async function requestToken(
+  tokenUrl: string,
+  clientId: string,
+  secret: string,
+  opts: { scope?: string; timeout?: number } = {},
+): Promise<TokenResponse> {
   const body = new URLSearchParams({ grant_type: "client_credentials" });
   if (opts.scope) body.set("scope", opts.scope);
   // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
   const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString("base64");
   const res = await send(
     tokenUrl,
-    { method: "POST", headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded", accept: "application/json" }, body },
+    {
+      method: "POST",
+      headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body,
+    },
     opts.timeout ?? 10,
   );
   const text = await res.text();
@@ -133,7 +142,10 @@ export class ApiClient {
 
   private async fetchToken(): Promise<string> {
     const auth = this.cfg.auth!;
-    const got = await requestToken(auth.tokenUrl ?? `${this.baseUrl}/token`, auth.clientId, this.secret!, { scope: auth.scope, timeout: this.cfg.timeout });
+    const got = await requestToken(auth.tokenUrl ?? `${this.baseUrl}/token`, auth.clientId, this.secret!, {
+      scope: auth.scope,
+      timeout: this.cfg.timeout,
+    });
     const lifetimeMs = typeof got.expires_in === "number" && got.expires_in > 0 ? got.expires_in * 1000 : 300_000;
     this.token = { value: got.access_token, refreshAt: this.now() + Math.max(lifetimeMs - EXPIRY_MARGIN_MS, lifetimeMs / 2) };
     return got.access_token;

@@ -72,7 +72,8 @@ export class BootEventReporter {
       const n = this.queue.length - this.cfg.maxQueued;
       this.queue.splice(0, n);
       this.dropped += n;
-      if (this.dropped === n || this.dropped % 1000 < n) this.log.warn({ dropped: this.dropped, maxQueued: this.cfg.maxQueued }, "boot events dropped: API unreachable and queue full");
+      if (this.dropped === n || this.dropped % 1000 < n)
+        this.log.warn({ dropped: this.dropped, maxQueued: this.cfg.maxQueued }, "boot events dropped: API unreachable and queue full");
     }
     if (this.queue.length >= this.cfg.batchSize && !this.flushing) this.schedule(0);
     else this.schedule(this.cfg.interval * 1000);
@@ -107,16 +108,19 @@ export class BootEventReporter {
           body: JSON.stringify({ events: batch }),
         });
         const body = await res.text();
-        if (res.status >= 500 || res.status === 401 || res.status === 403 || res.status === 404 || res.status === 429) throw new Error(`${res.status} ${body.slice(0, 200)}`);
+        if (res.status >= 500 || res.status === 401 || res.status === 403 || res.status === 404 || res.status === 429)
+          throw new Error(`${res.status} ${body.slice(0, 200)}`);
         // Other 4xx: the API rejects this batch as such; retrying it would block the queue forever.
-        if (!res.ok) this.log.warn({ status: res.status, body: body.slice(0, 200), events: batch.length }, "boot events rejected by the API");
+        if (!res.ok)
+          this.log.warn({ status: res.status, body: body.slice(0, 200), events: batch.length }, "boot events rejected by the API");
         else this.posted += batch.length;
         this.queue.splice(0, batch.length);
         if (this.failing) this.log.info({ queued: this.queue.length }, "boot events: API reachable again");
         this.failing = false;
       } catch (err) {
         this.failures++;
-        if (!this.failing) this.log.warn({ err: (err as Error).message, queued: this.queue.length }, "boot events: posting failed, keeping them queued");
+        if (!this.failing)
+          this.log.warn({ err: (err as Error).message, queued: this.queue.length }, "boot events: posting failed, keeping them queued");
         this.failing = true;
         return;
       }

@@ -133,7 +133,10 @@ export function planHeadNode(input: PlanInput): HeadNodePlan {
   const bootAddress = iface ? ((get(user, ["dhcp", "serverAddress"]) as string | undefined) ?? addressOf(iface)) : undefined;
   const apiOnBootNet = bootAddress !== undefined && (isWildcard(host) || host === bootAddress);
 
-  const defaults: Raw = { api: { url: apiUrl }, images: { enabled: true, root: path.join(stateDir, "images"), address: bootAddress ?? host } };
+  const defaults: Raw = {
+    api: { url: apiUrl },
+    images: { enabled: true, root: path.join(stateDir, "images"), address: bootAddress ?? host },
+  };
   if (bootAddress) {
     defaults.tftp = { enabled: true, address: bootAddress };
     defaults.nodeProxy = { enabled: !apiOnBootNet, address: bootAddress };
@@ -151,15 +154,22 @@ export function planHeadNode(input: PlanInput): HeadNodePlan {
   if (nodeUrl && !said("api", "bootUrl")) setPath(merged, ["api", "bootUrl"], nodeUrl);
   if (bootAddress && !said("dhcp", "boot", "httpBase")) setPath(merged, ["dhcp", "boot", "httpBase"], `http://{server}:${imagesPort}`);
 
-  const agent = parseAgentConfig(merged, env.OCHAMI_AGENT_CONFIG ? `${env.OCHAMI_AGENT_CONFIG} (with environment overrides)` : "agent settings");
+  const agent = parseAgentConfig(
+    merged,
+    env.OCHAMI_AGENT_CONFIG ? `${env.OCHAMI_AGENT_CONFIG} (with environment overrides)` : "agent settings",
+  );
 
   const workerVars: Record<string, string> = {};
-  if (agentEnabled && agent.dhcp.interface && agent.api.bootUrl && !env.OCHAMI_NODE_BASE_URL) workerVars.OCHAMI_NODE_BASE_URL = agent.api.bootUrl;
+  if (agentEnabled && agent.dhcp.interface && agent.api.bootUrl && !env.OCHAMI_NODE_BASE_URL)
+    workerVars.OCHAMI_NODE_BASE_URL = agent.api.bootUrl;
   const proxyTarget = agent.nodeProxy.apiUrl ?? agent.api.url;
   if (agentEnabled && agent.nodeProxy.enabled && new URL(proxyTarget).origin === new URL(apiUrl).origin) {
     // The proxy connects from the address it connects to (this machine): that peer is trusted.
     const peer = isLoopback(localHost) ? (localHost === "::1" ? "::1" : "127.0.0.1") : localHost;
-    const listed = (env.OCHAMI_TRUSTED_PROXIES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    const listed = (env.OCHAMI_TRUSTED_PROXIES ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (!listed.includes(peer)) workerVars.OCHAMI_TRUSTED_PROXIES = [...listed, peer].join(",");
   }
   return { agentEnabled, agent, workerVars, bootAddress, imagesDir: agent.images.enabled ? agent.images.root : undefined };

@@ -28,5 +28,8 @@ export interface Logger {
 export type AgentLogger = pino.Logger;
 
 export function createLogger(cfg: LogConfig, destination?: pino.DestinationStream): AgentLogger {
-  return pino({ level: cfg.level, base: { svc: "ochami-agent" }, timestamp: pino.stdTimeFunctions.isoTime }, destination ?? pino.destination({ sync: false }));
+  return pino(
+    { level: cfg.level, base: { svc: "ochami-agent" }, timestamp: pino.stdTimeFunctions.isoTime },
+    destination ?? pino.destination({ sync: false }),
+  );
 }

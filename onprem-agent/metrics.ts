@@ -81,8 +81,12 @@ export function createMetrics(): AgentMetrics {
   const probes: MetricProbes = {};
   const m = metricFactory(registry);
   m.probe({ name: "ochami_agent_inventory_reservations", help: "MACs with an address in the SMD cache" }, () => probes.inventorySize?.());
-  m.probe({ name: "ochami_agent_inventory_age_seconds", help: "Seconds since the last successful SMD refresh (-1: never)" }, () => probes.inventoryAgeSeconds?.());
-  m.probe({ name: "ochami_agent_boot_events_dropped", help: "Boot events dropped while the API was unreachable (since start)" }, () => probes.bootEventsDropped?.());
+  m.probe({ name: "ochami_agent_inventory_age_seconds", help: "Seconds since the last successful SMD refresh (-1: never)" }, () =>
+    probes.inventoryAgeSeconds?.(),
+  );
+  m.probe({ name: "ochami_agent_boot_events_dropped", help: "Boot events dropped while the API was unreachable (since start)" }, () =>
+    probes.bootEventsDropped?.(),
+  );
   m.probe({ name: "ochami_agent_boot_events_queued", help: "Boot events waiting to be posted" }, () => probes.bootEventsQueued?.());
   return {
     registry,

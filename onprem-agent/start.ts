@@ -62,7 +62,10 @@ async function main() {
   };
   process.on("SIGINT", () => void shutdown("SIGINT", 0));
   process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
-  for (const [which, child] of [["API", api.process], ["database", api.databaseProcess]] as const)
+  for (const [which, child] of [
+    ["API", api.process],
+    ["database", api.databaseProcess],
+  ] as const)
     child.on("exit", (code) => {
       if (stopping) return;
       console.error(`the ${which} workerd exited unexpectedly (code ${code})`);
@@ -87,7 +90,10 @@ async function runAgent(plan: HeadNodePlan, stateDir: string, apiUrl: string, au
   const config = plan.agent;
   if (authOn && !config.api.auth) {
     const { credential, created } = await ensureAgentClient(stateDir, apiUrl);
-    if (created) console.log(`auth: created the agent's client ${credential.client_id} (scopes ${credential.scope}) in ${path.join(stateDir, "auth")}`);
+    if (created)
+      console.log(
+        `auth: created the agent's client ${credential.client_id} (scopes ${credential.scope}) in ${path.join(stateDir, "auth")}`,
+      );
     config.api.auth = { clientId: credential.client_id, clientSecret: credential.client_secret, scope: credential.scope };
   }
   if (plan.imagesDir) mkdirSync(plan.imagesDir, { recursive: true });
@@ -96,7 +102,11 @@ async function runAgent(plan: HeadNodePlan, stateDir: string, apiUrl: string, au
 
 function describeAgent(agent: Agent, plan: HeadNodePlan) {
   const parts: string[] = [];
-  parts.push(agent.dhcp ? `DHCP on ${agent.dhcp.settings.interface} (${agent.dhcp.settings.serverId})` : "DHCP off (no interface: set dhcp.interface or OCHAMI_DHCP_INTERFACE)");
+  parts.push(
+    agent.dhcp
+      ? `DHCP on ${agent.dhcp.settings.interface} (${agent.dhcp.settings.serverId})`
+      : "DHCP off (no interface: set dhcp.interface or OCHAMI_DHCP_INTERFACE)",
+  );
   if (agent.images) parts.push(`images ${agent.images.url} from ${plan.agent.images.root}`);
   if (agent.tftp) parts.push(`TFTP ${agent.tftp.address}:${agent.tftp.port}`);
   if (agent.nodeProxy) parts.push(`node proxy ${agent.nodeProxy.url}`);

@@ -17,7 +17,11 @@ import { BootLineFormatter, follow, type WatchFilter } from "./boot-watch";
 import { apiUrlOf, stateDirOf } from "./head-node";
 
 const USAGE = "usage: npm run watch [-- --node <xname,...>] [--group <label,...>] [--step <step,...>] [--since 10m] [--once] [--json]";
-const list = (values: string[] | undefined) => (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+const list = (values: string[] | undefined) =>
+  (values ?? [])
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter(Boolean);
 
 function duration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
@@ -41,7 +45,11 @@ async function main() {
   const stateDir = stateDirOf();
   const url = apiUrlOf(stateDir);
   const admin = existsSync(path.join(authDir(stateDir), "admin-client.json")) ? readAdminCredential(stateDir) : undefined;
-  const api = ApiClient.of({ url, timeout: 15, auth: admin ? { clientId: admin.client_id, clientSecret: admin.client_secret, scope: "smd:read" } : undefined });
+  const api = ApiClient.of({
+    url,
+    timeout: 15,
+    auth: admin ? { clientId: admin.client_id, clientSecret: admin.client_secret, scope: "smd:read" } : undefined,
+  });
   const history = ApiClient.of({ url, timeout: 15 });
 
   const filter: WatchFilter = { nodes: list(values.node), endpoints: list(values.step) };
@@ -82,6 +90,6 @@ async function main() {
 
 main().catch((err) => {
   const known = err instanceof ApiError || (err as any)?.code?.startsWith?.("ERR_PARSE_ARGS") || /^--since/.test(err?.message);
-  process.stderr.write(`${known ? err.message : err?.stack ?? err}\n${known ? USAGE + "\n" : ""}`);
+  process.stderr.write(`${known ? err.message : (err?.stack ?? err)}\n${known ? USAGE + "\n" : ""}`);
   process.exit(1);
 });

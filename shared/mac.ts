@@ -21,5 +21,8 @@ export function normalizeMac(raw: unknown): string | undefined {
 
 /** Interface ID from a MAC or an ID given by a client: lower-case hex, separators removed. */
 export function interfaceIdFromMac(raw: string): string {
-  return raw.trim().toLowerCase().replace(/[-:._]/g, "");
+  return raw
+    .trim()
+    .toLowerCase()
+    .replace(/[-:._]/g, "");
 }

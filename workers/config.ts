@@ -115,13 +115,25 @@ const ConfigSchema = z
   .superRefine((c, ctx) => {
     const e = c.external;
     if (e.issuer && !e.jwksUrl && !e.jwks) {
-      ctx.addIssue({ code: "custom", path: ["external", "jwksUrl"], message: "OCHAMI_AUTH_EXTERNAL_ISSUER needs OCHAMI_AUTH_EXTERNAL_JWKS_URL or OCHAMI_AUTH_EXTERNAL_JWKS" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["external", "jwksUrl"],
+        message: "OCHAMI_AUTH_EXTERNAL_ISSUER needs OCHAMI_AUTH_EXTERNAL_JWKS_URL or OCHAMI_AUTH_EXTERNAL_JWKS",
+      });
     }
     if (!e.issuer && (e.jwksUrl || e.jwks)) {
-      ctx.addIssue({ code: "custom", path: ["external", "issuer"], message: "an external key set needs OCHAMI_AUTH_EXTERNAL_ISSUER (tokens are matched to keys by issuer)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["external", "issuer"],
+        message: "an external key set needs OCHAMI_AUTH_EXTERNAL_ISSUER (tokens are matched to keys by issuer)",
+      });
     }
     if (e.issuer && e.issuer === c.issuer) {
-      ctx.addIssue({ code: "custom", path: ["external", "issuer"], message: "OCHAMI_AUTH_EXTERNAL_ISSUER must differ from OCHAMI_AUTH_ISSUER" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["external", "issuer"],
+        message: "OCHAMI_AUTH_EXTERNAL_ISSUER must differ from OCHAMI_AUTH_ISSUER",
+      });
     }
   });
 
@@ -164,7 +176,9 @@ export function configOf(env: Record<string, unknown>): Config {
     }
     const parsed = ConfigSchema.safeParse(input);
     if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${VARIABLES[i.path.join(".") as keyof typeof VARIABLES] ?? i.path.join(".")}: ${i.message}`);
+      const problems = parsed.error.issues.map(
+        (i) => `${VARIABLES[i.path.join(".") as keyof typeof VARIABLES] ?? i.path.join(".")}: ${i.message}`,
+      );
       throw new Error(`invalid worker configuration: ${problems.join("; ")}`);
     }
     config = parsed.data;

@@ -29,7 +29,16 @@ const toMs = (v: string): number => {
 };
 
 export function runWrk(opts: { url: string; script?: string; threads: number; connections: number; seconds: number }): WrkResult {
-  const args = [`-t${opts.threads}`, `-c${opts.connections}`, `-d${opts.seconds}s`, "--timeout", "5s", "--latency", ...(opts.script ? ["-s", opts.script] : []), opts.url];
+  const args = [
+    `-t${opts.threads}`,
+    `-c${opts.connections}`,
+    `-d${opts.seconds}s`,
+    "--timeout",
+    "5s",
+    "--latency",
+    ...(opts.script ? ["-s", opts.script] : []),
+    opts.url,
+  ];
   const out = execFileSync("wrk", args, { encoding: "utf8" });
   const lat = (pct: string) => toMs(new RegExp(`^\\s+${pct}%\\s+(\\S+)`, "m").exec(out)?.[1] ?? "?");
   const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);

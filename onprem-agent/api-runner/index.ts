@@ -74,10 +74,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   try {
     await waitForSocket(socket, database);
-    api = spawnWorkerd(
-      buildApiConfig(settings, { host, port, workerScript, vars, outbound: opts.outbound, databaseSocket: socket }),
-      log,
-    );
+    api = spawnWorkerd(buildApiConfig(settings, { host, port, workerScript, vars, outbound: opts.outbound, databaseSocket: socket }), log);
     await waitUntilServing(url, api);
   } catch (err) {
     await stop();

@@ -54,7 +54,10 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions) {
     ...Object.entries(opts.vars).map(([name, text]) => ({ name, text })),
   ];
   // The implicit "internet" service allows public addresses only; a site IdP is usually on the LAN.
-  const internet = opts.outbound === "private" ? [{ name: "internet", network: { allow: ["public", "private"], tlsOptions: { trustBrowserCas: true } } }] : [];
+  const internet =
+    opts.outbound === "private"
+      ? [{ name: "internet", network: { allow: ["public", "private"], tlsOptions: { trustBrowserCas: true } } }]
+      : [];
   return {
     services: [
       ...internet,

@@ -40,9 +40,18 @@ export async function ensureAgentClient(stateDir: string, apiUrl: string): Promi
     if (await stillValid(apiUrl, stored)) return { credential: stored, created: false };
   }
   const admin = readAdminCredential(stateDir);
-  const asAdmin = ApiClient.of({ url: apiUrl, timeout: 15, auth: { clientId: admin.client_id, clientSecret: admin.client_secret, scope: "admin" } });
+  const asAdmin = ApiClient.of({
+    url: apiUrl,
+    timeout: 15,
+    auth: { clientId: admin.client_id, clientSecret: admin.client_secret, scope: "admin" },
+  });
   const made = await asAdmin.json("POST", "/auth/clients", { client_name: "onprem-agent", scope: AGENT_SCOPE });
-  const credential: AgentCredential = { client_id: made.client_id, client_secret: made.client_secret, scope: AGENT_SCOPE, created_at: new Date().toISOString() };
+  const credential: AgentCredential = {
+    client_id: made.client_id,
+    client_secret: made.client_secret,
+    scope: AGENT_SCOPE,
+    created_at: new Date().toISOString(),
+  };
   writeSecret(file, credential);
   return { credential, created: true };
 }

@@ -64,9 +64,18 @@ async function clients(args: string[]) {
         process.stdout.write(JSON.stringify(list, null, 2) + "\n");
         return;
       }
-      const rows: string[][] = [["CLIENT ID", "NAME", "SCOPE", "STATUS", "CREATED"], ...list.map((c: any) => [c.client_id, c.client_name, c.scope, c.active ? "active" : `revoked ${c.revoked_at}`, c.created_at])];
+      const rows: string[][] = [
+        ["CLIENT ID", "NAME", "SCOPE", "STATUS", "CREATED"],
+        ...list.map((c: any) => [c.client_id, c.client_name, c.scope, c.active ? "active" : `revoked ${c.revoked_at}`, c.created_at]),
+      ];
       const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-      for (const r of rows) process.stdout.write(r.map((v, i) => String(v).padEnd(widths[i])).join("  ").trimEnd() + "\n");
+      for (const r of rows)
+        process.stdout.write(
+          r
+            .map((v, i) => String(v).padEnd(widths[i]))
+            .join("  ")
+            .trimEnd() + "\n",
+        );
       return;
     }
     case "revoke": {
@@ -108,13 +117,19 @@ async function keys(args: string[]) {
       // Default: keys retired longer ago than the token lifetime signed only expired tokens.
       const older = values.all ? "all" : seconds(values["older-than"] ?? process.env.OCHAMI_AUTH_TOKEN_LIFETIME ?? "3600");
       const { dropped, kept } = await prunePreviousKeys(stateDir, older);
-      process.stdout.write(`dropped ${dropped.length ? dropped.join(", ") : "none"}; kept ${kept.length ? kept.join(", ") : "none"}. Restart \`npm start\` to apply.\n`);
+      process.stdout.write(
+        `dropped ${dropped.length ? dropped.join(", ") : "none"}; kept ${kept.length ? kept.join(", ") : "none"}. Restart \`npm start\` to apply.\n`,
+      );
       return;
     }
     case "secret": {
       // For `wrangler secret put`: the values `npm start` passes to the worker.
       const vars = authVars(await ensureAuthState(stateDir));
-      const name = { "signing-key": "OCHAMI_AUTH_SIGNING_KEY", "previous-keys": "OCHAMI_AUTH_PREVIOUS_KEYS", "bootstrap-client": "OCHAMI_AUTH_BOOTSTRAP_CLIENT" }[arg ?? ""];
+      const name = {
+        "signing-key": "OCHAMI_AUTH_SIGNING_KEY",
+        "previous-keys": "OCHAMI_AUTH_PREVIOUS_KEYS",
+        "bootstrap-client": "OCHAMI_AUTH_BOOTSTRAP_CLIENT",
+      }[arg ?? ""];
       if (!name) throw new CommandError("secret needs one of: signing-key, previous-keys, bootstrap-client");
       process.stdout.write((vars[name] ?? JSON.stringify({ keys: [] })) + "\n");
       return;
@@ -143,6 +158,6 @@ async function main() {
 main().catch((err) => {
   if (err instanceof ApiError && err.unreachable) err.message += "; is `npm start` running? (OCHAMI_URL selects another)";
   const expected = err instanceof CommandError || err instanceof ApiError || (err as any)?.code?.startsWith?.("ERR_PARSE_ARGS");
-  process.stderr.write(`${expected ? err.message : (err as Error)?.stack ?? err}\n`);
+  process.stderr.write(`${expected ? err.message : ((err as Error)?.stack ?? err)}\n`);
   process.exit(1);
 });

@@ -109,7 +109,11 @@ export function readAdminCredential(stateDir: string): AdminCredential {
 export function authVars(state: AuthState): Record<string, string> {
   const vars: Record<string, string> = {
     OCHAMI_AUTH_SIGNING_KEY: JSON.stringify(state.signingKey),
-    OCHAMI_AUTH_BOOTSTRAP_CLIENT: JSON.stringify({ client_id: state.admin.client_id, secret_hash: state.admin.secret_hash, scope: state.admin.scope }),
+    OCHAMI_AUTH_BOOTSTRAP_CLIENT: JSON.stringify({
+      client_id: state.admin.client_id,
+      secret_hash: state.admin.secret_hash,
+      scope: state.admin.scope,
+    }),
   };
   if (state.previousKeys.length) vars.OCHAMI_AUTH_PREVIOUS_KEYS = JSON.stringify({ keys: state.previousKeys.map((k) => publicJwk(k.jwk)) });
   return vars;
@@ -130,7 +134,10 @@ export async function rotateSigningKey(stateDir: string): Promise<{ retired: str
  * Drops previous keys retired more than `olderThanSeconds` ago (every token they signed has
  * expired by then if that is the token lifetime), or all of them.
  */
-export async function prunePreviousKeys(stateDir: string, olderThanSeconds: number | "all"): Promise<{ dropped: string[]; kept: string[] }> {
+export async function prunePreviousKeys(
+  stateDir: string,
+  olderThanSeconds: number | "all",
+): Promise<{ dropped: string[]; kept: string[] }> {
   const state = await ensureAuthState(stateDir);
   const cutoff = olderThanSeconds === "all" ? Infinity : Date.now() - olderThanSeconds * 1000;
   const dropped = state.previousKeys.filter((k) => Date.parse(k.retired_at) <= cutoff);

@@ -118,7 +118,8 @@ export class ApiClient {
     const origin = res.tokenOrigin;
     let hint = "";
     if (res.status === 401 && origin) hint = ` (token from ${origin})`;
-    else if (res.status === 401 && (opts.auth === false || !this.s.tokens)) hint = " (no token was sent; drop --no-token or set enable-auth: true)";
+    else if (res.status === 401 && (opts.auth === false || !this.s.tokens))
+      hint = " (no token was sent; drop --no-token or set enable-auth: true)";
     else if (res.status === 403 && origin) hint = ` (token from ${origin} lacks the scope; see \`ochami auth status\`)`;
     return new ApiError(res.status, res.statusText, errorDetail(res), hint);
   }
@@ -130,9 +131,9 @@ export class ApiClient {
       log.debug(`${method} ${url} → ${res.status}`);
       return res;
     } catch (err) {
-      if (err instanceof NetworkError) throw new CliError(`cannot reach ${new URL(url).origin} (${method} ${new URL(url).pathname}): ${err.message}`, EXIT.REQUEST);
+      if (err instanceof NetworkError)
+        throw new CliError(`cannot reach ${new URL(url).origin} (${method} ${new URL(url).pathname}): ${err.message}`, EXIT.REQUEST);
       throw err;
     }
   }
 }
-

@@ -3,7 +3,15 @@ import pkg from "../../package.json";
 import { ApiClient, type ApiService } from "./api";
 import { TokenProvider, type Credential } from "./auth/tokens";
 import { cacheDir, expandPath, loadConfig, type LoadedConfig } from "./config/files";
-import { DEFAULT_BASE_PATHS, parseDuration, tokenEnvName, type ClusterConfig, type InputFormat, type OutputFormat, type Service } from "./config/schema";
+import {
+  DEFAULT_BASE_PATHS,
+  parseDuration,
+  tokenEnvName,
+  type ClusterConfig,
+  type InputFormat,
+  type OutputFormat,
+  type Service,
+} from "./config/schema";
 import { UsageError } from "./errors";
 import type { TlsOptions } from "./http";
 import { configureLog } from "./log";
@@ -97,10 +105,15 @@ export class Context {
             (this.loaded.files.length ? this.loaded.files.join(", ") : "none") +
             ")",
         );
-      throw new UsageError(`several clusters are configured (${clusters.map((c) => c.name).join(", ")}): pass --cluster <name> or set default-cluster`);
+      throw new UsageError(
+        `several clusters are configured (${clusters.map((c) => c.name).join(", ")}): pass --cluster <name> or set default-cluster`,
+      );
     }
     const entry = clusters.find((c) => c.name === wanted);
-    if (!entry) throw new UsageError(`no cluster named '${wanted}' in the configuration${clusters.length ? ` (known: ${clusters.map((c) => c.name).join(", ")})` : ""}`);
+    if (!entry)
+      throw new UsageError(
+        `no cluster named '${wanted}' in the configuration${clusters.length ? ` (known: ${clusters.map((c) => c.name).join(", ")})` : ""}`,
+      );
     return { name: entry.name, config: entry.cluster ?? {} };
   }
 

@@ -118,6 +118,7 @@ export function describeNetworkError(err: NodeJS.ErrnoException): string {
   if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return "host unreachable";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `name not resolved (${err.message.replace(/^getaddrinfo \w+ /, "")})`;
   if (code === "ECONNRESET") return "connection reset by peer";
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) return `TLS certificate not trusted: ${err.message} (use --cacert <pem>, or --insecure)`;
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code))
+    return `TLS certificate not trusted: ${err.message} (use --cacert <pem>, or --insecure)`;
   return err.message || code;
 }

@@ -135,7 +135,7 @@ function subnetSettings(cidrText: string, s: z.infer<z.ZodObject<typeof subnetFi
   if (pool) {
     if (pool.start > pool.end) throw new Error(`pool ${s.pool!.start}-${s.pool!.end}: start is after end`);
     for (const ip of [pool.start, pool.end])
-      if (((ip & cidr.mask) >>> 0) !== cidr.network) throw new Error(`pool address ${intToIp(ip)} is outside ${cidrText}`);
+      if ((ip & cidr.mask) >>> 0 !== cidr.network) throw new Error(`pool address ${intToIp(ip)} is outside ${cidrText}`);
   }
   return {
     cidr,
@@ -158,7 +158,9 @@ export function interfaceAddress(name: string): { address: string; cidr: string 
   const entry = networkInterfaces()[name]?.find((a) => a.family === "IPv4" && !a.internal);
   if (entry?.cidr) return { address: entry.address, cidr: entry.cidr };
   try {
-    const out = JSON.parse(execFileSync("ip", ["-j", "-4", "addr", "show", "dev", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+    const out = JSON.parse(
+      execFileSync("ip", ["-j", "-4", "addr", "show", "dev", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }),
+    );
     const a = out?.[0]?.addr_info?.find((i: { family?: string }) => i.family === "inet");
     return a ? { address: a.local, cidr: `${a.local}/${a.prefixlen}` } : undefined;
   } catch {
@@ -176,7 +178,10 @@ export function resolveDhcpSettings(c: DhcpConfig, apiBootUrl: string): DhcpSett
   if (!subnetText) throw new Error(`cannot tell the subnet of ${c.interface}; set dhcp.subnet`);
   const subnets = [subnetSettings(subnetText, c), ...c.relayed.map((r) => subnetSettings(r.subnet, r))];
   const fill = (s: string) =>
-    s.replaceAll("{server}", serverId).replaceAll("{http}", c.boot.httpBase.replaceAll("{server}", serverId)).replaceAll("{api}", apiBootUrl);
+    s
+      .replaceAll("{server}", serverId)
+      .replaceAll("{http}", c.boot.httpBase.replaceAll("{server}", serverId))
+      .replaceAll("{api}", apiBootUrl);
   const arch = new Map<number, string>();
   for (const [k, v] of Object.entries({ ...DEFAULT_ARCH_BOOTFILES, ...c.boot.arch })) if (v) arch.set(Number(k), fill(v));
   return {

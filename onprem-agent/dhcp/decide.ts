@@ -84,7 +84,15 @@ export interface DecideContext {
 }
 
 /** Options that may be left out, least useful first, when a client's maximum size is small. */
-const DROPPABLE = [Opt.DomainSearch, Opt.BroadcastAddress, Opt.DomainName, Opt.RootPath, Opt.Hostname, Opt.TftpServerName, Opt.IpxeEncapsulated];
+const DROPPABLE = [
+  Opt.DomainSearch,
+  Opt.BroadcastAddress,
+  Opt.DomainName,
+  Opt.RootPath,
+  Opt.Hostname,
+  Opt.TftpServerName,
+  Opt.IpxeEncapsulated,
+];
 
 interface ClientKind {
   ipxe: boolean;
@@ -128,25 +136,34 @@ export function decide(req: DhcpRequest, ctx: DecideContext): Decision {
   if (ctx.settings.mode === "proxy") return decideProxy(req, ctx, type, kind, info);
 
   const subnet = subnetFor(p, ctx.settings);
-  if (!subnet) return drop(relayed ? `relay ${p.giaddr} is in no configured subnet` : `client address ${p.ciaddr} is in no configured subnet`, info);
+  if (!subnet)
+    return drop(relayed ? `relay ${p.giaddr} is in no configured subnet` : `client address ${p.ciaddr} is in no configured subnet`, info);
   const reservation = ctx.inventory.lookup(mac);
   if (reservation) info.xname = reservation.xname;
 
   switch (type) {
     case MessageType.Discover:
     case MessageType.Request:
-      return reservation ? decideReserved(req, ctx, type, kind, info, subnet, reservation) : decideUnknown(req, ctx, type, kind, info, subnet);
+      return reservation
+        ? decideReserved(req, ctx, type, kind, info, subnet, reservation)
+        : decideUnknown(req, ctx, type, kind, info, subnet);
     case MessageType.Decline: {
       const ip = readIp(p.options.get(Opt.RequestedAddress)) ?? ZERO;
       if (reservation) return drop(`client declined its reserved address ${ip}: another host uses it (fix SMD or the network)`, info);
       const lease = ctx.leases.get(mac);
       if (lease && lease.ip === ip)
-        return { action: "drop", reason: `bootloop address ${ip} declined; quarantined`, info, leaseOps: [{ op: "decline", mac, ip, until: ctx.now + 600_000 }] };
+        return {
+          action: "drop",
+          reason: `bootloop address ${ip} declined; quarantined`,
+          info,
+          leaseOps: [{ op: "decline", mac, ip, until: ctx.now + 600_000 }],
+        };
       return drop(`DECLINE for ${ip}, which is not leased to ${mac}`, info);
     }
     case MessageType.Release: {
       const lease = ctx.leases.get(mac);
-      if (!reservation && lease && lease.ip === p.ciaddr) return { action: "drop", reason: `bootloop lease ${p.ciaddr} released`, info, leaseOps: [{ op: "release", mac }] };
+      if (!reservation && lease && lease.ip === p.ciaddr)
+        return { action: "drop", reason: `bootloop lease ${p.ciaddr} released`, info, leaseOps: [{ op: "release", mac }] };
       return drop(`RELEASE of ${p.ciaddr} noted`, info);
     }
     case MessageType.Inform:
@@ -173,7 +190,15 @@ function requestState(p: DhcpPacket): RequestState {
   return { state: "RENEWING", target: p.ciaddr };
 }
 
-function decideReserved(req: DhcpRequest, ctx: DecideContext, type: number, kind: ClientKind, info: DecisionInfo, subnet: SubnetSettings, r: Reservation): Decision {
+function decideReserved(
+  req: DhcpRequest,
+  ctx: DecideContext,
+  type: number,
+  kind: ClientKind,
+  info: DecisionInfo,
+  subnet: SubnetSettings,
+  r: Reservation,
+): Decision {
   const p = req.packet;
   const ip = r.ips.find((a) => inCidr(a, subnet.cidr));
   if (!ip) return drop(`SMD has no address for ${info.mac} in ${subnetText(subnet)} (has ${r.ips.join(", ") || "none"})`, info);
@@ -183,16 +208,41 @@ function decideReserved(req: DhcpRequest, ctx: DecideContext, type: number, kind
   const leaseOps: LeaseOp[] = stale ? [{ op: "release", mac: info.mac }] : [];
   const boot = bootFile(ctx.settings, kind, info.mac, true);
   if (type === MessageType.Discover) {
-    return reply(req, ctx, "OFFER", "reserved", { yiaddr: ip, subnet, kind, boot, reservation: r, lease: ctx.settings.leaseTime, leaseOps, info });
+    return reply(req, ctx, "OFFER", "reserved", {
+      yiaddr: ip,
+      subnet,
+      kind,
+      boot,
+      reservation: r,
+      lease: ctx.settings.leaseTime,
+      leaseOps,
+      info,
+    });
   }
   const st = requestState(p);
   if (st.state === "SELECTING" && st.serverId !== ctx.settings.serverId) return drop(`client chose server ${st.serverId}`, info);
   if (!st.target) return drop(`${st.state} REQUEST without a requested address (option 50)`, info);
   if (st.target !== ip) return nak(req, ctx, `${st.state}: requested ${st.target}, reserved ${ip}`, info, leaseOps);
-  return reply(req, ctx, "ACK", `reserved (${st.state})`, { yiaddr: ip, subnet, kind, boot, reservation: r, lease: ctx.settings.leaseTime, leaseOps, info });
+  return reply(req, ctx, "ACK", `reserved (${st.state})`, {
+    yiaddr: ip,
+    subnet,
+    kind,
+    boot,
+    reservation: r,
+    lease: ctx.settings.leaseTime,
+    leaseOps,
+    info,
+  });
 }
 
-function decideUnknown(req: DhcpRequest, ctx: DecideContext, type: number, kind: ClientKind, info: DecisionInfo, subnet: SubnetSettings): Decision {
+function decideUnknown(
+  req: DhcpRequest,
+  ctx: DecideContext,
+  type: number,
+  kind: ClientKind,
+  info: DecisionInfo,
+  subnet: SubnetSettings,
+): Decision {
   const s = ctx.settings;
   const p = req.packet;
   if (s.unknownClients === "ignore") return drop("MAC not in SMD (unknownClients: ignore)", info, { inventoryMiss: true });
@@ -206,7 +256,10 @@ function decideUnknown(req: DhcpRequest, ctx: DecideContext, type: number, kind:
     if (!ip) return drop(`bootloop pool of ${subnetText(subnet)} is exhausted`, info, { inventoryMiss: true });
     info.ip = ip;
     const leaseOps: LeaseOp[] = [{ op: "offer", mac: info.mac, ip, expires: ctx.now + s.bootloop.offerHold * 1000 }];
-    return { ...reply(req, ctx, "OFFER", "bootloop", { yiaddr: ip, subnet, kind, boot, lease, leaseOps, info }), ...{ inventoryMiss: true } };
+    return {
+      ...reply(req, ctx, "OFFER", "bootloop", { yiaddr: ip, subnet, kind, boot, lease, leaseOps, info }),
+      ...{ inventoryMiss: true },
+    };
   }
   const st = requestState(p);
   const current = ctx.leases.get(info.mac);
@@ -221,7 +274,8 @@ function decideUnknown(req: DhcpRequest, ctx: DecideContext, type: number, kind:
     const ours = current !== undefined && current.ip === target && current.expires > ctx.now;
     // Also accept a REQUEST whose offer hold ran out (or that predates a restart) if the address is still free.
     const free = target !== undefined && n >= pool.start && n <= pool.end && ctx.leases.available(target, info.mac, ctx.now);
-    if (!target || !(ours || free)) return nak(req, ctx, `bootloop SELECTING: ${target ?? "no address"} was not offered to this client`, info, []);
+    if (!target || !(ours || free))
+      return nak(req, ctx, `bootloop SELECTING: ${target ?? "no address"} was not offered to this client`, info, []);
     info.ip = target;
     const leaseOps: LeaseOp[] = [{ op: "bind", mac: info.mac, ip: target, expires: ctx.now + lease * 1000 }];
     return reply(req, ctx, "ACK", "bootloop", { yiaddr: target, subnet, kind, boot, lease, leaseOps, info });
@@ -232,7 +286,14 @@ function decideUnknown(req: DhcpRequest, ctx: DecideContext, type: number, kind:
   return { ...nak(req, ctx, `bootloop ${st.state}: lease not extended, forcing a new DORA`, info, ops), ...{ inventoryMiss: true } };
 }
 
-function decideInform(req: DhcpRequest, ctx: DecideContext, kind: ClientKind, info: DecisionInfo, subnet: SubnetSettings, r?: Reservation): Decision {
+function decideInform(
+  req: DhcpRequest,
+  ctx: DecideContext,
+  kind: ClientKind,
+  info: DecisionInfo,
+  subnet: SubnetSettings,
+  r?: Reservation,
+): Decision {
   const p = req.packet;
   if (p.ciaddr === ZERO) return drop("INFORM without ciaddr", info);
   info.ip = p.ciaddr;
@@ -253,7 +314,15 @@ function decideProxy(req: DhcpRequest, ctx: DecideContext, type: number, kind: C
   if (!r) info.bootloop = true;
   const boot = bootFile(s, kind, info.mac, r !== undefined);
   if (!boot) return drop(`no boot file for client architecture ${kind.arch ?? "(none sent)"}`, info, { inventoryMiss: !r });
-  const d = reply(req, ctx, type === MessageType.Discover ? "OFFER" : "ACK", "proxy", { yiaddr: ZERO, kind, boot, reservation: r, leaseOps: [], info, proxy: true });
+  const d = reply(req, ctx, type === MessageType.Discover ? "OFFER" : "ACK", "proxy", {
+    yiaddr: ZERO,
+    kind,
+    boot,
+    reservation: r,
+    leaseOps: [],
+    info,
+    proxy: true,
+  });
   return r ? d : { ...d, inventoryMiss: true };
 }
 
@@ -278,7 +347,8 @@ function subnetText(n: SubnetSettings): string {
 /** RFC 2131 §4.1: relay → giaddr:67; NAK → broadcast; ciaddr → unicast; else broadcast. */
 function destination(req: DhcpRequest, s: DhcpSettings, isNak: boolean): Destination {
   const p = req.packet;
-  if (req.localPort === s.proxyPort && req.source.address !== ZERO) return { address: req.source.address, port: req.source.port, broadcast: false };
+  if (req.localPort === s.proxyPort && req.source.address !== ZERO)
+    return { address: req.source.address, port: req.source.port, broadcast: false };
   if (p.giaddr !== ZERO) return { address: p.giaddr, port: s.serverPort, broadcast: false };
   if (!isNak && p.ciaddr !== ZERO) return { address: p.ciaddr, port: s.clientPort, broadcast: false };
   // Unicast to yiaddr would need an ARP entry injected for a client without an address; like most
@@ -299,7 +369,13 @@ interface ReplyParts {
   proxy?: boolean;
 }
 
-function reply(req: DhcpRequest, ctx: DecideContext, kindName: "OFFER" | "ACK", reason: string, parts: ReplyParts): Extract<Decision, { action: "reply" }> {
+function reply(
+  req: DhcpRequest,
+  ctx: DecideContext,
+  kindName: "OFFER" | "ACK",
+  reason: string,
+  parts: ReplyParts,
+): Extract<Decision, { action: "reply" }> {
   const s = ctx.settings;
   const p = req.packet;
   const prl = p.options.get(Opt.ParameterRequestList);
@@ -375,7 +451,13 @@ function reply(req: DhcpRequest, ctx: DecideContext, kindName: "OFFER" | "ACK", 
   };
 }
 
-function nak(req: DhcpRequest, ctx: DecideContext, reason: string, info: DecisionInfo, leaseOps: LeaseOp[]): Extract<Decision, { action: "reply" }> {
+function nak(
+  req: DhcpRequest,
+  ctx: DecideContext,
+  reason: string,
+  info: DecisionInfo,
+  leaseOps: LeaseOp[],
+): Extract<Decision, { action: "reply" }> {
   const p = req.packet;
   const o = new Map<number, Buffer>([
     [Opt.MessageType, u8(MessageType.Nak)],
@@ -402,5 +484,14 @@ function nak(req: DhcpRequest, ctx: DecideContext, reason: string, info: Decisio
     file: "",
     options: o,
   };
-  return { action: "reply", kind: "NAK", reason, reply: packet, to: destination(req, ctx.settings, true), droppable: [Opt.Message], leaseOps, info };
+  return {
+    action: "reply",
+    kind: "NAK",
+    reason,
+    reply: packet,
+    to: destination(req, ctx.settings, true),
+    droppable: [Opt.Message],
+    leaseOps,
+    info,
+  };
 }

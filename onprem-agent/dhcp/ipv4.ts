@@ -23,7 +23,7 @@ export function parseCidr(cidr: string): Cidr {
 
 export function inCidr(ip: string | number, c: Cidr): boolean {
   const n = typeof ip === "number" ? ip : ipToInt(ip);
-  return ((n & c.mask) >>> 0) === c.network;
+  return (n & c.mask) >>> 0 === c.network;
 }
 
 export function broadcastOf(c: Cidr): string {

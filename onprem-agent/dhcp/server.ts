@@ -70,14 +70,24 @@ export class DhcpServer {
       if (n) log.info({ leases: n, file: s.bootloop.leaseFile }, "bootloop leases restored");
     }
     try {
-      this.ifaceSocket = await openBoundSocket({ address: "0.0.0.0", port: s.serverPort, device: s.interface, broadcast: true, receiveBuffer: RECEIVE_BUFFER });
+      this.ifaceSocket = await openBoundSocket({
+        address: "0.0.0.0",
+        port: s.serverPort,
+        device: s.interface,
+        broadcast: true,
+        receiveBuffer: RECEIVE_BUFFER,
+      });
       this.listen(this.ifaceSocket, s.serverPort);
       try {
         this.listen(await openBoundSocket({ address: s.serverId, port: s.serverPort, receiveBuffer: RECEIVE_BUFFER }), s.serverPort);
       } catch (err) {
-        log.warn({ err: (err as Error).message, address: s.serverId }, "no unicast DHCP socket (relays and unicast renewals will not reach us)");
+        log.warn(
+          { err: (err as Error).message, address: s.serverId },
+          "no unicast DHCP socket (relays and unicast renewals will not reach us)",
+        );
       }
-      if (s.mode === "proxy" && s.proxyPort) this.listen(await openBoundSocket({ address: "0.0.0.0", port: s.proxyPort, device: s.interface, broadcast: true }), s.proxyPort);
+      if (s.mode === "proxy" && s.proxyPort)
+        this.listen(await openBoundSocket({ address: "0.0.0.0", port: s.proxyPort, device: s.interface, broadcast: true }), s.proxyPort);
     } catch (err) {
       this.stop();
       throw err;
@@ -85,7 +95,14 @@ export class DhcpServer {
     this.sweepTimer = setInterval(() => this.leases.sweep(this.now()), 60_000);
     this.sweepTimer.unref();
     log.info(
-      { interface: s.interface, serverId: s.serverId, mode: s.mode, port: s.serverPort, subnets: s.subnets.length, unknownClients: s.unknownClients },
+      {
+        interface: s.interface,
+        serverId: s.serverId,
+        mode: s.mode,
+        port: s.serverPort,
+        subnets: s.subnets.length,
+        unknownClients: s.unknownClients,
+      },
       "DHCP server listening",
     );
   }
@@ -121,7 +138,10 @@ export class DhcpServer {
       packet = decodePacket(msg);
     } catch (err) {
       metrics?.dhcpPackets.inc({ type: "unknown", decision: "malformed" });
-      log.warn({ from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, reason: (err as Error).message }, "DHCP packet malformed, dropped");
+      log.warn(
+        { from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, reason: (err as Error).message },
+        "DHCP packet malformed, dropped",
+      );
       return;
     }
     this.process(packet, rinfo, sock, localPort, false);
@@ -131,7 +151,13 @@ export class DhcpServer {
    * A DISCOVER from a MAC the cache does not know waits (briefly) for a fresh copy of SMD, so a
    * node added a moment ago gets its reserved address on its first DISCOVER, not its second.
    */
-  private waitForInventory(packet: DhcpPacket, rinfo: { address: string; port: number }, sock: dgram.Socket, localPort: number, mac: string): boolean {
+  private waitForInventory(
+    packet: DhcpPacket,
+    rinfo: { address: string; port: number },
+    sock: dgram.Socket,
+    localPort: number,
+    mac: string,
+  ): boolean {
     if (this.waiting >= MAX_WAITING || packet.options.get(Opt.MessageType)?.[0] !== MessageType.Discover) return false;
     const refresh = this.deps.inventory.missRefresh?.(mac);
     if (!refresh) return false;
@@ -146,12 +172,21 @@ export class DhcpServer {
     return true;
   }
 
-  private process(packet: DhcpPacket, rinfo: { address: string; port: number }, sock: dgram.Socket, localPort: number, retried: boolean): void {
+  private process(
+    packet: DhcpPacket,
+    rinfo: { address: string; port: number },
+    sock: dgram.Socket,
+    localPort: number,
+    retried: boolean,
+  ): void {
     if (this.stopped) return; // a DISCOVER that waited for the inventory while we shut down
     const { log, metrics } = this.deps;
     let d: Decision;
     try {
-      d = decide({ packet, localPort, source: rinfo }, { settings: this.deps.settings, inventory: this.deps.inventory, leases: this.leases, now: this.now() });
+      d = decide(
+        { packet, localPort, source: rinfo },
+        { settings: this.deps.settings, inventory: this.deps.inventory, leases: this.leases, now: this.now() },
+      );
     } catch (err) {
       metrics?.dhcpErrors.inc({ stage: "decide" });
       log.error({ err: (err as Error).stack, from: rinfo.address }, "DHCP decision failed, packet dropped");

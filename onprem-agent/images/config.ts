@@ -19,7 +19,10 @@ export const imagesConfigSchema = z
   .object({
     /** Off unless set in the agent's YAML; `npm start` turns it on (see README). */
     enabled: z.boolean().default(false),
-    address: z.string().refine((a) => isIP(a) !== 0, "must be an IP address").default("0.0.0.0"),
+    address: z
+      .string()
+      .refine((a) => isIP(a) !== 0, "must be an IP address")
+      .default("0.0.0.0"),
     port: z.number().int().min(0).max(65535).default(8080),
     /** The seed's image directory: /data/domain-images/openchami/<image>/{vmlinuz,initramfs,rootfs}-KVER. */
     root: z.string().min(1).default("/data/domain-images"),

@@ -49,7 +49,10 @@ function httpDate(value: string | undefined): number {
 }
 
 function tokens(list: string): string[] {
-  return list.split(",").map((t) => t.trim()).filter(Boolean);
+  return list
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
 }
 
 export function answerFor(
@@ -73,7 +76,10 @@ export function answerFor(
     if (!Number.isNaN(since) && modifiedSeconds > since) return { status: 412, headers: {}, body: false };
   }
 
-  if ((req["if-none-match"] !== undefined || req["if-modified-since"] !== undefined) && fresh(req, { etag, "last-modified": lastModified })) {
+  if (
+    (req["if-none-match"] !== undefined || req["if-modified-since"] !== undefined) &&
+    fresh(req, { etag, "last-modified": lastModified })
+  ) {
     return { status: 304, headers: validators, body: false };
   }
 
@@ -83,8 +89,7 @@ export function answerFor(
   if (range) {
     const ranges = parseRange(meta.size, range, { combine: true });
     const ifRange = [req["if-range"]].flat()[0];
-    const rangeApplies =
-      ifRange === undefined || (ifRange.includes('"') ? ifRange.trim() === etag : modifiedSeconds <= httpDate(ifRange));
+    const rangeApplies = ifRange === undefined || (ifRange.includes('"') ? ifRange.trim() === etag : modifiedSeconds <= httpDate(ifRange));
     if (rangeApplies && ranges === -1) {
       return { status: 416, headers: { "content-range": `bytes */${meta.size}` }, body: false };
     }

@@ -49,7 +49,14 @@ export interface PumpResult {
 }
 
 /** Writes bytes start..end (inclusive) of `handle` to `res`, then ends it; closes `handle` in all cases. */
-export function pumpFile(res: ServerResponse, handle: FileHandle, start: number, end: number, pool: ChunkPool, depth: number): Promise<PumpResult> {
+export function pumpFile(
+  res: ServerResponse,
+  handle: FileHandle,
+  start: number,
+  end: number,
+  pool: ChunkPool,
+  depth: number,
+): Promise<PumpResult> {
   return new Promise((resolve) => {
     let next = start;
     let sent = 0;
@@ -105,7 +112,8 @@ export function pumpFile(res: ServerResponse, handle: FileHandle, start: number,
 
     if (res.destroyed) return stop(false); // the client left before the body began
     res.once("close", () => stop(res.writableFinished));
-    if (start > end) res.end(); // an empty file
+    if (start > end)
+      res.end(); // an empty file
     else pump();
   });
 }

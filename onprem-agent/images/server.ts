@@ -65,8 +65,16 @@ export async function startImageServer(options: ImageServerOptions, deps: Servic
   const cacheControl = config.maxAgeSeconds === undefined ? undefined : `public, max-age=${config.maxAgeSeconds}`;
 
   const m = metricFactory(deps.metrics);
-  const requests = m.counter({ name: "ochami_agent_images_requests_total", help: "Image server responses by status", labelNames: ["status"] as const });
-  const bytesSent = m.counter({ name: "ochami_agent_images_bytes_sent_total", help: "Image bytes streamed, by boot endpoint", labelNames: ["endpoint"] as const });
+  const requests = m.counter({
+    name: "ochami_agent_images_requests_total",
+    help: "Image server responses by status",
+    labelNames: ["status"] as const,
+  });
+  const bytesSent = m.counter({
+    name: "ochami_agent_images_bytes_sent_total",
+    help: "Image bytes streamed, by boot endpoint",
+    labelNames: ["endpoint"] as const,
+  });
   const downloads = m.gauge({ name: "ochami_agent_images_downloads_active", help: "Image bodies being streamed" });
 
   const server = http.createServer((req, res) => {
@@ -122,7 +130,10 @@ export async function startImageServer(options: ImageServerOptions, deps: Servic
     }
     let answer;
     try {
-      answer = answerFor(req.method!, req.headers, await handle.stat(), { contentType: contentType(path.posix.basename(shown)), cacheControl });
+      answer = answerFor(req.method!, req.headers, await handle.stat(), {
+        contentType: contentType(path.posix.basename(shown)),
+        cacheControl,
+      });
     } catch (err) {
       await handle.close();
       throw err;

@@ -87,7 +87,11 @@ export class ComponentIndex {
 }
 
 /** One EthernetInterface element → reservation, or undefined when it has no usable MAC or IPv4. */
-export function reservationFrom(e: EthernetInterface | null | undefined, comps: ComponentIndex, hostnames: Record<string, string>): Reservation | undefined {
+export function reservationFrom(
+  e: EthernetInterface | null | undefined,
+  comps: ComponentIndex,
+  hostnames: Record<string, string>,
+): Reservation | undefined {
   const mac = normalizeMac(e?.MACAddress);
   if (!mac || !e) return undefined;
   const ips: string[] = [];

@@ -105,7 +105,14 @@ export class JsonArrayStream {
             this.found = true;
             start = i + 1;
           }
-        } else if (this.depth === 1 && this.rootIsObject && b === OPEN_ARR && this.key !== undefined && this.lastKey === this.key && !this.found) {
+        } else if (
+          this.depth === 1 &&
+          this.rootIsObject &&
+          b === OPEN_ARR &&
+          this.key !== undefined &&
+          this.lastKey === this.key &&
+          !this.found
+        ) {
           this.targetDepth = 2;
           this.found = true;
           start = i + 1;

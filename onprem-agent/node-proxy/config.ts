@@ -9,7 +9,10 @@ export const nodeProxyConfigSchema = z
   .object({
     /** Off unless set; `npm start` turns it on when nodes could not reach the API otherwise. */
     enabled: z.boolean().default(false),
-    address: z.string().refine((a) => isIP(a) !== 0, "must be an IP address").default("0.0.0.0"),
+    address: z
+      .string()
+      .refine((a) => isIP(a) !== 0, "must be an IP address")
+      .default("0.0.0.0"),
     /** 8082 by default: the API itself defaults to 8081 on the same host. */
     port: z.number().int().min(0).max(65535).default(8082),
     /** Where the API is (workerd on the head node, or a deployed worker): http(s)://host[:port][/base]. Default in the agent: api.url. */

@@ -36,8 +36,20 @@ export interface NodeProxy {
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus what the proxy sets itself. */
 const DROP_REQUEST = new Set([
-  "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-  "proxy-authorization", "host", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authorization",
+  "host",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-real-ip",
   // Node's server has already answered the node's 100-continue; the body is streamed regardless.
   "expect",
 ]);
@@ -45,7 +57,12 @@ const DROP_RESPONSE = new Set(["connection", "keep-alive", "proxy-connection", "
 
 function filterHeaders(headers: http.IncomingHttpHeaders, drop: Set<string>): http.OutgoingHttpHeaders {
   // Fields the sender lists in Connection are hop-by-hop too.
-  const listed = new Set(String(headers.connection ?? "").toLowerCase().split(",").map((s) => s.trim()));
+  const listed = new Set(
+    String(headers.connection ?? "")
+      .toLowerCase()
+      .split(",")
+      .map((s) => s.trim()),
+  );
   const out: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined && !drop.has(name) && !listed.has(name)) out[name] = value;
@@ -82,8 +99,16 @@ export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDep
   const log = deps.log;
 
   const m = metricFactory(deps.metrics);
-  const responses = m.counter({ name: "ochami_agent_node_proxy_requests_total", help: "Node proxy responses by status", labelNames: ["status"] as const });
-  const upstreamErrors = m.counter({ name: "ochami_agent_node_proxy_upstream_errors_total", help: "API requests that failed or timed out", labelNames: ["kind"] as const });
+  const responses = m.counter({
+    name: "ochami_agent_node_proxy_requests_total",
+    help: "Node proxy responses by status",
+    labelNames: ["status"] as const,
+  });
+  const upstreamErrors = m.counter({
+    name: "ochami_agent_node_proxy_upstream_errors_total",
+    help: "API requests that failed or timed out",
+    labelNames: ["kind"] as const,
+  });
 
   const server = http.createServer((req, res) => {
     res.on("close", () => responses.inc({ status: String(res.statusCode) }));
@@ -122,7 +147,10 @@ export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDep
         log.debug({ ip, method: req.method, url: rawUrl, status: upRes.statusCode, ms: Date.now() - started }, "node proxy: forwarded");
       },
     );
-    const headerTimer = setTimeout(() => upstream.destroy(Object.assign(new Error("response timeout"), { code: "ETIMEDOUT_RESPONSE" })), config.responseTimeoutMs);
+    const headerTimer = setTimeout(
+      () => upstream.destroy(Object.assign(new Error("response timeout"), { code: "ETIMEDOUT_RESPONSE" })),
+      config.responseTimeoutMs,
+    );
     // Silence on the API connection while streaming (or before it answers).
     upstream.setTimeout(config.idleTimeoutMs, () => upstream.destroy(Object.assign(new Error("idle timeout"), { code: "ETIMEDOUT_IDLE" })));
     req.setTimeout(config.idleTimeoutMs, () => req.destroy());

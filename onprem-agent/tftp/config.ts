@@ -12,7 +12,10 @@ export const tftpConfigSchema = z
     /** Off unless set: port 69 needs root (or CAP_NET_BIND_SERVICE). `npm start` turns it on with DHCP. */
     enabled: z.boolean().default(false),
     /** Listen address. On a multi-homed head node name the boot network's address: replies leave from it. */
-    address: z.string().refine((a) => isIP(a) !== 0, "must be an IP address").default("0.0.0.0"),
+    address: z
+      .string()
+      .refine((a) => isIP(a) !== 0, "must be an IP address")
+      .default("0.0.0.0"),
     port: z.number().int().min(0).max(65535).default(69),
     /** Served read-only. Debian's `ipxe` package puts undionly.kpxe, ipxe.efi, snponly.efi here. */
     root: z.string().min(1).default("/usr/lib/ipxe"),
@@ -45,10 +48,22 @@ export const tftpConfigSchema = z
      * Files up to this size are kept in memory (up to cacheTotalBytes in all) and shared by all
      * transfers; larger ones are read from disk per transfer.
      */
-    cacheFileMaxBytes: z.number().int().min(0).default(8 * 1024 * 1024),
-    cacheTotalBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+    cacheFileMaxBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(8 * 1024 * 1024),
+    cacheTotalBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024),
     /** netascii transfers are converted in memory; larger files must be fetched in octet mode. */
-    maxNetasciiBytes: z.number().int().min(0).default(16 * 1024 * 1024),
+    maxNetasciiBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(16 * 1024 * 1024),
   })
   .strict();
 

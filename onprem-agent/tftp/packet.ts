@@ -62,7 +62,10 @@ function parseRequest(buf: Buffer, op: "RRQ" | "WRQ"): Packet {
   if (buf.length > MAX_REQUEST_BYTES) return { kind: "malformed", reason: `${buf.length}-byte request` };
   if (buf[buf.length - 1] !== 0) return { kind: "malformed", reason: "request not NUL-terminated" };
   // latin1 maps every byte to one character, so a hostile name cannot hide behind UTF-8 decoding.
-  const fields = buf.subarray(2, buf.length - 1).toString("latin1").split("\0");
+  const fields = buf
+    .subarray(2, buf.length - 1)
+    .toString("latin1")
+    .split("\0");
   const [filename, mode, ...rest] = fields;
   if (!filename || mode === undefined || mode === "") return { kind: "malformed", reason: "request without filename or mode" };
   const options = new Map<string, string>();
@@ -76,7 +79,10 @@ function parseRequest(buf: Buffer, op: "RRQ" | "WRQ"): Packet {
 
 /** Message text from the wire, with control characters made visible for logs. */
 function printable(bytes: Buffer): string {
-  return bytes.toString("latin1").replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
+  return bytes
+    .toString("latin1")
+    .replace(/[^\x20-\x7e]/g, "?")
+    .slice(0, 200);
 }
 
 export function oackPacket(options: ReadonlyMap<string, string>): Buffer {

@@ -60,7 +60,6 @@ interface Active {
   cancelled?: boolean;
 }
 
-
 export async function startTftpServer(options: TftpServerOptions, deps: ServiceDeps): Promise<TftpServer> {
   const { dynamicFiles = {}, ...section } = options;
   const config: TftpConfig = tftpConfigSchema.parse(section);
@@ -71,9 +70,17 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
   const configured = new Map(Object.entries(config.files).map(([name, text]) => [normalName(name), Buffer.from(text)]));
 
   const m = metricFactory(deps.metrics);
-  const requests = m.counter({ name: "ochami_agent_tftp_requests_total", help: "TFTP requests by result", labelNames: ["result"] as const });
+  const requests = m.counter({
+    name: "ochami_agent_tftp_requests_total",
+    help: "TFTP requests by result",
+    labelNames: ["result"] as const,
+  });
   const transfersActive = m.gauge({ name: "ochami_agent_tftp_transfers_active", help: "TFTP transfers in progress" });
-  const transfersEnded = m.counter({ name: "ochami_agent_tftp_transfers_total", help: "Finished TFTP transfers by outcome", labelNames: ["outcome"] as const });
+  const transfersEnded = m.counter({
+    name: "ochami_agent_tftp_transfers_total",
+    help: "Finished TFTP transfers by outcome",
+    labelNames: ["outcome"] as const,
+  });
   const bytesSent = m.counter({ name: "ochami_agent_tftp_bytes_sent_total", help: "TFTP payload bytes sent (first transmissions)" });
   const retransmissions = m.counter({ name: "ochami_agent_tftp_retransmissions_total", help: "TFTP windows sent again after a timeout" });
   const dropped = m.counter({ name: "ochami_agent_tftp_dropped_packets_total", help: "Datagrams that were not usable TFTP packets" });
@@ -248,7 +255,10 @@ export async function startTftpServer(options: TftpServerOptions, deps: ServiceD
       opened = Buffer.isBuffer(converted) ? { content: converted } : converted;
     }
     if ("refuse" in opened) {
-      void socketReady.then((tsock) => tsock.close(), () => {});
+      void socketReady.then(
+        (tsock) => tsock.close(),
+        () => {},
+      );
       const [code, message, result, level, why = message] = opened.refuse;
       requests.inc({ result });
       log[level]({ ip, file: req.filename, reason: why }, "tftp: request refused");

@@ -37,7 +37,8 @@ export class ChunkBuffers {
 export function bufferSource(content: Buffer, blockSize: number): Source {
   return {
     size: content.length,
-    copyBlock: (n, packet) => content.copy(packet, 4, Math.min((n - 1) * blockSize, content.length), Math.min(n * blockSize, content.length)),
+    copyBlock: (n, packet) =>
+      content.copy(packet, 4, Math.min((n - 1) * blockSize, content.length), Math.min(n * blockSize, content.length)),
     close: async () => {},
   };
 }

@@ -47,7 +47,11 @@ export function canonicalScope(s: string): string {
  * string (`scope`, RFC 6749 §3.3 / RFC 9068). Anything else gives none.
  */
 export function scopeList(value: unknown): string[] {
-  const raw = Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : typeof value === "string" ? value.split(" ") : [];
+  const raw = Array.isArray(value)
+    ? value.filter((v): v is string => typeof v === "string")
+    : typeof value === "string"
+      ? value.split(" ")
+      : [];
   const out: string[] = [];
   for (const s of raw) {
     const c = canonicalScope(s.trim());

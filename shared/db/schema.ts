@@ -328,7 +328,6 @@ export const authClients = sqliteTable("auth_clients", {
   revokedAt: text("revoked_at"),
 });
 
-
 // ---------------------------------------------------------------- boot snapshot — issue 9
 
 /**

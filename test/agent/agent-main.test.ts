@@ -11,7 +11,10 @@ import { seedNodes } from "./smd-seed";
 const root = path.resolve(import.meta.dirname, "../..");
 
 function runAgent(configFile: string) {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "onprem-agent/main.ts"), "--config", configFile], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "onprem-agent/main.ts"), "--config", configFile], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout.on("data", (d) => (out += d));
@@ -32,7 +35,11 @@ describe("agent configuration", () => {
   it("lists every problem with its path", () => {
     let error: unknown;
     try {
-      parseAgentConfig({ dhcp: { interface: "eth1", leaseTime: "forever", unknownClients: "bootloop", routers: ["300.1.1.1"] }, api: { url: "ftp://x" }, bogus: 1 });
+      parseAgentConfig({
+        dhcp: { interface: "eth1", leaseTime: "forever", unknownClients: "bootloop", routers: ["300.1.1.1"] },
+        api: { url: "ftp://x" },
+        bogus: 1,
+      });
     } catch (e) {
       error = e;
     }
@@ -43,7 +50,9 @@ describe("agent configuration", () => {
     expect(msg).toContain("api.url");
     expect(msg).toMatch(/bogus/);
     // Cross-field rules run once the fields themselves are valid.
-    expect(() => parseAgentConfig({ dhcp: { interface: "eth1", unknownClients: "bootloop" } })).toThrow(/dhcp.pool: unknownClients: bootloop needs a pool/);
+    expect(() => parseAgentConfig({ dhcp: { interface: "eth1", unknownClients: "bootloop" } })).toThrow(
+      /dhcp.pool: unknownClients: bootloop needs a pool/,
+    );
   });
 });
 
@@ -51,7 +60,12 @@ describe("npm run agent", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "dh-agent-"));
   let api: ApiServer;
   beforeAll(async () => {
-    api = await startApiServer({ port: await freePort(), stateDir: path.join(dir, "state"), vars: { OCHAMI_AUTH: "off" }, onLog: () => {} });
+    api = await startApiServer({
+      port: await freePort(),
+      stateDir: path.join(dir, "state"),
+      vars: { OCHAMI_AUTH: "off" },
+      onLog: () => {},
+    });
     await seedNodes(api.url, [{ xname: "x1000c0s0b0n0", nid: 1, mac: "02:61:00:00:00:01", ip: "10.61.0.5" }]);
   });
   afterAll(async () => {
@@ -68,14 +82,21 @@ describe("npm run agent", () => {
       let body = "";
       for (let i = 0; i < 200 && !body.includes("ochami_agent_inventory_reservations 1"); i++) {
         await new Promise((r) => setTimeout(r, 100));
-        body = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => "");
+        body = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
+          (r) => r.text(),
+          () => "",
+        );
       }
       expect(body).toContain("ochami_agent_inventory_reservations 1");
       expect(body).toMatch(/ochami_agent_inventory_age_seconds \d/);
       expect(body).toContain("ochami_agent_process_resident_memory_bytes");
       a.child.kill("SIGTERM");
       expect(await a.exited).toBe(0);
-      const lines = a.out().trim().split("\n").map((l) => JSON.parse(l));
+      const lines = a
+        .out()
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       expect(lines.some((l) => l.msg === "DHCP is off (no dhcp.interface configured)")).toBe(true);
       expect(lines.find((l) => l.msg === "inventory loaded")).toMatchObject({ reservations: 1, level: 30 });
     } finally {

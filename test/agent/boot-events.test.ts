@@ -32,9 +32,15 @@ async function fakeApi(opts: { down?: () => boolean; expiresIn?: number; reject4
     const text = await body(req);
     if (req.url === "/token" && req.method === "POST") {
       rec.tokenCalls.push({ auth: req.headers.authorization, body: text });
-      const ok = req.headers.authorization === `Basic ${Buffer.from("agent:s3cret").toString("base64")}` && new URLSearchParams(text).get("grant_type") === "client_credentials";
+      const ok =
+        req.headers.authorization === `Basic ${Buffer.from("agent:s3cret").toString("base64")}` &&
+        new URLSearchParams(text).get("grant_type") === "client_credentials";
       res.writeHead(ok ? 200 : 401, { "content-type": "application/json" });
-      res.end(JSON.stringify(ok ? { access_token: `tok${++issued}`, token_type: "Bearer", expires_in: opts.expiresIn ?? 3600 } : { error: "invalid_client" }));
+      res.end(
+        JSON.stringify(
+          ok ? { access_token: `tok${++issued}`, token_type: "Bearer", expires_in: opts.expiresIn ?? 3600 } : { error: "invalid_client" },
+        ),
+      );
       return;
     }
     if (req.url === "/boot/v1/endpoint-history" && req.method === "POST") {
@@ -60,7 +66,13 @@ async function fakeApi(opts: { down?: () => boolean; expiresIn?: number; reject4
 }
 
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-const ev = (i: number): BootEvent => ({ mac: "52:54:00:00:00:01", ip: "10.61.0.5", endpoint: "dhcp", epoch_ms: 1_700_000_000_000 + i, detail: `ACK ${i}` });
+const ev = (i: number): BootEvent => ({
+  mac: "52:54:00:00:00:01",
+  ip: "10.61.0.5",
+  endpoint: "dhcp",
+  epoch_ms: 1_700_000_000_000 + i,
+  detail: `ACK ${i}`,
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("boot-event reporter", () => {
@@ -89,7 +101,10 @@ describe("boot-event reporter", () => {
     const { rec, url } = await fakeApi({ down: () => down });
     const warnings: string[] = [];
     const api = new ApiClient(apiConfigSchema.parse({ url }));
-    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.05, batchSize: 50, maxQueued: 100 }), { ...quiet, warn: (_o, m) => void warnings.push(m) });
+    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.05, batchSize: 50, maxQueued: 100 }), {
+      ...quiet,
+      warn: (_o, m) => void warnings.push(m),
+    });
     for (let i = 0; i < 150; i++) r.report(ev(i));
     await sleep(200);
     expect(r.dropped).toBe(50);

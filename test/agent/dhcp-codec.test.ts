@@ -8,7 +8,17 @@ const MAC = "52:54:00:12:34:56";
 describe("DHCP codec", () => {
   it("decodes the RFC 2131 header and options of a DISCOVER", () => {
     const p = decodePacket(
-      clientPacket({ type: 1, mac: MAC, xid: 0xdeadbeef, flags: 0x8000, options: [[55, [1, 3, 6, 12, 67]], [93, [0, 7]], [77, "iPXE"]] }),
+      clientPacket({
+        type: 1,
+        mac: MAC,
+        xid: 0xdeadbeef,
+        flags: 0x8000,
+        options: [
+          [55, [1, 3, 6, 12, 67]],
+          [93, [0, 7]],
+          [77, "iPXE"],
+        ],
+      }),
     );
     expect(p.op).toBe(1);
     expect(p.xid).toBe(0xdeadbeef);
@@ -29,7 +39,15 @@ describe("DHCP codec", () => {
   });
 
   it("concatenates split long options (RFC 3396) and reads overloaded file/sname (option 52)", () => {
-    const buf = clientPacket({ type: 1, mac: MAC, options: [[43, "abc"], [52, [3]], [43, "def"]] });
+    const buf = clientPacket({
+      type: 1,
+      mac: MAC,
+      options: [
+        [43, "abc"],
+        [52, [3]],
+        [43, "def"],
+      ],
+    });
     // file field (108..235) carries option 43 "ghi" and option 12 "host"; sname (44..107) carries 15 "dom".
     Buffer.from([43, 3, ...Buffer.from("ghi"), 12, 4, ...Buffer.from("host"), 255]).copy(buf, 108);
     Buffer.from([15, 3, ...Buffer.from("dom"), 255]).copy(buf, 44);
@@ -59,8 +77,17 @@ describe("DHCP codec", () => {
 
   it("never throws anything but MalformedPacket on random and mutated input", () => {
     let seed = 42;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
-    const base = clientPacket({ type: 3, mac: MAC, options: [[50, [10, 0, 0, 5]], [54, [10, 0, 0, 1]], [55, [1, 3, 6]], [61, [1, 1, 2, 3, 4, 5, 6]]] });
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const base = clientPacket({
+      type: 3,
+      mac: MAC,
+      options: [
+        [50, [10, 0, 0, 5]],
+        [54, [10, 0, 0, 1]],
+        [55, [1, 3, 6]],
+        [61, [1, 1, 2, 3, 4, 5, 6]],
+      ],
+    });
     for (let n = 0; n < 20_000; n++) {
       let buf: Buffer;
       if (n % 3 === 0) buf = Buffer.from(Array.from({ length: Math.floor(rnd() * 600) }, () => Math.floor(rnd() * 256)));
@@ -79,10 +106,26 @@ describe("DHCP codec", () => {
   it("encodes replies padded to 300 bytes, 53 first, 82 last, long options split", () => {
     const long = Buffer.alloc(300, 0x41);
     const pkt: DhcpPacket = {
-      op: 2, htype: 1, hlen: 6, hops: 0, xid: 7, secs: 0, flags: 0x8000,
-      ciaddr: "0.0.0.0", yiaddr: "10.61.0.5", siaddr: "10.61.0.1", giaddr: "0.0.0.0",
-      chaddr: Buffer.from("525400123456" + "00".repeat(10), "hex"), sname: "10.61.0.1", file: "ipxe.efi",
-      options: new Map<number, Buffer>([[Opt.RelayAgentInfo, Buffer.from([1, 2, 0x61, 0x62])], [Opt.ServerId, Buffer.from([10, 61, 0, 1])], [Opt.MessageType, Buffer.from([2])], [200, long]]),
+      op: 2,
+      htype: 1,
+      hlen: 6,
+      hops: 0,
+      xid: 7,
+      secs: 0,
+      flags: 0x8000,
+      ciaddr: "0.0.0.0",
+      yiaddr: "10.61.0.5",
+      siaddr: "10.61.0.1",
+      giaddr: "0.0.0.0",
+      chaddr: Buffer.from("525400123456" + "00".repeat(10), "hex"),
+      sname: "10.61.0.1",
+      file: "ipxe.efi",
+      options: new Map<number, Buffer>([
+        [Opt.RelayAgentInfo, Buffer.from([1, 2, 0x61, 0x62])],
+        [Opt.ServerId, Buffer.from([10, 61, 0, 1])],
+        [Opt.MessageType, Buffer.from([2])],
+        [200, long],
+      ]),
     };
     const small = encodePacket({ ...pkt, options: new Map([[Opt.MessageType, Buffer.from([2])]]) });
     expect(small.length).toBe(300);
@@ -107,9 +150,25 @@ describe("DHCP codec", () => {
 
   it("honours the client's maximum message size (option 57) by leaving out droppable options", () => {
     const pkt: DhcpPacket = {
-      op: 2, htype: 1, hlen: 6, hops: 0, xid: 7, secs: 0, flags: 0, ciaddr: "0.0.0.0", yiaddr: "10.61.0.5", siaddr: "0.0.0.0",
-      giaddr: "0.0.0.0", chaddr: Buffer.alloc(16), sname: "", file: "",
-      options: new Map<number, Buffer>([[53, Buffer.from([2])], [119, Buffer.alloc(400, 1)], [12, Buffer.from("nid0001")]]),
+      op: 2,
+      htype: 1,
+      hlen: 6,
+      hops: 0,
+      xid: 7,
+      secs: 0,
+      flags: 0,
+      ciaddr: "0.0.0.0",
+      yiaddr: "10.61.0.5",
+      siaddr: "0.0.0.0",
+      giaddr: "0.0.0.0",
+      chaddr: Buffer.alloc(16),
+      sname: "",
+      file: "",
+      options: new Map<number, Buffer>([
+        [53, Buffer.from([2])],
+        [119, Buffer.alloc(400, 1)],
+        [12, Buffer.from("nid0001")],
+      ]),
     };
     expect(encodePacket(pkt).length).toBeGreaterThan(548);
     const fitted = encodePacket(pkt, { maxMessageSize: 576, droppable: [119] });
@@ -120,7 +179,9 @@ describe("DHCP codec", () => {
 
   it("reads option 77 plain (iPXE) and RFC 3004 framed", () => {
     expect(readUserClasses(Buffer.from("iPXE"))).toContain("iPXE");
-    expect(readUserClasses(Buffer.from([4, ...Buffer.from("iPXE"), 3, ...Buffer.from("foo")]))).toEqual(expect.arrayContaining(["iPXE", "foo"]));
+    expect(readUserClasses(Buffer.from([4, ...Buffer.from("iPXE"), 3, ...Buffer.from("foo")]))).toEqual(
+      expect.arrayContaining(["iPXE", "foo"]),
+    );
     expect(readUserClasses(Buffer.from("iPXE\0"))).toContain("iPXE");
   });
 });

@@ -30,10 +30,16 @@ function settings(extra: Record<string, unknown> = {}): DhcpSettings {
 
 const reservations = new Map<string, Reservation>([
   [KNOWN, { mac: KNOWN, ips: ["10.61.0.5"], hostname: "nid0001", xname: "x1000c0s0b0n0", nid: 1, type: "Node" }],
-  ["52:54:00:00:00:08", { mac: "52:54:00:00:00:08", ips: ["10.61.0.9", "10.61.8.20"], hostname: "nid0008", xname: "x1000c0s1b0n0", nid: 8, type: "Node" }],
+  [
+    "52:54:00:00:00:08",
+    { mac: "52:54:00:00:00:08", ips: ["10.61.0.9", "10.61.8.20"], hostname: "nid0008", xname: "x1000c0s1b0n0", nid: 8, type: "Node" },
+  ],
 ]);
 
-function run(spec: ClientPacketSpec, opts: { s?: DhcpSettings; leases?: LeaseTable; now?: number; localPort?: number; source?: string } = {}) {
+function run(
+  spec: ClientPacketSpec,
+  opts: { s?: DhcpSettings; leases?: LeaseTable; now?: number; localPort?: number; source?: string } = {},
+) {
   const s = opts.s ?? settings();
   const leases = opts.leases ?? new LeaseTable();
   const packet = decodePacket(clientPacket(spec));
@@ -84,9 +90,20 @@ describe("DHCP decisions: reserved clients", () => {
   });
 
   it("firmware PXE gets the iPXE binary for its architecture, PXE options and siaddr/sname/file", () => {
-    const cases: Array<[number, string]> = [[0, "undionly.kpxe"], [6, "ipxe.efi"], [7, "ipxe.efi"], [9, "ipxe.efi"], [11, "ipxe-arm64.efi"], [10, "ipxe-arm32.efi"]];
+    const cases: Array<[number, string]> = [
+      [0, "undionly.kpxe"],
+      [6, "ipxe.efi"],
+      [7, "ipxe.efi"],
+      [9, "ipxe.efi"],
+      [11, "ipxe-arm64.efi"],
+      [10, "ipxe-arm32.efi"],
+    ];
     for (const [arch, file] of cases) {
-      const { r } = run({ type: 1, mac: KNOWN, options: [[60, "PXEClient:Arch:00000:UNDI:002001"], [93, [0, arch]], [97, [0, ...Array(16).fill(7)]], PRL_ALL] });
+      const { r } = run({
+        type: 1,
+        mac: KNOWN,
+        options: [[60, "PXEClient:Arch:00000:UNDI:002001"], [93, [0, arch]], [97, [0, ...Array(16).fill(7)]], PRL_ALL],
+      });
       expect(r!.text(67)).toBe(file);
       expect(r!.file).toBe(file);
       expect(r!.siaddr).toBe(SERVER);
@@ -100,7 +117,9 @@ describe("DHCP decisions: reserved clients", () => {
   });
 
   it("iPXE (option 77 plain or RFC 3004, or option 175) gets the bootscript URL and no-pxedhcp", () => {
-    for (const options of [[[77, "iPXE"]], [[77, [4, ...Buffer.from("iPXE")]]], [[175, [19, 1, 1]]]] as Array<Array<[number, string | number[]]>>) {
+    for (const options of [[[77, "iPXE"]], [[77, [4, ...Buffer.from("iPXE")]]], [[175, [19, 1, 1]]]] as Array<
+      Array<[number, string | number[]]>
+    >) {
       const { r } = run({ type: 1, mac: KNOWN, options: [...options, [93, [0, 7]], PRL_ALL] });
       expect(r!.text(67)).toBe(`http://10.61.0.1:8081/boot/v1/bootscript?mac=${KNOWN}`);
       expect([...r!.opts.get(175)!]).toEqual([176, 1, 1]);
@@ -109,7 +128,11 @@ describe("DHCP decisions: reserved clients", () => {
   });
 
   it("UEFI HTTP boot gets a URL and option 60 HTTPClient", () => {
-    for (const [arch, path] of [[16, "ipxe.efi"], [19, "ipxe-arm64.efi"], [15, "ipxe.efi"]] as const) {
+    for (const [arch, path] of [
+      [16, "ipxe.efi"],
+      [19, "ipxe-arm64.efi"],
+      [15, "ipxe.efi"],
+    ] as const) {
       const { r } = run({ type: 1, mac: KNOWN, options: [[60, "HTTPClient:Arch:00016:UNDI:003000"], [93, [0, arch]], PRL_ALL] });
       expect(r!.text(67)).toBe(`http://10.61.0.1:8080/${path}`);
       expect(r!.text(60)).toBe("HTTPClient");
@@ -125,7 +148,15 @@ describe("DHCP decisions: reserved clients", () => {
   });
 
   it("REQUEST SELECTING: ACK for our server id and the offered address; ignore other servers; NAK a wrong address", () => {
-    const sel = (server: string, addr: string) => run({ type: 3, mac: KNOWN, options: [[54, ipOpt(server)], [50, ipOpt(addr)]] });
+    const sel = (server: string, addr: string) =>
+      run({
+        type: 3,
+        mac: KNOWN,
+        options: [
+          [54, ipOpt(server)],
+          [50, ipOpt(addr)],
+        ],
+      });
     const ok = sel(SERVER, "10.61.0.5");
     expect(replyOf(ok.d).kind).toBe("ACK");
     expect(ok.r!.yiaddr).toBe("10.61.0.5");
@@ -180,14 +211,27 @@ describe("DHCP decisions: reserved clients", () => {
   it("drops BOOTP, non-Ethernet and server messages with a reason", () => {
     const bootp = decodePacket(clientPacket({ type: 1, mac: KNOWN }));
     bootp.options.delete(53);
-    expect(decide({ packet: bootp, localPort: 67, source: { address: "0.0.0.0", port: 68 } }, { settings: settings(), inventory: { lookup: () => undefined }, leases: new LeaseTable(), now: 0 }).reason).toMatch(/BOOTP/);
+    expect(
+      decide(
+        { packet: bootp, localPort: 67, source: { address: "0.0.0.0", port: 68 } },
+        { settings: settings(), inventory: { lookup: () => undefined }, leases: new LeaseTable(), now: 0 },
+      ).reason,
+    ).toMatch(/BOOTP/);
     const p = decodePacket(clientPacket({ type: 2, mac: KNOWN }));
-    const d = decide({ packet: p, localPort: 67, source: { address: "0.0.0.0", port: 68 } }, { settings: settings(), inventory: { lookup: () => undefined }, leases: new LeaseTable(), now: 0 });
+    const d = decide(
+      { packet: p, localPort: 67, source: { address: "0.0.0.0", port: 68 } },
+      { settings: settings(), inventory: { lookup: () => undefined }, leases: new LeaseTable(), now: 0 },
+    );
     expect(d.action).toBe("drop");
     expect(d.reason).toMatch(/OFFER/);
     const ib = decodePacket(clientPacket({ type: 1, mac: KNOWN }));
     ib.htype = 32;
-    expect(decide({ packet: ib, localPort: 67, source: { address: "0.0.0.0", port: 68 } }, { settings: settings(), inventory: { lookup: () => undefined }, leases: new LeaseTable(), now: 0 }).reason).toMatch(/not Ethernet/);
+    expect(
+      decide(
+        { packet: ib, localPort: 67, source: { address: "0.0.0.0", port: 68 } },
+        { settings: settings(), inventory: { lookup: () => undefined }, leases: new LeaseTable(), now: 0 },
+      ).reason,
+    ).toMatch(/not Ethernet/);
   });
 });
 
@@ -207,7 +251,18 @@ describe("DHCP decisions: unknown clients", () => {
     expect(["10.61.0.200", "10.61.0.201", "10.61.0.202"]).toContain(ip);
     expect(offer.r!.u32(51)).toBe(300);
     expect(offer.r!.text(67)).toBe("reboot.ipxe");
-    const ack = run({ type: 3, mac: UNKNOWN, options: [[77, "iPXE"], [54, ipOpt(SERVER)], [50, ipOpt(ip)]] }, { s, leases });
+    const ack = run(
+      {
+        type: 3,
+        mac: UNKNOWN,
+        options: [
+          [77, "iPXE"],
+          [54, ipOpt(SERVER)],
+          [50, ipOpt(ip)],
+        ],
+      },
+      { s, leases },
+    );
     expect(replyOf(ack.d).kind).toBe("ACK");
     expect(ack.r!.yiaddr).toBe(ip);
     expect(leases.get(UNKNOWN)).toMatchObject({ ip, state: "bound" });
@@ -222,7 +277,17 @@ describe("DHCP decisions: unknown clients", () => {
     const s = settings({ unknownClients: "bootloop" });
     const leases = new LeaseTable();
     const ip = run({ type: 1, mac: UNKNOWN }, { s, leases }).r!.yiaddr;
-    run({ type: 3, mac: UNKNOWN, options: [[54, ipOpt(SERVER)], [50, ipOpt(ip)]] }, { s, leases });
+    run(
+      {
+        type: 3,
+        mac: UNKNOWN,
+        options: [
+          [54, ipOpt(SERVER)],
+          [50, ipOpt(ip)],
+        ],
+      },
+      { s, leases },
+    );
     const renew = run({ type: 3, mac: UNKNOWN, ciaddr: ip }, { s, leases });
     expect(replyOf(renew.d).kind).toBe("NAK");
     expect(leases.get(UNKNOWN)).toBeUndefined();
@@ -237,13 +302,37 @@ describe("DHCP decisions: unknown clients", () => {
     expect(new Set(ips).size).toBe(3);
     const full = run({ type: 1, mac: "52:54:00:00:01:04" }, { s, leases });
     expect(full.d.reason).toMatch(/exhausted/);
-    expect(replyOf(run({ type: 3, mac: "52:54:00:00:01:04", options: [[54, ipOpt(SERVER)], [50, ipOpt(ips[0])]] }, { s, leases }).d).kind).toBe("NAK");
+    expect(
+      replyOf(
+        run(
+          {
+            type: 3,
+            mac: "52:54:00:00:01:04",
+            options: [
+              [54, ipOpt(SERVER)],
+              [50, ipOpt(ips[0])],
+            ],
+          },
+          { s, leases },
+        ).d,
+      ).kind,
+    ).toBe("NAK");
     // Offers expire after the hold: the fourth client then gets one.
     const later = run({ type: 1, mac: "52:54:00:00:01:04" }, { s, leases, now: 1_000_000 + 61_000 });
     expect(replyOf(later.d).kind).toBe("OFFER");
     run({ type: 7, mac: macs[1], ciaddr: ips[1] }, { s, leases });
     expect(leases.get(macs[1])).toBeUndefined();
-    run({ type: 4, mac: macs[2], options: [[50, ipOpt(ips[2])], [54, ipOpt(SERVER)]] }, { s, leases });
+    run(
+      {
+        type: 4,
+        mac: macs[2],
+        options: [
+          [50, ipOpt(ips[2])],
+          [54, ipOpt(SERVER)],
+        ],
+      },
+      { s, leases },
+    );
     expect(leases.get(macs[2])).toBeUndefined();
     expect(leases.available(ips[2], "52:54:00:00:09:09", 1_000_000)).toBe(false);
   });
@@ -262,7 +351,18 @@ describe("DHCP decisions: unknown clients", () => {
 describe("DHCP decisions: proxy mode", () => {
   const proxy = () => settings({ mode: "proxy" });
   it("answers PXE DISCOVERs with boot options and no address", () => {
-    const { d, r } = run({ type: 1, mac: KNOWN, options: [[60, "PXEClient:Arch:00007:UNDI:003016"], [93, [0, 7]], [97, [0, ...Array(16).fill(1)]]] }, { s: proxy() });
+    const { d, r } = run(
+      {
+        type: 1,
+        mac: KNOWN,
+        options: [
+          [60, "PXEClient:Arch:00007:UNDI:003016"],
+          [93, [0, 7]],
+          [97, [0, ...Array(16).fill(1)]],
+        ],
+      },
+      { s: proxy() },
+    );
     expect(replyOf(d).kind).toBe("OFFER");
     expect(r!.yiaddr).toBe("0.0.0.0");
     expect(r!.opts.has(51)).toBe(false);
@@ -275,8 +375,24 @@ describe("DHCP decisions: proxy mode", () => {
 
   it("ignores non-PXE clients and REQUESTs for the real server; answers REQUESTs on 4011 by unicast", () => {
     expect(run({ type: 1, mac: KNOWN }, { s: proxy() }).d.reason).toMatch(/not a PXE client/);
-    expect(run({ type: 3, mac: KNOWN, options: [[77, "iPXE"], [54, ipOpt("10.61.0.9")], [50, ipOpt("10.61.0.5")]] }, { s: proxy() }).d.action).toBe("drop");
-    const { d, r } = run({ type: 3, mac: KNOWN, ciaddr: "10.61.0.5", options: [[77, "iPXE"]] }, { s: proxy(), localPort: 4011, source: "10.61.0.5" });
+    expect(
+      run(
+        {
+          type: 3,
+          mac: KNOWN,
+          options: [
+            [77, "iPXE"],
+            [54, ipOpt("10.61.0.9")],
+            [50, ipOpt("10.61.0.5")],
+          ],
+        },
+        { s: proxy() },
+      ).d.action,
+    ).toBe("drop");
+    const { d, r } = run(
+      { type: 3, mac: KNOWN, ciaddr: "10.61.0.5", options: [[77, "iPXE"]] },
+      { s: proxy(), localPort: 4011, source: "10.61.0.5" },
+    );
     expect(replyOf(d).kind).toBe("ACK");
     expect(replyOf(d).to).toEqual({ address: "10.61.0.5", port: 68, broadcast: false });
     expect(r!.text(67)).toContain("/boot/v1/bootscript?mac=");
@@ -284,13 +400,24 @@ describe("DHCP decisions: proxy mode", () => {
 });
 
 describe("DHCP decisions on packets captured from real clients", () => {
-  const fixture = (name: string) => Buffer.from(readFileSync(path.join(import.meta.dirname, "../fixtures/dhcp", `${name}.hex`), "utf8").trim(), "hex");
+  const fixture = (name: string) =>
+    Buffer.from(readFileSync(path.join(import.meta.dirname, "../fixtures/dhcp", `${name}.hex`), "utf8").trim(), "hex");
   const mac = "52:54:00:61:0f:01";
-  const inventory = { lookup: (m: string) => (m === mac ? { mac, ips: ["10.61.0.77"], hostname: "nid0077", xname: "x1000c0s7b0n0", nid: 77, type: "Node" } : undefined) };
+  const inventory = {
+    lookup: (m: string) =>
+      m === mac ? { mac, ips: ["10.61.0.77"], hostname: "nid0077", xname: "x1000c0s7b0n0", nid: 77, type: "Node" } : undefined,
+  };
   const answer = (name: string) => {
     const packet = decodePacket(fixture(name));
-    const d = decide({ packet, localPort: 67, source: { address: "0.0.0.0", port: 68 } }, { settings: settings(), inventory, leases: new LeaseTable(), now: 0 });
-    return { packet, d, r: d.action === "reply" ? readReply(encodePacket(d.reply, { maxMessageSize: d.maxMessageSize, droppable: d.droppable })) : undefined };
+    const d = decide(
+      { packet, localPort: 67, source: { address: "0.0.0.0", port: 68 } },
+      { settings: settings(), inventory, leases: new LeaseTable(), now: 0 },
+    );
+    return {
+      packet,
+      d,
+      r: d.action === "reply" ? readReply(encodePacket(d.reply, { maxMessageSize: d.maxMessageSize, droppable: d.droppable })) : undefined,
+    };
   };
 
   it("busybox udhcpc posing as BIOS PXE firmware gets undionly.kpxe", () => {

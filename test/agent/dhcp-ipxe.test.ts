@@ -44,7 +44,12 @@ describe.runIf(isRoot && haveQemu)("real iPXE in QEMU", () => {
       res.end("#!ipxe\necho ochami-edge bootscript reached\nshell\n");
     });
     await new Promise<void>((r) => http.listen(0, "10.61.40.1", r));
-    api = await startApiServer({ port: await freePort(), stateDir: path.join(dir, "state"), vars: { OCHAMI_AUTH: "off" }, onLog: () => {} });
+    api = await startApiServer({
+      port: await freePort(),
+      stateDir: path.join(dir, "state"),
+      vars: { OCHAMI_AUTH: "off" },
+      onLog: () => {},
+    });
     await seedNodes(api.url, [{ xname: "x3000c0s40b0n0", nid: 40, mac: MAC, ip: "10.61.40.21" }]);
     agent = await startAgent(
       parseAgentConfig({
@@ -69,8 +74,25 @@ describe.runIf(isRoot && haveQemu)("real iPXE in QEMU", () => {
   it("gets its SMD address and chains the bootscript URL from DHCP", async () => {
     qemu = spawn(
       "qemu-system-x86_64",
-      ["-machine", "pc,accel=tcg", "-m", "128", "-display", "none", "-serial", "none", "-monitor", "none", "-no-reboot", "-boot", "n",
-        "-netdev", `tap,id=n0,ifname=${TAP},script=no,downscript=no`, "-device", `e1000,netdev=n0,mac=${MAC}`],
+      [
+        "-machine",
+        "pc,accel=tcg",
+        "-m",
+        "128",
+        "-display",
+        "none",
+        "-serial",
+        "none",
+        "-monitor",
+        "none",
+        "-no-reboot",
+        "-boot",
+        "n",
+        "-netdev",
+        `tap,id=n0,ifname=${TAP},script=no,downscript=no`,
+        "-device",
+        `e1000,netdev=n0,mac=${MAC}`,
+      ],
       { stdio: "ignore" },
     );
     const deadline = Date.now() + 90_000;
@@ -80,6 +102,12 @@ describe.runIf(isRoot && haveQemu)("real iPXE in QEMU", () => {
     const got = requests.map((u) => new URL(u, "http://x"));
     expect(got.map((u) => [u.pathname, u.searchParams.get("mac")])).toContainEqual(["/boot/v1/bootscript", MAC]);
     const ack = logs.find((l) => l.decision === "ACK" && l.mac === MAC);
-    expect(ack).toMatchObject({ client: "ipxe", arch: 0, ip: "10.61.40.21", xname: "x3000c0s40b0n0", bootfile: expect.stringContaining("/boot/v1/bootscript?mac=") });
+    expect(ack).toMatchObject({
+      client: "ipxe",
+      arch: 0,
+      ip: "10.61.40.21",
+      xname: "x3000c0s40b0n0",
+      bootfile: expect.stringContaining("/boot/v1/bootscript?mac="),
+    });
   }, 120_000);
 });

@@ -30,7 +30,10 @@ const NODES: SeedNode[] = [
   { xname: "x3000c0s3b0n0", nid: 3, mac: "52:54:00:61:00:03", ip: "10.61.16.13" },
   { xname: "x3000c0s4b0n0", nid: 4, mac: "52:54:00:61:00:04", ip: "10.61.8.20" },
 ];
-const PERF_MACS = Array.from({ length: 200 }, (_, i) => `02:61:ee:00:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`);
+const PERF_MACS = Array.from(
+  { length: 200 },
+  (_, i) => `02:61:ee:00:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`,
+);
 
 describe.runIf(isRoot)("DHCP server with real clients in network namespaces", () => {
   const lab = new NetLab();
@@ -47,7 +50,12 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
     await lab.inNs("dh-rl", "ip", ["route", "add", "10.61.16.0/20", "via", "10.61.3.1"]);
     await run("ip", ["route", "replace", "10.61.8.0/24", "via", "10.61.3.2", "dev", "dh-s2"]);
 
-    api = await startApiServer({ port: await freePort(), stateDir: path.join(dir, "state"), vars: { OCHAMI_AUTH: "off" }, onLog: () => {} });
+    api = await startApiServer({
+      port: await freePort(),
+      stateDir: path.join(dir, "state"),
+      vars: { OCHAMI_AUTH: "off" },
+      onLog: () => {},
+    });
     await seedNodes(api.url, NODES);
     await seedNodes(
       api.url,
@@ -96,9 +104,42 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
     const script = path.join(dir, "udhcpc.sh");
     writeFileSync(script, `#!/bin/sh\n[ "$1" = bound ] && env > ${out}\nexit 0\n`);
     chmodSync(script, 0o755);
-    const r = await lab.inNs(ns, "udhcpc", ["-i", iface, "-n", "-q", "-f", "-t", "3", "-T", "1", "-A", "1", "-s", script, "-O", "bootfile", "-O", "hostname", "-O", "domain", "-O", "dns", ...extra], { allowFail: true, timeoutMs: 20_000 });
+    const r = await lab.inNs(
+      ns,
+      "udhcpc",
+      [
+        "-i",
+        iface,
+        "-n",
+        "-q",
+        "-f",
+        "-t",
+        "3",
+        "-T",
+        "1",
+        "-A",
+        "1",
+        "-s",
+        script,
+        "-O",
+        "bootfile",
+        "-O",
+        "hostname",
+        "-O",
+        "domain",
+        "-O",
+        "dns",
+        ...extra,
+      ],
+      { allowFail: true, timeoutMs: 20_000 },
+    );
     if (r.code !== 0) return undefined;
-    return Object.fromEntries(readFileSync(out, "utf8").split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    return Object.fromEntries(
+      readFileSync(out, "utf8")
+        .split("\n")
+        .filter((l) => l.includes("="))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
   }
 
   it("dhclient (ISC) gets the reserved address, options and the iPXE binary for its architecture", async () => {
@@ -119,7 +160,9 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
       ].join("\n"),
     );
     try {
-      const r = await lab.inNs("dh-c0", "dhclient", ["-1", "-v", "-cf", conf, "-sf", "/bin/true", "-lf", leases, "-pf", pid, "dh-c0i"], { timeoutMs: 30_000 });
+      const r = await lab.inNs("dh-c0", "dhclient", ["-1", "-v", "-cf", conf, "-sf", "/bin/true", "-lf", leases, "-pf", pid, "dh-c0i"], {
+        timeoutMs: 30_000,
+      });
       expect(r.stderr).toContain(`bound to ${node.ip}`);
     } finally {
       // dhclient daemonizes once bound (pitfall P11): stop it by its pid.
@@ -146,7 +189,17 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
     const plain = await udhcpc("dh-c0", "dh-c0i", NODES[1].mac, ["-x", "0x5d:0000"]);
     const ipxe = await udhcpc("dh-c0", "dh-c0i", NODES[2].mac, ["-x", `0x4d:${Buffer.from("iPXE").toString("hex")}`, "-x", "0x5d:0007"]);
     const [served, other, relayLink] = await Promise.all(caps.map((c) => c.stop()));
-    expect(plain).toMatchObject({ ip: NODES[1].ip, hostname: "nid0002", domain: "cluster.test", router: "10.61.16.254", dns: "10.61.16.53", lease: "3600", serverid: SERVER, bootfile: "undionly.kpxe", siaddr: SERVER });
+    expect(plain).toMatchObject({
+      ip: NODES[1].ip,
+      hostname: "nid0002",
+      domain: "cluster.test",
+      router: "10.61.16.254",
+      dns: "10.61.16.53",
+      lease: "3600",
+      serverid: SERVER,
+      bootfile: "undionly.kpxe",
+      siaddr: SERVER,
+    });
     expect(ipxe).toMatchObject({ ip: NODES[2].ip, bootfile: `http://10.61.16.1:8081/boot/v1/bootscript?mac=${NODES[2].mac}` });
     expect(served.length).toBeGreaterThanOrEqual(4); // 2 × (OFFER + ACK)
     expect(other).toEqual([]);
@@ -164,9 +217,31 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
 
   it("relayed requests (giaddr set) are answered to the relay on port 67 with the relayed subnet's address", async () => {
     const node = NODES[3];
-    const discover = clientPacket({ type: 1, mac: node.mac, giaddr: "10.61.8.1", hops: 1, xid: 0x6101, options: [[82, [1, 4, 0x70, 0x6f, 0x72, 0x74]], [55, [1, 3, 12]]] });
-    const r = await lab.inNs("dh-rl", "node", [PEER, JSON.stringify({ bind: { address: "10.61.8.1", port: 67 }, to: { address: SERVER, port: 67 }, packets: [discover.toString("hex")], expectReplies: 1, waitMs: 5000 })]);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const discover = clientPacket({
+      type: 1,
+      mac: node.mac,
+      giaddr: "10.61.8.1",
+      hops: 1,
+      xid: 0x6101,
+      options: [
+        [82, [1, 4, 0x70, 0x6f, 0x72, 0x74]],
+        [55, [1, 3, 12]],
+      ],
+    });
+    const r = await lab.inNs("dh-rl", "node", [
+      PEER,
+      JSON.stringify({
+        bind: { address: "10.61.8.1", port: 67 },
+        to: { address: SERVER, port: 67 },
+        packets: [discover.toString("hex")],
+        expectReplies: 1,
+        waitMs: 5000,
+      }),
+    ]);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const reply = lines.find((l) => l.hex);
     expect(reply).toBeDefined();
     expect(reply.port).toBe(67);
@@ -179,8 +254,27 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
     expect(offer.text(12)).toBe("nid0004");
     expect([...offer.opts.get(82)!]).toEqual([1, 4, 0x70, 0x6f, 0x72, 0x74]);
     // The REQUEST through the relay gets its ACK the same way.
-    const request = clientPacket({ type: 3, mac: node.mac, giaddr: "10.61.8.1", hops: 1, xid: 0x6102, options: [[54, ipOpt(SERVER)], [50, ipOpt(node.ip)]] });
-    const r2 = await lab.inNs("dh-rl", "node", [PEER, JSON.stringify({ bind: { address: "10.61.8.1", port: 67 }, to: { address: SERVER, port: 67 }, packets: [request.toString("hex")], expectReplies: 1, waitMs: 5000 })]);
+    const request = clientPacket({
+      type: 3,
+      mac: node.mac,
+      giaddr: "10.61.8.1",
+      hops: 1,
+      xid: 0x6102,
+      options: [
+        [54, ipOpt(SERVER)],
+        [50, ipOpt(node.ip)],
+      ],
+    });
+    const r2 = await lab.inNs("dh-rl", "node", [
+      PEER,
+      JSON.stringify({
+        bind: { address: "10.61.8.1", port: 67 },
+        to: { address: SERVER, port: 67 },
+        packets: [request.toString("hex")],
+        expectReplies: 1,
+        waitMs: 5000,
+      }),
+    ]);
     const ack = readReply(Buffer.from(JSON.parse(r2.stdout.split("\n")[0]).hex, "hex"));
     expect(ack.type).toBe(5);
     expect(ack.yiaddr).toBe(node.ip);
@@ -189,7 +283,12 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
   it("perfdhcp completes four-way exchanges for many SMD MACs without drops", async () => {
     const macFile = path.join(dir, "macs.txt");
     writeFileSync(macFile, PERF_MACS.join("\n") + "\n");
-    const r = await lab.inNs("dh-c0", "perfdhcp", ["-4", "-l", "dh-c0i", "-r", "200", "-R", String(PERF_MACS.length), "-M", macFile, "-n", "400", "-p", "4", "-W", "500000"], { allowFail: true, timeoutMs: 30_000 });
+    const r = await lab.inNs(
+      "dh-c0",
+      "perfdhcp",
+      ["-4", "-l", "dh-c0i", "-r", "200", "-R", String(PERF_MACS.length), "-M", macFile, "-n", "400", "-p", "4", "-W", "500000"],
+      { allowFail: true, timeoutMs: 30_000 },
+    );
     const out = r.stdout;
     const sent = Number(/sent packets: (\d+)/.exec(out)?.[1]);
     const received = [...out.matchAll(/received packets: (\d+)/g)].map((m) => Number(m[1]));
@@ -200,24 +299,53 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
     expect(drops.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(Math.ceil(sent * 0.02));
     const acks = logs.filter((l) => l.decision === "ACK" && typeof l.mac === "string" && (l.mac as string).startsWith("02:61:ee"));
     expect(acks.length).toBeGreaterThan(300);
-    for (const a of acks.slice(0, 50)) expect(a.ip).toBe(`10.61.17.${parseInt((a.mac as string).slice(-2), 16) + 256 * parseInt((a.mac as string).slice(-5, -3), 16)}`);
+    for (const a of acks.slice(0, 50))
+      expect(a.ip).toBe(`10.61.17.${parseInt((a.mac as string).slice(-2), 16) + 256 * parseInt((a.mac as string).slice(-5, -3), 16)}`);
   });
 
   it("fuzzed and truncated packets are logged drops; the server keeps answering", async () => {
     let seed = 7;
     const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-    const base = clientPacket({ type: 1, mac: NODES[1].mac, options: [[55, [1, 3, 6]], [93, [0, 7]], [77, "iPXE"]] });
+    const base = clientPacket({
+      type: 1,
+      mac: NODES[1].mac,
+      options: [
+        [55, [1, 3, 6]],
+        [93, [0, 7]],
+        [77, "iPXE"],
+      ],
+    });
     const packets: string[] = [];
     for (let i = 0; i < 300; i++) {
-      const b = i % 2 ? Buffer.from(base.subarray(0, Math.floor(rnd() * base.length))) : Buffer.from(Array.from({ length: Math.floor(rnd() * 700) }, () => Math.floor(rnd() * 256)));
+      const b =
+        i % 2
+          ? Buffer.from(base.subarray(0, Math.floor(rnd() * base.length)))
+          : Buffer.from(Array.from({ length: Math.floor(rnd() * 700) }, () => Math.floor(rnd() * 256)));
       if (i % 3 === 0 && b.length > 10) for (let k = 0; k < 5; k++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
       packets.push(b.toString("hex"));
     }
     const before = logs.filter((l) => l.msg === "DHCP packet malformed, dropped").length;
     const bcast = path.join(dir, "fuzz-broadcast.json");
     const ucast = path.join(dir, "fuzz-unicast.json");
-    writeFileSync(bcast, JSON.stringify({ bind: { address: "10.61.16.2", port: 0 }, to: { address: "10.61.31.255", port: 67 }, broadcast: true, packets, waitMs: 500 }));
-    writeFileSync(ucast, JSON.stringify({ bind: { address: "10.61.16.2", port: 0 }, to: { address: SERVER, port: 67 }, packets: packets.slice(0, 100), waitMs: 500 }));
+    writeFileSync(
+      bcast,
+      JSON.stringify({
+        bind: { address: "10.61.16.2", port: 0 },
+        to: { address: "10.61.31.255", port: 67 },
+        broadcast: true,
+        packets,
+        waitMs: 500,
+      }),
+    );
+    writeFileSync(
+      ucast,
+      JSON.stringify({
+        bind: { address: "10.61.16.2", port: 0 },
+        to: { address: SERVER, port: 67 },
+        packets: packets.slice(0, 100),
+        waitMs: 500,
+      }),
+    );
     await lab.inNs("dh-c0", "node", [PEER, `@${bcast}`]);
     await lab.inNs("dh-c0", "node", [PEER, `@${ucast}`]);
     expect(logs.filter((l) => l.msg === "DHCP packet malformed, dropped").length - before).toBeGreaterThan(150);
@@ -238,7 +366,12 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
     await seedNodes(api.url, [{ xname: "x3000c0s9b0n0", nid: 9, mac, ip: "10.61.16.99" }]);
     await new Promise((r) => setTimeout(r, 1100)); // the miss-refresh rate limit
     const after = await udhcpc("dh-c0", "dh-c0i", mac, ["-x", `0x4d:${Buffer.from("iPXE").toString("hex")}`]);
-    expect(after).toMatchObject({ ip: "10.61.16.99", lease: "3600", hostname: "nid0009", bootfile: `http://10.61.16.1:8081/boot/v1/bootscript?mac=${mac}` });
+    expect(after).toMatchObject({
+      ip: "10.61.16.99",
+      lease: "3600",
+      hostname: "nid0009",
+      bootfile: `http://10.61.16.1:8081/boot/v1/bootscript?mac=${mac}`,
+    });
     expect(agent.dhcp!.leases.get(mac)).toBeUndefined();
   });
 
@@ -264,9 +397,24 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
       await lab.inNs("dh-c1", "ip", ["addr", "add", "10.61.2.50/24", "dev", "dh-c1i"]);
       await lab.inNs("dh-c1", "ip", ["route", "add", "default", "via", "10.61.2.1"]);
       const node = NODES[0];
-      const pxe: Array<[number, string | number[]]> = [[60, "PXEClient:Arch:00007:UNDI:003016"], [93, [0, 7]], [97, [0, ...Array(16).fill(9)]], [55, [1, 3, 43, 60, 66, 67, 97]]];
+      const pxe: Array<[number, string | number[]]> = [
+        [60, "PXEClient:Arch:00007:UNDI:003016"],
+        [93, [0, 7]],
+        [97, [0, ...Array(16).fill(9)]],
+        [55, [1, 3, 43, 60, 66, 67, 97]],
+      ];
       const discover = clientPacket({ type: 1, mac: node.mac, xid: 0x7101, flags: 0x8000, options: pxe });
-      const r1 = await lab.inNs("dh-c1", "node", [PEER, JSON.stringify({ bind: { address: "0.0.0.0", port: 68 }, to: { address: "255.255.255.255", port: 67 }, broadcast: true, packets: [discover.toString("hex")], expectReplies: 1, waitMs: 4000 })]);
+      const r1 = await lab.inNs("dh-c1", "node", [
+        PEER,
+        JSON.stringify({
+          bind: { address: "0.0.0.0", port: 68 },
+          to: { address: "255.255.255.255", port: 67 },
+          broadcast: true,
+          packets: [discover.toString("hex")],
+          expectReplies: 1,
+          waitMs: 4000,
+        }),
+      ]);
       const offer = readReply(Buffer.from(JSON.parse(r1.stdout.split("\n")[0]).hex, "hex"));
       expect(offer.type).toBe(2);
       expect(offer.yiaddr).toBe("0.0.0.0");
@@ -276,8 +424,27 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
       expect(offer.siaddr).toBe("10.61.2.1");
       expect([...offer.opts.get(43)!]).toEqual([6, 1, 8, 255]);
       // iPXE, having its address from the site's DHCP server, asks the proxy on 4011.
-      const request = clientPacket({ type: 3, mac: node.mac, xid: 0x7102, ciaddr: "10.61.2.50", options: [[77, "iPXE"], [93, [0, 7]], [60, "PXEClient:Arch:00007:UNDI:003016"]] });
-      const r2 = await lab.inNs("dh-c1", "node", [PEER, JSON.stringify({ bind: { address: "10.61.2.50", port: 68 }, to: { address: "10.61.2.1", port: 4011 }, packets: [request.toString("hex")], expectReplies: 1, waitMs: 4000 })]);
+      const request = clientPacket({
+        type: 3,
+        mac: node.mac,
+        xid: 0x7102,
+        ciaddr: "10.61.2.50",
+        options: [
+          [77, "iPXE"],
+          [93, [0, 7]],
+          [60, "PXEClient:Arch:00007:UNDI:003016"],
+        ],
+      });
+      const r2 = await lab.inNs("dh-c1", "node", [
+        PEER,
+        JSON.stringify({
+          bind: { address: "10.61.2.50", port: 68 },
+          to: { address: "10.61.2.1", port: 4011 },
+          packets: [request.toString("hex")],
+          expectReplies: 1,
+          waitMs: 4000,
+        }),
+      ]);
       const reply = JSON.parse(r2.stdout.split("\n")[0]);
       const ack = readReply(Buffer.from(reply.hex, "hex"));
       expect(reply.port).toBe(4011);
@@ -286,7 +453,16 @@ describe.runIf(isRoot)("DHCP server with real clients in network namespaces", ()
       expect(ack.text(67)).toBe(`http://10.61.2.1:8081/boot/v1/bootscript?mac=${node.mac}`);
       // A plain (non-PXE) DHCP client gets nothing from a proxy.
       const plain = clientPacket({ type: 1, mac: node.mac, xid: 0x7103 });
-      const r3 = await lab.inNs("dh-c1", "node", [PEER, JSON.stringify({ bind: { address: "0.0.0.0", port: 68 }, to: { address: "255.255.255.255", port: 67 }, broadcast: true, packets: [plain.toString("hex")], waitMs: 1000 })]);
+      const r3 = await lab.inNs("dh-c1", "node", [
+        PEER,
+        JSON.stringify({
+          bind: { address: "0.0.0.0", port: 68 },
+          to: { address: "255.255.255.255", port: 67 },
+          broadcast: true,
+          packets: [plain.toString("hex")],
+          waitMs: 1000,
+        }),
+      ]);
       expect(JSON.parse(r3.stdout.trim().split("\n").at(-1)!)).toEqual({ done: true, replies: 0 });
     } finally {
       proxy.stop();

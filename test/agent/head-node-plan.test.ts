@@ -10,7 +10,14 @@ const dir = mkdtempSync(path.join(tmpdir(), "e2-plan-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const plan = (env: NodeJS.ProcessEnv, o: Partial<PlanInput> = {}) =>
-  planHeadNode({ env, host: "127.0.0.1", port: 8081, stateDir: "/var/lib/ochami", addressOf: (i) => (i === "eth1" ? "10.64.9.1" : undefined), ...o });
+  planHeadNode({
+    env,
+    host: "127.0.0.1",
+    port: 8081,
+    stateDir: "/var/lib/ochami",
+    addressOf: (i) => (i === "eth1" ? "10.64.9.1" : undefined),
+    ...o,
+  });
 
 function yaml(text: string): string {
   const file = path.join(dir, `${Math.random().toString(36).slice(2)}.yaml`);
@@ -50,14 +57,23 @@ describe("npm start's agent plan", () => {
   });
 
   it("YAML over the defaults, environment over YAML; the admin's own variables and URLs are kept", () => {
-    const file = yaml("dhcp:\n  interface: eth1\nimages:\n  port: 9000\n  root: /srv/images\nnodeProxy:\n  port: 9082\ntftp:\n  enabled: false\n");
-    const p = plan({ OCHAMI_AGENT_CONFIG: file, OCHAMI_IMAGES_DIR: "/data/domain-images", OCHAMI_TRUSTED_PROXIES: "10.0.0.5", OCHAMI_NODE_BASE_URL: "http://head:8081" });
+    const file = yaml(
+      "dhcp:\n  interface: eth1\nimages:\n  port: 9000\n  root: /srv/images\nnodeProxy:\n  port: 9082\ntftp:\n  enabled: false\n",
+    );
+    const p = plan({
+      OCHAMI_AGENT_CONFIG: file,
+      OCHAMI_IMAGES_DIR: "/data/domain-images",
+      OCHAMI_TRUSTED_PROXIES: "10.0.0.5",
+      OCHAMI_NODE_BASE_URL: "http://head:8081",
+    });
     expect(p.agent.images).toMatchObject({ port: 9000, root: "/data/domain-images" });
     expect(p.agent.tftp.enabled).toBe(false);
     expect(p.agent.dhcp.boot.httpBase).toBe("http://{server}:9000");
     expect(p.agent.api.bootUrl).toBe("http://10.64.9.1:9082");
     expect(p.workerVars).toEqual({ OCHAMI_TRUSTED_PROXIES: "10.0.0.5,127.0.0.1" });
-    expect(plan({ OCHAMI_AGENT_CONFIG: yaml("api:\n  bootUrl: http://gw:80\ndhcp:\n  interface: eth1\n") }).agent.api.bootUrl).toBe("http://gw:80");
+    expect(plan({ OCHAMI_AGENT_CONFIG: yaml("api:\n  bootUrl: http://gw:80\ndhcp:\n  interface: eth1\n") }).agent.api.bootUrl).toBe(
+      "http://gw:80",
+    );
   });
 
   it("a proxy pointed elsewhere changes nothing in this API's trust", () => {

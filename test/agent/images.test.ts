@@ -71,7 +71,11 @@ describe("image server", () => {
   });
 
   it("serves files with GET, intact, with validators and Accept-Ranges", async () => {
-    for (const [file, bytes] of [[`vmlinuz-${KVER}`, content.kernel], [`initramfs-${KVER}.img`, content.initrd], [`rootfs-${KVER}`, content.rootfs]] as const) {
+    for (const [file, bytes] of [
+      [`vmlinuz-${KVER}`, content.kernel],
+      [`initramfs-${KVER}.img`, content.initrd],
+      [`rootfs-${KVER}`, content.rootfs],
+    ] as const) {
       const r = await curlHttp(url(`/${image}/${file}`));
       expect(r.status, file).toBe(200);
       expect(sha256(r.body)).toBe(sha256(bytes));
@@ -238,7 +242,8 @@ describe("image server", () => {
   it("survives a client that disconnects mid-download", async () => {
     const r = await curlHttp(url("/huge.img"), ["--limit-rate", "2M", "--max-time", "0.5", "-o", "/dev/null"]);
     expect(r.code).toBe(28); // curl: operation timed out
-    const gauge = async () => (await metrics.getMetricsAsJSON()).find((m) => m.name === "ochami_agent_images_downloads_active")?.values[0]?.value;
+    const gauge = async () =>
+      (await metrics.getMetricsAsJSON()).find((m) => m.name === "ochami_agent_images_downloads_active")?.values[0]?.value;
     let active = await gauge();
     for (let i = 0; i < 60 && active !== 0; i++) {
       await new Promise((res) => setTimeout(res, 50));
@@ -369,7 +374,12 @@ describe("node proxy", () => {
       expect(r.status, p).toBe(404);
       expect(r.headers["content-type"]).toBe("application/problem+json");
     }
-    for (const p of ["/cloud-init/../hsm/v2/State/Components", "/cloud-init/%2e%2e/hsm/v2/State/Components", "/cloud-init/..%2fhsm", "/boot/v1/bootscript/%2e"]) {
+    for (const p of [
+      "/cloud-init/../hsm/v2/State/Components",
+      "/cloud-init/%2e%2e/hsm/v2/State/Components",
+      "/cloud-init/..%2fhsm",
+      "/boot/v1/bootscript/%2e",
+    ]) {
       seen = { headers: {} };
       const r = await curlHttp(`${proxy.url}${p}`, ["--path-as-is"]);
       expect(r.status, p).toBe(400);
@@ -399,11 +409,22 @@ describe("file answers and classification (pure)", () => {
   const meta = { size: 1000, mtimeMs: Date.parse("2026-01-02T03:04:05.678Z") };
   const etag = etagOf(meta);
   const lastModified = "Fri, 02 Jan 2026 03:04:05 GMT";
-  const answer = (headers: Record<string, string>, method = "GET") => answerFor(method, headers, meta, { contentType: "application/octet-stream" });
+  const answer = (headers: Record<string, string>, method = "GET") =>
+    answerFor(method, headers, meta, { contentType: "application/octet-stream" });
 
   it("gives the whole file, or one range, with validators", () => {
-    expect(answer({})).toMatchObject({ status: 200, start: 0, end: 999, headers: { etag, "last-modified": lastModified, "content-length": 1000 } });
-    expect(answer({ range: "bytes=10-19" })).toMatchObject({ status: 206, start: 10, end: 19, headers: { "content-range": "bytes 10-19/1000" } });
+    expect(answer({})).toMatchObject({
+      status: 200,
+      start: 0,
+      end: 999,
+      headers: { etag, "last-modified": lastModified, "content-length": 1000 },
+    });
+    expect(answer({ range: "bytes=10-19" })).toMatchObject({
+      status: 206,
+      start: 10,
+      end: 19,
+      headers: { "content-range": "bytes 10-19/1000" },
+    });
     expect(answer({ range: "bytes=0-5,3-9" })).toMatchObject({ status: 206, start: 0, end: 9 }); // merged into one
     expect(answer({ range: "bytes=0-1,5-6" })).toMatchObject({ status: 200 });
     expect(answer({ range: "bytes=x-y" })).toMatchObject({ status: 200 }); // malformed: ignored

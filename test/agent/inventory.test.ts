@@ -32,17 +32,30 @@ describe("SMD inventory cache against the real API", () => {
       { xname: "x1000c1s7b1n0", nid: 12, mac: "ec:e7:a7:05:a1:fd", ip: "172.16.0.2" },
     ]);
     // A BMC: no NID, hostname falls back to the xname.
-    await fetch(`${api.url}/hsm/v2/State/Components`, { method: "POST", body: JSON.stringify({ Components: [{ ID: "x1000c1s7b0", State: "Ready" }] }) });
+    await fetch(`${api.url}/hsm/v2/State/Components`, {
+      method: "POST",
+      body: JSON.stringify({ Components: [{ ID: "x1000c1s7b0", State: "Ready" }] }),
+    });
     await fetch(`${api.url}/hsm/v2/Inventory/EthernetInterfaces`, {
       method: "POST",
       body: JSON.stringify({ MACAddress: "c2:77:05:e2:03:48", ComponentID: "x1000c1s7b0", IPAddresses: [{ IPAddress: "172.16.0.101" }] }),
     });
     // No IP: not a reservation.
-    await fetch(`${api.url}/hsm/v2/Inventory/EthernetInterfaces`, { method: "POST", body: JSON.stringify({ MACAddress: "c2:77:05:e2:03:49", ComponentID: "x1000c1s7b0" }) });
+    await fetch(`${api.url}/hsm/v2/Inventory/EthernetInterfaces`, {
+      method: "POST",
+      body: JSON.stringify({ MACAddress: "c2:77:05:e2:03:49", ComponentID: "x1000c1s7b0" }),
+    });
     const inv = new SmdInventory(new ApiClient(apiConfigSchema.parse({ url: api.url })), inventoryConfigSchema.parse({}));
     await inv.refresh("test");
     expect(inv.size).toBe(3);
-    expect(inv.lookup("ec:e7:a7:05:a1:fc")).toEqual({ mac: "ec:e7:a7:05:a1:fc", ips: ["172.16.0.1"], xname: "x1000c1s7b0n0", nid: 1, type: "Node", hostname: "nid0001" });
+    expect(inv.lookup("ec:e7:a7:05:a1:fc")).toEqual({
+      mac: "ec:e7:a7:05:a1:fc",
+      ips: ["172.16.0.1"],
+      xname: "x1000c1s7b0n0",
+      nid: 1,
+      type: "Node",
+      hostname: "nid0001",
+    });
     expect(inv.lookup("ec:e7:a7:05:a1:fd")?.hostname).toBe("nid0012");
     expect(inv.lookup("c2:77:05:e2:03:48")).toMatchObject({ type: "NodeBMC", hostname: "x1000c1s7b0", ips: ["172.16.0.101"] });
     expect(inv.lookup("c2:77:05:e2:03:49")).toBeUndefined();
@@ -50,7 +63,9 @@ describe("SMD inventory cache against the real API", () => {
 
   it("keeps serving the last good copy while the API is down, and picks up changes when it is back", async () => {
     const errors: string[] = [];
-    const inv = new SmdInventory(new ApiClient(apiConfigSchema.parse({ url: api.url, timeout: 2 })), inventoryConfigSchema.parse({}), { onError: (e) => errors.push(e.message) });
+    const inv = new SmdInventory(new ApiClient(apiConfigSchema.parse({ url: api.url, timeout: 2 })), inventoryConfigSchema.parse({}), {
+      onError: (e) => errors.push(e.message),
+    });
     await inv.refresh("test");
     const before = inv.size;
     expect(before).toBeGreaterThan(0);
@@ -81,7 +96,10 @@ describe("inventory refresh on a miss", () => {
 
   it("is rate-limited to one per missRefreshInterval and coalesced", async () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const inv = new SmdInventory(new ApiClient(apiConfigSchema.parse({ url })), inventoryConfigSchema.parse({ missRefreshInterval: "300ms", refreshInterval: "1h" }));
+    const inv = new SmdInventory(
+      new ApiClient(apiConfigSchema.parse({ url })),
+      inventoryConfigSchema.parse({ missRefreshInterval: "300ms", refreshInterval: "1h" }),
+    );
     await inv.start();
     gets = 0;
     for (let i = 0; i < 100; i++) inv.onMiss(`02:00:00:00:00:${i.toString(16).padStart(2, "0")}`);
@@ -113,7 +131,12 @@ describe("reservation building", () => {
 
   it("skips malformed entries and rejects malformed lists", () => {
     const m = buildReservations(
-      [{ MACAddress: "not-a-mac", IPAddresses: [{ IPAddress: "10.0.0.1" }] }, { MACAddress: "02:00:00:00:00:01", IPAddresses: [{ IPAddress: "fd00::1" }, { IPAddress: "10.0.0.2" }] }, null, 5],
+      [
+        { MACAddress: "not-a-mac", IPAddresses: [{ IPAddress: "10.0.0.1" }] },
+        { MACAddress: "02:00:00:00:00:01", IPAddresses: [{ IPAddress: "fd00::1" }, { IPAddress: "10.0.0.2" }] },
+        null,
+        5,
+      ],
       { Components: [] },
       { default: "{id}" },
     );

@@ -8,7 +8,11 @@ import { promisify } from "node:util";
 
 const exec = promisify(execFile);
 
-export async function run(cmd: string, args: string[], opts: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function run(
+  cmd: string,
+  args: string[],
+  opts: { allowFail?: boolean; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const r = await exec(cmd, args, { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
@@ -45,7 +49,15 @@ export class NetLab {
    * A veth pair: `outer` stays in `outerNs` (undefined: the test's own namespace, i.e. the head
    * node), `inner` goes into `innerNs`. IPv6 is off on both so only our traffic flows.
    */
-  async veth(o: { outer: string; outerNs?: string; outerCidr?: string; inner: string; innerNs: string; innerCidr?: string; innerMac?: string }): Promise<void> {
+  async veth(o: {
+    outer: string;
+    outerNs?: string;
+    outerCidr?: string;
+    inner: string;
+    innerNs: string;
+    innerCidr?: string;
+    innerMac?: string;
+  }): Promise<void> {
     if (!this.namespaces.has(o.innerNs)) await this.ns(o.innerNs);
     if (o.outerNs && !this.namespaces.has(o.outerNs)) await this.ns(o.outerNs);
     await run("ip", ["link", "del", o.outer], { allowFail: true });
@@ -84,7 +96,9 @@ export class Capture {
 
   async start(): Promise<void> {
     const args = ["-l", "-n", "-i", this.iface, "-e", this.filter];
-    this.proc = this.ns ? spawn("ip", ["netns", "exec", this.ns, "tcpdump", ...args], { stdio: ["ignore", "pipe", "pipe"] }) : spawn("tcpdump", args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc = this.ns
+      ? spawn("ip", ["netns", "exec", this.ns, "tcpdump", ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("tcpdump", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.proc.stdout!.on("data", (d: Buffer) => (this.out += d.toString()));
     // tcpdump says "listening on" on stderr once the capture is live.
     await new Promise<void>((resolve, reject) => {

@@ -38,7 +38,9 @@ export function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<Ru
 }
 
 export function sha256(data: Buffer | string): string {
-  return createHash("sha256").update(typeof data === "string" ? readFileSync(data) : data).digest("hex");
+  return createHash("sha256")
+    .update(typeof data === "string" ? readFileSync(data) : data)
+    .digest("hex");
 }
 
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {

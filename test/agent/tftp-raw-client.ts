@@ -20,7 +20,10 @@ export function decode(msg: Buffer): Decoded {
   if (opcode === 3) return { op: "DATA", block: msg.readUInt16BE(2), payload: msg.subarray(4) };
   if (opcode === 5) return { op: "ERROR", code: msg.readUInt16BE(2), message: msg.subarray(4, msg.indexOf(0, 4)).toString() };
   if (opcode === 6) {
-    const fields = msg.subarray(2, msg.length - 1).toString("latin1").split("\0");
+    const fields = msg
+      .subarray(2, msg.length - 1)
+      .toString("latin1")
+      .split("\0");
     const options: Record<string, string> = {};
     for (let i = 0; i + 1 < fields.length; i += 2) options[fields[i]] = fields[i + 1];
     return { op: "OACK", options };
@@ -33,8 +36,7 @@ export function request(op: 1 | 2, filename: string, mode = "octet", options: Re
   return Buffer.concat([Buffer.from([0, op]), Buffer.from(fields.map((f) => `${f}\0`).join(""), "latin1")]);
 }
 
-export const rrq = (filename: string, options: Record<string, string | number> = {}, mode = "octet") =>
-  request(1, filename, mode, options);
+export const rrq = (filename: string, options: Record<string, string | number> = {}, mode = "octet") => request(1, filename, mode, options);
 
 export function ack(block: number): Buffer {
   return Buffer.from([0, 4, (block >> 8) & 0xff, block & 0xff]);

@@ -149,7 +149,19 @@ describe("TFTP server", () => {
 
   it("rolls block numbers over past 65535", async () => {
     const out = local("roll.bin");
-    const r = await run("atftp", ["--option", "blksize 8", "--option", "windowsize 16", "-g", "-r", "roll.bin", "-l", out, "127.0.0.1", String(port)]);
+    const r = await run("atftp", [
+      "--option",
+      "blksize 8",
+      "--option",
+      "windowsize 16",
+      "-g",
+      "-r",
+      "roll.bin",
+      "-l",
+      out,
+      "127.0.0.1",
+      String(port),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(sha256(out)).toBe(sha256(files["roll.bin"]));
   });
@@ -157,7 +169,16 @@ describe("TFTP server", () => {
   it("refuses traversal, absolute paths out of the root and symlinks that escape it", async () => {
     const client = await RawTftp.open();
     try {
-      for (const name of ["../../etc/passwd", "/../etc/passwd", "sub/../../etc/passwd", "..\\..\\etc\\passwd", "escape", "sub/secret", ".hidden", "a\x01b"]) {
+      for (const name of [
+        "../../etc/passwd",
+        "/../etc/passwd",
+        "sub/../../etc/passwd",
+        "..\\..\\etc\\passwd",
+        "escape",
+        "sub/secret",
+        ".hidden",
+        "a\x01b",
+      ]) {
         client.send(rrq(name), port);
         const reply = await client.receive();
         expect(reply, name).toBeDefined();
@@ -271,14 +292,19 @@ describe("TFTP server", () => {
 
   it("recovers a windowed transfer from a lost block by resending from the client's ACK (RFC 7440)", async () => {
     let dropped = 0;
-    const got = await rawGet(port, "quarter.bin", { blksize: 1024, windowsize: 8 }, {
-      onData: (block, copy) => {
-        if ((block === 3 || block === 100) && copy === 1) {
-          dropped++;
-          return "drop";
-        }
+    const got = await rawGet(
+      port,
+      "quarter.bin",
+      { blksize: 1024, windowsize: 8 },
+      {
+        onData: (block, copy) => {
+          if ((block === 3 || block === 100) && copy === 1) {
+            dropped++;
+            return "drop";
+          }
+        },
       },
-    });
+    );
     expect(dropped).toBe(2);
     expect(sha256(got.data)).toBe(sha256(files["quarter.bin"]));
     expect(got.copies.get(3)).toBe(2);
@@ -295,13 +321,18 @@ describe("TFTP server", () => {
       fuzz.send(bytes, port);
     }
     // Truncated and garbage packets from the client itself, in the middle of its transfer.
-    const got = await rawGet(port, "quarter.bin", {}, {
-      onData: (block, copy, transferPort, client) => {
-        if (copy > 1) return;
-        client.send(randomBytes(block % 4), transferPort);
-        client.send(ack((block - 1) & 0xffff), transferPort);
+    const got = await rawGet(
+      port,
+      "quarter.bin",
+      {},
+      {
+        onData: (block, copy, transferPort, client) => {
+          if (copy > 1) return;
+          client.send(randomBytes(block % 4), transferPort);
+          client.send(ack((block - 1) & 0xffff), transferPort);
+        },
       },
-    });
+    );
     expect(sha256(got.data)).toBe(sha256(files["quarter.bin"]));
     // Drain whatever the server answered to the fuzz, then check it still serves normally.
     while (await fuzz.receive(300));
@@ -409,7 +440,9 @@ describe("TFTP server limits", () => {
   });
 
   it("rejects a configuration with a root that does not exist", async () => {
-    await expect(startTftpServer({ address: "127.0.0.1", port: 0, root: path.join(work2, "nope") }, { log: captureLog().log })).rejects.toThrow(/ENOENT/);
+    await expect(
+      startTftpServer({ address: "127.0.0.1", port: 0, root: path.join(work2, "nope") }, { log: captureLog().log }),
+    ).rejects.toThrow(/ENOENT/);
   });
 });
 
@@ -417,13 +450,18 @@ describe("TFTP packets and option negotiation (pure)", () => {
   const limits = { maxBlockSize: 1468, maxWindowSize: 16, maxRequestedTimeoutSeconds: 10 };
 
   it("parses requests with case-insensitive options, the first of a repeated one winning", () => {
-    const packet = parsePacket(Buffer.from("\x00\x01undionly.kpxe\x00OCTET\x00BlkSize\x001432\x00blksize\x008\x00tsize\x000\x00", "latin1"));
+    const packet = parsePacket(
+      Buffer.from("\x00\x01undionly.kpxe\x00OCTET\x00BlkSize\x001432\x00blksize\x008\x00tsize\x000\x00", "latin1"),
+    );
     expect(packet).toEqual({
       kind: "request",
       op: "RRQ",
       filename: "undionly.kpxe",
       mode: "octet",
-      options: new Map([["blksize", "1432"], ["tsize", "0"]]),
+      options: new Map([
+        ["blksize", "1432"],
+        ["tsize", "0"],
+      ]),
     });
   });
 
@@ -482,7 +520,19 @@ describe("TFTP server with its defaults", () => {
     try {
       for (const name of ["undionly.kpxe", "ipxe.efi", "snponly.efi"]) {
         const out = path.join(dir, name);
-        const r = await run("atftp", ["--option", "blksize 1432", "--option", "tsize 0", "-g", "-r", name, "-l", out, "127.0.0.1", String(server.port)]);
+        const r = await run("atftp", [
+          "--option",
+          "blksize 1432",
+          "--option",
+          "tsize 0",
+          "-g",
+          "-r",
+          name,
+          "-l",
+          out,
+          "127.0.0.1",
+          String(server.port),
+        ]);
         expect(r.code, `${name}: ${r.stderr}`).toBe(0);
         expect(sha256(out), name).toBe(sha256(path.join("/usr/lib/ipxe", name)));
       }

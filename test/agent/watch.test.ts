@@ -23,7 +23,11 @@ describe("npm run watch", () => {
     expect(res.status).toBe(202);
   };
   const watch = (args: string[]) => {
-    const proc = spawn(process.execPath, ["--import", "tsx", "onprem-agent/watch.ts", ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, ["--import", "tsx", "onprem-agent/watch.ts", ...args], {
+      cwd: repoRoot,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     proc.stdout.on("data", (d) => (out += d));
@@ -33,7 +37,12 @@ describe("npm run watch", () => {
   };
 
   beforeAll(async () => {
-    api = await startApiServer({ port: await freePort(), stateDir: path.join(dir, "state"), vars: { OCHAMI_AUTH: "off" }, onLog: () => {} });
+    api = await startApiServer({
+      port: await freePort(),
+      stateDir: path.join(dir, "state"),
+      vars: { OCHAMI_AUTH: "off" },
+      onLog: () => {},
+    });
     env = { ...process.env, OCHAMI_URL: api.url, OCHAMI_STATE_DIR: path.join(dir, "no-state") };
     await seedNodes(api.url, [
       { xname: A, nid: 1, mac: "02:64:00:00:00:01", ip: "10.64.3.1" },
@@ -43,11 +52,23 @@ describe("npm run watch", () => {
     // Arrival order is not boot order: the API's own steps land before the agent's batch.
     await post([{ name: A, endpoint: "bootscript", epoch_ms: t0 + 1200, detail: "script" }]);
     await post([
-      { mac: "02:64:00:00:00:01", ip: "10.64.3.1", endpoint: "dhcp", epoch_ms: t0, detail: "ACK 10.64.3.1 file=http://h/boot/v1/bootscript" },
+      {
+        mac: "02:64:00:00:00:01",
+        ip: "10.64.3.1",
+        endpoint: "dhcp",
+        epoch_ms: t0,
+        detail: "ACK 10.64.3.1 file=http://h/boot/v1/bootscript",
+      },
       { ip: "10.64.3.1", endpoint: "kernel", epoch_ms: t0 + 2500, detail: "/compute/vmlinuz" },
       { mac: "02:64:00:00:00:01", ip: "10.64.3.1", endpoint: "dhcp", epoch_ms: t0 + 9000, detail: "ACK 10.64.3.1" },
       { mac: "02:64:00:00:00:02", ip: "10.64.3.2", endpoint: "dhcp", epoch_ms: t0 + 100, detail: "ACK 10.64.3.2 file=x" },
-      { mac: "02:64:00:00:00:99", ip: "10.64.3.200", endpoint: "dhcp", epoch_ms: t0 + 200, detail: "bootloop ACK 10.64.3.200 file=default" },
+      {
+        mac: "02:64:00:00:00:99",
+        ip: "10.64.3.200",
+        endpoint: "dhcp",
+        epoch_ms: t0 + 200,
+        detail: "bootloop ACK 10.64.3.200 file=default",
+      },
     ]);
   }, 60_000);
   afterAll(async () => {

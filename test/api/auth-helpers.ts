@@ -54,17 +54,28 @@ export interface CallResult {
 export async function call(
   method: string,
   path: string,
-  opts: { token?: string; headers?: Record<string, string>; body?: string; json?: unknown; vars?: Vars; env?: Record<string, unknown> } = {},
+  opts: {
+    token?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    json?: unknown;
+    vars?: Vars;
+    env?: Record<string, unknown>;
+  } = {},
 ): Promise<CallResult> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
   const body = opts.json !== undefined ? JSON.stringify(opts.json) : opts.body;
   const req = new Request(`http://ochami.test${path}`, { method, headers, body: method === "GET" || method === "HEAD" ? undefined : body });
-  const res = await worker.fetch!(req as any, (opts.env ?? envFor(opts.vars)) as any, {
-    waitUntil() {},
-    passThroughOnException() {},
-    props: {},
-  } as any);
+  const res = await worker.fetch!(
+    req as any,
+    (opts.env ?? envFor(opts.vars)) as any,
+    {
+      waitUntil() {},
+      passThroughOnException() {},
+      props: {},
+    } as any,
+  );
   const text = await res.text();
   let parsed: any = text;
   try {

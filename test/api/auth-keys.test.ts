@@ -19,7 +19,10 @@ describe("signing key rotation", () => {
   beforeAll(async () => {
     next = await generateSigningKey("ES256");
     // During the rollover the new key signs and the old one is still published and accepted.
-    rollover = { OCHAMI_AUTH_SIGNING_KEY: JSON.stringify(next), OCHAMI_AUTH_PREVIOUS_KEYS: JSON.stringify({ keys: [publicJwk(signingKey)] }) };
+    rollover = {
+      OCHAMI_AUTH_SIGNING_KEY: JSON.stringify(next),
+      OCHAMI_AUTH_PREVIOUS_KEYS: JSON.stringify({ keys: [publicJwk(signingKey)] }),
+    };
     afterRollover = { OCHAMI_AUTH_SIGNING_KEY: JSON.stringify(next) };
   });
 
@@ -118,8 +121,12 @@ describe("external issuer (a site's Keycloak or Hydra), key set given inline", (
 
   it("without a configured audience, `aud` must still be present (upstream's presence check)", async () => {
     const noAud = { ...vars, OCHAMI_AUTH_EXTERNAL_AUDIENCE: undefined };
-    expect((await call("GET", PROTECTED_READ, { token: await external({ scope: "smd:read", aud: "anything" }), vars: noAud })).status).toBe(404);
-    expect((await call("GET", PROTECTED_READ, { token: await external({ scope: "smd:read", aud: undefined }), vars: noAud })).status).toBe(401);
+    expect((await call("GET", PROTECTED_READ, { token: await external({ scope: "smd:read", aud: "anything" }), vars: noAud })).status).toBe(
+      404,
+    );
+    expect((await call("GET", PROTECTED_READ, { token: await external({ scope: "smd:read", aud: undefined }), vars: noAud })).status).toBe(
+      401,
+    );
   });
 
   it("an unusable inline key set gives 503, not open", async () => {

@@ -61,21 +61,36 @@ describe("auth matrix over every protected route", () => {
     expect(protectedCases.length).toBeGreaterThan(60);
     expect(publicCases.length).toBeGreaterThan(20);
     for (const s of ["smd:read", "smd:write", "bss:read", "bss:write", "cloud-init:read", "cloud-init:write", "admin"]) {
-      expect(protectedCases.some((c) => c.access === s), s).toBe(true);
+      expect(
+        protectedCases.some((c) => c.access === s),
+        s,
+      ).toBe(true);
     }
   });
 
   it("no token → 401 with a bare Bearer challenge (RFC 6750 §3.1)", async () => {
-    await expectEach(protectedCases, () => undefined, (r, c) => expect401(r, c, false));
+    await expectEach(
+      protectedCases,
+      () => undefined,
+      (r, c) => expect401(r, c, false),
+    );
   });
 
   it("not a JWT → 401 invalid_token", async () => {
-    await expectEach(protectedCases, () => "not-a-jwt", (r, c) => expect401(r, c));
+    await expectEach(
+      protectedCases,
+      () => "not-a-jwt",
+      (r, c) => expect401(r, c),
+    );
   });
 
   it("bad signature (another key under our kid) → 401", async () => {
     const other = { ...(await generateSigningKey("ES256")), kid: signingKey.kid };
-    await expectEach(protectedCases, (c) => signToken({ sub: CLIENT, client_id: CLIENT, scp: [c.access] }, { key: other }), (r, c) => expect401(r, c));
+    await expectEach(
+      protectedCases,
+      (c) => signToken({ sub: CLIENT, client_id: CLIENT, scp: [c.access] }, { key: other }),
+      (r, c) => expect401(r, c),
+    );
   });
 
   it("a valid token with its signature tampered → 401", async () => {
@@ -91,80 +106,154 @@ describe("auth matrix over every protected route", () => {
   });
 
   it("alg: none → 401", async () => {
-    await expectEach(protectedCases, (c) => unsignedToken({ sub: CLIENT, client_id: CLIENT, scp: [c.access] }), (r, c) => expect401(r, c));
+    await expectEach(
+      protectedCases,
+      (c) => unsignedToken({ sub: CLIENT, client_id: CLIENT, scp: [c.access] }),
+      (r, c) => expect401(r, c),
+    );
   });
 
   it("HS256 signed with our public key's bytes → 401", async () => {
-    await expectEach(protectedCases, (c) => hs256WithPublicKey({ sub: CLIENT, client_id: CLIENT, scp: [c.access] }), (r, c) => expect401(r, c));
+    await expectEach(
+      protectedCases,
+      (c) => hs256WithPublicKey({ sub: CLIENT, client_id: CLIENT, scp: [c.access] }),
+      (r, c) => expect401(r, c),
+    );
   });
 
   it("expired beyond the clock skew → 401", async () => {
     const t = now();
-    await expectEach(protectedCases, (c) => good(c.access, { iat: t - 3700, nbf: t - 3700, exp: t - 31 }), (r, c) => {
-      expect401(r, c);
-      expect(r.body.detail, label(c)).toBe("the token has expired");
-    });
+    await expectEach(
+      protectedCases,
+      (c) => good(c.access, { iat: t - 3700, nbf: t - 3700, exp: t - 31 }),
+      (r, c) => {
+        expect401(r, c);
+        expect(r.body.detail, label(c)).toBe("the token has expired");
+      },
+    );
   });
 
   it("not yet valid beyond the clock skew → 401", async () => {
     const t = now();
-    await expectEach(protectedCases, (c) => good(c.access, { nbf: t + 120 }), (r, c) => expect401(r, c));
+    await expectEach(
+      protectedCases,
+      (c) => good(c.access, { nbf: t + 120 }),
+      (r, c) => expect401(r, c),
+    );
   });
 
   it("wrong issuer → 401", async () => {
-    await expectEach(protectedCases, (c) => good(c.access, { iss: "https://evil.example" }), (r, c) => expect401(r, c));
+    await expectEach(
+      protectedCases,
+      (c) => good(c.access, { iss: "https://evil.example" }),
+      (r, c) => expect401(r, c),
+    );
   });
 
   it("wrong audience → 401", async () => {
-    await expectEach(protectedCases, (c) => good(c.access, { aud: ["someone-else"] }), (r, c) => expect401(r, c));
+    await expectEach(
+      protectedCases,
+      (c) => good(c.access, { aud: ["someone-else"] }),
+      (r, c) => expect401(r, c),
+    );
   });
 
   it("missing required claims (sub, client_id) → 401", async () => {
-    await expectEach(protectedCases, (c) => good(c.access, { client_id: undefined }), (r, c) => expect401(r, c));
-    await expectEach(protectedCases.slice(0, 10), (c) => good(c.access, { sub: undefined }), (r, c) => expect401(r, c));
+    await expectEach(
+      protectedCases,
+      (c) => good(c.access, { client_id: undefined }),
+      (r, c) => expect401(r, c),
+    );
+    await expectEach(
+      protectedCases.slice(0, 10),
+      (c) => good(c.access, { sub: undefined }),
+      (r, c) => expect401(r, c),
+    );
   });
 
   it("revoked client → 401", async () => {
-    await expectEach(protectedCases, (c) => signToken({ sub: REVOKED, client_id: REVOKED, scp: [c.access, "admin"] }), (r, c) => {
-      expect401(r, c);
-      expect(r.body.detail, label(c)).toContain("revoked");
-    });
+    await expectEach(
+      protectedCases,
+      (c) => signToken({ sub: REVOKED, client_id: REVOKED, scp: [c.access, "admin"] }),
+      (r, c) => {
+        expect401(r, c);
+        expect(r.body.detail, label(c)).toContain("revoked");
+      },
+    );
   });
 
   it("every scope but the needed one → 403 insufficient_scope", async () => {
-    await expectEach(protectedCases, (c) => signToken({ sub: CLIENT, client_id: CLIENT, scp: allBut(c.access as Scope) }), (r, c) => {
-      expect(r.status, label(c)).toBe(403);
-      expect(r.headers.get("content-type"), label(c)).toBe("application/problem+json");
-      expect(r.headers.get("www-authenticate"), label(c)).toMatch(/^Bearer realm="ochami", error="insufficient_scope", .*scope="[^"]+"$/);
-      expect(r.body.detail, label(c)).toContain(`'${c.access}'`);
-    });
+    await expectEach(
+      protectedCases,
+      (c) => signToken({ sub: CLIENT, client_id: CLIENT, scp: allBut(c.access as Scope) }),
+      (r, c) => {
+        expect(r.status, label(c)).toBe(403);
+        expect(r.headers.get("content-type"), label(c)).toBe("application/problem+json");
+        expect(r.headers.get("www-authenticate"), label(c)).toMatch(/^Bearer realm="ochami", error="insufficient_scope", .*scope="[^"]+"$/);
+        expect(r.body.detail, label(c)).toContain(`'${c.access}'`);
+      },
+    );
   });
 
   it("the right scope passes the auth layer (neither 401, 403 nor 503)", async () => {
-    await expectEach(protectedCases, (c) => good(c.access), (r, c) => expect([401, 403, 503], label(c)).not.toContain(r.status));
+    await expectEach(
+      protectedCases,
+      (c) => good(c.access),
+      (r, c) => expect([401, 403, 503], label(c)).not.toContain(r.status),
+    );
   });
 
   it("admin implies every scope", async () => {
-    await expectEach(protectedCases, () => good("admin"), (r, c) => expect([401, 403, 503], label(c)).not.toContain(r.status));
+    await expectEach(
+      protectedCases,
+      () => good("admin"),
+      (r, c) => expect([401, 403, 503], label(c)).not.toContain(r.status),
+    );
   });
 
   it("the token also works from a jwt cookie and with any case of 'Bearer'", async () => {
-    await expectEach(protectedCases, (c) => good(c.access), (r, c) => expect([401, 403], label(c)).not.toContain(r.status), (t) => ({ cookie: `lang=en; jwt=${t}` }));
-    await expectEach(protectedCases, (c) => good(c.access), (r, c) => expect([401, 403], label(c)).not.toContain(r.status), (t) => ({ authorization: `bEaReR ${t}` }));
+    await expectEach(
+      protectedCases,
+      (c) => good(c.access),
+      (r, c) => expect([401, 403], label(c)).not.toContain(r.status),
+      (t) => ({ cookie: `lang=en; jwt=${t}` }),
+    );
+    await expectEach(
+      protectedCases,
+      (c) => good(c.access),
+      (r, c) => expect([401, 403], label(c)).not.toContain(r.status),
+      (t) => ({ authorization: `bEaReR ${t}` }),
+    );
   });
 
   it("within the clock skew, a just-expired or almost-valid token still passes", async () => {
     const t = now();
     const sample = protectedCases.slice(0, 10);
-    await expectEach(sample, (c) => good(c.access, { exp: t - 10 }), (r, c) => expect([401, 403], label(c)).not.toContain(r.status));
-    await expectEach(sample, (c) => good(c.access, { nbf: t + 10 }), (r, c) => expect([401, 403], label(c)).not.toContain(r.status));
+    await expectEach(
+      sample,
+      (c) => good(c.access, { exp: t - 10 }),
+      (r, c) => expect([401, 403], label(c)).not.toContain(r.status),
+    );
+    await expectEach(
+      sample,
+      (c) => good(c.access, { nbf: t + 10 }),
+      (r, c) => expect([401, 403], label(c)).not.toContain(r.status),
+    );
   });
 });
 
 describe("public routes", () => {
   it("stay public with auth on: no token, or a garbage one, is never 401/403", async () => {
-    await expectEach(publicCases, () => undefined, (r, c) => expect([401, 403, 503], label(c)).not.toContain(r.status));
-    await expectEach(publicCases, () => "garbage", (r, c) => expect([401, 403, 503], label(c)).not.toContain(r.status));
+    await expectEach(
+      publicCases,
+      () => undefined,
+      (r, c) => expect([401, 403, 503], label(c)).not.toContain(r.status),
+    );
+    await expectEach(
+      publicCases,
+      () => "garbage",
+      (r, c) => expect([401, 403, 503], label(c)).not.toContain(r.status),
+    );
   });
 
   it("stay public when auth is on but not initialized, while protected routes answer 503 (never open)", async () => {

@@ -46,7 +46,11 @@ export function policyCases(app: Hono<any>): RouteCase[] {
     }
   }
   cases.push(...concreteRoutes(app));
-  for (const [method, path] of [["GET", "/unlisted"], ["POST", "/hsm/v3/anything"], ["GET", "/cloud-init-secure/x"]]) {
+  for (const [method, path] of [
+    ["GET", "/unlisted"],
+    ["POST", "/hsm/v3/anything"],
+    ["GET", "/cloud-init-secure/x"],
+  ]) {
     cases.push({ method, path, pattern: "(default)", access: decide(method, path).access });
   }
   const seen = new Set<string>();

@@ -29,7 +29,11 @@ describe("token endpoint (RFC 6749 §4.4 client credentials)", () => {
 
   it("publishes the key the token verifies with at /.well-known/jwks.json and /keys", async () => {
     const token = (await tokenFor(ADMIN_ID, ADMIN_SECRET)).body.access_token;
-    for (const [method, path] of [["GET", "/.well-known/jwks.json"], ["GET", "/keys"], ["POST", "/keys"]]) {
+    for (const [method, path] of [
+      ["GET", "/.well-known/jwks.json"],
+      ["GET", "/keys"],
+      ["POST", "/keys"],
+    ]) {
       const r = await call(method, path);
       expect(r.status, path).toBe(200);
       expect(r.body.keys).toHaveLength(1);
@@ -162,11 +166,19 @@ describe("client management (/auth/clients, admin scope)", () => {
     expect(created.status).toBe(201);
     expect(created.headers.get("location")).toBe(`/auth/clients/${created.body.client_id}`);
     expect(created.headers.get("cache-control")).toBe("no-store");
-    expect(created.body).toMatchObject({ client_name: "ci", scope: "smd:read smd:write", active: true, created_by: ADMIN_ID, origin: "api" });
+    expect(created.body).toMatchObject({
+      client_name: "ci",
+      scope: "smd:read smd:write",
+      active: true,
+      created_by: ADMIN_ID,
+      origin: "api",
+    });
     expect(created.body.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const id = created.body.client_id;
 
-    const row = await (await import("cloudflare:workers")).env.DB.prepare("SELECT secret_hash FROM auth_clients WHERE client_id = ?").bind(id).first<{ secret_hash: string }>();
+    const row = await (await import("cloudflare:workers")).env.DB.prepare("SELECT secret_hash FROM auth_clients WHERE client_id = ?")
+      .bind(id)
+      .first<{ secret_hash: string }>();
     expect(row!.secret_hash).toMatch(/^pbkdf2-sha256\$100000\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
     expect(row!.secret_hash).not.toContain(created.body.client_secret);
 
@@ -233,7 +245,9 @@ describe("bootstrap admin client", () => {
   it("is seeded from its secret binding, follows a rotated secret, and stays revoked once revoked", async () => {
     const { hashSecret } = await import("../../shared/auth/secret-hash");
     const id = "boot-rotating";
-    const binding = async (secret: string) => ({ OCHAMI_AUTH_BOOTSTRAP_CLIENT: JSON.stringify({ client_id: id, secret_hash: await hashSecret(secret), scope: "admin" }) });
+    const binding = async (secret: string) => ({
+      OCHAMI_AUTH_BOOTSTRAP_CLIENT: JSON.stringify({ client_id: id, secret_hash: await hashSecret(secret), scope: "admin" }),
+    });
     const v1 = await binding("first-secret-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     expect((await tokenFor(id, "first-secret-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", undefined, v1)).status).toBe(200);
 

@@ -15,7 +15,10 @@ import { ochamiSend, send } from "./client";
  * triggers; "another process" is played by SQL written straight to the database.
  */
 
-const sql = (q: string, ...args: unknown[]) => env.DB.prepare(q).bind(...args).run();
+const sql = (q: string, ...args: unknown[]) =>
+  env.DB.prepare(q)
+    .bind(...args)
+    .run();
 
 beforeAll(async () => {
   const nodes = [
@@ -44,11 +47,19 @@ beforeAll(async () => {
     ["02:00:00:00:0a:01", "", ["10.1.0.10"]],
   ];
   for (const [mac, id, ips] of ifaces) {
-    const r = await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: mac, ComponentID: id, IPAddresses: ips.map((IPAddress) => ({ IPAddress })) });
+    const r = await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", {
+      MACAddress: mac,
+      ComponentID: id,
+      IPAddresses: ips.map((IPAddress) => ({ IPAddress })),
+    });
     expect(r.status).toBe(201);
   }
   // An address stored in a spelling the API would have normalised (another writer did it).
-  await sql("INSERT INTO ethernet_interface_ips (interface_id, ip_address, position) VALUES (?, ?, 9)", "020000000201", "FD00:0:0:0:0:0:2:1");
+  await sql(
+    "INSERT INTO ethernet_interface_ips (interface_id, ip_address, position) VALUES (?, ?, 9)",
+    "020000000201",
+    "FD00:0:0:0:0:0:2:1",
+  );
   for (const [label, ids] of [
     ["compute", ["x3000c0s1b0n0", "x3000c0s2b0n0", "x3000c0s4b0n0"]],
     ["slurm", ["x3000c0s1b0n0"]],
@@ -62,9 +73,22 @@ beforeAll(async () => {
   await put({ macs: ["02:00:00:00:01:02"], kernel: "http://k/other-mac" });
   await put({ macs: ["02:00:00:00:01:01"], kernel: "http://k/mac" });
   await put({ hosts: ["x3000c0s3b0n0"], kernel: "http://k/xname" });
-  await send("POST", "/cloud-init/admin/cluster-defaults", { "cluster-name": "demo", "short-name": "nid", "nid-length": 3, "public-keys": ["ssh-ed25519 AAAA"] });
-  await send("POST", "/cloud-init/admin/groups", { name: "compute", description: "all compute", "meta-data": { syslog: "10.1.0.254" }, file: { content: "#cloud-config\n", encoding: "plain" } });
-  await send("POST", "/cloud-init/admin/groups", { name: "slurm", file: { content: btoa("#cloud-config\nruncmd: [x]\n"), encoding: "base64" } });
+  await send("POST", "/cloud-init/admin/cluster-defaults", {
+    "cluster-name": "demo",
+    "short-name": "nid",
+    "nid-length": 3,
+    "public-keys": ["ssh-ed25519 AAAA"],
+  });
+  await send("POST", "/cloud-init/admin/groups", {
+    name: "compute",
+    description: "all compute",
+    "meta-data": { syslog: "10.1.0.254" },
+    file: { content: "#cloud-config\n", encoding: "plain" },
+  });
+  await send("POST", "/cloud-init/admin/groups", {
+    name: "slurm",
+    file: { content: btoa("#cloud-config\nruncmd: [x]\n"), encoding: "base64" },
+  });
   await send("PUT", "/cloud-init/admin/instance-info/x3000c0s1b0n0", { hostname: "one.example", "public-keys": ["ssh-rsa BBBB"] });
 });
 
@@ -73,8 +97,19 @@ describe("the boot snapshot answers what D1 answers", () => {
     const db = database(env.DB);
     const { snapshot } = await loadSnapshot(env.DB);
     const keys: BootKey[] = [
-      ...["01:01", "01:02", "02:01", "03:01", "04:01", "05:01", "06:01", "0b:01", "09:01", "0a:01", "ff:ff"].map((m) => ({ mac: `02:00:00:00:${m}` })),
-      ...["x3000c0s1b0n0", "x3000c0s2b0n0", "x3000c0s3b0n0", "x3000c0s4b1n0", "x3000c0s5b0n0", "x3000c0s6b0n0", "x3000c0s1b0", "x3000c0s9b0n0"].map((name) => ({ name })),
+      ...["01:01", "01:02", "02:01", "03:01", "04:01", "05:01", "06:01", "0b:01", "09:01", "0a:01", "ff:ff"].map((m) => ({
+        mac: `02:00:00:00:${m}`,
+      })),
+      ...[
+        "x3000c0s1b0n0",
+        "x3000c0s2b0n0",
+        "x3000c0s3b0n0",
+        "x3000c0s4b1n0",
+        "x3000c0s5b0n0",
+        "x3000c0s6b0n0",
+        "x3000c0s1b0",
+        "x3000c0s9b0n0",
+      ].map((name) => ({ name })),
       ...[1, 2, 3, 4, 5, 6, 99].map((nid) => ({ nid })),
     ];
     const kinds = new Set<string>();
@@ -90,12 +125,27 @@ describe("the boot snapshot answers what D1 answers", () => {
   it("for every node address and group file", async () => {
     const d1 = d1NodeDirectory(database(env.DB));
     const { snapshot } = await loadSnapshot(env.DB);
-    const ips = ["10.1.0.1", "10.1.0.11", "fd00::1:1", "FD00:0::1:1", "::ffff:10.1.0.2", "fd00::2:1", "10.1.0.4", "10.1.0.5", "10.1.0.9", "10.1.0.10", "10.1.0.100", "10.9.9.9", "not-an-ip"];
+    const ips = [
+      "10.1.0.1",
+      "10.1.0.11",
+      "fd00::1:1",
+      "FD00:0::1:1",
+      "::ffff:10.1.0.2",
+      "fd00::2:1",
+      "10.1.0.4",
+      "10.1.0.5",
+      "10.1.0.9",
+      "10.1.0.10",
+      "10.1.0.100",
+      "10.9.9.9",
+      "not-an-ip",
+    ];
     for (const ip of ips)
       for (const file of [undefined, "compute", "slurm", "nocidata"]) {
         expect(snapshot.nodeByIp(ip, { file }), `${ip} ${file}`).toEqual(await d1.byIp(ip, { file }));
       }
-    for (const id of ["x3000c0s1b0n0", "x3000c0s9b0n0", "x3000c0s7b0n0"]) expect(snapshot.nodeById(id, { file: "slurm" })).toEqual(await d1.byId(id, { file: "slurm" }));
+    for (const id of ["x3000c0s1b0n0", "x3000c0s9b0n0", "x3000c0s7b0n0"])
+      expect(snapshot.nodeById(id, { file: "slurm" })).toEqual(await d1.byId(id, { file: "slurm" }));
     const one = snapshot.nodeByIp("fd00::1:1")!.view;
     expect(one).toMatchObject({ id: "x3000c0s1b0n0", inSmd: true, ip: "10.1.0.11", groups: ["compute", "slurm"] });
     expect(one.instance?.hostname).toBe("one.example");
@@ -145,7 +195,8 @@ describe("the boot snapshot is never stale", () => {
     const vars = { OCHAMI_BOOT_SNAPSHOT: "exclusive" };
     await warm("mac=02:00:00:00:04:01", vars);
     const checks = snapshotStats.checks;
-    for (let i = 0; i < 5; i++) expect(await kernel("mac=02:00:00:00:04:01", vars)).toEqual({ kernel: "http://k/compute", fromSnapshot: true });
+    for (let i = 0; i < 5; i++)
+      expect(await kernel("mac=02:00:00:00:04:01", vars)).toEqual({ kernel: "http://k/compute", fromSnapshot: true });
     expect(snapshotStats.checks).toBe(checks);
     await ochamiSend("PUT", "/boot/v1/bootparameters", { macs: ["02:00:00:00:04:01"], kernel: "http://k/four" });
     expect((await kernel("mac=02:00:00:00:04:01", vars)).kernel).toBe("http://k/four");
@@ -162,7 +213,9 @@ describe("the boot snapshot is never stale", () => {
     };
     for (let i = 0; i < 2; i++) {
       expect(await chain("mac=02:00:00:00:02:01")).toBe("chain http://ochami.test/boot/v1/bootscript?mac=02:00:00:00:02:01&retry=1");
-      expect(await chain("mac=02:00:00:00:02:01&retry=2")).toBe("chain http://ochami.test/boot/v1/bootscript?mac=02:00:00:00:02:01&retry=3");
+      expect(await chain("mac=02:00:00:00:02:01&retry=2")).toBe(
+        "chain http://ochami.test/boot/v1/bootscript?mac=02:00:00:00:02:01&retry=3",
+      );
     }
   });
 
@@ -201,7 +254,9 @@ describe("the generation triggers", () => {
     expect(await bumps("UPDATE components SET state = 'Off', flag = 'Alert' WHERE id = 'x3000c0s6b0n0'")).toBe(false);
     expect(await bumps("UPDATE ethernet_interfaces SET description = 'x' WHERE id = '020000000601'")).toBe(false);
     expect(await bumps("UPDATE ethernet_interfaces SET component_id = '' WHERE id = '020000000601'")).toBe(true);
-    expect(await bumps("INSERT INTO ethernet_interface_ips (interface_id, ip_address, position) VALUES ('020000000601', '10.1.0.66', 1)")).toBe(true);
+    expect(
+      await bumps("INSERT INTO ethernet_interface_ips (interface_id, ip_address, position) VALUES ('020000000601', '10.1.0.66', 1)"),
+    ).toBe(true);
     expect(await bumps("INSERT INTO groups (label) VALUES ('gone')")).toBe(false);
     expect(await bumps("INSERT INTO group_members (group_label, component_id) VALUES ('gone', 'x3000c0s6b0n0')")).toBe(true);
     // A cascade from a table the snapshot does not read still counts.
@@ -218,9 +273,15 @@ describe("the generation triggers", () => {
     const src = (await import("../../workers/boot-snapshot/load?raw")).default as string;
     const tables = new Set([...src.matchAll(/FROM (\w+)/g)].map((m) => m[1]));
     tables.delete("boot_generation");
-    const triggers = await env.DB.prepare("SELECT tbl_name AS t, name FROM sqlite_master WHERE type = 'trigger'").all<{ t: string; name: string }>();
+    const triggers = await env.DB.prepare("SELECT tbl_name AS t, name FROM sqlite_master WHERE type = 'trigger'").all<{
+      t: string;
+      name: string;
+    }>();
     for (const t of tables)
-      for (const op of ["insert", "update", "delete"]) expect(triggers.results.map((r) => r.name), `${t} ${op}`).toContain(`boot_generation_${t}_${op}`);
+      for (const op of ["insert", "update", "delete"])
+        expect(
+          triggers.results.map((r) => r.name),
+          `${t} ${op}`,
+        ).toContain(`boot_generation_${t}_${op}`);
   });
 });
-

@@ -14,7 +14,8 @@ const TUTORIAL_PARAMS =
 async function node(id: string, fields: Record<string, unknown>, macs: string[]) {
   const r = await send("POST", "/hsm/v2/State/Components", { Components: [{ ID: id, State: "Ready", Role: "Compute", ...fields }] });
   expect(r.status).toBe(204);
-  for (const mac of macs) expect((await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: mac, ComponentID: id })).status).toBe(201);
+  for (const mac of macs)
+    expect((await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: mac, ComponentID: id })).status).toBe(201);
 }
 
 async function script(path: string) {
@@ -32,8 +33,13 @@ beforeAll(async () => {
   const put = (body: unknown) => ochamiSend("PUT", "/boot/v1/bootparameters", body);
   expect((await put({ macs: ["52:54:00:be:ef:01"], kernel: K, initrd: I, params: TUTORIAL_PARAMS })).status).toBe(200);
   expect((await put({ hosts: ["x1000c0s0b1n0"], kernel: "http://10.0.0.1/k", params: "console=ttyS0" })).status).toBe(200);
-  expect((await put({ nids: [6], kernel: "http://10.0.0.1/k6", initrd: "http://10.0.0.1/i6", params: "rd.initrd=keep initrd=old quiet" })).status).toBe(200);
-  expect((await put({ macs: ["52:54:00:be:ef:03", "52:54:00:be:ef:04"], kernel: "http://10.0.0.1/k3", initrd: "http://10.0.0.1/i3" })).status).toBe(200);
+  expect(
+    (await put({ nids: [6], kernel: "http://10.0.0.1/k6", initrd: "http://10.0.0.1/i6", params: "rd.initrd=keep initrd=old quiet" }))
+      .status,
+  ).toBe(200);
+  expect(
+    (await put({ macs: ["52:54:00:be:ef:03", "52:54:00:be:ef:04"], kernel: "http://10.0.0.1/k3", initrd: "http://10.0.0.1/i3" })).status,
+  ).toBe(200);
 });
 
 describe("BSS /bootscript", () => {
@@ -82,9 +88,11 @@ describe("BSS /bootscript", () => {
 
   it("finds the node by MAC in any spelling, by xname in any spelling, and by NID (Go integers)", async () => {
     const expected = (await script(`${BS}?mac=52:54:00:be:ef:01`)).text;
-    for (const q of ["mac=52-54-00-BE-EF-01", "mac=525400BEEF01", "mac=5254.00be.ef01"]) expect((await script(`${BS}?${q}`)).text).toBe(expected);
+    for (const q of ["mac=52-54-00-BE-EF-01", "mac=525400BEEF01", "mac=5254.00be.ef01"])
+      expect((await script(`${BS}?${q}`)).text).toBe(expected);
     // By name or NID the chain still carries the node's MAC, as upstream's does.
-    for (const q of ["name=x1000c0s0b0n0", "name=X1000C0S00B0N0", "nid=1", "nid=0x1"]) expect((await script(`${BS}?${q}`)).text).toBe(expected);
+    for (const q of ["name=x1000c0s0b0n0", "name=X1000C0S00B0N0", "nid=1", "nid=0x1"])
+      expect((await script(`${BS}?${q}`)).text).toBe(expected);
   });
 
   it("a node's other MAC finds the entry registered for its first MAC; the chain keeps the booting MAC", async () => {
@@ -96,7 +104,9 @@ describe("BSS /bootscript", () => {
   it("an unknown MAC gets upstream's retry script, then a 404 once it carries its architecture", async () => {
     const first = await script(`${BS}?mac=02:00:00:00:00:99&ts=1700000000`);
     expect(first.status).toBe(200);
-    expect(first.text).toBe("#!ipxe\nsleep 10\nchain http://ochami.test/boot/v1/bootscript?mac=02:00:00:00:00:99&arch=${buildarch}&ts=1700000000\n\n");
+    expect(first.text).toBe(
+      "#!ipxe\nsleep 10\nchain http://ochami.test/boot/v1/bootscript?mac=02:00:00:00:00:99&arch=${buildarch}&ts=1700000000\n\n",
+    );
     const second = await getJson(`${BS}?mac=02:00:00:00:00:99&arch=x86_64&ts=1700000000`);
     expect(problemOf(second)).toEqual({
       status: 404,
@@ -115,7 +125,9 @@ describe("BSS /bootscript", () => {
 
   it("a disabled node gets no kernel, even with boot parameters", async () => {
     const first = await script(`${BS}?mac=52:54:00:be:ef:04&ts=9`);
-    expect(first.text).toBe("#!ipxe\nsleep 10\nchain http://ochami.test/boot/v1/bootscript?mac=52:54:00:be:ef:04&arch=${buildarch}&ts=9\n\n");
+    expect(first.text).toBe(
+      "#!ipxe\nsleep 10\nchain http://ochami.test/boot/v1/bootscript?mac=52:54:00:be:ef:04&arch=${buildarch}&ts=9\n\n",
+    );
     expect(problemOf(await getJson(`${BS}?mac=52:54:00:be:ef:04&arch=x86_64`))).toMatchObject({
       status: 404,
       detail: "MAC 52:54:00:be:ef:04 (x1000c0s0b3n0) architecture x86_64: the node is disabled in SMD (Enabled is false)",
@@ -126,7 +138,9 @@ describe("BSS /bootscript", () => {
 
   it("a known node with nothing to boot: retry by its MAC, then a 404 saying so", async () => {
     const first = await script(`${BS}?name=x1000c0s0b4n0&ts=7`);
-    expect(first.text).toBe("#!ipxe\nsleep 10\nchain http://ochami.test/boot/v1/bootscript?mac=52:54:00:be:ef:05&arch=${buildarch}&ts=7\n\n");
+    expect(first.text).toBe(
+      "#!ipxe\nsleep 10\nchain http://ochami.test/boot/v1/bootscript?mac=52:54:00:be:ef:05&arch=${buildarch}&ts=7\n\n",
+    );
     expect(problemOf(await getJson(`${BS}?mac=52:54:00:be:ef:05&arch=x86_64`))).toMatchObject({
       status: 404,
       detail:
@@ -139,7 +153,9 @@ describe("BSS /bootscript", () => {
     expect((await script(`${BS}?mac=${mac}`)).text).toContain("&arch=${buildarch}");
     await node("x1000c0s7b0n0", { NID: 77 }, [mac]);
     expect((await ochamiSend("PUT", "/boot/v1/bootparameters", { macs: [mac], kernel: "http://10.0.0.1/k77" })).status).toBe(200);
-    expect((await script(`${BS}?mac=${mac}&arch=x86_64`)).text).toContain("kernel --name kernel http://10.0.0.1/k77 xname=x1000c0s7b0n0 nid=77 ");
+    expect((await script(`${BS}?mac=${mac}&arch=x86_64`)).text).toContain(
+      "kernel --name kernel http://10.0.0.1/k77 xname=x1000c0s7b0n0 nid=77 ",
+    );
   });
 
   it("serves the same under /apis/bss/boot/v1, chaining back through that prefix", async () => {
@@ -196,6 +212,8 @@ describe("BSS /bootscript configuration", () => {
     expect(known).toContain(" ds=nocloud;s=http://172.16.0.254:8081/cloud-init/ || goto boot_retry\n");
     expect(known).toContain("sleep 5\nchain http://172.16.0.254:8081/boot/v1/bootscript?mac=52:54:00:be:ef:02&retry=1\n");
     const unknown = await (await withVars(vars, `/apis/bss/boot/v1/bootscript?mac=02:00:00:00:00:97&ts=2`)).text();
-    expect(unknown).toBe("#!ipxe\nsleep 3\nchain http://172.16.0.254:8081/apis/bss/boot/v1/bootscript?mac=02:00:00:00:00:97&arch=${buildarch}&ts=2\n\n");
+    expect(unknown).toBe(
+      "#!ipxe\nsleep 3\nchain http://172.16.0.254:8081/apis/bss/boot/v1/bootscript?mac=02:00:00:00:00:97&arch=${buildarch}&ts=2\n\n",
+    );
   });
 });

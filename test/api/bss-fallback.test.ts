@@ -65,7 +65,9 @@ describe("BSS role and Default fallback", () => {
 
   it("the role and Default entries still give each node its own xname= and nid=", async () => {
     const text = await (await api(`${BS}?mac=02:00:00:00:01:01`)).text();
-    expect(text.split("\n")[1]).toBe("kernel --name kernel http://k/default xname=x3000c0s1b0n0 nid=1 ds=nocloud;s=http://ochami.test/cloud-init/ || goto boot_retry");
+    expect(text.split("\n")[1]).toBe(
+      "kernel --name kernel http://k/default xname=x3000c0s1b0n0 nid=1 ds=nocloud;s=http://ochami.test/cloud-init/ || goto boot_retry",
+    );
   });
 
   it("unknown nodes never fall back to Default", async () => {

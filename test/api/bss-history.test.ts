@@ -12,7 +12,10 @@ beforeAll(async () => {
   const comps = Array.from({ length: 20 }, (_, i) => ({ ID: `x4000c0s${i}b0n0`, State: "Ready", Role: "Compute", NID: 100 + i }));
   expect((await send("POST", "/hsm/v2/State/Components", { Components: comps })).status).toBe(204);
   for (let i = 0; i < 20; i++)
-    await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: `02:40:00:00:00:${String(i).padStart(2, "0")}`, ComponentID: `x4000c0s${i}b0n0` });
+    await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", {
+      MACAddress: `02:40:00:00:00:${String(i).padStart(2, "0")}`,
+      ComponentID: `x4000c0s${i}b0n0`,
+    });
   expect((await ochamiSend("PUT", "/boot/v1/bootparameters", { hosts: ["Compute"], kernel: "http://k/compute" })).status).toBe(200);
 });
 
@@ -46,7 +49,10 @@ function countingD1(d1: D1Database) {
       if (prop === "batch")
         return (stmts: D1PreparedStatement[]) => {
           counter.trips++;
-          return value.call(target, stmts.map((s) => real.get(s) ?? s));
+          return value.call(
+            target,
+            stmts.map((s) => real.get(s) ?? s),
+          );
         };
       return typeof value === "function" ? value.bind(target) : value;
     },
@@ -93,7 +99,9 @@ describe("BSS boot history", () => {
     const keys: BootKey[] = [{ mac: "02:40:00:00:00:03" }, { name: "x4000c0s4b0n0" }, { nid: 105 }];
     for (const key of keys) {
       const q = dialect.sqlToQuery(bootLookupQuery(key));
-      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).bind(...q.params).all<{ detail: string }>();
+      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
+        .bind(...q.params)
+        .all<{ detail: string }>();
       const steps = plan.results.map((r) => r.detail);
       // Full scans only of the one-row `comp` CTE and the derived tables built from it.
       const scans = steps.filter((d) => /^SCAN /.test(d) && !/^SCAN (comp|best|\(subquery)/.test(d));
@@ -109,7 +117,10 @@ describe("BSS boot history", () => {
     const vars = { ...env, OCHAMI_HISTORY_MAX: "100" };
     const app = createApp();
     const ctx = createExecutionContext();
-    const storm = Array.from({ length: 400 }, (_, i) => `mac=02:40:00:00:00:${String(i % 20).padStart(2, "0")}&retry=${Math.floor(i / 20)}`);
+    const storm = Array.from(
+      { length: 400 },
+      (_, i) => `mac=02:40:00:00:00:${String(i % 20).padStart(2, "0")}&retry=${Math.floor(i / 20)}`,
+    );
     const responses = await Promise.all(storm.map((q) => app.fetch(new Request(`http://ochami.test/boot/v1/bootscript?${q}`), vars, ctx)));
     expect(responses.every((r) => r.status === 200)).toBe(true);
     await waitOnExecutionContext(ctx);
@@ -118,7 +129,11 @@ describe("BSS boot history", () => {
     const latest = await app.fetch(new Request(`http://ochami.test${H}?endpoint=bootscript&name=${names}`), vars, settle);
     expect(((await latest.json()) as unknown[]).length).toBe(20);
     // The newest 100 events are kept, the older ones pruned.
-    const rows = await env.DB.prepare("SELECT count(*) AS n, MIN(id) AS lo, MAX(id) AS hi FROM boot_events").first<{ n: number; lo: number; hi: number }>();
+    const rows = await env.DB.prepare("SELECT count(*) AS n, MIN(id) AS lo, MAX(id) AS hi FROM boot_events").first<{
+      n: number;
+      lo: number;
+      hi: number;
+    }>();
     expect(rows).toMatchObject({ n: 100, lo: rows!.hi - 99 });
     expect(rows!.hi).toBeGreaterThanOrEqual(400);
   });

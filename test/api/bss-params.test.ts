@@ -33,7 +33,11 @@ describe("BSS /bootparameters", () => {
   });
 
   it("ochami `params add`: 201, empty body, a referral token; GET shows upstream's element shape", async () => {
-    const r = await ochamiSend("POST", BP, ochamiBody({ macs: ["52:54:00:be:ef:01", "52:54:00:be:ef:02"], params: P, kernel: K, initrd: I }));
+    const r = await ochamiSend(
+      "POST",
+      BP,
+      ochamiBody({ macs: ["52:54:00:be:ef:01", "52:54:00:be:ef:02"], params: P, kernel: K, initrd: I }),
+    );
     expect(r.status).toBe(201);
     expect(r.text).toBe("");
     expect(r.res.headers.get("content-type")).toBe("application/json; charset=UTF-8");
@@ -51,8 +55,7 @@ describe("BSS /bootparameters", () => {
       status: 409,
       type: "application/problem+json",
       title: "Conflict",
-      detail:
-        "Conflict: boot parameters already exist for macs=[52:54:00:be:ef:01]; use PUT (ochami bss boot params set) to replace them",
+      detail: "Conflict: boot parameters already exist for macs=[52:54:00:be:ef:01]; use PUT (ochami bss boot params set) to replace them",
     });
     expect(await configCount()).toBe(before);
     expect((await getJson(`${BP}?mac=52:54:00:be:ef:03`)).status).toBe(404);
@@ -62,7 +65,12 @@ describe("BSS /bootparameters", () => {
     const r = await ochamiSend(
       "POST",
       BP,
-      ochamiBody({ hosts: ["x1000c0s1b0n0", "X1000C0S01B0N1"], macs: ["52-54-00-BE-EF-11", "525400beef12", "5254.00be.ef13"], nids: [11, 12], kernel: K }),
+      ochamiBody({
+        hosts: ["x1000c0s1b0n0", "X1000C0S01B0N1"],
+        macs: ["52-54-00-BE-EF-11", "525400beef12", "5254.00be.ef13"],
+        nids: [11, 12],
+        kernel: K,
+      }),
     );
     expect(r.status).toBe(201);
     const got = await getJson(`${BP}?name=x1000c0s1b0n1`);
@@ -90,7 +98,10 @@ describe("BSS /bootparameters", () => {
     expect(await bad(ochamiBody({ macs: ["52:54:00:be:ef:9"], kernel: K }), "PUT")).toMatchObject({
       detail: "Bad Request: invalid MAC address format: 52:54:00:be:ef:9",
     });
-    expect(await bad(ochamiBody({ hosts: ["node01"], kernel: K }))).toMatchObject({ status: 400, detail: "Bad Request: invalid xname: node01" });
+    expect(await bad(ochamiBody({ hosts: ["node01"], kernel: K }))).toMatchObject({
+      status: 400,
+      detail: "Bad Request: invalid xname: node01",
+    });
     expect(await bad(ochamiBody({ hosts: ["x1000c1s7b0"], kernel: K }), "PUT")).toMatchObject({
       status: 400,
       detail: "Bad Request: invalid xname type: NodeBMC",
@@ -100,7 +111,10 @@ describe("BSS /bootparameters", () => {
       status: 400,
       detail: "Bad Request: kernel URI cannot be blank",
     });
-    expect(await bad(ochamiBody({ kernel: K }))).toMatchObject({ status: 400, detail: "Bad Request: give at least one of hosts, macs or nids" });
+    expect(await bad(ochamiBody({ kernel: K }))).toMatchObject({
+      status: 400,
+      detail: "Bad Request: give at least one of hosts, macs or nids",
+    });
     // A line break would inject iPXE commands into every script that node receives.
     expect(await bad(ochamiBody({ macs: ["52:54:00:be:ef:99"], kernel: K, params: "quiet\nshell" }), "PUT")).toMatchObject({
       status: 400,
@@ -108,7 +122,9 @@ describe("BSS /bootparameters", () => {
     });
     expect(await bad(ochamiBody({ macs: ["52:54:00:be:ef:99"], kernel: "http://k ernel" }))).toMatchObject({ status: 400 });
     expect(await bad({ macs: "52:54:00:be:ef:99", kernel: K })).toMatchObject({ status: 400 });
-    expect(await bad({ macs: ["52:54:00:be:ef:99"], kernel: K, "cloud-init": { "user-data": "#cloud-config" } })).toMatchObject({ status: 400 });
+    expect(await bad({ macs: ["52:54:00:be:ef:99"], kernel: K, "cloud-init": { "user-data": "#cloud-config" } })).toMatchObject({
+      status: 400,
+    });
     expect((await send("POST", BP, "{not json")).status).toBe(400);
     expect((await getJson(`${BP}?mac=52:54:00:be:ef:99`)).status).toBe(404);
   });
@@ -120,7 +136,9 @@ describe("BSS /bootparameters", () => {
     expect(r.status).toBe(200);
     expect(r.text).toBe("");
     expect(r.res.headers.get("bss-referral-token")).toBeTruthy();
-    expect((await getJson(`${BP}?mac=52:54:00:be:ef:21`)).body).toEqual([{ macs: ["52:54:00:be:ef:21"], kernel: "http://b/k", "cloud-init": ZERO_CI }]);
+    expect((await getJson(`${BP}?mac=52:54:00:be:ef:21`)).body).toEqual([
+      { macs: ["52:54:00:be:ef:21"], kernel: "http://b/k", "cloud-init": ZERO_CI },
+    ]);
     expect(await configCount()).toBe(before); // the a/k config went, the b/k one came
     const stale = await env.DB.prepare("SELECT count(*) AS n FROM boot_configs WHERE kernel = 'http://a/k'").first<{ n: number }>();
     expect(stale!.n).toBe(0);
@@ -130,7 +148,15 @@ describe("BSS /bootparameters", () => {
     const ci = {
       "meta-data": { "local-hostname": "nid0031", tags: ["a", "b"] },
       "user-data": { packages: ["vim"] },
-      "phone-home": { pub_key_dsa: "", pub_key_rsa: "ssh-rsa AAA", pub_key_ecdsa: "", pub_key_ed25519: "ssh-ed25519 BBB", instance_id: "i-1", hostname: "nid0031", fqdn: "" },
+      "phone-home": {
+        pub_key_dsa: "",
+        pub_key_rsa: "ssh-rsa AAA",
+        pub_key_ecdsa: "",
+        pub_key_ed25519: "ssh-ed25519 BBB",
+        instance_id: "i-1",
+        hostname: "nid0031",
+        fqdn: "",
+      },
     };
     expect((await ochamiSend("PUT", BP, { macs: ["52:54:00:be:ef:31"], kernel: K, "cloud-init": ci })).status).toBe(200);
     const got = await getJson(`${BP}?mac=52:54:00:be:ef:31`);
@@ -139,7 +165,13 @@ describe("BSS /bootparameters", () => {
 
   it("PATCH (`params update`) changes only given fields of the given identifiers; ochami's zero cloud-init keeps the stored one", async () => {
     const ci = { "meta-data": { rack: 7 }, "user-data": null, "phone-home": ZERO_CI["phone-home"] };
-    await ochamiSend("PUT", BP, { macs: ["52:54:00:be:ef:41", "52:54:00:be:ef:42"], kernel: "http://c/k", initrd: "http://c/i", params: "old", "cloud-init": ci });
+    await ochamiSend("PUT", BP, {
+      macs: ["52:54:00:be:ef:41", "52:54:00:be:ef:42"],
+      kernel: "http://c/k",
+      initrd: "http://c/i",
+      params: "old",
+      "cloud-init": ci,
+    });
     const r = await ochamiSend("PATCH", BP, ochamiBody({ macs: ["52:54:00:be:ef:41"], params: "new" }));
     expect(r.status).toBe(200);
     expect(r.text).toBe("");
@@ -150,8 +182,15 @@ describe("BSS /bootparameters", () => {
   });
 
   it("PATCH is all or nothing: an identifier without boot parameters is a 404 and nothing changes", async () => {
-    const r = await ochamiSend("PATCH", BP, ochamiBody({ macs: ["52:54:00:be:ef:42", "52:54:00:be:ef:98"], nids: [998], kernel: "http://d/k" }));
-    expect(problemOf(r)).toMatchObject({ status: 404, detail: "Not Found: no boot parameters to update for macs=[52:54:00:be:ef:98] nids=[998]" });
+    const r = await ochamiSend(
+      "PATCH",
+      BP,
+      ochamiBody({ macs: ["52:54:00:be:ef:42", "52:54:00:be:ef:98"], nids: [998], kernel: "http://d/k" }),
+    );
+    expect(problemOf(r)).toMatchObject({
+      status: 404,
+      detail: "Not Found: no boot parameters to update for macs=[52:54:00:be:ef:98] nids=[998]",
+    });
     expect((await getJson(`${BP}?mac=52:54:00:be:ef:42`)).body[0].kernel).toBe("http://c/k");
     expect(problemOf(await ochamiSend("PATCH", BP, ochamiBody({ macs: ["52:54:00:be:ef:42"] })))).toMatchObject({
       status: 400,
@@ -199,7 +238,9 @@ describe("BSS /bootparameters", () => {
     expect((await ochamiSend("DELETE", BP, ochamiBody({ kernel: K, initrd: I }))).status).toBe(200);
     expect((await getJson(`${BP}?mac=52:54:00:be:ef:02,52:54:00:be:ef:04`)).status).toBe(404);
     expect((await getJson(`${BP}?mac=52:54:00:be:ef:11`)).status).toBe(200); // same kernel, no initrd: kept
-    const gone = await env.DB.prepare("SELECT count(*) AS n FROM boot_configs WHERE kernel = ? AND initrd = ?").bind(K, I).first<{ n: number }>();
+    const gone = await env.DB.prepare("SELECT count(*) AS n FROM boot_configs WHERE kernel = ? AND initrd = ?")
+      .bind(K, I)
+      .first<{ n: number }>();
     expect(gone!.n).toBe(0);
     // Identifiers and config together: only those identifiers whose config matches.
     expect(problemOf(await ochamiSend("DELETE", BP, ochamiBody({ nids: [11], kernel: "http://nope/k" })))).toMatchObject({ status: 404 });

@@ -2,13 +2,20 @@ import { describe, expect, it } from "vitest";
 import { bootScript, decideBootscript, hasToken, kernelCommandLine, type ScriptSettings } from "../../workers/bss/bootscript/script";
 
 /** Pure rendering, no HTTP or database: the inputs the lookup would give, the text iPXE gets. */
-const S: ScriptSettings = { chainUrl: "http://h:8081/boot/v1/bootscript", cloudInitUrl: "http://h:8081/cloud-init/", retryDelay: 30, unknownDelay: 10 };
+const S: ScriptSettings = {
+  chainUrl: "http://h:8081/boot/v1/bootscript",
+  cloudInitUrl: "http://h:8081/cloud-init/",
+  retryDelay: 30,
+  unknownDelay: 10,
+};
 const node = { xname: "x1c0s0b0n0", nid: 7 };
 const DS = "ds=nocloud;s=http://h:8081/cloud-init/";
 
 describe("kernel command line", () => {
   it("appends xname=, nid= and ds= in upstream's order", () => {
-    expect(kernelCommandLine({ kernel: "k", initrd: "", params: "quiet" }, node, S.cloudInitUrl)).toBe(`quiet xname=x1c0s0b0n0 nid=7 ${DS}`);
+    expect(kernelCommandLine({ kernel: "k", initrd: "", params: "quiet" }, node, S.cloudInitUrl)).toBe(
+      `quiet xname=x1c0s0b0n0 nid=7 ${DS}`,
+    );
   });
   it("keeps tokens the params already have", () => {
     const params = "xname=custom nid=0 ds=nocloud-net;s=http://elsewhere/";
@@ -24,10 +31,14 @@ describe("kernel command line", () => {
     );
   });
   it("has single spaces where upstream doubled them (empty params with an initrd)", () => {
-    expect(kernelCommandLine({ kernel: "k", initrd: "i", params: "" }, node, S.cloudInitUrl)).toBe(`initrd=initrd xname=x1c0s0b0n0 nid=7 ${DS}`);
+    expect(kernelCommandLine({ kernel: "k", initrd: "i", params: "" }, node, S.cloudInitUrl)).toBe(
+      `initrd=initrd xname=x1c0s0b0n0 nid=7 ${DS}`,
+    );
   });
   it("keeps the admin's own spacing inside the params", () => {
-    expect(kernelCommandLine({ kernel: "k", initrd: "", params: 'a  b="x y"' }, node, S.cloudInitUrl)).toBe(`a  b="x y" xname=x1c0s0b0n0 nid=7 ${DS}`);
+    expect(kernelCommandLine({ kernel: "k", initrd: "", params: 'a  b="x y"' }, node, S.cloudInitUrl)).toBe(
+      `a  b="x y" xname=x1c0s0b0n0 nid=7 ${DS}`,
+    );
   });
   it("matches tokens by prefix only at token starts", () => {
     expect(hasToken("foo ds=x", "ds=")).toBe(true);
@@ -53,7 +64,11 @@ describe("scripts", () => {
     expect(decideBootscript({ ...req, arch: "arm64" }, {}, S)).toMatchObject({ kind: "problem", status: 404 });
     const known = decideBootscript(
       { ...req, retry: 3 },
-      { component: { id: "x1c0s0b0n0", nid: 7, role: "Compute", enabled: true, firstMac: "02:00:00:00:00:01" }, config: { kernel: "http://k", initrd: "", params: "" }, matchedBy: "role" },
+      {
+        component: { id: "x1c0s0b0n0", nid: 7, role: "Compute", enabled: true, firstMac: "02:00:00:00:00:01" },
+        config: { kernel: "http://k", initrd: "", params: "" },
+        matchedBy: "role",
+      },
       S,
     );
     expect(known).toMatchObject({ kind: "script", note: "http://k (matched by role Compute; retry 3)" });
@@ -65,8 +80,20 @@ describe("Go integers (BSS's nid, retry, ts parameters)", () => {
   it("parses like strconv.ParseInt(s, 0, 64)", async () => {
     const { parseGoInt } = await import("../../workers/http/query");
     const cases: Array<[string, number | undefined]> = [
-      ["42", 42], ["-1", -1], ["+5", 5], ["0x1F", 31], ["010", 8], ["0o10", 8], ["0b101", 5], ["1_000", 1000], ["0", 0],
-      ["08", undefined], ["one", undefined], ["", undefined], ["0x", undefined], ["1__0", undefined],
+      ["42", 42],
+      ["-1", -1],
+      ["+5", 5],
+      ["0x1F", 31],
+      ["010", 8],
+      ["0o10", 8],
+      ["0b101", 5],
+      ["1_000", 1000],
+      ["0", 0],
+      ["08", undefined],
+      ["one", undefined],
+      ["", undefined],
+      ["0x", undefined],
+      ["1__0", undefined],
     ];
     for (const [input, expected] of cases) expect(parseGoInt(input), input).toBe(expected);
   });

@@ -36,7 +36,18 @@ describe("BSS /hosts and /dumpstate", () => {
     expect(r.status).toBe(200);
     expect(r.body).toEqual([
       N0,
-      { ID: "x5000c0s1b0n0", Type: "Node", State: "On", Flag: "OK", Enabled: false, Role: "Service", NID: 2, FQDN: "", MAC: [], EndpointEnabled: false },
+      {
+        ID: "x5000c0s1b0n0",
+        Type: "Node",
+        State: "On",
+        Flag: "OK",
+        Enabled: false,
+        Role: "Service",
+        NID: 2,
+        FQDN: "",
+        MAC: [],
+        EndpointEnabled: false,
+      },
     ]);
   });
 
@@ -44,7 +55,10 @@ describe("BSS /hosts and /dumpstate", () => {
     expect((await getJson(`${B}/hosts?mac=02-50-00-00-00-02`)).body).toEqual([N0]);
     expect((await getJson(`${B}/hosts?name=x5000c0s0b0n0,x5000c0s1b0n0`)).body).toHaveLength(2);
     expect((await getJson(`/apis/bss/boot/v1/hosts?nid=2`)).body.map((h: any) => h.ID)).toEqual(["x5000c0s1b0n0"]);
-    expect(problemOf(await getJson(`${B}/hosts?name=x5000c0s0b0`))).toMatchObject({ status: 404, detail: "Not Found - Unknown host name 'x5000c0s0b0'" });
+    expect(problemOf(await getJson(`${B}/hosts?name=x5000c0s0b0`))).toMatchObject({
+      status: 404,
+      detail: "Not Found - Unknown host name 'x5000c0s0b0'",
+    });
     expect(problemOf(await getJson(`${B}/hosts?mac=02:50:00:00:00:09`))).toMatchObject({
       status: 404,
       detail: "Not Found - Unknown MAC address '02:50:00:00:00:09'",
@@ -60,7 +74,9 @@ describe("BSS /hosts and /dumpstate", () => {
   });
 
   it("dumpstate gives every node and every boot entry", async () => {
-    expect((await ochamiSend("PUT", `${B}/bootparameters`, { hosts: ["Compute"], macs: ["02:50:00:00:00:01"], kernel: "http://k" })).status).toBe(200);
+    expect(
+      (await ochamiSend("PUT", `${B}/bootparameters`, { hosts: ["Compute"], macs: ["02:50:00:00:00:01"], kernel: "http://k" })).status,
+    ).toBe(200);
     const r = await getJson(`${B}/dumpstate`);
     expect(r.body.Components.map((c: any) => c.ID)).toEqual(["x5000c0s0b0n0", "x5000c0s1b0n0"]);
     expect(r.body.Params).toEqual([

@@ -29,7 +29,14 @@ describe("cluster-defaults", () => {
     });
     expect(first.status).toBe(201);
     // Upstream's key order; empty fields omitted.
-    expect(Object.keys((await getJson(D)).body)).toEqual(["cluster-name", "public-keys", "base-url", "boot-subnet", "short-name", "nid-length"]);
+    expect(Object.keys((await getJson(D)).body)).toEqual([
+      "cluster-name",
+      "public-keys",
+      "base-url",
+      "boot-subnet",
+      "short-name",
+      "nid-length",
+    ]);
 
     // Merge: only non-empty fields replace; `cloud-provider` (upstream's README spelling) is accepted.
     const merged = await send("POST", D, { region: "west", "cloud-provider": "openchami", "cluster-name": "", "nid-length": 0 });
@@ -89,7 +96,10 @@ describe("groups", () => {
     const upper = await send("POST", G, { name: "Slurm", file: { content: "#cloud-config\n" } });
     expect(upper.status).toBe(201);
     // Content without an encoding is plain (ochami's `group get config` needs the encoding).
-    expect((await getJson(`${G}/SLURM`)).body).toEqual({ name: "slurm", file: { content: "#cloud-config\n", filename: "", encoding: "plain" } });
+    expect((await getJson(`${G}/SLURM`)).body).toEqual({
+      name: "slurm",
+      file: { content: "#cloud-config\n", filename: "", encoding: "plain" },
+    });
   });
 
   it("422 for invalid groups: no name, bad name, meta-data not an object, bad encoding, bad base64", async () => {
@@ -99,7 +109,10 @@ describe("groups", () => {
       [{ name: "m", "meta-data": ["a"] }, "meta-data must be a JSON object (key: value pairs merged into each member's meta-data)"],
       [{ name: "m", "meta-data": "a=b" }, "meta-data must be a JSON object (key: value pairs merged into each member's meta-data)"],
       [{ name: "e", file: { content: "x", encoding: "gzip" } }, 'file.encoding must be "plain" or "base64", got "gzip"'],
-      [{ name: "b", file: { content: "not base64!", encoding: "base64" } }, "file.content is not valid base64 (standard alphabet, padded), but file.encoding is base64"],
+      [
+        { name: "b", file: { content: "not base64!", encoding: "base64" } },
+        "file.content is not valid base64 (standard alphabet, padded), but file.encoding is base64",
+      ],
       [{ name: "b", file: { content: "YWJj", encoding: "base64", filename: 7 } }, "file.filename must be a string"],
       [{ name: "b", file: "#cloud-config" }, "file must be an object {content, encoding, filename}"],
       [[compute], "expected a JSON object (GroupData)"],
@@ -127,7 +140,11 @@ describe("groups", () => {
     expect(created.res.headers.get("location")).toBe("/cloud-init/admin/groups/chrony");
     const replaced = await send("PUT", `${G}/chrony`, { "meta-data": { server: "10.0.0.1" } });
     expect(replaced.status).toBe(200);
-    expect((await getJson(`${G}/chrony`)).body).toEqual({ name: "chrony", "meta-data": { server: "10.0.0.1" }, file: { content: "", filename: "" } });
+    expect((await getJson(`${G}/chrony`)).body).toEqual({
+      name: "chrony",
+      "meta-data": { server: "10.0.0.1" },
+      file: { content: "", filename: "" },
+    });
     expect(problemOf(await send("PUT", `${G}/chrony`, { name: "other" }))).toMatchObject({
       status: 422,
       detail: "name in the body ('other') does not match the name in the path ('chrony')",
@@ -148,7 +165,12 @@ describe("instance-info", () => {
 
   it("PUT stores (201, then 200), GET answers it with the effective instance-id, DELETE removes", async () => {
     // ochami `cloud-init node set`: id in the body, empty instance-id.
-    const put = await send("PUT", `${I}/${node}`, { id: node, "instance-id": "", "local-hostname": "compute1", "public-keys": ["ssh-rsa K k@x"] });
+    const put = await send("PUT", `${I}/${node}`, {
+      id: node,
+      "instance-id": "",
+      "local-hostname": "compute1",
+      "public-keys": ["ssh-rsa K k@x"],
+    });
     expect(put.status).toBe(201);
     const iid = await derivedInstanceId(node);
     expect(put.body).toEqual({ id: node, "instance-id": iid, "local-hostname": "compute1", "public-keys": ["ssh-rsa K k@x"] });

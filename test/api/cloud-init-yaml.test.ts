@@ -12,27 +12,27 @@ import { formatNumber, goKeyCompare, renderYaml } from "../../workers/cloud-init
 /** [value, what yaml.v2 writes for `{v: value}`]. */
 const GO_YAML: Array<[string, string]> = [
   ["plain text", "v: plain text\n"],
-  ["", "v: \"\"\n"],
-  ["yes", "v: \"yes\"\n"],
-  ["No", "v: \"No\"\n"],
-  ["on", "v: \"on\"\n"],
-  ["OFF", "v: \"OFF\"\n"],
-  ["y", "v: \"y\"\n"],
-  ["~", "v: \"~\"\n"],
-  ["null", "v: \"null\"\n"],
-  ["0042", "v: \"0042\"\n"],
-  ["0089", "v: \"0089\"\n"],
-  ["42", "v: \"42\"\n"],
-  ["-1", "v: \"-1\"\n"],
-  ["4.2", "v: \"4.2\"\n"],
-  [".5", "v: \".5\"\n"],
-  ["1e3", "v: \"1e3\"\n"],
-  ["0x1F", "v: \"0x1F\"\n"],
-  ["0o17", "v: \"0o17\"\n"],
-  ["1_000", "v: \"1_000\"\n"],
-  ["12:30", "v: \"12:30\"\n"],
-  ["2024-01-02", "v: \"2024-01-02\"\n"],
-  ["1.0", "v: \"1.0\"\n"],
+  ["", 'v: ""\n'],
+  ["yes", 'v: "yes"\n'],
+  ["No", 'v: "No"\n'],
+  ["on", 'v: "on"\n'],
+  ["OFF", 'v: "OFF"\n'],
+  ["y", 'v: "y"\n'],
+  ["~", 'v: "~"\n'],
+  ["null", 'v: "null"\n'],
+  ["0042", 'v: "0042"\n'],
+  ["0089", 'v: "0089"\n'],
+  ["42", 'v: "42"\n'],
+  ["-1", 'v: "-1"\n'],
+  ["4.2", 'v: "4.2"\n'],
+  [".5", 'v: ".5"\n'],
+  ["1e3", 'v: "1e3"\n'],
+  ["0x1F", 'v: "0x1F"\n'],
+  ["0o17", 'v: "0o17"\n'],
+  ["1_000", 'v: "1_000"\n'],
+  ["12:30", 'v: "12:30"\n'],
+  ["2024-01-02", 'v: "2024-01-02"\n'],
+  ["1.0", 'v: "1.0"\n'],
   ["a: b", "v: 'a: b'\n"],
   ["a:b", "v: a:b\n"],
   ["a:", "v: 'a:'\n"],
@@ -43,15 +43,15 @@ const GO_YAML: Array<[string, string]> = [
   ["a#b", "v: a#b\n"],
   ["'q'", "v: '''q'''\n"],
   ["it's", "v: it's\n"],
-  ["say \"hi\"", "v: say \"hi\"\n"],
+  ['say "hi"', 'v: say "hi"\n'],
   ["@x", "v: '@x'\n"],
   ["%x", "v: '%x'\n"],
   ["[a]", "v: '[a]'\n"],
   ["{a}", "v: '{a}'\n"],
   [" lead", "v: ' lead'\n"],
   ["trail ", "v: 'trail '\n"],
-  ["tab\there", "v: \"tab\\there\"\n"],
-  ["delx", "v: \"del\\x7Fx\"\n"],
+  ["tab\there", 'v: "tab\\there"\n'],
+  ["delx", 'v: "del\\x7Fx"\n'],
   ["é日本", "v: é日本\n"],
   ["http://172.16.0.254:8081/cloud-init", "v: http://172.16.0.254:8081/cloud-init\n"],
   ["10.0.0.9@o2ib", "v: 10.0.0.9@o2ib\n"],
@@ -60,7 +60,7 @@ const GO_YAML: Array<[string, string]> = [
   ["line1\nline2\n", "v: |\n  line1\n  line2\n"],
   ["line1\n\n", "v: |+\n  line1\n\n"],
   [" indented\nx", "v: |2-\n   indented\n  x\n"],
-  ["x \ny", "v: \"x \\ny\"\n"],
+  ["x \ny", 'v: "x \\ny"\n'],
   ["-----BEGIN KEY-----\nMIIE\n-----END KEY-----\n", "v: |\n  -----BEGIN KEY-----\n  MIIE\n  -----END KEY-----\n"],
 ];
 
@@ -85,16 +85,75 @@ describe("meta-data YAML matches go-yaml v2", () => {
 
   it("writes numbers so that PyYAML reads numbers back", () => {
     // go-yaml: 1e+06, 1e-07 (strings to PyYAML, which wants a dot in a float).
-    expect([1_000_000, 6817, -2, 0.5, 1e-7, 1.5e-7, 1e21].map(formatNumber)).toEqual(["1000000", "6817", "-2", "0.5", "1.0e-7", "1.5e-7", "1.0e+21"]);
+    expect([1_000_000, 6817, -2, 0.5, 1e-7, 1.5e-7, 1e21].map(formatNumber)).toEqual([
+      "1000000",
+      "6817",
+      "-2",
+      "0.5",
+      "1.0e-7",
+      "1.5e-7",
+      "1.0e+21",
+    ]);
     // ("n" is a YAML 1.1 boolean to go-yaml, so the key is quoted, as go-yaml does.)
     expect(renderYaml({ b: true, n: null, i: 10, l: [], m: {} })).toBe('b: true\ni: 10\nl: []\nm: {}\n"n": null\n');
   });
 
   it("sorts map keys in go-yaml's order (digit runs by value, non-letters first)", () => {
-    const keys = ["x10", "x9", "x1000c0", "x1000c10", "x1000c2", "a", "B", "_u", "1", "10", "2", "a1", "a01", "a001", "a10b", "a9b", "Z", "z", "ab", "a-b", "a_b", "a.b", "compute", "Compute", "x1000c0s1b0n0", "x1000c0s10b0n0"];
+    const keys = [
+      "x10",
+      "x9",
+      "x1000c0",
+      "x1000c10",
+      "x1000c2",
+      "a",
+      "B",
+      "_u",
+      "1",
+      "10",
+      "2",
+      "a1",
+      "a01",
+      "a001",
+      "a10b",
+      "a9b",
+      "Z",
+      "z",
+      "ab",
+      "a-b",
+      "a_b",
+      "a.b",
+      "compute",
+      "Compute",
+      "x1000c0s1b0n0",
+      "x1000c0s10b0n0",
+    ];
     expect([...keys].sort(goKeyCompare)).toEqual([
-      "_u", "1", "2", "10", "B", "Compute", "Z", "a", "a-b", "a.b", "a_b", "a1", "a01", "a001", "a9b", "a10b", "ab", "compute",
-      "x9", "x10", "x1000c0", "x1000c0s10b0n0", "x1000c0s1b0n0", "x1000c2", "x1000c10", "z",
+      "_u",
+      "1",
+      "2",
+      "10",
+      "B",
+      "Compute",
+      "Z",
+      "a",
+      "a-b",
+      "a.b",
+      "a_b",
+      "a1",
+      "a01",
+      "a001",
+      "a9b",
+      "a10b",
+      "ab",
+      "compute",
+      "x9",
+      "x10",
+      "x1000c0",
+      "x1000c0s10b0n0",
+      "x1000c0s1b0n0",
+      "x1000c2",
+      "x1000c10",
+      "z",
     ]);
   });
 
@@ -128,7 +187,19 @@ describe("meta-data document", () => {
 
   it("takes per-node region, zone, provider and cluster name over the cluster's (upstream ignores them)", () => {
     const defaults = { ...EMPTY_DEFAULTS, clusterName: "demo", region: "east", publicKeys: ["k1", "k2"] };
-    const instance = { id: "x1000c0s0b0n0", instanceId: "", localHostname: "", hostname: "", clusterName: "", region: "west", availabilityZone: "w1", cloudProvider: "", instanceType: "", cloudInitBaseUrl: "", publicKeys: ["k2", "k3"] };
+    const instance = {
+      id: "x1000c0s0b0n0",
+      instanceId: "",
+      localHostname: "",
+      hostname: "",
+      clusterName: "",
+      region: "west",
+      availabilityZone: "w1",
+      cloudProvider: "",
+      instanceType: "",
+      cloudInitBaseUrl: "",
+      publicKeys: ["k2", "k3"],
+    };
     const doc = metaDataDocument(view({ defaults, instance }), "i-1") as Map<string, any>;
     const v1 = doc.get("instance_data").get("v1") as Map<string, any>;
     expect([...v1.keys()]).toEqual(["availability_zone", "instance_id", "region", "local_ipv4", "public_keys", "vendor_data"]);
@@ -143,7 +214,9 @@ describe("meta-data document", () => {
       { name: "a", description: "", metaData: { x: 1 }, hasFile: false },
       { name: "c", description: "", metaData: null, hasFile: true },
     ];
-    expect(renderVendorData(view({ groups: ["a", "b", "c", "d"], groupData }), "http://h/ci")).toBe("#include\nhttp://h/ci/b.yaml\nhttp://h/ci/c.yaml\n");
+    expect(renderVendorData(view({ groups: ["a", "b", "c", "d"], groupData }), "http://h/ci")).toBe(
+      "#include\nhttp://h/ci/b.yaml\nhttp://h/ci/c.yaml\n",
+    );
   });
 
   it("merges cluster defaults as upstream's POST does", () => {

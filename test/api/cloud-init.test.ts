@@ -309,7 +309,9 @@ describe("cloud-init requester identity", () => {
     // The client sent its own header naming C; the proxy appended the real client, B.
     expect(hostnameOf((await withVars(vars, "10.63.255.1", "/meta-data", { "X-Forwarded-For": `${C.ip}, ${B.ip}` })).text)).toBe("nid002");
     // Two trusted proxies in a row: the hop before them is the client.
-    expect(hostnameOf((await withVars(vars, "10.63.255.1", "/meta-data", { "X-Forwarded-For": `${C.ip}, 10.63.255.2` })).text)).toBe("login1");
+    expect(hostnameOf((await withVars(vars, "10.63.255.1", "/meta-data", { "X-Forwarded-For": `${C.ip}, 10.63.255.2` })).text)).toBe(
+      "login1",
+    );
     // An IPv6 proxy and a port on the forwarded entry.
     expect(hostnameOf((await withVars(vars, "[fd63::9]", "/meta-data", { "X-Forwarded-For": `${B.ip}:5555` })).text)).toBe("nid002");
     // A proxy asking for itself is just an unknown address; a garbled header is an error.

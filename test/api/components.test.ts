@@ -28,8 +28,20 @@ describe("SMD /State/Components", () => {
     });
     // (1000+1)*16384 + 1*2048 + 7*32 + 0*4 + 1
     expect((await getJson(`${C}/x1000c1s7b0n1`)).body).toMatchObject({ NID: 16402657, Role: "Compute" });
-    expect((await getJson(`${C}/x1000c1s7b0`)).body).toEqual({ ID: "x1000c1s7b0", Type: "NodeBMC", State: "Ready", Flag: "OK", Enabled: true });
-    expect((await getJson(`${C}/x1000c1s7b1n0`)).body).toMatchObject({ Enabled: false, NID: 5, SubRole: "Worker", Class: "River", NetType: "Sling" });
+    expect((await getJson(`${C}/x1000c1s7b0`)).body).toEqual({
+      ID: "x1000c1s7b0",
+      Type: "NodeBMC",
+      State: "Ready",
+      Flag: "OK",
+      Enabled: true,
+    });
+    expect((await getJson(`${C}/x1000c1s7b1n0`)).body).toMatchObject({
+      Enabled: false,
+      NID: 5,
+      SubRole: "Worker",
+      Class: "River",
+      NetType: "Sling",
+    });
   });
 
   it("leaves existing components alone without force, and with force changes only State/Flag/Subtype/NetType/Arch/Class", async () => {
@@ -130,7 +142,8 @@ describe("SMD /State/Components", () => {
       ["x1000c1s7b0n1/NID", {}, "Missing NID"],
       ["x1000c1s7b0n1/NID", { ID: "x1000c1s7b0n0", NID: 3 }, "ID in URL and PATCH body do not match"],
     ];
-    for (const [path, body, detail] of bad) expect(problemOf(await send("PATCH", `${C}/${path}`, body)), path).toMatchObject({ status: 400, detail });
+    for (const [path, body, detail] of bad)
+      expect(problemOf(await send("PATCH", `${C}/${path}`, body)), path).toMatchObject({ status: 400, detail });
   });
 
   it("applies StateData transitions only from allowed start states unless forced; Locked flags stay", async () => {
@@ -153,7 +166,16 @@ describe("SMD /State/Components", () => {
     expect((await send("PATCH", `${C}/BulkEnabled`, { ComponentIDs: both, Enabled: true })).status).toBe(204);
     expect((await send("PATCH", `${C}/BulkStateData`, { ComponentIDs: both, State: "Ready", Force: true })).status).toBe(204);
     expect((await send("PATCH", `${C}/BulkRole`, { ComponentIDs: both, Role: "Storage" })).status).toBe(204);
-    expect((await send("PATCH", `${C}/BulkNID`, { Components: [{ ID: "x1000c1s7b0n0", Type: "", NID: 11 }, { ID: "x1000c1s7b1n0", NID: -5 }] })).status).toBe(204);
+    expect(
+      (
+        await send("PATCH", `${C}/BulkNID`, {
+          Components: [
+            { ID: "x1000c1s7b0n0", Type: "", NID: 11 },
+            { ID: "x1000c1s7b1n0", NID: -5 },
+          ],
+        })
+      ).status,
+    ).toBe(204);
     const got = (await getJson(`${C}?id=x1000c1s7b0n0&id=x1000c1s7b1n0`)).body.Components;
     expect(got.map((c: any) => [c.Enabled, c.State, c.Role, c.NID])).toEqual([
       [true, "Ready", "Storage", 11],

@@ -104,9 +104,23 @@ describe("replaying `ochami discover static`", () => {
       expect(log.filter(([m, p]) => m === "POST" && p === "/Inventory/RedfishEndpoints").map(([, , s]) => s)).toEqual([201]);
     }
     const iface = (await getJson("/hsm/v2/Inventory/EthernetInterfaces/deadbeeeeef1")).body;
-    expect(iface).toMatchObject({ ComponentID: "x1000c1s0b0n0", MACAddress: "de:ad:be:ee:ee:f1", IPAddresses: [{ IPAddress: "172.16.0.1" }] });
+    expect(iface).toMatchObject({
+      ComponentID: "x1000c1s0b0n0",
+      MACAddress: "de:ad:be:ee:ee:f1",
+      IPAddresses: [{ IPAddress: "172.16.0.1" }],
+    });
     const rfe = (await getJson("/hsm/v2/Inventory/RedfishEndpoints/x1000c1s0b0")).body;
-    expect(rfe).toMatchObject({ ID: "x1000c1s0b0", Type: "NodeBMC", Name: "bmc01", FQDN: "x1000c1s0b0.openchami.cluster", Hostname: "x1000c1s0b0", Domain: "openchami.cluster", IPAddress: "172.16.0.101", MACAddr: "de:ca:fc:0f:ee:ee", Enabled: true });
+    expect(rfe).toMatchObject({
+      ID: "x1000c1s0b0",
+      Type: "NodeBMC",
+      Name: "bmc01",
+      FQDN: "x1000c1s0b0.openchami.cluster",
+      Hostname: "x1000c1s0b0",
+      Domain: "openchami.cluster",
+      IPAddress: "172.16.0.101",
+      MACAddr: "de:ca:fc:0f:ee:ee",
+      Enabled: true,
+    });
     expect(rfe.DiscoveryInfo).toEqual({ LastDiscoveryStatus: "NotYetQueried" });
   });
 
@@ -122,11 +136,17 @@ describe("replaying `ochami discover static`", () => {
     /** SMD as clients read it, without the timestamps of the moment it was written. */
     const state = async () => {
       const strip = (x: unknown) => JSON.parse(JSON.stringify(x).replace(/"(LastUpdate|LastDiscoveryAttempt|UUID)":"[^"]*"/g, '"$1":"-"'));
-      const paths = ["/hsm/v2/State/Components", "/hsm/v2/Inventory/EthernetInterfaces", "/hsm/v2/Inventory/ComponentEndpoints", "/hsm/v2/Inventory/RedfishEndpoints"];
+      const paths = [
+        "/hsm/v2/State/Components",
+        "/hsm/v2/Inventory/EthernetInterfaces",
+        "/hsm/v2/Inventory/ComponentEndpoints",
+        "/hsm/v2/Inventory/RedfishEndpoints",
+      ];
       return strip(await Promise.all(paths.map(async (p) => (await getJson(p)).body)));
     };
     const wipe = async () => {
-      for (const p of ["/hsm/v2/State/Components", "/hsm/v2/Inventory/RedfishEndpoints", "/hsm/v2/Inventory/EthernetInterfaces"]) await send("DELETE", p);
+      for (const p of ["/hsm/v2/State/Components", "/hsm/v2/Inventory/RedfishEndpoints", "/hsm/v2/Inventory/EthernetInterfaces"])
+        await send("DELETE", p);
     };
     const requests: Array<[string, string, unknown]> = [];
     await wipe();

@@ -7,7 +7,18 @@ import { api } from "./client";
  * covered automatically): odd path parameters, broken and mistyped bodies, odd query strings.
  * Nothing may answer 5xx, and every error must be problem+json.
  */
-const ODD_PARAMS = ["FAKE", "x0", "-1", "99999999999999999999999", "%00", "..%2F..%2Fetc", "%E2%82%AC", "a".repeat(3000), "x1000c0s0b0n0'--", "de:ad:be:ef:00:01"];
+const ODD_PARAMS = [
+  "FAKE",
+  "x0",
+  "-1",
+  "99999999999999999999999",
+  "%00",
+  "..%2F..%2Fetc",
+  "%E2%82%AC",
+  "a".repeat(3000),
+  "x1000c0s0b0n0'--",
+  "de:ad:be:ef:00:01",
+];
 
 const BODIES: Array<string | undefined> = [
   undefined,
@@ -66,12 +77,16 @@ describe("fuzz: no input gives a 5xx", () => {
       const res = await Promise.race([
         api(path, { method, body }),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within 30 s (a hang): ${method} ${path.slice(0, 100)} body=${String(body).slice(0, 60)}`)), 30_000);
+          timer = setTimeout(
+            () => reject(new Error(`no answer within 30 s (a hang): ${method} ${path.slice(0, 100)} body=${String(body).slice(0, 60)}`)),
+            30_000,
+          );
         }),
       ]).finally(() => clearTimeout(timer));
       const text = await res.text();
       n++;
-      if (res.status >= 500) failures.push(`${method} ${path.slice(0, 100)} body=${String(body).slice(0, 50)} → ${res.status} ${text.slice(0, 200)}`);
+      if (res.status >= 500)
+        failures.push(`${method} ${path.slice(0, 100)} body=${String(body).slice(0, 50)} → ${res.status} ${text.slice(0, 200)}`);
       // The OAuth token endpoints answer errors in RFC 6749 §5.2's JSON shape instead.
       else if (res.status >= 400 && !/\/(oauth2\/)?token$/.test(path) && !res.headers.get("content-type")?.includes("problem+json"))
         failures.push(`${method} ${path.slice(0, 100)} → ${res.status} without problem+json`);
@@ -81,7 +96,8 @@ describe("fuzz: no input gives a 5xx", () => {
       const withBody = r.method !== "GET";
       const bodies = r.method === "DELETE" ? [undefined, "{", "[]"] : BODIES;
       // Every odd parameter once (bodies taken in turn), every body and query on a plausible path.
-      for (const [i, path] of paths.entries()) await hit(r.method, path + (withBody ? "" : QUERIES[i % QUERIES.length]), withBody ? bodies[i % bodies.length] : undefined);
+      for (const [i, path] of paths.entries())
+        await hit(r.method, path + (withBody ? "" : QUERIES[i % QUERIES.length]), withBody ? bodies[i % bodies.length] : undefined);
       const plausible = r.path.replace(/:[A-Za-z_]+/g, "x1000c0s0b0n0");
       if (withBody) for (const body of bodies) await hit(r.method, plausible, body);
       else for (const q of QUERIES) await hit(r.method, plausible + q);

@@ -50,11 +50,15 @@ describe("SMD /groups", () => {
   });
 
   it("enforces exclusive groups", async () => {
-    expect((await send("POST", "/hsm/v2/groups", { label: "rack-a", exclusiveGroup: "racks", members: { ids: [NODES[2]] } })).status).toBe(201);
+    expect((await send("POST", "/hsm/v2/groups", { label: "rack-a", exclusiveGroup: "racks", members: { ids: [NODES[2]] } })).status).toBe(
+      201,
+    );
     expect(
       problemOf(await send("POST", "/hsm/v2/groups", { label: "rack-b", exclusiveGroup: "racks", members: { ids: [NODES[2]] } })),
     ).toMatchObject({ status: 409, detail: "operation would conflict with an existing member in another exclusive group." });
-    expect((await send("POST", "/hsm/v2/groups", { label: "rack-b", exclusiveGroup: "racks", members: { ids: [NODES[3]] } })).status).toBe(201);
+    expect((await send("POST", "/hsm/v2/groups", { label: "rack-b", exclusiveGroup: "racks", members: { ids: [NODES[3]] } })).status).toBe(
+      201,
+    );
     expect((await send("POST", "/hsm/v2/groups/rack-b/members", { id: NODES[2] })).status).toBe(409);
   });
 
@@ -85,12 +89,20 @@ describe("SMD /groups", () => {
   it("patches description and tags only (members in the body are ignored), as ochami's update sends", async () => {
     const r = await send("PATCH", "/hsm/v2/groups/compute", { label: "compute", description: "new", tags: ["x"], members: {} });
     expect(r.status).toBe(204);
-    expect((await getJson("/hsm/v2/groups/compute")).body).toEqual({ label: "compute", description: "new", tags: ["x"], members: { ids: [NODES[0]] } });
+    expect((await getJson("/hsm/v2/groups/compute")).body).toEqual({
+      label: "compute",
+      description: "new",
+      tags: ["x"],
+      members: { ids: [NODES[0]] },
+    });
     expect(problemOf(await send("PATCH", "/hsm/v2/groups/compute", { label: "compute" }))).toMatchObject({
       status: 400,
       detail: "Request must have at least one patch field.",
     });
-    expect(problemOf(await send("PATCH", "/hsm/v2/groups/nope", { description: "x" }))).toMatchObject({ status: 404, detail: "no such group." });
+    expect(problemOf(await send("PATCH", "/hsm/v2/groups/nope", { description: "x" }))).toMatchObject({
+      status: 404,
+      detail: "no such group.",
+    });
   });
 
   it("lists memberships for every component, and for one", async () => {

@@ -65,7 +65,9 @@ describe("boot history", () => {
     await writeEvents(db, many, 100);
     const count = await env.DB.prepare("SELECT count(*) AS n FROM boot_events").first<{ n: number }>();
     expect(count!.n).toBe(100);
-    const latest = await env.DB.prepare("SELECT count(*) AS n FROM boot_latest WHERE subject LIKE 'mac:02:00:00:00:0%'").first<{ n: number }>();
+    const latest = await env.DB.prepare("SELECT count(*) AS n FROM boot_latest WHERE subject LIKE 'mac:02:00:00:00:0%'").first<{
+      n: number;
+    }>();
     expect(latest!.n).toBe(250);
   });
 });

@@ -48,7 +48,10 @@ describe("SMD /Inventory/EthernetInterfaces", () => {
   });
 
   it("rejects bad MACs, IPs, component IDs and duplicate MACs", async () => {
-    expect(problemOf(await send("POST", BASE, { MACAddress: "zz:zz" }))).toMatchObject({ status: 400, detail: "MAC string has invalid length" });
+    expect(problemOf(await send("POST", BASE, { MACAddress: "zz:zz" }))).toMatchObject({
+      status: 400,
+      detail: "MAC string has invalid length",
+    });
     expect(problemOf(await send("POST", BASE, { MACAddress: "02:00:00:00:00:01", ComponentID: "nonsense" }))).toMatchObject({
       status: 400,
       detail: "Invalid CompEthInterface component ID",
@@ -121,9 +124,15 @@ describe("SMD /Inventory/EthernetInterfaces", () => {
 
 describe("IP spellings", () => {
   it("stores IPv6 in one canonical spelling and finds it however it is written", async () => {
-    const r = await send("POST", BASE, { MACAddress: "02:00:00:00:00:06", ComponentID: "x1000c1s7b0n6", IPAddresses: [{ IPAddress: "FD63:0:0::0005" }] });
+    const r = await send("POST", BASE, {
+      MACAddress: "02:00:00:00:00:06",
+      ComponentID: "x1000c1s7b0n6",
+      IPAddresses: [{ IPAddress: "FD63:0:0::0005" }],
+    });
     expect(r.status).toBe(201);
     expect((await getJson(`${BASE}/020000000006`)).body.IPAddresses).toEqual([{ IPAddress: "fd63::5" }]);
-    expect((await getJson(`${BASE}?IPAddress=fd63:0000:0000:0000:0000:0000:0000:0005`)).body.map((i: any) => i.ID)).toEqual(["020000000006"]);
+    expect((await getJson(`${BASE}?IPAddress=fd63:0000:0000:0000:0000:0000:0000:0005`)).body.map((i: any) => i.ID)).toEqual([
+      "020000000006",
+    ]);
   });
 });

@@ -21,12 +21,28 @@ interface NodeIn {
   interfaces?: Array<{ mac_addr: string; ip_addrs?: Array<{ name?: string; network?: string; ip_addr: string }> }>;
 }
 
-const ACTIONS = ["On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "Nmi", "ForceOn", "PushPowerButton", "PowerCycle", "Suspend", "Pause", "Resume"];
+const ACTIONS = [
+  "On",
+  "ForceOff",
+  "GracefulShutdown",
+  "GracefulRestart",
+  "ForceRestart",
+  "Nmi",
+  "ForceOn",
+  "PushPowerButton",
+  "PowerCycle",
+  "Suspend",
+  "Pause",
+  "Resume",
+];
 let uuidCounter = 0;
 const uuid = () => `00000000-0000-4000-8000-${(++uuidCounter).toString(16).padStart(12, "0")}`;
 
 export function buildDiscoveryPayloads(yamlText: string, smdHost = "demo.openchami.cluster:8443") {
-  const doc = parse(yamlText) as { nodes: NodeIn[]; bmcs?: Array<{ name?: string; xname: string; mac?: string; ip?: string; fqdn?: string }> };
+  const doc = parse(yamlText) as {
+    nodes: NodeIn[];
+    bmcs?: Array<{ name?: string; xname: string; mac?: string; ip?: string; fqdn?: string }>;
+  };
   const deprecated = doc.nodes.some((n) => n.bmc_ip || n.bmc_mac);
   const components = doc.nodes.map((n) => ({ ID: n.xname, Type: "Node", State: "On", Enabled: true, ...(n.nid ? { NID: n.nid } : {}) }));
 
@@ -44,7 +60,8 @@ export function buildDiscoveryPayloads(yamlText: string, smdHost = "demo.opencha
       bmcs.get(key)!.nodes.push(n);
     }
   } else {
-    for (const b of doc.bmcs ?? []) bmcs.set(b.xname, { rfe: { ID: b.xname, Name: b.name, FQDN: b.fqdn, MACAddr: b.mac, IPAddress: b.ip }, nodes: [] });
+    for (const b of doc.bmcs ?? [])
+      bmcs.set(b.xname, { rfe: { ID: b.xname, Name: b.name, FQDN: b.fqdn, MACAddr: b.mac, IPAddress: b.ip }, nodes: [] });
     for (const n of doc.nodes) {
       const bmcId = n.bmc ?? n.xname.replace(/n[0-9]+$/, "");
       const entry = [...bmcs.entries()].find(([k, v]) => k === bmcId || v.rfe.Name === bmcId)?.[1];

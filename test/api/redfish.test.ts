@@ -5,7 +5,13 @@ const R = "/hsm/v2/Inventory/RedfishEndpoints";
 
 describe("SMD /Inventory/RedfishEndpoints", () => {
   it("creates a plain endpoint (no inventory) and derives hostname, domain and FQDN", async () => {
-    const r = await send("POST", R, { ID: "x3000c0s1b0", FQDN: "x3000c0s1b0.cluster.local", User: "root", Password: "pw", IPAddress: "10.1.1.1" });
+    const r = await send("POST", R, {
+      ID: "x3000c0s1b0",
+      FQDN: "x3000c0s1b0.cluster.local",
+      User: "root",
+      Password: "pw",
+      IPAddress: "10.1.1.1",
+    });
     expect(r.status).toBe(201);
     expect(r.body).toEqual([{ URI: `${R}/x3000c0s1b0` }]);
     expect((await getJson(`${R}/x3000c0s1b0`)).body).toEqual({
@@ -31,14 +37,18 @@ describe("SMD /Inventory/RedfishEndpoints", () => {
   it("validates with upstream's messages", async () => {
     const cases: Array<[unknown, string]> = [
       [{ ID: "foo" }, "couldn't validate endpoint data: foo is not a valid locational xname ID"],
-      [{ ID: "x9999c7s99b91", FQDN: "MyFQDN", Hostname: "MyHostname" }, "couldn't validate endpoint data: host/domain conflicts with FQDN: 'MyHostname' != 'MyFQDN'"],
+      [
+        { ID: "x9999c7s99b91", FQDN: "MyFQDN", Hostname: "MyHostname" },
+        "couldn't validate endpoint data: host/domain conflicts with FQDN: 'MyHostname' != 'MyFQDN'",
+      ],
       [{ RedfishEndpoints: [{ ID: "foo" }] }, "couldn't validate endpoint data at idx 0: foo is not a valid locational xname ID"],
       [{ ID: "x1000c0s0b0n0" }, "couldn't validate endpoint data: xname ID x1000c0s0b0n0 has wrong type for RF endpoint: Node"],
       [{}, "couldn't validate endpoint data: No xname ID found"],
       [{ ID: "x3000c0s3b0", IPAddress: "10.1.1" }, "couldn't validate endpoint data: IPAddress is not a valid IP address: '10.1.1'"],
       [{ ID: "x3000c0s3b0", Hostname: "a.b" }, "couldn't validate endpoint data: Hostname is not a basename or IP address."],
     ];
-    for (const [body, detail] of cases) expect(problemOf(await send("POST", R, body)), JSON.stringify(body)).toMatchObject({ status: 400, detail });
+    for (const [body, detail] of cases)
+      expect(problemOf(await send("POST", R, body)), JSON.stringify(body)).toMatchObject({ status: 400, detail });
     expect(problemOf(await send("POST", R, { ID: "x3000c0s1b0" }))).toMatchObject({
       status: 409,
       detail: "operation would conflict with an existing resource that has the same FQDN or xname ID.",
@@ -52,8 +62,14 @@ describe("SMD /Inventory/RedfishEndpoints", () => {
     expect((await getJson(`${R}?ipaddress=10.1.1.1`)).body.RedfishEndpoints.map((e: any) => e.ID)).toEqual(["x3000c0s1b0"]);
     expect((await getJson(`${R}?fqdn=!x3000c0s2b0`)).body.RedfishEndpoints.map((e: any) => e.ID)).toEqual(["x3000c0s1b0"]);
     expect((await getJson(`${R}?laststatus=NotYetQueried`)).body.RedfishEndpoints).toHaveLength(2);
-    expect(problemOf(await getJson(`${R}?id=foo`))).toMatchObject({ status: 400, detail: "bad query param: Argument was not a valid xname ID" });
-    expect(problemOf(await getJson(`${R}?type=foo`))).toMatchObject({ status: 400, detail: "bad query param: Argument was not a valid HMS Type" });
+    expect(problemOf(await getJson(`${R}?id=foo`))).toMatchObject({
+      status: 400,
+      detail: "bad query param: Argument was not a valid xname ID",
+    });
+    expect(problemOf(await getJson(`${R}?type=foo`))).toMatchObject({
+      status: 400,
+      detail: "bad query param: Argument was not a valid HMS Type",
+    });
     expect((await getJson(`${R}/Query/all`)).body.RedfishEndpoints).toHaveLength(2);
     expect(problemOf(await getJson(`${R}/Query/x3000c0s1b0`))).toMatchObject({ status: 400, detail: "not yet implemented" });
   });
@@ -97,7 +113,10 @@ describe("SMD /Inventory/RedfishEndpoints", () => {
   it("component endpoints: 400 for alphanumeric invalid IDs, 404 otherwise; service endpoints are empty", async () => {
     expect(problemOf(await getJson("/hsm/v2/Inventory/ComponentEndpoints/x9999999c7s9b9"))).toMatchObject({ status: 400 });
     expect(problemOf(await getJson("/hsm/v2/Inventory/ComponentEndpoints/1"))).toMatchObject({ status: 400 });
-    expect(problemOf(await getJson("/hsm/v2/Inventory/ComponentEndpoints/x9999c7s9b9"))).toMatchObject({ status: 404, detail: "no such xname." });
+    expect(problemOf(await getJson("/hsm/v2/Inventory/ComponentEndpoints/x9999c7s9b9"))).toMatchObject({
+      status: 404,
+      detail: "no such xname.",
+    });
     expect(problemOf(await send("DELETE", "/hsm/v2/Inventory/ComponentEndpoints/FAKE"))).toMatchObject({ status: 400 });
     expect(problemOf(await send("DELETE", "/hsm/v2/Inventory/ComponentEndpoints"))).toMatchObject({ status: 404 });
     expect((await send("POST", "/hsm/v2/Inventory/ComponentEndpoints", {})).status).toBe(405);
@@ -107,9 +126,16 @@ describe("SMD /Inventory/RedfishEndpoints", () => {
 
 describe("SMD /Defaults/NodeMaps", () => {
   it("stores maps that fill NID and Role for nodes created without them", async () => {
-    const post = await send("POST", "/hsm/v2/Defaults/NodeMaps", { NodeMaps: [{ ID: "x5c0s0b0n0", NID: 77, Role: "service", SubRole: "master" }] });
+    const post = await send("POST", "/hsm/v2/Defaults/NodeMaps", {
+      NodeMaps: [{ ID: "x5c0s0b0n0", NID: 77, Role: "service", SubRole: "master" }],
+    });
     expect(post.status).toBe(204);
-    expect((await getJson("/hsm/v2/Defaults/NodeMaps/x5c0s0b0n0")).body).toEqual({ ID: "x5c0s0b0n0", NID: 77, Role: "Service", SubRole: "Master" });
+    expect((await getJson("/hsm/v2/Defaults/NodeMaps/x5c0s0b0n0")).body).toEqual({
+      ID: "x5c0s0b0n0",
+      NID: 77,
+      Role: "Service",
+      SubRole: "Master",
+    });
     await send("POST", "/hsm/v2/State/Components", { Components: [{ ID: "x5c0s0b0n0", State: "On" }] });
     expect((await getJson("/hsm/v2/State/Components/x5c0s0b0n0")).body).toMatchObject({ NID: 77, Role: "Service", SubRole: "Master" });
   });
@@ -118,12 +144,23 @@ describe("SMD /Defaults/NodeMaps", () => {
     const cases: Array<[unknown, string]> = [
       [{ NodeMaps: [{ ID: "x9999c7s9b9n9", Role: "Compute" }] }, "couldn't validate map data at idx 0: NID '0' is out of range"],
       [{ NodeMaps: [{ ID: "x9999c7s9b9n9", NID: 5, Role: "FAKE" }] }, "couldn't validate map data at idx 0: Role 'FAKE' is not valid."],
-      [{ NodeMaps: [{ ID: "x9999c7s9b9n9", NID: 5, SubRole: "FAKE" }] }, "couldn't validate map data at idx 0: SubRole 'FAKE' is not valid."],
+      [
+        { NodeMaps: [{ ID: "x9999c7s9b9n9", NID: 5, SubRole: "FAKE" }] },
+        "couldn't validate map data at idx 0: SubRole 'FAKE' is not valid.",
+      ],
       [{ NodeMaps: [{ NID: 5 }] }, "couldn't validate map data at idx 0: xname ID '' is invalid or not a node"],
     ];
-    for (const [body, detail] of cases) expect(problemOf(await send("POST", "/hsm/v2/Defaults/NodeMaps", body))).toMatchObject({ status: 400, detail });
+    for (const [body, detail] of cases)
+      expect(problemOf(await send("POST", "/hsm/v2/Defaults/NodeMaps", body))).toMatchObject({ status: 400, detail });
     expect(
-      problemOf(await send("POST", "/hsm/v2/Defaults/NodeMaps", { NodeMaps: [{ ID: "x5c0s0b0n1", NID: 9 }, { ID: "x5c0s0b0n2", NID: 9 }] })),
+      problemOf(
+        await send("POST", "/hsm/v2/Defaults/NodeMaps", {
+          NodeMaps: [
+            { ID: "x5c0s0b0n1", NID: 9 },
+            { ID: "x5c0s0b0n2", NID: 9 },
+          ],
+        }),
+      ),
     ).toMatchObject({ status: 409, detail: "operation would conflict with an existing xname ID that has the same NID." });
     expect(problemOf(await send("PUT", "/hsm/v2/Defaults/NodeMaps/x5c0s0b0n3", { NID: 77 }))).toMatchObject({
       status: 409,

@@ -48,7 +48,13 @@ describe("smd", () => {
     const one = await json("smd", "component", "get", "-x", "x1000c1s7b0n0");
     expect(one).toMatchObject({ ID: "x1000c1s7b0n0", Type: "Node", State: "Ready", Enabled: true, Role: "Service", NID: 7, Arch: "X86" });
     expect(await json("smd", "component", "get", "-n", "7")).toEqual(one);
-    await ok("smd", "component", "add", "-d", JSON.stringify({ Components: [{ ID: "x1000c1s7b1n0", State: "On", NID: 8, Role: "Compute" }] }));
+    await ok(
+      "smd",
+      "component",
+      "add",
+      "-d",
+      JSON.stringify({ Components: [{ ID: "x1000c1s7b1n0", State: "On", NID: 8, Role: "Compute" }] }),
+    );
     await input("- ID: x1000c1s7b2n0\n  State: Off\n  NID: 9\n", "smd", "component", "add", "-d", "@-", "-f", "yaml");
     const all = await json("--no-token", "smd", "component", "get", "--type", "Node", "--state", "On", "--state", "Off");
     expect(all.Components.map((c: any) => c.ID)).toEqual(["x1000c1s7b1n0", "x1000c1s7b2n0"]);
@@ -65,15 +71,35 @@ describe("smd", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("error: already in SMD: x1000c1s7b0n0; nothing added (use `ochami smd component set` to overwrite)\n");
     await ok("smd", "component", "set", "--state", "On", "--role", "Compute", "--disabled", "x1000c1s7b0n0", "70");
-    expect(await json("smd", "component", "get", "-x", "x1000c1s7b0n0")).toMatchObject({ State: "On", Role: "Compute", NID: 70, Enabled: false });
+    expect(await json("smd", "component", "get", "-x", "x1000c1s7b0n0")).toMatchObject({
+      State: "On",
+      Role: "Compute",
+      NID: 70,
+      Enabled: false,
+    });
   });
 
   it("component update uses SMD's PATCH routes, several xnames at once, and refuses unknown xnames", async () => {
     // SMD refuses On → Standby unless forced (and answers 204 all the same); the CLI says so.
     const refused = await run("smd", "component", "update", "--state", "Standby", "x1000c1s7b0n0", "x1000c1s7b1n0");
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toBe("error: SMD kept x1000c1s7b0n0 On, x1000c1s7b1n0 On: it does not allow that change of state without --force\n");
-    await ok("smd", "component", "update", "--force", "--state", "Standby", "--flag", "Warning", "--enabled", "true", "x1000c1s7b0n0", "x1000c1s7b1n0");
+    expect(refused.stderr).toBe(
+      "error: SMD kept x1000c1s7b0n0 On, x1000c1s7b1n0 On: it does not allow that change of state without --force\n",
+    );
+    await ok(
+      "smd",
+      "component",
+      "update",
+      "--force",
+      "--state",
+      "Standby",
+      "--flag",
+      "Warning",
+      "--enabled",
+      "true",
+      "x1000c1s7b0n0",
+      "x1000c1s7b1n0",
+    );
     await ok("smd", "component", "update", "--nid", "71", "--role", "Service", "--subrole", "Worker", "x1000c1s7b0n0");
     const got = await json("smd", "component", "get", "-x", "x1000c1s7b0n0,x1000c1s7b1n0");
     expect(got.Components.map((c: any) => [c.State, c.Flag, c.Enabled])).toEqual([
@@ -92,7 +118,13 @@ describe("smd", () => {
   it("rfe add/get/update/set/delete; an endpoint with Systems makes component endpoints (compep)", async () => {
     await ok("smd", "rfe", "add", "--domain", "openchami.cluster", "x1000c1s7b0", "bmc0", "172.16.0.100", "de:ca:fc:00:00:00");
     const got = await json("smd", "rfe", "get", "-x", "x1000c1s7b0");
-    expect(got.RedfishEndpoints[0]).toMatchObject({ ID: "x1000c1s7b0", Type: "NodeBMC", Name: "bmc0", FQDN: "x1000c1s7b0.openchami.cluster", IPAddress: "172.16.0.100" });
+    expect(got.RedfishEndpoints[0]).toMatchObject({
+      ID: "x1000c1s7b0",
+      Type: "NodeBMC",
+      Name: "bmc0",
+      FQDN: "x1000c1s7b0.openchami.cluster",
+      IPAddress: "172.16.0.100",
+    });
     const updated = await json("smd", "rfe", "update", "x1000c1s7b0", "--ip", "172.16.0.110");
     expect(updated.IPAddress).toBe("172.16.0.110");
     expect((await json("smd", "rfe", "get", "--ip", "172.16.0.110")).RedfishEndpoints).toHaveLength(1);
@@ -103,15 +135,32 @@ describe("smd", () => {
           SchemaVersion: 1,
           MACAddr: "de:ca:fc:00:00:03",
           IPAddress: "172.16.0.103",
-          Systems: [{ uri: "/redfish/v1/Systems/1", uuid: "00000000-0000-4000-8000-000000000003", name: "n3", ethernet_interfaces: [{ mac: "02:00:00:00:00:03", ip: "172.16.0.3" }] }],
-          Managers: [{ uri: "/redfish/v1/Managers/1", name: "bmc3", type: "NodeBMC", ethernet_interfaces: [{ mac: "de:ca:fc:00:00:03", ip: "172.16.0.103" }] }],
+          Systems: [
+            {
+              uri: "/redfish/v1/Systems/1",
+              uuid: "00000000-0000-4000-8000-000000000003",
+              name: "n3",
+              ethernet_interfaces: [{ mac: "02:00:00:00:00:03", ip: "172.16.0.3" }],
+            },
+          ],
+          Managers: [
+            {
+              uri: "/redfish/v1/Managers/1",
+              name: "bmc3",
+              type: "NodeBMC",
+              ethernet_interfaces: [{ mac: "de:ca:fc:00:00:03", ip: "172.16.0.103" }],
+            },
+          ],
         },
       ],
     };
     await ok("smd", "rfe", "set", "-d", JSON.stringify(withSystems));
     const compeps = await json("smd", "compep", "get");
     expect(compeps.ComponentEndpoints.map((c: any) => c.ID).sort()).toEqual(["x1000c1s7b3", "x1000c1s7b3n0"]);
-    expect((await json("smd", "compep", "get", "x1000c1s7b3n0")).ComponentEndpoints[0]).toMatchObject({ RedfishEndpointID: "x1000c1s7b3", Type: "Node" });
+    expect((await json("smd", "compep", "get", "x1000c1s7b3n0")).ComponentEndpoints[0]).toMatchObject({
+      RedfishEndpointID: "x1000c1s7b3",
+      Type: "Node",
+    });
     await ok("smd", "compep", "delete", "--no-confirm", "x1000c1s7b3n0");
     expect((await json("smd", "compep", "get")).ComponentEndpoints.map((c: any) => c.ID)).toEqual(["x1000c1s7b3"]);
     await ok("smd", "rfe", "delete", "--no-confirm", "x1000c1s7b3");
@@ -124,26 +173,49 @@ describe("smd", () => {
     await ok("smd", "iface", "add", "x1000c1s7b0n0", "52:54:00:be:ef:00", "management,172.16.0.50", "hsn,10.1.0.50");
     const list = await json("--no-token", "smd", "iface", "get", "--comp-id", "x1000c1s7b0n0");
     expect(list).toHaveLength(1);
-    expect(list[0]).toMatchObject({ ID: "525400beef00", MACAddress: "52:54:00:be:ef:00", Description: "Undescribed Ethernet Interface", IPAddresses: [{ IPAddress: "172.16.0.50", Network: "management" }, { IPAddress: "10.1.0.50", Network: "hsn" }] });
+    expect(list[0]).toMatchObject({
+      ID: "525400beef00",
+      MACAddress: "52:54:00:be:ef:00",
+      Description: "Undescribed Ethernet Interface",
+      IPAddresses: [
+        { IPAddress: "172.16.0.50", Network: "management" },
+        { IPAddress: "10.1.0.50", Network: "hsn" },
+      ],
+    });
     expect(await json("smd", "iface", "get", "-i", "525400beef00", "--by-ip")).toEqual(list[0].IPAddresses);
     await ok("smd", "iface", "update", "52:54:00:be:ef:00", "--ip", "management,172.16.0.51", "-D", "boot NIC");
-    expect(await json("smd", "iface", "get", "-i", "525400beef00")).toMatchObject({ Description: "boot NIC", IPAddresses: [{ IPAddress: "172.16.0.51", Network: "management" }] });
+    expect(await json("smd", "iface", "get", "-i", "525400beef00")).toMatchObject({
+      Description: "boot NIC",
+      IPAddresses: [{ IPAddress: "172.16.0.51", Network: "management" }],
+    });
     const table = (await ok("smd", "iface", "get", "-m", "52:54:00:be:ef:00", "-F", "table")).stdout;
     expect(table).toMatch(/\n525400beef00\s+52:54:00:be:ef:00\s+x1000c1s7b0n0\s+Node\s+172\.16\.0\.51\(management\)\s+boot NIC\n$/);
-    await ok("smd", "iface", "add", "-d", JSON.stringify([{ ComponentID: "x1000c1s7b1n0", MACAddress: "52:54:00:be:ef:01", IPAddresses: [{ IPAddress: "172.16.0.1" }] }]));
+    await ok(
+      "smd",
+      "iface",
+      "add",
+      "-d",
+      JSON.stringify([{ ComponentID: "x1000c1s7b1n0", MACAddress: "52:54:00:be:ef:01", IPAddresses: [{ IPAddress: "172.16.0.1" }] }]),
+    );
     const dup = await run("smd", "iface", "add", "x1000c1s7b1n0", "52:54:00:be:ef:01");
     expect(dup.code).toBe(1);
-    expect(dup.stderr).toBe("error: 409 Conflict: operation would conflict with an existing component ethernet interface that has the same MAC address.\n");
+    expect(dup.stderr).toBe(
+      "error: 409 Conflict: operation would conflict with an existing component ethernet interface that has the same MAC address.\n",
+    );
     await ok("smd", "iface", "delete", "--no-confirm", "52:54:00:be:ef:00");
     expect(await json("--no-token", "smd", "iface", "get", "--comp-id", "x1000c1s7b0n0")).toEqual([]);
   });
 
   it("group add (members after -m, label last, as upstream), member add/delete/set, update, membership, delete", async () => {
     await ok("smd", "group", "add", "-D", "compute nodes", "--tag", "cpu", "-m", "x1000c1s7b1n0,x1000c1s7b2n0", "compute");
-    expect(await json("smd", "group", "get", "compute")).toEqual([{ label: "compute", description: "compute nodes", tags: ["cpu"], members: { ids: ["x1000c1s7b1n0", "x1000c1s7b2n0"] } }]);
+    expect(await json("smd", "group", "get", "compute")).toEqual([
+      { label: "compute", description: "compute nodes", tags: ["cpu"], members: { ids: ["x1000c1s7b1n0", "x1000c1s7b2n0"] } },
+    ]);
     const dup = await run("smd", "group", "add", "compute");
     expect(dup.code).toBe(1);
-    expect(dup.stderr).toBe("error: 409 Conflict: operation would conflict with an existing group that has the same label or duplicate ids found in request.\n");
+    expect(dup.stderr).toBe(
+      "error: 409 Conflict: operation would conflict with an existing group that has the same label or duplicate ids found in request.\n",
+    );
     await ok("smd", "group", "member", "add", "compute", "x1000c1s7b0n0");
     await ok("smd", "group", "member", "delete", "compute", "x1000c1s7b1n0");
     expect(await json("smd", "group", "member", "get", "compute")).toEqual({ ids: ["x1000c1s7b0n0", "x1000c1s7b2n0"] });
@@ -152,8 +224,15 @@ describe("smd", () => {
     await ok("smd", "group", "update", "--tag", "cpu,x86", "-D", "all compute", "compute");
     expect((await json("smd", "group", "get", "--tag", "x86"))[0]).toMatchObject({ description: "all compute", tags: ["cpu", "x86"] });
     await input(JSON.stringify([{ label: "io", members: { ids: ["x1000c1s7b0n0"] } }]), "smd", "group", "add");
-    expect(await json("smd", "membership", "get", "x1000c1s7b2n0")).toEqual({ id: "x1000c1s7b2n0", groupLabels: ["compute"], partitionName: "" });
-    expect((await json("smd", "group", "membership", "--group", "compute")).map((m: any) => m.id).sort()).toEqual(["x1000c1s7b1n0", "x1000c1s7b2n0"]);
+    expect(await json("smd", "membership", "get", "x1000c1s7b2n0")).toEqual({
+      id: "x1000c1s7b2n0",
+      groupLabels: ["compute"],
+      partitionName: "",
+    });
+    expect((await json("smd", "group", "membership", "--group", "compute")).map((m: any) => m.id).sort()).toEqual([
+      "x1000c1s7b1n0",
+      "x1000c1s7b2n0",
+    ]);
     const table = (await ok("smd", "membership", "get", "-F", "table")).stdout;
     expect(table).toMatch(/^ID\s+GROUPS\s+PARTITION\n/);
     expect(table).toMatch(/\nx1000c1s7b0n0\s+io\n/);
@@ -163,7 +242,9 @@ describe("smd", () => {
 
   it("partition add/get/member/delete, shaped like groups", async () => {
     await ok("smd", "partition", "add", "-D", "rack 1", "-m", "x1000c1s7b1n0", "p1");
-    expect(await json("smd", "partition", "get", "p1")).toEqual([{ name: "p1", description: "rack 1", members: { ids: ["x1000c1s7b1n0"] } }]);
+    expect(await json("smd", "partition", "get", "p1")).toEqual([
+      { name: "p1", description: "rack 1", members: { ids: ["x1000c1s7b1n0"] } },
+    ]);
     await ok("smd", "partition", "member", "add", "p1", "x1000c1s7b2n0");
     expect((await json("smd", "partition", "member", "get", "p1")).ids).toEqual(["x1000c1s7b1n0", "x1000c1s7b2n0"]);
     expect((await json("smd", "membership", "get", "--partition", "p1")).map((m: any) => m.partitionName)).toEqual(["p1", "p1"]);
@@ -177,7 +258,9 @@ describe("smd", () => {
     const r = await run("smd", "component", "delete", "--no-confirm", "x1000c1s7b9n0", "x1000c1s7b8n0");
     expect(r.code).toBe(4);
     expect(r.stderr).toBe("error: x1000c1s7b8n0: 404 Not Found: no such xname.\n");
-    expect((await json("--no-token", "smd", "component", "get", "-F", "json")).Components.map((c: any) => c.ID)).not.toContain("x1000c1s7b9n0");
+    expect((await json("--no-token", "smd", "component", "get", "-F", "json")).Components.map((c: any) => c.ID)).not.toContain(
+      "x1000c1s7b9n0",
+    );
   });
 });
 
@@ -195,7 +278,10 @@ describe("bss", () => {
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/^error: 409 Conflict: .*52:54:00:be:ef:01.*\n$/);
     await ok("bss", "boot", "params", "update", "-m", "52:54:00:be:ef:01", "-p", "console=ttyS0,115200 quiet");
-    expect((await json("bss", "boot", "params", "get", "-m", "52:54:00:be:ef:01"))[0]).toMatchObject({ kernel: KERNEL, params: "console=ttyS0,115200 quiet" });
+    expect((await json("bss", "boot", "params", "get", "-m", "52:54:00:be:ef:01"))[0]).toMatchObject({
+      kernel: KERNEL,
+      params: "console=ttyS0,115200 quiet",
+    });
     await input(`nids: [8]\nkernel: ${KERNEL}\nparams: nid-specific\n`, "bss", "boot", "params", "set", "-f", "yaml");
     const table = (await ok("bss", "boot", "params", "get", "-F", "table")).stdout.split("\n");
     expect(table[0]).toMatch(/^HOSTS\s+MACS\s+NIDS\s+KERNEL\s+INITRD\s+PARAMS$/);
@@ -208,7 +294,9 @@ describe("bss", () => {
 
   it("image set rewrites root= in the entries of the given nodes", async () => {
     await ok("bss", "boot", "image", "set", "-m", "52:54:00:be:ef:01", "live:http://172.16.0.254:8080/rootfs-2");
-    expect((await json("bss", "boot", "params", "get", "-m", "52:54:00:be:ef:01"))[0].params).toBe("root=live:http://172.16.0.254:8080/rootfs-2 console=ttyS0,115200 quiet");
+    expect((await json("bss", "boot", "params", "get", "-m", "52:54:00:be:ef:01"))[0].params).toBe(
+      "root=live:http://172.16.0.254:8080/rootfs-2 console=ttyS0,115200 quiet",
+    );
   });
 
   it("script get prints what the node gets (no token), and the fetch shows in the history", async () => {
@@ -218,7 +306,9 @@ describe("bss", () => {
       "#!ipxe",
       `kernel --name kernel ${KERNEL} root=live:http://172.16.0.254:8080/rootfs-2 console=ttyS0,115200 quiet xname=x1000c1s7b1n0 nid=8 ds=nocloud;s=${api.url}/cloud-init/ || goto boot_retry`,
     ]);
-    expect(JSON.parse((await ok("bss", "boot", "script", "get", "-x", "x1000c1s7b1n0", "--json")).stdout)).toMatchObject({ kernel: { path: KERNEL } });
+    expect(JSON.parse((await ok("bss", "boot", "script", "get", "-x", "x1000c1s7b1n0", "--json")).stdout)).toMatchObject({
+      kernel: { path: KERNEL },
+    });
     const latest = await json("bss", "history", "-x", "x1000c1s7b1n0", "--endpoint", "bootscript");
     // The latest fetch per node and step: the -x one (no MAC).
     expect(latest).toEqual([expect.objectContaining({ name: "x1000c1s7b1n0", endpoint: "bootscript", mac: "" })]);
@@ -227,12 +317,18 @@ describe("bss", () => {
     expect(events.length).toBeGreaterThanOrEqual(2);
     const after = await json("bss", "history", "--events", "--after-id", String(events[0].id));
     expect(after.map((e: any) => e.id)).toEqual(events.slice(1).map((e: any) => e.id));
-    expect((await ok("bss", "history", "--events", "-F", "table")).stdout).toMatch(/^ID\s+TIME\s+NAME\s+ENDPOINT\s+MAC\s+IP\s+DETAIL\n1\s+\d{4}-/);
+    expect((await ok("bss", "history", "--events", "-F", "table")).stdout).toMatch(
+      /^ID\s+TIME\s+NAME\s+ENDPOINT\s+MAC\s+IP\s+DETAIL\n1\s+\d{4}-/,
+    );
   });
 
   it("history --follow prints new events as they happen, one JSON line each", async () => {
     const last = (await json("bss", "history", "--events")).at(-1).id;
-    const proc = spawn(process.execPath, [OCHAMI_BIN, "bss", "history", "--events", "--follow", "--interval", "200ms", "--after-id", String(last)], { env: home.env, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(
+      process.execPath,
+      [OCHAMI_BIN, "bss", "history", "--events", "--follow", "--interval", "200ms", "--after-id", String(last)],
+      { env: home.env, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let out = "";
     proc.stdout.on("data", (d) => (out += d));
     try {
@@ -282,8 +378,20 @@ describe("cloud-init", () => {
   it("defaults set (merge), set --replace, get", async () => {
     await ok("cloud-init", "defaults", "set", "-d", JSON.stringify({ "cluster-name": "demo", "short-name": "nid", "nid-length": 3 }));
     await ok("cloud-init", "defaults", "set", "-d", JSON.stringify({ "base-url": "http://172.16.0.254:8081/cloud-init" }));
-    expect(await json("cloud-init", "defaults", "get")).toMatchObject({ "cluster-name": "demo", "short-name": "nid", "nid-length": 3, "base-url": "http://172.16.0.254:8081/cloud-init" });
-    await ok("cloud-init", "defaults", "set", "--replace", "-d", JSON.stringify({ "cluster-name": "demo", "short-name": "nid", "nid-length": 3 }));
+    expect(await json("cloud-init", "defaults", "get")).toMatchObject({
+      "cluster-name": "demo",
+      "short-name": "nid",
+      "nid-length": 3,
+      "base-url": "http://172.16.0.254:8081/cloud-init",
+    });
+    await ok(
+      "cloud-init",
+      "defaults",
+      "set",
+      "--replace",
+      "-d",
+      JSON.stringify({ "cluster-name": "demo", "short-name": "nid", "nid-length": 3 }),
+    );
     expect((await json("cloud-init", "defaults", "get"))["base-url"]).toBeUndefined();
   });
 
@@ -296,10 +404,14 @@ describe("cloud-init", () => {
     const both = (await ok("cloud-init", "group", "get", "config")).stdout;
     expect(both).toMatch(/^--- \(1\/2\) group=compute\n## template: jinja\n/);
     expect(both).toContain("--- (2/2) group=slurm\n#cloud-config\n");
-    expect(await json("cloud-init", "group", "get", "meta-data", "compute")).toEqual([{ name: "compute", "meta-data": { syslog_aggregator: "172.16.0.254" } }]);
+    expect(await json("cloud-init", "group", "get", "meta-data", "compute")).toEqual([
+      { name: "compute", "meta-data": { syslog_aggregator: "172.16.0.254" } },
+    ]);
     const again = await input(GROUPS, "cloud-init", "group", "add", "-f", "yaml");
     expect(again.code).toBe(1);
-    expect(again.stderr).toBe("error: compute: 409 Conflict: group 'compute' not added as it already exists\nerror: slurm: 409 Conflict: group 'slurm' not added as it already exists\n");
+    expect(again.stderr).toBe(
+      "error: compute: 409 Conflict: group 'compute' not added as it already exists\nerror: slurm: 409 Conflict: group 'slurm' not added as it already exists\n",
+    );
     await input(JSON.stringify([{ name: "slurm", "meta-data": { slurmctld: "head" } }]), "cloud-init", "group", "set");
     expect((await json("cloud-init", "group", "get", "raw", "slurm"))[0]["meta-data"]).toEqual({ slurmctld: "head" });
   });
@@ -309,20 +421,29 @@ describe("cloud-init", () => {
     const [md] = await json("cloud-init", "node", "get", "meta-data", "x1000c1s7b1n0");
     expect(md).toMatchObject({ "local-hostname": "nid008", "cluster-name": "demo", instance_data: { v1: { local_ipv4: "172.16.0.1" } } });
     expect((await ok("cloud-init", "node", "get", "user-data", "x1000c1s7b1n0")).stdout).toBe("#cloud-config\n");
-    expect((await ok("cloud-init", "node", "get", "vendor-data", "x1000c1s7b1n0")).stdout).toBe(`#include\n${api.url}/cloud-init/compute.yaml\n`);
+    expect((await ok("cloud-init", "node", "get", "vendor-data", "x1000c1s7b1n0")).stdout).toBe(
+      `#include\n${api.url}/cloud-init/compute.yaml\n`,
+    );
     expect((await ok("cloud-init", "node", "get", "group", "x1000c1s7b1n0", "compute")).stdout).toMatch(/^## template: jinja\n/);
     const rendered = await ok("cloud-init", "group", "render", "compute", "x1000c1s7b1n0");
-    expect(rendered.stdout).toBe(`#cloud-config\n# generic\nwrite_files:\n- path: /etc/rsyslog.d/remote.conf\n  content: "*.* @172.16.0.254"\nhostname: nid008\n`);
+    expect(rendered.stdout).toBe(
+      `#cloud-config\n# generic\nwrite_files:\n- path: /etc/rsyslog.d/remote.conf\n  content: "*.* @172.16.0.254"\nhostname: nid008\n`,
+    );
     const suse = await ok("cloud-init", "group", "render", "-e", '{"v1":{"variant":"suse"}}', "compute", "x1000c1s7b1n0");
     expect(suse.stdout.split("\n")[1]).toBe("# suse");
     const notMember = await run("cloud-init", "group", "render", "compute", "x1000c1s7b0n0");
     expect(notMember.code).toBe(1);
-    expect(notMember.stderr).toBe("error: 404 Not Found: node x1000c1s7b0n0 is not a member of group compute (node and/or group may not exist in SMD)\n");
+    expect(notMember.stderr).toBe(
+      "error: 404 Not Found: node x1000c1s7b0n0 is not a member of group compute (node and/or group may not exist in SMD)\n",
+    );
   });
 
   it("node set/get info/delete (instance-info overrides what the node gets)", async () => {
     await ok("cloud-init", "node", "set", "-d", JSON.stringify([{ id: "x1000c1s7b1n0", "local-hostname": "login1" }]));
-    expect((await json("cloud-init", "node", "get", "info", "x1000c1s7b1n0"))[0]).toMatchObject({ id: "x1000c1s7b1n0", "local-hostname": "login1" });
+    expect((await json("cloud-init", "node", "get", "info", "x1000c1s7b1n0"))[0]).toMatchObject({
+      id: "x1000c1s7b1n0",
+      "local-hostname": "login1",
+    });
     expect((await json("cloud-init", "node", "get", "meta-data", "x1000c1s7b1n0"))[0]["local-hostname"]).toBe("login1");
     await ok("cloud-init", "node", "delete", "--no-confirm", "x1000c1s7b1n0");
     expect(await json("cloud-init", "node", "get", "info")).toEqual([]);

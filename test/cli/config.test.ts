@@ -66,7 +66,9 @@ describe("ochami config", () => {
     const unknown = await run("config", "set", "colour", "red");
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^error: unknown key 'colour'; known: default-cluster, timeout/);
-    expect((await run("config", "cluster", "set", "demo", "cluster.enable-auth", "maybe")).stderr).toContain("cluster.enable-auth must be true or false");
+    expect((await run("config", "cluster", "set", "demo", "cluster.enable-auth", "maybe")).stderr).toContain(
+      "cluster.enable-auth must be true or false",
+    );
     expect(readFileSync(userFile(), "utf8")).toMatch(/^# my clusters\n/);
     expect((await run("config", "unset", "log.level")).code).toBe(0);
     const cfg = parse(readFileSync(userFile(), "utf8"));
@@ -79,7 +81,10 @@ describe("ochami config", () => {
   it("reads the system file too, the user's winning per key; --system writes there", async () => {
     expect((await run("config", "--system", "cluster", "set", "demo", "cluster.cacert", "/etc/pki/ochami.pem")).code).toBe(0);
     expect((await run("config", "--system", "cluster", "set", "demo", "cluster.uri", "https://system.example")).code).toBe(0);
-    expect(parse(readFileSync(systemFile(), "utf8")).clusters[0].cluster).toEqual({ cacert: "/etc/pki/ochami.pem", uri: "https://system.example" });
+    expect(parse(readFileSync(systemFile(), "utf8")).clusters[0].cluster).toEqual({
+      cacert: "/etc/pki/ochami.pem",
+      uri: "https://system.example",
+    });
     const merged = parse((await run("config", "cluster", "show", "demo")).stdout);
     expect(merged.cluster).toEqual({ uri: "https://demo.openchami.cluster:8443", cacert: "/etc/pki/ochami.pem" });
     expect(parse((await run("config", "--system", "show")).stdout)["default-cluster"]).toBe("demo");
@@ -90,7 +95,10 @@ describe("ochami config", () => {
     const other = path.join(home.dir, "other.yaml");
     expect((await run("--config", other, "config", "cluster", "set", "x", "cluster.uri", "http://x")).code).toBe(0);
     expect(statSync(other).mode & 0o777).toBe(0o644);
-    expect(parse((await run("--config", other, "config", "show")).stdout)).toEqual({ clusters: [{ name: "x", cluster: { uri: "http://x" } }], "default-cluster": "x" });
+    expect(parse((await run("--config", other, "config", "show")).stdout)).toEqual({
+      clusters: [{ name: "x", cluster: { uri: "http://x" } }],
+      "default-cluster": "x",
+    });
     const broken = home.file("broken.yaml", "clusters: [\n");
     const r = await run("--config", broken, "smd", "component", "get");
     expect(r.code).toBe(2);
@@ -168,7 +176,10 @@ describe("help, usage errors, exit codes", () => {
       expect(badOpt.code).toBe(2);
       expect(badOpt.stderr).toContain("error: unknown option '--kernal'");
       const version = await ochami(["--version"], { env: home.env });
-      expect(version).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync(path.join(import.meta.dirname, "../../package.json"), "utf8")).version}\n` });
+      expect(version).toMatchObject({
+        code: 0,
+        stdout: `${JSON.parse(readFileSync(path.join(import.meta.dirname, "../../package.json"), "utf8")).version}\n`,
+      });
       const noData = await ochami(["--cluster-uri", "http://127.0.0.1:9", "cloud-init", "group", "set"], { env: home.env });
       expect(noData.code).toBe(2);
       expect(noData.stderr).toContain("error: groups needed: pass -d <json>, -d @file or -d @-");
@@ -181,7 +192,9 @@ describe("help, usage errors, exit codes", () => {
       const noToken = await ochami(["--cluster-uri", "http://127.0.0.1:9", "smd", "group", "get"], { env: home.env });
       expect(noToken.code).toBe(3);
       expect(noToken.stderr).toContain("error: no token: pass --token, set OCHAMI_ACCESS_TOKEN, or store a client credential");
-      const deleting = await ochami(["--cluster-uri", "http://127.0.0.1:9", "--no-token", "smd", "group", "delete", "compute"], { env: home.env });
+      const deleting = await ochami(["--cluster-uri", "http://127.0.0.1:9", "--no-token", "smd", "group", "delete", "compute"], {
+        env: home.env,
+      });
       expect(deleting.code).toBe(2);
       expect(deleting.stderr).toContain("not confirmed (standard input is not a terminal); pass --no-confirm");
     } finally {

@@ -35,10 +35,25 @@ const BMCS: FakeBmc[] = [
     ],
   },
   // The seed's hardware: host MACs only under Chassis/.../NetworkAdapters/Nic259/NetworkPorts.
-  { ip: "127.99.0.13", managerNics: [{ id: "eth0", mac: "c2:77:05:e2:03:43", ipv4: "127.99.0.13" }], systemNics: [], chassisPorts: [{ id: "NICChannel0", mac: "ec:e7:a7:05:a1:f3" }] },
-  { ip: "127.99.0.14", delayMs: 150, managerNics: [{ id: "eth0", mac: "c2:77:05:e2:03:44", ipv4: "127.99.0.14" }], systemNics: [{ id: "1", mac: "ec:e7:a7:05:a1:f4" }] },
+  {
+    ip: "127.99.0.13",
+    managerNics: [{ id: "eth0", mac: "c2:77:05:e2:03:43", ipv4: "127.99.0.13" }],
+    systemNics: [],
+    chassisPorts: [{ id: "NICChannel0", mac: "ec:e7:a7:05:a1:f3" }],
+  },
+  {
+    ip: "127.99.0.14",
+    delayMs: 150,
+    managerNics: [{ id: "eth0", mac: "c2:77:05:e2:03:44", ipv4: "127.99.0.14" }],
+    systemNics: [{ id: "1", mac: "ec:e7:a7:05:a1:f4" }],
+  },
   // 127.99.0.15: nothing listens.
-  { ip: "127.99.0.16", password: "other", managerNics: [{ id: "eth0", mac: "c2:77:05:e2:03:46" }], systemNics: [{ id: "1", mac: "ec:e7:a7:05:a1:f6" }] },
+  {
+    ip: "127.99.0.16",
+    password: "other",
+    managerNics: [{ id: "eth0", mac: "c2:77:05:e2:03:46" }],
+    systemNics: [{ id: "1", mac: "ec:e7:a7:05:a1:f6" }],
+  },
 ];
 
 const nodeLines = (i: number, mac: string) => [
@@ -54,7 +69,12 @@ const nodeLines = (i: number, mac: string) => [
   "          - name: management",
   `            ip_addr: 172.16.0.${i}`,
 ];
-const bmcLines = (i: number, mac: string) => [`  - name: nid-bmc00${i}`, `    xname: x1000c1s7b${i}`, `    mac: ${mac}`, `    ip: 127.99.0.1${i}`];
+const bmcLines = (i: number, mac: string) => [
+  `  - name: nid-bmc00${i}`,
+  `    xname: x1000c1s7b${i}`,
+  `    mac: ${mac}`,
+  `    ip: 127.99.0.1${i}`,
+];
 
 describe("discover redfish", () => {
   let tls: ReturnType<typeof makeCertificates>;
@@ -78,7 +98,19 @@ describe("discover redfish", () => {
 
   it("writes the nodes file for the BMCs that answered, reports the others plainly, exits 4", async () => {
     const out = path.join(home.dir, "nodes.yaml");
-    const r = await run(["discover", "redfish", "--cacert", tls.ca, "--bmc-timeout", "5s", "--node-ip-start", "172.16.0.1", targets, "-o", out]);
+    const r = await run([
+      "discover",
+      "redfish",
+      "--cacert",
+      tls.ca,
+      "--bmc-timeout",
+      "5s",
+      "--node-ip-start",
+      "172.16.0.1",
+      targets,
+      "-o",
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr.split("\n")).toEqual([
       "discovered 4 of 6 BMCs (4 nodes); 2 failed:",
@@ -88,7 +120,9 @@ describe("discover redfish", () => {
     ]);
     const lines = readFileSync(out, "utf8").split("\n");
     expect(lines[0]).toMatch(/^# nodes file written by `ochami discover redfish` on \d{4}-\d\d-\d\dT[\d:.]+Z$/);
-    expect(lines[1]).toBe(`# 4 of 6 BMCs answered; missing (not written, numbers kept free): 127.99.0.15:${bmcs.port}, 127.99.0.16:${bmcs.port}`);
+    expect(lines[1]).toBe(
+      `# 4 of 6 BMCs answered; missing (not written, numbers kept free): 127.99.0.15:${bmcs.port}, 127.99.0.16:${bmcs.port}`,
+    );
     expect(lines.slice(2)).toEqual([
       "bmcs:",
       ...bmcLines(1, "c2:77:05:e2:03:41"),
@@ -116,7 +150,16 @@ describe("discover redfish", () => {
   });
 
   it("a BMC slower than --bmc-timeout is reported as such", async () => {
-    const r = await run(["discover", "redfish", "-k", "--bmc-timeout", "100ms", "--allow-partial", `127.99.0.14:${bmcs.port}`, `127.99.0.13:${bmcs.port}`]);
+    const r = await run([
+      "discover",
+      "redfish",
+      "-k",
+      "--bmc-timeout",
+      "100ms",
+      "--allow-partial",
+      `127.99.0.14:${bmcs.port}`,
+      `127.99.0.13:${bmcs.port}`,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`  127.99.0.14:${bmcs.port}: no answer within 100 ms\n`);
     // Numbers follow the position in the list: the answering BMC is the second.
@@ -127,7 +170,9 @@ describe("discover redfish", () => {
     const out = path.join(home.dir, "none.yaml");
     const r = await run(["discover", "redfish", targets, "-o", out]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`  127.99.0.11:${bmcs.port}: TLS certificate not trusted: unable to verify the first certificate (use --cacert <pem>, or --insecure)\n`);
+    expect(r.stderr).toContain(
+      `  127.99.0.11:${bmcs.port}: TLS certificate not trusted: unable to verify the first certificate (use --cacert <pem>, or --insecure)\n`,
+    );
     expect(r.stderr).toContain("error: no BMC answered; nothing written\n");
     expect(existsSync(out)).toBe(false);
     const insecure = await run(["discover", "redfish", "--insecure", "--allow-partial", `127.99.0.11:${bmcs.port}`]);
@@ -140,12 +185,17 @@ describe("discover redfish", () => {
     try {
       const r = await ochami(["discover", "redfish", "-k", targets], { env: bare.env });
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe("error: BMC credentials needed: --credentials-file <file> (user:password), or OCHAMI_BMC_CREDENTIALS=user:password, or --user <name> with OCHAMI_BMC_PASSWORD\n");
+      expect(r.stderr).toBe(
+        "error: BMC credentials needed: --credentials-file <file> (user:password), or OCHAMI_BMC_CREDENTIALS=user:password, or --user <name> with OCHAMI_BMC_PASSWORD\n",
+      );
       const file = bare.file("bmc.cred", `${USER}:${PASSWORD}\n`, 0o600);
       const ok = await ochami(["discover", "redfish", "-k", "--credentials-file", file, `127.99.0.13:${bmcs.port}`], { env: bare.env });
       expect(ok.code, ok.stderr).toBe(0);
       // The seed's variable works too.
-      expect((await ochami(["discover", "redfish", "-k", `127.99.0.13:${bmcs.port}`], { env: { ...bare.env, rf_pass: `${USER}:${PASSWORD}` } })).code).toBe(0);
+      expect(
+        (await ochami(["discover", "redfish", "-k", `127.99.0.13:${bmcs.port}`], { env: { ...bare.env, rf_pass: `${USER}:${PASSWORD}` } }))
+          .code,
+      ).toBe(0);
     } finally {
       bare.remove();
     }
@@ -153,7 +203,9 @@ describe("discover redfish", () => {
 
   it.skipIf(!existsSync("/usr/bin/script"))("shows a progress bar only when stderr is a terminal", async () => {
     const out = path.join(home.dir, "tty.yaml");
-    const cmd = [process.execPath, OCHAMI_BIN, "discover", "redfish", "-k", "--allow-partial", targets, "-o", out].map((a) => `'${a}'`).join(" ");
+    const cmd = [process.execPath, OCHAMI_BIN, "discover", "redfish", "-k", "--allow-partial", targets, "-o", out]
+      .map((a) => `'${a}'`)
+      .join(" ");
     // Asynchronously: the fake BMCs answer from this process.
     const tty = await new Promise<string>((resolve, reject) => {
       const proc = spawn("/usr/bin/script", ["-qec", cmd, "/dev/null"], { env: home.env, stdio: ["ignore", "pipe", "pipe"] });

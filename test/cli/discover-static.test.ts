@@ -4,7 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { buildDiscoveryPayloads, discoverStatic } from "../api/ochami-discover";
 import { loggedInHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
-import { SEED_CHRONY_TEMPLATE, SEED_CLUSTER_YAML, SEED_INITRD, SEED_KERNEL, SEED_NODES, SEED_NODES_YAML, SEED_PARAMS, SEED_PUBKEY } from "./seed";
+import {
+  SEED_CHRONY_TEMPLATE,
+  SEED_CLUSTER_YAML,
+  SEED_INITRD,
+  SEED_KERNEL,
+  SEED_NODES,
+  SEED_NODES_YAML,
+  SEED_PARAMS,
+  SEED_PUBKEY,
+} from "./seed";
 
 /**
  * `ochami discover static` against the real API: the SMD it leaves is the SMD upstream's ochami
@@ -18,7 +27,11 @@ let token: string;
 const run = (...args: string[]) => ochami(args, { env: home.env });
 
 async function call(method: string, p: string, body?: unknown) {
-  const res = await fetch(api.url + p, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(api.url + p, {
+    method,
+    headers: { authorization: `Bearer ${token}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -58,7 +71,10 @@ describe("same SMD as upstream's ochami", () => {
       const file = path.join(fixtures, fixture);
       const text = readFileSync(file, "utf8");
       const upstreamLog = await discoverStatic((m, p, b) => call(m, p, b), text);
-      expect(upstreamLog.every(([, , s]) => s < 300), JSON.stringify(upstreamLog)).toBe(true);
+      expect(
+        upstreamLog.every(([, , s]) => s < 300),
+        JSON.stringify(upstreamLog),
+      ).toBe(true);
       const upstream = await smdState();
       expect(upstream.comps.length).toBeGreaterThan(0);
       await wipeSmd();
@@ -79,10 +95,13 @@ describe("same SMD as upstream's ochami", () => {
     const text = readFileSync(path.join(fixtures, "nodes.tutorial-9-nodes.yaml"), "utf8");
     const r = await run("discover", "static", "--dry-run", "-d", "@" + path.join(fixtures, "nodes.tutorial-9-nodes.yaml"));
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split("\n").map((l) => {
-      const [method, p, ...body] = l.split(" ");
-      return { method, path: p, body: JSON.parse(body.join(" ")) };
-    });
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => {
+        const [method, p, ...body] = l.split(" ");
+        return { method, path: p, body: JSON.parse(body.join(" ")) };
+      });
     const expected: Array<{ method: string; path: string; body: unknown }> = [];
     await discoverStatic(async (method, p, body) => {
       expected.push({ method, path: p, body });
@@ -91,8 +110,17 @@ describe("same SMD as upstream's ochami", () => {
     // Where we differ on purpose: upstream's one POST per Redfish endpoint goes as SMD's array form.
     const rfes = expected.filter((r) => r.path === "/hsm/v2/Inventory/RedfishEndpoints");
     expect(rfes.length).toBeGreaterThan(1);
-    expected.splice(expected.indexOf(rfes[0]), rfes.length, { method: "POST", path: rfes[0].path, body: { RedfishEndpoints: rfes.map((r) => r.body) } });
-    const strip = (x: unknown) => JSON.parse(JSON.stringify(x).replace(/"(uuid|UUID)":"[^"]*"/g, '"$1":"-"').replace(/https:\/\/[^/"]+\/redfish/g, "https://H/redfish"));
+    expected.splice(expected.indexOf(rfes[0]), rfes.length, {
+      method: "POST",
+      path: rfes[0].path,
+      body: { RedfishEndpoints: rfes.map((r) => r.body) },
+    });
+    const strip = (x: unknown) =>
+      JSON.parse(
+        JSON.stringify(x)
+          .replace(/"(uuid|UUID)":"[^"]*"/g, '"$1":"-"')
+          .replace(/https:\/\/[^/"]+\/redfish/g, "https://H/redfish"),
+      );
     expect(strip(lines)).toEqual(strip(expected));
     expect(r.stderr).toMatch(new RegExp(`^dry run: ${expected.length} requests printed, nothing sent`));
     expect((await smdState()).comps).toEqual([]);
@@ -103,7 +131,9 @@ describe("same SMD as upstream's ochami", () => {
     expect((await run("discover", "static", "-d", file)).code).toBe(0);
     const again = await run("discover", "static", "-d", file);
     expect(again.code).toBe(4);
-    expect(again.stderr).toContain("error: POST /hsm/v2/Inventory/RedfishEndpoints (x1000c1s0b0): 409 Conflict: operation would conflict with an existing resource that has the same FQDN or xname ID. (it exists already; --overwrite replaces it)\n");
+    expect(again.stderr).toContain(
+      "error: POST /hsm/v2/Inventory/RedfishEndpoints (x1000c1s0b0): 409 Conflict: operation would conflict with an existing resource that has the same FQDN or xname ID. (it exists already; --overwrite replaces it)\n",
+    );
     expect(again.stderr).toContain("error: POST /hsm/v2/groups (compute): 409 Conflict:");
     const v1 = await run("discover", "static", "--overwrite", "--discovery-version", "1", "-d", file);
     expect(v1.code, v1.stderr).toBe(0);
@@ -114,7 +144,15 @@ describe("same SMD as upstream's ochami", () => {
   });
 
   it("a bad nodes file is a usage error listing every problem; nothing is sent", async () => {
-    const bad = home.file("bad.yaml", stringify({ nodes: [{ name: "a", xname: "x1c1s1b1", bmc_mac: "zz", interfaces: [{ mac_addr: "ec:e7:a7:05:a1:f1" }] }, { name: "b", xname: "x1c1s1b2n0", bmc_ip: "1.2.3.4", interfaces: [{ mac_addr: "EC-E7-A7-05-A1-F1" }] }] }));
+    const bad = home.file(
+      "bad.yaml",
+      stringify({
+        nodes: [
+          { name: "a", xname: "x1c1s1b1", bmc_mac: "zz", interfaces: [{ mac_addr: "ec:e7:a7:05:a1:f1" }] },
+          { name: "b", xname: "x1c1s1b2n0", bmc_ip: "1.2.3.4", interfaces: [{ mac_addr: "EC-E7-A7-05-A1-F1" }] },
+        ],
+      }),
+    );
     const r = await run("discover", "static", "-d", `@${bad}`);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
@@ -151,14 +189,25 @@ describe("the seed's whole setup in one command (--cluster-file)", () => {
     ]);
     for (const n of SEED_NODES) {
       const script = await fetch(`${api.url}/boot/v1/bootscript?mac=${n.interfaces[0].mac_addr}`).then((res) => res.text());
-      expect(script.split("\n")[1]).toBe(`kernel --name kernel ${SEED_KERNEL} initrd=initrd ${SEED_PARAMS} xname=${n.xname} nid=${n.nid} || goto boot_retry`);
+      expect(script.split("\n")[1]).toBe(
+        `kernel --name kernel ${SEED_KERNEL} initrd=initrd ${SEED_PARAMS} xname=${n.xname} nid=${n.nid} || goto boot_retry`,
+      );
       expect(script.split("\n")[2]).toBe(`initrd --name initrd ${SEED_INITRD} || goto boot_retry`);
     }
     const [md] = JSON.parse((await run("cloud-init", "node", "get", "meta-data", "x1000c1s7b3n0")).stdout);
     expect(md).toMatchObject({
       "local-hostname": "nid003",
       "cluster-name": "demo",
-      instance_data: { v1: { local_ipv4: "172.16.0.3", public_keys: [SEED_PUBKEY], vendor_data: { cloud_init_base_url: "http://172.16.0.254:8081/cloud-init", groups: { compute: { chrony_server: "172.16.0.254" } } } } },
+      instance_data: {
+        v1: {
+          local_ipv4: "172.16.0.3",
+          public_keys: [SEED_PUBKEY],
+          vendor_data: {
+            cloud_init_base_url: "http://172.16.0.254:8081/cloud-init",
+            groups: { compute: { chrony_server: "172.16.0.254" } },
+          },
+        },
+      },
     });
     expect((await run("cloud-init", "node", "get", "vendor-data", "x1000c1s7b3n0")).stdout).toBe(
       "#include\nhttp://172.16.0.254:8081/cloud-init/chrony.yaml\nhttp://172.16.0.254:8081/cloud-init/ssh.yaml\n",
@@ -169,14 +218,25 @@ describe("the seed's whole setup in one command (--cluster-file)", () => {
   });
 
   it("a re-run changes nothing; an edited file changes just what was edited (group members too)", async () => {
-    const before = { smd: await smdState(), boot: (await call("GET", "/boot/v1/bootparameters")).body, ci: (await call("GET", "/cloud-init/admin/groups")).body };
+    const before = {
+      smd: await smdState(),
+      boot: (await call("GET", "/boot/v1/bootparameters")).body,
+      ci: (await call("GET", "/cloud-init/admin/groups")).body,
+    };
     const again = await run("discover", "static", "--overwrite", "-d", `@${nodes}`, "--cluster-file", cluster);
     expect(again.code, again.stderr).toBe(0);
-    expect({ smd: await smdState(), boot: (await call("GET", "/boot/v1/bootparameters")).body, ci: (await call("GET", "/cloud-init/admin/groups")).body }).toEqual(before);
+    expect({
+      smd: await smdState(),
+      boot: (await call("GET", "/boot/v1/bootparameters")).body,
+      ci: (await call("GET", "/cloud-init/admin/groups")).body,
+    }).toEqual(before);
 
     home.file(
       "seed/cluster.yaml",
-      SEED_CLUSTER_YAML.replace("disk_config: [x1000c1s7b1n0]", "disk_config: [nid002, nid003]").replace("ipv6.disable=1", "ipv6.disable=0"),
+      SEED_CLUSTER_YAML.replace("disk_config: [x1000c1s7b1n0]", "disk_config: [nid002, nid003]").replace(
+        "ipv6.disable=1",
+        "ipv6.disable=0",
+      ),
     );
     const edited = await run("discover", "static", "--overwrite", "-d", `@${nodes}`, "--cluster-file", cluster);
     expect(edited.code, edited.stderr).toBe(0);
@@ -187,10 +247,17 @@ describe("the seed's whole setup in one command (--cluster-file)", () => {
   });
 
   it("mistakes in the cluster file are listed before anything is sent", async () => {
-    const bad = home.file("seed/bad-cluster.yaml", "boot:\n  - groups: [gpu]\n    kernel: http://k\ncloud-init:\n  groups:\n    - name: x\n      file: {path: nowhere.yaml}\n");
+    const bad = home.file(
+      "seed/bad-cluster.yaml",
+      "boot:\n  - groups: [gpu]\n    kernel: http://k\ncloud-init:\n  groups:\n    - name: x\n      file: {path: nowhere.yaml}\n",
+    );
     const r = await run("discover", "static", "-d", `@${nodes}`, "--cluster-file", bad);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^error: ${bad.replace(/[.]/g, "\\.")}: 2 problems:\n  boot\\[0\\]\\.groups: group 'gpu' has no nodes in the nodes file or the groups section\n  cloud-init\\.groups\\[0\\]\\.file\\.path: cannot read nowhere\\.yaml: no such file\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^error: ${bad.replace(/[.]/g, "\\.")}: 2 problems:\n  boot\\[0\\]\\.groups: group 'gpu' has no nodes in the nodes file or the groups section\n  cloud-init\\.groups\\[0\\]\\.file\\.path: cannot read nowhere\\.yaml: no such file\n$`,
+      ),
+    );
   });
 });
 

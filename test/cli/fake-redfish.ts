@@ -52,10 +52,55 @@ export function makeCertificates(ips: string[]): { dir: string; ca: string; cert
   const dir = mkdtempSync(path.join(tmpdir(), "cl-bmc-tls-"));
   const f = (n: string) => path.join(dir, n);
   const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
-  ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=cl test BMC CA");
-  ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f("bmc.key"), "-out", f("bmc.csr"), "-subj", "/CN=bmc");
+  ssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=cl test BMC CA",
+  );
+  ssl(
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    f("bmc.key"),
+    "-out",
+    f("bmc.csr"),
+    "-subj",
+    "/CN=bmc",
+  );
   writeFileSync(f("san.ext"), `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(",")}\nbasicConstraints=CA:FALSE\n`);
-  ssl("x509", "-req", "-in", f("bmc.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f("bmc.pem"), "-days", "2", "-extfile", f("san.ext"));
+  ssl(
+    "x509",
+    "-req",
+    "-in",
+    f("bmc.csr"),
+    "-CA",
+    f("ca.pem"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    f("bmc.pem"),
+    "-days",
+    "2",
+    "-extfile",
+    f("san.ext"),
+  );
   return { dir, ca: f("ca.pem"), cert: readFileSync(f("bmc.pem"), "utf8"), key: readFileSync(f("bmc.key"), "utf8") };
 }
 
@@ -64,7 +109,12 @@ function resources(b: FakeBmc): Record<string, unknown> {
   const mgrId = b.dell ? "iDRAC.Embedded.1" : "bmc";
   const sys = `/redfish/v1/Systems/${sysId}`;
   const mgr = `/redfish/v1/Managers/${mgrId}`;
-  const uuid = (n: number) => `4c4c4544-0000-0000-0000-${b.ip.split(".").map((o) => o.padStart(3, "0")).join("").slice(-10)}${n}0`;
+  const uuid = (n: number) =>
+    `4c4c4544-0000-0000-0000-${b.ip
+      .split(".")
+      .map((o) => o.padStart(3, "0"))
+      .join("")
+      .slice(-10)}${n}0`;
   const nic = (base: string, n: FakeNic) => ({
     "@odata.id": `${base}/EthernetInterfaces/${n.id}`,
     "@odata.type": "#EthernetInterface.v1_6_0.EthernetInterface",
@@ -110,9 +160,18 @@ function resources(b: FakeBmc): Record<string, unknown> {
       UUID: uuid(1),
       PowerState: "On",
       EthernetInterfaces: { "@odata.id": `${sys}/EthernetInterfaces` },
-      Actions: { "#ComputerSystem.Reset": { target: `${sys}/Actions/ComputerSystem.Reset`, "ResetType@Redfish.AllowableValues": ["On", "ForceOff", "ForceRestart"] } },
+      Actions: {
+        "#ComputerSystem.Reset": {
+          target: `${sys}/Actions/ComputerSystem.Reset`,
+          "ResetType@Redfish.AllowableValues": ["On", "ForceOff", "ForceRestart"],
+        },
+      },
     },
-    [`${sys}/EthernetInterfaces`]: collection(`${sys}/EthernetInterfaces`, "EthernetInterface", b.systemNics.map((n) => `${sys}/EthernetInterfaces/${n.id}`)),
+    [`${sys}/EthernetInterfaces`]: collection(
+      `${sys}/EthernetInterfaces`,
+      "EthernetInterface",
+      b.systemNics.map((n) => `${sys}/EthernetInterfaces/${n.id}`),
+    ),
     "/redfish/v1/Managers": collection("/redfish/v1/Managers", "Manager", [mgr]),
     [mgr]: {
       "@odata.id": mgr,
@@ -123,15 +182,34 @@ function resources(b: FakeBmc): Record<string, unknown> {
       UUID: uuid(2),
       EthernetInterfaces: { "@odata.id": `${mgr}/EthernetInterfaces` },
     },
-    [`${mgr}/EthernetInterfaces`]: collection(`${mgr}/EthernetInterfaces`, "EthernetInterface", b.managerNics.map((n) => `${mgr}/EthernetInterfaces/${n.id}`)),
+    [`${mgr}/EthernetInterfaces`]: collection(
+      `${mgr}/EthernetInterfaces`,
+      "EthernetInterface",
+      b.managerNics.map((n) => `${mgr}/EthernetInterfaces/${n.id}`),
+    ),
   };
   for (const n of b.systemNics) out[`${sys}/EthernetInterfaces/${n.id}`] = nic(sys, n);
   const ports = b.chassisPorts ?? [];
   out["/redfish/v1/Chassis"] = collection("/redfish/v1/Chassis", "Chassis", [chassis]);
-  out[chassis] = { "@odata.id": chassis, "@odata.type": "#Chassis.v1_14_0.Chassis", Id: "FCP_Baseboard", ChassisType: "RackMount", NetworkAdapters: { "@odata.id": `${chassis}/NetworkAdapters` } };
+  out[chassis] = {
+    "@odata.id": chassis,
+    "@odata.type": "#Chassis.v1_14_0.Chassis",
+    Id: "FCP_Baseboard",
+    ChassisType: "RackMount",
+    NetworkAdapters: { "@odata.id": `${chassis}/NetworkAdapters` },
+  };
   out[`${chassis}/NetworkAdapters`] = collection(`${chassis}/NetworkAdapters`, "NetworkAdapter", ports.length ? [adapter] : []);
-  out[adapter] = { "@odata.id": adapter, "@odata.type": "#NetworkAdapter.v1_5_0.NetworkAdapter", Id: "Nic259", NetworkPorts: { "@odata.id": `${adapter}/NetworkPorts` } };
-  out[`${adapter}/NetworkPorts`] = collection(`${adapter}/NetworkPorts`, "NetworkPort", ports.map((p) => `${adapter}/NetworkPorts/${p.id}`));
+  out[adapter] = {
+    "@odata.id": adapter,
+    "@odata.type": "#NetworkAdapter.v1_5_0.NetworkAdapter",
+    Id: "Nic259",
+    NetworkPorts: { "@odata.id": `${adapter}/NetworkPorts` },
+  };
+  out[`${adapter}/NetworkPorts`] = collection(
+    `${adapter}/NetworkPorts`,
+    "NetworkPort",
+    ports.map((p) => `${adapter}/NetworkPorts/${p.id}`),
+  );
   for (const p of ports)
     out[`${adapter}/NetworkPorts/${p.id}`] = {
       "@odata.id": `${adapter}/NetworkPorts/${p.id}`,
@@ -145,7 +223,10 @@ function resources(b: FakeBmc): Record<string, unknown> {
   return out;
 }
 
-export async function startFakeBmcs(bmcs: FakeBmc[], opts: { port: number; cert: string; key: string; caFile: string; user: string; password: string }): Promise<FakeBmcs> {
+export async function startFakeBmcs(
+  bmcs: FakeBmc[],
+  opts: { port: number; cert: string; key: string; caFile: string; user: string; password: string },
+): Promise<FakeBmcs> {
   let inFlight = 0;
   let maxInFlight = 0;
   const requests: string[] = [];
@@ -174,7 +255,8 @@ export async function startFakeBmcs(bmcs: FakeBmc[], opts: { port: number; cert:
                 const skip = Number(u.searchParams.get("$skip") ?? 0);
                 const page = body.Members.slice(skip, skip + b.pageSize);
                 body = { ...body, Members: page };
-                if (skip + b.pageSize < (tree[url] as any).Members.length) body["Members@odata.nextLink"] = `${url}?$skip=${skip + b.pageSize}`;
+                if (skip + b.pageSize < (tree[url] as any).Members.length)
+                  body["Members@odata.nextLink"] = `${url}?$skip=${skip + b.pageSize}`;
               }
               if (!body) {
                 res.writeHead(404, headers);

@@ -54,7 +54,11 @@ GLOBAL logopts="sanitize,timestamp"
 ${Array.from({ length: 9 }, (_, k) => `CONSOLE name="nid00${k + 1}" dev="ipmi:nid-bmc00${k + 1}" ipmiopts="U:admin,P:Password123!,C:17,W:solpayloadsize"`).join("\n")}
 `;
 
-const withoutMarkers = (text: string) => text.split("\n").filter((l) => !l.startsWith("# BEGIN ochami") && !l.startsWith("# END ochami")).join("\n");
+const withoutMarkers = (text: string) =>
+  text
+    .split("\n")
+    .filter((l) => !l.startsWith("# BEGIN ochami") && !l.startsWith("# END ochami"))
+    .join("\n");
 
 let api: TestApi;
 let home: Home;
@@ -176,7 +180,10 @@ describe.skipIf(!haveDaemons)("Debian's daemons read the generated files", () =>
     const conf = path.join(home.dir, "conman.conf");
     expect((await run("generate", "conman", "-d", `@${local}`, "--logdir", path.join(home.dir, "conman-logs"), "-o", conf)).code).toBe(0);
     // Keep the daemon's pid file out of /var/run (the only line changed for the test).
-    writeFileSync(conf, readFileSync(conf, "utf8").replace('pidfile="/var/run/conman.pid"', `pidfile="${path.join(home.dir, "conman.pid")}"`));
+    writeFileSync(
+      conf,
+      readFileSync(conf, "utf8").replace('pidfile="/var/run/conman.pid"', `pidfile="${path.join(home.dir, "conman.pid")}"`),
+    );
     mkdirSync(path.join(home.dir, "conman-logs"), { recursive: true });
     const script = `mount --bind '${hostsFile}' /etc/hosts && exec /usr/sbin/conmand -F -c '${conf}' -p ${port}`;
     const daemon = spawn("unshare", ["-m", "sh", "-c", script], { stdio: ["ignore", "pipe", "pipe"] });

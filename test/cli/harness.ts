@@ -54,7 +54,8 @@ export interface Home {
 export function makeHome(extra: Record<string, string> = {}): Home {
   const dir = mkdtempSync(path.join(tmpdir(), "cl-home-"));
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OCHAMI_") && !k.endsWith("_ACCESS_TOKEN") && !k.startsWith("XDG_") && k !== "rf_pass") env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith("OCHAMI_") && !k.endsWith("_ACCESS_TOKEN") && !k.startsWith("XDG_") && k !== "rf_pass") env[k] = v;
   Object.assign(env, { HOME: dir, OCHAMI_SYSTEM_CONFIG: path.join(dir, "etc", "ochami", "config.yaml"), NO_COLOR: "1" }, extra);
   return {
     dir,
@@ -76,10 +77,17 @@ export interface Result {
 }
 
 /** Runs `ochami <args>`; `prefix` runs it under another program (e.g. faketime). */
-export function ochami(args: string[], opts: { env: NodeJS.ProcessEnv; input?: string; prefix?: string[]; cwd?: string; timeoutMs?: number }): Promise<Result> {
+export function ochami(
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; input?: string; prefix?: string[]; cwd?: string; timeoutMs?: number },
+): Promise<Result> {
   return new Promise((resolve, reject) => {
     const argv = [...(opts.prefix ?? []), process.execPath, OCHAMI_BIN, ...args];
-    const proc = spawn(argv[0], argv.slice(1), { env: opts.env, cwd: opts.cwd ?? opts.env.HOME, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const proc = spawn(argv[0], argv.slice(1), {
+      env: opts.env,
+      cwd: opts.cwd ?? opts.env.HOME,
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     proc.stdout!.on("data", (d) => (stdout += d));

@@ -16,7 +16,8 @@ const later = (seconds: number) => [FAKETIME, "-f", `+${seconds}s`];
 describe.skipIf(!existsSync(FAKETIME))("tokens: stored credential, cache, refresh, precedence", () => {
   let api: TestApi;
   let home: Home;
-  const run = (args: string[], opts: { env?: NodeJS.ProcessEnv; prefix?: string[] } = {}) => ochami(args, { env: opts.env ?? home.env, prefix: opts.prefix });
+  const run = (args: string[], opts: { env?: NodeJS.ProcessEnv; prefix?: string[] } = {}) =>
+    ochami(args, { env: opts.env ?? home.env, prefix: opts.prefix });
   const cacheFile = () => {
     const dir = path.join(home.dir, ".cache", "ochami", "tokens");
     const files = readdirSync(dir);
@@ -51,9 +52,13 @@ describe.skipIf(!existsSync(FAKETIME))("tokens: stored credential, cache, refres
       await ochami(["config", "cluster", "set", "demo", "cluster.uri", api.url], { env: other.env });
       const r = await ochami(["auth", "login", "--client-id", api.admin.client_id], { env: other.env, input: "not-the-secret\n" });
       expect(r.code).toBe(3);
-      expect(r.stderr).toBe(`error: the token endpoint ${api.url}/token refused client ${api.admin.client_id}: 401 Unauthorized: invalid_client: client authentication failed (unknown client, wrong secret, or revoked)\n`);
+      expect(r.stderr).toBe(
+        `error: the token endpoint ${api.url}/token refused client ${api.admin.client_id}: 401 Unauthorized: invalid_client: client authentication failed (unknown client, wrong secret, or revoked)\n`,
+      );
       expect(existsSync(path.join(other.dir, ".config", "ochami", "credentials"))).toBe(false);
-      expect(parse(readFileSync(path.join(other.dir, ".config", "ochami", "config.yaml"), "utf8")).clusters[0].cluster).toEqual({ uri: api.url });
+      expect(parse(readFileSync(path.join(other.dir, ".config", "ochami", "config.yaml"), "utf8")).clusters[0].cluster).toEqual({
+        uri: api.url,
+      });
     } finally {
       other.remove();
     }
@@ -103,7 +108,9 @@ describe.skipIf(!existsSync(FAKETIME))("tokens: stored credential, cache, refres
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/hsm\/v2\/groups: 401 with the cached token; retrying once with a fresh one/);
     expect(cachedToken()).not.toBe(forged);
-    expect(JSON.parse((await run(["smd", "group", "get", "retried"])).stdout)).toEqual([{ label: "retried", description: "", members: { ids: [] } }]);
+    expect(JSON.parse((await run(["smd", "group", "get", "retried"])).stdout)).toEqual([
+      { label: "retried", description: "", members: { ids: [] } },
+    ]);
   });
 
   it("the token variable wins over the credential, --token over both; scopes show in auth status", async () => {
@@ -122,7 +129,10 @@ describe.skipIf(!existsSync(FAKETIME))("tokens: stored credential, cache, refres
 
   it("an expired token variable: an error naming it, or the credential (with a warning) when there is one", async () => {
     const token = (await run(["auth", "token"])).stdout.trim();
-    const withCredential = await run(["smd", "group", "get", "flagged"], { env: { ...home.env, DEMO_ACCESS_TOKEN: token }, prefix: later(120) });
+    const withCredential = await run(["smd", "group", "get", "flagged"], {
+      env: { ...home.env, DEMO_ACCESS_TOKEN: token },
+      prefix: later(120),
+    });
     expect(withCredential.code, withCredential.stderr).toBe(0);
     expect(withCredential.stderr).toMatch(/^warning: the token in DEMO_ACCESS_TOKEN expired at \S+; using the stored client credential/);
     const bare = makeHome({ DEMO_ACCESS_TOKEN: token });
@@ -130,7 +140,9 @@ describe.skipIf(!existsSync(FAKETIME))("tokens: stored credential, cache, refres
       await ochami(["config", "cluster", "set", "demo", "cluster.uri", api.url], { env: bare.env });
       const r = await ochami(["smd", "group", "get"], { env: bare.env, prefix: later(120) });
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(/^error: the token in DEMO_ACCESS_TOKEN expired at \d{4}-\S+Z; get a new one \(e\.g\. `export DEMO_ACCESS_TOKEN=\$\(ochami auth token\)`\)\n$/);
+      expect(r.stderr).toMatch(
+        /^error: the token in DEMO_ACCESS_TOKEN expired at \d{4}-\S+Z; get a new one \(e\.g\. `export DEMO_ACCESS_TOKEN=\$\(ochami auth token\)`\)\n$/,
+      );
       // Public routes need no token at all, as upstream.
       expect((await ochami(["smd", "component", "get"], { env: bare.env, prefix: later(120) })).code).toBe(0);
     } finally {
@@ -152,8 +164,12 @@ describe.skipIf(!existsSync(FAKETIME))("tokens: stored credential, cache, refres
   it("a secret inline in the cluster configuration works too (for templated config files)", async () => {
     const inline = makeHome();
     try {
-      for (const [k, v] of [["cluster.uri", api.url], ["cluster.client-id", api.admin.client_id], ["cluster.client-secret", api.admin.client_secret]])
-        // `--`: a secret may start with "-" (base64url), which would read as an option.
+      // `--`: a secret may start with "-" (base64url), which would read as an option.
+      for (const [k, v] of [
+        ["cluster.uri", api.url],
+        ["cluster.client-id", api.admin.client_id],
+        ["cluster.client-secret", api.admin.client_secret],
+      ])
         expect((await ochami(["config", "cluster", "set", "--", "demo", k, v], { env: inline.env })).code).toBe(0);
       const r = await ochami(["auth", "status"], { env: inline.env });
       expect(r.code, r.stderr).toBe(0);
@@ -185,12 +201,16 @@ describe.skipIf(!existsSync(FAKETIME))("tokens: stored credential, cache, refres
       expect((await run(["auth", "client", "revoke", "--no-confirm", client.client_id])).code).toBe(0);
       const after = await ochami(["smd", "group", "get"], { env: ci.env });
       expect(after.code).toBe(3);
-      expect(after.stderr).toMatch(new RegExp(`^error: the token endpoint \\S+/token refused client ${client.client_id}: 401 Unauthorized`));
+      expect(after.stderr).toMatch(
+        new RegExp(`^error: the token endpoint \\S+/token refused client ${client.client_id}: 401 Unauthorized`),
+      );
 
       const out = await ochami(["auth", "logout"], { env: ci.env });
       expect(out.stderr).toBe("logged out of demo\n");
       expect(existsSync(path.join(ci.dir, ".config", "ochami", "credentials", "demo.secret"))).toBe(false);
-      expect((await ochami(["smd", "group", "get"], { env: ci.env })).stderr).toContain("error: no token: pass --token, set DEMO_ACCESS_TOKEN");
+      expect((await ochami(["smd", "group", "get"], { env: ci.env })).stderr).toContain(
+        "error: no token: pass --token, set DEMO_ACCESS_TOKEN",
+      );
     } finally {
       ci.remove();
     }

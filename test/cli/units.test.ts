@@ -51,8 +51,19 @@ describe("BMC targets", () => {
 
 describe("configuration", () => {
   it("merges clusters by name, the later file winning key by key", () => {
-    const system = { "default-cluster": "demo", clusters: [{ name: "demo", cluster: { uri: "https://a:8443", smd: { uri: "/hsm/v2" } } }, { name: "lab", cluster: { uri: "http://lab" } }] };
-    const user = { clusters: [{ name: "demo", cluster: { uri: "https://b:8443" } }, { name: "mine", cluster: { uri: "http://m" } }] };
+    const system = {
+      "default-cluster": "demo",
+      clusters: [
+        { name: "demo", cluster: { uri: "https://a:8443", smd: { uri: "/hsm/v2" } } },
+        { name: "lab", cluster: { uri: "http://lab" } },
+      ],
+    };
+    const user = {
+      clusters: [
+        { name: "demo", cluster: { uri: "https://b:8443" } },
+        { name: "mine", cluster: { uri: "http://m" } },
+      ],
+    };
     expect(mergeConfigs(system, user)).toEqual({
       "default-cluster": "demo",
       clusters: [
@@ -92,7 +103,13 @@ describe("nodes files", () => {
     const inv = parseNodesFile(parse(readFileSync(path.join(fixtures, "nodes.deprecated-format.yaml"), "utf8")));
     expect(inv.format).toBe("deprecated");
     expect(inv.bmcs).toEqual([{ xname: "x1000c1s7b1", name: "nid001", mac: "c2:77:05:e2:03:48", ip: "172.16.0.101", fqdn: undefined }]);
-    expect(inv.nodes[0]).toMatchObject({ xname: "x1000c1s7b1n0", nid: 1, bmc: "x1000c1s7b1", groups: ["compute"], interfaces: [{ mac: "ec:e7:a7:05:a1:fc", ips: [{ ip: "172.16.0.1", network: "management" }] }] });
+    expect(inv.nodes[0]).toMatchObject({
+      xname: "x1000c1s7b1n0",
+      nid: 1,
+      bmc: "x1000c1s7b1",
+      groups: ["compute"],
+      interfaces: [{ mac: "ec:e7:a7:05:a1:fc", ips: [{ ip: "172.16.0.1", network: "management" }] }],
+    });
   });
 
   it("reports every problem with its place", () => {
@@ -138,11 +155,26 @@ describe("nodes files", () => {
   });
 
   it("posts the interfaces of nodes without a BMC entry (upstream drops them)", () => {
-    const inv = parseNodesFile({ nodes: [{ name: "vm1", nid: 7, xname: "x9c0s0b0n0", interfaces: [{ mac_addr: "02:00:00:00:00:07", ip_addrs: [{ name: "mgmt", ip_addr: "10.0.0.7" }] }] }] });
+    const inv = parseNodesFile({
+      nodes: [
+        {
+          name: "vm1",
+          nid: 7,
+          xname: "x9c0s0b0n0",
+          interfaces: [{ mac_addr: "02:00:00:00:00:07", ip_addrs: [{ name: "mgmt", ip_addr: "10.0.0.7" }] }],
+        },
+      ],
+    });
     const p = discoveryPayloads(inv, { smdHost: "h", discoveryVersion: 2 });
     expect(p.redfishEndpoints).toEqual([]);
     expect(p.interfaces).toEqual([
-      { ComponentID: "x9c0s0b0n0", Type: "Node", Description: "Interface 0 for vm1", MACAddress: "02:00:00:00:00:07", IPAddresses: [{ IPAddress: "10.0.0.7", Network: "mgmt" }] },
+      {
+        ComponentID: "x9c0s0b0n0",
+        Type: "Node",
+        Description: "Interface 0 for vm1",
+        MACAddress: "02:00:00:00:00:07",
+        IPAddresses: [{ IPAddress: "10.0.0.7", Network: "mgmt" }],
+      },
     ]);
   });
 });
@@ -153,15 +185,26 @@ describe("cluster files", () => {
     const files: Record<string, string> = { "k.pub": "ssh-ed25519 AAA a@b\n# comment\n", "t.yaml": "#cloud-config\n" };
     const plan = parseClusterFile(
       {
-        groups: { ssh: "all", disk_config: ["compute1", "x1000c0s0b4n0"], tagged: { description: "T", tags: ["x"], members: ["compute2"] } },
+        groups: {
+          ssh: "all",
+          disk_config: ["compute1", "x1000c0s0b4n0"],
+          tagged: { description: "T", tags: ["x"], members: ["compute2"] },
+        },
         boot: [
           { groups: ["disk_config"], kernel: "http://k", params: "ro" },
           { hosts: ["Default"], kernel: "http://d" },
         ],
-        "cloud-init": { defaults: { "cluster-name": "demo", "public-keys": ["ssh-rsa X"], "public-key-files": ["k.pub"] }, groups: [{ name: "compute", file: { path: "t.yaml" } }] },
+        "cloud-init": {
+          defaults: { "cluster-name": "demo", "public-keys": ["ssh-rsa X"], "public-key-files": ["k.pub"] },
+          groups: [{ name: "compute", file: { path: "t.yaml" } }],
+        },
       },
       inv,
-      (p) => files[p] ?? (() => { throw new Error("ENOENT"); })(),
+      (p) =>
+        files[p] ??
+        (() => {
+          throw new Error("ENOENT");
+        })(),
     );
     expect(plan.smdGroups.get("ssh")!.members.ids).toHaveLength(5);
     expect(plan.smdGroups.get("disk_config")!.members.ids).toEqual(["x1000c0s0b0n0", "x1000c0s0b4n0"]);
@@ -176,9 +219,13 @@ describe("cluster files", () => {
 
   it("lists every mistake", () => {
     expect(() =>
-      parseClusterFile({ bot: [], boot: [{ nodes: ["nid999"], kernal: "x" }], "cloud-init": { groups: [{ file: { path: "missing" } }] } }, inv, () => {
-        throw new Error("ENOENT");
-      }),
+      parseClusterFile(
+        { bot: [], boot: [{ nodes: ["nid999"], kernal: "x" }], "cloud-init": { groups: [{ file: { path: "missing" } }] } },
+        inv,
+        () => {
+          throw new Error("ENOENT");
+        },
+      ),
     ).toThrow(
       new InventoryError([
         "unknown section 'bot' (known: boot, cloud-init, groups)",
@@ -194,15 +241,33 @@ describe("cluster files", () => {
 describe("discover redfish assignment", () => {
   const ok = (host: string, mac: string, nics: Array<{ mac: string; enabled?: boolean; linkUp?: boolean }>): BmcResult => ({
     ok: true,
-    facts: { target: { host, label: host }, ip: host, mac, systems: [{ uri: "/redfish/v1/Systems/1", id: "1", name: "S", nics: nics.map((n, i) => ({ id: String(i), enabled: true, ...n })) }] },
+    facts: {
+      target: { host, label: host },
+      ip: host,
+      mac,
+      systems: [{ uri: "/redfish/v1/Systems/1", id: "1", name: "S", nics: nics.map((n, i) => ({ id: String(i), enabled: true, ...n })) }],
+    },
   });
   it("numbers by position, skipping failed BMCs without shifting the others", () => {
     const results: BmcResult[] = [
-      ok("10.0.0.101", "aa:00:00:00:00:01", [{ mac: "bb:00:00:00:00:01", linkUp: false }, { mac: "bb:00:00:00:00:02", linkUp: true }]),
+      ok("10.0.0.101", "aa:00:00:00:00:01", [
+        { mac: "bb:00:00:00:00:01", linkUp: false },
+        { mac: "bb:00:00:00:00:02", linkUp: true },
+      ]),
       { ok: false, target: { host: "10.0.0.102", label: "10.0.0.102" }, error: "connection refused" },
       ok("10.0.0.103", "aa:00:00:00:00:03", [{ mac: "bb:00:00:00:00:03" }]),
     ];
-    const { doc } = assignNodes(results, { xnameTemplate: "x1000c1s7b{n}n0", nidStart: 1, nodesPerBmc: 1, nodeIpStart: "10.0.0.1", network: "management", groups: ["compute"], shortName: "nid", nidLength: 3, allNics: false });
+    const { doc } = assignNodes(results, {
+      xnameTemplate: "x1000c1s7b{n}n0",
+      nidStart: 1,
+      nodesPerBmc: 1,
+      nodeIpStart: "10.0.0.1",
+      network: "management",
+      groups: ["compute"],
+      shortName: "nid",
+      nidLength: 3,
+      allNics: false,
+    });
     expect(doc.bmcs).toEqual([
       { name: "nid-bmc001", xname: "x1000c1s7b1", mac: "aa:00:00:00:00:01", ip: "10.0.0.101" },
       { name: "nid-bmc003", xname: "x1000c1s7b3", mac: "aa:00:00:00:00:03", ip: "10.0.0.103" },
@@ -218,7 +283,11 @@ describe("discover redfish assignment", () => {
 
 describe("Jinja rendering as cloud-init does", () => {
   it("gives ds.meta_data, v1 and their aliases; strips the header; trims blocks", async () => {
-    const md = { "instance-id": "i-1", "local-hostname": "nid001", instance_data: { v1: { public_keys: ["k1"], vendor_data: { groups: { compute: { ntp: "10.0.0.1" } } } } } };
+    const md = {
+      "instance-id": "i-1",
+      "local-hostname": "nid001",
+      instance_data: { v1: { public_keys: ["k1"], vendor_data: { groups: { compute: { ntp: "10.0.0.1" } } } } },
+    };
     const vars = withAliases(instanceData(md));
     const out = await renderTemplate(
       "## template: jinja\n#cloud-config\n{% for k in v1.public_ssh_keys %}\n- {{ k }}\n{% endfor %}\nhost: {{ local_hostname }} {{ ds.meta_data.local_hostname }}\nntp: {{ ds.meta_data.instance_data.v1.vendor_data.groups['compute'].ntp }}\n{% if True %}{{ 'a-b'.upper() }} {{ ' x y '.split() | join('+') }} {{ d.items() | length }}{% endif %}\n",
@@ -231,7 +300,14 @@ describe("Jinja rendering as cloud-init does", () => {
 
 describe("output", () => {
   it("aligns table columns and unwraps upstream's wrappers", () => {
-    expect(renderTable({ Components: [{ ID: "x1", NID: 1, Enabled: true }, { ID: "x22", Enabled: false }] })).toBe("ID   NID  ENABLED\nx1   1    true\nx22       false\n");
+    expect(
+      renderTable({
+        Components: [
+          { ID: "x1", NID: 1, Enabled: true },
+          { ID: "x22", Enabled: false },
+        ],
+      }),
+    ).toBe("ID   NID  ENABLED\nx1   1    true\nx22       false\n");
     expect(renderTable({ a: 1, bb: [1, 2] })).toBe("KEY  VALUE\na    1\nbb   1,2\n");
   });
 
@@ -240,6 +316,8 @@ describe("output", () => {
     const once = updateHostsFile("127.0.0.1 localhost\n", block);
     expect(once).toBe(`127.0.0.1 localhost\n${block}`);
     expect(updateHostsFile(once, block)).toBe(once);
-    expect(updateHostsFile(once + "::1 ip6\n", block.replace("10.0.0.1 ", "10.0.0.9 "))).toBe(`127.0.0.1 localhost\n${block.replace("10.0.0.1 ", "10.0.0.9 ")}::1 ip6\n`);
+    expect(updateHostsFile(once + "::1 ip6\n", block.replace("10.0.0.1 ", "10.0.0.9 "))).toBe(
+      `127.0.0.1 localhost\n${block.replace("10.0.0.1 ", "10.0.0.9 ")}::1 ip6\n`,
+    );
   });
 });

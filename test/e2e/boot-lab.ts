@@ -14,7 +14,8 @@ export const NS = "e2-boot";
 export const BRIDGE = "e2-br0";
 export const HEAD_IP = "10.64.1.1";
 
-export const inNs = (cmd: string, args: string[], opts?: { allowFail?: boolean; timeoutMs?: number }) => run("ip", ["netns", "exec", NS, cmd, ...args], opts);
+export const inNs = (cmd: string, args: string[], opts?: { allowFail?: boolean; timeoutMs?: number }) =>
+  run("ip", ["netns", "exec", NS, cmd, ...args], opts);
 
 export async function createBootNetwork(taps: string[]): Promise<void> {
   await run("ip", ["netns", "del", NS], { allowFail: true });
@@ -78,7 +79,11 @@ export async function startHeadNode(env: NodeJS.ProcessEnv, logFile: string, tim
 }
 
 /** One HTTP exchange made by curl inside the namespace. */
-export async function nsHttp(method: string, url: string, opts: { body?: unknown; token?: string } = {}): Promise<{ status: number; text: string; json(): any }> {
+export async function nsHttp(
+  method: string,
+  url: string,
+  opts: { body?: unknown; token?: string } = {},
+): Promise<{ status: number; text: string; json(): any }> {
   const args = ["-sS", "-X", method, "-w", "\n%{http_code}", "--max-time", "30"];
   if (opts.token) args.push("-H", `Authorization: Bearer ${opts.token}`);
   if (opts.body !== undefined) args.push("-H", "Content-Type: application/json", "--data-binary", JSON.stringify(opts.body));
@@ -101,9 +106,27 @@ export interface Vm {
  */
 export function startVm(o: { tap: string; mac: string; serialLog: string; reboot: boolean }): Vm {
   const args = [
-    "-machine", "pc,accel=tcg", "-m", "512", "-smp", "1", "-display", "none", "-monitor", "none", "-nodefaults", "-vga", "none",
-    "-serial", `file:${o.serialLog}`, "-boot", "n",
-    "-netdev", `tap,id=n0,ifname=${o.tap},script=no,downscript=no`, "-device", `e1000,netdev=n0,mac=${o.mac}`,
+    "-machine",
+    "pc,accel=tcg",
+    "-m",
+    "512",
+    "-smp",
+    "1",
+    "-display",
+    "none",
+    "-monitor",
+    "none",
+    "-nodefaults",
+    "-vga",
+    "none",
+    "-serial",
+    `file:${o.serialLog}`,
+    "-boot",
+    "n",
+    "-netdev",
+    `tap,id=n0,ifname=${o.tap},script=no,downscript=no`,
+    "-device",
+    `e1000,netdev=n0,mac=${o.mac}`,
   ];
   if (!o.reboot) args.push("-no-reboot");
   const proc = spawn("ip", ["netns", "exec", NS, "qemu-system-x86_64", ...args], { stdio: ["ignore", "ignore", "pipe"] });

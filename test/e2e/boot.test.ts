@@ -22,7 +22,9 @@ import { cleanEnv } from "../runtime/auth-process";
 import { buildNodeImage, MARK, type NodeImage } from "./node-image";
 import { createBootNetwork, destroyBootNetwork, HEAD_IP, inNs, nsHttp, startHeadNode, startVm, type HeadNode, type Vm } from "./boot-lab";
 
-const haveTools = ["/usr/bin/qemu-system-x86_64", "/usr/lib/ipxe/qemu/pxe-e1000.rom", "/usr/bin/cpio", "/usr/bin/dpkg-deb"].every((f) => existsSync(f));
+const haveTools = ["/usr/bin/qemu-system-x86_64", "/usr/lib/ipxe/qemu/pxe-e1000.rom", "/usr/bin/cpio", "/usr/bin/dpkg-deb"].every((f) =>
+  existsSync(f),
+);
 
 const API = "http://127.0.0.1:8081";
 const IMAGES = `http://${HEAD_IP}:8080`;
@@ -77,7 +79,8 @@ describe.runIf(isRoot && haveTools)("a diskless node boots end to end through np
   const timings: Record<string, number> = {};
 
   const admin = (method: string, p: string, body?: unknown) => nsHttp(method, `${API}${p}`, { body, token });
-  const history = async (xname: string) => (await nsHttp("GET", `${API}/boot/v1/endpoint-history?name=${xname}&history=true`)).json() as Promise<any[]>;
+  const history = async (xname: string) =>
+    (await nsHttp("GET", `${API}/boot/v1/endpoint-history?name=${xname}&history=true`)).json() as Promise<any[]>;
 
   beforeAll(async () => {
     let t = Date.now();
@@ -109,13 +112,18 @@ log: {level: info}
       path.join(dir, "npm-start.log"),
     );
     timings.start = Date.now() - t;
-    token = (await inNs("env", [`OCHAMI_STATE_DIR=${stateDir}`, "node_modules/.bin/tsx", "onprem-agent/auth/cli.ts", "token"])).stdout.trim();
+    token = (
+      await inNs("env", [`OCHAMI_STATE_DIR=${stateDir}`, "node_modules/.bin/tsx", "onprem-agent/auth/cli.ts", "token"])
+    ).stdout.trim();
     expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 
     // What the seed does: ochami discover static, BSS boot parameters, cloud-init defaults and group.
     const send = async (method: string, p: string, body?: unknown) => admin(method, p, body);
     const log = await discoverStatic(send, nodesYaml(NODE, ["compute"]));
-    expect(log.filter(([, , status]) => status >= 300), JSON.stringify(log)).toEqual([]);
+    expect(
+      log.filter(([, , status]) => status >= 300),
+      JSON.stringify(log),
+    ).toEqual([]);
     const params = (macs: string[]) => ({
       macs,
       kernel: `${IMAGES}/compute/vmlinuz`,
@@ -123,7 +131,9 @@ log: {level: info}
       params: "console=ttyS0 quiet panic=-1",
     });
     expect((await admin("PUT", "/boot/v1/bootparameters", params([NODE.mac, LATE.mac]))).status).toBe(200);
-    expect((await admin("PUT", "/cloud-init/admin/cluster-defaults", { "cluster-name": "e2e", "short-name": "nid", "nid-length": 3 })).status).toBeLessThan(300);
+    expect(
+      (await admin("PUT", "/cloud-init/admin/cluster-defaults", { "cluster-name": "e2e", "short-name": "nid", "nid-length": 3 })).status,
+    ).toBeLessThan(300);
     const group = await admin("PUT", "/cloud-init/admin/groups/compute", {
       name: "compute",
       "meta-data": { ntp_server: HEAD_IP, rack: "e2" },
@@ -160,7 +170,9 @@ log: {level: info}
     expect(serial, serial.slice(-3000)).toContain(MARK.done);
     expect(serial).not.toContain(MARK.failed);
     // Linux's own DHCP got the SMD address and hostname from our agent.
-    expect(serial).toMatch(new RegExp(`${MARK.dhcp} ip=${NODE.ip.replaceAll(".", "\\.")} mask=24 hostname=nid0001 domain=cluster.test server=${HEAD_IP}`));
+    expect(serial).toMatch(
+      new RegExp(`${MARK.dhcp} ip=${NODE.ip.replaceAll(".", "\\.")} mask=24 hostname=nid0001 domain=cluster.test server=${HEAD_IP}`),
+    );
     const meta = section(serial, "meta-data")!;
     expect(meta).toContain(`local-hostname: nid001`);
     expect(meta).toMatch(/instance-id: i-[0-9a-f]{16}/);
@@ -177,13 +189,32 @@ log: {level: info}
     });
     const ordered = [...steps].sort((a, b) => a.epoch_ms - b.epoch_ms || a.id - b.id);
     const sequence = ordered.map((e) => e.endpoint).filter((ep, i, all) => ep !== all[i - 1]);
-    expect(sequence).toEqual(["dhcp", "bootscript", "kernel", "initrd", "dhcp", "meta-data", "user-data", "vendor-data", "cloud-init-group"]);
+    expect(sequence).toEqual([
+      "dhcp",
+      "bootscript",
+      "kernel",
+      "initrd",
+      "dhcp",
+      "meta-data",
+      "user-data",
+      "vendor-data",
+      "cloud-init-group",
+    ]);
     expect(ordered.every((e) => e.name === NODE.xname && e.ip === NODE.ip)).toBe(true);
     expect(ordered.find((e) => e.endpoint === "kernel")).toMatchObject({ mac: NODE.mac, detail: "/compute/vmlinuz" });
-    expect(ordered.find((e) => e.endpoint === "dhcp")!.detail).toMatch(/^ACK 10\.64\.1\.21 file=http:\/\/10\.64\.1\.1:8082\/boot\/v1\/bootscript\?mac=/);
+    expect(ordered.find((e) => e.endpoint === "dhcp")!.detail).toMatch(
+      /^ACK 10\.64\.1\.21 file=http:\/\/10\.64\.1\.1:8082\/boot\/v1\/bootscript\?mac=/,
+    );
 
     // What an admin watching sees: the same steps, one line each, with time since the boot began.
-    const watch = await inNs("env", [`OCHAMI_STATE_DIR=${stateDir}`, "node_modules/.bin/tsx", "onprem-agent/watch.ts", "--once", "--group", "compute"]);
+    const watch = await inNs("env", [
+      `OCHAMI_STATE_DIR=${stateDir}`,
+      "node_modules/.bin/tsx",
+      "onprem-agent/watch.ts",
+      "--once",
+      "--group",
+      "compute",
+    ]);
     writeFileSync(path.join(dir, "watch.txt"), watch.stdout);
     const lines = watch.stdout.trim().split("\n");
     expect(lines.map((l) => l.split(/\s+/)[2]).filter((ep, i, all) => ep !== all[i - 1])).toEqual(sequence);
@@ -196,12 +227,20 @@ log: {level: info}
     const t0 = Date.now();
     const vm = startVm({ tap: LATE.tap, mac: LATE.mac, serialLog: path.join(dir, "node2.serial"), reboot: true });
     vms.push(vm);
-    const byMac = async () => ((await nsHttp("GET", `${API}/boot/v1/endpoint-history?history=true&endpoint=dhcp,tftp`)).json() as any[]).filter((e) => e.mac === LATE.mac);
+    const byMac = async () =>
+      ((await nsHttp("GET", `${API}/boot/v1/endpoint-history?history=true&endpoint=dhcp,tftp`)).json() as any[]).filter(
+        (e) => e.mac === LATE.mac,
+      );
     // Two rounds of the loop: pool address, the reboot script over TFTP, and again.
-    const loop = await waitFor("two bootloop rounds", 150_000, async () => {
-      const h = await byMac();
-      return h.filter((e) => e.endpoint === "tftp").length >= 2 ? h : undefined;
-    }, vm);
+    const loop = await waitFor(
+      "two bootloop rounds",
+      150_000,
+      async () => {
+        const h = await byMac();
+        return h.filter((e) => e.endpoint === "tftp").length >= 2 ? h : undefined;
+      },
+      vm,
+    );
     timings.bootloopTwoRounds = Date.now() - t0;
     const acked = loop.find((e) => e.endpoint === "dhcp" && e.detail.startsWith("bootloop ACK"));
     expect(acked).toMatchObject({ name: "", detail: expect.stringMatching(/^bootloop ACK 10\.64\.1\.2(0\d|1\d|20) file=default$/) });
@@ -212,7 +251,10 @@ log: {level: info}
     const send = async (method: string, p: string, body?: unknown) => admin(method, p, body);
     // A new node for an existing group: discover it, then add it to the group (ochami smd group member add).
     const log = await discoverStatic(send, nodesYaml(LATE, []));
-    expect(log.filter(([, , status]) => status >= 300), JSON.stringify(log)).toEqual([]);
+    expect(
+      log.filter(([, , status]) => status >= 300),
+      JSON.stringify(log),
+    ).toEqual([]);
     expect((await admin("POST", "/hsm/v2/groups/compute/members", { id: LATE.xname })).status).toBe(201);
     const code = await Promise.race([vm.exited, new Promise((r) => setTimeout(() => r("timeout"), 180_000))]);
     timings.bootAfterAdding = Date.now() - t1;
@@ -225,7 +267,10 @@ log: {level: info}
       const h = await history(LATE.xname);
       return h.some((e) => e.endpoint === "cloud-init-group") ? h : undefined;
     });
-    const steps = events.sort((a, b) => a.epoch_ms - b.epoch_ms || a.id - b.id).map((e) => e.endpoint).filter((ep, i, all) => ep !== all[i - 1]);
+    const steps = events
+      .sort((a, b) => a.epoch_ms - b.epoch_ms || a.id - b.id)
+      .map((e) => e.endpoint)
+      .filter((ep, i, all) => ep !== all[i - 1]);
     expect(steps).toEqual(["dhcp", "bootscript", "kernel", "initrd", "dhcp", "meta-data", "user-data", "vendor-data", "cloud-init-group"]);
   }, 400_000);
 });

@@ -133,7 +133,8 @@ function staticBusybox(): Buffer {
   if (!existsSync(file)) throw new Error("no /bin/busybox: install Debian's busybox-static (scripts/system-deps.sh)");
   const bin = readFileSync(file);
   // A dynamic binary names its loader near the start (PT_INTERP); it cannot run in the initramfs.
-  if (bin.subarray(0, 4096).includes("ld-linux")) throw new Error("/bin/busybox is dynamically linked: install busybox-static instead of busybox");
+  if (bin.subarray(0, 4096).includes("ld-linux"))
+    throw new Error("/bin/busybox is dynamically linked: install busybox-static instead of busybox");
   return bin;
 }
 
@@ -148,7 +149,14 @@ export async function buildNodeImage(): Promise<NodeImage> {
   const kernel = await kernelFiles();
   const busybox = staticBusybox();
   const module = readFileSync(kernel.e1000);
-  const key = createHash("sha256").update(kernel.pkg).update(busybox).update(module).update(INIT).update(UDHCPC_SCRIPT).digest("hex").slice(0, 16);
+  const key = createHash("sha256")
+    .update(kernel.pkg)
+    .update(busybox)
+    .update(module)
+    .update(INIT)
+    .update(UDHCPC_SCRIPT)
+    .digest("hex")
+    .slice(0, 16);
   const dir = path.join(CACHE, "initramfs", key);
   const initramfs = path.join(dir, "initramfs.img");
   const describe = `${kernel.pkg}, busybox-static, initramfs ${key}`;
@@ -165,8 +173,11 @@ export async function buildNodeImage(): Promise<NodeImage> {
   try {
     const files = await run("sh", ["-c", "find . | LC_ALL=C sort"], root);
     const cpio = await new Promise<Buffer>((resolve, reject) => {
-      const child = execFile("cpio", ["-o", "-H", "newc", "--quiet", "--reproducible"], { cwd: root, encoding: "buffer", maxBuffer: 64 << 20 }, (err, out) =>
-        err ? reject(err) : resolve(out),
+      const child = execFile(
+        "cpio",
+        ["-o", "-H", "newc", "--quiet", "--reproducible"],
+        { cwd: root, encoding: "buffer", maxBuffer: 64 << 20 },
+        (err, out) => (err ? reject(err) : resolve(out)),
       );
       child.stdin!.end(files);
     });

@@ -56,11 +56,21 @@ describe("external issuer with a JWKS URL (workerd fetching a real key set)", ()
 
   const token = async (claims: Record<string, unknown>, signWith: JWK = key) => {
     const t = Math.floor(Date.now() / 1000);
-    return new SignJWT({ iss: ISSUER, sub: "service-account-ci", aud: ["ochami", "account"], azp: "ci", scope: "profile smd:read", iat: t, exp: t + 300, ...claims })
+    return new SignJWT({
+      iss: ISSUER,
+      sub: "service-account-ci",
+      aud: ["ochami", "account"],
+      azp: "ci",
+      scope: "profile smd:read",
+      iat: t,
+      exp: t + 300,
+      ...claims,
+    })
       .setProtectedHeader({ alg: "RS256", kid: signWith.kid, typ: "JWT" })
       .sign(await importJWK(signWith, "RS256"));
   };
-  const get = async (t?: string) => fetch(`${api.url}/hsm/v2/State/Components/x1000c0s0b0n0`, { headers: t ? { authorization: `Bearer ${t}` } : {} });
+  const get = async (t?: string) =>
+    fetch(`${api.url}/hsm/v2/State/Components/x1000c0s0b0n0`, { headers: t ? { authorization: `Bearer ${t}` } : {} });
 
   it("verifies the IdP's tokens against its published keys, fetching the key set once", async () => {
     expect((await get()).status).toBe(401);
@@ -74,12 +84,20 @@ describe("external issuer with a JWKS URL (workerd fetching a real key set)", ()
     expect((await get(await token({}, forged))).status).toBe(401);
     expect((await get(await token({ exp: Math.floor(Date.now() / 1000) - 120 }))).status).toBe(401);
     expect((await get(await token({ aud: "account" }))).status).toBe(401);
-    const write = await fetch(`${api.url}/hsm/v2/State/Components`, { method: "POST", headers: { authorization: `Bearer ${await token({})}` }, body: "{}" });
+    const write = await fetch(`${api.url}/hsm/v2/State/Components`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await token({})}` },
+      body: "{}",
+    });
     expect(write.status).toBe(403);
   });
 
   it("our own token endpoint is off without a signing key, and says so", async () => {
-    const r = await fetch(`${api.url}/token`, { method: "POST", body: "grant_type=client_credentials&client_id=a&client_secret=b", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const r = await fetch(`${api.url}/token`, {
+      method: "POST",
+      body: "grant_type=client_credentials&client_id=a&client_secret=b",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expect(r.status).toBe(503);
     expect(((await r.json()) as any).error).toBe("server_error");
   });

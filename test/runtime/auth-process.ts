@@ -47,9 +47,17 @@ export async function startHeadNode(env: NodeJS.ProcessEnv, timeoutMs = 60_000):
 }
 
 /** Runs `npm run --silent <script> -- args` and returns its exit code and streams. */
-export function npmRun(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function npmRun(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn("npm", ["run", "--silent", script, ...(args.length ? ["--", ...args] : [])], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn("npm", ["run", "--silent", script, ...(args.length ? ["--", ...args] : [])], {
+      cwd: repoRoot,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     proc.stdout.on("data", (d) => (stdout += d));

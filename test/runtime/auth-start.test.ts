@@ -21,7 +21,13 @@ describe("first start, token command, client and key commands (real processes)",
     port = await freePort();
     url = `http://127.0.0.1:${port}`;
     // The agent runs beside the API; its ports are free ones so parallel work on this machine cannot collide.
-    env = cleanEnv({ PORT: String(port), HOST: "127.0.0.1", OCHAMI_STATE_DIR: stateDir, OCHAMI_IMAGES_PORT: String(await freePort()), OCHAMI_AGENT_METRICS_PORT: String(await freePort()) });
+    env = cleanEnv({
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      OCHAMI_STATE_DIR: stateDir,
+      OCHAMI_IMAGES_PORT: String(await freePort()),
+      OCHAMI_AGENT_METRICS_PORT: String(await freePort()),
+    });
     node = await startHeadNode(env);
   });
   afterAll(async () => {
@@ -83,14 +89,21 @@ describe("first start, token command, client and key commands (real processes)",
 
     const form = (secret: string) => ({
       method: "POST",
-      headers: { authorization: `Basic ${Buffer.from(`${client.client_id}:${secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${client.client_id}:${secret}`).toString("base64")}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
       body: "grant_type=client_credentials",
     });
     const tokenRes = await fetch(`${url}/oauth2/token`, form(client.client_secret));
     expect(tokenRes.status).toBe(200);
     const token = ((await tokenRes.json()) as any).access_token;
     expect((await get("/hsm/v2/State/Components/x1000c0s0b0n0", token)).status).toBe(404);
-    const write = await fetch(`${url}/hsm/v2/State/Components`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "{}" });
+    const write = await fetch(`${url}/hsm/v2/State/Components`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: "{}",
+    });
     expect(write.status).toBe(403);
 
     const listed = await npmRun("clients", ["list"], env);
@@ -126,7 +139,10 @@ describe("first start, token command, client and key commands (real processes)",
     expect(jwks.keys[1].kid).toBe(oldKid);
     const fresh = (await npmRun("token", [], env)).stdout.trim();
     expect(decodeProtectedHeader(fresh).kid).not.toBe(oldKid);
-    expect((await get("/hsm/v2/State/Components/x1000c0s0b0n0", adminToken)).status, "old key still accepted, old admin token still good").toBe(404);
+    expect(
+      (await get("/hsm/v2/State/Components/x1000c0s0b0n0", adminToken)).status,
+      "old key still accepted, old admin token still good",
+    ).toBe(404);
     expect((await get("/hsm/v2/State/Components/x1000c0s0b0n0", fresh)).status).toBe(404);
 
     const pruned = await npmRun("keys", ["prune", "--all"], env);
@@ -150,7 +166,12 @@ describe("npm start with auth misconfigured", () => {
   it("refuses to serve with auth on but broken, naming the variable", async () => {
     const stateDir = mkdtempSync(path.join(tmpdir(), "au-auth-bad-"));
     try {
-      const env = cleanEnv({ PORT: String(await freePort()), HOST: "127.0.0.1", OCHAMI_STATE_DIR: stateDir, OCHAMI_AUTH_TOKEN_LIFETIME: "soon" });
+      const env = cleanEnv({
+        PORT: String(await freePort()),
+        HOST: "127.0.0.1",
+        OCHAMI_STATE_DIR: stateDir,
+        OCHAMI_AUTH_TOKEN_LIFETIME: "soon",
+      });
       await expect(startHeadNode(env)).rejects.toThrow(/OCHAMI_AUTH_TOKEN_LIFETIME/);
     } finally {
       rmSync(stateDir, { recursive: true, force: true });

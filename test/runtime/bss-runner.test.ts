@@ -16,9 +16,15 @@ describe("BSS under the runner", () => {
   beforeAll(async () => {
     api = await startApiServer({ port: await freePort(), stateDir, vars: { OCHAMI_AUTH: "off" }, onLog: () => {} });
     const post = (p: string, body: unknown, method = "POST") => fetch(`${api.url}${p}`, { method, body: JSON.stringify(body) });
-    expect((await post("/hsm/v2/State/Components", { Components: [{ ID: "x1000c0s0b0n0", State: "Ready", Role: "Compute", NID: 1 }] })).status).toBe(204);
-    expect((await post("/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: "52:54:00:be:ef:01", ComponentID: "x1000c0s0b0n0" })).status).toBe(201);
-    expect((await post("/boot/v1/bootparameters", { hosts: ["Compute"], kernel: "http://172.16.0.254:8080/vmlinuz" }, "PUT")).status).toBe(200);
+    expect(
+      (await post("/hsm/v2/State/Components", { Components: [{ ID: "x1000c0s0b0n0", State: "Ready", Role: "Compute", NID: 1 }] })).status,
+    ).toBe(204);
+    expect(
+      (await post("/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: "52:54:00:be:ef:01", ComponentID: "x1000c0s0b0n0" })).status,
+    ).toBe(201);
+    expect((await post("/boot/v1/bootparameters", { hosts: ["Compute"], kernel: "http://172.16.0.254:8080/vmlinuz" }, "PUT")).status).toBe(
+      200,
+    );
   });
   afterAll(async () => {
     await api?.stop();
@@ -32,7 +38,9 @@ describe("BSS under the runner", () => {
     );
     expect(text).toContain(`chain ${api.url}/boot/v1/bootscript?mac=52:54:00:be:ef:01&retry=1\n`);
     const history = JSON.parse(curl(`${api.url}/apis/bss/boot/v1/endpoint-history?name=x1000c0s0b0n0`));
-    expect(history).toEqual([expect.objectContaining({ name: "x1000c0s0b0n0", endpoint: "bootscript", ip: "127.0.0.1", mac: "52:54:00:be:ef:01" })]);
+    expect(history).toEqual([
+      expect.objectContaining({ name: "x1000c0s0b0n0", endpoint: "bootscript", ip: "127.0.0.1", mac: "52:54:00:be:ef:01" }),
+    ]);
   });
 
   it("reports the bundled package version", async () => {

@@ -89,7 +89,11 @@ describe.skipIf(!canRun)("Debian cloud-init reads our NoCloud endpoints", () => 
       expect(r.status, `${method} ${p}: ${await r.text()}`).toBeLessThan(300);
     };
     await send("POST", "/hsm/v2/State/Components", { Components: [{ ID: NODE.id, State: "Ready", NID: NODE.nid }] });
-    await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: NODE.mac, ComponentID: NODE.id, IPAddresses: [{ IPAddress: NODE.ip }] });
+    await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", {
+      MACAddress: NODE.mac,
+      ComponentID: NODE.id,
+      IPAddresses: [{ IPAddress: NODE.ip }],
+    });
     for (const label of ["compute", "slurm", "x1000"]) await send("POST", "/hsm/v2/groups", { label, members: { ids: [NODE.id] } });
     await send("POST", "/cloud-init/admin/cluster-defaults", {
       "cluster-name": "demo",
@@ -104,7 +108,10 @@ describe.skipIf(!canRun)("Debian cloud-init reads our NoCloud endpoints", () => 
       "meta-data": TRICKY,
       file: { encoding: "plain", content: COMPUTE_FILE },
     });
-    await send("PUT", "/cloud-init/admin/groups/slurm", { name: "slurm", file: { encoding: "base64", content: Buffer.from(SLURM_FILE).toString("base64") } });
+    await send("PUT", "/cloud-init/admin/groups/slurm", {
+      name: "slurm",
+      file: { encoding: "base64", content: Buffer.from(SLURM_FILE).toString("base64") },
+    });
   });
 
   afterAll(async () => {
@@ -114,7 +121,9 @@ describe.skipIf(!canRun)("Debian cloud-init reads our NoCloud endpoints", () => 
   });
 
   it("parses meta-data, user-data and vendor-data, expands #include and renders the group template", async () => {
-    const { stdout } = await promisify(execFile)("ip", ["netns", "exec", NS, PYTHON, CLIENT, `${api.url}/cloud-init/`], { timeout: 60_000 });
+    const { stdout } = await promisify(execFile)("ip", ["netns", "exec", NS, PYTHON, CLIENT, `${api.url}/cloud-init/`], {
+      timeout: 60_000,
+    });
     const seen = JSON.parse(stdout);
     const expected = parse(await (await fetch(`${api.url}/cloud-init/admin/impersonation/${NODE.id}/meta-data`)).text());
 

@@ -47,7 +47,11 @@ describe("cloud-init identifies nodes by the real peer address (runner)", () => 
     const post = (p: string, body: unknown) => fetch(`${api.url}${p}`, { method: "POST", body: JSON.stringify(body) });
     await post("/hsm/v2/State/Components", { Components: [N2, N3].map((n) => ({ ID: n.id, State: "Ready", NID: n.nid })) });
     for (const n of [N2, N3]) {
-      const r = await post("/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: n.mac, ComponentID: n.id, IPAddresses: [{ IPAddress: n.ip }] });
+      const r = await post("/hsm/v2/Inventory/EthernetInterfaces", {
+        MACAddress: n.mac,
+        ComponentID: n.id,
+        IPAddresses: [{ IPAddress: n.ip }],
+      });
       expect(r.status).toBe(201);
     }
     await post("/hsm/v2/groups", { label: "compute", members: { ids: [N3.id] } });

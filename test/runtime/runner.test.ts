@@ -46,9 +46,11 @@ describe("api runner (workerd + local D1)", () => {
   });
 
   it("boots from the snapshot and sees each write through the API at once", async () => {
-    const call = (method: string, p: string, body?: unknown) => fetch(`${api.url}${p}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const call = (method: string, p: string, body?: unknown) =>
+      fetch(`${api.url}${p}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
     await call("POST", "/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: "02:00:00:00:00:07", ComponentID: "x3000c0s1b0n0" });
-    const kernel = async () => /kernel --name kernel (\S+)/.exec(await (await call("GET", "/boot/v1/bootscript?mac=02:00:00:00:00:07")).text())?.[1];
+    const kernel = async () =>
+      /kernel --name kernel (\S+)/.exec(await (await call("GET", "/boot/v1/bootscript?mac=02:00:00:00:00:07")).text())?.[1];
     for (const k of ["http://k/one", "http://k/two", "http://k/three"]) {
       expect((await call("PUT", "/boot/v1/bootparameters", { macs: ["02:00:00:00:00:07"], kernel: k })).status).toBe(200);
       expect(await kernel()).toBe(k);
@@ -62,7 +64,12 @@ describe("api runner (workerd + local D1)", () => {
   it("refuses to start on a variable the worker would reject, naming it", async () => {
     const bad = mkdtempSync(path.join(tmpdir(), "ochami-runner-bad-"));
     try {
-      const start = startApiServer({ port: await freePort(), stateDir: bad, vars: { OCHAMI_AUTH: "off", OCHAMI_TRUSTED_PROXIES: "10.0.0.0/99" }, onLog: () => {} });
+      const start = startApiServer({
+        port: await freePort(),
+        stateDir: bad,
+        vars: { OCHAMI_AUTH: "off", OCHAMI_TRUSTED_PROXIES: "10.0.0.0/99" },
+        onLog: () => {},
+      });
       await expect(start).rejects.toThrow(/OCHAMI_TRUSTED_PROXIES: '10.0.0.0\/99' is not an IP network/);
     } finally {
       rmSync(bad, { recursive: true, force: true });
@@ -74,13 +81,21 @@ describe("api runner (workerd + local D1)", () => {
 function readlinkSockets(pid: number): string {
   const inodes = new Set(
     readdirSync(`/proc/${pid}/fd`)
-      .map((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ""; } })
+      .map((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return "";
+        }
+      })
       .map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1])
       .filter(Boolean),
   );
-  const line = readFileSync("/proc/net/unix", "utf8").split("\n").find((l) => {
-    const f = l.trim().split(/\s+/);
-    return f.length >= 8 && inodes.has(f[6]) && f[7].endsWith("d1.sock");
-  });
+  const line = readFileSync("/proc/net/unix", "utf8")
+    .split("\n")
+    .find((l) => {
+      const f = l.trim().split(/\s+/);
+      return f.length >= 8 && inodes.has(f[6]) && f[7].endsWith("d1.sock");
+    });
   return line?.trim().split(/\s+/)[7] ?? "";
 }

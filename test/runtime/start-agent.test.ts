@@ -72,7 +72,12 @@ describe("npm start runs the agent beside the API (real processes)", () => {
     const [port, imagesPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
     api = `http://127.0.0.1:${port}`;
     images = `http://127.0.0.1:${imagesPort}`;
-    env = cleanEnv({ PORT: String(port), OCHAMI_STATE_DIR: stateDir, OCHAMI_IMAGES_PORT: String(imagesPort), OCHAMI_AGENT_METRICS_PORT: String(metricsPort) });
+    env = cleanEnv({
+      PORT: String(port),
+      OCHAMI_STATE_DIR: stateDir,
+      OCHAMI_IMAGES_PORT: String(imagesPort),
+      OCHAMI_AGENT_METRICS_PORT: String(metricsPort),
+    });
   });
   afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 
@@ -81,7 +86,9 @@ describe("npm start runs the agent beside the API (real processes)", () => {
     try {
       const out = started.output();
       expect(out).toMatch(/auth: created the agent's client (\S+) \(scopes boot:report smd:read\)/);
-      expect(out).toContain(`agent: DHCP off (no interface: set dhcp.interface or OCHAMI_DHCP_INTERFACE); images ${images} from ${path.join(stateDir, "images")}`);
+      expect(out).toContain(
+        `agent: DHCP off (no interface: set dhcp.interface or OCHAMI_DHCP_INTERFACE); images ${images} from ${path.join(stateDir, "images")}`,
+      );
       const file = path.join(stateDir, "auth", "agent-client.json");
       expect(statSync(file).mode & 0o777).toBe(0o600);
       const cred = JSON.parse(readFileSync(file, "utf8"));

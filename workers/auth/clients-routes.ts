@@ -48,7 +48,8 @@ async function show(c: Context<AppEnv>) {
 
 async function create(c: Context<AppEnv>) {
   const body = await readJson(c.req.raw);
-  if (!isPlainObject(body)) throw new HttpProblem(400, 'the body must be a JSON object like {"client_name":"ci","scope":"smd:read smd:write"}');
+  if (!isPlainObject(body))
+    throw new HttpProblem(400, 'the body must be a JSON object like {"client_name":"ci","scope":"smd:read smd:write"}');
   const clientId = body.client_id === undefined ? crypto.randomUUID() : body.client_id;
   if (typeof clientId !== "string" || !CLIENT_ID.test(clientId)) {
     throw new HttpProblem(400, "client_id must be 1-64 characters of letters, digits and . _ ~ -, starting with a letter or digit");
@@ -75,13 +76,17 @@ async function create(c: Context<AppEnv>) {
     createdBy: c.get("principal")?.clientId ?? "",
     createdAt: new Date().toISOString(),
   };
-  if (!(await insertClient(database(c.env.DB), row))) throw new HttpProblem(409, `client '${clientId}' already exists (ids of revoked clients are not reused)`);
+  if (!(await insertClient(database(c.env.DB), row)))
+    throw new HttpProblem(409, `client '${clientId}' already exists (ids of revoked clients are not reused)`);
   forgetClient(clientId);
   const location = `/auth/clients/${encodeURIComponent(clientId)}`;
-  return new Response(JSON.stringify({ ...view({ ...row, revokedAt: null }), client_secret: secret, grant_types: ["client_credentials"] }), {
-    status: 201,
-    headers: { "content-type": "application/json", location, "cache-control": "no-store", pragma: "no-cache" },
-  });
+  return new Response(
+    JSON.stringify({ ...view({ ...row, revokedAt: null }), client_secret: secret, grant_types: ["client_credentials"] }),
+    {
+      status: 201,
+      headers: { "content-type": "application/json", location, "cache-control": "no-store", pragma: "no-cache" },
+    },
+  );
 }
 
 /** Revocation is permanent and immediate for the token endpoint; see client-status.ts for issued tokens. */

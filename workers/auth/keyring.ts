@@ -48,7 +48,8 @@ async function build(signingText: string | undefined, previousText: string | und
   if (signingText) {
     const jwk = parseJwk(signingText, "OCHAMI_AUTH_SIGNING_KEY");
     const alg = algorithmOf(jwk);
-    if (!alg) throw new Error(`OCHAMI_AUTH_SIGNING_KEY: unsupported key (kty ${jwk.kty}, alg ${jwk.alg ?? "none"}); use ES256, ES384 or EdDSA`);
+    if (!alg)
+      throw new Error(`OCHAMI_AUTH_SIGNING_KEY: unsupported key (kty ${jwk.kty}, alg ${jwk.alg ?? "none"}); use ES256, ES384 or EdDSA`);
     if (!jwk.kid) throw new Error("OCHAMI_AUTH_SIGNING_KEY has no kid");
     if (!("d" in jwk)) throw new Error("OCHAMI_AUTH_SIGNING_KEY is a public key; the issuer needs the private key");
     const key = (await importJWK(jwk, alg)) as CryptoKey;

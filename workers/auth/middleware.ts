@@ -45,7 +45,11 @@ export function authGate(): MiddlewareHandler<AppEnv> {
 
     const token = tokenFrom(c.req.raw);
     // RFC 6750 §3.1: a request without credentials gets the challenge without an error code.
-    if (!token) return unauthorized(`this route needs a bearer token with scope '${access}' (Authorization: Bearer <token>, or a jwt cookie); get one from POST /token`, access);
+    if (!token)
+      return unauthorized(
+        `this route needs a bearer token with scope '${access}' (Authorization: Bearer <token>, or a jwt cookie); get one from POST /token`,
+        access,
+      );
     try {
       const principal = await verifyToken(token, config);
       if (principal.own && !(await clientIsActive(database(c.env.DB), principal.clientId!))) {

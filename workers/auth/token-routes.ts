@@ -30,7 +30,8 @@ function oauthError(status: 400 | 401 | 503, error: string, description: string,
 }
 
 /** Always 401 with a Basic challenge (§5.2: MUST when the client used Basic; MAY otherwise). */
-const invalidClient = () => oauthError(401, "invalid_client", "client authentication failed (unknown client, wrong secret, or revoked)", true);
+const invalidClient = () =>
+  oauthError(401, "invalid_client", "client authentication failed (unknown client, wrong secret, or revoked)", true);
 
 async function tokenEndpoint(c: Context<AppEnv>): Promise<Response> {
   let config: Config;
@@ -50,7 +51,13 @@ async function tokenEndpoint(c: Context<AppEnv>): Promise<Response> {
 
   const credentials = clientCredentials(c.req.header("authorization"), form);
   if (typeof credentials === "string") return oauthError(400, "invalid_request", credentials);
-  if (!credentials) return oauthError(401, "invalid_client", "client authentication is required (HTTP Basic, or client_id and client_secret in the body)", true);
+  if (!credentials)
+    return oauthError(
+      401,
+      "invalid_client",
+      "client authentication is required (HTTP Basic, or client_id and client_secret in the body)",
+      true,
+    );
 
   const keys = await keyringOf(config);
   if (!keys?.ok || !keys.keyring.signer) {
@@ -153,7 +160,8 @@ function grantedScopes(client: ClientRow, requested: string | null): string[] | 
   for (const raw of asked) {
     const s = canonicalScope(raw);
     if (!isScope(s) && !NEUTRAL_SCOPES.includes(s)) return `unknown scope '${raw}'; known: ${ALL_SCOPES.join(" ")}`;
-    if (isScope(s) && !registered.includes(s) && !registered.includes(ADMIN_SCOPE)) return `client '${client.clientId}' may not request scope '${s}'`;
+    if (isScope(s) && !registered.includes(s) && !registered.includes(ADMIN_SCOPE))
+      return `client '${client.clientId}' may not request scope '${s}'`;
     if (!out.includes(s)) out.push(s);
   }
   return out;

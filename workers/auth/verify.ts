@@ -42,7 +42,10 @@ export function tokenFrom(req: Request): string | undefined {
     for (const part of cookies.split(";")) {
       const eq = part.indexOf("=");
       if (eq > 0 && part.slice(0, eq).trim() === "jwt") {
-        const value = part.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+        const value = part
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"(.*)"$/, "$1");
         if (value) return value;
       }
     }

@@ -74,7 +74,17 @@ export class BootSnapshot {
   readonly componentCount: number;
 
   constructor(rows: SnapshotRows) {
-    const stub = (id: string): Component => ({ id, inSmd: false, type: "", nid: -1, role: "", enabled: false, macs: [], firstIp: "", groups: [] });
+    const stub = (id: string): Component => ({
+      id,
+      inSmd: false,
+      type: "",
+      nid: -1,
+      role: "",
+      enabled: false,
+      macs: [],
+      firstIp: "",
+      groups: [],
+    });
     for (const c of rows.components) {
       this.components.set(c.id, { ...stub(c.id), inSmd: true, type: c.type, nid: c.nid, role: c.role, enabled: Boolean(c.enabled) });
       if (c.type === "Node" && c.nid >= 0) {
@@ -118,7 +128,12 @@ export class BootSnapshot {
 
     for (const g of rows.ciGroups) {
       this.ciGroups.set(g.name, {
-        facts: { name: g.name, description: g.description, metaData: g.meta_data === null ? null : JSON.parse(g.meta_data), hasFile: g.file_content !== "" },
+        facts: {
+          name: g.name,
+          description: g.description,
+          metaData: g.meta_data === null ? null : JSON.parse(g.meta_data),
+          hasFile: g.file_content !== "",
+        },
         file: { content: g.file_content, encoding: g.file_encoding as FileEncoding },
       });
     }

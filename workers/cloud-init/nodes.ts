@@ -38,7 +38,10 @@ export function d1NodeDirectory(db: Db): NodeDirectory {
       const candidates = [...new Set([...spellings, ...spellings.map((s) => s.toUpperCase())])];
       const hit = sql`SELECT e.component_id AS id FROM ethernet_interface_ips i
         JOIN ethernet_interfaces e ON e.id = i.interface_id
-        WHERE i.ip_address IN (${sql.join(candidates.map((c) => sql`${c}`), sql`, `)}) AND e.component_id <> ''
+        WHERE i.ip_address IN (${sql.join(
+          candidates.map((c) => sql`${c}`),
+          sql`, `,
+        )}) AND e.component_id <> ''
         ORDER BY e.component_id LIMIT 1`;
       return lookup(db, hit, opts);
     },

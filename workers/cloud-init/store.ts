@@ -102,7 +102,10 @@ export async function putInstance(db: Db, info: InstanceInfo): Promise<{ created
       .values(row)
       .onConflictDoUpdate({
         target: cloudInitInstances.id,
-        set: { ...replace, instanceId: sql`CASE WHEN excluded.instance_id <> '' THEN excluded.instance_id ELSE ${cloudInitInstances.instanceId} END` },
+        set: {
+          ...replace,
+          instanceId: sql`CASE WHEN excluded.instance_id <> '' THEN excluded.instance_id ELSE ${cloudInitInstances.instanceId} END`,
+        },
       }),
     sql`SELECT instance_id AS iid FROM ${cloudInitInstances} WHERE id = ${info.id}`,
   ]);

@@ -93,8 +93,16 @@ const scalarTag = (tag: string, identify: (v: unknown) => boolean, stringify: (v
 
 /** The failsafe schema has strings only; these write the JSON scalars that meta-data holds. */
 const SCALAR_TAGS: ScalarTag[] = [
-  scalarTag("tag:yaml.org,2002:null", (v) => v === null, () => "null"),
-  scalarTag("tag:yaml.org,2002:bool", (v) => typeof v === "boolean", (v: boolean) => String(v)),
+  scalarTag(
+    "tag:yaml.org,2002:null",
+    (v) => v === null,
+    () => "null",
+  ),
+  scalarTag(
+    "tag:yaml.org,2002:bool",
+    (v) => typeof v === "boolean",
+    (v: boolean) => String(v),
+  ),
   scalarTag("tag:yaml.org,2002:float", (v) => typeof v === "number", formatNumber),
 ];
 
@@ -180,12 +188,7 @@ const isBlank = (c: string | undefined) => c === " " || c === "\t";
 /** libyaml's printable set: no tab, no CR, no C0/C1 controls, nothing outside the BMP. */
 function isPrintable(c: string): boolean {
   const p = c.codePointAt(0)!;
-  return (
-    p === 0x0a ||
-    (p >= 0x20 && p <= 0x7e) ||
-    (p >= 0xa0 && p <= 0xd7ff) ||
-    (p >= 0xe000 && p <= 0xfffd && p !== 0xfeff)
-  );
+  return p === 0x0a || (p >= 0x20 && p <= 0x7e) || (p >= 0xa0 && p <= 0xd7ff) || (p >= 0xe000 && p <= 0xfffd && p !== 0xfeff);
 }
 
 /** What libyaml's emitter allows for a scalar in block context (yaml_emitter_analyze_scalar). */

@@ -28,8 +28,14 @@ function parseQuery(q: Query): store.HistoryQuery {
     return n;
   };
   return {
-    names: q.all("name").flatMap((v) => v.split(",")).map((v) => parseXname(v)?.id ?? v.trim()),
-    endpoints: q.all("endpoint").flatMap((v) => v.split(",")).map((v) => v.trim()),
+    names: q
+      .all("name")
+      .flatMap((v) => v.split(","))
+      .map((v) => parseXname(v)?.id ?? v.trim()),
+    endpoints: q
+      .all("endpoint")
+      .flatMap((v) => v.split(","))
+      .map((v) => v.trim()),
     sinceMs: num("since_ms") ?? (num("since") !== undefined ? num("since")! * 1000 : undefined),
     afterId: num("after_id"),
     limit,

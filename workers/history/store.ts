@@ -54,7 +54,14 @@ export async function latest(db: Db, q: HistoryQuery): Promise<LatestRow[]> {
   if (q.endpoints.length) where.push(inList(bootLatest.endpoint, q.endpoints));
   if (q.sinceMs !== undefined) where.push(gte(bootLatest.timeMs, q.sinceMs));
   return db
-    .select({ name: bootLatest.name, mac: bootLatest.mac, ip: bootLatest.ip, endpoint: bootLatest.endpoint, timeMs: bootLatest.timeMs, detail: bootLatest.detail })
+    .select({
+      name: bootLatest.name,
+      mac: bootLatest.mac,
+      ip: bootLatest.ip,
+      endpoint: bootLatest.endpoint,
+      timeMs: bootLatest.timeMs,
+      detail: bootLatest.detail,
+    })
     .from(bootLatest)
     .where(and(...where))
     .orderBy(asc(bootLatest.timeMs))
@@ -70,6 +77,12 @@ export async function events(db: Db, q: HistoryQuery): Promise<Array<LatestRow &
   if (q.sinceMs !== undefined) where.push(gte(bootEvents.timeMs, q.sinceMs));
   if (q.afterId !== undefined) where.push(gt(bootEvents.id, q.afterId));
   // Newest `limit` events, returned oldest first.
-  const rows = await db.select().from(bootEvents).where(and(...where)).orderBy(desc(bootEvents.id)).limit(q.limit).all();
+  const rows = await db
+    .select()
+    .from(bootEvents)
+    .where(and(...where))
+    .orderBy(desc(bootEvents.id))
+    .limit(q.limit)
+    .all();
   return rows.reverse();
 }

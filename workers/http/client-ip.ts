@@ -19,9 +19,7 @@ import { canonicalIp, inCidrList, type CidrList } from "../../shared/ip";
  *   when the client did not. Neither names the peer, so there a node's address is unknown unless
  *   the client forged it; identify nodes only behind our runner.
  */
-export type ClientAddress =
-  | { ok: true; ip: string; peer: string; forwarded: boolean }
-  | { ok: false; reason: string };
+export type ClientAddress = { ok: true; ip: string; peer: string; forwarded: boolean } | { ok: false; reason: string };
 
 /** The TCP peer as workerd reports it, canonical (IPv4-mapped addresses unwrapped). */
 export function peerAddress(req: Request): string | undefined {

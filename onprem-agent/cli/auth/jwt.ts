@@ -20,7 +20,11 @@ export function readClaims(token: string): TokenClaims | undefined {
     const payload = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
     if (!payload || typeof payload !== "object") return undefined;
     const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
-    const scopes = Array.isArray(payload.scp) ? payload.scp.map(String) : typeof payload.scope === "string" ? payload.scope.split(/\s+/).filter(Boolean) : [];
+    const scopes = Array.isArray(payload.scp)
+      ? payload.scp.map(String)
+      : typeof payload.scope === "string"
+        ? payload.scope.split(/\s+/).filter(Boolean)
+        : [];
     return {
       exp: num(payload.exp),
       nbf: num(payload.nbf),

@@ -114,7 +114,8 @@ export class TokenProvider {
     const now = nowSeconds();
     if (claims.exp !== undefined && claims.exp <= now) return `expired at ${new Date(claims.exp * 1000).toISOString()}`;
     if (claims.nbf !== undefined && claims.nbf > now + 30) return `is not valid before ${new Date(claims.nbf * 1000).toISOString()}`;
-    if (claims.exp !== undefined && claims.exp - now < refreshMargin(claims)) log.info(`the token expires in ${Math.round(claims.exp - now)} s`);
+    if (claims.exp !== undefined && claims.exp - now < refreshMargin(claims))
+      log.info(`the token expires in ${Math.round(claims.exp - now)} s`);
     return undefined;
   }
 
@@ -130,7 +131,9 @@ export class TokenProvider {
     const token = await requestClientToken(cred, credentialSecret(cred), this.s.tls, this.s.timeoutMs);
     this.writeCached(cred, token);
     const claims = readClaims(token);
-    log.info(`obtained a token for client ${cred.clientId}${claims?.exp ? `, valid until ${new Date(claims.exp * 1000).toISOString()}` : ""}`);
+    log.info(
+      `obtained a token for client ${cred.clientId}${claims?.exp ? `, valid until ${new Date(claims.exp * 1000).toISOString()}` : ""}`,
+    );
     return token;
   }
 
@@ -140,7 +143,10 @@ export class TokenProvider {
   }
 
   private cacheFile(cred: Credential): string {
-    const key = createHash("sha256").update(JSON.stringify([cred.tokenUrl, cred.clientId, cred.scope ?? ""])).digest("hex").slice(0, 24);
+    const key = createHash("sha256")
+      .update(JSON.stringify([cred.tokenUrl, cred.clientId, cred.scope ?? ""]))
+      .digest("hex")
+      .slice(0, 24);
     return path.join(this.s.cacheDir, "tokens", `${key}.json`);
   }
 
@@ -148,7 +154,8 @@ export class TokenProvider {
     const file = this.cacheFile(cred);
     try {
       const entry = JSON.parse(readFileSync(file, "utf8"));
-      if (entry.client_id !== cred.clientId || entry.token_url !== cred.tokenUrl || typeof entry.access_token !== "string") return undefined;
+      if (entry.client_id !== cred.clientId || entry.token_url !== cred.tokenUrl || typeof entry.access_token !== "string")
+        return undefined;
       // A secret changed since (ochami auth login again) makes cached tokens of the old one suspect.
       if (entry.secret_version !== secretVersion(cred)) return undefined;
       if (!this.usable(entry.access_token)) {
@@ -168,7 +175,8 @@ export class TokenProvider {
       mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       writeAtomic(
         file,
-        JSON.stringify({ token_url: cred.tokenUrl, client_id: cred.clientId, secret_version: secretVersion(cred), access_token: token }) + "\n",
+        JSON.stringify({ token_url: cred.tokenUrl, client_id: cred.clientId, secret_version: secretVersion(cred), access_token: token }) +
+          "\n",
         0o600,
       );
     } catch (err) {
@@ -198,7 +206,12 @@ export function readSecret(file: string): string {
 }
 
 /** A client-credentials grant at the token endpoint (client_secret_basic); returns the access token. */
-export async function requestClientToken(cred: Pick<Credential, "clientId" | "tokenUrl" | "scope">, secret: string, tls: TlsOptions, timeoutMs: number): Promise<string> {
+export async function requestClientToken(
+  cred: Pick<Credential, "clientId" | "tokenUrl" | "scope">,
+  secret: string,
+  tls: TlsOptions,
+  timeoutMs: number,
+): Promise<string> {
   const form = new URLSearchParams({ grant_type: "client_credentials" });
   if (cred.scope) form.set("scope", cred.scope);
   let res;
@@ -226,7 +239,9 @@ export async function requestClientToken(cred: Pick<Credential, "clientId" | "to
   }
   if (res.status !== 200 || typeof body.access_token !== "string") {
     const why = [body.error, body.error_description].filter(Boolean).join(": ") || res.text().slice(0, 200);
-    throw new AuthError(`the token endpoint ${cred.tokenUrl} refused client ${cred.clientId}: ${res.status} ${res.statusText}${why ? `: ${why}` : ""}`);
+    throw new AuthError(
+      `the token endpoint ${cred.tokenUrl} refused client ${cred.clientId}: ${res.status} ${res.statusText}${why ? `: ${why}` : ""}`,
+    );
   }
   return body.access_token;
 }

@@ -19,8 +19,17 @@ export function authCommand(): Command {
     .description("tokens: store a client credential, print or inspect tokens, manage API clients")
     .addOption(new Option("--system", "login/logout: use the system-wide configuration").conflicts("user"))
     .addOption(new Option("--user", "login/logout: use the user's configuration (default)"));
-  examples(auth, ["ochami auth login --client-id ochami-cli --secret-file ./secret", "export DEMO_ACCESS_TOKEN=$(ochami auth token)", "ochami auth status"]);
-  return auth.addCommand(loginCommand()).addCommand(logoutCommand()).addCommand(tokenCommand()).addCommand(statusCommand()).addCommand(clientCommand());
+  examples(auth, [
+    "ochami auth login --client-id ochami-cli --secret-file ./secret",
+    "export DEMO_ACCESS_TOKEN=$(ochami auth token)",
+    "ochami auth status",
+  ]);
+  return auth
+    .addCommand(loginCommand())
+    .addCommand(logoutCommand())
+    .addCommand(tokenCommand())
+    .addCommand(statusCommand())
+    .addCommand(clientCommand());
 }
 
 function configTarget(run: Run): { file: string; dir: string } {
@@ -79,7 +88,12 @@ function loginCommand(): Command {
       if (!secret) throw new UsageError("no client secret given");
       const tokenUrl = o.tokenUri ?? cluster.config["token-uri"] ?? `${run.ctx.baseUrl("root")}/token`;
       // Check the credential before storing anything.
-      const token = await requestClientToken({ clientId: o.clientId, tokenUrl, scope: o.scope }, secret, run.ctx.tls(), run.ctx.timeoutMs());
+      const token = await requestClientToken(
+        { clientId: o.clientId, tokenUrl, scope: o.scope },
+        secret,
+        run.ctx.tls(),
+        run.ctx.timeoutMs(),
+      );
 
       const { file, dir } = configTarget(run);
       const secretFile = path.join(dir, "credentials", `${cluster.name}.secret`);
@@ -123,45 +137,61 @@ function loginCommand(): Command {
 }
 
 function logoutCommand(): Command {
-  const logout = act(new Command("logout").description("forget the stored client credential and cached token of the cluster"), async (run) => {
-    const cluster = run.ctx.cluster();
-    if (!cluster.name) throw new UsageError("use --cluster <name>, not --cluster-uri");
-    run.ctx.tokens()?.forgetCached();
-    const { file, dir } = configTarget(run);
-    let removed = false;
-    if (existsSync(file))
-      editConfigFile(file, (doc) => {
-        const i = clusterIndex(doc, cluster.name!);
-        if (i < 0) return;
-        const secretFile = doc.getIn(["clusters", i, "cluster", "client-secret-file"]);
-        // Only a secret file login created is deleted; one the admin pointed to is theirs.
-        if (typeof secretFile === "string" && path.resolve(secretFile).startsWith(path.join(dir, "credentials") + path.sep) && existsSync(secretFile)) unlinkSync(secretFile);
-        for (const k of ["client-id", "client-secret-file", "client-secret", "scope", "token-uri"]) {
-          if (doc.hasIn(["clusters", i, "cluster", k])) removed = true;
-          doc.deleteIn(["clusters", i, "cluster", k]);
-        }
-      });
-    process.stderr.write(removed ? `logged out of ${cluster.name}\n` : `no stored credential for ${cluster.name} in ${file}\n`);
-  });
+  const logout = act(
+    new Command("logout").description("forget the stored client credential and cached token of the cluster"),
+    async (run) => {
+      const cluster = run.ctx.cluster();
+      if (!cluster.name) throw new UsageError("use --cluster <name>, not --cluster-uri");
+      run.ctx.tokens()?.forgetCached();
+      const { file, dir } = configTarget(run);
+      let removed = false;
+      if (existsSync(file))
+        editConfigFile(file, (doc) => {
+          const i = clusterIndex(doc, cluster.name!);
+          if (i < 0) return;
+          const secretFile = doc.getIn(["clusters", i, "cluster", "client-secret-file"]);
+          // Only a secret file login created is deleted; one the admin pointed to is theirs.
+          if (
+            typeof secretFile === "string" &&
+            path.resolve(secretFile).startsWith(path.join(dir, "credentials") + path.sep) &&
+            existsSync(secretFile)
+          )
+            unlinkSync(secretFile);
+          for (const k of ["client-id", "client-secret-file", "client-secret", "scope", "token-uri"]) {
+            if (doc.hasIn(["clusters", i, "cluster", k])) removed = true;
+            doc.deleteIn(["clusters", i, "cluster", k]);
+          }
+        });
+      process.stderr.write(removed ? `logged out of ${cluster.name}\n` : `no stored credential for ${cluster.name} in ${file}\n`);
+    },
+  );
   return examples(logout, ["ochami auth logout", "ochami --cluster demo auth logout"]);
 }
 
 function tokenCommand(): Command {
   const token = act(
-    new Command("token").description("print a valid access token for the cluster (from --token, the token variable, or the stored credential)").option("--scope <scopes>", "ask the stored credential for these scopes instead"),
+    new Command("token")
+      .description("print a valid access token for the cluster (from --token, the token variable, or the stored credential)")
+      .option("--scope <scopes>", "ask the stored credential for these scopes instead"),
     async (run) => {
       const provider = run.ctx.tokens();
       if (!provider) throw new AuthError("auth is disabled for this cluster (--no-token or enable-auth: false)");
       if (run.opts.scope) {
         const cred = run.ctx.credential();
         if (!cred) throw new UsageError("--scope needs a stored client credential (ochami auth login)");
-        process.stdout.write((await requestClientToken({ ...cred, scope: run.opts.scope }, credentialSecret(cred), run.ctx.tls(), run.ctx.timeoutMs())) + "\n");
+        process.stdout.write(
+          (await requestClientToken({ ...cred, scope: run.opts.scope }, credentialSecret(cred), run.ctx.tls(), run.ctx.timeoutMs())) + "\n",
+        );
         return;
       }
       process.stdout.write((await provider.get()).token + "\n");
     },
   );
-  return examples(token, ["export DEMO_ACCESS_TOKEN=$(ochami auth token)", 'ochami auth token --scope "smd:read"', 'curl -H "Authorization: Bearer $(ochami auth token)" http://127.0.0.1:8081/hsm/v2/groups']);
+  return examples(token, [
+    "export DEMO_ACCESS_TOKEN=$(ochami auth token)",
+    'ochami auth token --scope "smd:read"',
+    'curl -H "Authorization: Bearer $(ochami auth token)" http://127.0.0.1:8081/hsm/v2/groups',
+  ]);
 }
 
 function statusCommand(): Command {
@@ -193,7 +223,11 @@ function statusCommand(): Command {
 
 function clientCommand(): Command {
   const client = new Command("client").description("API clients of our token issuer (/auth/clients; needs the admin scope)");
-  examples(client, ["ochami auth client list -F table", 'ochami auth client create ci-runner --scope "smd:read bss:read"', "ochami auth client revoke ci-runner-1a2b3c4d"]);
+  examples(client, [
+    "ochami auth client list -F table",
+    'ochami auth client create ci-runner --scope "smd:read bss:read"',
+    "ochami auth client revoke ci-runner-1a2b3c4d",
+  ]);
   const table = {
     rows: (d: any) => d?.clients ?? (Array.isArray(d) ? d : d?.client_id ? [d] : []),
     columns: [
@@ -204,7 +238,9 @@ function clientCommand(): Command {
       { header: "CREATED", value: (c: any) => c.created_at },
     ],
   };
-  const list = act(new Command("list").alias("get").description("all clients"), async (run) => output(run, await run.ctx.api().json("root", "GET", "/auth/clients"), table));
+  const list = act(new Command("list").alias("get").description("all clients"), async (run) =>
+    output(run, await run.ctx.api().json("root", "GET", "/auth/clients"), table),
+  );
   withOutput(list);
   examples(list, ["ochami auth client list -F table"]);
   const create = act(
@@ -220,13 +256,21 @@ function clientCommand(): Command {
     },
   );
   withOutput(create);
-  examples(create, ['ochami auth client create ochami-cli --scope "smd:read smd:write bss:read bss:write cloud-init:read cloud-init:write" -F json-pretty']);
-  const revoke = act(new Command("revoke").alias("delete").description("revoke a client: its tokens stop working at once").argument("<client_id>").option("--no-confirm", "do not ask"), async (run) => {
-    if (!(await confirmed(run, `revoke client ${run.args[0]}?`))) return EXIT.REQUEST;
-    output(run, await run.ctx.api().json("root", "DELETE", `/auth/clients/${enc(run.args[0])}`));
-  });
+  examples(create, [
+    'ochami auth client create ochami-cli --scope "smd:read smd:write bss:read bss:write cloud-init:read cloud-init:write" -F json-pretty',
+  ]);
+  const revoke = act(
+    new Command("revoke")
+      .alias("delete")
+      .description("revoke a client: its tokens stop working at once")
+      .argument("<client_id>")
+      .option("--no-confirm", "do not ask"),
+    async (run) => {
+      if (!(await confirmed(run, `revoke client ${run.args[0]}?`))) return EXIT.REQUEST;
+      output(run, await run.ctx.api().json("root", "DELETE", `/auth/clients/${enc(run.args[0])}`));
+    },
+  );
   withOutput(revoke);
   examples(revoke, ["ochami auth client revoke --no-confirm ci-runner-1a2b3c4d"]);
   return client.addCommand(list).addCommand(create).addCommand(revoke);
 }
-

@@ -34,5 +34,7 @@ export function bmcCredentials(opts: { user?: string; credentialsFile?: string }
   if (env.OCHAMI_BMC_CREDENTIALS) return split(env.OCHAMI_BMC_CREDENTIALS, "OCHAMI_BMC_CREDENTIALS");
   if (env.rf_pass) return split(env.rf_pass, "rf_pass");
   if (opts.user && env.OCHAMI_BMC_PASSWORD !== undefined) return { user: opts.user, password: env.OCHAMI_BMC_PASSWORD };
-  throw new UsageError("BMC credentials needed: --credentials-file <file> (user:password), or OCHAMI_BMC_CREDENTIALS=user:password, or --user <name> with OCHAMI_BMC_PASSWORD");
+  throw new UsageError(
+    "BMC credentials needed: --credentials-file <file> (user:password), or OCHAMI_BMC_CREDENTIALS=user:password, or --user <name> with OCHAMI_BMC_PASSWORD",
+  );
 }

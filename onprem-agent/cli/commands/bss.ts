@@ -3,7 +3,20 @@ import { parseDuration } from "../config/schema";
 import { EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
 import { outputFormat, render, type TableSpec } from "../io/output";
-import { collect, act, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
+import {
+  collect,
+  act,
+  confirmed,
+  examples,
+  exitFor,
+  forEach,
+  needData,
+  output,
+  withConfirm,
+  withData,
+  withOutput,
+  type Run,
+} from "./define";
 import { itemsOf, parseInteger } from "./payload";
 
 /**
@@ -14,7 +27,11 @@ export function bssCommand(): Command {
   const bss = new Command("bss")
     .description("boot parameters and iPXE boot scripts (BSS, /boot/v1); boot history")
     .option("--uri <uri>", "BSS base URI, absolute or a path under the cluster URI (default /boot/v1)");
-  examples(bss, ["ochami bss boot params get -F table", "ochami bss boot script get -m 52:54:00:be:ef:01", "ochami bss history --events --follow"]);
+  examples(bss, [
+    "ochami bss boot params get -F table",
+    "ochami bss boot script get -m 52:54:00:be:ef:01",
+    "ochami bss history --events --follow",
+  ]);
 
   const boot = new Command("boot").description("boot parameters, images and scripts");
   examples(boot, ["ochami bss boot params get", "ochami bss boot script get -x x1000c1s7b1n0"]);
@@ -24,15 +41,26 @@ export function bssCommand(): Command {
   examples(hosts, ["ochami bss hosts get -F table"]);
   const hostsGet = act(withIdentifiers(new Command("get").alias("list").description("nodes BSS knows, or those matching")), async (run) => {
     const o = run.opts;
-    output(run, await run.ctx.api().json("bss", "GET", "/hosts", { auth: false, query: { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) } }));
+    output(
+      run,
+      await run.ctx
+        .api()
+        .json("bss", "GET", "/hosts", {
+          auth: false,
+          query: { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) },
+        }),
+    );
   });
   withOutput(hostsGet);
   examples(hostsGet, ["ochami bss hosts get", "ochami bss hosts get -x x1000c1s7b1n0 -F yaml"]);
   hosts.addCommand(hostsGet);
 
-  const dumpstate = act(new Command("dumpstate").description("all of BSS's state: components and boot parameters (/dumpstate)"), async (run) => {
-    output(run, await run.ctx.api().json("bss", "GET", "/dumpstate", { auth: false }));
-  });
+  const dumpstate = act(
+    new Command("dumpstate").description("all of BSS's state: components and boot parameters (/dumpstate)"),
+    async (run) => {
+      output(run, await run.ctx.api().json("bss", "GET", "/dumpstate", { auth: false }));
+    },
+  );
   withOutput(dumpstate);
   examples(dumpstate, ["ochami bss dumpstate -F json-pretty"]);
 
@@ -56,7 +84,9 @@ export function bssCommand(): Command {
   const serviceStatus = act(new Command("status").description("/service/status").option("--all", "/service/status/all"), async (run) =>
     output(run, await run.ctx.api().json("bss", "GET", run.opts.all ? "/service/status/all" : "/service/status", { auth: false })),
   );
-  const serviceVersion = act(new Command("version").description("/service/version"), async (run) => output(run, await run.ctx.api().json("bss", "GET", "/service/version", { auth: false })));
+  const serviceVersion = act(new Command("version").description("/service/version"), async (run) =>
+    output(run, await run.ctx.api().json("bss", "GET", "/service/version", { auth: false })),
+  );
   withOutput(serviceStatus);
   withOutput(serviceVersion);
   examples(serviceStatus, ["ochami bss service status --all"]);
@@ -100,14 +130,19 @@ function bootParamsFrom(run: Run, needContent: boolean): Record<string, any>[] {
   if (macs.length) body.macs = macs;
   if (nids.length) body.nids = nids;
   for (const k of ["kernel", "initrd", "params"] as const) if (o[k] !== undefined) body[k] = o[k];
-  if (!hosts.length && !macs.length && !nids.length && needContent) throw new UsageError("say which nodes: -x/--xname, -m/--mac or -n/--nid (or -d)");
-  if (needContent && o.kernel === undefined && o.initrd === undefined && o.params === undefined) throw new UsageError("nothing to set: pass --kernel, --initrd and/or --params (or -d)");
+  if (!hosts.length && !macs.length && !nids.length && needContent)
+    throw new UsageError("say which nodes: -x/--xname, -m/--mac or -n/--nid (or -d)");
+  if (needContent && o.kernel === undefined && o.initrd === undefined && o.params === undefined)
+    throw new UsageError("nothing to set: pass --kernel, --initrd and/or --params (or -d)");
   return [body];
 }
 
 function paramsCommand(): Command {
   const params = new Command("params").description("boot parameters: kernel, initrd and kernel command line per node (/bootparameters)");
-  examples(params, ["ochami bss boot params get -F table", "ochami bss boot params set -x Default --kernel http://172.16.0.254:8080/vmlinuz --params 'ro ip=dhcp'"]);
+  examples(params, [
+    "ochami bss boot params get -F table",
+    "ochami bss boot params set -x Default --kernel http://172.16.0.254:8080/vmlinuz --params 'ro ip=dhcp'",
+  ]);
 
   const content = (cmd: Command) =>
     withData(withIdentifiers(cmd), "BootParams object (or a list)")
@@ -115,22 +150,37 @@ function paramsCommand(): Command {
       .option("--initrd <url>", "initrd URL")
       .option("-p, --params <params>", "kernel command line");
 
-  const get = act(withIdentifiers(new Command("get").alias("list").description("all boot parameters, or those of the given nodes")), async (run) => {
-    const o = run.opts;
-    output(
-      run,
-      await run.ctx.api().json("bss", "GET", "/bootparameters", { query: { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) } }),
-      PARAMS_TABLE,
-    );
-  });
+  const get = act(
+    withIdentifiers(new Command("get").alias("list").description("all boot parameters, or those of the given nodes")),
+    async (run) => {
+      const o = run.opts;
+      output(
+        run,
+        await run.ctx
+          .api()
+          .json("bss", "GET", "/bootparameters", { query: { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) } }),
+        PARAMS_TABLE,
+      );
+    },
+  );
   withOutput(get);
-  examples(get, ["ochami bss boot params get", "ochami bss boot params get -m 52:54:00:be:ef:01 -F yaml", "ochami bss boot params get -x Default,Compute -F table"]);
+  examples(get, [
+    "ochami bss boot params get",
+    "ochami bss boot params get -m 52:54:00:be:ef:01 -F yaml",
+    "ochami bss boot params get -x Default,Compute -F table",
+  ]);
 
   const writer = (name: string, method: string, description: string, needContent: boolean, ex: string[]) => {
     const cmd = act(content(new Command(name).description(description)), async (run) => {
       const items = bootParamsFrom(run, needContent);
       const api = run.ctx.api();
-      return exitFor(await forEach(items, (p) => describe(p), async (p) => void (await api.call("bss", method, "/bootparameters", { body: p }))));
+      return exitFor(
+        await forEach(
+          items,
+          (p) => describe(p),
+          async (p) => void (await api.call("bss", method, "/bootparameters", { body: p })),
+        ),
+      );
     });
     return examples(cmd, ex);
   };
@@ -148,14 +198,33 @@ function paramsCommand(): Command {
     "ochami bss boot params update -n 1,2,3 --kernel http://172.16.0.254:8080/new/vmlinuz",
   ]);
 
-  const del = act(withConfirm(content(new Command("delete").description("delete the boot parameters of the given nodes, or every entry matching --kernel/--initrd/--params"))), async (run) => {
-    const items = bootParamsFrom(run, false);
-    if (items.some((p) => !Object.keys(p).length)) throw new UsageError("say what to delete: -x, -m, -n, --kernel/--initrd/--params, or -d");
-    if (!(await confirmed(run, `delete boot parameters of ${items.map(describe).join("; ")}?`))) return EXIT.REQUEST;
-    const api = run.ctx.api();
-    return exitFor(await forEach(items, (p) => describe(p), async (p) => void (await api.call("bss", "DELETE", "/bootparameters", { body: p }))));
-  });
-  examples(del, ["ochami bss boot params delete -x x1000c1s7b1n0", "ochami bss boot params delete --no-confirm -m 52:54:00:be:ef:01,52:54:00:be:ef:02"]);
+  const del = act(
+    withConfirm(
+      content(
+        new Command("delete").description(
+          "delete the boot parameters of the given nodes, or every entry matching --kernel/--initrd/--params",
+        ),
+      ),
+    ),
+    async (run) => {
+      const items = bootParamsFrom(run, false);
+      if (items.some((p) => !Object.keys(p).length))
+        throw new UsageError("say what to delete: -x, -m, -n, --kernel/--initrd/--params, or -d");
+      if (!(await confirmed(run, `delete boot parameters of ${items.map(describe).join("; ")}?`))) return EXIT.REQUEST;
+      const api = run.ctx.api();
+      return exitFor(
+        await forEach(
+          items,
+          (p) => describe(p),
+          async (p) => void (await api.call("bss", "DELETE", "/bootparameters", { body: p })),
+        ),
+      );
+    },
+  );
+  examples(del, [
+    "ochami bss boot params delete -x x1000c1s7b1n0",
+    "ochami bss boot params delete --no-confirm -m 52:54:00:be:ef:01,52:54:00:be:ef:02",
+  ]);
 
   return params.addCommand(get).addCommand(add).addCommand(set).addCommand(update).addCommand(del);
 }
@@ -170,22 +239,31 @@ function describe(p: Record<string, any>): string {
 function imageCommand(): Command {
   const image = new Command("image").description("the root image nodes boot (the root= kernel parameter)");
   examples(image, ["ochami bss boot image set -x Compute live:http://172.16.0.254:8080/openchami/rocky/test/rootfs-4.18.0"]);
-  const set = act(withIdentifiers(new Command("set").description("set root=<image> in the boot parameters of the given nodes").argument("<image>", "the root= value")), async (run) => {
-    const o = run.opts;
-    const image = run.args[0] as string;
-    if (/\s/.test(image)) throw new UsageError("the image may not contain spaces");
-    const query = { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) };
-    if (!query.name.length && !query.mac.length && !query.nid.length) throw new UsageError("say which nodes: -x, -m or -n");
-    const api = run.ctx.api();
-    const entries: Record<string, any>[] = await api.json("bss", "GET", "/bootparameters", { query });
-    return exitFor(
-      await forEach(entries, describe, async (p) => {
-        const tokens = String(p.params ?? "").split(/\s+/).filter((t) => t && !t.startsWith("root="));
-        const { "cloud-init": cloudInit, ...rest } = p;
-        await api.call("bss", "PUT", "/bootparameters", { body: { ...rest, ...(cloudInit ? { "cloud-init": cloudInit } : {}), params: [`root=${image}`, ...tokens].join(" ") } });
-      }),
-    );
-  });
+  const set = act(
+    withIdentifiers(
+      new Command("set").description("set root=<image> in the boot parameters of the given nodes").argument("<image>", "the root= value"),
+    ),
+    async (run) => {
+      const o = run.opts;
+      const image = run.args[0] as string;
+      if (/\s/.test(image)) throw new UsageError("the image may not contain spaces");
+      const query = { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) };
+      if (!query.name.length && !query.mac.length && !query.nid.length) throw new UsageError("say which nodes: -x, -m or -n");
+      const api = run.ctx.api();
+      const entries: Record<string, any>[] = await api.json("bss", "GET", "/bootparameters", { query });
+      return exitFor(
+        await forEach(entries, describe, async (p) => {
+          const tokens = String(p.params ?? "")
+            .split(/\s+/)
+            .filter((t) => t && !t.startsWith("root="));
+          const { "cloud-init": cloudInit, ...rest } = p;
+          await api.call("bss", "PUT", "/bootparameters", {
+            body: { ...rest, ...(cloudInit ? { "cloud-init": cloudInit } : {}), params: [`root=${image}`, ...tokens].join(" ") },
+          });
+        }),
+      );
+    },
+  );
   examples(set, ["ochami bss boot image set -x x1000c1s7b1n0 live:http://172.16.0.254:8080/openchami/rocky/test/rootfs-4.18.0"]);
   return image.addCommand(set);
 }
@@ -215,7 +293,11 @@ function scriptCommand(): Command {
       process.stdout.write(res.text());
     },
   );
-  examples(get, ["ochami bss boot script get -m 52:54:00:be:ef:01", "ochami bss boot script get -x x1000c1s7b1n0", "ochami bss boot script get -n 1 --json"]);
+  examples(get, [
+    "ochami bss boot script get -m 52:54:00:be:ef:01",
+    "ochami bss boot script get -x x1000c1s7b1n0",
+    "ochami bss boot script get -n 1 --json",
+  ]);
   return script.addCommand(get);
 }
 

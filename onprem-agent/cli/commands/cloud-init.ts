@@ -15,7 +15,11 @@ export function cloudInitCommand(): Command {
   const ci = new Command("cloud-init")
     .description("cloud-init data for nodes: cluster defaults, groups, per-node data (/cloud-init)")
     .option("--uri <uri>", "cloud-init base URI, absolute or a path under the cluster URI (default /cloud-init)");
-  examples(ci, ["ochami cloud-init defaults get", "ochami cloud-init group set -f yaml -d @groups.yaml", "ochami cloud-init group render compute x1000c1s7b1n0"]);
+  examples(ci, [
+    "ochami cloud-init defaults get",
+    "ochami cloud-init group set -f yaml -d @groups.yaml",
+    "ochami cloud-init group render compute x1000c1s7b1n0",
+  ]);
   return ci.addCommand(defaultsCommand()).addCommand(groupCommand()).addCommand(nodeCommand()).addCommand(serviceCommand());
 }
 
@@ -25,12 +29,22 @@ const ADMIN = "/admin";
 
 function defaultsCommand(): Command {
   const defaults = new Command("defaults").description("cluster-wide defaults: cluster name, short name, NID width, base URL, SSH keys");
-  examples(defaults, ["ochami cloud-init defaults get -F yaml", `ochami cloud-init defaults set -d '{"cluster-name":"demo","short-name":"nid","nid-length":3}'`]);
-  const get = act(new Command("get").alias("list").description("print the cluster defaults"), async (run) => output(run, await run.ctx.api().json("cloud-init", "GET", `${ADMIN}/cluster-defaults`)));
+  examples(defaults, [
+    "ochami cloud-init defaults get -F yaml",
+    `ochami cloud-init defaults set -d '{"cluster-name":"demo","short-name":"nid","nid-length":3}'`,
+  ]);
+  const get = act(new Command("get").alias("list").description("print the cluster defaults"), async (run) =>
+    output(run, await run.ctx.api().json("cloud-init", "GET", `${ADMIN}/cluster-defaults`)),
+  );
   withOutput(get);
   examples(get, ["ochami cloud-init defaults get", "ochami cloud-init defaults get -F yaml"]);
   const set = act(
-    withData(new Command("set").description("set cluster defaults: merged into what is stored (as upstream), or --replace the whole record").option("--replace", "replace every field (clears those not given)"), "ClusterDefaults object"),
+    withData(
+      new Command("set")
+        .description("set cluster defaults: merged into what is stored (as upstream), or --replace the whole record")
+        .option("--replace", "replace every field (clears those not given)"),
+      "ClusterDefaults object",
+    ),
     async (run) => {
       const value = needData(run, "cluster defaults").value;
       if (!value || typeof value !== "object" || Array.isArray(value)) throw new UsageError("cluster defaults must be one object");
@@ -50,7 +64,9 @@ function defaultsCommand(): Command {
 type HeaderWhen = "always" | "multiple" | "never";
 
 function headerOption(): Option {
-  return new Option("--header <when>", "print a header before each document: always, multiple (default) or never").choices(["always", "multiple", "never"]).default("multiple");
+  return new Option("--header <when>", "print a header before each document: always, multiple (default) or never")
+    .choices(["always", "multiple", "never"])
+    .default("multiple");
 }
 
 function printDocuments(docs: Array<{ header: string; body: string }>, when: HeaderWhen) {
@@ -81,21 +97,40 @@ function groupContent(g: Record<string, any>): string {
 
 function groupCommand(): Command {
   const group = new Command("group").description("cloud-init groups: meta-data and cloud-config per SMD group");
-  examples(group, ["ochami cloud-init group get raw", "ochami cloud-init group set -f yaml -d @groups.yaml", "ochami cloud-init group render compute x1000c1s7b1n0"]);
+  examples(group, [
+    "ochami cloud-init group get raw",
+    "ochami cloud-init group set -f yaml -d @groups.yaml",
+    "ochami cloud-init group render compute x1000c1s7b1n0",
+  ]);
 
   const get = new Command("get").alias("list").description("print groups: raw, their cloud-config, or their meta-data");
-  examples(get, ["ochami cloud-init group get raw -F yaml", "ochami cloud-init group get config compute", "ochami cloud-init group get meta-data"]);
-  const raw = act(new Command("raw").description("the groups as stored (all, or those named)").argument("[name...]"), async (run) => output(run, await groupsByName(run, run.args[0] ?? [])));
+  examples(get, [
+    "ochami cloud-init group get raw -F yaml",
+    "ochami cloud-init group get config compute",
+    "ochami cloud-init group get meta-data",
+  ]);
+  const raw = act(new Command("raw").description("the groups as stored (all, or those named)").argument("[name...]"), async (run) =>
+    output(run, await groupsByName(run, run.args[0] ?? [])),
+  );
   withOutput(raw);
   examples(raw, ["ochami cloud-init group get raw", "ochami cloud-init group get raw compute -F yaml"]);
-  const config = act(new Command("config").description("the cloud-config file of each group (decoded)").argument("[name...]").addOption(headerOption()), async (run) => {
-    const groups = await groupsByName(run, run.args[0] ?? []);
-    printDocuments(groups.map((g) => ({ header: `group=${g.name}`, body: groupContent(g) })), run.opts.header);
-  });
+  const config = act(
+    new Command("config").description("the cloud-config file of each group (decoded)").argument("[name...]").addOption(headerOption()),
+    async (run) => {
+      const groups = await groupsByName(run, run.args[0] ?? []);
+      printDocuments(
+        groups.map((g) => ({ header: `group=${g.name}`, body: groupContent(g) })),
+        run.opts.header,
+      );
+    },
+  );
   examples(config, ["ochami cloud-init group get config compute", "ochami cloud-init group get config --header always"]);
   const meta = act(new Command("meta-data").description("the meta-data of each group").argument("[name...]"), async (run) => {
     const groups = await groupsByName(run, run.args[0] ?? []);
-    output(run, groups.map((g) => ({ name: g.name, "meta-data": g["meta-data"] ?? {} })));
+    output(
+      run,
+      groups.map((g) => ({ name: g.name, "meta-data": g["meta-data"] ?? {} })),
+    );
   });
   withOutput(meta);
   examples(meta, ["ochami cloud-init group get meta-data", "ochami cloud-init group get meta-data compute -F yaml"]);
@@ -107,24 +142,44 @@ function groupCommand(): Command {
       for (const g of groups) requireField(g, "name", "groups");
       const api = run.ctx.api();
       return exitFor(
-        await forEach(groups, (g) => String(field(g, "name")), async (g) => {
-          const path = method === "POST" ? `${ADMIN}/groups` : `${ADMIN}/groups/${enc(String(field(g, "name")))}`;
-          await api.call("cloud-init", method, path, { body: g });
-        }),
+        await forEach(
+          groups,
+          (g) => String(field(g, "name")),
+          async (g) => {
+            const path = method === "POST" ? `${ADMIN}/groups` : `${ADMIN}/groups/${enc(String(field(g, "name")))}`;
+            await api.call("cloud-init", method, path, { body: g });
+          },
+        ),
       );
     });
     return examples(cmd, ex);
   };
-  const add = writer("add", "POST", "create groups (409 for one that exists)", ["ochami cloud-init group add -f yaml -d @groups.yaml", `ochami cloud-init group add -d '[{"name":"compute","meta-data":{"syslog":"172.16.0.254"}}]'`]);
-  const set = writer("set", "PUT", "create or replace groups (PUT per group)", ["ochami cloud-init group set -f yaml -d @groups.yaml", "ochami cloud-init group set -d @groups.json"]);
+  const add = writer("add", "POST", "create groups (409 for one that exists)", [
+    "ochami cloud-init group add -f yaml -d @groups.yaml",
+    `ochami cloud-init group add -d '[{"name":"compute","meta-data":{"syslog":"172.16.0.254"}}]'`,
+  ]);
+  const set = writer("set", "PUT", "create or replace groups (PUT per group)", [
+    "ochami cloud-init group set -f yaml -d @groups.yaml",
+    "ochami cloud-init group set -d @groups.json",
+  ]);
 
-  const del = act(withConfirm(withData(new Command("delete").description("delete groups").argument("[name...]"), '[{"name":...}]')), async (run) => {
-    let names: string[] = run.args[0] ?? [];
-    if (!names.length) names = itemsOf(needData(run, "groups to delete").value, undefined, "groups").map((g) => requireField(g, "name", "groups"));
-    if (!(await confirmed(run, `delete cloud-init group${names.length === 1 ? "" : "s"} ${names.join(", ")}?`))) return EXIT.REQUEST;
-    const api = run.ctx.api();
-    return exitFor(await forEach(names, (n) => n, async (n) => void (await api.call("cloud-init", "DELETE", `${ADMIN}/groups/${enc(n)}`))));
-  });
+  const del = act(
+    withConfirm(withData(new Command("delete").description("delete groups").argument("[name...]"), '[{"name":...}]')),
+    async (run) => {
+      let names: string[] = run.args[0] ?? [];
+      if (!names.length)
+        names = itemsOf(needData(run, "groups to delete").value, undefined, "groups").map((g) => requireField(g, "name", "groups"));
+      if (!(await confirmed(run, `delete cloud-init group${names.length === 1 ? "" : "s"} ${names.join(", ")}?`))) return EXIT.REQUEST;
+      const api = run.ctx.api();
+      return exitFor(
+        await forEach(
+          names,
+          (n) => n,
+          async (n) => void (await api.call("cloud-init", "DELETE", `${ADMIN}/groups/${enc(n)}`)),
+        ),
+      );
+    },
+  );
   examples(del, ["ochami cloud-init group delete compute", "ochami cloud-init group delete --no-confirm -d @groups.yaml -f yaml"]);
 
   const render = act(
@@ -169,65 +224,129 @@ function groupCommand(): Command {
 
 function nodeCommand(): Command {
   const node = new Command("node").description("per-node data: what a node receives (impersonation), instance-info");
-  examples(node, ["ochami cloud-init node get meta-data x1000c1s7b1n0", "ochami cloud-init node get vendor-data x1000c1s7b1n0", `ochami cloud-init node set -d '[{"id":"x1000c1s7b1n0","local-hostname":"login1"}]'`]);
+  examples(node, [
+    "ochami cloud-init node get meta-data x1000c1s7b1n0",
+    "ochami cloud-init node get vendor-data x1000c1s7b1n0",
+    `ochami cloud-init node set -d '[{"id":"x1000c1s7b1n0","local-hostname":"login1"}]'`,
+  ]);
 
-  const get = new Command("get").alias("list").description("what nodes receive: meta-data, user-data, vendor-data, a group's file; or their instance-info");
+  const get = new Command("get")
+    .alias("list")
+    .description("what nodes receive: meta-data, user-data, vendor-data, a group's file; or their instance-info");
   examples(get, ["ochami cloud-init node get meta-data x1000c1s7b1n0", "ochami cloud-init node get group x1000c1s7b1n0 compute"]);
 
-  const metaData = act(new Command("meta-data").description("the meta-data of nodes (parsed; printed in -F format)").argument("<node...>"), async (run) => {
-    const api = run.ctx.api();
-    const docs = [];
-    for (const id of run.args[0] as string[]) docs.push(parseYaml((await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(id)}/meta-data`)).text()));
-    output(run, docs);
-  });
-  withOutput(metaData);
-  examples(metaData, ["ochami cloud-init node get meta-data x1000c1s7b1n0 -F yaml", "ochami cloud-init node get meta-data x1000c1s7b1n0 x1000c1s7b2n0"]);
-
-  const rawDoc = (kind: "user-data" | "vendor-data") => {
-    const cmd = act(new Command(kind).description(`the ${kind} of nodes, as served`).argument("<node...>").addOption(headerOption()), async (run) => {
+  const metaData = act(
+    new Command("meta-data").description("the meta-data of nodes (parsed; printed in -F format)").argument("<node...>"),
+    async (run) => {
       const api = run.ctx.api();
       const docs = [];
-      for (const id of run.args[0] as string[]) docs.push({ header: `node=${id}`, body: (await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(id)}/${kind}`)).text() });
-      printDocuments(docs, run.opts.header);
-    });
-    return examples(cmd, [`ochami cloud-init node get ${kind} x1000c1s7b1n0`, `ochami cloud-init node get ${kind} --header never x1000c1s7b1n0 x1000c1s7b2n0`]);
+      for (const id of run.args[0] as string[])
+        docs.push(parseYaml((await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(id)}/meta-data`)).text()));
+      output(run, docs);
+    },
+  );
+  withOutput(metaData);
+  examples(metaData, [
+    "ochami cloud-init node get meta-data x1000c1s7b1n0 -F yaml",
+    "ochami cloud-init node get meta-data x1000c1s7b1n0 x1000c1s7b2n0",
+  ]);
+
+  const rawDoc = (kind: "user-data" | "vendor-data") => {
+    const cmd = act(
+      new Command(kind).description(`the ${kind} of nodes, as served`).argument("<node...>").addOption(headerOption()),
+      async (run) => {
+        const api = run.ctx.api();
+        const docs = [];
+        for (const id of run.args[0] as string[])
+          docs.push({
+            header: `node=${id}`,
+            body: (await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(id)}/${kind}`)).text(),
+          });
+        printDocuments(docs, run.opts.header);
+      },
+    );
+    return examples(cmd, [
+      `ochami cloud-init node get ${kind} x1000c1s7b1n0`,
+      `ochami cloud-init node get ${kind} --header never x1000c1s7b1n0 x1000c1s7b2n0`,
+    ]);
   };
 
-  const groupFile = act(new Command("group").description("a group's cloud-config as a node gets it (unrendered)").argument("<node>").argument("<group...>").addOption(headerOption()), async (run) => {
-    const [id, groups] = run.args as [string, string[]];
-    const api = run.ctx.api();
-    const docs = [];
-    for (const g of groups) docs.push({ header: `node=${id} group=${g}`, body: (await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(id)}/${enc(g)}.yaml`)).text() });
-    printDocuments(docs, run.opts.header);
-  });
-  examples(groupFile, ["ochami cloud-init node get group x1000c1s7b1n0 compute", "ochami cloud-init node get group x1000c1s7b1n0 compute slurm"]);
+  const groupFile = act(
+    new Command("group")
+      .description("a group's cloud-config as a node gets it (unrendered)")
+      .argument("<node>")
+      .argument("<group...>")
+      .addOption(headerOption()),
+    async (run) => {
+      const [id, groups] = run.args as [string, string[]];
+      const api = run.ctx.api();
+      const docs = [];
+      for (const g of groups)
+        docs.push({
+          header: `node=${id} group=${g}`,
+          body: (await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(id)}/${enc(g)}.yaml`)).text(),
+        });
+      printDocuments(docs, run.opts.header);
+    },
+  );
+  examples(groupFile, [
+    "ochami cloud-init node get group x1000c1s7b1n0 compute",
+    "ochami cloud-init node get group x1000c1s7b1n0 compute slurm",
+  ]);
 
-  const info = act(new Command("info").description("stored instance-info (per-node overrides): all, or of the given nodes").argument("[node...]"), async (run) => {
-    const api = run.ctx.api();
-    const ids: string[] = run.args[0] ?? [];
-    if (!ids.length) return output(run, await api.json("cloud-init", "GET", `${ADMIN}/instance-info`));
-    const list = [];
-    for (const id of ids) list.push(await api.json("cloud-init", "GET", `${ADMIN}/instance-info/${enc(id)}`));
-    output(run, list);
-  });
+  const info = act(
+    new Command("info").description("stored instance-info (per-node overrides): all, or of the given nodes").argument("[node...]"),
+    async (run) => {
+      const api = run.ctx.api();
+      const ids: string[] = run.args[0] ?? [];
+      if (!ids.length) return output(run, await api.json("cloud-init", "GET", `${ADMIN}/instance-info`));
+      const list = [];
+      for (const id of ids) list.push(await api.json("cloud-init", "GET", `${ADMIN}/instance-info/${enc(id)}`));
+      output(run, list);
+    },
+  );
   withOutput(info);
   examples(info, ["ochami cloud-init node get info", "ochami cloud-init node get info x1000c1s7b1n0 -F yaml"]);
   get.addCommand(metaData).addCommand(rawDoc("user-data")).addCommand(rawDoc("vendor-data")).addCommand(groupFile).addCommand(info);
 
-  const set = act(withData(new Command("set").description("set instance-info of nodes (a list of objects with id; PUT per node)"), "a list of instance-info"), async (run) => {
-    const items = itemsOf(needData(run, "instance-info").value, undefined, "instance-info");
-    for (const i of items) requireField(i, "id", "instance-info");
-    const api = run.ctx.api();
-    return exitFor(await forEach(items, (i) => String(field(i, "id")), async (i) => void (await api.call("cloud-init", "PUT", `${ADMIN}/instance-info/${enc(String(field(i, "id")))}`, { body: i }))));
-  });
-  examples(set, [`ochami cloud-init node set -d '[{"id":"x1000c1s7b1n0","local-hostname":"login1"}]'`, "ochami cloud-init node set -f yaml -d @nodes-info.yaml"]);
+  const set = act(
+    withData(
+      new Command("set").description("set instance-info of nodes (a list of objects with id; PUT per node)"),
+      "a list of instance-info",
+    ),
+    async (run) => {
+      const items = itemsOf(needData(run, "instance-info").value, undefined, "instance-info");
+      for (const i of items) requireField(i, "id", "instance-info");
+      const api = run.ctx.api();
+      return exitFor(
+        await forEach(
+          items,
+          (i) => String(field(i, "id")),
+          async (i) => void (await api.call("cloud-init", "PUT", `${ADMIN}/instance-info/${enc(String(field(i, "id")))}`, { body: i })),
+        ),
+      );
+    },
+  );
+  examples(set, [
+    `ochami cloud-init node set -d '[{"id":"x1000c1s7b1n0","local-hostname":"login1"}]'`,
+    "ochami cloud-init node set -f yaml -d @nodes-info.yaml",
+  ]);
 
-  const del = act(withConfirm(new Command("delete").description("delete the instance-info of nodes").argument("<node...>")), async (run) => {
-    const ids = run.args[0] as string[];
-    if (!(await confirmed(run, `delete instance-info of ${ids.join(", ")}?`))) return EXIT.REQUEST;
-    const api = run.ctx.api();
-    return exitFor(await forEach(ids, (i) => i, async (i) => void (await api.call("cloud-init", "DELETE", `${ADMIN}/instance-info/${enc(i)}`))));
-  });
+  const del = act(
+    withConfirm(new Command("delete").description("delete the instance-info of nodes").argument("<node...>")),
+    async (run) => {
+      const ids = run.args[0] as string[];
+      if (!(await confirmed(run, `delete instance-info of ${ids.join(", ")}?`))) return EXIT.REQUEST;
+      const api = run.ctx.api();
+      return exitFor(
+        await forEach(
+          ids,
+          (i) => i,
+          async (i) => void (await api.call("cloud-init", "DELETE", `${ADMIN}/instance-info/${enc(i)}`)),
+        ),
+      );
+    },
+  );
   examples(del, ["ochami cloud-init node delete x1000c1s7b1n0"]);
   return node.addCommand(get).addCommand(set).addCommand(del);
 }
@@ -237,14 +356,22 @@ function nodeCommand(): Command {
 function serviceCommand(): Command {
   const service = new Command("service").description("cloud-init server status");
   examples(service, ["ochami cloud-init service status", "ochami cloud-init service version"]);
-  const status = act(new Command("status").description("is the cloud-init server up? (GET /version)").option("-q, --quiet", "print nothing; exit 0 when up, 1 when not"), async (run) => {
-    const res = await run.ctx.api().send("cloud-init", "GET", "/version", { auth: false });
-    const up = res.status < 400;
-    if (!run.opts.quiet) process.stdout.write(up ? "cloud-init is running\n" : `cloud-init is not running: ${res.status} ${res.statusText}\n`);
-    return up ? EXIT.OK : EXIT.REQUEST;
-  });
+  const status = act(
+    new Command("status")
+      .description("is the cloud-init server up? (GET /version)")
+      .option("-q, --quiet", "print nothing; exit 0 when up, 1 when not"),
+    async (run) => {
+      const res = await run.ctx.api().send("cloud-init", "GET", "/version", { auth: false });
+      const up = res.status < 400;
+      if (!run.opts.quiet)
+        process.stdout.write(up ? "cloud-init is running\n" : `cloud-init is not running: ${res.status} ${res.statusText}\n`);
+      return up ? EXIT.OK : EXIT.REQUEST;
+    },
+  );
   examples(status, ["ochami cloud-init service status", "ochami cloud-init service status -q && echo up"]);
-  const version = act(new Command("version").description("the server's version (GET /version)"), async (run) => output(run, await run.ctx.api().json("cloud-init", "GET", "/version", { auth: false })));
+  const version = act(new Command("version").description("the server's version (GET /version)"), async (run) =>
+    output(run, await run.ctx.api().json("cloud-init", "GET", "/version", { auth: false })),
+  );
   withOutput(version);
   examples(version, ["ochami cloud-init service version -F yaml"]);
   return service.addCommand(status).addCommand(version);

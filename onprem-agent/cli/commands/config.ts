@@ -44,7 +44,10 @@ export function configCommand(): Command {
     async (run) => {
       const [key, raw] = run.args as [string, string];
       const type = GLOBAL_KEYS[key];
-      if (!type) throw new UsageError(`unknown key '${key}'; known: ${Object.keys(GLOBAL_KEYS).join(", ")} (cluster keys: ochami config cluster set)`);
+      if (!type)
+        throw new UsageError(
+          `unknown key '${key}'; known: ${Object.keys(GLOBAL_KEYS).join(", ")} (cluster keys: ochami config cluster set)`,
+        );
       const parsed = parseValue(type, key, raw);
       if (typeof parsed === "string") throw new UsageError(parsed);
       const file = targetFile(run);

@@ -78,7 +78,11 @@ export async function confirmed(run: Run, question: string): Promise<boolean> {
 }
 
 /** Runs `fn` for every item, continuing after failures; reports each failure, returns the count. */
-export async function forEach<T>(items: T[], label: (item: T) => string, fn: (item: T) => Promise<void>): Promise<{ ok: number; failed: number; lastError?: unknown }> {
+export async function forEach<T>(
+  items: T[],
+  label: (item: T) => string,
+  fn: (item: T) => Promise<void>,
+): Promise<{ ok: number; failed: number; lastError?: unknown }> {
   let ok = 0;
   let failed = 0;
   let lastError: unknown;
@@ -90,7 +94,9 @@ export async function forEach<T>(items: T[], label: (item: T) => string, fn: (it
       failed++;
       lastError = err;
       // One item: the error alone, as any single request; several: say which one failed.
-      process.stderr.write(items.length === 1 ? `error: ${(err as Error).message}\n` : `error: ${label(item)}: ${(err as Error).message}\n`);
+      process.stderr.write(
+        items.length === 1 ? `error: ${(err as Error).message}\n` : `error: ${label(item)}: ${(err as Error).message}\n`,
+      );
     }
   }
   return { ok, failed, lastError };

@@ -36,10 +36,17 @@ function staticCommand(): Command {
         "send a nodes file to SMD as upstream's `ochami discover static` does (components, Redfish endpoints, groups); " +
           "with --cluster-file also BSS boot parameters, cloud-init defaults and groups, and more SMD groups",
       )
-      .option("-d, --data <data>", "the nodes file: @nodes.yaml, @- or raw data (either format: bmcs:+nodes:, or the deprecated bmc_mac/bmc_ip one)")
+      .option(
+        "-d, --data <data>",
+        "the nodes file: @nodes.yaml, @- or raw data (either format: bmcs:+nodes:, or the deprecated bmc_mac/bmc_ip one)",
+      )
       .option("-f, --format-input <format>", "format of -d: json or yaml (default: from the file's extension, else json)")
       .option("--overwrite", "replace what exists (components, endpoints, interfaces, group members) instead of reporting conflicts")
-      .addOption(new Option("--discovery-version <n>", "2 (default): SMD makes node interfaces from the endpoints; 1: also POST them").choices(["1", "2"]).default("2"))
+      .addOption(
+        new Option("--discovery-version <n>", "2 (default): SMD makes node interfaces from the endpoints; 1: also POST them")
+          .choices(["1", "2"])
+          .default("2"),
+      )
       .option("--cluster-file <file>", "also apply boot:, cloud-init: and groups: from this file (see the README)")
       .option("--dry-run", "print the requests (one per line: METHOD path body) and send nothing"),
     async (run) => {
@@ -52,7 +59,11 @@ function staticCommand(): Command {
       // A dry run needs no cluster (nothing is sent).
       const api = o.dryRun ? (undefined as never) : run.ctx.api();
       const smdHost = o.dryRun ? "smd.example" : new URL(run.ctx.baseUrl("smd")).host;
-      const payloads = discoveryPayloads(inv ?? empty, { smdHost, discoveryVersion: o.discoveryVersion === "1" ? 1 : 2, extraGroups: plan?.smdGroups });
+      const payloads = discoveryPayloads(inv ?? empty, {
+        smdHost,
+        discoveryVersion: o.discoveryVersion === "1" ? 1 : 2,
+        extraGroups: plan?.smdGroups,
+      });
       if (inv) log.info(`${inv.nodes.length} nodes and ${inv.bmcs.length} BMCs (${inv.format} format)`);
       const result = await applyDiscovery(api, payloads, plan, {
         overwrite: !!o.overwrite,
@@ -104,7 +115,9 @@ function readClusterFile(name: string, inv: Inventory | undefined): ClusterPlan 
 function redfishCommand(): Command {
   const cmd = act(
     new Command("redfish")
-      .description("ask BMCs over Redfish for their MACs and those of their nodes, and write a nodes file (the seed's gen_nodes_file.sh, done right)")
+      .description(
+        "ask BMCs over Redfish for their MACs and those of their nodes, and write a nodes file (the seed's gen_nodes_file.sh, done right)",
+      )
       .argument("[targets...]", "BMC addresses: 172.16.0.101, 172.16.0.101-109, 172.16.0.96/28, host names; any with :port")
       .option("--targets-file <file>", "more targets, one per line")
       .option("--credentials-file <file>", "BMC credentials, first line user:password (else $OCHAMI_BMC_CREDENTIALS or $rf_pass)")
@@ -131,7 +144,12 @@ function redfishCommand(): Command {
       const specs: string[] = [...(run.args[0] ?? [])];
       if (o.targetsFile) {
         try {
-          specs.push(...readFileSync(expandPath(o.targetsFile), "utf8").split("\n").map((l) => l.replace(/#.*/, "").trim()).filter(Boolean));
+          specs.push(
+            ...readFileSync(expandPath(o.targetsFile), "utf8")
+              .split("\n")
+              .map((l) => l.replace(/#.*/, "").trim())
+              .filter(Boolean),
+          );
         } catch (err) {
           throw new UsageError(`cannot read ${o.targetsFile}: ${(err as Error).message}`);
         }
@@ -162,7 +180,8 @@ function redfishCommand(): Command {
         domain: o.domain,
       };
       if (rules.nidStart < 1 || rules.nodesPerBmc < 1) throw new UsageError("--nid-start and --nodes-per-bmc must be at least 1");
-      if (rules.nodeIpStart && !/^[0-9]+(\.[0-9]+){3}$/.test(rules.nodeIpStart)) throw new UsageError(`--node-ip-start must be an IPv4 address, not '${rules.nodeIpStart}'`);
+      if (rules.nodeIpStart && !/^[0-9]+(\.[0-9]+){3}$/.test(rules.nodeIpStart))
+        throw new UsageError(`--node-ip-start must be an IPv4 address, not '${rules.nodeIpStart}'`);
       const creds = bmcCredentials({ user: o.user, credentialsFile: o.credentialsFile }, run.ctx.env);
       if (!rules.nodeIpStart) log.warn("no --node-ip-start: nodes get no IP address in the file (DHCP hands out only addresses SMD knows)");
       const g = run.cmd.optsWithGlobals();
@@ -174,21 +193,35 @@ function redfishCommand(): Command {
           throw new UsageError(`cannot read the CA bundle ${g.cacert}: ${(err as Error).message}`);
         }
       }
-      const settings = { scheme: o.scheme, port: o.port ? parseInteger(o.port, "--port") : undefined, user: creds.user, password: creds.password, tls, timeoutMs };
+      const settings = {
+        scheme: o.scheme,
+        port: o.port ? parseInteger(o.port, "--port") : undefined,
+        user: creds.user,
+        password: creds.password,
+        tls,
+        timeoutMs,
+      };
 
       const bar = o.progress !== false && process.stderr.isTTY ? await progressBar(targets.length) : undefined;
       let failedSoFar = 0;
-      const results: BmcResult[] = await mapBounded(targets, concurrency, (t) => discoverBmc(t, settings), (r) => {
-        if (!r.ok) failedSoFar++;
-        bar?.increment(1, { failed: failedSoFar });
-      });
+      const results: BmcResult[] = await mapBounded(
+        targets,
+        concurrency,
+        (t) => discoverBmc(t, settings),
+        (r) => {
+          if (!r.ok) failedSoFar++;
+          bar?.increment(1, { failed: failedSoFar });
+        },
+      );
       bar?.stop();
 
       const failed = results.filter((r): r is Extract<BmcResult, { ok: false }> => !r.ok);
       const { doc, warnings } = assignNodes(results, rules);
       for (const w of warnings) log.warn(w);
       const okCount = results.length - failed.length;
-      process.stderr.write(`discovered ${okCount} of ${results.length} BMCs (${doc.nodes.length} nodes)${failed.length ? `; ${failed.length} failed:` : ""}\n`);
+      process.stderr.write(
+        `discovered ${okCount} of ${results.length} BMCs (${doc.nodes.length} nodes)${failed.length ? `; ${failed.length} failed:` : ""}\n`,
+      );
       for (const f of failed) process.stderr.write(`  ${f.target.label}: ${f.error}\n`);
       if (!okCount) {
         process.stderr.write("error: no BMC answered; nothing written\n");
@@ -217,10 +250,14 @@ function redfishCommand(): Command {
 async function progressBar(total: number) {
   const { SingleBar, Presets } = (await import("cli-progress")).default;
   const bar = new SingleBar(
-    { format: "BMCs [{bar}] {value}/{total} ({failed} failed) {eta_formatted}", stream: process.stderr, hideCursor: true, clearOnComplete: true },
+    {
+      format: "BMCs [{bar}] {value}/{total} ({failed} failed) {eta_formatted}",
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
     Presets.shades_classic,
   );
   bar.start(total, 0, { failed: 0 });
   return bar;
 }
-

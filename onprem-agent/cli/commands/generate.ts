@@ -17,16 +17,24 @@ import { parseInteger } from "./payload";
  */
 export function generateCommand(): Command {
   const generate = new Command("generate").description("write /etc/hosts lines, powerman.conf and conman.conf from the inventory");
-  examples(generate, ["ochami generate hosts --update /etc/hosts", "ochami generate powerman -o /etc/powerman/powerman.conf", "ochami generate conman -d @nodes.yaml"]);
+  examples(generate, [
+    "ochami generate hosts --update /etc/hosts",
+    "ochami generate powerman -o /etc/powerman/powerman.conf",
+    "ochami generate conman -d @nodes.yaml",
+  ]);
 
   const source = (cmd: Command) =>
     cmd
       .option("-d, --data <nodes>", "read the nodes file (@nodes.yaml) instead of asking the API")
       .option("-f, --format-input <format>", "format of -d: json or yaml")
-      .option("--short-name <name>", "node names <short-name><NID> (default: from the cloud-init defaults; nid for a nodes file without names)")
+      .option(
+        "--short-name <name>",
+        "node names <short-name><NID> (default: from the cloud-init defaults; nid for a nodes file without names)",
+      )
       .option("--nid-length <digits>", "NID digits in node names")
       .option("--network <name>", "prefer node IPs on this network");
-  const outputOpt = (cmd: Command) => cmd.option("-o, --output <file>", "write to this file (mode 0600 when it holds BMC passwords) instead of standard output");
+  const outputOpt = (cmd: Command) =>
+    cmd.option("-o, --output <file>", "write to this file (mode 0600 when it holds BMC passwords) instead of standard output");
   const credentialOpts = (cmd: Command) =>
     cmd
       .option("--credentials-file <file>", "BMC credentials, first line user:password (else $OCHAMI_BMC_CREDENTIALS or $rf_pass)")
@@ -74,7 +82,11 @@ export function generateCommand(): Command {
           new Command("powerman")
             .description("powerman.conf: one IPMI (ipmipower) or Redfish (redfishpower) device for all BMCs, and the nodes on it")
             .addOption(new Option("--driver <driver>", "ipmi (the seed's) or redfish").choices(["ipmi", "redfish"]).default("ipmi"))
-            .option("--redfish-spec <name>", "with --driver redfish: the powerman device specification (its .dev file holds the login)", "redfishpower-supermicro"),
+            .option(
+              "--redfish-spec <name>",
+              "with --driver redfish: the powerman device specification (its .dev file holds the login)",
+              "redfishpower-supermicro",
+            ),
         ),
       ),
     ),
@@ -87,7 +99,11 @@ export function generateCommand(): Command {
         if (bad) throw new UsageError(bad);
       }
       warnWithoutBmc(entries);
-      const text = renderPowerman(entries, login, { driver: o.driver, cipherSuite: parseInteger(o.cipherSuite, "--cipher-suite"), redfishSpec: o.redfishSpec });
+      const text = renderPowerman(entries, login, {
+        driver: o.driver,
+        cipherSuite: parseInteger(o.cipherSuite, "--cipher-suite"),
+        redfishSpec: o.redfishSpec,
+      });
       emit(run, text, login ? 0o600 : 0o644);
     },
   );
@@ -98,7 +114,15 @@ export function generateCommand(): Command {
   ]);
 
   const conman = act(
-    outputOpt(credentialOpts(source(new Command("conman").description("conman.conf: serial-over-LAN consoles of the nodes through their BMCs").option("--logdir <dir>", "console log directory", "/var/log/conman")))),
+    outputOpt(
+      credentialOpts(
+        source(
+          new Command("conman")
+            .description("conman.conf: serial-over-LAN consoles of the nodes through their BMCs")
+            .option("--logdir <dir>", "console log directory", "/var/log/conman"),
+        ),
+      ),
+    ),
     async (run) => {
       const entries = await entriesOf(run);
       const o = run.opts;
@@ -109,7 +133,10 @@ export function generateCommand(): Command {
       emit(run, renderConman(entries, login, { cipherSuite: parseInteger(o.cipherSuite, "--cipher-suite"), logdir: o.logdir }), 0o600);
     },
   );
-  examples(conman, ["OCHAMI_BMC_CREDENTIALS='admin:Password123!' ochami generate conman -o /etc/conman.conf", "ochami generate conman -d @nodes.yaml --credentials-file ~/.bmc"]);
+  examples(conman, [
+    "OCHAMI_BMC_CREDENTIALS='admin:Password123!' ochami generate conman -o /etc/conman.conf",
+    "ochami generate conman -d @nodes.yaml --credentials-file ~/.bmc",
+  ]);
 
   return generate.addCommand(hosts).addCommand(powerman).addCommand(conman);
 }
@@ -118,7 +145,8 @@ async function entriesOf(run: Run): Promise<HostEntry[]> {
   const o = run.opts;
   const naming = { shortName: o.shortName, nidLength: o.nidLength !== undefined ? parseInteger(o.nidLength, "--nid-length") : undefined };
   // Only -d reads a file: without it the inventory comes from the API (standard input is not read).
-  const file = o.data !== undefined ? readData({ data: o.data, format: o.formatInput }, run.ctx.inputFormat(), "the nodes file") : undefined;
+  const file =
+    o.data !== undefined ? readData({ data: o.data, format: o.formatInput }, run.ctx.inputFormat(), "the nodes file") : undefined;
   let entries: HostEntry[];
   if (file) {
     try {

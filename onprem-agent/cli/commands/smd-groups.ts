@@ -2,7 +2,20 @@ import { Command } from "commander";
 import { EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
 import type { TableSpec } from "../io/output";
-import { act, collect, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
+import {
+  act,
+  collect,
+  confirmed,
+  examples,
+  exitFor,
+  forEach,
+  needData,
+  output,
+  withConfirm,
+  withData,
+  withOutput,
+  type Run,
+} from "./define";
 import { enc, field, itemsOf, requireField } from "./payload";
 import { componentQuery, withComponentFilters } from "./smd";
 
@@ -49,8 +62,14 @@ export function partitionCommand(): Command {
 
 function collectionCommand(kind: Kind): Command {
   const { noun, path, key } = kind;
-  const root = new Command(noun).description(noun === "group" ? "groups of components (/groups)" : "partitions: disjoint sets of components (/partitions)");
-  examples(root, [`ochami smd ${noun} get -F table`, `ochami smd ${noun} add -m x1000c1s7b0n0,x1000c1s7b1n0 compute`, `ochami smd ${noun} member get compute`]);
+  const root = new Command(noun).description(
+    noun === "group" ? "groups of components (/groups)" : "partitions: disjoint sets of components (/partitions)",
+  );
+  examples(root, [
+    `ochami smd ${noun} get -F table`,
+    `ochami smd ${noun} add -m x1000c1s7b0n0,x1000c1s7b1n0 compute`,
+    `ochami smd ${noun} member get compute`,
+  ]);
 
   const get = act(
     new Command("get")
@@ -61,7 +80,11 @@ function collectionCommand(kind: Kind): Command {
       .option("--tag <tag>", "only those with one of these tags (repeatable, or comma-separated)", collect),
     async (run) => {
       const names = [...((run.args[0] as string[]) ?? []), ...listOption(run.opts.name)].flatMap((n) => listOption(n));
-      output(run, await run.ctx.api().json("smd", "GET", path, { query: { [kind.filter]: names, tag: listOption(run.opts.tag) } }), tableOf(kind));
+      output(
+        run,
+        await run.ctx.api().json("smd", "GET", path, { query: { [kind.filter]: names, tag: listOption(run.opts.tag) } }),
+        tableOf(kind),
+      );
     },
   );
   withOutput(get);
@@ -92,7 +115,13 @@ function collectionCommand(kind: Kind): Command {
         items = [g];
       }
       const api = run.ctx.api();
-      return exitFor(await forEach(items, (g) => String(field(g, key)), async (g) => void (await api.call("smd", "POST", path, { body: g }))));
+      return exitFor(
+        await forEach(
+          items,
+          (g) => String(field(g, key)),
+          async (g) => void (await api.call("smd", "POST", path, { body: g })),
+        ),
+      );
     },
   );
   if (noun === "group") add.option("-e, --exclusive-group <name>", "exclusive group: members may be in only one group of it");
@@ -126,22 +155,38 @@ function collectionCommand(kind: Kind): Command {
       }
       const api = run.ctx.api();
       return exitFor(
-        await forEach(items, (g) => String(field(g, key)), async (g) => {
-          const { members: _ignored, ...patch } = g;
-          await api.call("smd", "PATCH", `${path}/${enc(requireField(g, key, `${noun}s`))}`, { body: patch });
-        }),
+        await forEach(
+          items,
+          (g) => String(field(g, key)),
+          async (g) => {
+            const { members: _ignored, ...patch } = g;
+            await api.call("smd", "PATCH", `${path}/${enc(requireField(g, key, `${noun}s`))}`, { body: patch });
+          },
+        ),
       );
     },
   );
   examples(update, [`ochami smd ${noun} update -D "all compute nodes" compute`, `ochami smd ${noun} update --tag gpu,a100 compute`]);
 
-  const del = act(withConfirm(withData(new Command("delete").description(`delete ${noun}s (not their members)`).argument(`[${key}...]`), `[{"${key}":...}]`)), async (run) => {
-    let names = ((run.args[0] as string[]) ?? []).flatMap((n) => listOption(n));
-    if (!names.length) names = itemsOf(needData(run, `${noun}s to delete`).value, undefined, `${noun}s`).map((g) => requireField(g, key, `${noun}s`));
-    if (!(await confirmed(run, `delete ${noun}${names.length === 1 ? "" : "s"} ${names.join(", ")}?`))) return EXIT.REQUEST;
-    const api = run.ctx.api();
-    return exitFor(await forEach(names, (n) => n, async (n) => void (await api.call("smd", "DELETE", `${path}/${enc(n)}`))));
-  });
+  const del = act(
+    withConfirm(
+      withData(new Command("delete").description(`delete ${noun}s (not their members)`).argument(`[${key}...]`), `[{"${key}":...}]`),
+    ),
+    async (run) => {
+      let names = ((run.args[0] as string[]) ?? []).flatMap((n) => listOption(n));
+      if (!names.length)
+        names = itemsOf(needData(run, `${noun}s to delete`).value, undefined, `${noun}s`).map((g) => requireField(g, key, `${noun}s`));
+      if (!(await confirmed(run, `delete ${noun}${names.length === 1 ? "" : "s"} ${names.join(", ")}?`))) return EXIT.REQUEST;
+      const api = run.ctx.api();
+      return exitFor(
+        await forEach(
+          names,
+          (n) => n,
+          async (n) => void (await api.call("smd", "DELETE", `${path}/${enc(n)}`)),
+        ),
+      );
+    },
+  );
   examples(del, [`ochami smd ${noun} delete compute`, `ochami smd ${noun} delete --no-confirm old1 old2`]);
 
   return root.addCommand(get).addCommand(add).addCommand(update).addCommand(del).addCommand(memberCommand(kind));
@@ -153,7 +198,10 @@ function memberCommand(kind: Kind): Command {
   examples(member, [`ochami smd ${noun} member get compute`, `ochami smd ${noun} member add compute x1000c1s7b2n0`]);
 
   const get = act(new Command("get").alias("list").description(`the members of a ${noun}`).argument("<name>"), async (run) => {
-    output(run, await run.ctx.api().json("smd", "GET", `${path}/${enc(run.args[0])}/members`), { rows: (d) => (d?.ids ?? []).map((id: string) => ({ id })), columns: [{ header: "ID", value: (r) => r.id }] });
+    output(run, await run.ctx.api().json("smd", "GET", `${path}/${enc(run.args[0])}/members`), {
+      rows: (d) => (d?.ids ?? []).map((id: string) => ({ id })),
+      columns: [{ header: "ID", value: (r) => r.id }],
+    });
   });
   withOutput(get);
   examples(get, [`ochami smd ${noun} member get compute`]);
@@ -161,24 +209,47 @@ function memberCommand(kind: Kind): Command {
   const add = act(new Command("add").description(`add components to a ${noun}`).argument("<name>").argument("<xname...>"), async (run) => {
     const [name, ids] = run.args as [string, string[]];
     const api = run.ctx.api();
-    return exitFor(await forEach(ids.flatMap((i) => listOption(i)), (id) => id, async (id) => void (await api.call("smd", "POST", `${path}/${enc(name)}/members`, { body: { id } }))));
+    return exitFor(
+      await forEach(
+        ids.flatMap((i) => listOption(i)),
+        (id) => id,
+        async (id) => void (await api.call("smd", "POST", `${path}/${enc(name)}/members`, { body: { id } })),
+      ),
+    );
   });
   examples(add, [`ochami smd ${noun} member add compute x1000c1s7b2n0 x1000c1s7b3n0`]);
 
-  const del = act(new Command("delete").description(`remove components from a ${noun}`).argument("<name>").argument("<xname...>"), async (run) => {
-    const [name, ids] = run.args as [string, string[]];
-    const api = run.ctx.api();
-    return exitFor(await forEach(ids.flatMap((i) => listOption(i)), (id) => id, async (id) => void (await api.call("smd", "DELETE", `${path}/${enc(name)}/members/${enc(id)}`))));
-  });
+  const del = act(
+    new Command("delete").description(`remove components from a ${noun}`).argument("<name>").argument("<xname...>"),
+    async (run) => {
+      const [name, ids] = run.args as [string, string[]];
+      const api = run.ctx.api();
+      return exitFor(
+        await forEach(
+          ids.flatMap((i) => listOption(i)),
+          (id) => id,
+          async (id) => void (await api.call("smd", "DELETE", `${path}/${enc(name)}/members/${enc(id)}`)),
+        ),
+      );
+    },
+  );
   examples(del, [`ochami smd ${noun} member delete compute x1000c1s7b2n0`]);
   member.addCommand(get).addCommand(add).addCommand(del);
 
   if (noun === "group") {
-    const set = act(new Command("set").description("make these exactly the group's members (PUT)").argument("<name>").argument("[xname...]"), async (run) => {
-      const [name, ids] = run.args as [string, string[]];
-      await run.ctx.api().call("smd", "PUT", `${path}/${enc(name)}/members`, { body: { group: name, ids: (ids ?? []).flatMap((i) => listOption(i)) } });
-    });
-    examples(set, ["ochami smd group member set compute x1000c1s7b0n0 x1000c1s7b1n0", "ochami smd group member set empty-me   # no members"]);
+    const set = act(
+      new Command("set").description("make these exactly the group's members (PUT)").argument("<name>").argument("[xname...]"),
+      async (run) => {
+        const [name, ids] = run.args as [string, string[]];
+        await run.ctx
+          .api()
+          .call("smd", "PUT", `${path}/${enc(name)}/members`, { body: { group: name, ids: (ids ?? []).flatMap((i) => listOption(i)) } });
+      },
+    );
+    examples(set, [
+      "ochami smd group member set compute x1000c1s7b0n0 x1000c1s7b1n0",
+      "ochami smd group member set empty-me   # no members",
+    ]);
     member.addCommand(set);
   }
   return member;
@@ -205,11 +276,19 @@ function membershipGet(name: string): Command {
       const api = run.ctx.api();
       const ids = ((run.args[0] as string[]) ?? []).flatMap((i) => listOption(i));
       if (ids.length === 1) return output(run, await api.json("smd", "GET", `/memberships/${enc(ids[0])}`), MEMBERSHIP_TABLE);
-      output(run, await api.json("smd", "GET", "/memberships", { query: { ...componentQuery(run.opts), id: ids, nid: listOption(run.opts.nid) } }), MEMBERSHIP_TABLE);
+      output(
+        run,
+        await api.json("smd", "GET", "/memberships", { query: { ...componentQuery(run.opts), id: ids, nid: listOption(run.opts.nid) } }),
+        MEMBERSHIP_TABLE,
+      );
     },
   );
   withOutput(get);
-  examples(get, [`ochami smd ${name === "get" ? "membership get" : "group membership"}`, `ochami smd ${name === "get" ? "membership get" : "group membership"} x1000c1s7b0n0`, "ochami smd membership get --type Node --group compute -F table"]);
+  examples(get, [
+    `ochami smd ${name === "get" ? "membership get" : "group membership"}`,
+    `ochami smd ${name === "get" ? "membership get" : "group membership"} x1000c1s7b0n0`,
+    "ochami smd membership get --type Node --group compute -F table",
+  ]);
   if (name === "get") get.alias("list");
   return get;
 }

@@ -41,7 +41,14 @@ export function rfeCommand(): Command {
       output(
         run,
         await run.ctx.api().json("smd", "GET", "/Inventory/RedfishEndpoints", {
-          query: { id: listOption(o.xname), fqdn: listOption(o.fqdn), ipaddress: listOption(o.ip), macaddr: listOption(o.mac), type: listOption(o.type), uuid: listOption(o.uuid) },
+          query: {
+            id: listOption(o.xname),
+            fqdn: listOption(o.fqdn),
+            ipaddress: listOption(o.ip),
+            macaddr: listOption(o.mac),
+            type: listOption(o.type),
+            uuid: listOption(o.uuid),
+          },
         }),
         RFE_TABLE,
       );
@@ -51,11 +58,22 @@ export function rfeCommand(): Command {
   examples(get, ["ochami smd rfe get", "ochami smd rfe get -x x1000c1s7b0 -F yaml", "ochami smd rfe get --ip 172.16.0.101"]);
 
   const add = act(
-    withData(rfeFlags(new Command("add").description("add Redfish endpoints").argument("[xname]").argument("[name]").argument("[ip]").argument("[mac]")), '{"RedfishEndpoints":[...]}'),
+    withData(
+      rfeFlags(
+        new Command("add").description("add Redfish endpoints").argument("[xname]").argument("[name]").argument("[ip]").argument("[mac]"),
+      ),
+      '{"RedfishEndpoints":[...]}',
+    ),
     async (run) => {
       const items = rfeItems(run);
       const api = run.ctx.api();
-      return exitFor(await forEach(items, (r) => String(r.ID), async (r) => void (await api.call("smd", "POST", "/Inventory/RedfishEndpoints", { body: r }))));
+      return exitFor(
+        await forEach(
+          items,
+          (r) => String(r.ID),
+          async (r) => void (await api.call("smd", "POST", "/Inventory/RedfishEndpoints", { body: r })),
+        ),
+      );
     },
   );
   examples(add, [
@@ -70,7 +88,14 @@ export function rfeCommand(): Command {
       const items = itemsOf(needData(run, "Redfish endpoints").value, "RedfishEndpoints", "Redfish endpoints");
       const api = run.ctx.api();
       return exitFor(
-        await forEach(items, (r) => requireField(r, "ID", "Redfish endpoints"), async (r) => void (await api.call("smd", "PUT", `/Inventory/RedfishEndpoints/${enc(requireField(r, "ID", "Redfish endpoints"))}`, { body: r }))),
+        await forEach(
+          items,
+          (r) => requireField(r, "ID", "Redfish endpoints"),
+          async (r) =>
+            void (await api.call("smd", "PUT", `/Inventory/RedfishEndpoints/${enc(requireField(r, "ID", "Redfish endpoints"))}`, {
+              body: r,
+            })),
+        ),
       );
     },
   );
@@ -112,8 +137,24 @@ export function rfeCommand(): Command {
   examples(update, ["ochami smd rfe update x1000c1s7b0 --ip 172.16.0.111", "ochami smd rfe update x1000c1s7b0 --enabled false"]);
 
   const del = act(
-    withConfirm(withData(new Command("delete").description("delete Redfish endpoints (their component endpoints go too)").argument("[xname...]").option("-a, --all", "delete EVERY Redfish endpoint"), '{"RedfishEndpoints":[{"ID":...}]}')),
-    async (run) => deleteItems(run, { service: "smd", all: "/Inventory/RedfishEndpoints", one: (id) => `/Inventory/RedfishEndpoints/${enc(id)}`, wrapper: "RedfishEndpoints", key: "ID", noun: "Redfish endpoint" }),
+    withConfirm(
+      withData(
+        new Command("delete")
+          .description("delete Redfish endpoints (their component endpoints go too)")
+          .argument("[xname...]")
+          .option("-a, --all", "delete EVERY Redfish endpoint"),
+        '{"RedfishEndpoints":[{"ID":...}]}',
+      ),
+    ),
+    async (run) =>
+      deleteItems(run, {
+        service: "smd",
+        all: "/Inventory/RedfishEndpoints",
+        one: (id) => `/Inventory/RedfishEndpoints/${enc(id)}`,
+        wrapper: "RedfishEndpoints",
+        key: "ID",
+        noun: "Redfish endpoint",
+      }),
   );
   examples(del, ["ochami smd rfe delete x1000c1s7b0", "ochami smd rfe delete --no-confirm --all"]);
   return rfe.addCommand(get).addCommand(add).addCommand(set).addCommand(update).addCommand(del);
@@ -154,7 +195,10 @@ const IFACE_TABLE: TableSpec = {
     { header: "MAC", value: (i) => i.MACAddress },
     { header: "COMPONENT", value: (i) => i.ComponentID },
     { header: "TYPE", value: (i) => i.Type },
-    { header: "IPS", value: (i) => (i.IPAddresses ?? []).map((a: any) => (a.Network ? `${a.IPAddress}(${a.Network})` : a.IPAddress)).join(",") },
+    {
+      header: "IPS",
+      value: (i) => (i.IPAddresses ?? []).map((a: any) => (a.Network ? `${a.IPAddress}(${a.Network})` : a.IPAddress)).join(","),
+    },
     { header: "DESCRIPTION", value: (i) => i.Description },
   ],
 };
@@ -191,7 +235,12 @@ export function ifaceCommand(): Command {
       const o = run.opts;
       const api = run.ctx.api();
       if (o.byIp && !o.id) throw new UsageError("--by-ip needs --id");
-      if (o.id) return output(run, await api.json("smd", "GET", `/Inventory/EthernetInterfaces/${enc(o.id)}${o.byIp ? "/IPAddresses" : ""}`), o.byIp ? undefined : IFACE_TABLE);
+      if (o.id)
+        return output(
+          run,
+          await api.json("smd", "GET", `/Inventory/EthernetInterfaces/${enc(o.id)}${o.byIp ? "/IPAddresses" : ""}`),
+          o.byIp ? undefined : IFACE_TABLE,
+        );
       output(
         run,
         await api.json("smd", "GET", "/Inventory/EthernetInterfaces", {
@@ -211,7 +260,11 @@ export function ifaceCommand(): Command {
     },
   );
   withOutput(get);
-  examples(get, ["ochami smd iface get", "ochami smd iface get --comp-id x1000c1s7b1n0 -F table", "ochami smd iface get -i decafc0feeee --by-ip"]);
+  examples(get, [
+    "ochami smd iface get",
+    "ochami smd iface get --comp-id x1000c1s7b1n0 -F table",
+    "ochami smd iface get -i decafc0feeee --by-ip",
+  ]);
 
   const add = act(
     withData(
@@ -234,7 +287,13 @@ export function ifaceCommand(): Command {
         items = [{ ComponentID: compId, MACAddress: mac, Description: run.opts.description, IPAddresses: ipPairs(pairs ?? []) }];
       }
       const api = run.ctx.api();
-      return exitFor(await forEach(items, (i) => String(field(i, "MACAddress") ?? "?"), async (i) => void (await api.call("smd", "POST", "/Inventory/EthernetInterfaces", { body: i }))));
+      return exitFor(
+        await forEach(
+          items,
+          (i) => String(field(i, "MACAddress") ?? "?"),
+          async (i) => void (await api.call("smd", "POST", "/Inventory/EthernetInterfaces", { body: i })),
+        ),
+      );
     },
   );
   examples(add, [
@@ -261,16 +320,34 @@ export function ifaceCommand(): Command {
       if (o.description !== undefined) body.Description = o.description;
       if (o.ip) body.IPAddresses = ipPairs(o.ip);
       if (!Object.keys(body).length) throw new UsageError("nothing to change: pass --comp-id, --description, --ip or -d");
-      const id = String(run.args[0]).toLowerCase().replace(/[-:._]/g, "");
+      const id = String(run.args[0])
+        .toLowerCase()
+        .replace(/[-:._]/g, "");
       output(run, await run.ctx.api().json("smd", "PATCH", `/Inventory/EthernetInterfaces/${enc(id)}`, { body }), IFACE_TABLE);
     },
   );
   withOutput(update);
-  examples(update, ["ochami smd iface update deadbeeeeef1 --ip management,172.16.0.11", "ochami smd iface update de:ad:be:ee:ee:f1 --comp-id x1000c1s7b0n1"]);
+  examples(update, [
+    "ochami smd iface update deadbeeeeef1 --ip management,172.16.0.11",
+    "ochami smd iface update de:ad:be:ee:ee:f1 --comp-id x1000c1s7b0n1",
+  ]);
 
   const del = act(
-    withConfirm(withData(new Command("delete").description("delete interfaces").argument("[id...]").option("-a, --all", "delete EVERY interface"), "[{\"ID\":...}]")),
-    async (run) => deleteItems(run, { service: "smd", all: "/Inventory/EthernetInterfaces", one: (id) => `/Inventory/EthernetInterfaces/${enc(id.toLowerCase().replace(/[-:._]/g, ""))}`, wrapper: "EthernetInterfaces", key: "ID", noun: "interface" }),
+    withConfirm(
+      withData(
+        new Command("delete").description("delete interfaces").argument("[id...]").option("-a, --all", "delete EVERY interface"),
+        '[{"ID":...}]',
+      ),
+    ),
+    async (run) =>
+      deleteItems(run, {
+        service: "smd",
+        all: "/Inventory/EthernetInterfaces",
+        one: (id) => `/Inventory/EthernetInterfaces/${enc(id.toLowerCase().replace(/[-:._]/g, ""))}`,
+        wrapper: "EthernetInterfaces",
+        key: "ID",
+        noun: "interface",
+      }),
   );
   examples(del, ["ochami smd iface delete deadbeeeeef1", "ochami smd iface delete --no-confirm --all"]);
   return iface.addCommand(get).addCommand(add).addCommand(update).addCommand(del);

@@ -2,7 +2,20 @@ import { Command, Option } from "commander";
 import { CliError, EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
 import type { TableSpec } from "../io/output";
-import { collect, act, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
+import {
+  collect,
+  act,
+  confirmed,
+  examples,
+  exitFor,
+  forEach,
+  needData,
+  output,
+  withConfirm,
+  withData,
+  withOutput,
+  type Run,
+} from "./define";
 import { enc, itemsOf, parseBool, parseInteger, requireField } from "./payload";
 import { groupCommand, membershipCommand, partitionCommand } from "./smd-groups";
 import { ifaceCommand, rfeCommand } from "./smd-inventory";
@@ -18,21 +31,34 @@ export function smdCommand(): Command {
     .option("--uri <uri>", "SMD base URI, absolute or a path under the cluster URI (default /hsm/v2)");
   examples(smd, ["ochami smd component get -F table", "ochami smd iface get --comp-id x1000c1s7b1n0", "ochami smd group get"]);
 
-  const status = act(new Command("status").description("is SMD up? (GET /service/ready)").option("--all", "print SMD's enumerations (GET /service/values)"), async (run) => {
-    const res = await run.ctx.api().json("smd", "GET", run.opts.all ? "/service/values" : "/service/ready", { auth: false });
-    output(run, res);
-  });
+  const status = act(
+    new Command("status").description("is SMD up? (GET /service/ready)").option("--all", "print SMD's enumerations (GET /service/values)"),
+    async (run) => {
+      const res = await run.ctx.api().json("smd", "GET", run.opts.all ? "/service/values" : "/service/ready", { auth: false });
+      output(run, res);
+    },
+  );
   withOutput(status);
   examples(status, ["ochami smd status", "ochami smd status --all -F yaml"]);
 
   const service = new Command("service").description("SMD service information");
   examples(service, ["ochami smd service status", "ochami smd service values role"]);
-  const serviceStatus = act(new Command("status").description("GET /service/ready"), async (run) => output(run, await run.ctx.api().json("smd", "GET", "/service/ready", { auth: false })));
+  const serviceStatus = act(new Command("status").description("GET /service/ready"), async (run) =>
+    output(run, await run.ctx.api().json("smd", "GET", "/service/ready", { auth: false })),
+  );
   withOutput(serviceStatus);
   examples(serviceStatus, ["ochami smd service status"]);
   const values = act(
-    new Command("values").description("valid values of SMD's enumerations (GET /service/values[/<kind>])").argument("[kind]", "arch, class, flag, nettype, role, subrole, state or type"),
-    async (run) => output(run, await run.ctx.api().json("smd", "GET", `/service/values${run.args[0] ? `/${enc(String(run.args[0]).toLowerCase())}` : ""}`, { auth: false })),
+    new Command("values")
+      .description("valid values of SMD's enumerations (GET /service/values[/<kind>])")
+      .argument("[kind]", "arch, class, flag, nettype, role, subrole, state or type"),
+    async (run) =>
+      output(
+        run,
+        await run.ctx
+          .api()
+          .json("smd", "GET", `/service/values${run.args[0] ? `/${enc(String(run.args[0]).toLowerCase())}` : ""}`, { auth: false }),
+      ),
   );
   withOutput(values);
   examples(values, ["ochami smd service values", "ochami smd service values state -F yaml"]);
@@ -104,7 +130,11 @@ const COMPONENT_TABLE: TableSpec = {
 
 function componentCommand(): Command {
   const component = new Command("component").description("components: nodes, BMCs... (/State/Components)");
-  examples(component, ["ochami smd component get -F table", "ochami smd component add x1000c1s7b0n0 1", "ochami smd component update --state Off x1000c1s7b0n0"]);
+  examples(component, [
+    "ochami smd component get -F table",
+    "ochami smd component add x1000c1s7b0n0 1",
+    "ochami smd component update --state Off x1000c1s7b0n0",
+  ]);
 
   const get = act(
     withComponentFilters(
@@ -121,10 +151,16 @@ function componentCommand(): Command {
       const filters = componentQuery(run.opts);
       const hasFilter = Object.values(filters).some((v) => (Array.isArray(v) ? v.length : v !== undefined));
       if (!hasFilter && xnames.length + nids.length === 1) {
-        const path = xnames.length ? `/State/Components/${enc(xnames[0])}` : `/State/Components/ByNID/${enc(String(parseInteger(nids[0], "--nid")))}`;
+        const path = xnames.length
+          ? `/State/Components/${enc(xnames[0])}`
+          : `/State/Components/ByNID/${enc(String(parseInteger(nids[0], "--nid")))}`;
         return output(run, await api.json("smd", "GET", path), COMPONENT_TABLE);
       }
-      output(run, await api.json("smd", "GET", "/State/Components", { auth: false, query: { ...filters, id: xnames, nid: nids } }), COMPONENT_TABLE);
+      output(
+        run,
+        await api.json("smd", "GET", "/State/Components", { auth: false, query: { ...filters, id: xnames, nid: nids } }),
+        COMPONENT_TABLE,
+      );
     },
   );
   withOutput(get);
@@ -148,7 +184,11 @@ function componentCommand(): Command {
       const ids = comps.map((c) => String(c.ID));
       const existing = await api.json("smd", "GET", "/State/Components", { auth: false, query: { id: ids } });
       const present = (existing?.Components ?? []).map((c: any) => c.ID);
-      if (present.length) throw new CliError(`already in SMD: ${present.join(", ")}; nothing added (use \`ochami smd component set\` to overwrite)`, EXIT.REQUEST);
+      if (present.length)
+        throw new CliError(
+          `already in SMD: ${present.join(", ")}; nothing added (use \`ochami smd component set\` to overwrite)`,
+          EXIT.REQUEST,
+        );
       await api.call("smd", "POST", "/State/Components", { body: { Components: comps } });
       process.stderr.write(`added ${comps.length} component${comps.length === 1 ? "" : "s"}\n`);
     },
@@ -170,14 +210,19 @@ function componentCommand(): Command {
     async (run) => {
       const comps = componentsFrom(run, { State: "Ready" });
       const api = run.ctx.api();
-      const r = await forEach(comps, (c) => String(c.ID), async (c) => {
-        const id = enc(String(c.ID));
-        await api.call("smd", "PUT", `/State/Components/${id}`, { body: { Component: c, Force: true } });
-        if (c.NID !== undefined) await api.call("smd", "PATCH", `/State/Components/${id}/NID`, { body: { NID: c.NID } });
-        if (c.Role) await api.call("smd", "PATCH", `/State/Components/${id}/Role`, { body: { Role: c.Role, SubRole: c.SubRole ?? "" } });
-        if (c.Enabled !== undefined) await api.call("smd", "PATCH", `/State/Components/${id}/Enabled`, { body: { Enabled: c.Enabled } });
-        if (c.SoftwareStatus) await api.call("smd", "PATCH", `/State/Components/${id}/SoftwareStatus`, { body: { SoftwareStatus: c.SoftwareStatus } });
-      });
+      const r = await forEach(
+        comps,
+        (c) => String(c.ID),
+        async (c) => {
+          const id = enc(String(c.ID));
+          await api.call("smd", "PUT", `/State/Components/${id}`, { body: { Component: c, Force: true } });
+          if (c.NID !== undefined) await api.call("smd", "PATCH", `/State/Components/${id}/NID`, { body: { NID: c.NID } });
+          if (c.Role) await api.call("smd", "PATCH", `/State/Components/${id}/Role`, { body: { Role: c.Role, SubRole: c.SubRole ?? "" } });
+          if (c.Enabled !== undefined) await api.call("smd", "PATCH", `/State/Components/${id}/Enabled`, { body: { Enabled: c.Enabled } });
+          if (c.SoftwareStatus)
+            await api.call("smd", "PATCH", `/State/Components/${id}/SoftwareStatus`, { body: { SoftwareStatus: c.SoftwareStatus } });
+        },
+      );
       return exitFor(r);
     },
   );
@@ -200,7 +245,11 @@ function componentCommand(): Command {
       const o = run.opts;
       const api = run.ctx.api();
       const patches: Array<[string, unknown]> = [];
-      if (o.state) patches.push(["BulkStateData", { ComponentIDs: ids, State: o.state, ...(o.flag ? { Flag: o.flag } : {}), ...(o.force ? { Force: true } : {}) }]);
+      if (o.state)
+        patches.push([
+          "BulkStateData",
+          { ComponentIDs: ids, State: o.state, ...(o.flag ? { Flag: o.flag } : {}), ...(o.force ? { Force: true } : {}) },
+        ]);
       else if (o.flag) patches.push(["BulkFlagOnly", { ComponentIDs: ids, Flag: o.flag }]);
       if (o.enabled !== undefined) patches.push(["BulkEnabled", { ComponentIDs: ids, Enabled: parseBool(o.enabled, "--enabled") }]);
       if (o.role) patches.push(["BulkRole", { ComponentIDs: ids, Role: o.role, ...(o.subrole ? { SubRole: o.subrole } : {}) }]);
@@ -236,10 +285,27 @@ function componentCommand(): Command {
   ]);
 
   const del = act(
-    withConfirm(withData(new Command("delete").description("delete components").argument("[xname...]").option("-a, --all", "delete EVERY component"), '{"Components":[{"ID":...}]}')),
-    async (run) => deleteItems(run, { service: "smd", all: "/State/Components", one: (id) => `/State/Components/${enc(id)}`, wrapper: "Components", key: "ID", noun: "component" }),
+    withConfirm(
+      withData(
+        new Command("delete").description("delete components").argument("[xname...]").option("-a, --all", "delete EVERY component"),
+        '{"Components":[{"ID":...}]}',
+      ),
+    ),
+    async (run) =>
+      deleteItems(run, {
+        service: "smd",
+        all: "/State/Components",
+        one: (id) => `/State/Components/${enc(id)}`,
+        wrapper: "Components",
+        key: "ID",
+        noun: "component",
+      }),
   );
-  examples(del, ["ochami smd component delete x1000c1s7b0n0", "ochami smd component delete --no-confirm --all", "ochami smd component delete -d @components.json"]);
+  examples(del, [
+    "ochami smd component delete x1000c1s7b0n0",
+    "ochami smd component delete --no-confirm --all",
+    "ochami smd component delete -d @components.json",
+  ]);
 
   return component.addCommand(get).addCommand(add).addCommand(set).addCommand(update).addCommand(del);
 }
@@ -304,16 +370,28 @@ export async function deleteItems(run: Run, spec: DeleteSpec): Promise<number | 
     return;
   }
   let list = ids.flatMap((i) => listOption(i));
-  if (!list.length) list = itemsOf(needData(run, `${spec.noun}s to delete`).value, spec.wrapper, `${spec.noun}s`).map((i) => requireField(i, spec.key, spec.noun));
+  if (!list.length)
+    list = itemsOf(needData(run, `${spec.noun}s to delete`).value, spec.wrapper, `${spec.noun}s`).map((i) =>
+      requireField(i, spec.key, spec.noun),
+    );
   if (!list.length) throw new UsageError(`no ${spec.noun} given`);
-  if (!(await confirmed(run, `delete ${list.length} ${spec.noun}${list.length === 1 ? "" : "s"} (${list.join(", ")})?`))) return EXIT.REQUEST;
-  return exitFor(await forEach(list, (id) => id, async (id) => void (await api.call(spec.service, "DELETE", spec.one(id)))));
+  if (!(await confirmed(run, `delete ${list.length} ${spec.noun}${list.length === 1 ? "" : "s"} (${list.join(", ")})?`)))
+    return EXIT.REQUEST;
+  return exitFor(
+    await forEach(
+      list,
+      (id) => id,
+      async (id) => void (await api.call(spec.service, "DELETE", spec.one(id))),
+    ),
+  );
 }
 
 // ----------------------------------------------------------------------------- compep
 
 function compepCommand(): Command {
-  const compep = new Command("compep").description("component endpoints: the link between components and Redfish (/Inventory/ComponentEndpoints)");
+  const compep = new Command("compep").description(
+    "component endpoints: the link between components and Redfish (/Inventory/ComponentEndpoints)",
+  );
   examples(compep, ["ochami smd compep get", "ochami smd compep delete x1000c1s7b0n0"]);
   const table: TableSpec = {
     rows: (d) => d?.ComponentEndpoints ?? [],
@@ -325,21 +403,39 @@ function compepCommand(): Command {
       { header: "URL", value: (c) => c.RedfishURL },
     ],
   };
-  const get = act(new Command("get").alias("list").description("all component endpoints, or those of the given xnames").argument("[xname...]"), async (run) => {
-    const api = run.ctx.api();
-    const ids = ((run.args[0] as string[]) ?? []).flatMap((i) => listOption(i));
-    if (!ids.length) return output(run, await api.json("smd", "GET", "/Inventory/ComponentEndpoints"), table);
-    const list = [];
-    for (const id of ids) list.push(await api.json("smd", "GET", `/Inventory/ComponentEndpoints/${enc(id)}`));
-    output(run, { ComponentEndpoints: list }, table);
-  });
+  const get = act(
+    new Command("get").alias("list").description("all component endpoints, or those of the given xnames").argument("[xname...]"),
+    async (run) => {
+      const api = run.ctx.api();
+      const ids = ((run.args[0] as string[]) ?? []).flatMap((i) => listOption(i));
+      if (!ids.length) return output(run, await api.json("smd", "GET", "/Inventory/ComponentEndpoints"), table);
+      const list = [];
+      for (const id of ids) list.push(await api.json("smd", "GET", `/Inventory/ComponentEndpoints/${enc(id)}`));
+      output(run, { ComponentEndpoints: list }, table);
+    },
+  );
   withOutput(get);
   examples(get, ["ochami smd compep get", "ochami smd compep get x1000c1s7b0n0 -F yaml"]);
   const del = act(
-    withConfirm(withData(new Command("delete").description("delete component endpoints").argument("[xname...]").option("-a, --all", "delete EVERY component endpoint"), '{"ComponentEndpoints":[{"ID":...}]}')),
-    async (run) => deleteItems(run, { service: "smd", all: "/Inventory/ComponentEndpoints", one: (id) => `/Inventory/ComponentEndpoints/${enc(id)}`, wrapper: "ComponentEndpoints", key: "ID", noun: "component endpoint" }),
+    withConfirm(
+      withData(
+        new Command("delete")
+          .description("delete component endpoints")
+          .argument("[xname...]")
+          .option("-a, --all", "delete EVERY component endpoint"),
+        '{"ComponentEndpoints":[{"ID":...}]}',
+      ),
+    ),
+    async (run) =>
+      deleteItems(run, {
+        service: "smd",
+        all: "/Inventory/ComponentEndpoints",
+        one: (id) => `/Inventory/ComponentEndpoints/${enc(id)}`,
+        wrapper: "ComponentEndpoints",
+        key: "ID",
+        noun: "component endpoint",
+      }),
   );
   examples(del, ["ochami smd compep delete x1000c1s7b0n0", "ochami smd compep delete --no-confirm --all"]);
   return compep.addCommand(get).addCommand(del);
 }
-

@@ -59,7 +59,12 @@ export interface Config {
   [other: string]: unknown;
 }
 
-type ValueType = { kind: "string" } | { kind: "bool" } | { kind: "enum"; values: readonly string[] } | { kind: "duration" } | { kind: "uri" };
+type ValueType =
+  | { kind: "string" }
+  | { kind: "bool" }
+  | { kind: "enum"; values: readonly string[] }
+  | { kind: "duration" }
+  | { kind: "uri" };
 
 const STR = { kind: "string" } as const;
 const BOOL = { kind: "bool" } as const;
@@ -88,7 +93,12 @@ export const CLUSTER_KEYS: Record<string, ValueType> = {
   "cluster.scope": STR,
   "cluster.cacert": STR,
   "cluster.insecure": BOOL,
-  ...Object.fromEntries([...SERVICES, ...OTHER_SERVICES].flatMap((s) => [[`cluster.${s}.uri`, STR], [`cluster.${s}.api-version`, STR]])),
+  ...Object.fromEntries(
+    [...SERVICES, ...OTHER_SERVICES].flatMap((s) => [
+      [`cluster.${s}.uri`, STR],
+      [`cluster.${s}.api-version`, STR],
+    ]),
+  ),
 };
 
 /** Parses a command-line value for `key`; a string is the reason it is not acceptable. */
@@ -155,7 +165,8 @@ export function validateConfig(cfg: unknown, where: string): string[] {
         else
           for (const key of ["cluster.enable-auth", "cluster.insecure"]) {
             const v = getPath(entry, key);
-            if (v !== undefined && typeof v !== "boolean") problems.push(`${where}: clusters[${i}] (${entry.name}): ${key} must be true or false`);
+            if (v !== undefined && typeof v !== "boolean")
+              problems.push(`${where}: clusters[${i}] (${entry.name}): ${key} must be true or false`);
           }
       });
   }

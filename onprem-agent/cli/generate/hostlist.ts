@@ -33,7 +33,8 @@ export function compressTerms(names: string[]): string[] {
       const n = Number(p.digits);
       const last = ranges[ranges.length - 1];
       if (last && n === last[1] + 1) last[1] = n;
-      else if (last && n <= last[1]) break; // keep the order: a smaller number starts a new term
+      else if (last && n <= last[1])
+        break; // keep the order: a smaller number starts a new term
       else ranges.push([n, n]);
     }
     const pad = (n: number) => String(n).padStart(width, "0");

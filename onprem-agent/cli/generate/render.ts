@@ -54,7 +54,7 @@ export interface BmcLogin {
 export function checkLogin(login: BmcLogin, file: "powerman" | "conman"): string | undefined {
   const bad = file === "powerman" ? /["\s|&\\]/ : /["\s,\\]/;
   if (bad.test(login.user) || bad.test(login.password))
-    return `the BMC user or password contains a character ${file}.conf cannot hold (${file === "powerman" ? 'quote, space, |, & or \\' : "quote, space, comma or \\"})`;
+    return `the BMC user or password contains a character ${file}.conf cannot hold (${file === "powerman" ? "quote, space, |, & or \\" : "quote, space, comma or \\"})`;
   return undefined;
 }
 
@@ -71,7 +71,11 @@ function nodeLines(nodes: string[], plugs: string[], device: string): string[] {
  * powerman.conf: the seed's ipmipower device (`-D lanplus ... -I <cipher suite> -W ipmiping`), or
  * a redfishpower device with one of powerman's redfishpower-*.dev specifications.
  */
-export function renderPowerman(entries: HostEntry[], login: BmcLogin | undefined, opts: { driver: "ipmi" | "redfish"; cipherSuite: number; redfishSpec: string }): string {
+export function renderPowerman(
+  entries: HostEntry[],
+  login: BmcLogin | undefined,
+  opts: { driver: "ipmi" | "redfish"; cipherSuite: number; redfishSpec: string },
+): string {
   const withBmc = entries.filter((e) => e.bmc);
   const nodes = withBmc.map((e) => e.node);
   const plugs = withBmc.map((e) => e.bmc!.name);
@@ -114,7 +118,9 @@ export function renderConman(entries: HostEntry[], login: BmcLogin, opts: { ciph
     lines.push("", `# ${role} nodes`);
     for (const e of entries)
       if (e.bmc && (e.role || "Compute") === role)
-        lines.push(`CONSOLE name="${e.node}" dev="ipmi:${e.bmc.name}" ipmiopts="U:${login.user},P:${login.password},C:${opts.cipherSuite},W:solpayloadsize"`);
+        lines.push(
+          `CONSOLE name="${e.node}" dev="ipmi:${e.bmc.name}" ipmiopts="U:${login.user},P:${login.password},C:${opts.cipherSuite},W:solpayloadsize"`,
+        );
   }
   return lines.join("\n") + "\n";
 }

@@ -58,11 +58,14 @@ export async function entriesFromApi(api: ApiClient, naming: Naming, network?: s
       return undefined;
     }
   };
-  const rfes: any[] = (await optional("the Redfish endpoints", () => api.json("smd", "GET", "/Inventory/RedfishEndpoints")))?.RedfishEndpoints ?? [];
-  const defaults: any = (await optional("the cloud-init cluster defaults", () => api.json("cloud-init", "GET", "/admin/cluster-defaults"))) ?? {};
+  const rfes: any[] =
+    (await optional("the Redfish endpoints", () => api.json("smd", "GET", "/Inventory/RedfishEndpoints")))?.RedfishEndpoints ?? [];
+  const defaults: any =
+    (await optional("the cloud-init cluster defaults", () => api.json("cloud-init", "GET", "/admin/cluster-defaults"))) ?? {};
   const infos: any[] = (await optional("the cloud-init instance-info", () => api.json("cloud-init", "GET", "/admin/instance-info"))) ?? [];
 
-  let short = naming.shortName ?? (defaults["short-name"] || (defaults["cluster-name"] ? String(defaults["cluster-name"]).slice(0, 2) : undefined));
+  let short =
+    naming.shortName ?? (defaults["short-name"] || (defaults["cluster-name"] ? String(defaults["cluster-name"]).slice(0, 2) : undefined));
   let width = naming.nidLength ?? (Number(defaults["nid-length"]) || (short ? 4 : undefined));
   if (!short) {
     log.warn("the cloud-init cluster defaults set no short-name or cluster-name; naming nodes nid<NID> (use --short-name)");
@@ -80,7 +83,14 @@ export async function entriesFromApi(api: ApiClient, naming: Naming, network?: s
       const bmcId = String(c.ID).replace(/n[0-9]+$/, "");
       const rfe = rfes.find((r) => r.ID === bmcId);
       const bmcIp = rfe?.IPAddress || ipOf(bmcId);
-      return { node, xname: c.ID, nid: c.NID, role: c.Role, ip: ipOf(c.ID), bmc: rfe || bmcIp ? { name: bmcNameFor(node), ip: bmcIp } : undefined };
+      return {
+        node,
+        xname: c.ID,
+        nid: c.NID,
+        role: c.Role,
+        ip: ipOf(c.ID),
+        bmc: rfe || bmcIp ? { name: bmcNameFor(node), ip: bmcIp } : undefined,
+      };
     })
     .sort(byNid);
 }

@@ -61,7 +61,12 @@ async function inParallel<T>(items: T[], fn: (item: T) => Promise<void>, width =
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
-export async function applyDiscovery(api: ApiClient, p: DiscoveryPayloads, plan: ClusterPlan | undefined, options: ApplyOptions): Promise<ApplyResult> {
+export async function applyDiscovery(
+  api: ApiClient,
+  p: DiscoveryPayloads,
+  plan: ClusterPlan | undefined,
+  options: ApplyOptions,
+): Promise<ApplyResult> {
   // A dry run prints the requests and no summaries (nothing was written).
   const opts = options.dryRun ? { ...options, report: () => {} } : options;
   let ok = 0;
@@ -71,7 +76,15 @@ export async function applyDiscovery(api: ApiClient, p: DiscoveryPayloads, plan:
 
   /** One request; the status, or undefined when it failed (reported). */
   /** `tentative`: a refusal is returned, not reported (the caller tries another way). */
-  const send = async (what: string, service: ApiService, method: string, path: string, body: unknown, expectConflict = false, tentative = false): Promise<number | undefined> => {
+  const send = async (
+    what: string,
+    service: ApiService,
+    method: string,
+    path: string,
+    body: unknown,
+    expectConflict = false,
+    tentative = false,
+  ): Promise<number | undefined> => {
     if (opts.dryRun) {
       opts.print(`${method} ${base[service]}${path} ${JSON.stringify(body)}`);
       ok++;
@@ -101,9 +114,14 @@ export async function applyDiscovery(api: ApiClient, p: DiscoveryPayloads, plan:
         for (const c of p.components) await send(c.ID, "smd", "PUT", `/State/Components/${c.ID}`, { Component: c, Force: true });
         const withNid = p.components.filter((c) => c.NID !== undefined);
         // PUT keeps an existing component's NID; this sets it.
-        if (withNid.length) await send("NIDs", "smd", "PATCH", "/State/Components/BulkNID", { Components: withNid.map((c) => ({ ID: c.ID, Type: "", NID: c.NID })) });
+        if (withNid.length)
+          await send("NIDs", "smd", "PATCH", "/State/Components/BulkNID", {
+            Components: withNid.map((c) => ({ ID: c.ID, Type: "", NID: c.NID })),
+          });
       }
-      opts.report(`smd components: ${p.components.length} ${opts.overwrite ? "set" : "added (existing ones are left as they are without --overwrite)"}`);
+      opts.report(
+        `smd components: ${p.components.length} ${opts.overwrite ? "set" : "added (existing ones are left as they are without --overwrite)"}`,
+      );
     }
 
     let added = 0;
@@ -120,18 +138,34 @@ export async function applyDiscovery(api: ApiClient, p: DiscoveryPayloads, plan:
         // already, or one is invalid) is sent again endpoint by endpoint, so each refusal is
         // reported for its own endpoint, as upstream reports them.
         const chunk = p.redfishEndpoints.slice(i, i + ENDPOINTS_PER_POST);
-        const status = await send(`${chunk.length} Redfish endpoints`, "smd", "POST", "/Inventory/RedfishEndpoints", { RedfishEndpoints: chunk }, false, true);
+        const status = await send(
+          `${chunk.length} Redfish endpoints`,
+          "smd",
+          "POST",
+          "/Inventory/RedfishEndpoints",
+          { RedfishEndpoints: chunk },
+          false,
+          true,
+        );
         if (status && status < 300) added += chunk.length;
         else await inParallel(chunk, oneEndpoint);
       }
-    if (p.redfishEndpoints.length) opts.report(`smd redfish endpoints: ${added} added, ${replaced} replaced (with their nodes' interfaces)`);
+    if (p.redfishEndpoints.length)
+      opts.report(`smd redfish endpoints: ${added} added, ${replaced} replaced (with their nodes' interfaces)`);
 
     added = replaced = 0;
     await inParallel(p.interfaces, async (f) => {
       const status = await send(f.MACAddress, "smd", "POST", "/Inventory/EthernetInterfaces", f, opts.overwrite);
       if (status === 409) {
         const { ComponentID, Description, IPAddresses } = f;
-        if (await send(f.MACAddress, "smd", "PATCH", `/Inventory/EthernetInterfaces/${f.MACAddress.replace(/:/g, "")}`, { ComponentID, Description, IPAddresses })) replaced++;
+        if (
+          await send(f.MACAddress, "smd", "PATCH", `/Inventory/EthernetInterfaces/${f.MACAddress.replace(/:/g, "")}`, {
+            ComponentID,
+            Description,
+            IPAddresses,
+          })
+        )
+          replaced++;
       } else if (status && status < 300) added++;
     });
     if (p.interfaces.length) opts.report(`smd interfaces: ${added} added, ${replaced} updated`);
@@ -140,8 +174,14 @@ export async function applyDiscovery(api: ApiClient, p: DiscoveryPayloads, plan:
     for (const g of p.groups) {
       const status = await send(g.label, "smd", "POST", "/groups", g, opts.overwrite);
       if (status === 409) {
-        const patched = await send(g.label, "smd", "PATCH", `/groups/${g.label}`, { description: g.description, ...(g.tags ? { tags: g.tags } : {}) });
-        const members = await send(`${g.label} members`, "smd", "PUT", `/groups/${g.label}/members`, { group: g.label, ids: g.members.ids });
+        const patched = await send(g.label, "smd", "PATCH", `/groups/${g.label}`, {
+          description: g.description,
+          ...(g.tags ? { tags: g.tags } : {}),
+        });
+        const members = await send(`${g.label} members`, "smd", "PUT", `/groups/${g.label}/members`, {
+          group: g.label,
+          ids: g.members.ids,
+        });
         if (patched && members) groupLines.push(`${g.label} (${g.members.ids.length}, updated)`);
       } else if (status && status < 300) groupLines.push(`${g.label} (${g.members.ids.length})`);
     }
@@ -152,15 +192,21 @@ export async function applyDiscovery(api: ApiClient, p: DiscoveryPayloads, plan:
     // ---- BSS: each entry PUT, so a re-run is a no-op and the nodes boot exactly the file's entry.
     let bootOk = 0;
     for (const entry of plan.boot) {
-      const who = [...((entry.hosts as string[]) ?? []), ...((entry.macs as string[]) ?? []), ...((entry.nids as unknown[]) ?? []).map(String)];
+      const who = [
+        ...((entry.hosts as string[]) ?? []),
+        ...((entry.macs as string[]) ?? []),
+        ...((entry.nids as unknown[]) ?? []).map(String),
+      ];
       if (await send(`${who.length} identifiers`, "bss", "PUT", "/bootparameters", entry)) bootOk++;
     }
     if (plan.boot.length) opts.report(`bss boot parameters: ${bootOk} of ${plan.boot.length} entries set`);
 
     // ---- cloud-init
-    if (plan.cloudInitDefaults && (await send("cluster defaults", "cloud-init", "PUT", "/admin/cluster-defaults", plan.cloudInitDefaults))) opts.report("cloud-init defaults: set");
+    if (plan.cloudInitDefaults && (await send("cluster defaults", "cloud-init", "PUT", "/admin/cluster-defaults", plan.cloudInitDefaults)))
+      opts.report("cloud-init defaults: set");
     const names: string[] = [];
-    for (const g of plan.cloudInitGroups) if (await send(g.name, "cloud-init", "PUT", `/admin/groups/${encodeURIComponent(g.name)}`, g)) names.push(g.name);
+    for (const g of plan.cloudInitGroups)
+      if (await send(g.name, "cloud-init", "PUT", `/admin/groups/${encodeURIComponent(g.name)}`, g)) names.push(g.name);
     if (plan.cloudInitGroups.length) opts.report(`cloud-init groups: ${names.join(", ") || "none written"}`);
   } catch (err) {
     if (!(err instanceof AuthAbort)) throw err;
@@ -169,7 +215,10 @@ export async function applyDiscovery(api: ApiClient, p: DiscoveryPayloads, plan:
   return done();
 
   function done(): ApplyResult {
-    if (options.dryRun) options.report(`dry run: ${ok} requests printed, nothing sent (with --overwrite, a 409 answer is followed by PUT, or PATCH for interfaces and groups)`);
+    if (options.dryRun)
+      options.report(
+        `dry run: ${ok} requests printed, nothing sent (with --overwrite, a 409 answer is followed by PUT, or PATCH for interfaces and groups)`,
+      );
     return { ok, failed, exitCode: failed === 0 ? EXIT.OK : ok === 0 ? lastCode : lastCode === EXIT.AUTH ? EXIT.AUTH : EXIT.PARTIAL };
   }
 }

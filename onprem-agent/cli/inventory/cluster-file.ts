@@ -68,7 +68,10 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
   // ---- SMD groups (first: boot entries may select nodes by group)
   const groupsSection = doc.groups;
   const groupEntries: Array<[string, unknown]> = Array.isArray(groupsSection)
-    ? groupsSection.map((g, i) => [isObj(g) ? String(g.label ?? g.name ?? "") : "", isObj(g) ? g : (problems.push(`groups[${i}] must be a mapping`), {})])
+    ? groupsSection.map((g, i) => [
+        isObj(g) ? String(g.label ?? g.name ?? "") : "",
+        isObj(g) ? g : (problems.push(`groups[${i}] must be a mapping`), {}),
+      ])
     : isObj(groupsSection)
       ? Object.entries(groupsSection)
       : groupsSection === undefined
@@ -97,16 +100,21 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
   ((boot as unknown[]) ?? []).forEach((e, i) => {
     const where = `boot[${i}]`;
     if (!isObj(e)) return void problems.push(`${where} must be a mapping`);
-    for (const k of Object.keys(e)) if (!BOOT_KEYS.includes(k)) problems.push(`${where}: unknown key '${k}' (known: ${BOOT_KEYS.join(", ")})`);
+    for (const k of Object.keys(e))
+      if (!BOOT_KEYS.includes(k)) problems.push(`${where}: unknown key '${k}' (known: ${BOOT_KEYS.join(", ")})`);
     const hosts: string[] = [];
     if (e.nodes !== undefined) hosts.push(...resolve(e.nodes, `${where}.nodes`));
     if (e.groups !== undefined)
       for (const g of (Array.isArray(e.groups) ? e.groups : [e.groups]).map((v) => String(v).toLowerCase())) {
-        const members = new Set([...(inv?.nodes.filter((n) => n.groups.includes(g)).map((n) => n.xname) ?? []), ...(plan.smdGroups.get(g)?.members.ids ?? [])]);
+        const members = new Set([
+          ...(inv?.nodes.filter((n) => n.groups.includes(g)).map((n) => n.xname) ?? []),
+          ...(plan.smdGroups.get(g)?.members.ids ?? []),
+        ]);
         if (!members.size) problems.push(`${where}.groups: group '${g}' has no nodes in the nodes file or the groups section`);
         for (const x of members) if (!hosts.includes(x)) hosts.push(x);
       }
-    if (e.hosts !== undefined) for (const h of Array.isArray(e.hosts) ? e.hosts : [e.hosts]) if (!hosts.includes(String(h))) hosts.push(String(h));
+    if (e.hosts !== undefined)
+      for (const h of Array.isArray(e.hosts) ? e.hosts : [e.hosts]) if (!hosts.includes(String(h))) hosts.push(String(h));
     const body: Obj = {};
     if (hosts.length) body.hosts = hosts;
     if (e.macs !== undefined) body.macs = Array.isArray(e.macs) ? e.macs.map(String) : [String(e.macs)];
@@ -122,7 +130,8 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
   const ci = doc["cloud-init"];
   if (ci !== undefined && !isObj(ci)) problems.push("cloud-init must be a mapping with defaults: and/or groups:");
   if (isObj(ci)) {
-    for (const k of Object.keys(ci)) if (k !== "defaults" && k !== "groups") problems.push(`cloud-init: unknown key '${k}' (known: defaults, groups)`);
+    for (const k of Object.keys(ci))
+      if (k !== "defaults" && k !== "groups") problems.push(`cloud-init: unknown key '${k}' (known: defaults, groups)`);
     if (ci.defaults !== undefined) {
       if (!isObj(ci.defaults)) problems.push("cloud-init.defaults must be a mapping");
       else {
@@ -130,7 +139,12 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
         const keys = Array.isArray(defaults["public-keys"]) ? defaults["public-keys"].map(String) : [];
         for (const f of files === undefined ? [] : Array.isArray(files) ? files : [files]) {
           try {
-            keys.push(...readFile(String(f)).split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#")));
+            keys.push(
+              ...readFile(String(f))
+                .split("\n")
+                .map((l) => l.trim())
+                .filter((l) => l && !l.startsWith("#")),
+            );
           } catch (err) {
             problems.push(`cloud-init.defaults.public-key-files: cannot read ${String(f)}: ${why(err)}`);
           }

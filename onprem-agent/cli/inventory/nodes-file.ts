@@ -62,7 +62,8 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !
 
 export function parseNodesFile(doc: unknown): Inventory {
   const problems: string[] = [];
-  if (!isObj(doc) || !Array.isArray(doc.nodes)) throw new InventoryError(["expected a mapping with a `nodes:` list (and, in the current format, `bmcs:`)"]);
+  if (!isObj(doc) || !Array.isArray(doc.nodes))
+    throw new InventoryError(["expected a mapping with a `nodes:` list (and, in the current format, `bmcs:`)"]);
   const rawNodes = doc.nodes as unknown[];
   const deprecated = rawNodes.some((n) => isObj(n) && (n.bmc_mac !== undefined || n.bmc_ip !== undefined));
   const str = (v: unknown, where: string, required = false): string | undefined => {
@@ -116,7 +117,13 @@ export function parseNodesFile(doc: unknown): Inventory {
       if (!isObj(b)) return void problems.push(`${where} must be a mapping`);
       const x = xname(b.xname, `${where}.xname`, "NodeBMC");
       if (!x) return;
-      addBmc({ xname: x, name: str(b.name, `${where}.name`), mac: mac(b.mac, `${where}.mac`), ip: ip(b.ip, `${where}.ip`), fqdn: str(b.fqdn, `${where}.fqdn`) });
+      addBmc({
+        xname: x,
+        name: str(b.name, `${where}.name`),
+        mac: mac(b.mac, `${where}.mac`),
+        ip: ip(b.ip, `${where}.ip`),
+        fqdn: str(b.fqdn, `${where}.fqdn`),
+      });
     });
   }
 
@@ -136,10 +143,14 @@ export function parseNodesFile(doc: unknown): Inventory {
       else nid = n.nid;
     }
     const groups = new Set<string>();
-    for (const [key, value] of [["group", n.group], ["groups", n.groups]] as const) {
+    for (const [key, value] of [
+      ["group", n.group],
+      ["groups", n.groups],
+    ] as const) {
       if (value === undefined || value === null) continue;
       for (const g of Array.isArray(value) ? value : [value]) {
-        if (typeof g !== "string" || !/^[-a-z0-9:._]+$/i.test(g.trim())) problems.push(`${label}.${key}: '${String(g)}' is not a group label`);
+        if (typeof g !== "string" || !/^[-a-z0-9:._]+$/i.test(g.trim()))
+          problems.push(`${label}.${key}: '${String(g)}' is not a group label`);
         else groups.add(g.trim().toLowerCase());
       }
     }
@@ -176,7 +187,7 @@ export function parseNodesFile(doc: unknown): Inventory {
       }
     } else {
       const ref = str(n.bmc, `${label}.bmc`);
-      const bmc = ref ? bmcByXname.get(ref.toLowerCase()) ?? bmcByName.get(ref) : bmcByXname.get(xnameParent(x));
+      const bmc = ref ? (bmcByXname.get(ref.toLowerCase()) ?? bmcByName.get(ref)) : bmcByXname.get(xnameParent(x));
       if (ref && !bmc) problems.push(`${label}.bmc '${ref}' is not the name or xname of an entry in bmcs`);
       node.bmc = bmc?.xname;
     }
@@ -192,9 +203,18 @@ export function parseNodesFile(doc: unknown): Inventory {
       else first.set(v, where);
     }
   };
-  seen("xname", nodes.map((n, i) => [n.xname, `nodes[${nodeIndex[i]}]`]));
-  seen("NID", nodes.map((n, i) => [n.nid, `nodes[${nodeIndex[i]}]`]));
-  seen("BMC xname", bmcs.map((b, i) => [b.xname, deprecated ? `the BMC of ${b.name ?? b.xname}` : `bmcs[${i}]`]));
+  seen(
+    "xname",
+    nodes.map((n, i) => [n.xname, `nodes[${nodeIndex[i]}]`]),
+  );
+  seen(
+    "NID",
+    nodes.map((n, i) => [n.nid, `nodes[${nodeIndex[i]}]`]),
+  );
+  seen(
+    "BMC xname",
+    bmcs.map((b, i) => [b.xname, deprecated ? `the BMC of ${b.name ?? b.xname}` : `bmcs[${i}]`]),
+  );
   seen("MAC", [...allMacs, ...(deprecated ? [] : bmcs.map((b, i): [string | undefined, string] => [b.mac, `bmcs[${i}]`]))]);
   if (problems.length) throw new InventoryError(problems);
   return { format: deprecated ? "deprecated" : "current", bmcs, nodes };

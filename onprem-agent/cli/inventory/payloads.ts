@@ -9,7 +9,20 @@ import type { Inventory, InventoryNode } from "./nodes-file";
  * One change: UUIDs are derived from the xnames (name-based, RFC 9562 v5-style) instead of random,
  * so a re-run sends the same bodies and `--overwrite` changes nothing that did not change.
  */
-export const RESET_ACTIONS = ["On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "Nmi", "ForceOn", "PushPowerButton", "PowerCycle", "Suspend", "Pause", "Resume"];
+export const RESET_ACTIONS = [
+  "On",
+  "ForceOff",
+  "GracefulShutdown",
+  "GracefulRestart",
+  "ForceRestart",
+  "Nmi",
+  "ForceOn",
+  "PushPowerButton",
+  "PowerCycle",
+  "Suspend",
+  "Pause",
+  "Resume",
+];
 
 export function stableUuid(name: string): string {
   const h = createHash("sha1").update("ochami-edge:").update(name).digest();
@@ -53,8 +66,17 @@ function interfaceBody(node: InventoryNode, i: number) {
   };
 }
 
-export function discoveryPayloads(inv: Inventory, opts: { smdHost: string; discoveryVersion: 1 | 2; extraGroups?: Map<string, GroupBody> }): DiscoveryPayloads {
-  const components: ComponentBody[] = inv.nodes.map((n) => ({ ID: n.xname, Type: "Node", State: "On", Enabled: true, ...(n.nid ? { NID: n.nid } : {}) }));
+export function discoveryPayloads(
+  inv: Inventory,
+  opts: { smdHost: string; discoveryVersion: 1 | 2; extraGroups?: Map<string, GroupBody> },
+): DiscoveryPayloads {
+  const components: ComponentBody[] = inv.nodes.map((n) => ({
+    ID: n.xname,
+    Type: "Node",
+    State: "On",
+    Enabled: true,
+    ...(n.nid ? { NID: n.nid } : {}),
+  }));
 
   const nodesOfBmc = new Map<string, InventoryNode[]>();
   for (const n of inv.nodes) {
@@ -90,7 +112,9 @@ export function discoveryPayloads(inv: Inventory, opts: { smdHost: string; disco
         uri: `https://${opts.smdHost}/redfish/v1/Managers/${b.xname}`,
         uuid: body.UUID,
         name: b.xname,
-        ethernet_interfaces: b.mac ? [{ mac: b.mac, ...(b.ip ? { ip: b.ip } : {}), name: b.xname, description: `Interface for BMC ${b.xname}` }] : [],
+        ethernet_interfaces: b.mac
+          ? [{ mac: b.mac, ...(b.ip ? { ip: b.ip } : {}), name: b.xname, description: `Interface for BMC ${b.xname}` }]
+          : [],
         actions: null,
         description: "",
         type: "NodeBMC",
@@ -101,7 +125,9 @@ export function discoveryPayloads(inv: Inventory, opts: { smdHost: string; disco
 
   // SMD creates node interfaces from an endpoint's Systems; nodes without a BMC entry would get
   // none (upstream drops them silently), so theirs are posted directly.
-  const interfaces = inv.nodes.flatMap((n) => (opts.discoveryVersion === 1 || !n.bmc ? n.interfaces.map((_, i) => interfaceBody(n, i)) : []));
+  const interfaces = inv.nodes.flatMap((n) =>
+    opts.discoveryVersion === 1 || !n.bmc ? n.interfaces.map((_, i) => interfaceBody(n, i)) : [],
+  );
 
   const groups = new Map<string, GroupBody>();
   for (const n of inv.nodes)

@@ -7,7 +7,8 @@ import { UsageError } from "../errors";
  */
 export async function confirm(question: string, noConfirm: boolean | undefined): Promise<boolean> {
   if (noConfirm) return true;
-  if (!process.stdin.isTTY) throw new UsageError(`${question.replace(/\?$/, "")}: not confirmed (standard input is not a terminal); pass --no-confirm`);
+  if (!process.stdin.isTTY)
+    throw new UsageError(`${question.replace(/\?$/, "")}: not confirmed (standard input is not a terminal); pass --no-confirm`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`${question} [y/N]: `);

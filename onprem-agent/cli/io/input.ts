@@ -41,7 +41,9 @@ export function readDataText(spec: string | undefined, what: string): { text: st
     try {
       return { text: readFileSync(file, "utf8"), from: file, path: file };
     } catch (err) {
-      throw new UsageError(`cannot read ${what} from ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+      throw new UsageError(
+        `cannot read ${what} from ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`,
+      );
     }
   }
   return { text: spec, from: "--data" };
@@ -61,7 +63,9 @@ export function parseData(text: string, format: InputFormat, from: string): unkn
   try {
     return format === "yaml" ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`cannot parse ${from} as ${format === "yaml" ? "YAML" : "JSON"}: ${(err as Error).message.split("\n")[0]}${format === "json" ? " (pass -f yaml for YAML)" : ""}`);
+    throw new UsageError(
+      `cannot parse ${from} as ${format === "yaml" ? "YAML" : "JSON"}: ${(err as Error).message.split("\n")[0]}${format === "json" ? " (pass -f yaml for YAML)" : ""}`,
+    );
   }
 }
 
@@ -81,5 +85,8 @@ export function requireData(src: DataSource, fallback: InputFormat | undefined, 
 /** Comma lists and repeated options, flattened: `-x a,b -x c` → [a, b, c]. */
 export function listOption(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
+  return (Array.isArray(v) ? v : [v])
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

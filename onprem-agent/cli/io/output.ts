@@ -11,7 +11,8 @@ import { UsageError } from "../errors";
  */
 export function outputFormat(explicit: string | undefined, fallback: OutputFormat | undefined): OutputFormat {
   const f = explicit ?? fallback ?? "json";
-  if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new UsageError(`output format must be one of ${OUTPUT_FORMATS.join(", ")}, not '${f}'`);
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(f))
+    throw new UsageError(`output format must be one of ${OUTPUT_FORMATS.join(", ")}, not '${f}'`);
   return f as OutputFormat;
 }
 
@@ -65,7 +66,7 @@ function defaultRows(data: any): any[] {
  * that is harder to process and wider than terminals.
  */
 export function renderTable(data: unknown, spec?: TableSpec): string {
-  const isList = Array.isArray(data) || (spec?.rows !== undefined) || defaultRows(data).length > 0;
+  const isList = Array.isArray(data) || spec?.rows !== undefined || defaultRows(data).length > 0;
   if (!isList && data && typeof data === "object") {
     // One object: KEY VALUE lines.
     return alignRows([["KEY", "VALUE"], ...Object.entries(data as Record<string, unknown>).map(([k, v]) => [k, cell(v)])]);
@@ -78,11 +79,27 @@ export function renderTable(data: unknown, spec?: TableSpec): string {
 
 function inferColumns(rows: any[]): Column[] {
   const keys: string[] = [];
-  for (const r of rows) if (r && typeof r === "object" && !Array.isArray(r)) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
-  return keys.map((k) => ({ header: k.replace(/([a-z])([A-Z])/g, "$1_$2").replace(/[-\s]/g, "_").toUpperCase(), value: (r: any) => r?.[k] }));
+  for (const r of rows)
+    if (r && typeof r === "object" && !Array.isArray(r)) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
+  return keys.map((k) => ({
+    header: k
+      .replace(/([a-z])([A-Z])/g, "$1_$2")
+      .replace(/[-\s]/g, "_")
+      .toUpperCase(),
+    value: (r: any) => r?.[k],
+  }));
 }
 
 function alignRows(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]))).join("  ").trimEnd()).join("\n") + "\n";
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i])))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
 }

@@ -74,7 +74,8 @@ export function assignNodes(results: BmcResult[], r: AssignRules): { doc: NodesD
       const nid = firstNid + k;
       const xname = k === 0 ? nodeX : nodeX.replace(/n[0-9]+$/, `n${k}`);
       const nics = r.allNics ? orderBootFirst(sys.nics) : [bootNic(sys.nics)].filter((n): n is Nic => !!n);
-      if (!nics.length) warnings.push(`${f.target.label}: system ${sys.id} reports no NIC with a MAC address; node ${xname} gets no interface`);
+      if (!nics.length)
+        warnings.push(`${f.target.label}: system ${sys.id} reports no NIC with a MAC address; node ${xname} gets no interface`);
       const ip = r.nodeIpStart ? addIPv4(r.nodeIpStart, i * r.nodesPerBmc + k) : undefined;
       doc.nodes.push({
         name: nidHostname(r.shortName, r.nidLength, nid),

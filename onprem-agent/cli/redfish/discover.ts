@@ -49,17 +49,22 @@ class RedfishError extends Error {}
 type Json = Record<string, any>;
 
 export async function discoverBmc(target: Target, s: RedfishSettings): Promise<BmcResult> {
-  const origin = `${s.scheme}://${target.host.includes(":") ? `[${target.host}]` : target.host}${target.port ?? s.port ? `:${target.port ?? s.port}` : ""}`;
+  const origin = `${s.scheme}://${target.host.includes(":") ? `[${target.host}]` : target.host}${(target.port ?? s.port) ? `:${target.port ?? s.port}` : ""}`;
   const auth = `Basic ${Buffer.from(`${s.user}:${s.password}`).toString("base64")}`;
   const get = async (path: string): Promise<Json> => {
     let res;
     try {
-      res = await request(origin + path, { headers: { authorization: auth, accept: "application/json", "odata-version": "4.0" }, timeoutMs: s.timeoutMs, tls: s.tls });
+      res = await request(origin + path, {
+        headers: { authorization: auth, accept: "application/json", "odata-version": "4.0" },
+        timeoutMs: s.timeoutMs,
+        tls: s.tls,
+      });
     } catch (err) {
       if (err instanceof NetworkError) throw new RedfishError(err.message);
       throw err;
     }
-    if (res.status === 401 || res.status === 403) throw new RedfishError(`${res.status} ${res.statusText} for ${path}: check the BMC credentials`);
+    if (res.status === 401 || res.status === 403)
+      throw new RedfishError(`${res.status} ${res.statusText} for ${path}: check the BMC credentials`);
     if (res.status !== 200) throw new RedfishError(`${res.status} ${res.statusText} for ${path}`);
     try {
       return JSON.parse(res.text());
@@ -94,11 +99,19 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
         const adapter = await get(adapterUri);
         for (const portUri of await members(link(adapter, "NetworkPorts") ?? link(adapter, "Ports"))) {
           const port = await get(portUri);
-          const macs = [...(Array.isArray(port.AssociatedNetworkAddresses) ? port.AssociatedNetworkAddresses : []), ...(port.Ethernet?.AssociatedMACAddresses ?? [])];
+          const macs = [
+            ...(Array.isArray(port.AssociatedNetworkAddresses) ? port.AssociatedNetworkAddresses : []),
+            ...(port.Ethernet?.AssociatedMACAddresses ?? []),
+          ];
           for (const raw of macs) {
             const mac = normalizeMac(raw);
             if (mac && mac !== "00:00:00:00:00:00" && !list.some((n) => n.mac === mac))
-              list.push({ id: String(port.Id ?? portUri.split("/").pop()), mac, enabled: true, linkUp: port.LinkStatus === undefined ? undefined : /^(Up|LinkUp)$/.test(port.LinkStatus) });
+              list.push({
+                id: String(port.Id ?? portUri.split("/").pop()),
+                mac,
+                enabled: true,
+                linkUp: port.LinkStatus === undefined ? undefined : /^(Up|LinkUp)$/.test(port.LinkStatus),
+              });
           }
         }
       }
@@ -124,7 +137,8 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
 
   try {
     const root = await get("/redfish/v1");
-    if (!link(root, "Systems") && !link(root, "Managers")) throw new RedfishError("/redfish/v1 lists no Systems or Managers: not a Redfish service?");
+    if (!link(root, "Systems") && !link(root, "Managers"))
+      throw new RedfishError("/redfish/v1 lists no Systems or Managers: not a Redfish service?");
     // The BMC: a manager of type BMC (else the first), and its NIC carrying the target address.
     let bmcMac: string | undefined;
     let managerUri: string | undefined;
@@ -140,11 +154,27 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
     for (const uri of await members(link(root, "Systems"))) {
       const sys = await get(uri);
       const nics = (await nicsOf(link(sys, "EthernetInterfaces"))).map(({ ipv4: _ipv4, ...n }) => n);
-      systems.push({ uri, id: String(sys.Id ?? uri.split("/").pop()), name: String(sys.Name ?? sys.Id ?? ""), uuid: typeof sys.UUID === "string" ? sys.UUID : undefined, nics });
+      systems.push({
+        uri,
+        id: String(sys.Id ?? uri.split("/").pop()),
+        name: String(sys.Name ?? sys.Id ?? ""),
+        uuid: typeof sys.UUID === "string" ? sys.UUID : undefined,
+        nics,
+      });
     }
     if (!systems.length) throw new RedfishError("no systems under /redfish/v1/Systems");
     if (systems.length === 1 && !systems[0].nics.length) systems[0].nics = await chassisNics(root);
-    return { ok: true, facts: { target, uuid: typeof root.UUID === "string" ? root.UUID : undefined, mac: bmcMac, ip: target.host, manager: managerUri, systems } };
+    return {
+      ok: true,
+      facts: {
+        target,
+        uuid: typeof root.UUID === "string" ? root.UUID : undefined,
+        mac: bmcMac,
+        ip: target.host,
+        manager: managerUri,
+        systems,
+      },
+    };
   } catch (err) {
     if (err instanceof RedfishError) return { ok: false, target, error: err.message };
     throw err;
@@ -155,7 +185,12 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
  * Runs `work` over `items` with at most `limit` in flight, results in input order. Hand-written:
  * ten lines, where a dependency (p-limit) would add an ESM-only package for the same loop.
  */
-export async function mapBounded<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>, onDone?: (result: R) => void): Promise<R[]> {
+export async function mapBounded<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<R>,
+  onDone?: (result: R) => void,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

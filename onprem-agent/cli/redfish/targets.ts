@@ -25,7 +25,10 @@ function splitPort(spec: string): { host: string; port?: number } {
 }
 
 const v4 = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-const num = (ip: string) => ipaddr.IPv4.parse(ip).toByteArray().reduce((a, b) => a * 256 + b, 0);
+const num = (ip: string) =>
+  ipaddr.IPv4.parse(ip)
+    .toByteArray()
+    .reduce((a, b) => a * 256 + b, 0);
 
 export function expandTargets(specs: string[]): Target[] {
   const out: Target[] = [];

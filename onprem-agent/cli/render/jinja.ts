@@ -58,7 +58,10 @@ export function withAliases(data: Record<string, any>, top = true): Record<strin
 export function deepMerge(base: Record<string, any>, over: Record<string, any>): Record<string, any> {
   const out = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    out[k] = v && typeof v === "object" && !Array.isArray(v) && out[k] && typeof out[k] === "object" && !Array.isArray(out[k]) ? deepMerge(out[k], v) : v;
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) && out[k] && typeof out[k] === "object" && !Array.isArray(out[k])
+        ? deepMerge(out[k], v)
+        : v;
   }
   return out;
 }
@@ -81,22 +84,46 @@ export async function renderTemplate(content: string, variables: Record<string, 
 
 /** Python str methods templates call on strings, mapped to JavaScript (nunjucks has none of them). */
 const STR_METHODS: Record<string, (this: string, ...args: any[]) => unknown> = {
-  upper() { return this.toUpperCase(); },
-  lower() { return this.toLowerCase(); },
-  strip(chars?: string) { return chars ? trimChars(this, chars, true, true) : this.trim(); },
-  lstrip(chars?: string) { return chars ? trimChars(this, chars, true, false) : this.trimStart(); },
-  rstrip(chars?: string) { return chars ? trimChars(this, chars, false, true) : this.trimEnd(); },
+  upper() {
+    return this.toUpperCase();
+  },
+  lower() {
+    return this.toLowerCase();
+  },
+  strip(chars?: string) {
+    return chars ? trimChars(this, chars, true, true) : this.trim();
+  },
+  lstrip(chars?: string) {
+    return chars ? trimChars(this, chars, true, false) : this.trimStart();
+  },
+  rstrip(chars?: string) {
+    return chars ? trimChars(this, chars, false, true) : this.trimEnd();
+  },
   split(sep?: string, max?: number) {
     const parts = sep === undefined || sep === null ? this.trim().split(/\s+/).filter(Boolean) : this.split(sep);
     return max === undefined || max < 0 || parts.length <= max + 1 ? parts : [...parts.slice(0, max), parts.slice(max).join(sep ?? " ")];
   },
-  replace(from: string, to: string) { return this.split(from).join(to); },
-  startswith(prefix: string) { return this.startsWith(prefix); },
-  endswith(suffix: string) { return this.endsWith(suffix); },
-  join(items: unknown[]) { return items.join(this); },
-  title() { return this.replace(/\w\S*/g, (w) => w[0].toUpperCase() + w.slice(1).toLowerCase()); },
-  capitalize() { return this.charAt(0).toUpperCase() + this.slice(1).toLowerCase(); },
-  isdigit() { return /^[0-9]+$/.test(this); },
+  replace(from: string, to: string) {
+    return this.split(from).join(to);
+  },
+  startswith(prefix: string) {
+    return this.startsWith(prefix);
+  },
+  endswith(suffix: string) {
+    return this.endsWith(suffix);
+  },
+  join(items: unknown[]) {
+    return items.join(this);
+  },
+  title() {
+    return this.replace(/\w\S*/g, (w) => w[0].toUpperCase() + w.slice(1).toLowerCase());
+  },
+  capitalize() {
+    return this.charAt(0).toUpperCase() + this.slice(1).toLowerCase();
+  },
+  isdigit() {
+    return /^[0-9]+$/.test(this);
+  },
 };
 
 function trimChars(s: string, chars: string, start: boolean, end: boolean): string {

@@ -43,7 +43,10 @@ export function parseBootRequest(q: Query, nowSeconds: number): BootRequest {
     key,
     retry: Math.max(0, parseGoInt(q.first("retry") ?? "") ?? 0),
     // Only ever echoed into a 404 message; kept short and printable.
-    arch: (q.first("arch") ?? "").trim().replace(/[^\w.-]/g, "").slice(0, 32),
+    arch: (q.first("arch") ?? "")
+      .trim()
+      .replace(/[^\w.-]/g, "")
+      .slice(0, 32),
     ts: parseGoInt(q.first("ts") ?? "") ?? nowSeconds,
     json: /^(true|yes)$/i.test(json) || (parseGoInt(json) ?? 0) !== 0,
   };

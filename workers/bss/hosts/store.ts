@@ -24,7 +24,9 @@ export async function listHosts(db: Db, f?: HostFilter): Promise<HostRecord[]> {
   const any: SQL[] = [];
   if (f?.names.length) any.push(inList(components.id, f.names));
   if (f?.macs.length)
-    any.push(sql`${components.id} IN (SELECT component_id FROM ${ethernetInterfaces} WHERE ${inList(ethernetInterfaces.macAddress, f.macs)})`);
+    any.push(
+      sql`${components.id} IN (SELECT component_id FROM ${ethernetInterfaces} WHERE ${inList(ethernetInterfaces.macAddress, f.macs)})`,
+    );
   if (f?.nids.length) any.push(inList(components.nid, f.nids));
   const rows = await db
     .select({

@@ -129,7 +129,8 @@ function unique(ids: Identifier[]): Identifier[] {
  */
 function imageUrl(v: unknown, field: string): string {
   const s = (optString(v, field) ?? "").trim();
-  if (/[\s\u0000-\u001f\u007f]/.test(s)) throw new HttpProblem(400, `Bad Request: ${field} must be one URL without spaces or control characters`);
+  if (/[\s\u0000-\u001f\u007f]/.test(s))
+    throw new HttpProblem(400, `Bad Request: ${field} must be one URL without spaces or control characters`);
   return s;
 }
 
@@ -181,7 +182,12 @@ export function contentOf(input: BootParamsInput): ConfigContent {
 
 /** True when a PATCH body asks to change at least one config field. */
 export function hasChanges(input: BootParamsInput): boolean {
-  return input.kernel !== "" || input.initrd !== "" || input.params !== "" || canonicalCloudInit(input.cloudInit) !== canonicalCloudInit(zeroCloudInit());
+  return (
+    input.kernel !== "" ||
+    input.initrd !== "" ||
+    input.params !== "" ||
+    canonicalCloudInit(input.cloudInit) !== canonicalCloudInit(zeroCloudInit())
+  );
 }
 
 /**

@@ -23,7 +23,15 @@ function identifierRows(ids: Identifier[]): SQL {
 /** Every assignment with its config, or those of the given identifiers; configs in creation order. */
 export async function listAssignments(db: Db, only?: Identifier[]): Promise<StoredAssignment[]> {
   const scope = only ? sql`JOIN ${identifierRows(only)} j ON j.kind = a.kind AND j.key = a.key` : sql``;
-  const rows = await db.all<{ kind: AssignmentKind; key: string; id: number; kernel: string; initrd: string; params: string; cloud_init: string }>(
+  const rows = await db.all<{
+    kind: AssignmentKind;
+    key: string;
+    id: number;
+    kernel: string;
+    initrd: string;
+    params: string;
+    cloud_init: string;
+  }>(
     sql`SELECT a.kind, a.key, c.id, c.kernel, c.initrd, c.params, c.cloud_init
         FROM ${bootAssignments} a ${scope} JOIN ${bootConfigs} c ON c.id = a.config_id
         ORDER BY c.id`,

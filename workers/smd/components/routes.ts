@@ -26,7 +26,10 @@ async function storeComponents(db: Db, inputs: ComponentInput[], force: boolean)
   const seen = new Set<string>();
   const unique = inputs.filter((i) => (seen.has(i.row.id) ? false : (seen.add(i.row.id), true)));
   const needMaps = unique.filter((i) => (i.row.type === "Node" || i.row.type === "VirtualNode") && (i.missingNid || i.missingRole));
-  const maps = await store.loadNodeMaps(db, needMaps.map((i) => i.row.id));
+  const maps = await store.loadNodeMaps(
+    db,
+    needMaps.map((i) => i.row.id),
+  );
   const rows = unique.map((i) => applyNodeDefaults(i, maps.get(i.row.id)));
   await runBatch(db, store.upsertComponentStatements(rows, force ? "force" : "keep"));
 }

@@ -5,7 +5,6 @@ import { termsWhere } from "../terms";
 import type { ComponentFilter } from "./filter";
 import type { ComponentRow, NodeMapDefaults } from "./model";
 
-
 /** WHERE clauses for a filter. Group/partition filters are membership subqueries. */
 export function filterWhere(f: ComponentFilter): SQL | undefined {
   const parts: SQL[] = [
@@ -34,7 +33,9 @@ export function filterWhere(f: ComponentFilter): SQL | undefined {
     const labels = f.groups.filter((g) => g !== "NULL");
     const any: SQL[] = [];
     if (labels.length)
-      any.push(sql`${components.id} IN (SELECT ${groupMembers.componentId} FROM ${groupMembers} WHERE ${inList(groupMembers.groupLabel, labels)})`);
+      any.push(
+        sql`${components.id} IN (SELECT ${groupMembers.componentId} FROM ${groupMembers} WHERE ${inList(groupMembers.groupLabel, labels)})`,
+      );
     if (f.groups.includes("NULL"))
       any.push(sql`NOT EXISTS (SELECT 1 FROM ${groupMembers} WHERE ${groupMembers.componentId} = ${components.id})`);
     parts.push(or(...any)!);
@@ -78,7 +79,13 @@ export async function getComponentByNid(db: Db, nid: number): Promise<ComponentR
 
 export async function existingComponentIds(db: Db, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  return new Set(await idsInChunks(db, ids, (chunk) => sql`SELECT c.id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${components} c ON c.id = j.value`));
+  return new Set(
+    await idsInChunks(
+      db,
+      ids,
+      (chunk) => sql`SELECT c.id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${components} c ON c.id = j.value`,
+    ),
+  );
 }
 
 export async function loadNodeMaps(db: Db, ids: string[]): Promise<Map<string, NodeMapDefaults>> {

@@ -12,7 +12,16 @@ import { param, resource } from "../../http/routes";
 import { createdList, deletedCount, noContent } from "../../http/responses";
 import { parseComponentFilter } from "../components/filter";
 import { filterWhere } from "../components/store";
-import { groupJson, LABEL_RE, parseGroupBody, parsePartitionBody, parsePartitionName, parseTags, partitionJson, PARTITION_RE } from "./model";
+import {
+  groupJson,
+  LABEL_RE,
+  parseGroupBody,
+  parsePartitionBody,
+  parsePartitionName,
+  parseTags,
+  partitionJson,
+  PARTITION_RE,
+} from "./model";
 import * as store from "./store";
 
 const dbOf = (c: Context) => database(c.env.DB);
@@ -126,7 +135,10 @@ export function registerGroupRoutes(app: Hono<any>) {
       if (!group) throw new HttpProblem(404, `No such group: ${label}`);
       await checkMembers(db, [x.id]);
       await checkExclusive(db, label, group.exclusiveGroup, [x.id]);
-      await writeMembers(() => store.addGroupMember(db, label, x.id), "operation would conflict with an existing member in the same group.");
+      await writeMembers(
+        () => store.addGroupMember(db, label, x.id),
+        "operation would conflict with an existing member in the same group.",
+      );
       return createdList([`${groupUri(label)}/members/${x.id}`], `${groupUri(label)}/members`);
     },
     PUT: async (c) => {
@@ -202,10 +214,7 @@ export function registerGroupRoutes(app: Hono<any>) {
         throw new HttpProblem(409, "operation would conflict with an existing partition that has the same name.");
       if ((await store.partitionedAlready(db, p.members)).length)
         throw new HttpProblem(409, "operation would conflict with an existing member in another partition.");
-      await writeMembers(
-        () => store.insertPartition(db, p),
-        "operation would conflict with an existing partition that has the same name.",
-      );
+      await writeMembers(() => store.insertPartition(db, p), "operation would conflict with an existing partition that has the same name.");
       return createdList([`/hsm/v2/partitions/${p.name}`], "/hsm/v2/partitions");
     },
   });

@@ -55,7 +55,13 @@ export async function exclusiveClashes(db: Db, label: string, exclusiveGroup: st
 
 export async function missingComponents(db: Db, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
-  const have = new Set(await idsInChunks(db, ids, (chunk) => sql`SELECT c.id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${components} c ON c.id = j.value`));
+  const have = new Set(
+    await idsInChunks(
+      db,
+      ids,
+      (chunk) => sql`SELECT c.id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${components} c ON c.id = j.value`,
+    ),
+  );
   return ids.filter((id) => !have.has(id));
 }
 
@@ -70,7 +76,9 @@ function memberInserts(table: "group" | "partition", key: string, ids: string[])
 
 export async function insertGroup(db: Db, g: GroupRecord): Promise<void> {
   await runBatch(db, [
-    db.insert(groups).values({ label: g.label, description: g.description, exclusiveGroup: g.exclusiveGroup, tags: JSON.stringify(g.tags) }),
+    db
+      .insert(groups)
+      .values({ label: g.label, description: g.description, exclusiveGroup: g.exclusiveGroup, tags: JSON.stringify(g.tags) }),
     ...memberInserts("group", g.label, g.members),
   ]);
 }
@@ -95,7 +103,12 @@ export async function setGroupMembers(db: Db, label: string, ids: string[]): Pro
 }
 
 export async function deleteGroupMember(db: Db, label: string, id: string): Promise<number> {
-  return changes(await db.delete(groupMembers).where(and(eq(groupMembers.groupLabel, label), eq(groupMembers.componentId, id))).run());
+  return changes(
+    await db
+      .delete(groupMembers)
+      .where(and(eq(groupMembers.groupLabel, label), eq(groupMembers.componentId, id)))
+      .run(),
+  );
 }
 
 // --- partitions ---------------------------------------------------------------------------------
@@ -126,7 +139,12 @@ export async function partitionExists(db: Db, name: string): Promise<boolean> {
 /** Components of `ids` already in some partition (a component is in at most one). */
 export async function partitionedAlready(db: Db, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
-  return idsInChunks(db, ids, (chunk) => sql`SELECT p.component_id AS id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${partitionMembers} p ON p.component_id = j.value`);
+  return idsInChunks(
+    db,
+    ids,
+    (chunk) =>
+      sql`SELECT p.component_id AS id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${partitionMembers} p ON p.component_id = j.value`,
+  );
 }
 
 export async function insertPartition(db: Db, p: PartitionRecord): Promise<void> {
@@ -153,7 +171,10 @@ export async function addPartitionMember(db: Db, name: string, id: string): Prom
 
 export async function deletePartitionMember(db: Db, name: string, id: string): Promise<number> {
   return changes(
-    await db.delete(partitionMembers).where(and(eq(partitionMembers.partitionName, name), eq(partitionMembers.componentId, id))).run(),
+    await db
+      .delete(partitionMembers)
+      .where(and(eq(partitionMembers.partitionName, name), eq(partitionMembers.componentId, id)))
+      .run(),
   );
 }
 

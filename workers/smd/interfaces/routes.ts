@@ -108,7 +108,10 @@ export function registerInterfaceRoutes(app: Hono<any>) {
         await store.insertInterfaces(dbOf(c), [record], "fail");
       } catch (err) {
         if (isUniqueViolation(err))
-          throw new HttpProblem(409, "operation would conflict with an existing component ethernet interface that has the same MAC address.");
+          throw new HttpProblem(
+            409,
+            "operation would conflict with an existing component ethernet interface that has the same MAC address.",
+          );
         throw err;
       }
       return createdOne(`${BASE}/${record.id}`);

@@ -79,7 +79,13 @@ export function insertInterfaceStatements(records: InterfaceRecord[], onConflict
   const rows = records.map((r) => [r.id, r.macAddress, r.description, r.componentId, r.type, r.lastUpdate]);
   const ips = records.flatMap((r) => r.ips.map((a, position) => [r.id, a.ip, a.network, position]));
   const statements: Statement[] = [];
-  if (onConflict === "replace") statements.push(sql`DELETE FROM ${ethernetInterfaces} WHERE ${inList(ethernetInterfaces.id, records.map((r) => r.id))}`);
+  if (onConflict === "replace")
+    statements.push(
+      sql`DELETE FROM ${ethernetInterfaces} WHERE ${inList(
+        ethernetInterfaces.id,
+        records.map((r) => r.id),
+      )}`,
+    );
   statements.push(sql`INSERT INTO ${ethernetInterfaces} (id, mac_address, description, component_id, type, last_update)
     SELECT json_extract(value,'$[0]'), json_extract(value,'$[1]'), json_extract(value,'$[2]'), json_extract(value,'$[3]'),
            json_extract(value,'$[4]'), json_extract(value,'$[5]') FROM json_each(${JSON.stringify(rows)})`);

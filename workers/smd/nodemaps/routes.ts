@@ -69,7 +69,10 @@ export function registerNodeMapRoutes(app: Hono<any>) {
           runBatch(
             db,
             maps.map((m) =>
-              db.insert(nodeMaps).values(m).onConflictDoUpdate({ target: nodeMaps.id, set: { nid: m.nid, role: m.role, subRole: m.subRole } }),
+              db
+                .insert(nodeMaps)
+                .values(m)
+                .onConflictDoUpdate({ target: nodeMaps.id, set: { nid: m.nid, role: m.role, subRole: m.subRole } }),
             ),
           ),
         "operation would conflict with an existing xname ID that has the same NID.",
@@ -95,7 +98,12 @@ export function registerNodeMapRoutes(app: Hono<any>) {
       const m = parseNodeMap(await readJson(c.req.raw), "body", "couldn't validate map data", x.id);
       const db = dbOf(c);
       await uniqueNid(
-        () => db.insert(nodeMaps).values(m).onConflictDoUpdate({ target: nodeMaps.id, set: { nid: m.nid, role: m.role, subRole: m.subRole } }).run(),
+        () =>
+          db
+            .insert(nodeMaps)
+            .values(m)
+            .onConflictDoUpdate({ target: nodeMaps.id, set: { nid: m.nid, role: m.role, subRole: m.subRole } })
+            .run(),
         "operation would conflict with an existing resource that has the same NID",
       );
       return c.json(nodeMapJson(m));

@@ -84,7 +84,10 @@ export function registerRedfishRoutes(app: Hono<any>) {
       } catch (err) {
         conflictOr(err, CONFLICT);
       }
-      return createdList(items.map((i) => `${RFE_URI}/${i.row.id}`), RFE_URI);
+      return createdList(
+        items.map((i) => `${RFE_URI}/${i.row.id}`),
+        RFE_URI,
+      );
     },
     DELETE: async (c) => {
       const n = await store.deleteRedfishEndpoints(dbOf(c));

@@ -43,7 +43,12 @@ function inventoryStatements(inv: DiscoveredInventory, interfaces: "fail" | "rep
       ON CONFLICT (id) DO UPDATE SET state = 'On', flag = 'OK' WHERE ${components.state} IN ('', 'Empty')`);
   statements.push(...insertInterfaceStatements(inv.interfaces, interfaces));
   if (inv.componentEndpoints.length) {
-    statements.push(sql`DELETE FROM ${componentEndpoints} WHERE ${inList(componentEndpoints.id, inv.componentEndpoints.map((c) => c.id))}`);
+    statements.push(
+      sql`DELETE FROM ${componentEndpoints} WHERE ${inList(
+        componentEndpoints.id,
+        inv.componentEndpoints.map((c) => c.id),
+      )}`,
+    );
     for (const ce of inv.componentEndpoints) statements.push(insertComponentEndpoint(ce));
   }
   return statements;
@@ -57,7 +62,10 @@ function insertComponentEndpoint(ce: ComponentEndpointRow): SQL {
 }
 
 /** Creates endpoints (all-or-nothing) with whatever their bodies described. */
-export async function insertRedfishEndpoints(db: Db, items: Array<{ row: RedfishEndpointRow; inventory?: DiscoveredInventory }>): Promise<void> {
+export async function insertRedfishEndpoints(
+  db: Db,
+  items: Array<{ row: RedfishEndpointRow; inventory?: DiscoveredInventory }>,
+): Promise<void> {
   const statements: Statement[] = [];
   for (const { row, inventory } of items) {
     statements.push(db.insert(redfishEndpoints).values(row));
