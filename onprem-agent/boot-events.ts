@@ -5,32 +5,10 @@
  * and the oldest events are dropped (counted and logged), so a dead API never slows DHCP or TFTP.
  */
 import { z } from "zod";
+import { ENDPOINT_HISTORY_PATH, type ReportedBootEvent } from "../shared/boot-events";
 import type { ApiClient } from "./api-client";
 import { seconds } from "./config-types";
 import type { Logger } from "./log";
-
-export type BootEndpoint =
-  | "dhcp"
-  | "tftp"
-  | "bootscript"
-  | "kernel"
-  | "initrd"
-  | "rootfs"
-  | "image"
-  | "meta-data"
-  | "user-data"
-  | "vendor-data"
-  | "cloud-init-group";
-
-export interface BootEvent {
-  mac: string;
-  ip?: string;
-  /** The node's xname when known. */
-  name?: string;
-  endpoint: BootEndpoint;
-  epoch_ms: number;
-  detail?: string;
-}
 
 export const bootEventsConfigSchema = z
   .strictObject({
@@ -43,10 +21,8 @@ export const bootEventsConfigSchema = z
 
 export type BootEventsConfig = z.infer<typeof bootEventsConfigSchema>;
 
-export const ENDPOINT_HISTORY_PATH = "/boot/v1/endpoint-history";
-
 export class BootEventReporter {
-  private queue: BootEvent[] = [];
+  private queue: ReportedBootEvent[] = [];
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
   private failing = false;
@@ -65,7 +41,7 @@ export class BootEventReporter {
     return this.queue.length;
   }
 
-  report(e: BootEvent): void {
+  report(e: ReportedBootEvent): void {
     if (!this.cfg.enabled || this.stopped) return;
     this.queue.push(e);
     if (this.queue.length > this.cfg.maxQueued) {

@@ -4,17 +4,8 @@
  * coresmd, BSS and cloud-init in three windows; this is one stream per cluster, node by node:
  * dhcp → bootscript → kernel → initrd → meta-data …, with the time since the node's DHCP.
  */
+import type { RecordedBootEvent } from "../shared/boot-events";
 import type { ApiClient } from "./api-client";
-
-export interface HistoryEvent {
-  id: number;
-  name: string;
-  endpoint: string;
-  epoch_ms: number;
-  mac: string;
-  ip: string;
-  detail: string;
-}
 
 export interface WatchFilter {
   /** xnames; empty: all. */
@@ -26,7 +17,7 @@ export interface WatchFilter {
 }
 
 /** The node an event is about: its xname, else its MAC, else its address. */
-export function subjectOf(e: HistoryEvent): string {
+export function subjectOf(e: RecordedBootEvent): string {
   return e.name || e.mac || e.ip || "?";
 }
 
@@ -44,7 +35,7 @@ function clock(ms: number): string {
 export class BootLineFormatter {
   private bootStart = new Map<string, number>();
 
-  line(e: HistoryEvent): string {
+  line(e: RecordedBootEvent): string {
     const who = subjectOf(e);
     if (e.endpoint === "dhcp" && (e.detail.includes("file=") || !this.bootStart.has(who))) this.bootStart.set(who, e.epoch_ms);
     const start = this.bootStart.get(who);
@@ -53,7 +44,7 @@ export class BootLineFormatter {
   }
 }
 
-export function matches(e: HistoryEvent, f: WatchFilter): boolean {
+export function matches(e: RecordedBootEvent, f: WatchFilter): boolean {
   if (f.members && !f.members.has(e.name)) return false;
   if (f.endpoints.length && !f.endpoints.includes(e.endpoint)) return false;
   return true;
@@ -72,7 +63,7 @@ export interface FollowOptions {
   reorderMs: number;
   /** Print what there is and return. */
   once: boolean;
-  emit(e: HistoryEvent): void;
+  emit(e: RecordedBootEvent): void;
   signal?: AbortSignal;
   now?: () => number;
 }
@@ -82,7 +73,7 @@ export async function follow(o: FollowOptions, onError: (err: Error) => void = (
   const now = o.now ?? Date.now;
   let afterId: number | undefined;
   let failing = false;
-  let held: HistoryEvent[] = [];
+  let held: RecordedBootEvent[] = [];
   const release = (upTo: number) => {
     const ready = held.filter((e) => e.epoch_ms <= upTo).sort((a, b) => a.epoch_ms - b.epoch_ms || a.id - b.id);
     held = held.filter((e) => e.epoch_ms > upTo);
@@ -96,7 +87,7 @@ export async function follow(o: FollowOptions, onError: (err: Error) => void = (
     if (afterId === undefined) q.set("since_ms", String(o.sinceMs));
     else q.set("after_id", String(afterId));
     try {
-      const events = (await o.api.json("GET", `/boot/v1/endpoint-history?${q}`)) as HistoryEvent[];
+      const events = (await o.api.json("GET", `/boot/v1/endpoint-history?${q}`)) as RecordedBootEvent[];
       failing = false;
       for (const e of events) {
         afterId = Math.max(afterId ?? 0, e.id);

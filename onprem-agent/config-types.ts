@@ -1,18 +1,15 @@
 /** zod building blocks shared by the agent's config sections. */
 import { z } from "zod";
+import { DURATION_HINT, parseDuration } from "../shared/duration";
 
-const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
-
-/** A duration in seconds: a number, or a string such as "90s", "5m", "1h" (as coresmd's config). */
+/** A duration in seconds: a number, or text in the project's duration grammar ("30s", "5m", "1m30s"). */
 export const seconds = z.union([
   z.number().nonnegative(),
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'a duration such as "30s", "5m" or "1h"')
-    .transform((s) => {
-      const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(s)!;
-      return Number(m[1]) * UNITS[m[2]];
-    }),
+  z.string().transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === undefined) ctx.addIssue({ code: "custom", message: DURATION_HINT });
+    return ms === undefined ? z.NEVER : ms / 1000;
+  }),
 ]);
 
 export const ipv4 = z.ipv4();

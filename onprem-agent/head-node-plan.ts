@@ -18,6 +18,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { ON_OFF_HINT, parseOnOff } from "../shared/on-off";
 import { ConfigError, parseAgentConfig, type AgentConfig } from "./config";
 import { interfaceAddress } from "./dhcp/config";
 
@@ -51,10 +52,9 @@ const ENV_OVERRIDES: Array<[name: string, path: string[], parse: (v: string) => 
 export const AGENT_VARIABLES = new Set(["OCHAMI_AGENT", "OCHAMI_AGENT_CONFIG", ...ENV_OVERRIDES.map(([name]) => name)]);
 
 function onOff(name: string, v: string): boolean {
-  const t = v.trim().toLowerCase();
-  if (["on", "true", "1", "yes"].includes(t)) return true;
-  if (["off", "false", "0", "no"].includes(t)) return false;
-  throw new ConfigError(`${name} must be on or off, got '${v}'`);
+  const on = parseOnOff(v);
+  if (on === undefined) throw new ConfigError(`${name} must be ${ON_OFF_HINT}, got '${v}'`);
+  return on;
 }
 
 function portNumber(name: string, v: string): number {

@@ -5,10 +5,10 @@
  * the agent (agent.ts) maps a served event's IP to its node and reports it as a boot event.
  */
 import type { Registry } from "prom-client";
-import type { BootEndpoint } from "./boot-events";
+import type { BootStep } from "../shared/boot-events";
 import type { Logger } from "./log";
 
-export type ServedEndpoint = Extract<BootEndpoint, "tftp" | "kernel" | "initrd" | "rootfs" | "image">;
+export type ServedEndpoint = Extract<BootStep, "tftp" | "kernel" | "initrd" | "rootfs" | "image">;
 
 /** One file served to a node, known by its address only; the agent maps `ip` to a node. */
 export interface ServedEvent {

@@ -11,6 +11,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { DURATION_HINT, parseDuration } from "../shared/duration";
 import { ApiClient, ApiError } from "./api-client";
 import { authDir, readAdminCredential } from "./auth/state";
 import { BootLineFormatter, follow, type WatchFilter } from "./boot-watch";
@@ -24,9 +25,9 @@ const list = (values: string[] | undefined) =>
     .filter(Boolean);
 
 function duration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!m) throw new Error(`--since: '${text}' is not a duration such as 30s, 10m, 2h`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "s") as "s"];
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new Error(`--since: '${text}' is not ${DURATION_HINT}`);
+  return ms;
 }
 
 async function main() {

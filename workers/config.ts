@@ -1,30 +1,34 @@
 import { z } from "zod";
-import { parseCidrList, type CidrList } from "../shared/ip";
+import { DURATION_HINT, parseDuration } from "../shared/duration";
+import { type CidrList, parseCidrList } from "../shared/ip";
+import { ON_OFF_HINT, parseOnOff } from "../shared/on-off";
 
 /**
  * The worker's configuration, parsed once per env object from its string variables
  * (wrangler.toml [vars], `wrangler secret`, or OCHAMI_* under `npm start`). The one place that
  * knows every variable's meaning and default; the README's configuration table mirrors it.
  */
-const onOff = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .pipe(z.enum(["on", "off", "true", "false", "1", "0"]))
-  .transform((v) => v === "on" || v === "true" || v === "1");
+const onOff = z.string().transform((v, ctx) => {
+  const on = parseOnOff(v);
+  if (on === undefined) ctx.addIssue({ code: "custom", message: `${ON_OFF_HINT}, got '${v}'` });
+  return on ?? z.NEVER;
+});
 
 /** An unset variable and an empty one mean the same: not configured. */
 const optionalText = z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), z.string().trim().optional());
 
-/** Seconds: `3600`, `90s`, `30m`, `1h`, `1d`. */
-const UNIT_SECONDS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
+/** Whole seconds, in the project's one duration grammar (shared/duration.ts): `3600`, `90s`, `30m`, `1h30m`, `1d`. */
 const duration = (min: number, max: number) =>
   z
     .string()
-    .trim()
-    .toLowerCase()
-    .regex(/^[0-9]+ *[smhd]?$/, "a number of seconds, optionally with a unit s, m, h or d (e.g. 3600, 30m, 1h)")
-    .transform((v) => Number(v.replace(/[^0-9]/g, "")) * UNIT_SECONDS[v.replace(/[0-9 ]/g, "")])
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined || ms % 1000 !== 0) {
+        ctx.addIssue({ code: "custom", message: `${DURATION_HINT} (whole seconds), got '${v}'` });
+        return z.NEVER;
+      }
+      return ms / 1000;
+    })
     .pipe(z.number().min(min).max(max));
 
 /** JWS algorithms an external issuer may use: asymmetric only (never HS* or none). */

@@ -9,6 +9,7 @@
  * <state>/auth; `keys` edits <state>/auth (restart `npm start` to apply).
  */
 import { parseArgs } from "node:util";
+import { DURATION_HINT, parseDuration } from "../../shared/duration";
 import { ApiClient, ApiError } from "../api-client";
 import { apiUrlOf, stateDirOf } from "../head-node";
 import { authVars, ensureAuthState, prunePreviousKeys, readAdminCredential, rotateSigningKey } from "./state";
@@ -139,11 +140,11 @@ async function keys(args: string[]) {
   }
 }
 
-/** `3600`, `90s`, `30m`, `1h`, `1d` → seconds (the worker's OCHAMI_AUTH_TOKEN_LIFETIME syntax). */
+/** Seconds, in the project's duration grammar (shared/duration.ts). */
 function seconds(text: string): number {
-  const m = /^\s*([0-9]+)\s*([smhd]?)\s*$/i.exec(text);
-  if (!m) throw new CommandError(`'${text}' is not a duration (seconds, or with s, m, h or d)`);
-  return Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2].toLowerCase() as "" | "s" | "m" | "h" | "d"];
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new CommandError(`'${text}' is not ${DURATION_HINT}`);
+  return ms / 1000;
 }
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { token, clients, keys };

@@ -1,17 +1,10 @@
 import { readFileSync } from "node:fs";
 import pkg from "../../package.json";
+import { parseDuration } from "../../shared/duration";
 import { ApiClient, type ApiService } from "./api";
 import { TokenProvider, type Credential } from "./auth/tokens";
 import { cacheDir, expandPath, loadConfig, type LoadedConfig } from "./config/files";
-import {
-  DEFAULT_BASE_PATHS,
-  parseDuration,
-  tokenEnvName,
-  type ClusterConfig,
-  type InputFormat,
-  type OutputFormat,
-  type Service,
-} from "./config/schema";
+import { DEFAULT_BASE_PATHS, tokenEnvName, type ClusterConfig, type InputFormat, type OutputFormat, type Service } from "./config/schema";
 import { UsageError } from "./errors";
 import type { TlsOptions } from "./http";
 import { configureLog } from "./log";

@@ -16,7 +16,7 @@
 import type dgram from "node:dgram";
 import type { Logger } from "../log";
 import { parseXname } from "../../shared/xname";
-import type { BootEvent } from "../boot-events";
+import type { ReportedBootEvent } from "../../shared/boot-events";
 import type { AgentMetrics } from "../metrics";
 import type { InventoryView } from "../inventory/reservation";
 import { decodePacket, encodePacket, type DhcpPacket } from "./codec";
@@ -31,7 +31,7 @@ export interface DhcpServerDeps {
   inventory: InventoryView & { onMiss?(mac: string): void; missRefresh?(mac: string): Promise<void> | undefined };
   log: Logger;
   metrics?: AgentMetrics;
-  report?: (e: BootEvent) => void;
+  report?: (e: ReportedBootEvent) => void;
   /** "problems": log only drops, NAKs and errors at info; everything else at debug. */
   logDecisions?: "all" | "problems";
   now?: () => number;

@@ -2,11 +2,12 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiClient, apiConfigSchema } from "../../onprem-agent/api-client";
-import { BootEventReporter, bootEventsConfigSchema, type BootEvent } from "../../onprem-agent/boot-events";
+import type { ReportedBootEvent } from "../../shared/boot-events";
+import { BootEventReporter, bootEventsConfigSchema } from "../../onprem-agent/boot-events";
 
 /** A small API stand-in: /token (client credentials) and /boot/v1/endpoint-history. */
 interface Recorded {
-  posts: Array<{ at: number; auth?: string; events: BootEvent[] }>;
+  posts: Array<{ at: number; auth?: string; events: ReportedBootEvent[] }>;
   tokenCalls: Array<{ auth?: string; body: string }>;
 }
 
@@ -66,7 +67,7 @@ async function fakeApi(opts: { down?: () => boolean; expiresIn?: number; reject4
 }
 
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-const ev = (i: number): BootEvent => ({
+const ev = (i: number): ReportedBootEvent => ({
   mac: "52:54:00:00:00:01",
   ip: "10.61.0.5",
   endpoint: "dhcp",

@@ -3,7 +3,7 @@ import { HttpProblem } from "../../shared/problem";
 import { configOf, nodeBaseUrl } from "../config";
 import { database } from "../db";
 import type { AppEnv } from "../env";
-import type { BootEndpoint } from "../history/model";
+import type { BootStep } from "../../shared/boot-events";
 import { currentSnapshot } from "../boot-snapshot/current";
 import { recordBootEvent, waiterOf } from "../history/recorder";
 import { clientAddress } from "../http/client-ip";
@@ -138,7 +138,7 @@ function fileGroup(c: Context): string {
  */
 async function forRequester(
   c: Context<AppEnv>,
-  endpoint: BootEndpoint,
+  endpoint: BootStep,
   file: string | undefined,
   serve: (lookup: NodeLookup) => Promise<Served>,
 ): Promise<Response> {
@@ -176,7 +176,7 @@ function directoryOf(c: Context<AppEnv>): NodeDirectory {
   return d1NodeDirectory(database(c.env.DB));
 }
 
-function record(c: Context<AppEnv>, e: { name?: string; ip: string; endpoint: BootEndpoint; detail?: string }) {
+function record(c: Context<AppEnv>, e: { name?: string; ip: string; endpoint: BootStep; detail?: string }) {
   recordBootEvent(waiterOf(c), database(c.env.DB), configOf(c.env).historyMax, { ...e, timeMs: Date.now() });
 }
 

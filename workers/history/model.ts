@@ -1,30 +1,16 @@
-/**
- * Boot history: every step a node takes on its way up, so an admin can see which nodes reached
- * which stage. Steps are recorded by the worker (bootscript, cloud-init) and reported by the
- * on-prem agent (dhcp, tftp, kernel, initrd, rootfs, image).
- */
-export const BOOT_ENDPOINTS = [
-  "dhcp",
-  "tftp",
-  "bootscript",
-  "kernel",
-  "initrd",
-  "rootfs",
-  "image",
-  "meta-data",
-  "user-data",
-  "vendor-data",
-  "cloud-init-group",
-] as const;
+import type { BootStep } from "../../shared/boot-events";
 
-export type BootEndpoint = (typeof BOOT_ENDPOINTS)[number];
+/**
+ * Boot history: every step a node takes on its way up (shared/boot-events.ts), so an admin can
+ * see which nodes reached which stage.
+ */
 
 export interface BootEvent {
   /** xname when the caller knows it; otherwise resolved from mac, then ip, through SMD. */
   name?: string;
   mac?: string;
   ip?: string;
-  endpoint: BootEndpoint;
+  endpoint: BootStep;
   timeMs: number;
   detail?: string;
 }

@@ -1,4 +1,5 @@
 import type { Context, Hono } from "hono";
+import { BOOT_STEPS, isBootStep } from "../../shared/boot-events";
 import { isPlainObject } from "../../shared/json-keys";
 import { normalizeMac } from "../../shared/mac";
 import { HttpProblem } from "../../shared/problem";
@@ -10,7 +11,7 @@ import { readJson } from "../http/body";
 import { objectBody, optArray, optInt, optString } from "../http/decode";
 import { Query } from "../http/query";
 import { resource } from "../http/routes";
-import { BOOT_ENDPOINTS, eventJson, latestJson, type BootEndpoint, type BootEvent } from "./model";
+import { eventJson, latestJson, type BootEvent } from "./model";
 import { recordBootEvents, settleBootEvents, waiterOf } from "./recorder";
 import * as store from "./store";
 
@@ -46,8 +47,7 @@ function parseEvent(raw: unknown, i: number): BootEvent {
   const path = `events[${i}]`;
   const b = objectBody(raw, ["name", "mac", "ip", "endpoint", "epoch_ms", "detail"] as const, path);
   const endpoint = optString(b.endpoint, `${path}.endpoint`) ?? "";
-  if (!(BOOT_ENDPOINTS as readonly string[]).includes(endpoint))
-    throw new HttpProblem(400, `${path}.endpoint must be one of ${BOOT_ENDPOINTS.join(", ")}`);
+  if (!isBootStep(endpoint)) throw new HttpProblem(400, `${path}.endpoint must be one of ${BOOT_STEPS.join(", ")}`);
   const rawMac = optString(b.mac, `${path}.mac`);
   const mac = rawMac === undefined || rawMac === "" ? "" : normalizeMac(rawMac);
   if (mac === undefined) throw new HttpProblem(400, `${path}.mac is not a MAC address: '${rawMac}'`);
@@ -59,7 +59,7 @@ function parseEvent(raw: unknown, i: number): BootEvent {
   if (!name && !mac && !ip) throw new HttpProblem(400, `${path} needs a name, mac or ip`);
   const timeMs = optInt(b.epoch_ms, `${path}.epoch_ms`) ?? Date.now();
   const detail = (optString(b.detail, `${path}.detail`) ?? "").slice(0, 512);
-  return { name, mac, ip, endpoint: endpoint as BootEndpoint, timeMs, detail };
+  return { name, mac, ip, endpoint, timeMs, detail };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { parseDuration } from "../config/schema";
+import { parseDuration } from "../../../shared/duration";
 import { EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
 import { outputFormat, render, type TableSpec } from "../io/output";
@@ -43,12 +43,10 @@ export function bssCommand(): Command {
     const o = run.opts;
     output(
       run,
-      await run.ctx
-        .api()
-        .json("bss", "GET", "/hosts", {
-          auth: false,
-          query: { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) },
-        }),
+      await run.ctx.api().json("bss", "GET", "/hosts", {
+        auth: false,
+        query: { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) },
+      }),
     );
   });
   withOutput(hostsGet);

@@ -1,3 +1,4 @@
+import { parseDuration } from "../../../shared/duration";
 /**
  * The configuration file's shape (upstream's ochami-config(5), plus our cluster keys for stored
  * client credentials and TLS), and the keys `ochami config set|cluster set` accept with the type
@@ -123,20 +124,6 @@ export function parseValue(type: ValueType, key: string, raw: string): { value: 
         return `${key} must be an absolute URI such as https://demo.openchami.cluster:8443, not '${raw}'`;
       }
   }
-}
-
-/** Go-style durations (`30s`, `1m30s`, `500ms`, `2h`) and plain seconds → milliseconds. */
-export function parseDuration(raw: string): number | undefined {
-  const text = raw.trim();
-  if (/^[0-9]+(\.[0-9]+)?$/.test(text)) return Number(text) * 1000;
-  const re = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
-    matched = re.lastIndex;
-  }
-  return matched === text.length && matched > 0 ? total : undefined;
 }
 
 /**
