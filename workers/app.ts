@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import { authGate } from "./auth/middleware";
-import { noteBootWrites } from "./boot-snapshot/current";
 import { authApp } from "./auth/routes";
-import type { AppEnv } from "./env";
-import { onError, onNotFound } from "./http/errors";
+import { noteBootWrites } from "./boot-snapshot/current";
 import { bssApp } from "./bss/routes";
 import { cloudInitApp } from "./cloud-init/routes";
+import type { AppEnv } from "./env";
+import { onError, onNotFound } from "./http/errors";
 import { smdApp } from "./smd/routes";
 
 /**

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { base64url, exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from "jose";
+import { base64url, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 import { generateSigningKey, publicJwk } from "../../shared/auth/keys";
 import { hashSecret } from "../../shared/auth/secret-hash";
 import worker from "../../workers/index";

@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, SignJWT, importJWK, type JWK } from "jose";
+import { decodeProtectedHeader, importJWK, type JWK, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { generateSigningKey, publicJwk } from "../../shared/auth/keys";
 import { ADMIN_ID, ADMIN_SECRET, call, createClient, now, rsaKey, signingKey, signToken, tokenFor, type Vars } from "./auth-helpers";

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { ALL_SCOPES, type Scope } from "../../shared/auth/scopes";
 import { generateSigningKey } from "../../shared/auth/keys";
 import { createApp } from "../../workers/app";
-import { adminToken, call, createClient, hs256WithPublicKey, now, signToken, signingKey, unsignedToken } from "./auth-helpers";
+import { ALL_SCOPES, type Scope } from "../../workers/auth/scopes";
+import { adminToken, call, createClient, hs256WithPublicKey, now, signingKey, signToken, unsignedToken } from "./auth-helpers";
 import { policyCases, type RouteCase } from "./auth-routes";
 
 /**

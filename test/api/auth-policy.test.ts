@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { compilePattern, decide, POLICY } from "../../workers/auth/policy";
 import { createApp } from "../../workers/app";
+import { compilePattern, decide, POLICY } from "../../workers/auth/policy";
 import { concreteRoutes, samplePath } from "./auth-routes";
 
 describe("route policy table", () => {

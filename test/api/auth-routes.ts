@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import { decide, POLICY, type Access } from "../../workers/auth/policy";
+import { type Access, decide, POLICY } from "../../workers/auth/policy";
 
 /** A concrete request path for a policy pattern or a Hono route path (params and `*` filled in). */
 export function samplePath(pattern: string): string {

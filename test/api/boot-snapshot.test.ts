@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { snapshotStats } from "../../workers/boot-snapshot/current";
 import { loadSnapshot, readGeneration } from "../../workers/boot-snapshot/load";
-import { resolveBoot, type BootKey } from "../../workers/bss/bootscript/lookup";
+import { type BootKey, resolveBoot } from "../../workers/bss/bootscript/lookup";
 import { d1NodeDirectory } from "../../workers/cloud-init/nodes";
 import { database } from "../../workers/db";
 import worker from "../../workers/index";

@@ -1,9 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../workers/app";
-import { bootLookupQuery, type BootKey } from "../../workers/bss/bootscript/lookup";
+import { type BootKey, bootLookupQuery } from "../../workers/bss/bootscript/lookup";
 import { api, getJson, ochamiSend, send } from "./client";
 
 const H = "/boot/v1/endpoint-history";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { generateHostname, metaDataDocument, renderVendorData, type NodeView } from "../../workers/cloud-init/metadata";
+import { generateHostname, metaDataDocument, type NodeView, renderVendorData } from "../../workers/cloud-init/metadata";
 import { EMPTY_DEFAULTS, mergeClusterDefaults, parseClusterDefaults } from "../../workers/cloud-init/model";
 import { formatNumber, goKeyCompare, renderYaml } from "../../workers/cloud-init/yaml";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import tutorial from "../fixtures/nodes.tutorial-9-nodes.yaml?raw";
-import newFormat from "../fixtures/nodes.new-format.yaml?raw";
 import deprecated from "../fixtures/nodes.deprecated-format.yaml?raw";
+import newFormat from "../fixtures/nodes.new-format.yaml?raw";
+import tutorial from "../fixtures/nodes.tutorial-9-nodes.yaml?raw";
 import { getJson, send } from "./client";
 import { discoverStatic } from "./ochami-discover";
 

@@ -1,6 +1,6 @@
 import { isSecretHash } from "../../shared/auth/secret-hash";
-import { scopeList } from "../../shared/auth/scopes";
 import type { Config } from "../config";
+import { scopeList } from "./scopes";
 
 /**
  * The first admin client, defined by the OCHAMI_AUTH_BOOTSTRAP_CLIENT secret binding:

@@ -1,14 +1,14 @@
 import type { Context, Hono } from "hono";
-import { ALL_SCOPES, canonicalScope, isScope, scopeList } from "../../shared/auth/scopes";
 import { generateSecret, hashSecret } from "../../shared/auth/secret-hash";
-import { isPlainObject } from "../../shared/json-keys";
 import { HttpProblem } from "../../shared/problem";
 import { database } from "../db";
 import type { AppEnv } from "../env";
 import { readJson } from "../http/body";
+import { isPlainObject } from "../http/json-keys";
 import { param, resource } from "../http/routes";
 import { forgetClient } from "./client-status";
-import { findClient, insertClient, listClients, revokeClient, type ClientRow } from "./clients-store";
+import { type ClientRow, findClient, insertClient, listClients, revokeClient } from "./clients-store";
+import { ALL_SCOPES, canonicalScope, isScope, scopeList } from "./scopes";
 
 /**
  * Client management (admin scope, see policy.ts): create a client with chosen scopes (its secret

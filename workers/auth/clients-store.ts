@@ -1,6 +1,6 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
-import { authClients } from "../../shared/db/schema";
 import { changes, type Db } from "../db";
+import { authClients } from "../db/schema";
 
 /** auth_clients rows through drizzle: the one place that reads or writes OAuth clients. */
 export type ClientRow = typeof authClients.$inferSelect;

@@ -1,10 +1,10 @@
 import type { Context, Hono } from "hono";
-import { ALL_SCOPES } from "../../shared/auth/scopes";
 import { HttpProblem } from "../../shared/problem";
-import { authConfig } from "./middleware";
 import type { AppEnv } from "../env";
 import { resource } from "../http/routes";
 import { keyringOf } from "./keyring";
+import { authConfig } from "./middleware";
+import { ALL_SCOPES } from "./scopes";
 
 /**
  * Our public keys and issuer metadata: /.well-known/jwks.json, /keys (opaal's path, which

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, importJWK, type CryptoKey, type JWK, type JWTVerifyGetKey } from "jose";
+import { type CryptoKey, createLocalJWKSet, importJWK, type JWK, type JWTVerifyGetKey } from "jose";
 import { algorithmOf, parseJwk, parseJwkList, publicJwk } from "../../shared/auth/keys";
 import type { Config } from "../config";
 

@@ -1,12 +1,12 @@
 import type { MiddlewareHandler } from "hono";
-import { grants } from "../../shared/auth/scopes";
 import { HttpProblem, problemResponse } from "../../shared/problem";
-import { configOf, type Config } from "../config";
+import { type Config, configOf } from "../config";
 import { database } from "../db";
 import type { AppEnv, Env } from "../env";
 import { clientIsActive } from "./client-status";
 import { decide } from "./policy";
-import { TokenRejected, tokenFrom, verifierProblem, verifyToken, VerifierUnavailable } from "./verify";
+import { grants } from "./scopes";
+import { TokenRejected, tokenFrom, VerifierUnavailable, verifierProblem, verifyToken } from "./verify";
 
 export const REALM = "ochami";
 

@@ -1,4 +1,4 @@
-import type { Scope } from "../../shared/auth/scopes";
+import type { Scope } from "./scopes";
 
 /**
  * THE route → access policy of the whole API, one table for every service.

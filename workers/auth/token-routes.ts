@@ -1,15 +1,15 @@
 import type { Context, Hono } from "hono";
-import { ALL_SCOPES, canonicalScope, isScope, NEUTRAL_SCOPES, scopeList, ADMIN_SCOPE } from "../../shared/auth/scopes";
 import { verifySecret } from "../../shared/auth/secret-hash";
 import type { Config } from "../config";
-import { database, type Db } from "../db";
+import { type Db, database } from "../db";
 import type { AppEnv } from "../env";
 import { resource } from "../http/routes";
 import { bootstrapClientOf } from "./bootstrap";
-import { findClient, upsertBootstrapClient, type ClientRow } from "./clients-store";
+import { type ClientRow, findClient, upsertBootstrapClient } from "./clients-store";
 import { mintAccessToken } from "./issuer";
 import { keyringOf } from "./keyring";
 import { authConfig, REALM } from "./middleware";
+import { ADMIN_SCOPE, ALL_SCOPES, canonicalScope, isScope, NEUTRAL_SCOPES, scopeList } from "./scopes";
 
 /**
  * The token endpoint: OAuth 2.0 client credentials grant (RFC 6749 §4.4), at /token (opaal's

@@ -1,7 +1,7 @@
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import { scopeList } from "../../shared/auth/scopes";
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Config } from "../config";
 import { keyringOf } from "./keyring";
+import { scopeList } from "./scopes";
 
 /** Who a verified token speaks for. */
 export interface Principal {

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { configOf } from "../config";
 import type { Env } from "../env";
 import type { Waiter } from "../history/recorder";
-import { loadSnapshot, readGeneration, sameGeneration, type Generation } from "./load";
+import { type Generation, loadSnapshot, readGeneration, sameGeneration } from "./load";
 import type { BootSnapshot } from "./model";
 
 /**

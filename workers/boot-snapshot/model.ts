@@ -1,7 +1,7 @@
 import { canonicalIp } from "../../shared/ip";
 import type { BootConfig, BootKey, BootNode, MatchKind, Resolution } from "../bss/bootscript/lookup";
 import type { GroupFacts } from "../cloud-init/metadata";
-import { EMPTY_DEFAULTS, type ClusterDefaults, type FileEncoding, type InstanceInfo } from "../cloud-init/model";
+import { type ClusterDefaults, EMPTY_DEFAULTS, type FileEncoding, type InstanceInfo } from "../cloud-init/model";
 import type { LookupOptions, NodeLookup } from "../cloud-init/nodes";
 
 /**

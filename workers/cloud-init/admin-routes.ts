@@ -6,18 +6,18 @@ import { readJson } from "../http/body";
 import { param, resource } from "../http/routes";
 import { derivedInstanceId } from "./metadata";
 import {
+  type CloudInitGroup,
   clusterDefaultsJson,
+  GROUP_NAME_RE,
   groupJson,
   groupName,
-  GROUP_NAME_RE,
+  type InstanceInfo,
   instanceInfoJson,
   mergeClusterDefaults,
   nodeId,
   parseClusterDefaults,
   parseGroup,
   parseInstanceInfo,
-  type CloudInitGroup,
-  type InstanceInfo,
 } from "./model";
 import * as store from "./store";
 

@@ -1,5 +1,5 @@
 import type { ClusterDefaults, InstanceInfo } from "./model";
-import { renderYaml, type OrderedMap, type YamlValue } from "./yaml";
+import { type OrderedMap, renderYaml, type YamlValue } from "./yaml";
 
 /**
  * The NoCloud documents a node receives, built from what is known about it (pure: no I/O, so

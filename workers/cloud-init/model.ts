@@ -1,7 +1,7 @@
-import { getKey, isPlainObject } from "../../shared/json-keys";
 import { HttpProblem } from "../../shared/problem";
 import { parseXname } from "../../shared/xname";
 import { objectBody, optInt, optString, optStringArray } from "../http/decode";
+import { getKey, isPlainObject } from "../http/json-keys";
 
 /**
  * The admin data of the cloud-init server, in upstream's JSON shapes (pkg/cistore models):

@@ -1,8 +1,8 @@
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { ipSpellings } from "../../shared/ip";
 import type { Db } from "../db";
-import { EMPTY_DEFAULTS, type ClusterDefaults, type FileEncoding, type InstanceInfo } from "./model";
 import type { GroupFacts, NodeView } from "./metadata";
+import { type ClusterDefaults, EMPTY_DEFAULTS, type FileEncoding, type InstanceInfo } from "./model";
 
 /**
  * How cloud-init finds the node behind a request: SMD EthernetInterfaces (IP → component), SMD

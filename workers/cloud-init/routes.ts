@@ -1,15 +1,15 @@
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
+import type { BootStep } from "../../shared/boot-events";
 import { HttpProblem } from "../../shared/problem";
+import { currentSnapshot } from "../boot-snapshot/current";
 import { configOf, nodeBaseUrl } from "../config";
 import { database } from "../db";
 import type { AppEnv } from "../env";
-import type { BootStep } from "../../shared/boot-events";
-import { currentSnapshot } from "../boot-snapshot/current";
 import { recordBootEvent, waiterOf } from "../history/recorder";
 import { clientAddress } from "../http/client-ip";
 import { param, resource } from "../http/routes";
 import { registerAdminRoutes } from "./admin-routes";
-import { includeBase, instanceIdOf, renderMetaData, renderVendorData, USER_DATA, type NodeView } from "./metadata";
+import { includeBase, instanceIdOf, type NodeView, renderMetaData, renderVendorData, USER_DATA } from "./metadata";
 import { decodeBase64, GROUP_NAME_RE, nodeId } from "./model";
 import { d1NodeDirectory, type NodeDirectory, type NodeLookup } from "./nodes";
 

@@ -1,7 +1,7 @@
 import { asc, eq, sql } from "drizzle-orm";
-import { cloudInitClusterDefaults, cloudInitGroups, cloudInitInstances } from "../../shared/db/schema";
-import { changes, runBatch, type Db } from "../db";
-import { EMPTY_DEFAULTS, type ClusterDefaults, type CloudInitGroup, type FileEncoding, type InstanceInfo } from "./model";
+import { changes, type Db, runBatch } from "../db";
+import { cloudInitClusterDefaults, cloudInitGroups, cloudInitInstances } from "../db/schema";
+import { type CloudInitGroup, type ClusterDefaults, EMPTY_DEFAULTS, type FileEncoding, type InstanceInfo } from "./model";
 
 /** The cloud-init admin data in D1 (the boot path reads it through nodes.ts instead). */
 

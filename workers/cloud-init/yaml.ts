@@ -1,4 +1,4 @@
-import { Document, Pair, Scalar, YAMLMap, YAMLSeq, type Node, type ScalarTag } from "yaml";
+import { Document, type Node, Pair, Scalar, type ScalarTag, YAMLMap, YAMLSeq } from "yaml";
 
 /**
  * YAML as upstream's cloud-init server writes meta-data (Go's gopkg.in/yaml.v2 2.4): structs keep

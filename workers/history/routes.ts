@@ -1,17 +1,17 @@
 import type { Context, Hono } from "hono";
 import { BOOT_STEPS, isBootStep } from "../../shared/boot-events";
-import { isPlainObject } from "../../shared/json-keys";
+import { isIP } from "../../shared/ip";
 import { normalizeMac } from "../../shared/mac";
 import { HttpProblem } from "../../shared/problem";
-import { isIP } from "../../shared/ip";
 import { parseXname } from "../../shared/xname";
 import { configOf } from "../config";
 import { database } from "../db";
 import { readJson } from "../http/body";
 import { objectBody, optArray, optInt, optString } from "../http/decode";
+import { isPlainObject } from "../http/json-keys";
 import { Query } from "../http/query";
 import { resource } from "../http/routes";
-import { eventJson, latestJson, type BootEvent } from "./model";
+import { type BootEvent, eventJson, latestJson } from "./model";
 import { recordBootEvents, settleBootEvents, waiterOf } from "./recorder";
 import * as store from "./store";
 

@@ -1,6 +1,6 @@
-import { and, asc, desc, gt, gte, sql, type SQL } from "drizzle-orm";
-import { bootEvents, bootLatest } from "../../shared/db/schema";
-import { chunks, inList, runBatch, type Db, type Statement } from "../db";
+import { and, asc, desc, gt, gte, type SQL, sql } from "drizzle-orm";
+import { chunks, type Db, inList, runBatch, type Statement } from "../db";
+import { bootEvents, bootLatest } from "../db/schema";
 import type { BootEvent, LatestRow } from "./model";
 
 /**

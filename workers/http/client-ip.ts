@@ -1,4 +1,4 @@
-import { canonicalIp, inCidrList, type CidrList } from "../../shared/ip";
+import { type CidrList, canonicalIp, inCidrList } from "../../shared/ip";
 
 /**
  * Who sent a request: the one place the API decides a client's IP address. cloud-init identifies a

@@ -1,5 +1,5 @@
-import { canonicalKeys, isPlainObject } from "../../shared/json-keys";
 import { HttpProblem } from "../../shared/problem";
+import { canonicalKeys, isPlainObject } from "./json-keys";
 
 /**
  * Typed reads of decoded JSON with Go-compatible leniency (case-insensitive keys; json.Number

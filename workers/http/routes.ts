@@ -1,4 +1,4 @@
-import type { Context, Hono, Handler } from "hono";
+import type { Context, Handler, Hono } from "hono";
 import { problemResponse } from "../../shared/problem";
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD";

@@ -2,15 +2,15 @@ import type { Context, Hono } from "hono";
 import { parseMac } from "../../../shared/mac";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
-import { configOf, nodeBaseUrl } from "../../config";
-import { database, type Db } from "../../db";
 import { currentSnapshot } from "../../boot-snapshot/current";
+import { configOf, nodeBaseUrl } from "../../config";
+import { type Db, database } from "../../db";
 import { recordBootEvent, waiterOf } from "../../history/recorder";
 import { clientAddress } from "../../http/client-ip";
 import { parseGoInt, Query } from "../../http/query";
 import { resource } from "../../http/routes";
-import { resolveBoot, type BootKey } from "./lookup";
-import { decideBootscript, type BootRequest, type ScriptSettings } from "./script";
+import { type BootKey, resolveBoot } from "./lookup";
+import { type BootRequest, decideBootscript, type ScriptSettings } from "./script";
 
 /** One value of a parameter; upstream concatenates repeats, which only ever makes garbage. */
 function single(q: Query, name: string): string {

@@ -8,7 +8,7 @@ import { resource } from "../../http/routes";
 import { componentJson } from "../../smd/components/model";
 import { bootParameterElements } from "../params/routes";
 import { listAssignments } from "../params/store";
-import { listHosts, type HostFilter, type HostRecord } from "./store";
+import { type HostFilter, type HostRecord, listHosts } from "./store";
 
 /** Upstream's SMComponent: the SMD component, then FQDN, MAC and EndpointEnabled. */
 export function hostJson(h: HostRecord): Record<string, unknown> {

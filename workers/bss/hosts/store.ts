@@ -1,6 +1,6 @@
-import { asc, eq, or, sql, type SQL } from "drizzle-orm";
-import { componentEndpoints, components, ethernetInterfaces } from "../../../shared/db/schema";
-import { inList, type Db } from "../../db";
+import { asc, eq, or, type SQL, sql } from "drizzle-orm";
+import { type Db, inList } from "../../db";
+import { componentEndpoints, components, ethernetInterfaces } from "../../db/schema";
 import type { ComponentRow } from "../../smd/components/model";
 
 /** A Node as BSS sees it: its SMD component, its MACs (EthernetInterfaces) and FQDN. */

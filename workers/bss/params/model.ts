@@ -1,9 +1,9 @@
-import { canonicalValue } from "../../../shared/hms-values";
-import { isPlainObject } from "../../../shared/json-keys";
 import { parseMac } from "../../../shared/mac";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
 import { decodeError, objectBody, optArray, optString, optStringArray } from "../../http/decode";
+import { isPlainObject } from "../../http/json-keys";
+import { canonicalValue } from "../../smd/hms-values";
 
 /**
  * Boot parameters as BSS clients send and read them (bssTypes.BootParams), and how this service

@@ -6,19 +6,19 @@ import { readJson } from "../../http/body";
 import { parseGoInt, Query } from "../../http/query";
 import { resource } from "../../http/routes";
 import {
+  type BootParamsInput,
   bootParamsJson,
+  type ConfigContent,
   compareIdentifiers,
   contentOf,
   describeIdentifiers,
   hasChanges,
   hostIdentifier,
+  type Identifier,
   macIdentifier,
   mergeContent,
   notFoundDetail,
   parseBootParams,
-  type BootParamsInput,
-  type ConfigContent,
-  type Identifier,
 } from "./model";
 import * as store from "./store";
 

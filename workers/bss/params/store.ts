@@ -1,6 +1,6 @@
-import { sql, type SQL } from "drizzle-orm";
-import { bootAssignments, bootConfigs } from "../../../shared/db/schema";
-import { runBatch, type Db, type Statement } from "../../db";
+import { type SQL, sql } from "drizzle-orm";
+import { type Db, runBatch, type Statement } from "../../db";
+import { bootAssignments, bootConfigs } from "../../db/schema";
 import type { AssignmentKind, ConfigContent, Identifier } from "./model";
 
 /**

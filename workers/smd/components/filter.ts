@@ -1,7 +1,7 @@
-import { canonicalValue, type HmsValueKind } from "../../../shared/hms-values";
 import { HttpProblem } from "../../../shared/problem";
 import { canonicalHmsType, parseXname } from "../../../shared/xname";
-import { parseTerms as terms, type Terms } from "../terms";
+import { canonicalValue, type HmsValueKind } from "../hms-values";
+import { type Terms, parseTerms as terms } from "../terms";
 import type { Projection } from "./model";
 
 /**

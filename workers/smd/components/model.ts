@@ -1,8 +1,8 @@
-import { canonicalValue, type HmsValueKind } from "../../../shared/hms-values";
 import { HttpProblem } from "../../../shared/problem";
 import { bogusNid, parseXname } from "../../../shared/xname";
+import type { components } from "../../db/schema";
 import { objectBody, optBool, optInt, optString } from "../../http/decode";
-import type { components } from "../../../shared/db/schema";
+import { canonicalValue, type HmsValueKind } from "../hms-values";
 
 export type ComponentRow = typeof components.$inferSelect;
 

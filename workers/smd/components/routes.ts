@@ -1,19 +1,19 @@
+import { sql } from "drizzle-orm";
 import type { Context, Hono } from "hono";
-import { components } from "../../../shared/db/schema";
-import { canonicalValue, VALID_START_STATES } from "../../../shared/hms-values";
-import { getKey, hasKey, isPlainObject } from "../../../shared/json-keys";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
-import { database, inList, runBatch, type Db } from "../../db";
-import { objectBody, optArray, optBool, optInt, optString, optStringArray } from "../../http/decode";
+import { type Db, database, inList, runBatch } from "../../db";
+import { components } from "../../db/schema";
 import { readJson } from "../../http/body";
+import { objectBody, optArray, optBool, optInt, optString, optStringArray } from "../../http/decode";
+import { getKey, hasKey, isPlainObject } from "../../http/json-keys";
 import { Query } from "../../http/query";
-import { param, resource } from "../../http/routes";
 import { deletedCount, noContent } from "../../http/responses";
-import { jsonFilterSource, parseComponentFilter, type ComponentFilter } from "./filter";
-import { applyNodeDefaults, parseComponentInput, projectComponent, type ComponentInput, type ComponentRow } from "./model";
+import { param, resource } from "../../http/routes";
+import { canonicalValue, VALID_START_STATES } from "../hms-values";
+import { type ComponentFilter, jsonFilterSource, parseComponentFilter } from "./filter";
+import { applyNodeDefaults, type ComponentInput, type ComponentRow, parseComponentInput, projectComponent } from "./model";
 import * as store from "./store";
-import { sql } from "drizzle-orm";
 
 const dbOf = (c: Context) => database(c.env.DB);
 

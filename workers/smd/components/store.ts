@@ -1,6 +1,6 @@
-import { and, asc, eq, gte, lte, or, sql, type SQL } from "drizzle-orm";
-import { components, groupMembers, nodeMaps, partitionMembers } from "../../../shared/db/schema";
-import { changes, chunks, countAndDelete, idsInChunks, inList, notInList, runBatch, type Db, type Statement } from "../../db";
+import { and, asc, eq, gte, lte, or, type SQL, sql } from "drizzle-orm";
+import { changes, chunks, countAndDelete, type Db, idsInChunks, inList, notInList, runBatch, type Statement } from "../../db";
+import { components, groupMembers, nodeMaps, partitionMembers } from "../../db/schema";
 import { termsWhere } from "../terms";
 import type { ComponentFilter } from "./filter";
 import type { ComponentRow, NodeMapDefaults } from "./model";

@@ -1,26 +1,26 @@
 import { eq } from "drizzle-orm";
 import type { Context, Hono } from "hono";
-import { components } from "../../../shared/db/schema";
-import { getKey, hasKey, isPlainObject } from "../../../shared/json-keys";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
-import { database, isForeignKeyViolation, isUniqueViolation, type Db } from "../../db";
+import { type Db, database, isForeignKeyViolation, isUniqueViolation } from "../../db";
+import { components } from "../../db/schema";
 import { readJson } from "../../http/body";
 import { objectBody, optString, optStringArray } from "../../http/decode";
+import { getKey, hasKey, isPlainObject } from "../../http/json-keys";
 import { Query } from "../../http/query";
-import { param, resource } from "../../http/routes";
 import { createdList, deletedCount, noContent } from "../../http/responses";
+import { param, resource } from "../../http/routes";
 import { parseComponentFilter } from "../components/filter";
 import { filterWhere } from "../components/store";
 import {
   groupJson,
   LABEL_RE,
+  PARTITION_RE,
   parseGroupBody,
   parsePartitionBody,
   parsePartitionName,
   parseTags,
   partitionJson,
-  PARTITION_RE,
 } from "./model";
 import * as store from "./store";
 

@@ -1,6 +1,6 @@
-import { and, asc, eq, sql, type SQL } from "drizzle-orm";
-import { components, groupMembers, groups, partitionMembers, partitions } from "../../../shared/db/schema";
-import { changes, chunks, idsInChunks, inList, runBatch, type Db, type Statement } from "../../db";
+import { and, asc, eq, type SQL, sql } from "drizzle-orm";
+import { changes, chunks, type Db, idsInChunks, inList, runBatch, type Statement } from "../../db";
+import { components, groupMembers, groups, partitionMembers, partitions } from "../../db/schema";
 import type { GroupRecord, PartitionRecord } from "./model";
 
 /** Each group with its member IDs (one query); `partition` narrows the members shown. */

@@ -1,15 +1,15 @@
 import type { Context, Hono } from "hono";
-import { isPlainObject } from "../../../shared/json-keys";
 import { interfaceIdFromMac, parseMac } from "../../../shared/mac";
 import { HttpProblem } from "../../../shared/problem";
 import { canonicalHmsType, parseXname } from "../../../shared/xname";
 import { database, isUniqueViolation } from "../../db";
 import { readJson } from "../../http/body";
 import { objectBody, optArray, optString } from "../../http/decode";
+import { isPlainObject } from "../../http/json-keys";
 import { Query } from "../../http/query";
-import { param, resource } from "../../http/routes";
 import { createdOne, deletedCount } from "../../http/responses";
-import { interfaceJson, ipJson, parseRfc3339, storedTimestamp, storedIp, type InterfaceRecord } from "./model";
+import { param, resource } from "../../http/routes";
+import { type InterfaceRecord, interfaceJson, ipJson, parseRfc3339, storedIp, storedTimestamp } from "./model";
 import * as store from "./store";
 
 const BASE = "/hsm/v2/Inventory/EthernetInterfaces";

@@ -1,6 +1,6 @@
-import { and, asc, eq, sql, type SQL } from "drizzle-orm";
-import { ethernetInterfaceIps, ethernetInterfaces } from "../../../shared/db/schema";
-import { changes, countAndDelete, inList, runBatch, type Db, type Statement } from "../../db";
+import { and, asc, eq, type SQL, sql } from "drizzle-orm";
+import { changes, countAndDelete, type Db, inList, runBatch, type Statement } from "../../db";
+import { ethernetInterfaceIps, ethernetInterfaces } from "../../db/schema";
 import type { InterfaceRecord } from "./model";
 
 export interface InterfaceFilter {

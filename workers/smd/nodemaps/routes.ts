@@ -1,15 +1,15 @@
 import { asc, eq } from "drizzle-orm";
 import type { Context, Hono } from "hono";
-import { nodeMaps } from "../../../shared/db/schema";
-import { canonicalValue } from "../../../shared/hms-values";
-import { isPlainObject } from "../../../shared/json-keys";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
 import { changes, countAndDelete, database, isUniqueViolation, runBatch } from "../../db";
+import { nodeMaps } from "../../db/schema";
 import { readJson } from "../../http/body";
 import { objectBody, optArray, optInt, optString } from "../../http/decode";
-import { param, resource } from "../../http/routes";
+import { isPlainObject } from "../../http/json-keys";
 import { deletedCount, noContent } from "../../http/responses";
+import { param, resource } from "../../http/routes";
+import { canonicalValue } from "../hms-values";
 
 /**
  * /Defaults/NodeMaps: the NID, Role and SubRole a node gets when it is created without them.

@@ -1,8 +1,8 @@
 import { isIP } from "../../../shared/ip";
 import { HttpProblem } from "../../../shared/problem";
 import { CONTROLLER_TYPES, parseXname, xnameType } from "../../../shared/xname";
+import type { componentEndpoints, redfishEndpoints } from "../../db/schema";
 import { objectBody, optBool, optString } from "../../http/decode";
-import type { componentEndpoints, redfishEndpoints } from "../../../shared/db/schema";
 
 export type RedfishEndpointRow = typeof redfishEndpoints.$inferSelect;
 export type ComponentEndpointRow = typeof componentEndpoints.$inferSelect;

@@ -1,7 +1,7 @@
-import { getKey, isPlainObject } from "../../../shared/json-keys";
 import { canonicalIp } from "../../../shared/ip";
 import { parseMac } from "../../../shared/mac";
 import { HttpProblem } from "../../../shared/problem";
+import { getKey, isPlainObject } from "../../http/json-keys";
 import type { InterfaceRecord } from "../interfaces/model";
 import type { ComponentEndpointRow } from "./model";
 

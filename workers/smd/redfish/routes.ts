@@ -1,19 +1,19 @@
 import { eq } from "drizzle-orm";
 import type { Context, Hono } from "hono";
-import { componentEndpoints, redfishEndpoints } from "../../../shared/db/schema";
-import { isPlainObject } from "../../../shared/json-keys";
 import { HttpProblem } from "../../../shared/problem";
 import { canonicalHmsType, parseXname } from "../../../shared/xname";
 import { database, isUniqueViolation } from "../../db";
+import { componentEndpoints, redfishEndpoints } from "../../db/schema";
 import { readJson } from "../../http/body";
 import { objectBody, optArray } from "../../http/decode";
+import { isPlainObject } from "../../http/json-keys";
 import { Query } from "../../http/query";
-import { param, resource } from "../../http/routes";
 import { createdList, deletedCount } from "../../http/responses";
+import { param, resource } from "../../http/routes";
 import { storedTimestamp } from "../interfaces/model";
-import { componentEndpointJson, redfishEndpointJson, RFE_KEYS, validateRedfishEndpoint, type RedfishEndpointRow } from "./model";
-import { hasDiscoveryPayload, parseDiscoveredInventory } from "./parser";
 import { parseTerms } from "../terms";
+import { componentEndpointJson, type RedfishEndpointRow, RFE_KEYS, redfishEndpointJson, validateRedfishEndpoint } from "./model";
+import { hasDiscoveryPayload, parseDiscoveredInventory } from "./parser";
 import * as store from "./store";
 
 const dbOf = (c: Context) => database(c.env.DB);

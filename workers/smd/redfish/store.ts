@@ -1,8 +1,8 @@
-import { and, asc, eq, sql, type SQL } from "drizzle-orm";
-import { componentEndpoints, components, redfishEndpoints } from "../../../shared/db/schema";
-import { inList, runBatch, type Db, type Statement } from "../../db";
-import { termsWhere, type Terms } from "../terms";
+import { and, asc, eq, type SQL, sql } from "drizzle-orm";
+import { type Db, inList, runBatch, type Statement } from "../../db";
+import { componentEndpoints, components, redfishEndpoints } from "../../db/schema";
 import { insertInterfaceStatements } from "../interfaces/store";
+import { type Terms, termsWhere } from "../terms";
 import type { ComponentEndpointRow, RedfishEndpointRow } from "./model";
 import type { DiscoveredInventory } from "./parser";
 

@@ -1,9 +1,9 @@
 import type { Hono } from "hono";
-import { HMS_VALUES } from "../../../shared/hms-values";
 import { HttpProblem } from "../../../shared/problem";
 import { HMS_TYPES } from "../../../shared/xname";
-import { resource } from "../../http/routes";
 import { message, noContent } from "../../http/responses";
+import { resource } from "../../http/routes";
+import { HMS_VALUES } from "../hms-values";
 
 const VALUES: Record<string, readonly string[]> = { ...HMS_VALUES, Type: HMS_TYPES };
 

@@ -315,7 +315,7 @@ export const cloudInitInstances = sqliteTable("cloud_init_instances", {
 export const authClients = sqliteTable("auth_clients", {
   clientId: text("client_id").primaryKey(),
   name: text("name").notNull().default(""),
-  /** Space-separated canonical scopes (shared/auth/scopes.ts), as in an OAuth `scope` value. */
+  /** Space-separated canonical scopes (workers/auth/scopes.ts), as in an OAuth `scope` value. */
   scope: text("scope").notNull(),
   secretHash: text("secret_hash").notNull(),
   /** `api` (POST /auth/clients) or `bootstrap` (seeded from the OCHAMI_AUTH_BOOTSTRAP_CLIENT secret). */

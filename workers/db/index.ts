@@ -1,7 +1,7 @@
-import { sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import { type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect, type SQLiteTable } from "drizzle-orm/sqlite-core";
-import * as schema from "../shared/db/schema";
+import * as schema from "./schema";
 
 export type Db = ReturnType<typeof database>;
 
