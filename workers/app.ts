@@ -1,11 +1,12 @@
-import { Hono } from "hono";
 import { authGate } from "./auth/middleware";
 import { authApp } from "./auth/routes";
-import { noteBootWrites } from "./boot-snapshot/current";
+import { noteBootWrites } from "./boot/snapshot/current";
 import { bssApp } from "./bss/routes";
 import { cloudInitApp } from "./cloud-init/routes";
-import type { AppEnv } from "./env";
+import { docsApp } from "./docs/routes";
 import { onError, onNotFound } from "./http/errors";
+import { router } from "./http/route";
+import { requestContext } from "./request-context";
 import { smdApp } from "./smd/routes";
 
 /**
@@ -15,16 +16,17 @@ import { smdApp } from "./smd/routes";
  *                                    gateway alias; chain URLs keep whichever a node used)
  *   /cloud-init                      cloud-init server (NoCloud data for nodes, admin API)
  *   /token, /oauth2/token, /keys, /.well-known/*, /auth/clients   our token issuer (workers/auth)
- * `strict: false` ignores a trailing slash everywhere (cloud-init really calls
- * `/hsm/v2/Inventory/EthernetInterfaces/`).
- * The auth gate runs before every route (and before 404s): workers/auth/policy.ts says what each
- * route needs.
+ *   /openapi.json, /docs             this API described (workers/docs)
+ * Middleware, in order: the request's context (configuration, database), the boot snapshot's
+ * write tracking, then the one auth gate (workers/auth/policy.ts says what each route needs),
+ * before every route and before 404s.
  */
 export function createApp() {
-  const app = new Hono<AppEnv>({ strict: false });
+  const app = router();
   app.onError(onError);
   app.notFound(onNotFound);
-  // Before auth, so a write it lets through always counts (see workers/boot-snapshot/current.ts).
+  app.use("*", requestContext());
+  // Before auth, so a write it lets through always counts (see workers/boot/snapshot/current.ts).
   app.use("*", noteBootWrites());
   app.use("*", authGate());
   app.route("/", authApp());
@@ -33,5 +35,6 @@ export function createApp() {
   app.route("/boot/v1", bss);
   app.route("/apis/bss/boot/v1", bss);
   app.route("/cloud-init", cloudInitApp());
+  app.route("/", docsApp(app));
   return app;
 }

@@ -1,8 +1,8 @@
 import { createApp } from "./app";
-import type { Env } from "./env";
+import type { Bindings } from "./env";
 
 const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<Bindings>;

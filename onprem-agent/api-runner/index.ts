@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { serializeConfig } from "miniflare";
-import { configOf } from "../../workers/config";
+import { checkConfig } from "../../workers/config";
 import { bundleWorker } from "./bundle";
 import { applyMigrations } from "./migrate";
 import { buildApiConfig, buildDatabaseConfig } from "./workerd-config";
@@ -56,7 +56,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const vars = { ...RUNNER_DEFAULTS, ...settings.vars, ...opts.vars };
   // The worker parses its variables per request; a bad one would make every request a 500, so
   // refuse to start instead, naming the variable.
-  configOf(vars);
+  checkConfig(vars);
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const [workerScript] = await Promise.all([bundleWorker(settings.main), applyMigrations(opts.stateDir, settings.d1Binding)]);
   const log = opts.onLog ?? ((line: string) => process.stderr.write(line + "\n"));

@@ -1,10 +1,11 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { snapshotStats } from "../../workers/boot-snapshot/current";
-import { loadSnapshot, readGeneration } from "../../workers/boot-snapshot/load";
-import { type BootKey, resolveBoot } from "../../workers/bss/bootscript/lookup";
-import { d1NodeDirectory } from "../../workers/cloud-init/nodes";
+import { d1Reader } from "../../workers/boot/d1";
+import { snapshotStats } from "../../workers/boot/snapshot/current";
+import { loadSnapshot, readGeneration, SNAPSHOT_QUERIES } from "../../workers/boot/snapshot/load";
+import type { BootKey } from "../../workers/boot/types";
 import { database } from "../../workers/db";
 import worker from "../../workers/index";
 import { ochamiSend, send } from "./client";
@@ -95,7 +96,7 @@ beforeAll(async () => {
 describe("the boot snapshot answers what D1 answers", () => {
   it("for every kind of bootscript key", async () => {
     const db = database(env.DB);
-    const { snapshot } = await loadSnapshot(env.DB);
+    const { snapshot } = await loadSnapshot(database(env.DB));
     const keys: BootKey[] = [
       ...["01:01", "01:02", "02:01", "03:01", "04:01", "05:01", "06:01", "0b:01", "09:01", "0a:01", "ff:ff"].map((m) => ({
         mac: `02:00:00:00:${m}`,
@@ -114,8 +115,8 @@ describe("the boot snapshot answers what D1 answers", () => {
     ];
     const kinds = new Set<string>();
     for (const key of keys) {
-      const fromD1 = await resolveBoot(db, key);
-      expect(snapshot.resolveBoot(key), JSON.stringify(key)).toEqual(fromD1);
+      const fromD1 = await d1Reader(db).resolveBoot(key);
+      expect(await snapshot.resolveBoot(key), JSON.stringify(key)).toEqual(fromD1);
       kinds.add(fromD1.matchedBy ?? (fromD1.component ? "nothing" : "unknown"));
     }
     // The data above reaches every precedence level, and the cases with no answer.
@@ -123,8 +124,8 @@ describe("the boot snapshot answers what D1 answers", () => {
   });
 
   it("for every node address and group file", async () => {
-    const d1 = d1NodeDirectory(database(env.DB));
-    const { snapshot } = await loadSnapshot(env.DB);
+    const d1 = d1Reader(database(env.DB));
+    const { snapshot } = await loadSnapshot(database(env.DB));
     const ips = [
       "10.1.0.1",
       "10.1.0.11",
@@ -142,11 +143,11 @@ describe("the boot snapshot answers what D1 answers", () => {
     ];
     for (const ip of ips)
       for (const file of [undefined, "compute", "slurm", "nocidata"]) {
-        expect(snapshot.nodeByIp(ip, { file }), `${ip} ${file}`).toEqual(await d1.byIp(ip, { file }));
+        expect(await snapshot.nodeByIp(ip, { file }), `${ip} ${file}`).toEqual(await d1.nodeByIp(ip, { file }));
       }
     for (const id of ["x3000c0s1b0n0", "x3000c0s9b0n0", "x3000c0s7b0n0"])
-      expect(snapshot.nodeById(id, { file: "slurm" })).toEqual(await d1.byId(id, { file: "slurm" }));
-    const one = snapshot.nodeByIp("fd00::1:1")!.view;
+      expect(await snapshot.nodeById(id, { file: "slurm" })).toEqual(await d1.nodeById(id, { file: "slurm" }));
+    const one = (await snapshot.nodeByIp("fd00::1:1"))!.view;
     expect(one).toMatchObject({ id: "x3000c0s1b0n0", inSmd: true, ip: "10.1.0.11", groups: ["compute", "slurm"] });
     expect(one.instance?.hostname).toBe("one.example");
   });
@@ -242,7 +243,7 @@ describe("the boot snapshot is never stale", () => {
 });
 
 describe("the generation triggers", () => {
-  const gen = async () => (await readGeneration(env.DB)).generation;
+  const gen = async () => (await readGeneration(database(env.DB))).generation;
   const bumps = async (what: string) => {
     const before = await gen();
     await sql(what);
@@ -270,8 +271,12 @@ describe("the generation triggers", () => {
   });
 
   it("cover every table the snapshot loads", async () => {
-    const src = (await import("../../workers/boot-snapshot/load?raw")).default as string;
-    const tables = new Set([...src.matchAll(/FROM (\w+)/g)].map((m) => m[1]));
+    const dialect = new SQLiteAsyncDialect();
+    const src = Object.values(SNAPSHOT_QUERIES)
+      .map((q) => dialect.sqlToQuery(q).sql)
+      .join("\n");
+    const tables = new Set([...src.matchAll(/FROM "(\w+)"/g)].map((m) => m[1]));
+    expect(tables.size).toBeGreaterThan(5);
     tables.delete("boot_generation");
     const triggers = await env.DB.prepare("SELECT tbl_name AS t, name FROM sqlite_master WHERE type = 'trigger'").all<{
       t: string;

@@ -3,7 +3,8 @@ import { env } from "cloudflare:workers";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../workers/app";
-import { type BootKey, bootLookupQuery } from "../../workers/bss/bootscript/lookup";
+import { bootLookupQuery } from "../../workers/boot/d1";
+import type { BootKey } from "../../workers/boot/types";
 import { api, getJson, ochamiSend, send } from "./client";
 
 const H = "/boot/v1/endpoint-history";

@@ -65,7 +65,7 @@ describe("scripts", () => {
     const known = decideBootscript(
       { ...req, retry: 3 },
       {
-        component: { id: "x1c0s0b0n0", nid: 7, role: "Compute", enabled: true, firstMac: "02:00:00:00:00:01" },
+        component: { id: "x1c0s0b0n0", nid: 7, role: "Compute", enabled: true, macs: ["02:00:00:00:00:01"] },
         config: { kernel: "http://k", initrd: "", params: "" },
         matchedBy: "role",
       },

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { generateHostname, metaDataDocument, type NodeView, renderVendorData } from "../../workers/cloud-init/metadata";
-import { EMPTY_DEFAULTS, mergeClusterDefaults, parseClusterDefaults } from "../../workers/cloud-init/model";
+import type { NodeView } from "../../workers/boot/types";
+import { generateHostname, metaDataDocument, renderVendorData } from "../../workers/cloud-init/metadata";
+import { EMPTY_DEFAULTS } from "../../workers/boot/types";
+import { mergeClusterDefaults, parseClusterDefaults } from "../../workers/cloud-init/model";
 import { formatNumber, goKeyCompare, renderYaml } from "../../workers/cloud-init/yaml";
 
 /**

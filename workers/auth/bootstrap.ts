@@ -1,5 +1,5 @@
 import { isSecretHash } from "../../shared/auth/secret-hash";
-import type { Config } from "../config";
+import type { AuthConfig } from "../config";
 import { scopeList } from "./scopes";
 
 /**
@@ -17,7 +17,7 @@ export interface BootstrapClient {
 
 const parsed = new Map<string, BootstrapClient | null>();
 
-export function bootstrapClientOf(config: Config): BootstrapClient | undefined {
+export function bootstrapClientOf(config: AuthConfig): BootstrapClient | undefined {
   const text = config.bootstrapClient;
   if (!text) return undefined;
   let client = parsed.get(text);

@@ -1,11 +1,8 @@
-import type { Context, Hono } from "hono";
-import { generateSecret, hashSecret } from "../../shared/auth/secret-hash";
+import { z } from "zod";
 import { HttpProblem } from "../../shared/problem";
-import { database } from "../db";
-import type { AppEnv } from "../env";
-import { readJson } from "../http/body";
-import { isPlainObject } from "../http/json-keys";
-import { param, resource } from "../http/routes";
+import { generateSecret, hashSecret } from "../../shared/auth/secret-hash";
+import { op, type RequestScope, type Router, resource } from "../http/route";
+import { json, jsonBody, problems } from "../http/wire";
 import { forgetClient } from "./client-status";
 import { type ClientRow, findClient, insertClient, listClients, revokeClient } from "./clients-store";
 import { ALL_SCOPES, canonicalScope, isScope, scopeList } from "./scopes";
@@ -15,10 +12,105 @@ import { ALL_SCOPES, canonicalScope, isScope, scopeList } from "./scopes";
  * is shown once, stored only hashed), list, show, revoke. Field names follow RFC 7591 (dynamic
  * client registration) where one exists.
  */
-export function registerClientRoutes(app: Hono<AppEnv>) {
-  resource(app, "/auth/clients", { GET: list, POST: create });
-  resource(app, "/auth/clients/:id", { GET: show, DELETE: revoke });
+export function registerClientRoutes(app: Router) {
+  const tags = ["Auth"];
+  resource(app, "/auth/clients", {
+    get: op(
+      { summary: "Every API client", tags, responses: { 200: json(z.object({ clients: z.array(Client) }), "the clients") } },
+      async (c) => c.json({ clients: (await listClients(c.var.db)).map(view) }),
+    ),
+    post: op(
+      {
+        summary: "Create an API client",
+        description: "Its secret is in this answer only; it is stored hashed.",
+        tags,
+        request: { body: jsonBody(NewClient) },
+        responses: { 201: json(CreatedClient, "created"), ...problems(400, 409) },
+      },
+      async (c) => create(c, c.req.valid("json")),
+    ),
+  });
+  resource(app, "/auth/clients/{id}", {
+    get: op(
+      { summary: "An API client", tags, request: { params: ClientId }, responses: { 200: json(Client, "the client"), ...problems(404) } },
+      async (c) => {
+        const { id } = c.req.valid("param");
+        const row = await findClient(c.var.db, id);
+        if (!row) throw new HttpProblem(404, `no client '${id}'`);
+        return c.json(view(row));
+      },
+    ),
+    // Revocation is permanent and immediate for the token endpoint; see client-status.ts for issued tokens.
+    delete: op(
+      {
+        summary: "Revoke an API client: its tokens stop working at once",
+        tags,
+        request: { params: ClientId },
+        responses: { 200: json(Client, "the client, revoked"), ...problems(404) },
+      },
+      async (c) => {
+        const { id } = c.req.valid("param");
+        const row = await revokeClient(c.var.db, id, new Date().toISOString());
+        if (!row) throw new HttpProblem(404, `no client '${id}'`);
+        forgetClient(id);
+        return c.json(view(row));
+      },
+    ),
+  });
 }
+
+const ClientId = z.object({ id: z.string().meta({ description: "the client_id" }) });
+
+const Client = z
+  .object({
+    client_id: z.string(),
+    client_name: z.string(),
+    scope: z.string(),
+    origin: z.string().meta({ description: "bootstrap (the first admin client) or api" }),
+    created_by: z.string(),
+    created_at: z.string(),
+    revoked_at: z.string().nullable(),
+    active: z.boolean(),
+  })
+  .meta({ id: "Client" });
+
+const CreatedClient = Client.extend({ client_secret: z.string(), grant_types: z.array(z.string()) }).meta({ id: "CreatedClient" });
+
+const NEW_CLIENT_EXAMPLE = '{"client_name":"ci","scope":"smd:read smd:write"}';
+const SCOPE_REQUIRED = `scope is required: a space-separated string or an array of: ${ALL_SCOPES.join(" ")}`;
+
+/** A new client: a name and scopes, optionally its id; `name` and `scopes` are accepted for client_name and scope. */
+const NewClient = z
+  .record(z.string(), z.unknown(), { error: `the body must be a JSON object like ${NEW_CLIENT_EXAMPLE}` })
+  .transform((body, ctx) => {
+    const fail = (message: string) => {
+      ctx.addIssue({ code: "custom", message });
+      return z.NEVER;
+    };
+    const clientId = body.client_id === undefined ? crypto.randomUUID() : body.client_id;
+    if (typeof clientId !== "string" || !CLIENT_ID.test(clientId))
+      return fail("client_id must be 1-64 characters of letters, digits and . _ ~ -, starting with a letter or digit");
+    const name = body.client_name ?? body.name ?? "";
+    if (typeof name !== "string" || name.length > 200) return fail("client_name must be a string of at most 200 characters");
+    const rawScopes = body.scope ?? body.scopes;
+    if (!(typeof rawScopes === "string" || Array.isArray(rawScopes))) return fail(SCOPE_REQUIRED);
+    const names: unknown[] = Array.isArray(rawScopes) ? rawScopes : rawScopes.split(" ");
+    const unknown = names.find((s) => typeof s !== "string" || (s.trim() !== "" && !isScope(canonicalScope(s.trim()))));
+    if (unknown !== undefined) return fail(`unknown scope ${JSON.stringify(unknown)}; known: ${ALL_SCOPES.join(" ")}`);
+    const scopes = scopeList(rawScopes);
+    if (scopes.length === 0) return fail(`scope is empty; known: ${ALL_SCOPES.join(" ")}`);
+    return { clientId, name, scopes };
+  })
+  .meta({
+    id: "NewClient",
+    type: "object",
+    properties: {
+      client_name: { type: "string" },
+      scope: { type: "string", description: `space-separated: ${ALL_SCOPES.join(" ")}` },
+      client_id: { type: "string", description: "default: a new UUID" },
+    },
+    required: ["scope"],
+  });
 
 const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$/;
 
@@ -35,37 +127,7 @@ function view(row: ClientRow) {
   };
 }
 
-async function list(c: Context<AppEnv>) {
-  const rows = await listClients(database(c.env.DB));
-  return c.json({ clients: rows.map(view) });
-}
-
-async function show(c: Context<AppEnv>) {
-  const row = await findClient(database(c.env.DB), param(c, "id"));
-  if (!row) throw new HttpProblem(404, `no client '${param(c, "id")}'`);
-  return c.json(view(row));
-}
-
-async function create(c: Context<AppEnv>) {
-  const body = await readJson(c.req.raw);
-  if (!isPlainObject(body))
-    throw new HttpProblem(400, 'the body must be a JSON object like {"client_name":"ci","scope":"smd:read smd:write"}');
-  const clientId = body.client_id === undefined ? crypto.randomUUID() : body.client_id;
-  if (typeof clientId !== "string" || !CLIENT_ID.test(clientId)) {
-    throw new HttpProblem(400, "client_id must be 1-64 characters of letters, digits and . _ ~ -, starting with a letter or digit");
-  }
-  const name = body.client_name ?? body.name ?? "";
-  if (typeof name !== "string" || name.length > 200) throw new HttpProblem(400, "client_name must be a string of at most 200 characters");
-  const rawScopes = body.scope ?? body.scopes;
-  if (!(typeof rawScopes === "string" || Array.isArray(rawScopes))) {
-    throw new HttpProblem(400, `scope is required: a space-separated string or an array of: ${ALL_SCOPES.join(" ")}`);
-  }
-  const names: unknown[] = Array.isArray(rawScopes) ? rawScopes : rawScopes.split(" ");
-  const unknown = names.find((s) => typeof s !== "string" || (s.trim() !== "" && !isScope(canonicalScope(s.trim()))));
-  if (unknown !== undefined) throw new HttpProblem(400, `unknown scope ${JSON.stringify(unknown)}; known: ${ALL_SCOPES.join(" ")}`);
-  const scopes = scopeList(rawScopes);
-  if (scopes.length === 0) throw new HttpProblem(400, `scope is empty; known: ${ALL_SCOPES.join(" ")}`);
-
+async function create(c: RequestScope, { clientId, name, scopes }: z.output<typeof NewClient>): Promise<Response> {
   const secret = generateSecret();
   const row = {
     clientId,
@@ -73,10 +135,10 @@ async function create(c: Context<AppEnv>) {
     scope: scopes.join(" "),
     secretHash: await hashSecret(secret),
     origin: "api",
-    createdBy: c.get("principal")?.clientId ?? "",
+    createdBy: c.var.principal?.clientId ?? "",
     createdAt: new Date().toISOString(),
   };
-  if (!(await insertClient(database(c.env.DB), row)))
+  if (!(await insertClient(c.var.db, row)))
     throw new HttpProblem(409, `client '${clientId}' already exists (ids of revoked clients are not reused)`);
   forgetClient(clientId);
   const location = `/auth/clients/${encodeURIComponent(clientId)}`;
@@ -87,13 +149,4 @@ async function create(c: Context<AppEnv>) {
       headers: { "content-type": "application/json", location, "cache-control": "no-store", pragma: "no-cache" },
     },
   );
-}
-
-/** Revocation is permanent and immediate for the token endpoint; see client-status.ts for issued tokens. */
-async function revoke(c: Context<AppEnv>) {
-  const id = param(c, "id");
-  const row = await revokeClient(database(c.env.DB), id, new Date().toISOString());
-  if (!row) throw new HttpProblem(404, `no client '${id}'`);
-  forgetClient(id);
-  return c.json(view(row));
 }

@@ -1,5 +1,5 @@
 import { SignJWT } from "jose";
-import type { Config } from "../config";
+import type { AuthConfig } from "../config";
 import type { Keyring } from "./keyring";
 
 /**
@@ -9,7 +9,7 @@ import type { Keyring } from "./keyring";
  */
 export async function mintAccessToken(
   signer: NonNullable<Keyring["signer"]>,
-  config: Config,
+  config: AuthConfig,
   clientId: string,
   scopes: readonly string[],
   nowSeconds = Math.floor(Date.now() / 1000),

@@ -1,6 +1,6 @@
 import { type CryptoKey, createLocalJWKSet, importJWK, type JWK, type JWTVerifyGetKey } from "jose";
 import { algorithmOf, parseJwk, parseJwkList, publicJwk } from "../../shared/auth/keys";
-import type { Config } from "../config";
+import type { AuthConfig } from "../config";
 
 /**
  * Our own key material, read from configuration (the OCHAMI_AUTH_SIGNING_KEY secret and the
@@ -23,7 +23,7 @@ export type KeyringResult = { ok: true; keyring: Keyring } | { ok: false; reason
 const cache = new Map<string, Promise<KeyringResult>>();
 
 /** The keyring of a configuration; `undefined` when no key material is configured at all. */
-export function keyringOf(config: Config): Promise<KeyringResult> | undefined {
+export function keyringOf(config: AuthConfig): Promise<KeyringResult> | undefined {
   if (!config.signingKey && !config.previousKeys) return undefined;
   const cacheKey = `${config.signingKey ?? ""}\n${config.previousKeys ?? ""}`;
   let result = cache.get(cacheKey);

@@ -1,8 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { HttpProblem, problemResponse } from "../../shared/problem";
-import { type Config, configOf } from "../config";
-import { database } from "../db";
-import type { AppEnv, Env } from "../env";
+import { type AuthConfig, ConfigError } from "../config";
+import type { AppEnv, RequestVariables } from "../env";
 import { clientIsActive } from "./client-status";
 import { decide } from "./policy";
 import { grants } from "./scopes";
@@ -11,16 +10,15 @@ import { TokenRejected, tokenFrom, VerifierUnavailable, verifierProblem, verifyT
 export const REALM = "ochami";
 
 /**
- * The configuration, or a 503 naming the bad variable: misconfigured auth closes what needs auth
- * (protected routes, the token endpoint, key sets) while the boot path stays up.
+ * The auth configuration, or a 503 naming the bad variable: misconfigured auth closes what needs
+ * auth (protected routes, the token endpoint, key sets) while the boot path stays up.
  */
-export function authConfig(env: Env): Config {
-  try {
-    return configOf(env);
-  } catch (err) {
-    console.error(`auth: ${(err as Error).message}`);
-    throw new HttpProblem(503, (err as Error).message);
+export function authConfigOf(v: Pick<RequestVariables, "authConfig">): AuthConfig {
+  if (v.authConfig instanceof ConfigError) {
+    console.error(`auth: ${v.authConfig.message}`);
+    throw new HttpProblem(503, v.authConfig.message);
   }
+  return v.authConfig;
 }
 
 /**
@@ -32,14 +30,14 @@ export function authGate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { access } = decide(c.req.method, c.req.path);
     if (access === "public") return next();
-    let config: Config;
+    let config: AuthConfig;
     try {
-      config = authConfig(c.env);
+      config = authConfigOf(c.var);
     } catch (err) {
       if (err instanceof HttpProblem) return err.toResponse();
       throw err;
     }
-    if (!config.auth) return next();
+    if (!config.enabled) return next();
     const problem = await verifierProblem(config);
     if (problem) return problemResponse(503, problem); // never open, never a 401 that hides the cause
 
@@ -52,7 +50,7 @@ export function authGate(): MiddlewareHandler<AppEnv> {
       );
     try {
       const principal = await verifyToken(token, config);
-      if (principal.own && !(await clientIsActive(database(c.env.DB), principal.clientId!))) {
+      if (principal.own && !(await clientIsActive(c.var.db, principal.clientId!))) {
         return unauthorized(`the token's client '${principal.clientId}' has been revoked or does not exist`, access, "invalid_token");
       }
       if (!grants(principal.scopes, access)) {

@@ -45,6 +45,9 @@ export const POLICY: readonly Rule[] = [
   rule("GET", "/.well-known/*", PUBLIC),
   rule(ANY, "/auth/clients", "admin"),
   rule(ANY, "/auth/clients/*", "admin"),
+  // ---- this API's description (workers/docs): it holds no data.
+  rule("GET", "/openapi.json", PUBLIC),
+  rule("GET", "/docs", PUBLIC),
 
   // ---- SMD (/hsm/v2). Public as in SMD v2.18 (smd.md §1.1): health probes, and the two
   // collections coresmd (DHCP) and ochami's listing commands read without a token.

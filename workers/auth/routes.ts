@@ -1,12 +1,11 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../env";
+import { router } from "../http/route";
 import { registerClientRoutes } from "./clients-routes";
 import { registerDiscoveryRoutes } from "./discovery-routes";
 import { registerTokenRoutes } from "./token-routes";
 
 /** The token issuer and client management, mounted at the root (paths as Hydra/opaal use them). */
 export function authApp() {
-  const app = new Hono<AppEnv>({ strict: false });
+  const app = router();
   registerTokenRoutes(app);
   registerDiscoveryRoutes(app);
   registerClientRoutes(app);

@@ -1,14 +1,13 @@
-import type { Context, Hono } from "hono";
+import { z } from "zod";
 import { verifySecret } from "../../shared/auth/secret-hash";
-import type { Config } from "../config";
-import { type Db, database } from "../db";
-import type { AppEnv } from "../env";
-import { resource } from "../http/routes";
+import type { AuthConfig } from "../config";
+import type { Db } from "../db";
+import { op, type RequestScope, type Router, resource } from "../http/route";
 import { bootstrapClientOf } from "./bootstrap";
 import { type ClientRow, findClient, upsertBootstrapClient } from "./clients-store";
 import { mintAccessToken } from "./issuer";
 import { keyringOf } from "./keyring";
-import { authConfig, REALM } from "./middleware";
+import { authConfigOf, REALM } from "./middleware";
 import { ADMIN_SCOPE, ALL_SCOPES, canonicalScope, isScope, NEUTRAL_SCOPES, scopeList } from "./scopes";
 
 /**
@@ -16,9 +15,42 @@ import { ADMIN_SCOPE, ALL_SCOPES, canonicalScope, isScope, NEUTRAL_SCOPES, scope
  * path, which BSS and cloud-init were configured with) and /oauth2/token (Hydra's). Client
  * authentication by HTTP Basic or client_secret_post (§2.3.1); errors as §5.2 JSON.
  */
-export function registerTokenRoutes(app: Hono<AppEnv>) {
-  for (const path of ["/token", "/oauth2/token"]) resource(app, path, { POST: tokenEndpoint });
+export function registerTokenRoutes(app: Router) {
+  for (const path of ["/token", "/oauth2/token"])
+    resource(app, path, {
+      post: op(
+        {
+          summary: "Get an access token (OAuth 2.0 client credentials grant)",
+          description:
+            "Client authentication by HTTP Basic (`client_id:client_secret`, form-encoded) or `client_id` and `client_secret` in the form. " +
+            "Errors are RFC 6749 §5.2 JSON (`error`, `error_description`), not problem details.",
+          tags: ["Auth"],
+          request: { body: { required: true, content: { "application/x-www-form-urlencoded": { schema: TokenRequest } } } },
+          responses: {
+            200: { description: "the token", content: { "application/json": { schema: TokenAnswer } } },
+            400: { description: "invalid request, grant type or scope", content: { "application/json": { schema: OAuthError } } },
+            401: { description: "client authentication failed", content: { "application/json": { schema: OAuthError } } },
+            503: { description: "the issuer is not configured", content: { "application/json": { schema: OAuthError } } },
+          },
+        },
+        tokenEndpoint,
+      ),
+    });
 }
+
+/** The form of a token request; read by tokenEndpoint itself, as its errors are OAuth's, not problem details. */
+const TokenRequest = z
+  .object({
+    grant_type: z.literal("client_credentials"),
+    scope: z.string().optional().meta({ description: "space-separated scopes; default: all the client holds" }),
+    client_id: z.string().optional(),
+    client_secret: z.string().optional(),
+  })
+  .meta({ id: "TokenRequest" });
+const TokenAnswer = z
+  .object({ access_token: z.string(), token_type: z.literal("bearer"), expires_in: z.int(), scope: z.string() })
+  .meta({ id: "TokenAnswer" });
+const OAuthError = z.object({ error: z.string(), error_description: z.string() }).meta({ id: "OAuthError" });
 
 const MAX_FORM_BYTES = 16 * 1024;
 
@@ -33,10 +65,10 @@ function oauthError(status: 400 | 401 | 503, error: string, description: string,
 const invalidClient = () =>
   oauthError(401, "invalid_client", "client authentication failed (unknown client, wrong secret, or revoked)", true);
 
-async function tokenEndpoint(c: Context<AppEnv>): Promise<Response> {
-  let config: Config;
+async function tokenEndpoint(c: RequestScope): Promise<Response> {
+  let config: AuthConfig;
   try {
-    config = authConfig(c.env);
+    config = authConfigOf(c.var);
   } catch (err) {
     return oauthError(503, "server_error", (err as Error).message);
   }
@@ -49,7 +81,7 @@ async function tokenEndpoint(c: Context<AppEnv>): Promise<Response> {
     return oauthError(400, "unsupported_grant_type", `grant_type '${grantType}' is not supported; use client_credentials`);
   }
 
-  const credentials = clientCredentials(c.req.header("authorization"), form);
+  const credentials = clientCredentials(c.req.raw.headers.get("authorization") ?? undefined, form);
   if (typeof credentials === "string") return oauthError(400, "invalid_request", credentials);
   if (!credentials)
     return oauthError(
@@ -64,8 +96,7 @@ async function tokenEndpoint(c: Context<AppEnv>): Promise<Response> {
     return oauthError(503, "server_error", "the token issuer is not initialized: no signing key is configured (OCHAMI_AUTH_SIGNING_KEY)");
   }
 
-  const db = database(c.env.DB);
-  const client = await clientFor(db, config, credentials.id);
+  const client = await clientFor(c.var.db, config, credentials.id);
   const secretOk = await verifySecret(credentials.secret, client?.secretHash);
   if (!client || !secretOk || client.revokedAt !== null) return invalidClient();
 
@@ -133,7 +164,7 @@ function clientCredentials(authorization: string | undefined, form: URLSearchPar
 }
 
 /** The client row; the bootstrap admin client is seeded from its secret binding first. */
-async function clientFor(db: Db, config: Config, clientId: string): Promise<ClientRow | undefined> {
+async function clientFor(db: Db, config: AuthConfig, clientId: string): Promise<ClientRow | undefined> {
   const boot = bootstrapClientOf(config);
   if (boot && boot.clientId === clientId) {
     const row = await findClient(db, clientId);

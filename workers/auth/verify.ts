@@ -1,5 +1,5 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
-import type { Config } from "../config";
+import type { AuthConfig } from "../config";
 import { keyringOf } from "./keyring";
 import { scopeList } from "./scopes";
 
@@ -59,7 +59,7 @@ export const NOT_INITIALIZED = "authentication is enabled but not initialized";
  * Why this configuration cannot verify tokens at all, or undefined when it can. Cheap after the
  * first call (the keyring is cached per isolate).
  */
-export async function verifierProblem(config: Config): Promise<string | undefined> {
+export async function verifierProblem(config: AuthConfig): Promise<string | undefined> {
   const own = Boolean(config.signingKey || config.previousKeys);
   if (!own && !config.external.issuer) {
     return `${NOT_INITIALIZED}: configure OCHAMI_AUTH_SIGNING_KEY (npm start creates one) or an external issuer, or set OCHAMI_AUTH=off for local development`;
@@ -74,7 +74,7 @@ export async function verifierProblem(config: Config): Promise<string | undefine
 const remoteSets = new Map<string, JWTVerifyGetKey>();
 const inlineSets = new Map<string, JWTVerifyGetKey>();
 
-function externalKeys(config: Config): JWTVerifyGetKey {
+function externalKeys(config: AuthConfig): JWTVerifyGetKey {
   const { jwksUrl, jwks } = config.external;
   if (jwks) {
     let set = inlineSets.get(jwks);
@@ -103,7 +103,7 @@ function externalKeys(config: Config): JWTVerifyGetKey {
  * signature against that issuer's keys with an algorithm allow-list (so `none` and HS256 forged
  * with a public key fail), exp/nbf with the configured clock skew, iss and aud.
  */
-export async function verifyToken(token: string, config: Config): Promise<Principal> {
+export async function verifyToken(token: string, config: AuthConfig): Promise<Principal> {
   let claimed: JWTPayload;
   try {
     claimed = decodeJwt(token);

@@ -1,6 +1,5 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../env";
 import { registerHistoryRoutes } from "../history/routes";
+import { router } from "../http/route";
 import { registerBootscriptRoutes } from "./bootscript/routes";
 import { registerHostRoutes } from "./hosts/routes";
 import { registerBootParameterRoutes } from "./params/routes";
@@ -11,7 +10,7 @@ import { registerServiceRoutes } from "./service/routes";
  * deployments use). Boot parameters, iPXE scripts, the hosts view of SMD, boot history, status.
  */
 export function bssApp() {
-  const app = new Hono<AppEnv>({ strict: false });
+  const app = router();
   registerBootParameterRoutes(app);
   registerBootscriptRoutes(app);
   registerHostRoutes(app);

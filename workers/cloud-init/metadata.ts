@@ -1,35 +1,10 @@
-import type { ClusterDefaults, InstanceInfo } from "./model";
+import type { ClusterDefaults, NodeView } from "../boot/types";
 import { type OrderedMap, renderYaml, type YamlValue } from "./yaml";
 
 /**
  * The NoCloud documents a node receives, built from what is known about it (pure: no I/O, so
  * tests and the impersonation API build exactly what a node gets).
  */
-
-/** A node as SMD knows it, with its cloud-init data: everything one lookup returns. */
-export interface NodeView {
-  /** The node's xname. */
-  id: string;
-  /** False when an interface names a component SMD does not have. */
-  inSmd: boolean;
-  /** SMD NID; -1 when it has none. */
-  nid: number;
-  /** First IP of the node's first interface (SMD order), "" if none: upstream's local_ipv4. */
-  ip: string;
-  /** SMD group labels the node is a member of, sorted. */
-  groups: string[];
-  /** The cloud-init groups among `groups`. */
-  groupData: GroupFacts[];
-  defaults: ClusterDefaults;
-  instance: InstanceInfo | undefined;
-}
-
-export interface GroupFacts {
-  name: string;
-  description: string;
-  metaData: Record<string, unknown> | null;
-  hasFile: boolean;
-}
 
 /** Upstream's user-data: an empty cloud-config, exactly these 13 bytes. */
 export const USER_DATA = "#cloud-config";

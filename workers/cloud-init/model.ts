@@ -1,7 +1,8 @@
+import { z } from "zod";
 import { HttpProblem } from "../../shared/problem";
 import { parseXname } from "../../shared/xname";
-import { objectBody, optInt, optString, optStringArray } from "../http/decode";
-import { getKey, isPlainObject } from "../http/json-keys";
+import type { ClusterDefaults, FileEncoding, InstanceInfo } from "../boot/types";
+import { goInt, goObject, opt } from "../http/wire";
 
 /**
  * The admin data of the cloud-init server, in upstream's JSON shapes (pkg/cistore models):
@@ -10,34 +11,6 @@ import { getKey, isPlainObject } from "../http/json-keys";
  */
 
 // ----------------------------------------------------------------------------- cluster defaults
-
-export interface ClusterDefaults {
-  cloudProvider: string;
-  region: string;
-  availabilityZone: string;
-  clusterName: string;
-  publicKeys: string[];
-  /** The include base for vendor-data, without a trailing slash. */
-  baseUrl: string;
-  bootSubnet: string;
-  wgSubnet: string;
-  shortName: string;
-  /** Digits of the NID in generated hostnames; 0 = unset (4). */
-  nidLength: number;
-}
-
-export const EMPTY_DEFAULTS: ClusterDefaults = {
-  cloudProvider: "",
-  region: "",
-  availabilityZone: "",
-  clusterName: "",
-  publicKeys: [],
-  baseUrl: "",
-  bootSubnet: "",
-  wgSubnet: "",
-  shortName: "",
-  nidLength: 0,
-};
 
 /** JSON key ↔ field, in upstream's field order (the order GET answers with). */
 const DEFAULTS_KEYS = [
@@ -53,29 +26,47 @@ const DEFAULTS_KEYS = [
   ["nid-length", "nidLength"],
 ] as const satisfies ReadonlyArray<readonly [string, keyof ClusterDefaults]>;
 
+const text = opt(z.string());
+const keyList = opt(z.array(z.string())).meta({ description: "SSH public keys" });
+
 /**
  * A ClusterDefaults body; absent fields are "" / [] / 0, as Go decodes them. Upstream's key for
  * the provider is `cloud_provider`; its own README and demo write `cloud-provider`, which upstream
  * silently drops. We accept both.
  */
-export function parseClusterDefaults(raw: unknown): ClusterDefaults {
-  const keys = [...DEFAULTS_KEYS.map(([k]) => k), "cloud-provider"] as const;
-  const b = objectBody(raw, keys);
-  const str = (k: (typeof keys)[number]) => optString(b[k], k)?.trim() ?? "";
-  const nidLength = optInt(b["nid-length"], "nid-length") ?? 0;
+export const ClusterDefaultsBody = goObject(
+  {
+    cloud_provider: text,
+    "cloud-provider": text,
+    region: text,
+    "availability-zone": text,
+    "cluster-name": text.meta({ example: "demo" }),
+    "public-keys": keyList,
+    "base-url": text.meta({ description: "where nodes fetch their group files (vendor-data includes)" }),
+    "boot-subnet": text,
+    "wg-subnet": text,
+    "short-name": text.meta({ description: "generated hostnames: short-name + NID", example: "nid" }),
+    "nid-length": opt(goInt).meta({ description: "digits of the NID in generated hostnames (0 = 4)", example: 3 }),
+  },
+  { id: "ClusterDefaults" },
+);
+
+export function parseClusterDefaults(b: z.output<typeof ClusterDefaultsBody>): ClusterDefaults {
+  const str = (v: string | null | undefined) => v?.trim() ?? "";
+  const nidLength = b["nid-length"] ?? 0;
   if (nidLength < 0 || nidLength > 32) throw new HttpProblem(400, "nid-length must be an integer from 0 to 32");
-  const baseUrl = str("base-url").replace(/\/+$/, "");
+  const baseUrl = str(b["base-url"]).replace(/\/+$/, "");
   if (baseUrl !== "" && !isHttpUrl(baseUrl)) throw new HttpProblem(400, `base-url must be an http(s) URL, got '${baseUrl}'`);
   return {
-    cloudProvider: str("cloud_provider") || str("cloud-provider"),
-    region: str("region"),
-    availabilityZone: str("availability-zone"),
-    clusterName: str("cluster-name"),
-    publicKeys: publicKeys(b["public-keys"], "public-keys"),
+    cloudProvider: str(b.cloud_provider) || str(b["cloud-provider"]),
+    region: str(b.region),
+    availabilityZone: str(b["availability-zone"]),
+    clusterName: str(b["cluster-name"]),
+    publicKeys: publicKeys(b["public-keys"]),
     baseUrl,
-    bootSubnet: str("boot-subnet"),
-    wgSubnet: str("wg-subnet"),
-    shortName: str("short-name"),
+    bootSubnet: str(b["boot-subnet"]),
+    wgSubnet: str(b["wg-subnet"]),
+    shortName: str(b["short-name"]),
     nidLength,
   };
 }
@@ -105,8 +96,6 @@ export function clusterDefaultsJson(d: ClusterDefaults): Record<string, unknown>
 
 // ----------------------------------------------------------------------------- groups
 
-export type FileEncoding = "" | "plain" | "base64";
-
 export interface CloudInitGroup {
   /** Lower case, as SMD group labels, which it must equal to apply to a node. */
   name: string;
@@ -132,19 +121,40 @@ export function groupName(raw: string): string {
   return name;
 }
 
-/**
- * A GroupData body (POST /admin/groups, PUT /admin/groups/{name}). Invalid groups are 422, as
- * upstream answers them. `pathName`, when given, is the name; a body name must then agree.
- */
-export function parseGroup(raw: unknown, pathName?: string): CloudInitGroup {
-  if (!isPlainObject(raw)) throw groupError("expected a JSON object (GroupData)");
-  const b = objectBody(raw, ["name", "description", "meta-data", "file", "versions"] as const);
-  const text = (v: unknown, path: string) => {
-    if (v === undefined || v === null) return "";
-    if (typeof v !== "string") throw groupError(`${path} must be a string`);
-    return v;
-  };
-  const bodyName = text(b.name, "name");
+const GroupFileBody = goObject(
+  {
+    content: opt(z.string({ error: "file.content must be a string" })).meta({ description: "a cloud-config, as text or base64" }),
+    filename: opt(z.string({ error: "file.filename must be a string" })),
+    encoding: opt(z.unknown()).meta({ type: "string", enum: ["plain", "base64"] }),
+  },
+  undefined,
+  { notObject: "file must be an object {content, encoding, filename}" },
+);
+
+/** A GroupData body (POST /admin/groups, PUT /admin/groups/{name}); invalid groups are 422, as upstream answers them. */
+export const GroupBody = goObject(
+  {
+    name: opt(z.string({ error: "name must be a string" })).meta({ description: "an SMD group label", example: "compute" }),
+    description: opt(z.string({ error: "description must be a string" })),
+    "meta-data": opt(
+      z.record(z.string(), z.unknown(), {
+        error: "meta-data must be a JSON object (key: value pairs merged into each member's meta-data)",
+      }),
+    ).meta({ description: "merged into each member's meta-data under vendor_data.groups.<name>" }),
+    file: opt(GroupFileBody),
+    versions: opt(
+      z.record(z.string(), z.string({ error: "versions must be an object of strings" }), {
+        error: "versions must be an object of strings",
+      }),
+    ),
+  },
+  { id: "CloudInitGroup" },
+  { notObject: "expected a JSON object (GroupData)" },
+);
+
+/** A group from its body; `pathName`, when given, is the name, and a body name must then agree. */
+export function parseGroup(b: z.output<typeof GroupBody>, pathName?: string): CloudInitGroup {
+  const bodyName = b.name ?? "";
   let name: string;
   if (pathName !== undefined) {
     name = groupName(pathName);
@@ -153,38 +163,26 @@ export function parseGroup(raw: unknown, pathName?: string): CloudInitGroup {
   } else {
     name = groupName(bodyName);
   }
-  const metaData = b["meta-data"];
-  if (metaData !== undefined && metaData !== null && !isPlainObject(metaData))
-    throw groupError("meta-data must be a JSON object (key: value pairs merged into each member's meta-data)");
-  const versions = b.versions;
-  if (versions !== undefined && versions !== null) {
-    if (!isPlainObject(versions) || Object.values(versions).some((v) => typeof v !== "string"))
-      throw groupError("versions must be an object of strings");
-  }
   return {
     name,
-    description: text(b.description, "description"),
-    metaData: isPlainObject(metaData) ? metaData : null,
-    file: parseFile(b.file),
-    versions: isPlainObject(versions) ? (versions as Record<string, string>) : null,
+    description: b.description ?? "",
+    metaData: b["meta-data"] ?? null,
+    file: groupFileOf(b.file),
+    versions: b.versions ?? null,
   };
 }
 
-function parseFile(raw: unknown): CloudInitGroup["file"] {
-  if (raw === undefined || raw === null) return { content: "", filename: "", encoding: "" };
-  if (!isPlainObject(raw)) throw groupError("file must be an object {content, encoding, filename}");
-  const content = getKey(raw, "content") ?? "";
-  const filename = getKey(raw, "filename") ?? "";
-  const encoding = getKey(raw, "encoding") ?? "";
-  if (typeof content !== "string") throw groupError("file.content must be a string");
-  if (typeof filename !== "string") throw groupError("file.filename must be a string");
+function groupFileOf(f: z.output<typeof GroupFileBody> | null | undefined): CloudInitGroup["file"] {
+  if (!f) return { content: "", filename: "", encoding: "" };
+  const content = f.content ?? "";
+  const encoding = f.encoding ?? "";
   if (encoding !== "" && encoding !== "plain" && encoding !== "base64")
     throw groupError(`file.encoding must be "plain" or "base64", got ${JSON.stringify(encoding)}`);
   if (encoding === "base64" && decodeBase64(content) === undefined)
     throw groupError("file.content is not valid base64 (standard alphabet, padded), but file.encoding is base64");
   // Upstream leaves the encoding empty when none is sent, and ochami's `group get config` then
   // fails on the group; content without an encoding is plain text.
-  return { content, filename, encoding: encoding === "" && content !== "" ? "plain" : encoding };
+  return { content, filename: f.filename ?? "", encoding: encoding === "" && content !== "" ? "plain" : encoding };
 }
 
 /**
@@ -218,22 +216,6 @@ export function groupJson(g: CloudInitGroup): Record<string, unknown> {
 
 // ----------------------------------------------------------------------------- instance info
 
-export interface InstanceInfo {
-  /** The node's xname. */
-  id: string;
-  /** Explicit instance-id; "" = derived from the xname. */
-  instanceId: string;
-  localHostname: string;
-  hostname: string;
-  clusterName: string;
-  region: string;
-  availabilityZone: string;
-  cloudProvider: string;
-  instanceType: string;
-  cloudInitBaseUrl: string;
-  publicKeys: string[];
-}
-
 const INSTANCE_KEYS = [
   ["instance-id", "instanceId"],
   ["local-hostname", "localHostname"],
@@ -253,15 +235,23 @@ export function nodeId(raw: string): string {
   return x.id;
 }
 
-/** An OpenCHAMIInstanceInfo body for node `id` (the path's); a body `id` must agree. */
-export function parseInstanceInfo(raw: unknown, id: string): InstanceInfo {
-  const keys = ["id", "public-keys", ...INSTANCE_KEYS.map(([k]) => k)] as const;
-  const b = objectBody(raw, keys);
-  const bodyId = optString(b.id, "id")?.trim();
+/** An OpenCHAMIInstanceInfo body: the node's own values, overriding the cluster's. */
+export const InstanceInfoBody = goObject(
+  {
+    id: text.meta({ description: "the node's xname; must be the path's when given" }),
+    "public-keys": keyList,
+    ...(Object.fromEntries(INSTANCE_KEYS.map(([key]) => [key, text])) as Record<(typeof INSTANCE_KEYS)[number][0], typeof text>),
+  },
+  { id: "InstanceInfo" },
+);
+
+/** The instance-info of node `id` (the path's) from its body. */
+export function parseInstanceInfo(b: z.output<typeof InstanceInfoBody>, id: string): InstanceInfo {
+  const bodyId = b.id?.trim();
   if (bodyId && parseXname(bodyId)?.id !== id)
     throw new HttpProblem(400, `id in the body ('${bodyId}') does not match the node in the path ('${id}')`);
-  const info: InstanceInfo = { ...EMPTY_INSTANCE, id, publicKeys: publicKeys(b["public-keys"], "public-keys") };
-  for (const [key, field] of INSTANCE_KEYS) (info as any)[field] = optString(b[key], key)?.trim() ?? "";
+  const info: InstanceInfo = { ...EMPTY_INSTANCE, id, publicKeys: publicKeys(b["public-keys"]) };
+  for (const [key, field] of INSTANCE_KEYS) info[field] = b[key]?.trim() ?? "";
   info.cloudInitBaseUrl = info.cloudInitBaseUrl.replace(/\/+$/, "");
   if (info.cloudInitBaseUrl && !isHttpUrl(info.cloudInitBaseUrl))
     throw new HttpProblem(400, `cloud-init-base-url must be an http(s) URL, got '${info.cloudInitBaseUrl}'`);
@@ -292,8 +282,8 @@ export function instanceInfoJson(info: InstanceInfo, instanceId: string): Record
 
 // ----------------------------------------------------------------------------- shared checks
 
-function publicKeys(v: unknown, path: string): string[] {
-  return (optStringArray(v, path) ?? []).map((k) => k.trim()).filter((k) => k !== "");
+function publicKeys(v: string[] | null | undefined): string[] {
+  return (v ?? []).map((k) => k.trim()).filter((k) => k !== "");
 }
 
 function isHttpUrl(s: string): boolean {

@@ -1,17 +1,17 @@
-import { type Context, Hono } from "hono";
+import { z } from "zod";
 import type { BootStep } from "../../shared/boot-events";
 import { HttpProblem } from "../../shared/problem";
-import { currentSnapshot } from "../boot-snapshot/current";
-import { configOf, nodeBaseUrl } from "../config";
-import { database } from "../db";
-import type { AppEnv } from "../env";
-import { recordBootEvent, waiterOf } from "../history/recorder";
+import { liveReader } from "../boot/reader";
+import type { NodeLookup, NodeView } from "../boot/types";
+import { nodeBaseUrl } from "../config";
+import type { BootEnv } from "../env";
+import { recordBootEvent } from "../history/recorder";
 import { clientAddress } from "../http/client-ip";
-import { param, resource } from "../http/routes";
+import { op, type RequestScope, type Router, resource, router } from "../http/route";
+import { json, problems, text } from "../http/wire";
 import { registerAdminRoutes } from "./admin-routes";
-import { includeBase, instanceIdOf, type NodeView, renderMetaData, renderVendorData, USER_DATA } from "./metadata";
+import { includeBase, instanceIdOf, renderMetaData, renderVendorData, USER_DATA } from "./metadata";
 import { decodeBase64, GROUP_NAME_RE, nodeId } from "./model";
-import { d1NodeDirectory, type NodeDirectory, type NodeLookup } from "./nodes";
 
 /**
  * The cloud-init server, mounted at /cloud-init.
@@ -24,59 +24,127 @@ import { d1NodeDirectory, type NodeDirectory, type NodeLookup } from "./nodes";
  *   GET admin/impersonation/{xname}/meta-data · user-data · vendor-data · <group>.yaml
  */
 export function cloudInitApp() {
-  const app = new Hono<AppEnv>({ strict: false });
+  const app = router();
   registerNodeRoutes(app);
   registerAdminRoutes(app);
   registerImpersonationRoutes(app);
   return app;
 }
 
-const GROUP_FILE = ":file{[^/]+\\.yaml}";
+const tags = ["cloud-init"];
+const NODE = "The node is the one holding the request's source address in SMD (EthernetInterfaces); an address no node has is a 422.";
 
-function registerNodeRoutes(app: Hono<AppEnv>) {
+/** `<group>.yaml`: names no SMD label can have are nobody's group (404). */
+const GroupFile = z.object({
+  group: z
+    .string()
+    .meta({ description: "an SMD group label" })
+    .transform((raw, ctx) => {
+      const name = raw.toLowerCase();
+      if (GROUP_NAME_RE.test(name)) return name;
+      ctx.addIssue({ code: "custom", message: `no group '${name}': not a valid group name`, params: { status: 404 } });
+      return z.NEVER;
+    }),
+});
+
+const NodeId = z.object({
+  id: z
+    .string()
+    .meta({ description: "the node's xname" })
+    .transform((raw, ctx) => {
+      try {
+        return nodeId(raw);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as HttpProblem).detail ?? String(err) });
+        return z.NEVER;
+      }
+    }),
+});
+
+function registerNodeRoutes(app: Router) {
+  const doc = (summary: string, what: string) => ({
+    summary,
+    description: NODE,
+    tags,
+    boot: true as const,
+    responses: { 200: text(what), ...problems(404, 422) },
+  });
   resource(app, "/meta-data", {
-    GET: (c) => forRequester(c, "meta-data", undefined, async (lookup) => metaData(lookup.view)),
+    get: op(doc("The node's NoCloud meta-data", "YAML meta-data"), (c) =>
+      forRequester(c, "meta-data", undefined, ({ view }) => metaData(view)),
+    ),
   });
   resource(app, "/vendor-data", {
-    GET: (c) => forRequester(c, "vendor-data", undefined, async (lookup) => vendorData(c, lookup.view)),
+    get: op(doc("The node's vendor-data: an #include of its groups' files", "vendor-data"), (c) =>
+      forRequester(c, "vendor-data", undefined, ({ view }) => vendorData(c, view)),
+    ),
   });
-  resource(app, `/${GROUP_FILE}`, {
-    GET: (c) => {
-      const group = fileGroup(c);
-      return forRequester(c, "cloud-init-group", group, async (lookup) => groupFile(lookup, group));
-    },
+  resource(app, "/{group}.yaml", {
+    get: op({ ...doc("A group's cloud-config, for a member node", "the group's cloud-config"), request: { params: GroupFile } }, (c) => {
+      const { group } = c.req.valid("param");
+      return forRequester(c, "cloud-init-group", group, (lookup) => groupFile(lookup, group));
+    }),
   });
   resource(app, "/user-data", {
     // Upstream's user-data is the same for every node, so no lookup; the history recorder still
     // resolves the node from its address when it writes the event.
-    GET: (c) => {
-      const who = clientAddress(c.req.raw, configOf(c.env).trustedProxies);
-      if (who.ok) record(c, { ip: who.ip, endpoint: "user-data" });
-      return text(USER_DATA);
-    },
+    get: op(
+      { summary: "user-data: an empty cloud-config, the same for every node", tags, responses: { 200: text("#cloud-config") } },
+      (c) => {
+        const who = clientAddress(c.req.raw, c.var.config.trustedProxies);
+        if (who.ok) record(c, { ip: who.ip, endpoint: "user-data" });
+        return textResponse(USER_DATA);
+      },
+    ),
   });
   resource(app, "/version", {
-    GET: (c) => c.json({ process_name: "cloud-init-server", build_info: "ochami-edge (OpenCHAMI cloud-init API on workerd + D1)" }),
+    get: op(
+      {
+        summary: "The cloud-init server's version",
+        tags,
+        responses: { 200: json(z.looseObject({ process_name: z.string() }), "version") },
+      },
+      (c) => c.json({ process_name: "cloud-init-server", build_info: "ochami-edge (OpenCHAMI cloud-init API on workerd + D1)" }),
+    ),
   });
 }
 
-function registerImpersonationRoutes(app: Hono<AppEnv>) {
-  const base = "/admin/impersonation/:id";
-  resource(app, `${base}/meta-data`, { GET: async (c) => responseOf(await metaData(await impersonated(c))) });
-  resource(app, `${base}/vendor-data`, { GET: async (c) => responseOf(await vendorData(c, await impersonated(c))) });
-  resource(app, `${base}/user-data`, {
-    GET: async (c) => {
-      const view = await impersonated(c);
-      if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
-      return text(USER_DATA);
-    },
+function registerImpersonationRoutes(app: Router) {
+  const doc = (summary: string) => ({
+    summary,
+    description: "What the node would receive, read from D1 (never the boot snapshot).",
+    tags,
+    request: { params: NodeId },
+    responses: { 200: text("the document"), ...problems(400, 404) },
   });
-  resource(app, `${base}/${GROUP_FILE}`, {
-    GET: async (c) => {
-      const group = fileGroup(c);
-      const lookup = await directoryOf(c).byId(nodeId(param(c, "id")), { file: group });
-      return responseOf(await groupFile(lookup, group));
-    },
+  const base = "/admin/impersonation/{id}";
+  resource(app, `${base}/meta-data`, {
+    get: op(doc("A node's meta-data, as it would receive it"), async (c) => {
+      const { view } = await liveReader(c).nodeById(c.req.valid("param").id);
+      return responseOf(await metaData(view));
+    }),
+  });
+  resource(app, `${base}/vendor-data`, {
+    get: op(doc("A node's vendor-data, as it would receive it"), async (c) => {
+      const { view } = await liveReader(c).nodeById(c.req.valid("param").id);
+      return responseOf(await vendorData(c, view));
+    }),
+  });
+  resource(app, `${base}/user-data`, {
+    get: op(doc("A node's user-data, as it would receive it"), async (c) => {
+      const { view } = await liveReader(c).nodeById(c.req.valid("param").id);
+      if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
+      return textResponse(USER_DATA);
+    }),
+  });
+  resource(app, `${base}/{group}.yaml`, {
+    get: op(
+      { ...doc("A group's cloud-config, as the node would receive it"), request: { params: NodeId.extend(GroupFile.shape) } },
+      async (c) => {
+        const { id, group } = c.req.valid("param");
+        return responseOf(await groupFile(await liveReader(c).nodeById(id, { file: group }), group));
+      },
+    ),
   });
 }
 
@@ -99,9 +167,9 @@ async function metaData(view: NodeView): Promise<Served> {
   };
 }
 
-async function vendorData(c: Context<AppEnv>, view: NodeView): Promise<Served> {
+async function vendorData(c: RequestScope, view: NodeView): Promise<Served> {
   if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
-  const body = renderVendorData(view, includeBase(view, `${nodeBaseUrl(c.env, c.req.url)}/cloud-init`));
+  const body = renderVendorData(view, includeBase(view, `${nodeBaseUrl(c.var.config, c.req.url)}/cloud-init`));
   const includes = body.split("\n").length - 2;
   return { body, contentType: TEXT, detail: `${includes} include${includes === 1 ? "" : "s"}` };
 }
@@ -121,44 +189,28 @@ async function groupFile(lookup: NodeLookup, group: string): Promise<Served> {
   return { body: bytes, contentType: TEXT, detail: group };
 }
 
-/** The group named by `<group>.yaml`; names that no SMD label can have are nobody's group (404). */
-function fileGroup(c: Context): string {
-  const name = param(c, "file").slice(0, -".yaml".length).toLowerCase();
-  if (!GROUP_NAME_RE.test(name)) throw new HttpProblem(404, `no group '${name}': not a valid group name`);
-  return name;
-}
-
 // ----------------------------------------------------------------------------- who is asking
 
+type BootScope = RequestScope<BootEnv["Variables"]>;
+
 /**
- * Serves a node-facing document to the node at the request's source address (found in the boot
- * snapshot when it is current, else in D1) and records the fetch (success or failure) in the boot
- * history, off the response path. An address no node has is a 422, as upstream answers, never
- * another node's data.
+ * Serves a node-facing document to the node at the request's source address and records the
+ * fetch (success or failure) in the boot history, off the response path. An address no node has
+ * is a 422, as upstream answers, never another node's data. What a node gets depends only on the
+ * boot data, the document and the origin it asked at, so the reader keeps it.
  */
-async function forRequester(
-  c: Context<AppEnv>,
-  endpoint: BootStep,
-  file: string | undefined,
-  serve: (lookup: NodeLookup) => Promise<Served>,
-): Promise<Response> {
-  const who = clientAddress(c.req.raw, configOf(c.env).trustedProxies);
+async function forRequester(c: BootScope, endpoint: BootStep, file: string | undefined, serve: (lookup: NodeLookup) => Promise<Served>) {
+  const who = clientAddress(c.req.raw, c.var.config.trustedProxies);
   if (!who.ok) throw new HttpProblem(422, `cannot identify the requesting node: ${who.reason}`);
-  const snapshot = await currentSnapshot(c.env, waiterOf(c));
-  const lookup = snapshot ? snapshot.nodeByIp(who.ip, { file }) : await directoryOf(c).byIp(who.ip, { file });
+  const lookup = await c.var.boot.nodeByIp(who.ip, { file });
   if (!lookup) {
     record(c, { ip: who.ip, endpoint, detail: `422: no node has this IP${file ? ` (${file})` : ""}` });
     throw new HttpProblem(422, `no node in SMD has IP address ${who.ip} (SMD EthernetInterfaces)`);
   }
   const name = lookup.view.id;
-  // What a node gets depends only on the snapshot, the document and the origin it asked at.
-  const memoKey = `${endpoint}\0${file ?? ""}\0${name}\0${new URL(c.req.url).origin}`;
   try {
-    let served = snapshot?.memoGet<Served>(memoKey);
-    if (!served) {
-      served = await serve(lookup);
-      snapshot?.memoSet(memoKey, served);
-    }
+    const key = `${endpoint}\0${file ?? ""}\0${name}\0${new URL(c.req.url).origin}`;
+    const served = await c.var.boot.remember(key, async () => ({ value: await serve(lookup), keep: true }));
     record(c, { name, ip: who.ip, endpoint, detail: served.detail });
     return responseOf(served);
   } catch (err) {
@@ -167,24 +219,15 @@ async function forRequester(
   }
 }
 
-async function impersonated(c: Context<AppEnv>): Promise<NodeView> {
-  return (await directoryOf(c).byId(nodeId(param(c, "id")))).view;
-}
-
-/** Node lookups on D1: the admin routes, and node requests when the boot snapshot cannot answer. */
-function directoryOf(c: Context<AppEnv>): NodeDirectory {
-  return d1NodeDirectory(database(c.env.DB));
-}
-
-function record(c: Context<AppEnv>, e: { name?: string; ip: string; endpoint: BootStep; detail?: string }) {
-  recordBootEvent(waiterOf(c), database(c.env.DB), configOf(c.env).historyMax, { ...e, timeMs: Date.now() });
+function record(c: RequestScope, e: { name?: string; ip: string; endpoint: BootStep; detail?: string }) {
+  recordBootEvent(c.var, { ...e, timeMs: Date.now() });
 }
 
 const NO_STORE = { "cache-control": "no-store" };
 
 const TEXT = "text/plain; charset=utf-8";
 
-function text(body: string | Uint8Array): Response {
+function textResponse(body: string | Uint8Array): Response {
   return new Response(body, { headers: { "content-type": TEXT, ...NO_STORE } });
 }
 

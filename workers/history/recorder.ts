@@ -1,4 +1,5 @@
 import type { Db } from "../db";
+import type { RequestVariables } from "../env";
 import type { BootEvent } from "./model";
 import { writeEvents } from "./store";
 
@@ -23,24 +24,14 @@ let pending: BootEvent[] = [];
 let flushSince = 0;
 let dropped = 0;
 
-export interface Waiter {
-  waitUntil(p: Promise<unknown>): void;
+/** What recording needs of a request: its context for `waitUntil`, the database, the history bound. */
+type Recording = Pick<RequestVariables, "waiter" | "db" | "config">;
+
+export function recordBootEvent(request: Recording, event: BootEvent): void {
+  recordBootEvents(request, [event]);
 }
 
-/** The request's ExecutionContext when there is one (Hono throws on access when there is not). */
-export function waiterOf(c: { executionCtx: Waiter }): Waiter | undefined {
-  try {
-    return c.executionCtx;
-  } catch {
-    return undefined;
-  }
-}
-
-export function recordBootEvent(ctx: Waiter | undefined, db: Db, maxEvents: number, event: BootEvent): void {
-  recordBootEvents(ctx, db, maxEvents, [event]);
-}
-
-export function recordBootEvents(ctx: Waiter | undefined, db: Db, maxEvents: number, events: BootEvent[]): void {
+export function recordBootEvents({ waiter, db, config }: Recording, events: BootEvent[]): void {
   for (const e of events) {
     if (pending.length >= MAX_PENDING) {
       dropped++;
@@ -50,8 +41,8 @@ export function recordBootEvents(ctx: Waiter | undefined, db: Db, maxEvents: num
   }
   if (flushScheduled()) return;
   flushSince = Date.now();
-  const flush = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() => flushAll(db, maxEvents));
-  ctx?.waitUntil(flush);
+  const flush = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() => flushAll(db, config.historyMax));
+  waiter?.waitUntil(flush);
 }
 
 const flushScheduled = () => flushSince !== 0 && Date.now() - flushSince < STUCK_MS;
@@ -78,12 +69,12 @@ async function flushAll(db: Db, maxEvents: number): Promise<void> {
 }
 
 /** Waits until events recorded so far in this isolate are written (reads call it first). */
-export async function settleBootEvents(db: Db, maxEvents: number): Promise<void> {
+export async function settleBootEvents({ db, config }: Pick<RequestVariables, "db" | "config">): Promise<void> {
   for (;;) {
     if (flushScheduled()) await new Promise((r) => setTimeout(r, 5));
     else if (pending.length) {
       flushSince = Date.now();
-      await flushAll(db, maxEvents);
+      await flushAll(db, config.historyMax);
     } else return;
   }
 }

@@ -1,66 +1,112 @@
-import type { Context, Hono } from "hono";
+import { z } from "zod";
 import { BOOT_STEPS, isBootStep } from "../../shared/boot-events";
 import { isIP } from "../../shared/ip";
 import { normalizeMac } from "../../shared/mac";
 import { HttpProblem } from "../../shared/problem";
 import { parseXname } from "../../shared/xname";
-import { configOf } from "../config";
-import { database } from "../db";
-import { readJson } from "../http/body";
-import { objectBody, optArray, optInt, optString } from "../http/decode";
-import { isPlainObject } from "../http/json-keys";
-import { Query } from "../http/query";
-import { resource } from "../http/routes";
+import { op, type Router, resource } from "../http/route";
+import { goInt, goObject, json, jsonBody, opt, problems, queryFlag } from "../http/wire";
 import { type BootEvent, eventJson, latestJson } from "./model";
-import { recordBootEvents, settleBootEvents, waiterOf } from "./recorder";
+import { recordBootEvents, settleBootEvents } from "./recorder";
 import * as store from "./store";
 
 const MAX_EVENTS_PER_POST = 10_000;
 
-function parseQuery(q: Query): store.HistoryQuery {
-  const limitRaw = q.first("limit");
-  const limit = limitRaw === undefined ? 10_000 : Number(limitRaw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new HttpProblem(400, "limit must be an integer from 1 to 100000");
-  const num = (name: string) => {
-    const raw = q.first(name);
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!Number.isFinite(n)) throw new HttpProblem(400, `${name} must be a number`);
-    return n;
-  };
-  return {
-    names: q
-      .all("name")
-      .flatMap((v) => v.split(","))
-      .map((v) => parseXname(v)?.id ?? v.trim()),
-    endpoints: q
-      .all("endpoint")
-      .flatMap((v) => v.split(","))
-      .map((v) => v.trim()),
-    sinceMs: num("since_ms") ?? (num("since") !== undefined ? num("since")! * 1000 : undefined),
-    afterId: num("after_id"),
-    limit,
-  };
-}
+/** Repeated or comma-separated; an empty value stays (it selects events of no known node). */
+const list = z.array(z.string()).transform((vs) => vs.flatMap((v) => v.split(",")).map((v) => v.trim()));
 
-function parseEvent(raw: unknown, i: number): BootEvent {
+const number = (name: string) =>
+  z.string().transform((raw, ctx) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n)) {
+      ctx.addIssue({ code: "custom", message: `${name} must be a number` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const HistoryQuery = z
+  .object({
+    name: list.optional().meta({ description: "xnames; an empty value selects events of no known node" }),
+    endpoint: list.optional().meta({ description: `steps: ${BOOT_STEPS.join(", ")}` }),
+    since: number("since").optional().meta({ description: "Unix seconds" }),
+    since_ms: number("since_ms").optional().meta({ description: "Unix milliseconds" }),
+    after_id: number("after_id").optional().meta({ description: "with `history=true`: events after this id (to follow the log)" }),
+    limit: z
+      .string()
+      .optional()
+      .meta({ description: "at most this many rows (1 to 100000, default 10000)" })
+      .transform((raw, ctx) => {
+        const limit = raw === undefined ? 10_000 : Number(raw);
+        if (Number.isInteger(limit) && limit >= 1 && limit <= 100_000) return limit;
+        ctx.addIssue({ code: "custom", message: "limit must be an integer from 1 to 100000" });
+        return z.NEVER;
+      }),
+    history: queryFlag.optional().meta({ description: "the event log, oldest first, instead of the latest per node and step" }),
+  })
+  .transform((q): store.HistoryQuery & { history: boolean } => ({
+    names: (q.name ?? []).map((v) => parseXname(v)?.id ?? v),
+    endpoints: q.endpoint ?? [],
+    sinceMs: q.since_ms ?? (q.since !== undefined ? q.since * 1000 : undefined),
+    afterId: q.after_id,
+    limit: q.limit,
+    history: q.history ?? false,
+  }));
+
+/** One reported event as it arrives; reportedEvent() checks what it means. */
+const ReportedEvent = goObject(
+  {
+    name: opt(z.string()).meta({ description: "the node's xname, when the reporter knows it" }),
+    mac: opt(z.string()),
+    ip: opt(z.string()),
+    endpoint: opt(z.string()).meta({ description: `the step: ${BOOT_STEPS.join(", ")}` }),
+    epoch_ms: opt(goInt),
+    detail: opt(z.string()),
+  },
+  { id: "ReportedBootEvent" },
+);
+
+const ReportedEvents = goObject(
+  {
+    events: opt(
+      z
+        .array(z.unknown())
+        .check((ctx) => {
+          if (ctx.value.length > MAX_EVENTS_PER_POST)
+            ctx.issues.push({
+              code: "custom",
+              message: `at most ${MAX_EVENTS_PER_POST} events per request`,
+              input: ctx.value,
+              params: { status: 413 },
+            });
+        })
+        .pipe(z.array(ReportedEvent)),
+    ),
+  },
+  { description: "steps the on-prem agent served (DHCP, TFTP, images)" },
+  { notObject: 'expected {"events":[...]}' },
+);
+
+function reportedEvent(b: z.output<typeof ReportedEvent>, i: number): BootEvent {
   const path = `events[${i}]`;
-  const b = objectBody(raw, ["name", "mac", "ip", "endpoint", "epoch_ms", "detail"] as const, path);
-  const endpoint = optString(b.endpoint, `${path}.endpoint`) ?? "";
+  const endpoint = b.endpoint ?? "";
   if (!isBootStep(endpoint)) throw new HttpProblem(400, `${path}.endpoint must be one of ${BOOT_STEPS.join(", ")}`);
-  const rawMac = optString(b.mac, `${path}.mac`);
-  const mac = rawMac === undefined || rawMac === "" ? "" : normalizeMac(rawMac);
+  const rawMac = b.mac ?? "";
+  const mac = rawMac === "" ? "" : normalizeMac(rawMac);
   if (mac === undefined) throw new HttpProblem(400, `${path}.mac is not a MAC address: '${rawMac}'`);
-  const ip = optString(b.ip, `${path}.ip`)?.trim() ?? "";
+  const ip = b.ip?.trim() ?? "";
   if (ip !== "" && !isIP(ip)) throw new HttpProblem(400, `${path}.ip is not an IP address: '${ip}'`);
-  const rawName = optString(b.name, `${path}.name`) ?? "";
+  const rawName = b.name ?? "";
   const name = rawName === "" ? "" : parseXname(rawName)?.id;
   if (name === undefined) throw new HttpProblem(400, `${path}.name is not a valid xname: '${rawName}'`);
   if (!name && !mac && !ip) throw new HttpProblem(400, `${path} needs a name, mac or ip`);
-  const timeMs = optInt(b.epoch_ms, `${path}.epoch_ms`) ?? Date.now();
-  const detail = (optString(b.detail, `${path}.detail`) ?? "").slice(0, 512);
-  return { name, mac, ip, endpoint, timeMs, detail };
+  return { name, mac, ip, endpoint, timeMs: b.epoch_ms ?? Date.now(), detail: (b.detail ?? "").slice(0, 512) };
 }
+
+const Latest = z.looseObject({ name: z.string(), endpoint: z.string(), last_epoch: z.int() }).meta({ id: "LatestBootStep" });
+const Recorded = z
+  .looseObject({ id: z.int(), name: z.string(), endpoint: z.string(), epoch_ms: z.int() })
+  .meta({ id: "RecordedBootEvent" });
 
 /**
  * /endpoint-history under BSS:
@@ -69,25 +115,38 @@ function parseEvent(raw: unknown, i: number): BootEvent {
  *         oldest first (`after_id` to follow it).
  *  POST — the on-prem agent reports steps it served: `{"events":[{mac, ip, name?, endpoint, epoch_ms, detail}]}`.
  */
-export function registerHistoryRoutes(app: Hono<any>) {
+export function registerHistoryRoutes(app: Router) {
+  const tags = ["Boot history"];
   resource(app, "/endpoint-history", {
-    GET: async (c: Context) => {
-      const db = database(c.env.DB);
-      const { historyMax } = configOf(c.env);
-      await settleBootEvents(db, historyMax);
-      const q = Query.of(c.req.raw);
-      const query = parseQuery(q);
-      if (q.flag("history")) return c.json((await store.events(db, query)).map(eventJson));
-      return c.json((await store.latest(db, query)).map(latestJson));
-    },
-    POST: async (c: Context) => {
-      const body = await readJson(c.req.raw);
-      if (!isPlainObject(body)) throw new HttpProblem(400, 'expected {"events":[...]}');
-      const list = optArray(objectBody(body, ["events"] as const).events, "events") ?? [];
-      if (list.length > MAX_EVENTS_PER_POST) throw new HttpProblem(413, `at most ${MAX_EVENTS_PER_POST} events per request`);
-      const events = list.map(parseEvent);
-      recordBootEvents(waiterOf(c), database(c.env.DB), configOf(c.env).historyMax, events);
-      return c.json({ accepted: events.length }, 202);
-    },
+    get: op(
+      {
+        summary: "Boot history: the latest fetch per node and step, or the event log",
+        tags,
+        request: { query: HistoryQuery },
+        responses: {
+          200: json(z.union([z.array(Latest), z.array(Recorded)]), "latest steps (or events with history=true)"),
+          ...problems(400),
+        },
+      },
+      async (c) => {
+        await settleBootEvents(c.var);
+        const query = c.req.valid("query");
+        if (query.history) return c.json((await store.events(c.var.db, query)).map(eventJson));
+        return c.json((await store.latest(c.var.db, query)).map(latestJson));
+      },
+    ),
+    post: op(
+      {
+        summary: "Report boot steps (the on-prem agent)",
+        tags,
+        request: { body: jsonBody(ReportedEvents) },
+        responses: { 202: json(z.object({ accepted: z.int() }), "queued for the history"), ...problems(400, 413) },
+      },
+      async (c) => {
+        const events = (c.req.valid("json").events ?? []).map(reportedEvent);
+        recordBootEvents(c.var, events);
+        return c.json({ accepted: events.length }, 202);
+      },
+    ),
   });
 }

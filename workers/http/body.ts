@@ -4,23 +4,16 @@ import { HttpProblem } from "../../shared/problem";
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /**
- * Reads the request body as JSON whatever its Content-Type: ochami sends none, and SMD/BSS decode
- * JSON regardless. Malformed JSON is a 400 with the parser's message (upstream answers 500).
+ * A request body as JSON, whatever its Content-Type: ochami sends none, and SMD and BSS decode
+ * JSON regardless. An empty body is undefined, or a 400 when the route requires one. Malformed
+ * JSON is a 400 with the parser's message (upstream answers 500).
  */
-export async function readJson(req: Request): Promise<unknown> {
+export async function readBody(req: Request, opts: { required: boolean }): Promise<unknown> {
   const text = await readText(req);
-  if (text.trim() === "") throw new HttpProblem(400, "error decoding JSON: request body is empty");
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new HttpProblem(400, `error decoding JSON: ${(err as Error).message}`);
+  if (text.trim() === "") {
+    if (opts.required) throw new HttpProblem(400, "error decoding JSON: request body is empty");
+    return undefined;
   }
-}
-
-/** Like readJson, but an empty body gives undefined instead of an error. */
-export async function readOptionalJson(req: Request): Promise<unknown> {
-  const text = await readText(req);
-  if (text.trim() === "") return undefined;
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -37,3 +30,7 @@ async function readText(req: Request): Promise<string> {
     throw new HttpProblem(400, "could not read request body");
   }
 }
+
+// Transitional, for the SMD routes until they are described by schemas (workers/http/route.ts).
+export const readJson = (req: Request) => readBody(req, { required: true });
+export const readOptionalJson = (req: Request) => readBody(req, { required: false });

@@ -1,5 +1,4 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../env";
+import { router } from "../http/route";
 import { registerComponentRoutes } from "./components/routes";
 import { registerGroupRoutes } from "./groups/routes";
 import { registerInterfaceRoutes } from "./interfaces/routes";
@@ -9,7 +8,7 @@ import { registerServiceRoutes } from "./service/routes";
 
 /** SMD, mounted at /hsm/v2. Paths are case-sensitive, as upstream's router. */
 export function smdApp() {
-  const app = new Hono<AppEnv>({ strict: false });
+  const app = router();
   registerServiceRoutes(app);
   registerComponentRoutes(app);
   registerInterfaceRoutes(app);

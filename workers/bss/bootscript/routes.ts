@@ -1,71 +1,81 @@
-import type { Context, Hono } from "hono";
+import { z } from "zod";
 import { parseMac } from "../../../shared/mac";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
-import { currentSnapshot } from "../../boot-snapshot/current";
-import { configOf, nodeBaseUrl } from "../../config";
-import { type Db, database } from "../../db";
-import { recordBootEvent, waiterOf } from "../../history/recorder";
+import type { BootKey } from "../../boot/types";
+import { nodeBaseUrl } from "../../config";
+import type { BootEnv } from "../../env";
+import { recordBootEvent } from "../../history/recorder";
 import { clientAddress } from "../../http/client-ip";
-import { parseGoInt, Query } from "../../http/query";
-import { resource } from "../../http/routes";
-import { type BootKey, resolveBoot } from "./lookup";
+import { parseGoInt } from "../../http/query";
+import { op, type RequestScope, type Router, resource } from "../../http/route";
+import { problems, text } from "../../http/wire";
 import { type BootRequest, decideBootscript, type ScriptSettings } from "./script";
 
-/** One value of a parameter; upstream concatenates repeats, which only ever makes garbage. */
-function single(q: Query, name: string): string {
-  const values = q.all(name).filter((v) => v !== "");
-  if (values.length > 1) throw new HttpProblem(400, `Bad Request: give one ${name}= value, not ${values.length}`);
-  return values[0] ?? "";
+/** One value of a parameter (empty values count as absent); upstream concatenates repeats, which only ever makes garbage. */
+const single = (name: string) =>
+  z
+    .array(z.string())
+    .transform((values, ctx) => {
+      const given = values.filter((v) => v !== "");
+      if (given.length > 1) ctx.addIssue({ code: "custom", message: `Bad Request: give one ${name}= value, not ${given.length}` });
+      return given[0] ?? "";
+    })
+    .optional()
+    .meta({ type: "string" });
+
+const first = z.string().optional();
+
+/**
+ * The query of GET /bootscript: `mac` wins over `name` over `nid`, as upstream; only the one that
+ * wins must be valid.
+ */
+export const BootscriptQuery = z
+  .object({
+    mac: single("mac").meta({ description: "the booting NIC's MAC, any usual spelling", example: "52:54:00:be:ef:01" }),
+    name: single("name").meta({ description: "the node's xname" }),
+    nid: single("nid").meta({ description: "the node's NID" }),
+    retry: first.meta({ description: "how many times iPXE has failed to boot so far (set by our own chain URLs)" }),
+    arch: first.meta({ description: "iPXE `${buildarch}`; given on the second round for a node with nothing to boot" }),
+    ts: first.meta({ description: "Unix seconds of the first round (set by our own chain URLs)" }),
+    json: first.meta({ description: "`1` or `true`: the answer as JSON instead of an iPXE script" }),
+  })
+  .transform((q, ctx): BootRequest => {
+    let key: BootKey;
+    const nid = parseGoInt(q.nid ?? "") ?? -1;
+    if (q.mac) {
+      const r = parseMac(q.mac);
+      if (!r.ok) return invalid(ctx, `Bad Request: invalid MAC address format: ${q.mac}`);
+      key = { mac: r.mac };
+    } else if (q.name) {
+      const x = parseXname(q.name);
+      if (!x) return invalid(ctx, `Bad Request: invalid xname: ${q.name}`);
+      key = { name: x.id };
+    } else if (nid >= 0) {
+      key = { nid };
+    } else {
+      return invalid(ctx, "Need a mac=, name=, or nid= parameter");
+    }
+    const json = q.json ?? "";
+    return {
+      key,
+      retry: Math.max(0, parseGoInt(q.retry ?? "") ?? 0),
+      // Only ever echoed into a 404 message; kept short and printable.
+      arch: (q.arch ?? "")
+        .trim()
+        .replace(/[^\w.-]/g, "")
+        .slice(0, 32),
+      ts: parseGoInt(q.ts ?? "") ?? Math.floor(Date.now() / 1000),
+      json: /^(true|yes)$/i.test(json) || (parseGoInt(json) ?? 0) !== 0,
+    };
+  });
+
+function invalid(ctx: z.RefinementCtx, message: string): typeof z.NEVER {
+  ctx.addIssue({ code: "custom", message });
+  return z.NEVER;
 }
 
-/** `mac` wins over `name` over `nid`, as upstream; empty values count as absent. */
-export function parseBootRequest(q: Query, nowSeconds: number): BootRequest {
-  const mac = single(q, "mac");
-  const name = single(q, "name");
-  const nid = parseGoInt(single(q, "nid")) ?? -1;
-  let key: BootKey;
-  if (mac) {
-    const r = parseMac(mac);
-    if (!r.ok) throw new HttpProblem(400, `Bad Request: invalid MAC address format: ${mac}`);
-    key = { mac: r.mac };
-  } else if (name) {
-    const x = parseXname(name);
-    if (!x) throw new HttpProblem(400, `Bad Request: invalid xname: ${name}`);
-    key = { name: x.id };
-  } else if (nid >= 0) {
-    key = { nid };
-  } else {
-    throw new HttpProblem(400, "Need a mac=, name=, or nid= parameter");
-  }
-  const json = q.first("json") ?? "";
-  return {
-    key,
-    retry: Math.max(0, parseGoInt(q.first("retry") ?? "") ?? 0),
-    // Only ever echoed into a 404 message; kept short and printable.
-    arch: (q.first("arch") ?? "")
-      .trim()
-      .replace(/[^\w.-]/g, "")
-      .slice(0, 32),
-    ts: parseGoInt(q.first("ts") ?? "") ?? nowSeconds,
-    json: /^(true|yes)$/i.test(json) || (parseGoInt(json) ?? 0) !== 0,
-  };
-}
-
-/** Where this request came in (`/boot/v1` or `/apis/bss/boot/v1`): the chain URL keeps the prefix. */
-function settingsFor(c: Context): ScriptSettings {
-  const config = configOf(c.env);
-  const base = nodeBaseUrl(c.env, c.req.url);
-  const path = new URL(c.req.url).pathname.replace(/\/+$/, "");
-  return {
-    chainUrl: `${base}${path}`,
-    cloudInitUrl: `${base}/cloud-init/`,
-    retryDelay: config.retryDelay,
-    unknownDelay: config.unknownDelay,
-  };
-}
-
-/** What a known node's fetch produces, kept with the snapshot it came from (keyed by the URL). */
+/** What a fetch produces: its answer and what the boot history records of it. */
 interface Answer {
   name: string;
   mac: string;
@@ -75,53 +85,80 @@ interface Answer {
 }
 
 /**
- * GET /bootscript?mac=|name=|nid= [&retry=&arch=&ts=&json=1]: the iPXE script for a node, from the
- * boot snapshot (workers/boot-snapshot), else one D1 round trip (lookup.ts); every fetch is
- * recorded in the boot history off the response path. A known node's answer depends only on the
- * snapshot and the URL (its query, and the origin the chain URL keeps), so the snapshot keeps it:
- * iPXE asks with the same URL on every boot.
+ * GET /bootscript: the iPXE script for a node (upstream's line format), or its JSON form, or a 404
+ * saying why it gets none. Every fetch is recorded in the boot history, off the response path.
+ * A known node's answer depends only on the boot data and the URL (its query, and the origin the
+ * chain URL keeps), and iPXE asks with the same URL on every boot, so the reader keeps it.
  */
-export function registerBootscriptRoutes(app: Hono<any>) {
+export function registerBootscriptRoutes(app: Router) {
   resource(app, "/bootscript", {
-    GET: async (c) => {
-      const now = Date.now();
-      const db = database(c.env.DB);
-      const snapshot = await currentSnapshot(c.env, waiterOf(c));
-      const memoKey = `bootscript\0${c.req.url}`;
-      let answer = snapshot?.memoGet<Answer>(memoKey);
-      if (!answer) {
-        const req = parseBootRequest(Query.of(c.req.raw), Math.floor(now / 1000));
-        const resolution = snapshot ? snapshot.resolveBoot(req.key) : await resolveBoot(db, req.key);
-        const outcome = decideBootscript(req, resolution, settingsFor(c));
-        // The node's xname; for a name SMD does not know, the name it asked with.
-        const name = resolution.component?.id ?? ("name" in req.key ? req.key.name : "");
-        const mac = "mac" in req.key ? req.key.mac : "";
-        if (outcome.kind === "problem") {
-          record(c, db, { name, mac, note: outcome.note }, now);
-          throw new HttpProblem(outcome.status, outcome.detail);
-        }
-        answer =
-          outcome.kind === "script"
-            ? { name, mac, note: outcome.note, body: outcome.body, contentType: "text/plain; charset=UTF-8" }
-            : { name, mac, note: outcome.note, body: JSON.stringify(outcome.body), contentType: "application/json; charset=UTF-8" };
-        // Only a node with something to boot: the retry script carries the time it was asked.
-        if (resolution.config) snapshot?.memoSet(memoKey, answer);
-      }
-      record(c, db, answer, now);
-      return new Response(answer.body, { headers: { "content-type": answer.contentType } });
-    },
+    get: op(
+      {
+        summary: "The iPXE boot script of a node",
+        description:
+          "What iPXE chains to. The node is named by `mac`, `name` or `nid`; its boot parameters are the entry of its xname, " +
+          "else its MAC (the booting one first), NID, SMD role, then `Default`. A node with nothing to boot gets one more round " +
+          "(a script that sleeps and asks again with its architecture), then a 404 saying why.",
+        tags: ["BSS"],
+        boot: true,
+        request: { query: BootscriptQuery },
+        responses: {
+          200: text("the iPXE script (its JSON form with `json=1`)"),
+          ...problems(400, 404),
+        },
+      },
+      async (c) => {
+        const req = c.req.valid("query");
+        const answer = await c.var.boot.remember(`bootscript\0${c.req.url}`, () => answerFor(c, req));
+        record(c, answer);
+        return new Response(answer.body, { headers: { "content-type": answer.contentType } });
+      },
+    ),
   });
 }
 
-function record(c: Context, db: Db, what: { name: string; mac: string; note: string }, timeMs: number) {
-  const config = configOf(c.env);
-  const client = clientAddress(c.req.raw, config.trustedProxies);
-  recordBootEvent(waiterOf(c), db, config.historyMax, {
+type BootscriptContext = RequestScope<BootEnv["Variables"]>;
+
+/** Read what the node boots, decide the answer. A 404 is recorded, then thrown. */
+async function answerFor(c: BootscriptContext, req: BootRequest): Promise<{ value: Answer; keep: boolean }> {
+  const resolution = await c.var.boot.resolveBoot(req.key);
+  const outcome = decideBootscript(req, resolution, settingsFor(c));
+  // The node's xname; for a name SMD does not know, the name it asked with.
+  const name = resolution.component?.id ?? ("name" in req.key ? req.key.name : "");
+  const mac = "mac" in req.key ? req.key.mac : "";
+  if (outcome.kind === "problem") {
+    record(c, { name, mac, note: outcome.note });
+    throw new HttpProblem(outcome.status, outcome.detail);
+  }
+  const value: Answer =
+    outcome.kind === "script"
+      ? { name, mac, note: outcome.note, body: outcome.body, contentType: "text/plain; charset=UTF-8" }
+      : { name, mac, note: outcome.note, body: JSON.stringify(outcome.body), contentType: "application/json; charset=UTF-8" };
+  // Only a node with something to boot: the retry script carries the time it was asked.
+  return { value, keep: resolution.config !== undefined };
+}
+
+/** Where this request came in (`/boot/v1` or `/apis/bss/boot/v1`): the chain URL keeps the prefix. */
+function settingsFor(c: BootscriptContext): ScriptSettings {
+  const { config } = c.var;
+  const base = nodeBaseUrl(config, c.req.url);
+  const path = new URL(c.req.url).pathname.replace(/\/+$/, "");
+  return {
+    chainUrl: `${base}${path}`,
+    cloudInitUrl: `${base}/cloud-init/`,
+    retryDelay: config.retryDelay,
+    unknownDelay: config.unknownDelay,
+  };
+}
+
+function record(c: BootscriptContext, what: { name: string; mac: string; note: string }) {
+  const client = clientAddress(c.req.raw, c.var.config.trustedProxies);
+  recordBootEvent(c.var, {
     name: what.name,
     mac: what.mac,
     ip: client.ok ? client.ip : "",
     endpoint: "bootscript",
-    timeMs,
+    timeMs: Date.now(),
     detail: what.note.slice(0, 512),
   });
 }

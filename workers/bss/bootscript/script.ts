@@ -1,4 +1,4 @@
-import type { BootConfig, BootKey, Resolution } from "./lookup";
+import type { BootConfig, BootKey, Resolution } from "../../boot/types";
 
 /**
  * The /bootscript answer as a pure function of the request, what the lookup found and the
@@ -92,7 +92,7 @@ export function retryScript(chain: string, delay: number): string {
 
 /** `mac=` (the booting MAC, else the node's first), else `name=`, else `nid=`: how the chain asks again. */
 function chainIdentity(req: BootRequest, res: Resolution): string {
-  const mac = "mac" in req.key ? req.key.mac : res.component?.firstMac;
+  const mac = "mac" in req.key ? req.key.mac : res.component?.macs[0];
   if (mac) return `mac=${mac}`;
   const name = "name" in req.key ? req.key.name : res.component?.id;
   if (name) return `name=${name}`;

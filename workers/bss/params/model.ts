@@ -1,8 +1,8 @@
 import { parseMac } from "../../../shared/mac";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
-import { decodeError, objectBody, optArray, optString, optStringArray } from "../../http/decode";
-import { isPlainObject } from "../../http/json-keys";
+import { z } from "zod";
+import { goObject, opt } from "../../http/wire";
 import { canonicalValue } from "../../smd/hms-values";
 
 /**
@@ -37,6 +37,7 @@ export interface CloudInit {
 }
 
 const PHONE_HOME_KEYS = ["pub_key_dsa", "pub_key_rsa", "pub_key_ecdsa", "pub_key_ed25519", "instance_id", "hostname", "fqdn"] as const;
+type PhoneHomeKey = (typeof PHONE_HOME_KEYS)[number];
 
 export function zeroCloudInit(): CloudInit {
   return {
@@ -63,28 +64,56 @@ export interface BootParamsInput {
   cloudInit: CloudInit;
 }
 
-const BODY_KEYS = ["hosts", "macs", "nids", "params", "kernel", "initrd", "cloud-init"] as const;
-
 /** Largest NID: bssTypes.BootParams.Nids is []int32. */
 const MAX_NID = 2 ** 31 - 1;
 
+const stringList = z.array(z.string());
+
+const PhoneHomeBody = goObject(
+  Object.fromEntries(PHONE_HOME_KEYS.map((k) => [k, opt(z.string())])) as Record<PhoneHomeKey, z.ZodOptional<z.ZodNullable<z.ZodString>>>,
+);
+
+const CloudInitBody = goObject({
+  "meta-data": opt(z.record(z.string(), z.unknown(), { error: "expected a JSON object or null" })),
+  "user-data": opt(z.record(z.string(), z.unknown(), { error: "expected a JSON object or null" })),
+  "phone-home": opt(PhoneHomeBody),
+});
+
 /**
- * Validates a /bootparameters body. Keys are matched case-insensitively (Go's encoding/json).
- * `hosts` may hold Node xnames, SMD role names (`Compute`) and `Default`; MACs may be spelt any
- * usual way and are stored lower-case with colons. Unknown keys are ignored, as Go does.
+ * A /bootparameters body as clients send it (bssTypes.BootParams), keys case-insensitive as Go
+ * reads them; unknown keys are ignored. `hosts` may hold Node xnames, SMD role names (`Compute`)
+ * and `Default`; MACs may be spelt any usual way. parseBootParams checks what the values mean.
  */
-export function parseBootParams(raw: unknown): BootParamsInput {
-  const b = objectBody(raw, BODY_KEYS);
+export const BootParamsBody = goObject(
+  {
+    hosts: opt(stringList).meta({ description: "Node xnames, SMD roles (Compute) or Default", example: ["x1000c0s0b0n0"] }),
+    macs: opt(stringList).meta({ example: ["52:54:00:be:ef:01"] }),
+    nids: opt(z.array(z.union([z.number(), z.string()], { error: "expected an integer" }))).meta({ example: [1] }),
+    params: opt(z.string()).meta({
+      description: "the kernel command line",
+      example: "console=ttyS0 root=live:http://10.0.0.1:8080/rootfs",
+    }),
+    kernel: opt(z.string()).meta({ example: "http://10.0.0.1:8080/compute/vmlinuz" }),
+    initrd: opt(z.string()).meta({ example: "http://10.0.0.1:8080/compute/initramfs.img" }),
+    "cloud-init": opt(CloudInitBody),
+  },
+  { id: "BootParameters", description: "Boot parameters and the nodes (hosts, MACs, NIDs) that boot them" },
+);
+
+type BootParamsWire = z.output<typeof BootParamsBody>;
+
+/** Validates what a /bootparameters body means; its shape is BootParamsBody's. */
+export function parseBootParams(b: BootParamsWire | undefined): BootParamsInput {
   const identifiers: Identifier[] = [];
-  for (const h of optStringArray(b.hosts, "hosts") ?? []) identifiers.push(hostIdentifier(h));
-  for (const m of optStringArray(b.macs, "macs") ?? []) identifiers.push(macIdentifier(m));
-  (optArray(b.nids, "nids") ?? []).forEach((n, i) => identifiers.push(nidIdentifier(n, `nids[${i}]`)));
+  for (const h of b?.hosts ?? []) identifiers.push(hostIdentifier(h));
+  for (const m of b?.macs ?? []) identifiers.push(macIdentifier(m));
+  for (const n of b?.nids ?? []) identifiers.push(nidIdentifier(n));
   return {
     identifiers: unique(identifiers),
-    kernel: imageUrl(b.kernel, "kernel"),
-    initrd: imageUrl(b.initrd, "initrd"),
-    params: kernelParams(b.params),
-    cloudInit: parseCloudInit(b["cloud-init"]),
+    kernel: imageUrl(b?.kernel, "kernel"),
+    initrd: imageUrl(b?.initrd, "initrd"),
+    params: kernelParams(b?.params),
+    cloudInit: cloudInitOf(b?.["cloud-init"]),
   };
 }
 
@@ -106,12 +135,9 @@ export function macIdentifier(raw: string): Identifier {
   return { kind: "mac", key: r.mac };
 }
 
-function nidIdentifier(v: unknown, path: string): Identifier {
-  const n = typeof v === "number" ? v : typeof v === "string" && /^\s*[0-9]+\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > MAX_NID) {
-    if (typeof v === "number" || typeof v === "string") throw new HttpProblem(400, `Bad Request: invalid nid: ${v}`);
-    throw decodeError(path, "an integer", v);
-  }
+function nidIdentifier(v: number | string): Identifier {
+  const n = typeof v === "number" ? v : /^\s*[0-9]+\s*$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_NID) throw new HttpProblem(400, `Bad Request: invalid nid: ${v}`);
   return { kind: "nid", key: String(n) };
 }
 
@@ -127,38 +153,28 @@ function unique(ids: Identifier[]): Identifier[] {
  * Kernel and initrd are placed on an iPXE command line as one word: a space would split the
  * command and a line break would inject another one, so both are refused.
  */
-function imageUrl(v: unknown, field: string): string {
-  const s = (optString(v, field) ?? "").trim();
+function imageUrl(v: string | null | undefined, field: string): string {
+  const s = (v ?? "").trim();
   if (/[\s\u0000-\u001f\u007f]/.test(s))
     throw new HttpProblem(400, `Bad Request: ${field} must be one URL without spaces or control characters`);
   return s;
 }
 
 /** The kernel command line is one iPXE line: line breaks and other control characters are refused. */
-function kernelParams(v: unknown): string {
-  const s = optString(v, "params") ?? "";
+function kernelParams(v: string | null | undefined): string {
+  const s = v ?? "";
   if (/[\u0000-\u001f\u007f]/.test(s)) throw new HttpProblem(400, "Bad Request: params must not contain line breaks or control characters");
   return s.trim();
 }
 
 /** The `cloud-init` object in upstream's shape; absent or null is the zero object ochami sends. */
-export function parseCloudInit(v: unknown): CloudInit {
+function cloudInitOf(v: z.output<typeof CloudInitBody> | null | undefined): CloudInit {
   const out = zeroCloudInit();
-  if (v === undefined || v === null) return out;
-  const b = objectBody(v, ["meta-data", "user-data", "phone-home"] as const, "cloud-init");
-  out["meta-data"] = objectOrNull(b["meta-data"], "cloud-init.meta-data");
-  out["user-data"] = objectOrNull(b["user-data"], "cloud-init.user-data");
-  if (b["phone-home"] !== undefined && b["phone-home"] !== null) {
-    const ph = objectBody(b["phone-home"], PHONE_HOME_KEYS, "cloud-init.phone-home");
-    for (const k of PHONE_HOME_KEYS) out["phone-home"][k] = optString(ph[k], `cloud-init.phone-home.${k}`) ?? "";
-  }
+  if (!v) return out;
+  out["meta-data"] = v["meta-data"] ?? null;
+  out["user-data"] = v["user-data"] ?? null;
+  for (const k of PHONE_HOME_KEYS) out["phone-home"][k] = v["phone-home"]?.[k] ?? "";
   return out;
-}
-
-function objectOrNull(v: unknown, path: string): Record<string, unknown> | null {
-  if (v === undefined || v === null) return null;
-  if (!isPlainObject(v)) throw decodeError(path, "a JSON object or null", v);
-  return v;
 }
 
 /** Wire form, upstream's field order; `pub_key_ed25519` is omitted when empty (omitempty). */
@@ -172,8 +188,9 @@ export function canonicalCloudInit(ci: CloudInit): string {
   return JSON.stringify(cloudInitJson(ci));
 }
 
+/** A stored config's cloud-init (canonical JSON written by canonicalCloudInit). */
 export function readCloudInit(stored: string): CloudInit {
-  return parseCloudInit(JSON.parse(stored));
+  return cloudInitOf(CloudInitBody.parse(JSON.parse(stored)));
 }
 
 export function contentOf(input: BootParamsInput): ConfigContent {

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
-import { configOf } from "../config";
-import type { Env } from "../env";
-import type { Waiter } from "../history/recorder";
+import type { Config } from "../../config";
+import type { Db } from "../../db";
+import type { Waiter } from "../../env";
 import { type Generation, loadSnapshot, readGeneration, sameGeneration } from "./load";
 import type { BootSnapshot } from "./model";
 
@@ -34,13 +34,12 @@ const REBUILD_LIMIT_MS = 60_000;
 export const snapshotStats = { served: 0, fallbacks: 0, checks: 0, rebuilds: 0, lastRebuildMs: 0, components: 0, generation: -1 };
 
 /** The snapshot to answer from, or undefined when the caller must read D1 itself. */
-export async function currentSnapshot(env: Env, waiter: Waiter | undefined): Promise<BootSnapshot | undefined> {
-  const mode = configOf(env).bootSnapshot;
+export async function currentSnapshot(db: Db, mode: Config["bootSnapshot"], waiter: Waiter | undefined): Promise<BootSnapshot | undefined> {
   if (mode === "off") return undefined;
   const have = installed;
   if (have && mode === "exclusive" && writesChecked === writesSeen) return served(have);
   const writes = writesSeen;
-  const now = await generationReadAfterNow(env.DB, waiter);
+  const now = await generationReadAfterNow(db, waiter);
   if (!now) {
     snapshotStats.fallbacks++;
     return undefined;
@@ -49,7 +48,7 @@ export async function currentSnapshot(env: Env, waiter: Waiter | undefined): Pro
     writesChecked = writes;
     return served(have);
   }
-  startRebuild(env.DB, waiter);
+  startRebuild(db, waiter);
   snapshotStats.fallbacks++;
   return undefined;
 }
@@ -95,20 +94,20 @@ const inFlight = () => inFlightSince !== 0 && Date.now() - inFlightSince < WAIT_
  * A generation read issued no earlier than this call (a query already in flight may predate a
  * write the caller must see), or undefined when it failed or took too long.
  */
-async function generationReadAfterNow(d1: D1Database, waiter: Waiter | undefined): Promise<Generation | undefined> {
-  if (!inFlight()) return issue(d1, waiter, []);
+async function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promise<Generation | undefined> {
+  if (!inFlight()) return issue(db, waiter, []);
   if (nextBatch) return withLimit(new Promise<Generation | undefined>((resolve) => nextBatch!.push({ resolve })));
   // Lead the next batch: wait (on a promise of our own) until the query in flight is done.
   const batch: Follower[] = (nextBatch = []);
   await withLimit(new Promise<undefined>((go) => (wakeNextLeader = () => go(undefined))));
   if (nextBatch === batch) nextBatch = undefined;
-  return issue(d1, waiter, batch);
+  return issue(db, waiter, batch);
 }
 
-async function issue(d1: D1Database, waiter: Waiter | undefined, followers: Follower[]): Promise<Generation | undefined> {
+async function issue(db: Db, waiter: Waiter | undefined, followers: Follower[]): Promise<Generation | undefined> {
   inFlightSince = Date.now();
   snapshotStats.checks++;
-  const query = readGeneration(d1).then(
+  const query = readGeneration(db).then(
     (g) => g,
     (err) => {
       console.error("boot snapshot: generation check failed, boot reads go to D1:", (err as Error).message);
@@ -138,12 +137,12 @@ function withLimit<T>(p: Promise<T | undefined>): Promise<T | undefined> {
  * writes continuously, at most a third of D1's time goes to rebuilding snapshots that are stale
  * at once, and the boot path stays on D1 meanwhile.
  */
-function startRebuild(d1: D1Database, waiter: Waiter | undefined) {
+function startRebuild(db: Db, waiter: Waiter | undefined) {
   const now = Date.now();
   // A rebuild still "running" after REBUILD_LIMIT_MS belonged to a request workerd cancelled.
   if ((rebuildingSince !== 0 && now - rebuildingSince < REBUILD_LIMIT_MS) || now < nextRebuildAt) return;
   rebuildingSince = now;
-  const rebuild = loadSnapshot(d1)
+  const rebuild = loadSnapshot(db)
     .then(({ snapshot, generation }) => {
       installed = { snapshot, generation };
       snapshotStats.rebuilds++;

@@ -1,14 +1,26 @@
-import { canonicalIp } from "../../shared/ip";
-import type { BootConfig, BootKey, BootNode, MatchKind, Resolution } from "../bss/bootscript/lookup";
-import type { GroupFacts } from "../cloud-init/metadata";
-import { type ClusterDefaults, EMPTY_DEFAULTS, type FileEncoding, type InstanceInfo } from "../cloud-init/model";
-import type { LookupOptions, NodeLookup } from "../cloud-init/nodes";
+import { canonicalIp } from "../../../shared/ip";
+import { chooseBootConfig, takesPrecedence } from "../precedence";
+import type { BootReader } from "../reader";
+import {
+  type BootConfig,
+  type BootKey,
+  type Candidate,
+  type ClusterDefaults,
+  EMPTY_DEFAULTS,
+  type FileEncoding,
+  type GroupFacts,
+  type InstanceInfo,
+  type LookupOptions,
+  type MatchKind,
+  type NodeLookup,
+  type Resolution,
+} from "../types";
 
 /**
- * Everything the boot path reads, indexed in memory: the answers of bss/bootscript/lookup.ts and
- * cloud-init/nodes.ts without a database round trip. Pure: built from plain rows (load.ts reads
- * them in one D1 transaction) and queried synchronously. Every function here mirrors one of those
- * SQL lookups exactly; test/api/boot-snapshot.test.ts compares the two on the same data.
+ * Everything the boot path reads, indexed in memory: a BootReader that answers without a
+ * database round trip. Built from plain rows (load.ts reads them in one D1 transaction) and
+ * queried synchronously; the rules are those of precedence.ts, as for the D1 reader.
+ * test/api/boot-snapshot.test.ts compares the two readers on the same data.
  */
 
 /** The rows one snapshot is built from (column names as in D1). */
@@ -54,23 +66,22 @@ interface CloudInitGroupData {
   file: { content: string; encoding: FileEncoding };
 }
 
-export class BootSnapshot {
+export class BootSnapshot implements BootReader {
+  readonly source = "snapshot";
   /** Components by xname. Interfaces may name components SMD lacks; those get a stub (inSmd false). */
   private readonly components = new Map<string, Component>();
   private readonly componentByMac = new Map<string, string>();
-  /** Canonical IP → the lowest component id holding it. */
+  /** Canonical IP → the component holding it (precedence.ts when several do). */
   private readonly componentByIp = new Map<string, string>();
-  /** NID → the lowest Node xname with it (NIDs are not unique in SMD). */
+  /** NID → the Node holding it (NIDs are not unique in SMD). */
   private readonly nodeByNid = new Map<number, string>();
   /** `kind\0key` → boot config. */
-  private readonly assignments = new Map<string, BootConfig | undefined>();
-  private readonly defaultConfig: BootConfig | undefined;
-  private readonly hasDefault: boolean;
+  private readonly assignments = new Map<string, BootConfig>();
   private readonly ciGroups = new Map<string, CloudInitGroupData>();
   private readonly instances = new Map<string, InstanceInfo>();
   private readonly defaults: ClusterDefaults;
-  /** Documents rendered from this snapshot, which cannot change while it is current; bounded. */
-  private readonly rendered = new Map<string, unknown>();
+  /** Answers derived from this snapshot's data, which cannot change while it is current; bounded. */
+  private readonly derived = new Map<string, unknown>();
   readonly componentCount: number;
 
   constructor(rows: SnapshotRows) {
@@ -87,10 +98,7 @@ export class BootSnapshot {
     });
     for (const c of rows.components) {
       this.components.set(c.id, { ...stub(c.id), inSmd: true, type: c.type, nid: c.nid, role: c.role, enabled: Boolean(c.enabled) });
-      if (c.type === "Node" && c.nid >= 0) {
-        const held = this.nodeByNid.get(c.nid);
-        if (held === undefined || c.id < held) this.nodeByNid.set(c.nid, c.id);
-      }
+      if (c.type === "Node" && c.nid >= 0 && takesPrecedence(c.id, this.nodeByNid.get(c.nid))) this.nodeByNid.set(c.nid, c.id);
     }
     this.componentCount = rows.components.length;
     const owner = new Map<string, string>();
@@ -108,23 +116,16 @@ export class BootSnapshot {
       const c = this.components.get(id)!;
       if (c.firstIp === "") c.firstIp = ip.ip_address;
       const key = canonicalIp(ip.ip_address) ?? ip.ip_address.toLowerCase();
-      const held = this.componentByIp.get(key);
-      if (held === undefined || id < held) this.componentByIp.set(key, id);
+      if (takesPrecedence(id, this.componentByIp.get(key))) this.componentByIp.set(key, id);
     }
     for (const m of rows.members) this.components.get(m.component_id)?.groups.push(m.group_label);
     for (const c of this.components.values()) c.groups.sort(byCodeUnit);
 
     const configs = new Map(rows.configs.map((c) => [c.id, { kernel: c.kernel, initrd: c.initrd, params: c.params }]));
-    let defaultConfig: BootConfig | undefined;
-    let hasDefault = false;
     for (const a of rows.assignments) {
-      if (a.kind === "default") {
-        if (!hasDefault) defaultConfig = configs.get(a.config_id);
-        hasDefault = true;
-      } else this.assignments.set(`${a.kind}\0${a.key}`, configs.get(a.config_id));
+      const config = configs.get(a.config_id);
+      if (config) this.assignments.set(`${a.kind}\0${a.key}`, config);
     }
-    this.defaultConfig = defaultConfig;
-    this.hasDefault = hasDefault;
 
     for (const g of rows.ciGroups) {
       this.ciGroups.set(g.name, {
@@ -141,33 +142,30 @@ export class BootSnapshot {
     this.defaults = rows.defaults[0] ? withKeys(rows.defaults[0]) : EMPTY_DEFAULTS;
   }
 
-  // --------------------------------------------------------------------------- rendered documents
-
   /**
-   * An answer rendered from this snapshot's data, when one was kept: bootscripts and cloud-init
+   * Answers rendered from this snapshot's data are kept with it: bootscripts and cloud-init
    * documents, which nodes fetch again and again (rendering meta-data, YAML and a SHA-256
-   * instance-id, costs more than all the rest of a request). At most MEMO_LIMIT are kept (the
+   * instance-id costs more than all the rest of a request). At most DERIVED_LIMIT are kept (the
    * oldest go first), so memory does not grow with the cluster.
    */
-  memoGet<T>(key: string): T | undefined {
-    return this.rendered.get(key) as T | undefined;
-  }
-
-  memoSet(key: string, value: unknown): void {
-    if (this.rendered.size >= MEMO_LIMIT) this.rendered.delete(this.rendered.keys().next().value!);
-    this.rendered.set(key, value);
+  async remember<T>(key: string, compute: () => Promise<{ value: T; keep: boolean }>): Promise<T> {
+    if (this.derived.has(key)) return this.derived.get(key) as T;
+    const { value, keep } = await compute();
+    if (keep) {
+      if (this.derived.size >= DERIVED_LIMIT) this.derived.delete(this.derived.keys().next().value!);
+      this.derived.set(key, value);
+    }
+    return value;
   }
 
   // --------------------------------------------------------------------------- BSS
 
-  /** What bss/bootscript/lookup.ts resolveBoot answers for `key`. */
-  resolveBoot(key: BootKey): Resolution {
+  async resolveBoot(key: BootKey): Promise<Resolution> {
     const c = this.bootComponent(key);
     if (!c) return {};
-    const component: BootNode = { id: c.id, nid: c.nid, role: c.role, enabled: c.enabled, firstMac: c.macs[0] ?? "" };
-    const best = this.bestAssignment(c, "mac" in key ? key.mac : "");
-    if (!best?.config) return { component };
-    return { component, config: best.config, matchedBy: best.matched };
+    const component = { id: c.id, nid: c.nid, role: c.role, enabled: c.enabled, macs: [...c.macs] };
+    const best = chooseBootConfig(component, "mac" in key ? key.mac : "", this.candidatesOf(c));
+    return best ? { component, config: best.config, matchedBy: best.matchedBy } : { component };
   }
 
   private bootComponent(key: BootKey): Component | undefined {
@@ -179,30 +177,28 @@ export class BootSnapshot {
     return c?.inSmd && c.type === "Node" ? c : undefined;
   }
 
-  /** Precedence: xname; the booting MAC, then the node's other MACs by MAC; NID; role; Default. */
-  private bestAssignment(c: Component, bootingMac: string): { matched: MatchKind; config: BootConfig | undefined } | undefined {
-    const found = (kind: MatchKind, key: string) => this.assignments.has(`${kind}\0${key}`);
-    const get = (kind: MatchKind, key: string) => ({ matched: kind, config: this.assignments.get(`${kind}\0${key}`) });
-    if (found("xname", c.id)) return get("xname", c.id);
-    const macs = c.macs.filter((m) => found("mac", m));
-    if (macs.length) return get("mac", macs.includes(bootingMac) && bootingMac !== "" ? bootingMac : macs.sort(byCodeUnit)[0]);
-    if (c.nid >= 0 && found("nid", String(c.nid))) return get("nid", String(c.nid));
-    if (found("role", c.role)) return get("role", c.role);
-    if (this.hasDefault) return { matched: "default", config: this.defaultConfig };
-    return undefined;
+  /** The boot entries whose key names this node, as the D1 reader's statement gathers them. */
+  private candidatesOf(c: Component): Candidate[] {
+    const keys: Array<[MatchKind, string]> = [["xname", c.id], ...c.macs.map((m): [MatchKind, string] => ["mac", m]), ["role", c.role]];
+    if (c.nid >= 0) keys.push(["nid", String(c.nid)]);
+    keys.push(["default", "Default"]);
+    const out: Candidate[] = [];
+    for (const [kind, key] of keys) {
+      const config = this.assignments.get(`${kind}\0${key}`);
+      if (config) out.push({ kind, key, config });
+    }
+    return out;
   }
 
   // --------------------------------------------------------------------------- cloud-init
 
-  /** What cloud-init/nodes.ts byIp answers. */
-  nodeByIp(ip: string, opts: LookupOptions = {}): NodeLookup | undefined {
+  async nodeByIp(ip: string, opts: LookupOptions = {}): Promise<NodeLookup | undefined> {
     const key = canonicalIp(ip);
     const id = key === undefined ? undefined : this.componentByIp.get(key);
     return id === undefined ? undefined : this.nodeById(id, opts);
   }
 
-  /** What cloud-init/nodes.ts byId answers. */
-  nodeById(id: string, opts: LookupOptions = {}): NodeLookup {
+  async nodeById(id: string, opts: LookupOptions = {}): Promise<NodeLookup> {
     const c = this.components.get(id);
     const inSmd = c?.inSmd ?? false;
     const groups = c?.groups ?? [];
@@ -227,6 +223,6 @@ export class BootSnapshot {
 }
 
 /** About 25 MB of rendered documents at most (meta-data is under 1 kB). */
-const MEMO_LIMIT = 32_768;
+const DERIVED_LIMIT = 32_768;
 
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
