@@ -1,6 +1,6 @@
 /**
  * HMS component names (xnames): normalisation, validation and type derivation, as hms-xname
- * v1.4.0 does it (../shared/reference/xname-table.md). Types are always derived from the name;
+ * v1.4.0 does it (its regex table, type by type). Types are always derived from the name;
  * a client's own `Type` field is never trusted.
  */
 

@@ -4,7 +4,7 @@ import { compilePattern, decide, POLICY } from "../../workers/auth/policy";
 import { concreteRoutes, samplePath } from "./auth-routes";
 
 describe("route policy table", () => {
-  it("keeps upstream's public routes public (smd.md §1.1, bss-cloudinit.md A3/B3)", () => {
+  it("keeps upstream's public routes public (SMD's health probes and collections, BSS scripts, cloud-init documents)", () => {
     const publicRoutes: [string, string][] = [
       ["GET", "/hsm/v2/service/ready"],
       ["GET", "/hsm/v2/service/liveness"],

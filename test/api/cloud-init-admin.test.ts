@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { derivedInstanceId } from "../../workers/cloud-init/metadata";
 import { api, getJson, problemOf, send } from "./client";
 
-/** /cloud-init/admin: what `ochami cloud-init defaults|group|node` sends (bss-cloudinit.md B9, C2). */
+/** /cloud-init/admin: what `ochami cloud-init defaults|group|node` sends. */
 
 const D = "/cloud-init/admin/cluster-defaults";
 const G = "/cloud-init/admin/groups";

@@ -77,7 +77,7 @@ describe("cloud-init meta-data (exact YAML)", () => {
     const r = await textFrom(A.ip, "/meta-data");
     expect(r.status).toBe(200);
     expect(r.type).toBe("application/x-yaml");
-    // Golden output of gopkg.in/yaml.v2 2.4.0 for upstream's struct layout (bss-cloudinit.md B5).
+    // Golden output of gopkg.in/yaml.v2 2.4.0 for upstream's struct layout (its MetaData struct).
     expect(r.text).toBe(`instance-id: ${iid}
 local-hostname: "0001"
 hostname: "0001"

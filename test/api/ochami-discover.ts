@@ -2,7 +2,7 @@ import { parse } from "yaml";
 
 /**
  * A faithful replay of what the real `ochami discover static` (OpenCHAMI/ochami v0.10, pkg/discover)
- * sends to SMD for a nodes.yaml (smd.md §10.1): the bodies it builds client-side and the order of
+ * sends to SMD for a nodes.yaml (ochami's pkg/discover): the bodies it builds client-side and the order of
  * its requests, with and without --overwrite. Tests run it against our API to check that SMD then
  * answers coresmd, BSS and cloud-init as upstream would.
  */

@@ -3,7 +3,7 @@ import type { AuthConfig } from "../config";
 import type { Keyring } from "./keyring";
 
 /**
- * Mints an access token for a client: Hydra's claim set (ochami-cli-and-recipes.md §1.8), so
+ * Mints an access token for a client: Hydra's claim set (the one OpenCHAMI deployments issue), so
  * upstream tools that parse it keep working: iss, sub (= client_id), aud (array), iat, nbf, exp,
  * jti, client_id and the scopes as an array in `scp`.
  */

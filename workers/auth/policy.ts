@@ -33,7 +33,7 @@ const rule = (methods: Method | readonly Method[] | typeof ANY, path: string, ac
   access,
 });
 
-/** BSS answers on /boot/v1 and on the gateway alias /apis/bss/boot/v1 (bss-cloudinit.md §0). */
+/** BSS answers on /boot/v1 and on the gateway alias /apis/bss/boot/v1 (OpenCHAMI's gateway path). */
 const BSS_PREFIXES = ["/boot/v1", "/apis/bss/boot/v1"];
 const bss = (make: (prefix: string) => Rule[]): Rule[] => BSS_PREFIXES.flatMap(make);
 
@@ -49,7 +49,7 @@ export const POLICY: readonly Rule[] = [
   rule("GET", "/openapi.json", PUBLIC),
   rule("GET", "/docs", PUBLIC),
 
-  // ---- SMD (/hsm/v2). Public as in SMD v2.18 (smd.md §1.1): health probes, and the two
+  // ---- SMD (/hsm/v2). Public as in SMD v2.18 (its JWT middleware skips these): health probes, and the two
   // collections coresmd (DHCP) and ochami's listing commands read without a token.
   rule("GET", "/hsm/v2/service/*", PUBLIC),
   rule("GET", "/hsm/v2/State/Components", PUBLIC), // the collection only; /{xname} is protected
@@ -61,7 +61,7 @@ export const POLICY: readonly Rule[] = [
   rule(WRITE, "/hsm/v2/*", "smd:write"),
 
   // ---- BSS. iPXE fetches /bootscript with no token; the other non-bootparameters routes are
-  // public upstream too (bss-cloudinit.md A3/A6). /bootparameters needs bss scopes for every method.
+  // public upstream too (BSS only guards /bootparameters). /bootparameters needs bss scopes for every method.
   ...bss((p) => [
     rule("GET", `${p}/bootscript`, PUBLIC),
     rule("GET", `${p}/hosts`, PUBLIC),
@@ -77,7 +77,7 @@ export const POLICY: readonly Rule[] = [
     rule(WRITE, `${p}/*`, "bss:write"),
   ]),
 
-  // ---- cloud-init. Nodes fetch their documents by source IP with no token (bss-cloudinit.md B3);
+  // ---- cloud-init. Nodes fetch their documents by source IP with no token, as upstream serves them;
   // everything under /cloud-init/admin needs cloud-init scopes.
   rule("GET", "/cloud-init/meta-data", PUBLIC),
   rule("GET", "/cloud-init/user-data", PUBLIC),

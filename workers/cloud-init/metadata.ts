@@ -52,7 +52,7 @@ function effective(view: NodeView) {
 }
 
 /**
- * The meta-data document, field for field as upstream lays it out (bss-cloudinit.md B5): fixed
+ * The meta-data document, field for field as upstream's cloud-init server lays it out: fixed
  * field order, optional fields omitted when empty, `local_ipv4` and `groups` always present.
  * Each of the node's SMD groups appears under vendor_data.groups with its description (or "No
  * description Found") and its cloud-init meta-data merged in.
