@@ -33,6 +33,15 @@ import {
  * gather the facts; the rules (precedence.ts) decide, as they do for the snapshot.
  */
 export function d1Reader(db: Db): BootReader {
+  let reader = readers.get(db);
+  if (!reader) readers.set(db, (reader = newReader(db)));
+  return reader;
+}
+
+/** One reader per database (it holds no state of its own), so a request on the D1 path allocates none. */
+const readers = new WeakMap<Db, BootReader>();
+
+function newReader(db: Db): BootReader {
   return {
     source: "d1",
     resolveBoot: (key) => resolveBoot(db, key),

@@ -19,6 +19,9 @@ export function referencePage(doc: OpenApiDocument): string {
   const tags = (doc.tags ?? []).map((t) => t.name).filter((n) => byTag.has(n));
   for (const t of byTag.keys()) if (!tags.includes(t)) tags.push(t);
   const nav = tags.map((t) => `<li><a href="#${anchor(t)}">${esc(t)}</a> (${byTag.get(t)!.length})</li>`).join("");
+  const schemas = Object.entries(doc.components?.schemas ?? {})
+    .map(([name, schema]) => `<article id="${schemaAnchor(name)}"><h3><code>${esc(name)}</code></h3>${schemaHtml(schema)}</article>`)
+    .join("");
   const sections = tags
     .map((t) => {
       const description = doc.tags?.find((x) => x.name === t)?.description;
@@ -31,7 +34,8 @@ export function referencePage(doc: OpenApiDocument): string {
 <body><header><h1>${esc(doc.info.title)} <small>${esc(doc.info.version)}</small></h1>
 <p>${esc(doc.info.description ?? "")}</p>
 <p>Machine-readable: <a href="openapi.json">openapi.json</a> (OpenAPI ${esc(doc.openapi)}). Tokens: <code>POST /token</code> (client credentials).</p>
-<nav aria-label="Services"><ul>${nav}</ul></nav></header><main>${sections}</main></body></html>`;
+<nav aria-label="Services"><ul>${nav}<li><a href="#schemas">Schemas</a></li></ul></nav></header>
+<main>${sections}<section id="schemas"><h2>Schemas</h2>${schemas}</section></main></body></html>`;
 }
 
 interface Parameter {
@@ -78,10 +82,29 @@ function operationHtml(method: string, path: string, op: Operation): string {
 ${op.description ? `<p>${esc(op.description)}</p>` : ""}${params}${body}<h4>Answers</h4><ul>${answers}</ul></article>`;
 }
 
+/** A body's schema: a link when it is a named one, else the schema itself (folded). */
 function schemaBlock(label: string, schema: unknown): string {
   if (schema === undefined) return "";
-  return `<details><summary>${esc(label)}</summary><pre>${esc(JSON.stringify(schema, null, 2))}</pre></details>`;
+  const ref = refName(schema);
+  if (ref) return ` <span>${esc(label)}: <a href="#${schemaAnchor(ref)}">${esc(ref)}</a></span>`;
+  return `<details><summary>${esc(label)}</summary>${schemaHtml(schema)}</details>`;
 }
+
+/** JSON Schema as text, each `$ref` a link to the named schema. */
+function schemaHtml(schema: unknown): string {
+  const text = esc(JSON.stringify(schema, null, 2)).replace(
+    /&quot;#\/components\/schemas\/([A-Za-z0-9_.-]+)&quot;/g,
+    (_, name: string) => `<a href="#${schemaAnchor(name)}">&quot;${name}&quot;</a>`,
+  );
+  return `<pre>${text}</pre>`;
+}
+
+function refName(schema: unknown): string | undefined {
+  const ref = (schema as { $ref?: unknown } | undefined)?.$ref;
+  return typeof ref === "string" && ref.startsWith("#/components/schemas/") ? ref.slice("#/components/schemas/".length) : undefined;
+}
+
+const schemaAnchor = (name: string) => `schema-${anchor(name)}`;
 
 function typeOf(schema: unknown): string {
   const s = schema as { type?: string; items?: { type?: string } } | undefined;
