@@ -20,7 +20,7 @@ export function referencePage(doc: OpenApiDocument): string {
   for (const t of byTag.keys()) if (!tags.includes(t)) tags.push(t);
   const nav = tags.map((t) => `<li><a href="#${anchor(t)}">${esc(t)}</a> (${byTag.get(t)!.length})</li>`).join("");
   const schemas = Object.entries(doc.components?.schemas ?? {})
-    .map(([name, schema]) => `<article id="${schemaAnchor(name)}"><h3><code>${esc(name)}</code></h3>${schemaHtml(schema)}</article>`)
+    .map(([name, schema]) => `<div id="${schemaAnchor(name)}"><h3><code>${esc(name)}</code></h3>${schemaHtml(schema)}</div>`)
     .join("");
   const sections = tags
     .map((t) => {
