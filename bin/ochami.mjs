@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The `ochami` command (package.json "bin"): runs the esbuild bundle of onprem-agent/cli in plain
-// node. The bundle lives in dist/cli/<stamp>/, where <stamp> hashes the sources' paths, sizes and
+// The `ochami` command (package.json "bin"): runs the esbuild bundle of cli/ in plain node. The
+// bundle lives in dist/cli/<stamp>/, where <stamp> hashes the sources' paths, sizes and
 // modification times: a fresh checkout or an edited source is bundled once (about a second), every
 // later run starts straight from the bundle. Builds go to a temporary directory renamed into
 // place, so concurrent first runs never see half a bundle. When dist/ is not writable (an
@@ -12,7 +12,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const SOURCES = ["onprem-agent/cli", "shared", "package.json", "package-lock.json", "scripts/build-cli.mjs"];
+const SOURCES = ["cli", "shared", "package.json", "package-lock.json", "scripts/build-cli.mjs"];
 
 function stamp() {
   const hash = createHash("sha1");

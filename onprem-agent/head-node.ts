@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { repoRoot } from "./api-runner/wrangler-config";
+import { repoRoot } from "../head-node/api-runner/wrangler-config";
 
 export function stateDirOf(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.OCHAMI_STATE_DIR ?? path.join(repoRoot, ".state"));

@@ -13,7 +13,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { DURATION_HINT, parseDuration } from "../shared/duration";
 import { ApiClient, ApiError } from "./api-client";
-import { authDir, readAdminCredential } from "./auth/state";
+import { authDir, readAdminCredential } from "../head-node/auth-state";
 import { BootLineFormatter, follow, type WatchFilter } from "./boot-watch";
 import { apiUrlOf, stateDirOf } from "./head-node";
 

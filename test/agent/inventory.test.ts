@@ -4,10 +4,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
+import { startApiServer, type ApiServer } from "../../head-node/api-runner";
 import { ApiClient, apiConfigSchema } from "../../onprem-agent/api-client";
 import { buildReservations, inventoryConfigSchema, renderHostname, SmdInventory } from "../../onprem-agent/inventory";
-import { freePort } from "../runtime/ports";
+import { freePort } from "../head-node/ports";
 import { seedNodes } from "./smd-seed";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

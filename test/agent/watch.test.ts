@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
-import { repoRoot } from "../../onprem-agent/api-runner/wrangler-config";
-import { freePort } from "../runtime/ports";
+import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { repoRoot } from "../../head-node/api-runner/wrangler-config";
+import { freePort } from "../head-node/ports";
 import { seedNodes } from "./smd-seed";
 
 const A = "x1000c0s0b0n0";

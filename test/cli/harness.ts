@@ -2,10 +2,10 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
-import { repoRoot } from "../../onprem-agent/api-runner/wrangler-config";
-import { authVars, ensureAuthState } from "../../onprem-agent/auth/state";
-import { freePort } from "../runtime/ports";
+import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { repoRoot } from "../../head-node/api-runner/wrangler-config";
+import { authVars, ensureAuthState } from "../../head-node/auth-state";
+import { freePort } from "../head-node/ports";
 
 /**
  * Test support for the `ochami` CLI: a real API (workerd + D1, auth on) on loopback, and the CLI

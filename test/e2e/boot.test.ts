@@ -18,7 +18,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { discoverStatic } from "../api/ochami-discover";
 import { isRoot } from "../agent/netlab";
-import { cleanEnv } from "../runtime/auth-process";
+import { cleanEnv } from "../head-node/auth-process";
 import { buildNodeImage, MARK, type NodeImage } from "./node-image";
 import { createBootNetwork, destroyBootNetwork, HEAD_IP, inNs, nsHttp, startHeadNode, startVm, type HeadNode, type Vm } from "./boot-lab";
 
@@ -112,9 +112,7 @@ log: {level: info}
       path.join(dir, "npm-start.log"),
     );
     timings.start = Date.now() - t;
-    token = (
-      await inNs("env", [`OCHAMI_STATE_DIR=${stateDir}`, "node_modules/.bin/tsx", "onprem-agent/auth/cli.ts", "token"])
-    ).stdout.trim();
+    token = (await inNs("env", [`OCHAMI_STATE_DIR=${stateDir}`, "node_modules/.bin/tsx", "head-node/keys.ts", "token"])).stdout.trim();
     expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 
     // What the seed does: ochami discover static, BSS boot parameters, cloud-init defaults and group.

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../onprem-agent/config";
-import { planHeadNode, type PlanInput } from "../../onprem-agent/head-node-plan";
+import { planHeadNode, type PlanInput } from "../../head-node/plan";
 
 const dir = mkdtempSync(path.join(tmpdir(), "e2-plan-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -16,7 +16,7 @@ import type { WorkerSettings } from "./wrangler-config";
  * the same two worker scripts miniflare ships (object-entry + database) with the same unique key and
  * on-disk layout, so the data is exactly what `wrangler d1 ... --local --persist-to <state>` sees.
  * These script paths are miniflare internals: miniflare is pinned exactly in package.json, and
- * `test/runtime/runner.test.ts` fails loudly if they move.
+ * `test/head-node/runner.test.ts` fails loudly if they move.
  */
 const require = createRequire(import.meta.url);
 const miniflareWorkers = path.join(path.dirname(require.resolve("miniflare")), "workers");

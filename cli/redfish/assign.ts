@@ -1,4 +1,4 @@
-import { parseXname, xnameParent } from "../../../shared/xname";
+import { parseXname, xnameParent } from "../../shared/xname";
 import { nidHostname } from "../inventory/nodes-file";
 import type { BmcResult, Nic } from "./discover";
 import { addIPv4 } from "./targets";

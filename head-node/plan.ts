@@ -19,8 +19,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ON_OFF_HINT, parseOnOff } from "../shared/on-off";
-import { ConfigError, parseAgentConfig, type AgentConfig } from "./config";
-import { interfaceAddress } from "./dhcp/config";
+import { ConfigError, parseAgentConfig, type AgentConfig } from "../onprem-agent/config";
+import { interfaceAddress } from "../onprem-agent/dhcp/config";
 
 type Raw = Record<string, any>;
 

@@ -1,8 +1,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { JWK } from "jose";
-import { generateSigningKey, publicJwk } from "../../shared/auth/keys";
-import { generateSecret, hashSecret } from "../../shared/auth/secret-hash";
+import { generateSigningKey, publicJwk } from "../shared/auth/keys";
+import { generateSecret, hashSecret } from "../shared/auth/secret-hash";
 
 /**
  * The issuer's key material and first admin client on the head node, in `<state>/auth`

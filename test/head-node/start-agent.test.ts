@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../onprem-agent/api-runner/wrangler-config";
+import { repoRoot } from "../../head-node/api-runner/wrangler-config";
 import { cleanEnv, npmRun } from "./auth-process";
 import { freePort } from "./ports";
 

@@ -6,8 +6,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { ApiClient, ApiError, requestToken } from "../api-client";
-import { authDir, readAdminCredential, writeSecret } from "./state";
+import { ApiClient, ApiError, requestToken } from "../onprem-agent/api-client";
+import { authDir, readAdminCredential, writeSecret } from "./auth-state";
 
 export const AGENT_SCOPE = "boot:report smd:read";
 

@@ -1,4 +1,4 @@
-import { parseXname } from "../../../shared/xname";
+import { parseXname } from "../../shared/xname";
 import { InventoryError, type Inventory } from "./nodes-file";
 import type { GroupBody } from "./payloads";
 

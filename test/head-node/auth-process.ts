@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { repoRoot } from "../../onprem-agent/api-runner/wrangler-config";
+import { repoRoot } from "../../head-node/api-runner/wrangler-config";
 
 /** Helpers for tests that run `npm start` and the auth commands as real processes. */
 
@@ -20,7 +20,7 @@ export interface Started {
 /** `npm start` (its entry point under tsx), until it reports auth status; rejects if it exits first. */
 export async function startHeadNode(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Started> {
   const tsx = path.join(repoRoot, "node_modules", ".bin", "tsx");
-  const proc = spawn(tsx, ["onprem-agent/start.ts"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(tsx, ["head-node/start.ts"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));

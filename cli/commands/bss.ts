@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { parseDuration } from "../../../shared/duration";
+import { parseDuration } from "../../shared/duration";
 import { EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
 import { outputFormat, render, type TableSpec } from "../io/output";

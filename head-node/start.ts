@@ -1,8 +1,8 @@
 /**
  * `npm start`: the whole head-node system on this machine. Serves the API (SMD, BSS, cloud-init,
  * auth) under workerd on a persisted local D1, applying pending migrations first, and runs the
- * on-prem agent beside it in this process (DHCP, TFTP, images, node proxy; see head-node-plan.ts
- * for what is on by default and why).
+ * on-prem agent beside it in this process (DHCP, TFTP, images, node proxy; see plan.ts for what
+ * is on by default and why).
  *
  * Environment: PORT (8081), HOST (127.0.0.1), OCHAMI_STATE_DIR (./.state), OCHAMI_AUTH (on|off),
  * OCHAMI_AGENT (on|off), OCHAMI_AGENT_CONFIG (agent YAML) and its overrides (README), and any
@@ -12,14 +12,14 @@
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { startAgent, type Agent } from "./agent";
+import { startAgent, type Agent } from "../onprem-agent/agent";
 import { startApiServer, type ApiServer } from "./api-runner";
 import { repoRoot } from "./api-runner/wrangler-config";
-import { ensureAgentClient } from "./auth/agent-client";
-import { authVars, ensureAuthState, type AuthState } from "./auth/state";
-import { ConfigError } from "./config";
-import { localUrl, recordApiUrl } from "./head-node";
-import { AGENT_VARIABLES, planHeadNode, type HeadNodePlan } from "./head-node-plan";
+import { ensureAgentClient } from "./agent-client";
+import { authVars, ensureAuthState, type AuthState } from "./auth-state";
+import { ConfigError } from "../onprem-agent/config";
+import { localUrl, recordApiUrl } from "../onprem-agent/head-node";
+import { AGENT_VARIABLES, planHeadNode, type HeadNodePlan } from "./plan";
 
 function workerVars(env: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = {};

@@ -12,7 +12,7 @@ import { readData } from "../io/input";
 import { assignNodes, checkTemplate } from "../redfish/assign";
 import { discoverBmc, mapBounded, type BmcResult } from "../redfish/discover";
 import { expandTargets } from "../redfish/targets";
-import { parseDuration } from "../../../shared/duration";
+import { parseDuration } from "../../shared/duration";
 import { log } from "../log";
 import { bmcCredentials } from "./bmc-credentials";
 import { collect, act, examples } from "./define";

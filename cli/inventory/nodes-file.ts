@@ -1,6 +1,6 @@
-import { isIP } from "../../../shared/ip";
-import { normalizeMac } from "../../../shared/mac";
-import { parseXname, xnameParent } from "../../../shared/xname";
+import { isIP } from "../../shared/ip";
+import { normalizeMac } from "../../shared/mac";
+import { parseXname, xnameParent } from "../../shared/xname";
 
 /**
  * nodes.yaml, the static inventory `ochami discover static` reads, in both of upstream's formats

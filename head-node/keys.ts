@@ -9,10 +9,10 @@
  * <state>/auth; `keys` edits <state>/auth (restart `npm start` to apply).
  */
 import { parseArgs } from "node:util";
-import { DURATION_HINT, parseDuration } from "../../shared/duration";
-import { ApiClient, ApiError } from "../api-client";
-import { apiUrlOf, stateDirOf } from "../head-node";
-import { authVars, ensureAuthState, prunePreviousKeys, readAdminCredential, rotateSigningKey } from "./state";
+import { DURATION_HINT, parseDuration } from "../shared/duration";
+import { ApiClient, ApiError } from "../onprem-agent/api-client";
+import { apiUrlOf, stateDirOf } from "../onprem-agent/head-node";
+import { authVars, ensureAuthState, prunePreviousKeys, readAdminCredential, rotateSigningKey } from "./auth-state";
 
 const USAGE = `usage:
   npm run --silent token [-- --scope "<scopes>"]

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
+import { startApiServer, type ApiServer } from "../../head-node/api-runner";
 import pkg from "../../package.json";
 import { freePort } from "./ports";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
+import { startApiServer, type ApiServer } from "../../head-node/api-runner";
 import { publicJwk } from "../../shared/auth/keys";
 import { freePort } from "./ports";
 

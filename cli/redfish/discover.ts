@@ -1,4 +1,4 @@
-import { normalizeMac } from "../../../shared/mac";
+import { normalizeMac } from "../../shared/mac";
 import { NetworkError, request, type TlsOptions } from "../http";
 import type { Target } from "./targets";
 

@@ -1,4 +1,4 @@
-import { parseDuration } from "../../../shared/duration";
+import { parseDuration } from "../../shared/duration";
 /**
  * The configuration file's shape (upstream's ochami-config(5), plus our cluster keys for stored
  * client credentials and TLS), and the keys `ochami config set|cluster set` accept with the type

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import pkg from "../../package.json";
-import { parseDuration } from "../../shared/duration";
+import pkg from "../package.json";
+import { parseDuration } from "../shared/duration";
 import { ApiClient, type ApiService } from "./api";
 import { TokenProvider, type Credential } from "./auth/tokens";
 import { cacheDir, expandPath, loadConfig, type LoadedConfig } from "./config/files";
