@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import pkg from "../package.json";
 import { parseDuration } from "../shared/duration";
-import { ApiClient, type ApiService } from "./api";
+import { ApiClient, type ApiService } from "../shared/api-client/client";
+import type { TlsOptions } from "../shared/api-client/http";
 import { TokenProvider, type Credential } from "./auth/tokens";
 import { cacheDir, expandPath, loadConfig, type LoadedConfig } from "./config/files";
 import { DEFAULT_BASE_PATHS, tokenEnvName, type ClusterConfig, type InputFormat, type OutputFormat, type Service } from "./config/schema";
 import { UsageError } from "./errors";
-import type { TlsOptions } from "./http";
-import { configureLog } from "./log";
+import { configureLog, log } from "./log";
 
 export const VERSION: string = pkg.version;
 
@@ -201,6 +201,7 @@ export class Context {
       tls: this.tls(),
       timeoutMs: this.timeoutMs(),
       userAgent: `ochami-edge/${VERSION}`,
+      log,
     });
     return this.apiClient;
   }

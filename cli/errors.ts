@@ -1,3 +1,5 @@
+import { ApiError } from "../shared/api-client/errors";
+
 /**
  * Exit codes of `ochami` (documented in the README and in `ochami --help`):
  *   0  success
@@ -31,7 +33,21 @@ export class AuthError extends CliError {
   }
 }
 
-/** The message of anything thrown, for one-line reports. */
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/**
+ * What the admin sees of a failed API call, decided here only: the message with a hint on where
+ * the token came from, and the exit code (401/403 and a refusing token endpoint: authentication).
+ */
+export function cliErrorOf(err: ApiError): CliError {
+  if (err.unreachable) return new CliError(err.message, EXIT.REQUEST);
+  if (err.tokenRefused) return new AuthError(err.message);
+  let hint = "";
+  if (err.status === 401 && err.tokenOrigin) hint = ` (token from ${err.tokenOrigin})`;
+  else if (err.status === 401) hint = " (no token was sent; drop --no-token or set enable-auth: true)";
+  else if (err.status === 403 && err.tokenOrigin) hint = ` (token from ${err.tokenOrigin} lacks the scope; see \`ochami auth status\`)`;
+  return new CliError(err.message + hint, err.status === 401 || err.status === 403 ? EXIT.AUTH : EXIT.REQUEST);
+}
+
+/** Anything thrown, with API errors made CliErrors. */
+export function asCliError(err: unknown): unknown {
+  return err instanceof ApiError ? cliErrorOf(err) : err;
 }

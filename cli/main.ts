@@ -4,8 +4,8 @@
  * (errors.ts); stdout carries only command output.
  */
 import { CommanderError } from "commander";
-import { CliError, EXIT } from "./errors";
-import { closeConnections } from "./http";
+import { closeConnections } from "../shared/api-client/http";
+import { asCliError, CliError, EXIT } from "./errors";
 import { log } from "./log";
 import { buildProgram } from "./program";
 
@@ -19,7 +19,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.OK;
-  } catch (err) {
+  } catch (thrown) {
+    const err = asCliError(thrown);
     if (err instanceof CommanderError) {
       // Help and version are successes; commander has already printed any usage error.
       return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? EXIT.OK : EXIT.USAGE;

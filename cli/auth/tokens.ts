@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import path from "node:path";
+import { requestClientToken } from "../../shared/api-client/grant";
+import type { TlsOptions } from "../../shared/api-client/http";
+import type { Bearer, TokenSource } from "../../shared/api-client/tokens";
 import { writeAtomic } from "../config/files";
-import { AuthError, CliError, EXIT } from "../errors";
-import { NetworkError, request, type TlsOptions } from "../http";
+import { AuthError } from "../errors";
 import { log } from "../log";
 import { nowSeconds, readClaims, refreshMargin } from "./jwt";
 
@@ -47,13 +49,8 @@ export interface TokenSettings {
   env: NodeJS.ProcessEnv;
 }
 
-export type TokenSource = "flag" | "env" | "credential";
-
-export interface CurrentToken {
-  token: string;
-  source: TokenSource;
-  /** For messages: `--token`, `DEMO_ACCESS_TOKEN`, `client ci-runner`. */
-  origin: string;
+export interface CurrentToken extends Bearer {
+  source: "flag" | "env" | "credential";
 }
 
 /**
@@ -63,7 +60,7 @@ export interface CurrentToken {
  * the credential are cached per user (0600) and refreshed before they expire; a 401 on a
  * credential token gets one fresh token and one retry (see ApiClient).
  */
-export class TokenProvider {
+export class TokenProvider implements TokenSource {
   private current?: CurrentToken;
 
   constructor(private readonly s: TokenSettings) {}
@@ -83,7 +80,7 @@ export class TokenProvider {
   }
 
   private async pick(): Promise<CurrentToken> {
-    const given: Array<[string | undefined, TokenSource, string]> = [
+    const given: Array<[string | undefined, CurrentToken["source"], string]> = [
       [this.s.flagToken, "flag", "--token"],
       [this.s.env[this.s.envName], "env", this.s.envName],
     ];
@@ -128,7 +125,10 @@ export class TokenProvider {
 
   /** A fresh token from the credential (cached for the next commands). */
   async obtain(cred: Credential): Promise<string> {
-    const token = await requestClientToken(cred, credentialSecret(cred), this.s.tls, this.s.timeoutMs);
+    const { access_token: token } = await requestClientToken(
+      { tokenUrl: cred.tokenUrl, clientId: cred.clientId, secret: credentialSecret(cred), scope: cred.scope },
+      { tls: this.s.tls, timeoutMs: this.s.timeoutMs },
+    );
     this.writeCached(cred, token);
     const claims = readClaims(token);
     log.info(
@@ -203,45 +203,4 @@ export function readSecret(file: string): string {
   const secret = text.split("\n")[0].trim();
   if (!secret) throw new AuthError(`the client secret file ${file} is empty`);
   return secret;
-}
-
-/** A client-credentials grant at the token endpoint (client_secret_basic); returns the access token. */
-export async function requestClientToken(
-  cred: Pick<Credential, "clientId" | "tokenUrl" | "scope">,
-  secret: string,
-  tls: TlsOptions,
-  timeoutMs: number,
-): Promise<string> {
-  const form = new URLSearchParams({ grant_type: "client_credentials" });
-  if (cred.scope) form.set("scope", cred.scope);
-  let res;
-  try {
-    res = await request(cred.tokenUrl, {
-      method: "POST",
-      headers: {
-        authorization: `Basic ${Buffer.from(`${encodeURIComponent(cred.clientId)}:${encodeURIComponent(secret)}`).toString("base64")}`,
-        "content-type": "application/x-www-form-urlencoded",
-        accept: "application/json",
-      },
-      body: form.toString(),
-      timeoutMs,
-      tls,
-    });
-  } catch (err) {
-    if (err instanceof NetworkError) throw new CliError(`cannot reach the token endpoint ${cred.tokenUrl}: ${err.message}`, EXIT.REQUEST);
-    throw err;
-  }
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(res.text());
-  } catch {
-    /* reported below */
-  }
-  if (res.status !== 200 || typeof body.access_token !== "string") {
-    const why = [body.error, body.error_description].filter(Boolean).join(": ") || res.text().slice(0, 200);
-    throw new AuthError(
-      `the token endpoint ${cred.tokenUrl} refused client ${cred.clientId}: ${res.status} ${res.statusText}${why ? `: ${why}` : ""}`,
-    );
-  }
-  return body.access_token;
 }

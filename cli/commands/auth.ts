@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
 import { nowSeconds, readClaims } from "../auth/jwt";
-import { credentialSecret, readSecret, requestClientToken, TokenProvider } from "../auth/tokens";
+import { requestClientToken } from "../../shared/api-client/grant";
+import { credentialSecret, readSecret, TokenProvider } from "../auth/tokens";
 import { cacheDir, clusterIndex, editConfigFile, expandPath, systemConfigPath, userConfigPath, writeAtomic } from "../config/files";
 import { AuthError, EXIT, UsageError } from "../errors";
 import { readStdin } from "../io/input";
@@ -88,11 +89,9 @@ function loginCommand(): Command {
       if (!secret) throw new UsageError("no client secret given");
       const tokenUrl = o.tokenUri ?? cluster.config["token-uri"] ?? `${run.ctx.baseUrl("root")}/token`;
       // Check the credential before storing anything.
-      const token = await requestClientToken(
-        { clientId: o.clientId, tokenUrl, scope: o.scope },
-        secret,
-        run.ctx.tls(),
-        run.ctx.timeoutMs(),
+      const { access_token: token } = await requestClientToken(
+        { tokenUrl, clientId: o.clientId, secret, scope: o.scope },
+        { tls: run.ctx.tls(), timeoutMs: run.ctx.timeoutMs() },
       );
 
       const { file, dir } = configTarget(run);
@@ -179,9 +178,11 @@ function tokenCommand(): Command {
       if (run.opts.scope) {
         const cred = run.ctx.credential();
         if (!cred) throw new UsageError("--scope needs a stored client credential (ochami auth login)");
-        process.stdout.write(
-          (await requestClientToken({ ...cred, scope: run.opts.scope }, credentialSecret(cred), run.ctx.tls(), run.ctx.timeoutMs())) + "\n",
+        const got = await requestClientToken(
+          { tokenUrl: cred.tokenUrl, clientId: cred.clientId, secret: credentialSecret(cred), scope: run.opts.scope },
+          { tls: run.ctx.tls(), timeoutMs: run.ctx.timeoutMs() },
         );
+        process.stdout.write(got.access_token + "\n");
         return;
       }
       process.stdout.write((await provider.get()).token + "\n");

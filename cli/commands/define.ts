@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
 import { SERVICES, type Service } from "../config/schema";
 import { Context, type GlobalOptions } from "../context";
-import { CliError, EXIT } from "../errors";
+import { asCliError, CliError, EXIT } from "../errors";
 import { confirm } from "../io/confirm";
 import { readData, requireData, type ReadData } from "../io/input";
 import { outputFormat, print, type TableSpec } from "../io/output";
@@ -90,7 +90,8 @@ export async function forEach<T>(
     try {
       await fn(item);
       ok++;
-    } catch (err) {
+    } catch (thrown) {
+      const err = asCliError(thrown);
       failed++;
       lastError = err;
       // One item: the error alone, as any single request; several: say which one failed.

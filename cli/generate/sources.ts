@@ -1,4 +1,4 @@
-import type { ApiClient } from "../api";
+import type { ApiClient } from "../../shared/api-client/client";
 import { CliError } from "../errors";
 import { log } from "../log";
 import { nidHostname, type Inventory } from "../inventory/nodes-file";

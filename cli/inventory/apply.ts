@@ -1,5 +1,6 @@
-import type { ApiClient, ApiService } from "../api";
-import { EXIT } from "../errors";
+import type { ApiClient, ApiService } from "../../shared/api-client/client";
+import { ApiError } from "../../shared/api-client/errors";
+import { cliErrorOf, EXIT } from "../errors";
 import type { ClusterPlan } from "./cluster-file";
 import type { DiscoveryPayloads } from "./payloads";
 
@@ -96,7 +97,7 @@ export async function applyDiscovery(
       return res.status;
     }
     if ((res.status === 409 && expectConflict) || (tentative && res.status !== 401 && res.status !== 403)) return res.status;
-    const err = api.errorOf(res);
+    const err = cliErrorOf(ApiError.answer(res));
     failed++;
     lastCode = err.exitCode;
     const hint = res.status === 409 && !opts.overwrite ? " (it exists already; --overwrite replaces it)" : "";

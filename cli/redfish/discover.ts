@@ -1,5 +1,5 @@
 import { normalizeMac } from "../../shared/mac";
-import { NetworkError, request, type TlsOptions } from "../http";
+import { NetworkError, request, type TlsOptions } from "../../shared/api-client/http";
 import type { Target } from "./targets";
 
 /**

@@ -2,10 +2,10 @@ import http, { type IncomingHttpHeaders } from "node:http";
 import https from "node:https";
 
 /**
- * One HTTP(S) client for the API and for BMCs, on node:http/https rather than fetch: it takes a
- * CA bundle and an "insecure" switch per connection (fetch needs an undici dispatcher for that),
- * and node:http loads in a fraction of the time fetch's first call costs, which a CLI pays on
- * every run.
+ * The HTTP(S) transport of the API client, and of the CLI's Redfish reads, on node:http/https
+ * rather than fetch: it takes a CA bundle and an "insecure" switch per connection (fetch needs an
+ * undici dispatcher for that), and node:http loads in a fraction of the time fetch's first call
+ * costs, which a CLI pays on every run.
  */
 export interface TlsOptions {
   /** PEM bundle of CAs to trust instead of the system's. */
@@ -18,14 +18,21 @@ export interface HttpRequest {
   method?: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /** One deadline for the whole exchange: connect, TLS, headers and the whole body. */
   timeoutMs: number;
   tls?: TlsOptions;
+  /**
+   * For a 2xx answer: body chunks go here as they arrive instead of into `body` (large lists are
+   * parsed while they stream in). Other answers are read whole, for their error detail.
+   */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 export interface HttpResponse {
   status: number;
   statusText: string;
   headers: IncomingHttpHeaders;
+  /** Empty when the chunks went to `onChunk`. */
   body: Buffer;
   text(): string;
 }
@@ -73,36 +80,45 @@ export function request(target: string, req: HttpRequest): Promise<HttpResponse>
   if (body) headers["content-length"] = String(body.length);
   return new Promise((resolve, reject) => {
     let settled = false;
-    const fail = (code: string, message: string) => {
+    const fail = (err: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(new NetworkError(target, code, message));
+      reject(err);
+      r.destroy();
     };
     const r = mod.request(url, { method: req.method ?? "GET", headers, agent: agentFor(url, req.tls) }, (res) => {
+      const status = res.statusCode ?? 0;
+      const sink = status >= 200 && status < 300 ? req.onChunk : undefined;
       const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("error", (err) => fail((err as NodeJS.ErrnoException).code ?? "EIO", err.message));
+      res.on("data", (c: Buffer) => {
+        if (!sink) return void chunks.push(c);
+        try {
+          sink(c);
+        } catch (err) {
+          fail(err as Error);
+        }
+      });
+      res.on("error", (err: NodeJS.ErrnoException) => fail(new NetworkError(target, err.code ?? "EIO", err.message)));
       res.on("end", () => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         const buf = Buffer.concat(chunks);
         resolve({
-          status: res.statusCode ?? 0,
-          statusText: res.statusMessage ?? http.STATUS_CODES[res.statusCode ?? 0] ?? "",
+          status,
+          statusText: res.statusMessage ?? http.STATUS_CODES[status] ?? "",
           headers: res.headers,
           body: buf,
           text: () => buf.toString("utf8"),
         });
       });
     });
-    // One deadline for the whole exchange (connect, TLS, headers, body), not per socket event.
-    const timer = setTimeout(() => {
-      fail("ETIMEDOUT", `no answer within ${formatMs(req.timeoutMs)}`);
-      r.destroy();
-    }, req.timeoutMs);
-    r.on("error", (err: NodeJS.ErrnoException) => fail(err.code ?? "EIO", describeNetworkError(err)));
+    const timer = setTimeout(
+      () => fail(new NetworkError(target, "ETIMEDOUT", `no answer within ${formatMs(req.timeoutMs)}`)),
+      req.timeoutMs,
+    );
+    r.on("error", (err: NodeJS.ErrnoException) => fail(new NetworkError(target, err.code ?? "EIO", describeNetworkError(err))));
     r.end(body);
   });
 }
