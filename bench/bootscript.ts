@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { startApiServer } from "../head-node/api-runner";
 import { randomNodeScript, requireWrk, runWrk } from "./lib/wrk";
-import { repoRoot } from "../head-node/api-runner/wrangler-config";
+import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
 
 const NODES = Number(process.env.BENCH_NODES ?? 1000);

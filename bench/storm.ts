@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
 import { startApiServer } from "../head-node/api-runner";
-import { repoRoot } from "../head-node/api-runner/wrangler-config";
+import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
 import { randomNodeScript, requireWrk, runWrk, type WrkResult } from "./lib/wrk";
 

@@ -3,10 +3,11 @@ import pkg from "../package.json";
 import { parseDuration } from "../shared/duration";
 import { ApiClient, type ApiService } from "../shared/api-client/client";
 import type { TlsOptions } from "../shared/api-client/http";
+import { findHeadNode, readAdminCredential, stateDirOf, type LocalHeadNode } from "../shared/head-node-state";
 import { TokenProvider, type Credential } from "./auth/tokens";
 import { cacheDir, expandPath, loadConfig, type LoadedConfig } from "./config/files";
 import { DEFAULT_BASE_PATHS, tokenEnvName, type ClusterConfig, type InputFormat, type OutputFormat, type Service } from "./config/schema";
-import { UsageError } from "./errors";
+import { AuthError, UsageError } from "./errors";
 import { configureLog, log } from "./log";
 
 export const VERSION: string = pkg.version;
@@ -29,9 +30,11 @@ export interface GlobalOptions {
 }
 
 export interface ResolvedCluster {
-  /** Undefined for an ad-hoc --cluster-uri. */
+  /** Undefined for an ad-hoc --cluster-uri and for the local head node. */
   name?: string;
   config: ClusterConfig;
+  /** The head node `npm start` runs on this machine, talked to when no cluster is configured. */
+  headNode?: LocalHeadNode;
 }
 
 /**
@@ -90,16 +93,19 @@ export class Context {
     }
     const wanted = this.opts.cluster ?? this.config["default-cluster"] ?? (clusters.length === 1 ? clusters[0].name : undefined);
     if (!wanted) {
-      if (!clusters.length)
+      if (clusters.length)
         throw new UsageError(
-          "no cluster configured. Quick start:\n" +
-            "  ochami config cluster set --default demo cluster.uri http://127.0.0.1:8081\n" +
-            "or pass --cluster-uri <uri> (config files read: " +
-            (this.loaded.files.length ? this.loaded.files.join(", ") : "none") +
-            ")",
+          `several clusters are configured (${clusters.map((c) => c.name).join(", ")}): pass --cluster <name> or set default-cluster`,
         );
+      // No cluster configured: the head node of this machine, when `npm start` runs here.
+      const headNode = findHeadNode(this.env);
+      if (headNode) return { config: { uri: headNode.url }, headNode };
       throw new UsageError(
-        `several clusters are configured (${clusters.map((c) => c.name).join(", ")}): pass --cluster <name> or set default-cluster`,
+        "no cluster configured. Quick start:\n" +
+          "  ochami config cluster set --default demo cluster.uri http://127.0.0.1:8081\n" +
+          "or pass --cluster-uri <uri> (config files read: " +
+          (this.loaded.files.length ? this.loaded.files.join(", ") : "none") +
+          `; no head node state of \`npm start\` in ${stateDirOf(this.env)})`,
       );
     }
     const entry = clusters.find((c) => c.name === wanted);
@@ -181,9 +187,11 @@ export class Context {
     return this.tokenProvider;
   }
 
-  /** The cluster's stored client credential, if it has one. */
+  /** The cluster's stored client credential, if it has one; on the local head node, its admin client. */
   credential(): Credential | undefined {
-    const c = this.cluster().config;
+    const cluster = this.cluster();
+    if (cluster.headNode) return headNodeCredential(cluster.headNode);
+    const c = cluster.config;
     if (!c["client-id"] || (!c["client-secret-file"] && !c["client-secret"])) return undefined;
     return {
       clientId: c["client-id"],
@@ -205,4 +213,23 @@ export class Context {
     });
     return this.apiClient;
   }
+}
+
+/**
+ * The admin client `npm start` created, as a credential with its secret inline. Tokens cached
+ * before the head node's last start are not reused: a start applies keys rotated or pruned since.
+ */
+function headNodeCredential(headNode: LocalHeadNode): Credential {
+  let admin;
+  try {
+    admin = readAdminCredential(headNode.stateDir);
+  } catch (err) {
+    throw new AuthError((err as Error).message);
+  }
+  return {
+    clientId: admin.client_id,
+    secret: admin.client_secret,
+    tokenUrl: `${headNode.url}/token`,
+    issuedSince: Math.floor(headNode.startedAt / 1000),
+  };
 }

@@ -1,4 +1,5 @@
 import { ApiError } from "../shared/api-client/errors";
+import { findHeadNode } from "../shared/head-node-state";
 
 /**
  * Exit codes of `ochami` (documented in the README and in `ochami --help`):
@@ -38,13 +39,24 @@ export class AuthError extends CliError {
  * the token came from, and the exit code (401/403 and a refusing token endpoint: authentication).
  */
 export function cliErrorOf(err: ApiError): CliError {
-  if (err.unreachable) return new CliError(err.message, EXIT.REQUEST);
+  if (err.unreachable)
+    return new CliError(err.message + (servedByHeadNode(err.url) ? "; is `npm start` running? (OCHAMI_URL selects another)" : ""));
   if (err.tokenRefused) return new AuthError(err.message);
   let hint = "";
   if (err.status === 401 && err.tokenOrigin) hint = ` (token from ${err.tokenOrigin})`;
   else if (err.status === 401) hint = " (no token was sent; drop --no-token or set enable-auth: true)";
   else if (err.status === 403 && err.tokenOrigin) hint = ` (token from ${err.tokenOrigin} lacks the scope; see \`ochami auth status\`)`;
   return new CliError(err.message + hint, err.status === 401 || err.status === 403 ? EXIT.AUTH : EXIT.REQUEST);
+}
+
+/** Whether `url` is the API the local head node serves (what `npm start` recorded, or OCHAMI_URL). */
+function servedByHeadNode(url: string): boolean {
+  const headNode = findHeadNode();
+  try {
+    return headNode !== undefined && new URL(url).origin === new URL(headNode.url).origin;
+  } catch {
+    return false;
+  }
 }
 
 /** Anything thrown, with API errors made CliErrors. */

@@ -11,6 +11,10 @@ import { VERSION } from "./context";
 
 const EPILOG = `
 Configuration: /etc/ochami/config.yaml, then ~/.config/ochami/config.yaml (user wins).
+Cluster: --cluster or --cluster-uri, else default-cluster, else the only cluster configured. With
+no cluster configured, on the head node (where \`npm start\` runs: its state in OCHAMI_STATE_DIR,
+default <checkout>/.state) the CLI talks to the API it serves (OCHAMI_URL overrides) as its admin
+client. A configured cluster always wins.
 Token: --token, else <CLUSTER>_ACCESS_TOKEN (cluster demo: DEMO_ACCESS_TOKEN), else the client
 credential stored by \`ochami auth login\` (tokens obtained and refreshed automatically).
 

@@ -7,7 +7,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ApiClient, ApiError, requestToken } from "../onprem-agent/api-client";
-import { authDir, readAdminCredential, writeSecret } from "./auth-state";
+import { authDirOf, readAdminCredential } from "../shared/head-node-state";
+import { writeSecret } from "./auth-state";
 
 export const AGENT_SCOPE = "boot:report smd:read";
 
@@ -18,7 +19,7 @@ export interface AgentCredential {
   created_at: string;
 }
 
-const fileOf = (stateDir: string) => path.join(authDir(stateDir), "agent-client.json");
+const fileOf = (stateDir: string) => path.join(authDirOf(stateDir), "agent-client.json");
 
 /** The stored credential if the token endpoint still accepts it with the agent's scopes. */
 async function stillValid(apiUrl: string, stored: AgentCredential): Promise<boolean> {

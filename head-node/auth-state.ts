@@ -3,23 +3,16 @@ import path from "node:path";
 import type { JWK } from "jose";
 import { generateSigningKey, publicJwk } from "../shared/auth/keys";
 import { generateSecret, hashSecret } from "../shared/auth/secret-hash";
+import { adminCredentialFile, authDirOf, type AdminCredential } from "../shared/head-node-state";
 
 /**
  * The issuer's key material and first admin client on the head node, in `<state>/auth`
  * (directory 0700, files 0600 — they are the keys to the cluster):
  *   signing-key.jwk      private JWK the worker signs with (OCHAMI_AUTH_SIGNING_KEY)
  *   previous-keys.json   public JWKs of rotated-out keys, still accepted (OCHAMI_AUTH_PREVIOUS_KEYS)
- *   admin-client.json    the bootstrap admin client: id, secret (for `npm run token`), secret hash
+ *   admin-client.json    the bootstrap admin client: id, secret (the CLI's credential on this machine), secret hash
  * `npm start` creates what is missing and passes the worker its part as secret bindings.
  */
-export interface AdminCredential {
-  client_id: string;
-  client_secret: string;
-  secret_hash: string;
-  scope: string;
-  created_at: string;
-}
-
 export interface RetiredKey {
   jwk: JWK;
   retired_at: string;
@@ -34,11 +27,10 @@ export interface AuthState {
   created: ("signing key" | "admin client")[];
 }
 
-export const authDir = (stateDir: string) => path.join(stateDir, "auth");
 const files = (stateDir: string) => ({
-  signingKey: path.join(authDir(stateDir), "signing-key.jwk"),
-  previousKeys: path.join(authDir(stateDir), "previous-keys.json"),
-  admin: path.join(authDir(stateDir), "admin-client.json"),
+  signingKey: path.join(authDirOf(stateDir), "signing-key.jwk"),
+  previousKeys: path.join(authDirOf(stateDir), "previous-keys.json"),
+  admin: adminCredentialFile(stateDir),
 });
 
 /** Writes a secret file atomically, owner-only from the first byte. */
@@ -59,8 +51,8 @@ function readJson<T>(file: string): T {
 
 function ensureDir(stateDir: string) {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  mkdirSync(authDir(stateDir), { recursive: true, mode: 0o700 });
-  chmodSync(authDir(stateDir), 0o700);
+  mkdirSync(authDirOf(stateDir), { recursive: true, mode: 0o700 });
+  chmodSync(authDirOf(stateDir), 0o700);
 }
 
 /** Reads the auth state, creating the signing key and admin client when missing (first start). */
@@ -90,19 +82,12 @@ export async function ensureAuthState(stateDir: string): Promise<AuthState> {
   for (const file of Object.values(f)) if (existsSync(file)) chmodSync(file, 0o600);
 
   return {
-    dir: authDir(stateDir),
+    dir: authDirOf(stateDir),
     signingKey: readJson<JWK>(f.signingKey),
     previousKeys: existsSync(f.previousKeys) ? readJson<{ keys: RetiredKey[] }>(f.previousKeys).keys : [],
     admin: readJson<AdminCredential>(f.admin),
     created,
   };
-}
-
-/** Reads the state without creating anything (for commands that need an existing setup). */
-export function readAdminCredential(stateDir: string): AdminCredential {
-  const file = files(stateDir).admin;
-  if (!existsSync(file)) throw new Error(`no admin client in ${authDir(stateDir)}: run \`npm start\` once first (it creates one)`);
-  return readJson<AdminCredential>(file);
 }
 
 /** The worker's auth bindings for this state: the private key, previous public keys, the bootstrap client's hash. */

@@ -14,11 +14,10 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { startAgent, type Agent } from "../onprem-agent/agent";
 import { startApiServer, type ApiServer } from "./api-runner";
-import { repoRoot } from "./api-runner/wrangler-config";
 import { ensureAgentClient } from "./agent-client";
 import { authVars, ensureAuthState, type AuthState } from "./auth-state";
 import { ConfigError } from "../onprem-agent/config";
-import { localUrl, recordApiUrl } from "../onprem-agent/head-node";
+import { localUrl, recordApiUrl, stateDirOf } from "../shared/head-node-state";
 import { AGENT_VARIABLES, planHeadNode, type HeadNodePlan } from "./plan";
 
 function workerVars(env: NodeJS.ProcessEnv): Record<string, string> {
@@ -31,7 +30,7 @@ async function main() {
   const port = Number(process.env.PORT ?? 8081);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`PORT must be a TCP port, got '${process.env.PORT}'`);
   const host = process.env.HOST ?? "127.0.0.1";
-  const stateDir = path.resolve(process.env.OCHAMI_STATE_DIR ?? path.join(repoRoot, ".state"));
+  const stateDir = stateDirOf();
 
   // The agent's settings first: the API's node-facing variables follow from them.
   const plan = planHeadNode({ env: process.env, host, port, stateDir });
@@ -112,7 +111,7 @@ function describeAgent(agent: Agent, plan: HeadNodePlan) {
   if (agent.nodeProxy) parts.push(`node proxy ${agent.nodeProxy.url}`);
   console.log(`agent: ${parts.join("; ")}`);
   if (plan.agent.api.bootUrl) console.log(`  nodes reach the API at ${plan.agent.api.bootUrl}`);
-  console.log(`  watch nodes boot: npm run watch`);
+  console.log(`  watch nodes boot: npx ochami bss history --follow`);
 }
 
 /**
@@ -129,7 +128,7 @@ async function reportAuth(url: string, auth: AuthState): Promise<"on" | "off" | 
   if (probe.status === 401) {
     console.log(`auth: on. Get a token:  export DEMO_ACCESS_TOKEN=$(npm run --silent token)`);
     console.log(`  then: curl -H "Authorization: Bearer $DEMO_ACCESS_TOKEN" ${url}/hsm/v2/Inventory/RedfishEndpoints`);
-    console.log(`  clients for scripts and services: npm run clients -- create <name> --scope "smd:read bss:read"`);
+    console.log(`  clients for scripts and services: npx ochami auth client create <name> --scope "smd:read bss:read"`);
     return "on";
   }
   if (probe.status === 200) {

@@ -13,9 +13,8 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { DURATION_HINT, parseDuration } from "../shared/duration";
 import { ApiClient, ApiError } from "./api-client";
-import { authDir, readAdminCredential } from "../head-node/auth-state";
 import { BootLineFormatter, follow, type WatchFilter } from "./boot-watch";
-import { apiUrlOf, stateDirOf } from "./head-node";
+import { adminCredentialFile, findHeadNode, readAdminCredential, stateDirOf } from "../shared/head-node-state";
 
 const USAGE = "usage: npm run watch [-- --node <xname,...>] [--group <label,...>] [--step <step,...>] [--since 10m] [--once] [--json]";
 const list = (values: string[] | undefined) =>
@@ -44,8 +43,8 @@ async function main() {
   });
   if (values.help) return console.log(USAGE);
   const stateDir = stateDirOf();
-  const url = apiUrlOf(stateDir);
-  const admin = existsSync(path.join(authDir(stateDir), "admin-client.json")) ? readAdminCredential(stateDir) : undefined;
+  const url = findHeadNode()?.url ?? `http://127.0.0.1:${process.env.PORT ?? 8081}`;
+  const admin = existsSync(adminCredentialFile(stateDir)) ? readAdminCredential(stateDir) : undefined;
   const api = ApiClient.of({
     url,
     timeout: 15,

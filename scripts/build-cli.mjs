@@ -19,6 +19,8 @@ export async function buildCli(outdir = path.join(root, "dist/cli")) {
     minify: true,
     outExtension: { ".js": ".mjs" },
     logLevel: "warning",
+    // The bundle runs from dist/ or a cache directory; this finds the checkout's head-node state.
+    define: { OCHAMI_CHECKOUT: JSON.stringify(root) },
     // nunjucks' file watcher (chokidar/fsevents) is optional and never used here.
     external: ["chokidar", "fsevents"],
     // CommonJS dependencies call require(); give the ESM bundle one.

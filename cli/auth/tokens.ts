@@ -12,7 +12,8 @@ import { nowSeconds, readClaims, refreshMargin } from "./jwt";
 /**
  * A stored client credential: tokens are obtained from it, cached and refreshed automatically.
  * The secret lives in a 0600 file (what `ochami auth login` writes), or inline in the cluster's
- * configuration (`client-secret`, for configuration management that templates the file).
+ * configuration (`client-secret`, for configuration management that templates the file) or, on
+ * the local head node, in the admin client file `npm start` wrote.
  */
 export interface Credential {
   clientId: string;
@@ -20,6 +21,8 @@ export interface Credential {
   secret?: string;
   tokenUrl: string;
   scope?: string;
+  /** Cached tokens issued before this time (epoch seconds) are not used. */
+  issuedSince?: number;
 }
 
 export function credentialSecret(cred: Credential): string {
@@ -158,6 +161,7 @@ export class TokenProvider implements TokenSource {
         return undefined;
       // A secret changed since (ochami auth login again) makes cached tokens of the old one suspect.
       if (entry.secret_version !== secretVersion(cred)) return undefined;
+      if (cred.issuedSince !== undefined && (readClaims(entry.access_token)?.iat ?? 0) < cred.issuedSince) return undefined;
       if (!this.usable(entry.access_token)) {
         log.debug("cached token is expired or about to expire; getting a new one");
         return undefined;

@@ -13,17 +13,25 @@ import { enc } from "./payload";
 /**
  * `ochami auth` (ours; upstream has only the token variable): store a client credential so the CLI
  * obtains and refreshes tokens itself, print a token for other tools, show what the current token
- * grants, and manage API clients (/auth/clients, admin scope).
+ * grants, and manage API clients (/auth/clients, admin scope). On the head node with no cluster
+ * configured, the credential is the admin client `npm start` created.
  */
 export function authCommand(): Command {
   const auth = new Command("auth")
     .description("tokens: store a client credential, print or inspect tokens, manage API clients")
     .addOption(new Option("--system", "login/logout: use the system-wide configuration").conflicts("user"))
     .addOption(new Option("--user", "login/logout: use the user's configuration (default)"));
+  auth.addHelpText(
+    "after",
+    "\nOn the head node, with no cluster configured, these commands use the API `npm start` serves there and\n" +
+      "its admin client (<state>/auth/admin-client.json; state: OCHAMI_STATE_DIR, default <checkout>/.state).\n" +
+      "A configured cluster always wins.\n",
+  );
   examples(auth, [
     "ochami auth login --client-id ochami-cli --secret-file ./secret",
     "export DEMO_ACCESS_TOKEN=$(ochami auth token)",
     "ochami auth status",
+    "npm run --silent token   # on the head node: ochami auth token with its admin client",
   ]);
   return auth
     .addCommand(loginCommand())
@@ -77,13 +85,16 @@ function loginCommand(): Command {
   const login = act(
     new Command("login")
       .description("store a client credential for the cluster; tokens are then obtained, cached and refreshed automatically")
-      .requiredOption("--client-id <id>", "OAuth client id (from `npm run clients -- create ...` or `ochami auth client create`)")
+      .requiredOption("--client-id <id>", "OAuth client id (from `ochami auth client create`)")
       .option("--secret-file <file>", "read the client secret from this file (default: prompt, or standard input)")
       .option("--scope <scopes>", 'scopes to ask for, e.g. "smd:read smd:write" (default: all the client has)')
       .option("--token-uri <uri>", "token endpoint (default: <cluster uri>/token)"),
     async (run) => {
       const cluster = run.ctx.cluster();
-      if (!cluster.name) throw new UsageError("login stores the credential in a cluster entry: use --cluster <name>, not --cluster-uri");
+      if (!cluster.name)
+        throw new UsageError(
+          `login stores the credential in a cluster entry: use --cluster <name>, not ${cluster.headNode ? "the local head node" : "--cluster-uri"}`,
+        );
       const o = run.opts;
       const secret = o.secretFile ? readSecret(expandPath(o.secretFile)) : await readSecretInput();
       if (!secret) throw new UsageError("no client secret given");
@@ -140,7 +151,7 @@ function logoutCommand(): Command {
     new Command("logout").description("forget the stored client credential and cached token of the cluster"),
     async (run) => {
       const cluster = run.ctx.cluster();
-      if (!cluster.name) throw new UsageError("use --cluster <name>, not --cluster-uri");
+      if (!cluster.name) throw new UsageError(`use --cluster <name>, not ${cluster.headNode ? "the local head node" : "--cluster-uri"}`);
       run.ctx.tokens()?.forgetCached();
       const { file, dir } = configTarget(run);
       let removed = false;
@@ -199,7 +210,8 @@ function statusCommand(): Command {
   const status = act(new Command("status").description("where the token comes from, whom it names, its scopes and expiry"), async (run) => {
     const cluster = run.ctx.cluster();
     const provider = run.ctx.tokens();
-    const info: Record<string, unknown> = { cluster: cluster.name ?? "(--cluster-uri)", uri: cluster.config.uri };
+    const unnamed = cluster.headNode ? `(the local head node, state ${cluster.headNode.stateDir})` : "(--cluster-uri)";
+    const info: Record<string, unknown> = { cluster: cluster.name ?? unnamed, uri: cluster.config.uri };
     if (!provider) {
       info.auth = "disabled (no token is sent)";
       return output(run, info);

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "smol-toml";
-
-export const repoRoot = path.resolve(import.meta.dirname, "../..");
+import { repoRoot } from "../../shared/head-node-state";
 
 /** What the runner needs from wrangler.toml, the one place the worker's deployment settings live. */
 export interface WorkerSettings {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, type ApiServer } from "../../head-node/api-runner";
-import { repoRoot } from "../../head-node/api-runner/wrangler-config";
+import { repoRoot } from "../../shared/head-node-state";
 import { freePort } from "../head-node/ports";
 import { seedNodes } from "./smd-seed";
 

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
 import path from "node:path";
-import { repoRoot } from "../../head-node/api-runner/wrangler-config";
+import { repoRoot } from "../../shared/head-node-state";
 import { run } from "../agent/netlab";
 
 export const NS = "e2-boot";

@@ -81,6 +81,18 @@ describe.runIf(isRoot && haveTools)("a diskless node boots end to end through np
   const admin = (method: string, p: string, body?: unknown) => nsHttp(method, `${API}${p}`, { body, token });
   const history = async (xname: string) =>
     (await nsHttp("GET", `${API}/boot/v1/endpoint-history?name=${xname}&history=true`)).json() as Promise<any[]>;
+  /** `ochami` as the admin runs it on the head node: no CLI configuration; it finds `npm start` through the state directory. */
+  const ochamiOnHead = (args: string[]) =>
+    inNs("env", [
+      "-i",
+      `PATH=${process.env.PATH}`,
+      `HOME=${path.join(dir, "admin-home")}`,
+      `OCHAMI_SYSTEM_CONFIG=${path.join(dir, "admin-home", "etc-ochami.yaml")}`,
+      `OCHAMI_STATE_DIR=${stateDir}`,
+      process.execPath,
+      "bin/ochami.mjs",
+      ...args,
+    ]);
 
   beforeAll(async () => {
     let t = Date.now();
@@ -112,7 +124,7 @@ log: {level: info}
       path.join(dir, "npm-start.log"),
     );
     timings.start = Date.now() - t;
-    token = (await inNs("env", [`OCHAMI_STATE_DIR=${stateDir}`, "node_modules/.bin/tsx", "head-node/keys.ts", "token"])).stdout.trim();
+    token = (await ochamiOnHead(["auth", "token"])).stdout.trim();
     expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 
     // What the seed does: ochami discover static, BSS boot parameters, cloud-init defaults and group.

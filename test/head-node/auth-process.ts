@@ -1,13 +1,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { repoRoot } from "../../head-node/api-runner/wrangler-config";
+import { repoRoot } from "../../shared/head-node-state";
 
-/** Helpers for tests that run `npm start` and the auth commands as real processes. */
+/** Helpers for tests that run `npm start` and the commands of the head node as real processes. */
 
-/** The environment without OCHAMI_* from the caller, plus `extra`. */
+/**
+ * The environment without the caller's OCHAMI_*, *_ACCESS_TOKEN and XDG_* (the CLI's
+ * configuration and token cache follow HOME: tests that run it pass their own), plus `extra`.
+ */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OCHAMI_")) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith("OCHAMI_") && !k.endsWith("_ACCESS_TOKEN") && !k.startsWith("XDG_")) env[k] = v;
   return { ...env, ...extra };
 }
 

@@ -1,17 +1,20 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ochami } from "../cli/harness";
 import { freePort } from "./ports";
 import { cleanEnv, npmRun, startHeadNode, type Started } from "./auth-process";
 
 /**
  * `npm start` on a fresh state directory creates the issuer's key and an admin client, and the
- * token/clients/keys commands work against it while it runs (over HTTP: workerd holds the D1 file).
+ * token, client and key commands work against it while it runs (over HTTP: workerd holds the D1
+ * file): `npm run token` and `ochami auth client` with no CLI configuration at all.
  */
 describe("first start, token command, client and key commands (real processes)", () => {
   const stateDir = mkdtempSync(path.join(tmpdir(), "au-auth-start-"));
+  const home = mkdtempSync(path.join(tmpdir(), "au-auth-home-"));
   let port: number;
   let env: NodeJS.ProcessEnv;
   let node: Started;
@@ -27,12 +30,16 @@ describe("first start, token command, client and key commands (real processes)",
       OCHAMI_STATE_DIR: stateDir,
       OCHAMI_IMAGES_PORT: String(await freePort()),
       OCHAMI_AGENT_METRICS_PORT: String(await freePort()),
+      // The admin's own CLI configuration and token cache: none yet.
+      HOME: home,
+      OCHAMI_SYSTEM_CONFIG: path.join(home, "etc-ochami.yaml"),
     });
     node = await startHeadNode(env);
   });
   afterAll(async () => {
     await node?.stop();
     rmSync(stateDir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
   });
 
   const get = (p: string, token?: string) => fetch(`${url}${p}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -81,8 +88,26 @@ describe("first start, token command, client and key commands (real processes)",
     expect(decodeJwt(r.stdout.trim()).scp).toEqual(["smd:read"]);
   });
 
+  it("the CLI talks to the head node as its admin client only while no cluster is configured", async () => {
+    const admin = JSON.parse(readFileSync(path.join(stateDir, "auth", "admin-client.json"), "utf8"));
+    const status = await ochami(["auth", "status"], { env });
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      cluster: `(the local head node, state ${stateDir})`,
+      uri: url,
+      source: `client ${admin.client_id}`,
+      scopes: "admin",
+    });
+    const configured = path.join(home, "configured");
+    mkdirSync(configured);
+    const other = { ...env, HOME: configured };
+    expect((await ochami(["config", "cluster", "set", "elsewhere", "cluster.uri", "http://127.0.0.1:9"], { env: other })).code).toBe(0);
+    const r = await ochami(["smd", "status"], { env: other });
+    expect(r.stderr).toBe("error: cannot reach http://127.0.0.1:9 (GET /hsm/v2/service/ready): connection refused\n");
+  });
+
   it("creates, lists and revokes clients; revocation stops their issued tokens at once", async () => {
-    const created = await npmRun("clients", ["create", "ci-runner", "--scope", "smd:read bss:read"], env);
+    const created = await ochami(["auth", "client", "create", "ci-runner", "--scope", "smd:read bss:read"], { env });
     expect(created.code, created.stderr).toBe(0);
     const client = JSON.parse(created.stdout);
     expect(client).toMatchObject({ client_name: "ci-runner", scope: "smd:read bss:read", active: true });
@@ -106,16 +131,16 @@ describe("first start, token command, client and key commands (real processes)",
     });
     expect(write.status).toBe(403);
 
-    const listed = await npmRun("clients", ["list"], env);
+    const listed = await ochami(["auth", "client", "list", "-F", "table"], { env });
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(new RegExp(`${client.client_id}\\s+ci-runner\\s+smd:read bss:read\\s+active`));
 
-    const revoked = await npmRun("clients", ["revoke", client.client_id], env);
+    const revoked = await ochami(["auth", "client", "revoke", "--no-confirm", client.client_id], { env });
     expect(revoked.code, revoked.stderr).toBe(0);
-    expect(revoked.stdout).toContain(`revoked ${client.client_id}`);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ client_id: client.client_id, active: false });
     expect((await get("/hsm/v2/State/Components/x1000c0s0b0n0", token)).status).toBe(401);
     expect((await fetch(`${url}/token`, form(client.client_secret))).status).toBe(401);
-    expect((await npmRun("clients", ["list", "--json"], env)).stdout).toContain('"active": false');
+    expect((await ochami(["auth", "client", "list", "-F", "json-pretty"], { env })).stdout).toContain('"active": false');
   });
 
   it("prints wrangler secrets without the admin's plain secret", async () => {
@@ -158,7 +183,9 @@ describe("first start, token command, client and key commands (real processes)",
     const r = await npmRun("token", [], env);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toContain(`cannot reach the API at ${url}`);
+    expect(r.stderr).toBe(
+      `error: cannot reach the token endpoint ${url}/token: connection refused; is \`npm start\` running? (OCHAMI_URL selects another)\n`,
+    );
   });
 });
 

@@ -8,8 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../head-node/api-runner/wrangler-config";
-import { cleanEnv, npmRun } from "./auth-process";
+import { repoRoot } from "../../shared/head-node-state";
+import { ochami } from "../cli/harness";
+import { cleanEnv } from "./auth-process";
 import { freePort } from "./ports";
 
 interface NpmStart {
@@ -64,6 +65,7 @@ async function stopWith(started: NpmStart, signal: NodeJS.Signals): Promise<{ co
 
 describe("npm start runs the agent beside the API (real processes)", () => {
   const stateDir = mkdtempSync(path.join(tmpdir(), "e2-start-"));
+  const home = mkdtempSync(path.join(tmpdir(), "e2-start-home-"));
   let env: NodeJS.ProcessEnv;
   let api: string;
   let images: string;
@@ -75,11 +77,17 @@ describe("npm start runs the agent beside the API (real processes)", () => {
     env = cleanEnv({
       PORT: String(port),
       OCHAMI_STATE_DIR: stateDir,
+      // The admin's own CLI configuration and token cache: none yet.
+      HOME: home,
+      OCHAMI_SYSTEM_CONFIG: path.join(home, "etc-ochami.yaml"),
       OCHAMI_IMAGES_PORT: String(imagesPort),
       OCHAMI_AGENT_METRICS_PORT: String(metricsPort),
     });
   });
-  afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  });
 
   it("first start: creates the agent's client, serves images from the state directory, reports with its token; SIGTERM stops everything", async () => {
     const started = await npmStart(env);
@@ -114,7 +122,7 @@ describe("npm start runs the agent beside the API (real processes)", () => {
     const cred = JSON.parse(readFileSync(path.join(stateDir, "auth", "agent-client.json"), "utf8"));
     let started = await npmStart(env);
     expect(started.output()).not.toContain("created the agent's client");
-    const revoked = await npmRun("clients", ["revoke", cred.client_id], env);
+    const revoked = await ochami(["auth", "client", "revoke", "--no-confirm", cred.client_id], { env });
     expect(revoked.code, revoked.stderr).toBe(0);
     expect((await stopWith(started, "SIGINT")).left).toEqual([]);
 
