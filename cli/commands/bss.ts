@@ -1,8 +1,8 @@
 import { Command } from "commander";
-import { parseDuration } from "../../shared/duration";
 import { EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
-import { outputFormat, render, type TableSpec } from "../io/output";
+import type { TableSpec } from "../io/output";
+import { historyCommand } from "./bss-history";
 import {
   collect,
   act,
@@ -27,11 +27,7 @@ export function bssCommand(): Command {
   const bss = new Command("bss")
     .description("boot parameters and iPXE boot scripts (BSS, /boot/v1); boot history")
     .option("--uri <uri>", "BSS base URI, absolute or a path under the cluster URI (default /boot/v1)");
-  examples(bss, [
-    "ochami bss boot params get -F table",
-    "ochami bss boot script get -m 52:54:00:be:ef:01",
-    "ochami bss history --events --follow",
-  ]);
+  examples(bss, ["ochami bss boot params get -F table", "ochami bss boot script get -m 52:54:00:be:ef:01", "ochami bss history --follow"]);
 
   const boot = new Command("boot").description("boot parameters, images and scripts");
   examples(boot, ["ochami bss boot params get", "ochami bss boot script get -x x1000c1s7b1n0"]);
@@ -297,91 +293,4 @@ function scriptCommand(): Command {
     "ochami bss boot script get -n 1 --json",
   ]);
   return script.addCommand(get);
-}
-
-// ----------------------------------------------------------------------------- history
-
-const LATEST_TABLE: TableSpec = {
-  columns: [
-    { header: "NAME", value: (e) => e.name },
-    { header: "ENDPOINT", value: (e) => e.endpoint },
-    { header: "LAST", value: (e) => new Date((e.last_epoch_ms ?? e.last_epoch * 1000) as number).toISOString() },
-    { header: "MAC", value: (e) => e.mac },
-    { header: "IP", value: (e) => e.ip },
-    { header: "DETAIL", value: (e) => e.detail },
-  ],
-};
-
-const EVENT_COLUMNS = [
-  { header: "ID", value: (e: any) => e.id },
-  { header: "TIME", value: (e: any) => new Date(e.epoch_ms).toISOString() },
-  { header: "NAME", value: (e: any) => e.name },
-  { header: "ENDPOINT", value: (e: any) => e.endpoint },
-  { header: "MAC", value: (e: any) => e.mac },
-  { header: "IP", value: (e: any) => e.ip },
-  { header: "DETAIL", value: (e: any) => e.detail },
-];
-
-function historyCommand(): Command {
-  const history = act(
-    new Command("history")
-      .description("boot history: the latest fetch per node and step (DHCP, TFTP, bootscript, kernel, cloud-init...), or the event log")
-      .option("-x, --xname <xname>", "only these nodes (repeatable, or comma-separated)", collect)
-      .option("--endpoint <endpoint>", "only these steps, e.g. bootscript, dhcp, meta-data (repeatable, or comma-separated)", collect)
-      .option("--events", "the event log, oldest first, instead of the latest per node and step")
-      .option("--after-id <id>", "with --events: events after this id")
-      .option("--since <time>", "events or fetches since this time (RFC 3339) or duration ago (10m)")
-      .option("--limit <n>", "at most this many rows")
-      .option("--follow", "with --events: keep printing new events as they happen (Ctrl-C stops)")
-      .option("--interval <duration>", "with --follow: how often to ask", "2s"),
-    async (run) => {
-      const o = run.opts;
-      if ((o.afterId || o.follow) && !o.events) throw new UsageError("--after-id and --follow need --events");
-      const api = run.ctx.api();
-      const base = { name: listOption(o.xname), endpoint: listOption(o.endpoint), since_ms: sinceMs(o.since), limit: o.limit };
-      if (!o.events) return output(run, await api.json("bss", "GET", "/endpoint-history", { auth: false, query: base }), LATEST_TABLE);
-      const format = outputFormat(o.formatOutput, run.ctx.outputFormat());
-      let after = o.afterId !== undefined ? parseInteger(o.afterId, "--after-id") : undefined;
-      const fetchEvents = async (): Promise<any[]> =>
-        api.json("bss", "GET", "/endpoint-history", { auth: false, query: { ...base, history: "true", after_id: after } });
-      if (!o.follow) {
-        const events = await fetchEvents();
-        return output(run, events, { columns: EVENT_COLUMNS });
-      }
-      // Follow: one JSON object per line (json), rows without repeated headers (table), documents (yaml).
-      const intervalMs = parseDuration(o.interval);
-      if (!intervalMs) throw new UsageError(`--interval must be a duration, not '${o.interval}'`);
-      let headerDone = false;
-      for (;;) {
-        const events = await fetchEvents();
-        for (const e of events) {
-          if (format === "table") {
-            const lines = render([e], "table", { columns: EVENT_COLUMNS }).split("\n");
-            process.stdout.write((headerDone ? lines.slice(1) : lines).filter(Boolean).join("\n") + "\n");
-            headerDone = true;
-          } else if (format === "yaml") process.stdout.write("---\n" + render(e, "yaml"));
-          else process.stdout.write(JSON.stringify(e) + "\n");
-          after = e.id;
-        }
-        await new Promise((r) => setTimeout(r, intervalMs));
-      }
-    },
-  );
-  withOutput(history);
-  return examples(history, [
-    "ochami bss history -F table",
-    "ochami bss history -x x1000c1s7b1n0 --endpoint bootscript",
-    "ochami bss history --events --since 10m -F table",
-    "ochami bss history --events --follow",
-  ]);
-}
-
-/** RFC 3339 time, or a duration meaning "that long ago". */
-function sinceMs(raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const d = parseDuration(raw);
-  if (d !== undefined && !/^[0-9]+$/.test(raw.trim())) return Date.now() - d;
-  const t = Date.parse(raw);
-  if (Number.isNaN(t)) throw new UsageError(`--since must be an RFC 3339 time or a duration such as 10m, not '${raw}'`);
-  return t;
 }

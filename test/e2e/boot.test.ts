@@ -7,7 +7,7 @@
  * bootscript from BSS through the agent's node proxy, downloads kernel and initrd from the agent's
  * image server, and Linux's init (test/e2e/node-image.ts) gets a lease from our DHCP and fetches
  * its cloud-init data, printing it on the serial console. Then the boot history must show every
- * step, and `npm run watch` must print them.
+ * step, and `ochami bss history --follow` must print them.
  *
  * The second case: a MAC nobody registered gets the bootloop (pool address, reboot script) and
  * boots once it is added to SMD, with nothing restarted.
@@ -217,14 +217,7 @@ log: {level: info}
     );
 
     // What an admin watching sees: the same steps, one line each, with time since the boot began.
-    const watch = await inNs("env", [
-      `OCHAMI_STATE_DIR=${stateDir}`,
-      "node_modules/.bin/tsx",
-      "onprem-agent/watch.ts",
-      "--once",
-      "--group",
-      "compute",
-    ]);
+    const watch = await ochamiOnHead(["bss", "history", "--follow", "--once", "--group", "compute"]);
     writeFileSync(path.join(dir, "watch.txt"), watch.stdout);
     const lines = watch.stdout.trim().split("\n");
     expect(lines.map((l) => l.split(/\s+/)[2]).filter((ep, i, all) => ep !== all[i - 1])).toEqual(sequence);
