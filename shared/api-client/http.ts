@@ -100,6 +100,9 @@ export function request(target: string, req: HttpRequest): Promise<HttpResponse>
         }
       });
       res.on("error", (err: NodeJS.ErrnoException) => fail(new NetworkError(target, err.code ?? "EIO", err.message)));
+      res.on("close", () => {
+        if (!res.complete) fail(new NetworkError(target, "ECONNRESET", "the connection closed before the answer was complete"));
+      });
       res.on("end", () => {
         if (settled) return;
         settled = true;
