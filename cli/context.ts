@@ -3,7 +3,7 @@ import pkg from "../package.json";
 import { parseDuration } from "../shared/duration";
 import { ApiClient, type ApiService } from "../shared/api-client/client";
 import type { TlsOptions } from "../shared/api-client/http";
-import { findHeadNode, readAdminCredential, stateDirOf, type LocalHeadNode } from "../shared/head-node-state";
+import { findHeadNode, readAdminCredential, stateDirOf, type AdminCredential, type LocalHeadNode } from "../shared/head-node-state";
 import { TokenProvider, type Credential } from "./auth/tokens";
 import { cacheDir, expandPath, loadConfig, type LoadedConfig } from "./config/files";
 import { DEFAULT_BASE_PATHS, tokenEnvName, type ClusterConfig, type InputFormat, type OutputFormat, type Service } from "./config/schema";
@@ -220,7 +220,7 @@ export class Context {
  * before the head node's last start are not reused: a start applies keys rotated or pruned since.
  */
 function headNodeCredential(headNode: LocalHeadNode): Credential {
-  let admin;
+  let admin: AdminCredential;
   try {
     admin = readAdminCredential(headNode.stateDir);
   } catch (err) {

@@ -21,7 +21,10 @@ export interface Credential {
   secret?: string;
   tokenUrl: string;
   scope?: string;
-  /** Cached tokens issued before this time (epoch seconds) are not used. */
+  /**
+   * Cached tokens issued before this time (epoch seconds) are not used: the local head node's last
+   * start, which applies signing keys rotated or pruned since.
+   */
   issuedSince?: number;
 }
 

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
-import { nowSeconds, readClaims } from "../auth/jwt";
 import { requestClientToken } from "../../shared/api-client/grant";
+import { nowSeconds, readClaims } from "../auth/jwt";
 import { credentialSecret, readSecret, TokenProvider } from "../auth/tokens";
 import { cacheDir, clusterIndex, editConfigFile, expandPath, systemConfigPath, userConfigPath, writeAtomic } from "../config/files";
 import { AuthError, EXIT, UsageError } from "../errors";

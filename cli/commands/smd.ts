@@ -78,7 +78,7 @@ export function smdCommand(): Command {
 
 // ----------------------------------------------------------------------------- filters
 
-/** Component filter options shared by `component get` and `membership get` (SMD §4.3 query keys). */
+/** Component filter options shared by `component get` and `membership get`: the query keys SMD's component lists take. */
 export function withComponentFilters(cmd: Command): Command {
   return cmd
     .option("--type <type>", "HMS type, e.g. Node, NodeBMC (repeatable, or comma-separated)", collect)

@@ -1,8 +1,8 @@
 import { compressTerms, compress, expand } from "./hostlist";
 
 /**
- * The files the seed writes by hand (ochami-bootcamp.md "Setup hosts", "powerman + conman"),
- * generated from the inventory. Pure: entries in, text out.
+ * The files the seed's tutorial has the admin write by hand (/etc/hosts entries for nodes and
+ * BMCs, powerman.conf, conman.conf), generated from the inventory. Pure: entries in, text out.
  */
 export interface HostEntry {
   /** Host name of the node (nid001). */

@@ -9,7 +9,7 @@ import type { RecordedBootEvent } from "../../shared/boot-events";
  */
 
 /** The node an event is about: its xname, else its MAC, else its address. */
-export function subjectOf(e: RecordedBootEvent): string {
+function subjectOf(e: RecordedBootEvent): string {
   return e.name || e.mac || e.ip || "?";
 }
 

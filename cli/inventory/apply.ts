@@ -5,7 +5,7 @@ import type { ClusterPlan } from "./cluster-file";
 import type { DiscoveryPayloads } from "./payloads";
 
 /**
- * Sends a discovery to the API in upstream's order (smd.md §10.1): components, Redfish endpoints,
+ * Sends a discovery to the API in the order upstream's ochami sends it: components, Redfish endpoints,
  * node interfaces, groups; then, from a cluster file, BSS boot parameters and cloud-init defaults
  * and groups. Without --overwrite, existing endpoints and groups are reported as conflicts (as
  * upstream); with it they are replaced. Every request is attempted (a failure is reported and the

@@ -3,8 +3,8 @@ import { normalizeMac } from "../../shared/mac";
 import { parseXname, xnameParent } from "../../shared/xname";
 
 /**
- * nodes.yaml, the static inventory `ochami discover static` reads, in both of upstream's formats
- * (smd.md §10.1), checked and normalised into one model. Pure.
+ * nodes.yaml, the static inventory `ochami discover static` reads, in both formats upstream's
+ * ochami accepts, checked and normalised into one model. Pure.
  *
  *   current:     bmcs: [{name, xname, mac, ip, fqdn}]
  *                nodes: [{name, nid, xname, bmc, groups, interfaces: [{mac_addr, ip_addrs: [{name, ip_addr}]}]}]

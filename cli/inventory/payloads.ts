@@ -3,7 +3,7 @@ import type { Inventory, InventoryNode } from "./nodes-file";
 
 /**
  * The SMD bodies `ochami discover static` sends for an inventory, shaped as upstream's
- * pkg/discover builds them (smd.md §10.1): node components, one RedfishEndpoint per BMC in
+ * pkg/discover builds them: node components, one RedfishEndpoint per BMC in
  * SchemaVersion 1 form with its Systems (the nodes) and Managers (the BMC), and groups. Pure.
  *
  * One change: UUIDs are derived from the xnames (name-based, RFC 9562 v5-style) instead of random,

@@ -1,9 +1,10 @@
 import path from "node:path";
 
 /**
- * Environment that keeps wrangler and miniflare on loopback: no telemetry, no error reports,
- * no npm update check, no Request.cf download (stack-feasibility.md §2.4). Their config and
- * temp files stay inside the state directory instead of the user's home.
+ * Environment that keeps wrangler and miniflare on loopback: no telemetry, no error reports, no
+ * npm update check, and no download of the `request.cf` data miniflare otherwise fetches from
+ * Cloudflare at start. Their config and temp files stay inside the state directory instead of
+ * the user's home.
  */
 export function quietWranglerEnv(stateDir: string): NodeJS.ProcessEnv {
   return {

@@ -2,11 +2,6 @@ import { ApiError } from "./errors";
 import { NetworkError, request, type HttpResponse, type TlsOptions } from "./http";
 import type { Bearer, TokenSource } from "./tokens";
 
-/**
- * THE client of the API, for the agent, the `ochami` CLI and `npm start`: service base URLs, the
- * bearer token from a TokenSource with one retry on a fresh token after a 401, JSON in and out,
- * and error answers as ApiError with the body's detail.
- */
 export type ApiService = "smd" | "bss" | "cloud-init" | "root";
 export type Query = Record<string, string | number | boolean | ReadonlyArray<string | number> | undefined>;
 
@@ -42,6 +37,11 @@ export interface ApiClientSettings {
   log?: { debug(message: string): void; info(message: string): void };
 }
 
+/**
+ * THE client of the API, for the agent, the `ochami` CLI and `npm start`: service base URLs, the
+ * bearer token from a TokenSource with one retry on a fresh token after a 401, JSON in and out,
+ * and error answers as ApiError with the body's detail.
+ */
 export class ApiClient {
   constructor(private readonly s: ApiClientSettings) {}
 

@@ -1,5 +1,5 @@
 import { ApiError, errorDetail } from "./errors";
-import { NetworkError, request, type TlsOptions } from "./http";
+import { NetworkError, request, type HttpResponse, type TlsOptions } from "./http";
 
 export interface ClientCredentials {
   tokenUrl: string;
@@ -25,7 +25,7 @@ export async function requestClientToken(c: ClientCredentials, opts: { timeoutMs
   const form = new URLSearchParams({ grant_type: "client_credentials" });
   if (c.scope) form.set("scope", c.scope);
   const basic = Buffer.from(`${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.secret)}`).toString("base64");
-  let res;
+  let res: HttpResponse;
   try {
     res = await request(c.tokenUrl, {
       method: "POST",

@@ -131,7 +131,7 @@ function formatMs(ms: number): string {
 }
 
 /** Short, actionable wording for the errors admins meet. */
-export function describeNetworkError(err: NodeJS.ErrnoException): string {
+function describeNetworkError(err: NodeJS.ErrnoException): string {
   const code = err.code ?? "";
   if (code === "ECONNREFUSED") return "connection refused";
   if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return "host unreachable";
