@@ -1,11 +1,6 @@
 import type { ApiResponse } from "./client";
 import type { HttpResponse, NetworkError } from "./http";
 
-/**
- * Every failure of a call to the API or its token endpoint: an error answer (status, status text
- * and the body's detail), or no answer at all (`unreachable`). Processes log the message; the CLI
- * turns it into its exit codes and hints (cli/errors.ts).
- */
 export interface ApiErrorFields {
   url: string;
   /** Undefined when no answer came. */
@@ -19,6 +14,11 @@ export interface ApiErrorFields {
   tokenRefused?: boolean;
 }
 
+/**
+ * Every failure of a call to the API or its token endpoint: an error answer (status, status text
+ * and the body's detail), or no answer at all (`unreachable`). Processes log the message; the CLI
+ * turns it into its exit codes and hints (cli/errors.ts).
+ */
 export class ApiError extends Error {
   readonly url: string;
   readonly status?: number;
