@@ -8,9 +8,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startApiServer } from "../onprem-agent/api-runner";
-import { freePort } from "../test/runtime/ports";
-import { authVars, ensureAuthState } from "../onprem-agent/auth/state";
+import { startApiServer } from "../head-node/api-runner";
+import { freePort } from "../test/head-node/ports";
+import { authVars, ensureAuthState } from "../head-node/auth-state";
 
 const seconds = Number(process.argv[2] ?? 5);
 const concurrency = Number(process.argv[3] ?? 8);

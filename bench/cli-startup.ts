@@ -57,14 +57,14 @@ async function main() {
   // First run builds the bundle if the sources changed; not measured.
   spawnSync(process.execPath, [bin, "--version"], { env, cwd: root });
   const tsx = path.join(root, "node_modules", ".bin", "tsx");
-  const main = path.join(root, "onprem-agent", "cli", "main.ts");
+  const main = path.join(root, "cli", "main.ts");
   const rows: Array<[string, number[]]> = [
     ["node -e 0 (floor)", await time([process.execPath, "-e", "0"], env)],
     ["bundle: ochami --version", await time([process.execPath, bin, "--version"], env)],
     ["bundle: ochami config show", await time([process.execPath, bin, "config", "show"], env)],
     ["bundle: ochami smd status (1 HTTP request)", await time([process.execPath, bin, "--no-token", "smd", "status"], env)],
     ["npx ochami --version", await time(["npx", "--no-install", "ochami", "--version"], env)],
-    ["tsx onprem-agent/cli/main.ts --version", await time([tsx, main, "--version"], env)],
+    ["tsx cli/main.ts --version", await time([tsx, main, "--version"], env)],
   ];
   server.close();
   console.log(`ochami CLI start-up, ${runs} runs each (load average ${(await import("node:os")).loadavg()[0].toFixed(2)}):`);

@@ -17,11 +17,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { startApiServer } from "../onprem-agent/api-runner";
+import { startApiServer } from "../head-node/api-runner";
 import { intToIp, ipToInt } from "../onprem-agent/dhcp/ipv4";
 import { NetLab, run } from "../test/agent/netlab";
 import { nodeAt, seedNodes, type SeedNode } from "../test/agent/smd-seed";
-import { freePort } from "../test/runtime/ports";
+import { freePort } from "../test/head-node/ports";
 
 const root = path.resolve(import.meta.dirname, "..");
 const { values: args } = parseArgs({

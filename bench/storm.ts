@@ -24,9 +24,9 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
-import { startApiServer } from "../onprem-agent/api-runner";
-import { repoRoot } from "../onprem-agent/api-runner/wrangler-config";
-import { freePort } from "../test/runtime/ports";
+import { startApiServer } from "../head-node/api-runner";
+import { repoRoot } from "../shared/head-node-state";
+import { freePort } from "../test/head-node/ports";
 import { randomNodeScript, requireWrk, runWrk, type WrkResult } from "./lib/wrk";
 
 const NODES = Number(process.env.BENCH_NODES ?? 10_000);

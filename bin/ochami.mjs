@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The `ochami` command (package.json "bin"): runs the esbuild bundle of onprem-agent/cli in plain
-// node. The bundle lives in dist/cli/<stamp>/, where <stamp> hashes the sources' paths, sizes and
-// modification times: a fresh checkout or an edited source is bundled once (about a second), every
-// later run starts straight from the bundle. Builds go to a temporary directory renamed into
-// place, so concurrent first runs never see half a bundle. When dist/ is not writable (an
-// installed read-only tree), the bundle goes to $XDG_CACHE_HOME/ochami/cli.
+// The `ochami` command (package.json "bin"): runs the esbuild bundle of cli/ in plain node. The
+// bundle lives in dist/cli/<stamp>/, where <stamp> hashes the checkout's path (built into the
+// bundle) and the sources' paths, sizes and modification times: a fresh checkout or an edited
+// source is bundled once (about a second), every later run starts straight from the bundle.
+// Builds go to a temporary directory renamed into place, so concurrent first runs never see half a
+// bundle. When dist/ is not writable (an installed read-only tree), the bundle goes to
+// $XDG_CACHE_HOME/ochami/cli.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
@@ -12,10 +13,10 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const SOURCES = ["onprem-agent/cli", "shared", "package.json", "package-lock.json", "scripts/build-cli.mjs"];
+const SOURCES = ["cli", "shared", "package.json", "package-lock.json", "scripts/build-cli.mjs"];
 
 function stamp() {
-  const hash = createHash("sha1");
+  const hash = createHash("sha1").update(`${root}\n`);
   const visit = (rel) => {
     const abs = path.join(root, rel);
     let st;

@@ -6,11 +6,14 @@
  * mapped from the client's address to its node (SMD reservation, else the DHCP pool lease) and
  * reported to the boot history.
  */
+import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
+import { ApiClient } from "../shared/api-client/client";
+import { ApiError } from "../shared/api-client/errors";
+import { ClientCredentialsTokens } from "../shared/api-client/tokens";
 import { parseXname } from "../shared/xname";
-import { ApiClient } from "./api-client";
 import { BootEventReporter } from "./boot-events";
-import type { AgentConfig } from "./config";
+import type { AgentConfig, ApiConfig } from "./config";
 import { resolveDhcpSettings } from "./dhcp/config";
 import { DhcpServer } from "./dhcp/server";
 import { startImageServer, type ImageServer } from "./images";
@@ -35,10 +38,28 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
+/** The client of the `api` section: one API root for every service, client-credentials tokens when `auth` is set. */
+export function apiClientOf(api: ApiConfig): ApiClient {
+  const timeoutMs = api.timeout * 1000;
+  const auth = api.auth;
+  const tokens =
+    auth &&
+    new ClientCredentialsTokens(
+      {
+        tokenUrl: auth.tokenUrl ?? `${api.url}/token`,
+        clientId: auth.clientId,
+        secret: auth.clientSecret ?? readFileSync(auth.clientSecretFile!, "utf8").trim(),
+        scope: auth.scope,
+      },
+      { timeoutMs },
+    );
+  return new ApiClient({ baseUrl: () => api.url, tokens, timeoutMs });
+}
+
 export async function startAgent(config: AgentConfig, opts: { log?: AgentLogger } = {}): Promise<Agent> {
   const log = opts.log ?? createLogger(config.log);
   const metrics = createMetrics();
-  const api = new ApiClient(config.api);
+  const api = apiClientOf(config.api);
   const events = new BootEventReporter(api, config.bootEvents, log.child({ mod: "boot-events" }));
   const invLog = log.child({ mod: "inventory" });
   const inventory = new SmdInventory(api, config.inventory, {
@@ -47,7 +68,8 @@ export async function startAgent(config: AgentConfig, opts: { log?: AgentLogger 
     },
     onError: (err, reason) => {
       metrics.inventoryErrors.inc();
-      invLog.warn({ err: err.message, reason, keeping: inventory.size }, "inventory refresh failed; serving the last good copy");
+      const url = err instanceof ApiError ? err.url : undefined;
+      invLog.warn({ err: err.message, url, reason, keeping: inventory.size }, "inventory refresh failed; serving the last good copy");
     },
   });
   metrics.probes.inventorySize = () => inventory.size;
@@ -82,7 +104,7 @@ export async function startAgent(config: AgentConfig, opts: { log?: AgentLogger 
   try {
     if (config.metrics.enabled) agent.metricsServer = await serveMetrics(metrics, config.metrics);
     await inventory.start();
-    log.info({ reservations: inventory.size, api: api.baseUrl }, "inventory loaded");
+    log.info({ reservations: inventory.size, api: config.api.url }, "inventory loaded");
     // Files before DHCP: a node answered by DHCP fetches its boot file at once.
     const { enabled: tftpOn, ...tftp } = config.tftp;
     const { enabled: imagesOn, ...images } = config.images;

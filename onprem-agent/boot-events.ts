@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { ENDPOINT_HISTORY_PATH, type ReportedBootEvent } from "../shared/boot-events";
-import type { ApiClient } from "./api-client";
+import type { ApiClient } from "../shared/api-client/client";
 import { seconds } from "./config-types";
 import type { Logger } from "./log";
 
@@ -78,16 +78,12 @@ export class BootEventReporter {
     while (this.queue.length) {
       const batch = this.queue.slice(0, this.cfg.batchSize);
       try {
-        const res = await this.api.request(ENDPOINT_HISTORY_PATH, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ events: batch }),
-        });
-        const body = await res.text();
+        const res = await this.api.send("root", "POST", ENDPOINT_HISTORY_PATH, { body: { events: batch } });
+        const body = res.text();
         if (res.status >= 500 || res.status === 401 || res.status === 403 || res.status === 404 || res.status === 429)
           throw new Error(`${res.status} ${body.slice(0, 200)}`);
         // Other 4xx: the API rejects this batch as such; retrying it would block the queue forever.
-        if (!res.ok)
+        if (res.status >= 300)
           this.log.warn({ status: res.status, body: body.slice(0, 200), events: batch.length }, "boot events rejected by the API");
         else this.posted += batch.length;
         this.queue.splice(0, batch.length);

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { normalizeMac } from "../../shared/mac";
-import { ApiError, type ApiClient } from "../api-client";
+import type { ApiClient } from "../../shared/api-client/client";
 import { JsonArrayStream } from "./json-array-stream";
 import { seconds } from "../config-types";
 import type { InventoryView, Reservation } from "./reservation";
@@ -275,8 +275,6 @@ export class SmdInventory implements InventoryView {
   }
 
   private async streamArray(path: string, key: string | undefined, onItem: (item: unknown) => void): Promise<void> {
-    const res = await this.api.request(path, { headers: { accept: "application/json" } });
-    if (!res.ok || !res.body) throw new ApiError(`GET ${path}: ${res.status} ${(await res.text()).slice(0, 200)}`, res.status);
     let bad = 0;
     const splitter = new JsonArrayStream(key, (text) => {
       try {
@@ -285,7 +283,7 @@ export class SmdInventory implements InventoryView {
         bad++;
       }
     });
-    for await (const chunk of res.body) splitter.push(chunk);
+    await this.api.call("root", "GET", path, { onChunk: (chunk) => splitter.push(chunk) });
     splitter.end();
     if (bad) throw new Error(`GET ${path}: ${bad} elements are not valid JSON`);
   }

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
+import { startApiServer, type ApiServer } from "../../head-node/api-runner";
 import { ConfigError, loadAgentConfig, parseAgentConfig } from "../../onprem-agent/config";
-import { freePort } from "../runtime/ports";
+import { freePort } from "../head-node/ports";
 import { seedNodes } from "./smd-seed";
 
 const root = path.resolve(import.meta.dirname, "../..");

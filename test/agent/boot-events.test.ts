@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ApiClient, apiConfigSchema } from "../../onprem-agent/api-client";
-import type { ReportedBootEvent } from "../../shared/boot-events";
+import { apiClientOf } from "../../onprem-agent/agent";
 import { BootEventReporter, bootEventsConfigSchema } from "../../onprem-agent/boot-events";
+import { apiConfigSchema } from "../../onprem-agent/config";
+import { ClientCredentialsTokens } from "../../shared/api-client/tokens";
+import type { ReportedBootEvent } from "../../shared/boot-events";
 
 /** A small API stand-in: /token (client credentials) and /boot/v1/endpoint-history. */
 interface Recorded {
@@ -79,7 +81,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("boot-event reporter", () => {
   it("batches events: at most one post per interval, sooner when a batch is full", async () => {
     const { rec, url } = await fakeApi();
-    const api = new ApiClient(apiConfigSchema.parse({ url }));
+    const api = apiClientOf(apiConfigSchema.parse({ url }));
     const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.5, batchSize: 500 }), quiet);
     const t0 = Date.now();
     for (let i = 0; i < 10; i++) r.report(ev(i));
@@ -101,7 +103,7 @@ describe("boot-event reporter", () => {
     let down = true;
     const { rec, url } = await fakeApi({ down: () => down });
     const warnings: string[] = [];
-    const api = new ApiClient(apiConfigSchema.parse({ url }));
+    const api = apiClientOf(apiConfigSchema.parse({ url }));
     const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.05, batchSize: 50, maxQueued: 100 }), {
       ...quiet,
       warn: (_o, m) => void warnings.push(m),
@@ -121,7 +123,7 @@ describe("boot-event reporter", () => {
   });
 
   it("does not block when the API does not answer at all", async () => {
-    const api = new ApiClient(apiConfigSchema.parse({ url: "http://127.0.0.1:9", timeout: 1 }));
+    const api = apiClientOf(apiConfigSchema.parse({ url: "http://127.0.0.1:9", timeout: 1 }));
     const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.01 }), quiet);
     const t0 = performance.now();
     for (let i = 0; i < 10_000; i++) r.report(ev(i));
@@ -136,7 +138,7 @@ describe("boot-event reporter", () => {
 describe("API client credentials", () => {
   it("fetches a client-credentials token with HTTP Basic, caches it, and sends it as a bearer", async () => {
     const { rec, url } = await fakeApi();
-    const api = new ApiClient(apiConfigSchema.parse({ url, auth: { clientId: "agent", clientSecret: "s3cret", scope: "boot:write" } }));
+    const api = apiClientOf(apiConfigSchema.parse({ url, auth: { clientId: "agent", clientSecret: "s3cret", scope: "boot:write" } }));
     const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.01 }), quiet);
     r.report(ev(1));
     await r.flush();
@@ -151,22 +153,26 @@ describe("API client credentials", () => {
   it("refreshes shortly before expires_in, and once on a 401", async () => {
     let now = 1_000_000;
     const { rec, url } = await fakeApi({ expiresIn: 60 });
-    const api = new ApiClient(apiConfigSchema.parse({ url, auth: { clientId: "agent", clientSecret: "s3cret" } }), () => now);
-    expect(await api.bearer()).toBe("tok1");
+    const tokens = new ClientCredentialsTokens(
+      { tokenUrl: `${url}/token`, clientId: "agent", secret: "s3cret" },
+      { timeoutMs: 10_000, now: () => now },
+    );
+    const bearer = async () => (await tokens.get()).token;
+    expect(await bearer()).toBe("tok1");
     now += 20_000;
-    expect(await api.bearer()).toBe("tok1");
+    expect(await bearer()).toBe("tok1");
     now += 15_000; // within 30 s of expiry
-    expect(await api.bearer()).toBe("tok2");
+    expect(await bearer()).toBe("tok2");
     expect(rec.tokenCalls).toHaveLength(2);
     // Concurrent callers share one token request.
     now += 60_000;
-    const tokens = await Promise.all([api.bearer(), api.bearer(), api.bearer()]);
-    expect(new Set(tokens).size).toBe(1);
+    const got = await Promise.all([bearer(), bearer(), bearer()]);
+    expect(new Set(got).size).toBe(1);
     expect(rec.tokenCalls).toHaveLength(3);
 
     const { rec: rec2, url: url2 } = await fakeApi({ reject401Once: true });
-    const api2 = new ApiClient(apiConfigSchema.parse({ url: url2, auth: { clientId: "agent", clientSecret: "s3cret" } }));
-    const res = await api2.request("/boot/v1/endpoint-history", { method: "POST", body: JSON.stringify({ events: [ev(1)] }) });
+    const api2 = apiClientOf(apiConfigSchema.parse({ url: url2, auth: { clientId: "agent", clientSecret: "s3cret" } }));
+    const res = await api2.send("root", "POST", "/boot/v1/endpoint-history", { body: { events: [ev(1)] } });
     expect(res.status).toBe(202);
     expect(rec2.tokenCalls).toHaveLength(2);
     expect(rec2.posts[0].auth).toBe("Bearer tok2");
@@ -174,7 +180,7 @@ describe("API client credentials", () => {
 
   it("reports a rejected client clearly", async () => {
     const { url } = await fakeApi();
-    const api = new ApiClient(apiConfigSchema.parse({ url, auth: { clientId: "agent", clientSecret: "wrong" } }));
-    await expect(api.getJson("/hsm/v2/State/Components")).rejects.toThrow(/token endpoint .* answered 401/);
+    const api = apiClientOf(apiConfigSchema.parse({ url, auth: { clientId: "agent", clientSecret: "wrong" } }));
+    await expect(api.json("root", "GET", "/hsm/v2/State/Components")).rejects.toThrow(/token endpoint .* refused client agent: 401/);
   });
 });

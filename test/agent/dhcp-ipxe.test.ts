@@ -13,9 +13,9 @@ import path from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type Agent } from "../../onprem-agent/agent";
-import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
+import { startApiServer, type ApiServer } from "../../head-node/api-runner";
 import { parseAgentConfig } from "../../onprem-agent/config";
-import { freePort } from "../runtime/ports";
+import { freePort } from "../head-node/ports";
 import { isRoot, run } from "./netlab";
 import { seedNodes } from "./smd-seed";
 

@@ -16,7 +16,7 @@ import { ChunkPool } from "../../onprem-agent/images/pump";
 import { startNodeProxy, type NodeProxy } from "../../onprem-agent/node-proxy";
 import type { ServedEvent } from "../../onprem-agent/service-deps";
 import { captureLog, curlHttp, sha256 } from "./serving-support";
-import { freePort } from "../runtime/ports";
+import { freePort } from "../head-node/ports";
 
 // Made in beforeAll, not at import: a file collected but filtered out (-t) must leave nothing behind.
 let work = "";

@@ -4,10 +4,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
-import { ApiClient, apiConfigSchema } from "../../onprem-agent/api-client";
+import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { apiClientOf } from "../../onprem-agent/agent";
+import { apiConfigSchema } from "../../onprem-agent/config";
 import { buildReservations, inventoryConfigSchema, renderHostname, SmdInventory } from "../../onprem-agent/inventory";
-import { freePort } from "../runtime/ports";
+import { freePort } from "../head-node/ports";
 import { seedNodes } from "./smd-seed";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -45,7 +46,7 @@ describe("SMD inventory cache against the real API", () => {
       method: "POST",
       body: JSON.stringify({ MACAddress: "c2:77:05:e2:03:49", ComponentID: "x1000c1s7b0" }),
     });
-    const inv = new SmdInventory(new ApiClient(apiConfigSchema.parse({ url: api.url })), inventoryConfigSchema.parse({}));
+    const inv = new SmdInventory(apiClientOf(apiConfigSchema.parse({ url: api.url })), inventoryConfigSchema.parse({}));
     await inv.refresh("test");
     expect(inv.size).toBe(3);
     expect(inv.lookup("ec:e7:a7:05:a1:fc")).toEqual({
@@ -63,7 +64,7 @@ describe("SMD inventory cache against the real API", () => {
 
   it("keeps serving the last good copy while the API is down, and picks up changes when it is back", async () => {
     const errors: string[] = [];
-    const inv = new SmdInventory(new ApiClient(apiConfigSchema.parse({ url: api.url, timeout: 2 })), inventoryConfigSchema.parse({}), {
+    const inv = new SmdInventory(apiClientOf(apiConfigSchema.parse({ url: api.url, timeout: 2 })), inventoryConfigSchema.parse({}), {
       onError: (e) => errors.push(e.message),
     });
     await inv.refresh("test");
@@ -97,7 +98,7 @@ describe("inventory refresh on a miss", () => {
   it("is rate-limited to one per missRefreshInterval and coalesced", async () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const inv = new SmdInventory(
-      new ApiClient(apiConfigSchema.parse({ url })),
+      apiClientOf(apiConfigSchema.parse({ url })),
       inventoryConfigSchema.parse({ missRefreshInterval: "300ms", refreshInterval: "1h" }),
     );
     await inv.start();

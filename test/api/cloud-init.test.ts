@@ -8,7 +8,7 @@ import { getJson, problemOf, send } from "./client";
 /**
  * The cloud-init server's node-facing documents, inside workerd with real D1. A node is whoever
  * the request's `cf.clientIp` says, which is what workerd sets from the TCP peer (the runner test
- * in test/runtime/cloud-init-peer.test.ts checks that part with real sockets).
+ * in test/head-node/cloud-init-peer.test.ts checks that part with real sockets).
  */
 
 const A = { id: "x1000c0s0b0n0", nid: 1, ip: "172.16.0.1", mac: "52:54:00:be:ef:01" };

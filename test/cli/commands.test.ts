@@ -326,7 +326,7 @@ describe("bss", () => {
     const last = (await json("bss", "history", "--events")).at(-1).id;
     const proc = spawn(
       process.execPath,
-      [OCHAMI_BIN, "bss", "history", "--events", "--follow", "--interval", "200ms", "--after-id", String(last)],
+      [OCHAMI_BIN, "bss", "history", "--events", "--follow", "--interval", "200ms", "--after-id", String(last), "-F", "json"],
       { env: home.env, stdio: ["ignore", "pipe", "pipe"] },
     );
     let out = "";

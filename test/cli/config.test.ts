@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { buildProgram } from "../../onprem-agent/cli/program";
+import { buildProgram } from "../../cli/program";
 import { makeHome, ochami, type Home } from "./harness";
 
 /**

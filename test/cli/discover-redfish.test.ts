@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../runtime/ports";
+import { freePort } from "../head-node/ports";
 import { makeCertificates, removeDir, startFakeBmcs, type FakeBmc, type FakeBmcs } from "./fake-redfish";
 import { OCHAMI_BIN, loggedInHome, makeHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
 

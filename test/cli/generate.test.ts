@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../runtime/ports";
+import { freePort } from "../head-node/ports";
 import { loggedInHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
 import { SEED_CHRONY_TEMPLATE, SEED_CLUSTER_YAML, SEED_NODES_YAML, SEED_PUBKEY } from "./seed";
 

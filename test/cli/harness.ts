@@ -2,10 +2,10 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startApiServer, type ApiServer } from "../../onprem-agent/api-runner";
-import { repoRoot } from "../../onprem-agent/api-runner/wrangler-config";
-import { authVars, ensureAuthState } from "../../onprem-agent/auth/state";
-import { freePort } from "../runtime/ports";
+import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { repoRoot } from "../../shared/head-node-state";
+import { authVars, ensureAuthState } from "../../head-node/auth-state";
+import { freePort } from "../head-node/ports";
 
 /**
  * Test support for the `ochami` CLI: a real API (workerd + D1, auth on) on loopback, and the CLI
@@ -50,13 +50,26 @@ export interface Home {
   remove(): void;
 }
 
-/** A fresh HOME (and system config path) with nothing of the caller's OCHAMI_* or *_ACCESS_TOKEN. */
+/**
+ * A fresh HOME (and system config path) with nothing of the caller's OCHAMI_* or *_ACCESS_TOKEN,
+ * and a state directory with no head node in it: the checkout's own `npm start` state must not
+ * stand in for the cluster a test configures (or leaves unconfigured).
+ */
 export function makeHome(extra: Record<string, string> = {}): Home {
   const dir = mkdtempSync(path.join(tmpdir(), "cl-home-"));
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env))
     if (!k.startsWith("OCHAMI_") && !k.endsWith("_ACCESS_TOKEN") && !k.startsWith("XDG_") && k !== "rf_pass") env[k] = v;
-  Object.assign(env, { HOME: dir, OCHAMI_SYSTEM_CONFIG: path.join(dir, "etc", "ochami", "config.yaml"), NO_COLOR: "1" }, extra);
+  Object.assign(
+    env,
+    {
+      HOME: dir,
+      OCHAMI_SYSTEM_CONFIG: path.join(dir, "etc", "ochami", "config.yaml"),
+      OCHAMI_STATE_DIR: path.join(dir, "no-head-node"),
+      NO_COLOR: "1",
+    },
+    extra,
+  );
   return {
     dir,
     env,

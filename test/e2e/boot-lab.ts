@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
 import path from "node:path";
-import { repoRoot } from "../../onprem-agent/api-runner/wrangler-config";
+import { repoRoot } from "../../shared/head-node-state";
 import { run } from "../agent/netlab";
 
 export const NS = "e2-boot";
@@ -46,7 +46,7 @@ export interface HeadNode {
 /** `npm start`'s entry point inside the namespace, until the agent reports what it serves. */
 export async function startHeadNode(env: NodeJS.ProcessEnv, logFile: string, timeoutMs = 90_000): Promise<HeadNode> {
   const tsx = path.join(repoRoot, "node_modules", ".bin", "tsx");
-  const proc = spawn("ip", ["netns", "exec", NS, tsx, "onprem-agent/start.ts"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn("ip", ["netns", "exec", NS, tsx, "head-node/start.ts"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
   const log = createWriteStream(logFile);
   let out = "";
   for (const s of [proc.stdout!, proc.stderr!])

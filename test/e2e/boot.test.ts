@@ -7,7 +7,7 @@
  * bootscript from BSS through the agent's node proxy, downloads kernel and initrd from the agent's
  * image server, and Linux's init (test/e2e/node-image.ts) gets a lease from our DHCP and fetches
  * its cloud-init data, printing it on the serial console. Then the boot history must show every
- * step, and `npm run watch` must print them.
+ * step, and `ochami bss history --follow` must print them.
  *
  * The second case: a MAC nobody registered gets the bootloop (pool address, reboot script) and
  * boots once it is added to SMD, with nothing restarted.
@@ -18,7 +18,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { discoverStatic } from "../api/ochami-discover";
 import { isRoot } from "../agent/netlab";
-import { cleanEnv } from "../runtime/auth-process";
+import { cleanEnv } from "../head-node/auth-process";
 import { buildNodeImage, MARK, type NodeImage } from "./node-image";
 import { createBootNetwork, destroyBootNetwork, HEAD_IP, inNs, nsHttp, startHeadNode, startVm, type HeadNode, type Vm } from "./boot-lab";
 
@@ -81,6 +81,18 @@ describe.runIf(isRoot && haveTools)("a diskless node boots end to end through np
   const admin = (method: string, p: string, body?: unknown) => nsHttp(method, `${API}${p}`, { body, token });
   const history = async (xname: string) =>
     (await nsHttp("GET", `${API}/boot/v1/endpoint-history?name=${xname}&history=true`)).json() as Promise<any[]>;
+  /** `ochami` as the admin runs it on the head node: no CLI configuration; it finds `npm start` through the state directory. */
+  const ochamiOnHead = (args: string[]) =>
+    inNs("env", [
+      "-i",
+      `PATH=${process.env.PATH}`,
+      `HOME=${path.join(dir, "admin-home")}`,
+      `OCHAMI_SYSTEM_CONFIG=${path.join(dir, "admin-home", "etc-ochami.yaml")}`,
+      `OCHAMI_STATE_DIR=${stateDir}`,
+      process.execPath,
+      "bin/ochami.mjs",
+      ...args,
+    ]);
 
   beforeAll(async () => {
     let t = Date.now();
@@ -112,9 +124,7 @@ log: {level: info}
       path.join(dir, "npm-start.log"),
     );
     timings.start = Date.now() - t;
-    token = (
-      await inNs("env", [`OCHAMI_STATE_DIR=${stateDir}`, "node_modules/.bin/tsx", "onprem-agent/auth/cli.ts", "token"])
-    ).stdout.trim();
+    token = (await ochamiOnHead(["auth", "token"])).stdout.trim();
     expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 
     // What the seed does: ochami discover static, BSS boot parameters, cloud-init defaults and group.
@@ -207,14 +217,7 @@ log: {level: info}
     );
 
     // What an admin watching sees: the same steps, one line each, with time since the boot began.
-    const watch = await inNs("env", [
-      `OCHAMI_STATE_DIR=${stateDir}`,
-      "node_modules/.bin/tsx",
-      "onprem-agent/watch.ts",
-      "--once",
-      "--group",
-      "compute",
-    ]);
+    const watch = await ochamiOnHead(["bss", "history", "--follow", "--once", "--group", "compute"]);
     writeFileSync(path.join(dir, "watch.txt"), watch.stdout);
     const lines = watch.stdout.trim().split("\n");
     expect(lines.map((l) => l.split(/\s+/)[2]).filter((ep, i, all) => ep !== all[i - 1])).toEqual(sequence);

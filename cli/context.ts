@@ -1,0 +1,235 @@
+import { readFileSync } from "node:fs";
+import pkg from "../package.json";
+import { parseDuration } from "../shared/duration";
+import { ApiClient, type ApiService } from "../shared/api-client/client";
+import type { TlsOptions } from "../shared/api-client/http";
+import { findHeadNode, readAdminCredential, stateDirOf, type AdminCredential, type LocalHeadNode } from "../shared/head-node-state";
+import { TokenProvider, type Credential } from "./auth/tokens";
+import { cacheDir, expandPath, loadConfig, type LoadedConfig } from "./config/files";
+import { DEFAULT_BASE_PATHS, tokenEnvName, type ClusterConfig, type InputFormat, type OutputFormat, type Service } from "./config/schema";
+import { AuthError, UsageError } from "./errors";
+import { configureLog, log } from "./log";
+
+export const VERSION: string = pkg.version;
+
+/** Options of the root command, as commander hands them to every subcommand. */
+export interface GlobalOptions {
+  config?: string;
+  ignoreConfig?: boolean;
+  cluster?: string;
+  clusterUri?: string;
+  cacert?: string;
+  insecure?: boolean;
+  /** A string from -t/--token; false from --no-token. */
+  token?: string | false;
+  logLevel?: string;
+  logFormat?: string;
+  timeout?: string;
+  /** A service command's --uri (smd, bss, cloud-init). */
+  uri?: string;
+}
+
+export interface ResolvedCluster {
+  /** Undefined for an ad-hoc --cluster-uri and for the local head node. */
+  name?: string;
+  config: ClusterConfig;
+  /** The head node `npm start` runs on this machine, talked to when no cluster is configured. */
+  headNode?: LocalHeadNode;
+}
+
+/**
+ * Everything a command needs from the global options and the configuration files, resolved
+ * lazily (so `ochami config ...` works with no cluster defined, and `--help` reads nothing).
+ */
+export class Context {
+  private loadedConfig?: LoadedConfig;
+  private apiClient?: ApiClient;
+  private tokenProvider?: TokenProvider | null;
+
+  constructor(
+    readonly opts: GlobalOptions,
+    /** The service a command belongs to, whose base URL a --uri replaces. */
+    readonly service: Service | undefined,
+    readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    configureLog({ level: opts.logLevel, format: opts.logFormat });
+  }
+
+  /** Read on first use: `ochami --config new.yaml config set ...` must work on a file not there yet. */
+  get loaded(): LoadedConfig {
+    if (!this.loadedConfig) {
+      this.loadedConfig = loadConfig({ configFile: this.opts.config, ignore: this.opts.ignoreConfig }, this.env);
+      const log = this.loadedConfig.config.log ?? {};
+      configureLog({ level: this.opts.logLevel ?? log.level, format: this.opts.logFormat ?? log.format });
+    }
+    return this.loadedConfig;
+  }
+
+  get config() {
+    return this.loaded.config;
+  }
+
+  inputFormat(): InputFormat | undefined {
+    return this.config["default-input-format"];
+  }
+
+  outputFormat(): OutputFormat | undefined {
+    return this.config["default-output-format"];
+  }
+
+  timeoutMs(): number {
+    const raw = this.opts.timeout ?? this.config.timeout;
+    if (raw === undefined) return 30_000;
+    const ms = parseDuration(String(raw));
+    if (ms === undefined || ms <= 0) throw new UsageError(`timeout must be a duration such as 30s or 2m, not '${raw}'`);
+    return ms;
+  }
+
+  cluster(): ResolvedCluster {
+    const clusters = this.config.clusters ?? [];
+    if (this.opts.clusterUri) {
+      if (this.opts.cluster) throw new UsageError("--cluster and --cluster-uri cannot be used together");
+      return { config: { uri: this.opts.clusterUri.replace(/\/+$/, "") } };
+    }
+    const wanted = this.opts.cluster ?? this.config["default-cluster"] ?? (clusters.length === 1 ? clusters[0].name : undefined);
+    if (!wanted) {
+      if (clusters.length)
+        throw new UsageError(
+          `several clusters are configured (${clusters.map((c) => c.name).join(", ")}): pass --cluster <name> or set default-cluster`,
+        );
+      // No cluster configured: the head node of this machine, when `npm start` runs here.
+      const headNode = findHeadNode(this.env);
+      if (headNode) return { config: { uri: headNode.url }, headNode };
+      throw new UsageError(
+        "no cluster configured. Quick start:\n" +
+          "  ochami config cluster set --default demo cluster.uri http://127.0.0.1:8081\n" +
+          "or pass --cluster-uri <uri> (config files read: " +
+          (this.loaded.files.length ? this.loaded.files.join(", ") : "none") +
+          `; no head node state of \`npm start\` in ${stateDirOf(this.env)})`,
+      );
+    }
+    const entry = clusters.find((c) => c.name === wanted);
+    if (!entry)
+      throw new UsageError(
+        `no cluster named '${wanted}' in the configuration${clusters.length ? ` (known: ${clusters.map((c) => c.name).join(", ")})` : ""}`,
+      );
+    return { name: entry.name, config: entry.cluster ?? {} };
+  }
+
+  tls(): TlsOptions {
+    const cluster = this.opts.clusterUri ? undefined : this.tryCluster();
+    const cafile = this.opts.cacert ?? cluster?.config.cacert;
+    let ca: Buffer | undefined;
+    if (cafile) {
+      try {
+        ca = readFileSync(expandPath(cafile));
+      } catch (err) {
+        throw new UsageError(`cannot read the CA bundle ${cafile}: ${(err as Error).message}`);
+      }
+    }
+    return { ca, insecure: this.opts.insecure ?? cluster?.config.insecure ?? false };
+  }
+
+  private tryCluster(): ResolvedCluster | undefined {
+    try {
+      return this.cluster();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Base URL of a service: --uri, then cluster.<service>.uri, then cluster.uri + the default path. */
+  baseUrl(service: ApiService): string {
+    const cluster = this.cluster();
+    const root = cluster.config.uri;
+    const join = (uri: string, what: string) => {
+      if (/^https?:\/\//i.test(uri)) return uri.replace(/\/+$/, "");
+      if (!root) throw new UsageError(`${what} is the relative path '${uri}', which needs cluster.uri`);
+      return root + "/" + uri.replace(/^\/+/, "").replace(/\/+$/, "");
+    };
+    if (service === "root") {
+      if (!root) throw new UsageError(`cluster ${cluster.name ?? ""} has no cluster.uri`);
+      return root;
+    }
+    if (this.opts.uri && this.service === service) return join(this.opts.uri, "--uri");
+    const own = cluster.config[service]?.uri;
+    if (own) return join(own, `cluster.${service}.uri`);
+    if (!root)
+      throw new UsageError(
+        `cluster ${cluster.name ?? ""} has no URI: ochami config cluster set ${cluster.name ?? "<name>"} cluster.uri https://<host>:8443`,
+      );
+    return root + DEFAULT_BASE_PATHS[service];
+  }
+
+  tokenEnvName(): string {
+    const c = this.cluster();
+    return c.name ? tokenEnvName(c.name) : "OCHAMI_ACCESS_TOKEN";
+  }
+
+  /** Undefined when no token is to be sent (--no-token, enable-auth: false). */
+  tokens(): TokenProvider | undefined {
+    if (this.tokenProvider !== undefined) return this.tokenProvider ?? undefined;
+    const cluster = this.cluster();
+    if (this.opts.token === false || cluster.config["enable-auth"] === false) {
+      this.tokenProvider = null;
+      return undefined;
+    }
+    const credential = this.credential();
+    this.tokenProvider = new TokenProvider({
+      envName: this.tokenEnvName(),
+      flagToken: typeof this.opts.token === "string" ? this.opts.token : undefined,
+      credential,
+      cacheDir: cacheDir(this.env),
+      tls: this.tls(),
+      timeoutMs: this.timeoutMs(),
+      env: this.env,
+    });
+    return this.tokenProvider;
+  }
+
+  /** The cluster's stored client credential, if it has one; on the local head node, its admin client. */
+  credential(): Credential | undefined {
+    const cluster = this.cluster();
+    if (cluster.headNode) return headNodeCredential(cluster.headNode);
+    const c = cluster.config;
+    if (!c["client-id"] || (!c["client-secret-file"] && !c["client-secret"])) return undefined;
+    return {
+      clientId: c["client-id"],
+      secretFile: c["client-secret-file"] ? expandPath(c["client-secret-file"]) : undefined,
+      secret: c["client-secret"],
+      tokenUrl: c["token-uri"] ?? `${this.baseUrl("root")}/token`,
+      scope: c.scope,
+    };
+  }
+
+  api(): ApiClient {
+    this.apiClient ??= new ApiClient({
+      baseUrl: (s) => this.baseUrl(s),
+      tokens: this.tokens(),
+      tls: this.tls(),
+      timeoutMs: this.timeoutMs(),
+      userAgent: `ochami-edge/${VERSION}`,
+      log,
+    });
+    return this.apiClient;
+  }
+}
+
+/**
+ * The admin client `npm start` created, as a credential with its secret inline. Tokens cached
+ * before the head node's last start are not reused: a start applies keys rotated or pruned since.
+ */
+function headNodeCredential(headNode: LocalHeadNode): Credential {
+  let admin: AdminCredential;
+  try {
+    admin = readAdminCredential(headNode.stateDir);
+  } catch (err) {
+    throw new AuthError((err as Error).message);
+  }
+  return {
+    clientId: admin.client_id,
+    secret: admin.client_secret,
+    tokenUrl: `${headNode.url}/token`,
+    issuedSince: Math.floor(headNode.startedAt / 1000),
+  };
+}

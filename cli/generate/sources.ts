@@ -1,0 +1,96 @@
+import type { ApiClient } from "../../shared/api-client/client";
+import { CliError } from "../errors";
+import { log } from "../log";
+import { nidHostname, type Inventory } from "../inventory/nodes-file";
+import type { HostEntry } from "./render";
+
+/**
+ * Where `ochami generate` gets its hosts: a nodes file, or the live inventory.
+ *
+ * Names: a node's name from the nodes file; from the API, the host name the node gives itself —
+ * cloud-init's rule: instance-info `local-hostname`, else <short-name><NID padded to nid-length>
+ * from the cluster defaults (--short-name/--nid-length override). A BMC's name is the nodes
+ * file's `bmcs[].name`, else derived from its node's name: nid001 → nid-bmc001 (the seed's names).
+ */
+export interface Naming {
+  shortName?: string;
+  nidLength?: number;
+}
+
+export function bmcNameFor(nodeName: string): string {
+  const m = /^(.*?)([0-9]+)$/.exec(nodeName);
+  return m && m[1] ? `${m[1]}-bmc${m[2]}` : `${nodeName}-bmc`;
+}
+
+function byNid(a: HostEntry, b: HostEntry): number {
+  return (a.nid ?? Infinity) - (b.nid ?? Infinity) || a.xname.localeCompare(b.xname);
+}
+
+export function entriesFromInventory(inv: Inventory, naming: Naming): HostEntry[] {
+  const short = naming.shortName ?? "nid";
+  const width = naming.nidLength ?? 3;
+  return inv.nodes
+    .map((n): HostEntry => {
+      const node = n.name ?? (n.nid ? nidHostname(short, width, n.nid) : n.xname);
+      const bmc = n.bmc ? inv.bmcs.find((b) => b.xname === n.bmc) : undefined;
+      // The deprecated format names no BMC (upstream gives its endpoint the node's name).
+      const bmcName = bmc && inv.format === "current" && bmc.name ? bmc.name : bmcNameFor(node);
+      return {
+        node,
+        xname: n.xname,
+        nid: n.nid,
+        ip: n.interfaces.flatMap((f) => f.ips)[0]?.ip,
+        bmc: bmc ? { name: bmcName, ip: bmc.ip } : undefined,
+      };
+    })
+    .sort(byNid);
+}
+
+export async function entriesFromApi(api: ApiClient, naming: Naming, network?: string): Promise<HostEntry[]> {
+  const comps: any[] = (await api.json("smd", "GET", "/State/Components", { auth: false, query: { type: "Node" } }))?.Components ?? [];
+  const ifaces: any[] = (await api.json("smd", "GET", "/Inventory/EthernetInterfaces", { auth: false })) ?? [];
+  const optional = async <T>(what: string, f: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await f();
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      log.warn(`cannot read ${what} (${err.message}); going on without`);
+      return undefined;
+    }
+  };
+  const rfes: any[] =
+    (await optional("the Redfish endpoints", () => api.json("smd", "GET", "/Inventory/RedfishEndpoints")))?.RedfishEndpoints ?? [];
+  const defaults: any =
+    (await optional("the cloud-init cluster defaults", () => api.json("cloud-init", "GET", "/admin/cluster-defaults"))) ?? {};
+  const infos: any[] = (await optional("the cloud-init instance-info", () => api.json("cloud-init", "GET", "/admin/instance-info"))) ?? [];
+
+  let short =
+    naming.shortName ?? (defaults["short-name"] || (defaults["cluster-name"] ? String(defaults["cluster-name"]).slice(0, 2) : undefined));
+  let width = naming.nidLength ?? (Number(defaults["nid-length"]) || (short ? 4 : undefined));
+  if (!short) {
+    log.warn("the cloud-init cluster defaults set no short-name or cluster-name; naming nodes nid<NID> (use --short-name)");
+    short = "nid";
+    width ??= 3;
+  }
+  const ipOf = (id: string) => {
+    const ips = ifaces.filter((f) => f.ComponentID === id).flatMap((f) => f.IPAddresses ?? []);
+    return (network ? ips.find((a: any) => a.Network === network) : undefined)?.IPAddress ?? ips[0]?.IPAddress;
+  };
+  return comps
+    .map((c): HostEntry => {
+      const info = infos.find((i) => i.id === c.ID);
+      const node = info?.["local-hostname"] || (typeof c.NID === "number" ? nidHostname(short!, width!, c.NID) : c.ID);
+      const bmcId = String(c.ID).replace(/n[0-9]+$/, "");
+      const rfe = rfes.find((r) => r.ID === bmcId);
+      const bmcIp = rfe?.IPAddress || ipOf(bmcId);
+      return {
+        node,
+        xname: c.ID,
+        nid: c.NID,
+        role: c.Role,
+        ip: ipOf(c.ID),
+        bmc: rfe || bmcIp ? { name: bmcNameFor(node), ip: bmcIp } : undefined,
+      };
+    })
+    .sort(byNid);
+}

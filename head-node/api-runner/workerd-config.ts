@@ -1,0 +1,123 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import type { WorkerSettings } from "./wrangler-config";
+
+/**
+ * The workerd configuration `npm start` serves with.
+ *
+ * Why not `wrangler dev` or `new Miniflare()`: wrangler dev serves ~1k req/s, and Miniflare's entry
+ * worker costs ~3x on every request and writes its own idea of the client address into
+ * `CF-Connecting-IP` (keeping one the client sent itself). Here the HTTP socket goes straight to our
+ * worker with plain `http = ()`, so workerd reports the real TCP peer in `request.cf.clientIp` and
+ * nothing a client sends can change it.
+ *
+ * D1: workerd has no native D1 binding. Local D1 is miniflare's Durable Object over SQLite; we wire
+ * the same two worker scripts miniflare ships (object-entry + database) with the same unique key and
+ * on-disk layout, so the data is exactly what `wrangler d1 ... --local --persist-to <state>` sees.
+ * These script paths are miniflare internals: miniflare is pinned exactly in package.json, and
+ * `test/head-node/runner.test.ts` fails loudly if they move.
+ */
+const require = createRequire(import.meta.url);
+const miniflareWorkers = path.join(path.dirname(require.resolve("miniflare")), "workers");
+const miniflareScript = (rel: string) => readFileSync(path.join(miniflareWorkers, rel), "utf8");
+
+/** The service both processes know the database by (miniflare's naming). */
+const d1ServiceName = (settings: WorkerSettings) => `d1:db:${settings.d1DatabaseId}`;
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  workerScript: string;
+  vars: Record<string, string>;
+  outbound?: "public" | "private";
+  /** The database process's Unix socket (see buildDatabaseConfig). */
+  databaseSocket: string;
+}
+
+/**
+ * The API process: our worker on the HTTP socket. Its D1 binding is miniflare's D1 client module,
+ * whose fetcher is the database process, reached over an owner-only Unix socket. workerd runs
+ * one thread per process; with the database (every boot-history write, every snapshot check and
+ * rebuild) in a process of its own, SQLite works on the second core while the API thread serves.
+ */
+export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions) {
+  const d1Service = d1ServiceName(settings);
+  const bindings: any[] = [
+    {
+      name: settings.d1Binding,
+      wrapped: {
+        moduleName: "cloudflare-internal:d1-api",
+        innerBindings: [{ name: "fetcher", service: { name: d1Service } }],
+      },
+    },
+    ...Object.entries(opts.vars).map(([name, text]) => ({ name, text })),
+  ];
+  // The implicit "internet" service allows public addresses only; a site IdP is usually on the LAN.
+  const internet =
+    opts.outbound === "private"
+      ? [{ name: "internet", network: { allow: ["public", "private"], tlsOptions: { trustBrowserCas: true } } }]
+      : [];
+  return {
+    services: [
+      ...internet,
+      {
+        name: "api",
+        worker: {
+          modules: [{ name: "index.js", esModule: opts.workerScript }],
+          compatibilityDate: settings.compatibilityDate,
+          compatibilityFlags: settings.compatibilityFlags,
+          bindings,
+        },
+      },
+      { name: d1Service, external: { address: `unix:${opts.databaseSocket}`, http: {} } },
+    ],
+    sockets: [{ name: "http", address: `${opts.host}:${opts.port}`, http: {}, service: { name: "api" } }],
+    // A larger young generation: a boot storm allocates per request and keeps almost nothing, and
+    // with V8's small default each scavenge promotes live request state into the old generation,
+    // whose collections stalled requests for hundreds of ms (one node's bootscript under wrk: p99
+    // 0.4–0.5 s before, 0.07–0.2 s after).
+    v8Flags: ["--max-semi-space-size=32"],
+  };
+}
+
+/** The database process: miniflare's D1 object over the state directory, served on `socket`. */
+export function buildDatabaseConfig(settings: WorkerSettings, opts: { stateDir: string; socket: string }) {
+  const d1Service = d1ServiceName(settings);
+  return {
+    services: [
+      {
+        name: d1Service,
+        worker: {
+          modules: [{ name: "object-entry.worker.js", esModule: miniflareScript("shared/object-entry.worker.js") }],
+          compatibilityDate: "2023-07-24",
+          bindings: [
+            { name: "MINIFLARE_NAMESPACE", text: settings.d1DatabaseId },
+            { name: "MINIFLARE_OBJECT", durableObjectNamespace: { serviceName: "d1:db", className: "D1DatabaseObject" } },
+          ],
+        },
+      },
+      { name: "d1:storage", disk: { path: path.join(opts.stateDir, "v3", "d1"), writable: true } },
+      {
+        name: "d1:db",
+        worker: {
+          modules: [{ name: "database.worker.js", esModule: miniflareScript("d1/database.worker.js") }],
+          compatibilityDate: "2023-07-24",
+          compatibilityFlags: ["nodejs_compat", "experimental"],
+          durableObjectNamespaces: [{ className: "D1DatabaseObject", uniqueKey: "miniflare-D1DatabaseObject" }],
+          durableObjectStorage: { localDisk: "d1:storage" },
+          bindings: [{ name: "MINIFLARE_BLOBS", service: { name: "d1:storage" } }],
+        },
+      },
+    ],
+    sockets: [{ name: "d1", address: `unix:${opts.socket}`, http: {}, service: { name: d1Service } }],
+    extensions: [
+      {
+        modules: [
+          { name: "miniflare:shared", esModule: miniflareScript("shared/index.worker.js") },
+          { name: "miniflare:zod", esModule: miniflareScript("shared/zod.worker.js") },
+        ],
+      },
+    ],
+  };
+}

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { repoRoot } from "../../shared/head-node-state";
+
+/** Helpers for tests that run `npm start` and the commands of the head node as real processes. */
+
+/**
+ * The environment without the caller's OCHAMI_*, *_ACCESS_TOKEN and XDG_* (the CLI's
+ * configuration and token cache follow HOME: tests that run it pass their own), plus `extra`.
+ */
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith("OCHAMI_") && !k.endsWith("_ACCESS_TOKEN") && !k.startsWith("XDG_")) env[k] = v;
+  return { ...env, ...extra };
+}
+
+export interface Started {
+  proc: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** `npm start` (its entry point under tsx), until it reports auth status; rejects if it exits first. */
+export async function startHeadNode(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Started> {
+  const tsx = path.join(repoRoot, "node_modules", ".bin", "tsx");
+  const proc = spawn(tsx, ["head-node/start.ts"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill("SIGTERM");
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + timeoutMs;
+  let done = false;
+  exited.then(() => (done = true));
+  while (!/auth: (on\.|OFF)/.test(out)) {
+    if (done) throw new Error(`npm start exited before serving:\n${out}`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`npm start did not come up within ${timeoutMs} ms:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { proc, output: () => out, stop };
+}
+
+/** Runs `npm run --silent <script> -- args` and returns its exit code and streams. */
+export function npmRun(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn("npm", ["run", "--silent", script, ...(args.length ? ["--", ...args] : [])], {
+      cwd: repoRoot,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d) => (stdout += d));
+    proc.stderr.on("data", (d) => (stderr += d));
+    proc.on("error", reject);
+    proc.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -1,0 +1,98 @@
+/** The rules `npm start` follows to configure the agent and the API's node-facing variables. */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError } from "../../onprem-agent/config";
+import { planHeadNode, type PlanInput } from "../../head-node/plan";
+
+const dir = mkdtempSync(path.join(tmpdir(), "e2-plan-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const plan = (env: NodeJS.ProcessEnv, o: Partial<PlanInput> = {}) =>
+  planHeadNode({
+    env,
+    host: "127.0.0.1",
+    port: 8081,
+    stateDir: "/var/lib/ochami",
+    addressOf: (i) => (i === "eth1" ? "10.64.9.1" : undefined),
+    ...o,
+  });
+
+function yaml(text: string): string {
+  const file = path.join(dir, `${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("npm start's agent plan", () => {
+  it("first start on a laptop: DHCP, TFTP and the proxy off, images on loopback from the state directory, nothing for the API", () => {
+    const p = plan({});
+    expect(p.agentEnabled).toBe(true);
+    expect(p.agent.dhcp.interface).toBeUndefined();
+    expect(p.agent.tftp.enabled).toBe(false);
+    expect(p.agent.nodeProxy.enabled).toBe(false);
+    expect(p.agent.images).toMatchObject({ enabled: true, address: "127.0.0.1", port: 8080, root: "/var/lib/ochami/images" });
+    expect(p.agent.api).toMatchObject({ url: "http://127.0.0.1:8081" });
+    expect(p.agent.api.bootUrl).toBeUndefined();
+    expect(p.workerVars).toEqual({});
+  });
+
+  it("a boot interface with the API on loopback: everything on the boot address, nodes go through the proxy, which the API trusts", () => {
+    const p = plan({ OCHAMI_DHCP_INTERFACE: "eth1" });
+    expect(p.bootAddress).toBe("10.64.9.1");
+    expect(p.agent.tftp).toMatchObject({ enabled: true, address: "10.64.9.1" });
+    expect(p.agent.images).toMatchObject({ enabled: true, address: "10.64.9.1" });
+    expect(p.agent.nodeProxy).toMatchObject({ enabled: true, address: "10.64.9.1", port: 8082 });
+    expect(p.agent.api.bootUrl).toBe("http://10.64.9.1:8082");
+    expect(p.agent.dhcp.boot.httpBase).toBe("http://{server}:8080");
+    expect(p.workerVars).toEqual({ OCHAMI_NODE_BASE_URL: "http://10.64.9.1:8082", OCHAMI_TRUSTED_PROXIES: "127.0.0.1" });
+  });
+
+  it("the API listening on every address: no proxy, nodes reach the API directly, nothing is trusted", () => {
+    const p = plan({ OCHAMI_DHCP_INTERFACE: "eth1" }, { host: "0.0.0.0" });
+    expect(p.agent.nodeProxy.enabled).toBe(false);
+    expect(p.agent.api).toMatchObject({ url: "http://127.0.0.1:8081", bootUrl: "http://10.64.9.1:8081" });
+    expect(p.workerVars).toEqual({ OCHAMI_NODE_BASE_URL: "http://10.64.9.1:8081" });
+  });
+
+  it("YAML over the defaults, environment over YAML; the admin's own variables and URLs are kept", () => {
+    const file = yaml(
+      "dhcp:\n  interface: eth1\nimages:\n  port: 9000\n  root: /srv/images\nnodeProxy:\n  port: 9082\ntftp:\n  enabled: false\n",
+    );
+    const p = plan({
+      OCHAMI_AGENT_CONFIG: file,
+      OCHAMI_IMAGES_DIR: "/data/domain-images",
+      OCHAMI_TRUSTED_PROXIES: "10.0.0.5",
+      OCHAMI_NODE_BASE_URL: "http://head:8081",
+    });
+    expect(p.agent.images).toMatchObject({ port: 9000, root: "/data/domain-images" });
+    expect(p.agent.tftp.enabled).toBe(false);
+    expect(p.agent.dhcp.boot.httpBase).toBe("http://{server}:9000");
+    expect(p.agent.api.bootUrl).toBe("http://10.64.9.1:9082");
+    expect(p.workerVars).toEqual({ OCHAMI_TRUSTED_PROXIES: "10.0.0.5,127.0.0.1" });
+    expect(plan({ OCHAMI_AGENT_CONFIG: yaml("api:\n  bootUrl: http://gw:80\ndhcp:\n  interface: eth1\n") }).agent.api.bootUrl).toBe(
+      "http://gw:80",
+    );
+  });
+
+  it("a proxy pointed elsewhere changes nothing in this API's trust", () => {
+    const p = plan({ OCHAMI_AGENT_CONFIG: yaml("dhcp:\n  interface: eth1\nnodeProxy:\n  apiUrl: https://api.site.example\n") });
+    expect(p.workerVars.OCHAMI_TRUSTED_PROXIES).toBeUndefined();
+  });
+
+  it("refuses bad values with the variable's or the key's name", () => {
+    expect(() => plan({ OCHAMI_TFTP: "maybe" })).toThrow(ConfigError);
+    expect(() => plan({ OCHAMI_TFTP: "maybe" })).toThrow(/OCHAMI_TFTP must be on or off/);
+    expect(() => plan({ OCHAMI_IMAGES_PORT: "http" })).toThrow(/OCHAMI_IMAGES_PORT must be a port number/);
+    expect(() => plan({ OCHAMI_AGENT_CONFIG: yaml("images:\n  prot: 1\n") })).toThrow(/images.*prot/s);
+    expect(() => plan({ OCHAMI_AGENT_CONFIG: path.join(dir, "missing.yaml") })).toThrow(/cannot read/);
+    expect(() => plan({ OCHAMI_AGENT_CONFIG: yaml("- a list\n") })).toThrow(/expected a mapping/);
+  });
+
+  it("OCHAMI_AGENT=off: the API alone, with nothing set for an agent that does not run", () => {
+    const p = plan({ OCHAMI_AGENT: "off", OCHAMI_DHCP_INTERFACE: "eth1" });
+    expect(p.agentEnabled).toBe(false);
+    expect(p.workerVars).toEqual({});
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * `npm start` with the agent beside the API, as real processes: the first start creates the
+ * agent's OAuth client and the agent reports with it; later starts reuse it, a revoked one is
+ * replaced; SIGTERM and SIGINT to `npm start` leave no process behind.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../../shared/head-node-state";
+import { ochami } from "../cli/harness";
+import { cleanEnv } from "./auth-process";
+import { freePort } from "./ports";
+
+interface NpmStart {
+  proc: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** The real `npm start`, in its own process group so the test can see everything it started. */
+async function npmStart(env: NodeJS.ProcessEnv): Promise<NpmStart> {
+  const proc = spawn("npm", ["start"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
+  const deadline = Date.now() + 90_000;
+  while (!/^agent: /m.test(out)) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      process.kill(-proc.pid!, "SIGKILL");
+      throw new Error(`npm start did not start the agent:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { proc, output: () => out, exited };
+}
+
+/**
+ * Processes still running in the group (npm, node, workerd all join it). Zombies are left out: an
+ * exited child whose parent exited first (tsx's esbuild service) is reaped by init, and on a
+ * container whose PID 1 does not reap it shows as <defunct> while holding nothing.
+ */
+async function groupMembers(pgid: number): Promise<string[]> {
+  const { execFileSync } = await import("node:child_process");
+  const ps = execFileSync("ps", ["-eo", "pgid=,pid=,args="], { encoding: "utf8" });
+  return ps
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.split(/\s+/)[0] === String(pgid) && !l.endsWith("<defunct>"));
+}
+
+async function stopWith(started: NpmStart, signal: NodeJS.Signals): Promise<{ code: number | null; left: string[] }> {
+  const pgid = started.proc.pid!;
+  // As a terminal's Ctrl-C or a service manager's stop: the signal goes to npm.
+  process.kill(pgid, signal);
+  const code = await Promise.race([started.exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 20_000))]);
+  // Give any orphan a moment to show up, then look.
+  await new Promise((r) => setTimeout(r, 500));
+  const left = await groupMembers(pgid);
+  if (left.length) process.kill(-pgid, "SIGKILL");
+  return { code: code === "hung" ? -1 : code, left };
+}
+
+describe("npm start runs the agent beside the API (real processes)", () => {
+  const stateDir = mkdtempSync(path.join(tmpdir(), "e2-start-"));
+  const home = mkdtempSync(path.join(tmpdir(), "e2-start-home-"));
+  let env: NodeJS.ProcessEnv;
+  let api: string;
+  let images: string;
+
+  beforeAll(async () => {
+    const [port, imagesPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+    api = `http://127.0.0.1:${port}`;
+    images = `http://127.0.0.1:${imagesPort}`;
+    env = cleanEnv({
+      PORT: String(port),
+      OCHAMI_STATE_DIR: stateDir,
+      // The admin's own CLI configuration and token cache: none yet.
+      HOME: home,
+      OCHAMI_SYSTEM_CONFIG: path.join(home, "etc-ochami.yaml"),
+      OCHAMI_IMAGES_PORT: String(imagesPort),
+      OCHAMI_AGENT_METRICS_PORT: String(metricsPort),
+    });
+  });
+  afterAll(() => {
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it("first start: creates the agent's client, serves images from the state directory, reports with its token; SIGTERM stops everything", async () => {
+    const started = await npmStart(env);
+    try {
+      const out = started.output();
+      expect(out).toMatch(/auth: created the agent's client (\S+) \(scopes boot:report smd:read\)/);
+      expect(out).toContain(
+        `agent: DHCP off (no interface: set dhcp.interface or OCHAMI_DHCP_INTERFACE); images ${images} from ${path.join(stateDir, "images")}`,
+      );
+      const file = path.join(stateDir, "auth", "agent-client.json");
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const cred = JSON.parse(readFileSync(file, "utf8"));
+      expect(out).not.toContain(cred.client_secret);
+
+      // A download is a boot event, posted by the agent with its own token (boot:report).
+      writeFileSync(path.join(stateDir, "images", "vmlinuz-test"), "kernel bytes");
+      expect(await (await fetch(`${images}/vmlinuz-test`)).text()).toBe("kernel bytes");
+      let events: any[] = [];
+      for (let i = 0; i < 50 && !events.length; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        events = (await (await fetch(`${api}/boot/v1/endpoint-history?history=true&endpoint=kernel`)).json()) as any[];
+      }
+      expect(events).toEqual([expect.objectContaining({ endpoint: "kernel", ip: "127.0.0.1", detail: "/vmlinuz-test" })]);
+    } finally {
+      const { code, left } = await stopWith(started, "SIGTERM");
+      expect(left, "processes left behind").toEqual([]);
+      expect(code).toBe(0);
+    }
+  });
+
+  it("later starts reuse the agent's client; a revoked one is replaced; SIGINT stops everything", async () => {
+    const cred = JSON.parse(readFileSync(path.join(stateDir, "auth", "agent-client.json"), "utf8"));
+    let started = await npmStart(env);
+    expect(started.output()).not.toContain("created the agent's client");
+    const revoked = await ochami(["auth", "client", "revoke", "--no-confirm", cred.client_id], { env });
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect((await stopWith(started, "SIGINT")).left).toEqual([]);
+
+    started = await npmStart(env);
+    try {
+      expect(started.output()).toMatch(/auth: created the agent's client (\S+)/);
+      const next = JSON.parse(readFileSync(path.join(stateDir, "auth", "agent-client.json"), "utf8"));
+      expect(next.client_id).not.toBe(cred.client_id);
+    } finally {
+      const { code, left } = await stopWith(started, "SIGINT");
+      expect(left).toEqual([]);
+      expect(code).toBe(0);
+    }
+  });
+
+  it("a bad agent config stops npm start with the reason, before anything is served", async () => {
+    const bad = path.join(stateDir, "bad.yaml");
+    writeFileSync(bad, "dhcp:\n  mode: sideways\ntftp:\n  maxBlockSize: 4\n");
+    const proc = spawn("npm", ["start"], { cwd: repoRoot, env: { ...env, OCHAMI_AGENT_CONFIG: bad }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    proc.stdout.on("data", (d) => (out += d));
+    proc.stderr.on("data", (d) => (out += d));
+    const code = await new Promise((r) => proc.on("exit", r));
+    expect(code).not.toBe(0);
+    expect(out).toContain("dhcp.mode");
+    expect(out).toContain("tftp.maxBlockSize");
+    expect(out).not.toContain("API ready");
+    expect(existsSync(path.join(stateDir, "bad.yaml"))).toBe(true);
+  });
+});
