@@ -11,7 +11,7 @@ import worker from "../../workers/index";
 import { ochamiSend, send } from "./client";
 
 /**
- * The boot snapshot (workers/boot-snapshot): it must answer exactly what the D1 lookups answer,
+ * The boot snapshot (workers/boot/snapshot): it must answer exactly what the D1 reader answers,
  * and never serve data older than a write that finished before the request. Real D1, real
  * triggers; "another process" is played by SQL written straight to the database.
  */

@@ -333,7 +333,7 @@ export const authClients = sqliteTable("auth_clients", {
 /**
  * One row (id 1): a counter that SQLite triggers bump on every write to a table the boot path
  * reads (migrations/0006_boot_generation.sql lists them), and a random id of this database. The
- * worker's in-memory boot snapshot (workers/boot-snapshot) is current exactly while both equal
+ * worker's in-memory boot snapshot (workers/boot/snapshot) is current exactly while both equal
  * what it was built from, whoever wrote: this isolate, another one, or `wrangler d1 execute`.
  */
 export const bootGeneration = sqliteTable(

@@ -6,7 +6,7 @@ import { type CidrList, canonicalIp, inCidrList } from "../../shared/ip";
  *
  * - The peer is the TCP peer workerd reports in `request.cf.clientIp` ("10.0.0.5:41234",
  *   "[fd00::5]:41234"; an IPv4 peer on a dual-stack socket is "[::ffff:10.0.0.5]:…"). Our runner
- *   (onprem-agent/api-runner) serves the worker straight from a workerd socket, so this is the
+ *   (head-node/api-runner) serves the worker straight from a workerd socket, so this is the
  *   real peer and no header can change it.
  * - Headers that name a client (X-Forwarded-For, X-Real-IP, True-Client-IP, CF-Connecting-IP) are
  *   ignored, except X-Forwarded-For when the peer is a configured trusted proxy
