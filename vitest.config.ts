@@ -35,7 +35,7 @@ export default defineConfig(async () => {
         {
           test: {
             name: "node",
-            include: ["test/{head-node,agent,e2e,cli,shared}/**/*.test.ts"],
+            include: ["test/{head-node,agent,e2e,cli,shared,docs}/**/*.test.ts"],
             environment: "node",
             testTimeout: 60_000,
             hookTimeout: 120_000,
