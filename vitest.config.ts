@@ -4,11 +4,20 @@ import { defineConfig } from "vitest/config";
 import { generateSigningKey } from "./shared/auth/keys";
 
 /**
- * Two projects:
+ * Three projects:
  *  - api:   handlers inside workerd with a real local D1 (@cloudflare/vitest-pool-workers);
  *           storage is fresh per test file, migrations applied by test/api/setup.ts.
- *  - node:  the runner, the on-prem agent over real sockets, end-to-end runs.
+ *  - unit:  pure code in Node (no process, socket or file it did not create): the fast loop.
+ *  - node:  the runner, the on-prem agent over real sockets, the CLI, end-to-end runs.
+ * `npm run test:fast` runs api and unit; `npm test` runs all three.
  */
+const UNIT = [
+  "test/shared/**/*.test.ts",
+  "test/docs/**/*.test.ts",
+  "test/agent/{dhcp-codec,dhcp-decide,json-array-stream}.test.ts",
+  "test/cli/units.test.ts",
+  "test/head-node/plan.test.ts",
+];
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   // A throwaway signing key, so the issuer routes (/token, JWKS) are configured as in production.
@@ -33,9 +42,13 @@ export default defineConfig(async () => {
           },
         },
         {
+          test: { name: "unit", include: UNIT, environment: "node" },
+        },
+        {
           test: {
             name: "node",
-            include: ["test/{head-node,agent,e2e,cli,shared,docs}/**/*.test.ts"],
+            include: ["test/{head-node,agent,e2e,cli}/**/*.test.ts"],
+            exclude: UNIT,
             environment: "node",
             testTimeout: 60_000,
             hookTimeout: 120_000,
