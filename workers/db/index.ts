@@ -21,6 +21,17 @@ export function database(d1: D1Database) {
 
 const dialect = new SQLiteAsyncDialect();
 
+/**
+ * Columns by their bare names, for the column lists of INSERT and ON CONFLICT, which take no table
+ * prefix (`${table.column}` renders `"table"."column"`).
+ */
+export function columnNames(...columns: Array<{ name: string }>): SQL {
+  return sql.join(
+    columns.map((c) => sql.identifier(c.name)),
+    sql`, `,
+  );
+}
+
 /** Anything drizzle can render to SQL: a `sql` template or a query builder. */
 export type Statement = SQL | { getSQL(): SQL };
 

@@ -1,6 +1,6 @@
 import { and, asc, desc, gt, gte, type SQL, sql } from "drizzle-orm";
-import { chunks, type Db, inList, runBatch, type Statement } from "../db";
-import { bootEvents, bootLatest } from "../db/schema";
+import { chunks, columnNames, type Db, inList, runBatch, type Statement } from "../db";
+import { bootEvents, bootLatest, ethernetInterfaceIps as ips, ethernetInterfaces as ei } from "../db/schema";
 import type { BootEvent, LatestRow } from "./model";
 
 /**
@@ -15,9 +15,9 @@ function resolved(json: string): SQL {
     FROM json_each(${json})
   ), r AS (
     SELECT ev.*, COALESCE(NULLIF(given, ''),
-      (SELECT component_id FROM ethernet_interfaces WHERE mac_address = ev.mac AND ev.mac <> '' AND component_id <> ''),
-      (SELECT e.component_id FROM ethernet_interface_ips i JOIN ethernet_interfaces e ON e.id = i.interface_id
-        WHERE i.ip_address = ev.ip AND ev.ip <> '' AND e.component_id <> '' ORDER BY i.position LIMIT 1),
+      (SELECT ${ei.componentId} FROM ${ei} WHERE ${ei.macAddress} = ev.mac AND ev.mac <> '' AND ${ei.componentId} <> ''),
+      (SELECT ${ei.componentId} FROM ${ips} JOIN ${ei} ON ${ei.id} = ${ips.interfaceId}
+        WHERE ${ips.ipAddress} = ev.ip AND ev.ip <> '' AND ${ei.componentId} <> '' ORDER BY ${ips.position} LIMIT 1),
       '') AS name
     FROM ev
   )`;
@@ -28,15 +28,21 @@ export async function writeEvents(db: Db, events: BootEvent[], maxEvents: number
   const statements: Statement[] = [];
   for (const chunk of chunks(events)) {
     const json = JSON.stringify(chunk.map((e) => [e.name ?? "", e.mac ?? "", e.ip ?? "", e.endpoint, e.timeMs, e.detail ?? ""]));
-    statements.push(sql`${resolved(json)} INSERT INTO ${bootEvents} (name, mac, ip, endpoint, time_ms, detail)
+    // `r`'s columns are the event's (resolved() names them); the tables' columns by drizzle's names.
+    const e = bootEvents;
+    statements.push(sql`${resolved(json)} INSERT INTO ${e} (${columnNames(e.name, e.mac, e.ip, e.endpoint, e.timeMs, e.detail)})
       SELECT name, mac, ip, endpoint, time_ms, detail FROM r ORDER BY time_ms`);
-    statements.push(sql`${resolved(json)} INSERT INTO ${bootLatest} (subject, endpoint, name, mac, ip, time_ms, detail)
+    const l = bootLatest;
+    const update = [l.name, l.mac, l.ip, l.timeMs, l.detail].map((c) => sql`${columnNames(c)} = excluded.${columnNames(c)}`);
+    statements.push(sql`${resolved(json)} INSERT INTO ${l} (${columnNames(l.subject, l.endpoint, l.name, l.mac, l.ip, l.timeMs, l.detail)})
       SELECT CASE WHEN name <> '' THEN name WHEN mac <> '' THEN 'mac:' || mac ELSE 'ip:' || ip END,
              endpoint, name, mac, ip, time_ms, detail FROM r WHERE true
-      ON CONFLICT (subject, endpoint) DO UPDATE SET name = excluded.name, mac = excluded.mac, ip = excluded.ip,
-        time_ms = excluded.time_ms, detail = excluded.detail WHERE excluded.time_ms >= ${bootLatest.timeMs}`);
+      ON CONFLICT (${columnNames(l.subject, l.endpoint)}) DO UPDATE SET ${sql.join(update, sql`, `)}
+        WHERE excluded.${columnNames(l.timeMs)} >= ${l.timeMs}`);
   }
-  statements.push(sql`DELETE FROM ${bootEvents} WHERE id <= (SELECT MAX(id) FROM ${bootEvents}) - ${maxEvents}`);
+  statements.push(
+    sql`DELETE FROM ${bootEvents} WHERE ${bootEvents.id} <= (SELECT MAX(${bootEvents.id}) FROM ${bootEvents}) - ${maxEvents}`,
+  );
   await runBatch(db, statements);
 }
 

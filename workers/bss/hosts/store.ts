@@ -25,15 +25,16 @@ export async function listHosts(db: Db, f?: HostFilter): Promise<HostRecord[]> {
   if (f?.names.length) any.push(inList(components.id, f.names));
   if (f?.macs.length)
     any.push(
-      sql`${components.id} IN (SELECT component_id FROM ${ethernetInterfaces} WHERE ${inList(ethernetInterfaces.macAddress, f.macs)})`,
+      sql`${components.id} IN (SELECT ${ethernetInterfaces.componentId} FROM ${ethernetInterfaces} WHERE ${inList(ethernetInterfaces.macAddress, f.macs)})`,
     );
   if (f?.nids.length) any.push(inList(components.nid, f.nids));
   const rows = await db
     .select({
       component: components,
       fqdn: sql<string>`COALESCE(${componentEndpoints.fqdn}, '')`,
-      macs: sql<string>`(SELECT json_group_array(mac_address) FROM
-        (SELECT e.mac_address FROM ${ethernetInterfaces} e WHERE e.component_id = ${components.id} ORDER BY e.id))`,
+      macs: sql<string>`(SELECT json_group_array(mac) FROM
+        (SELECT ${ethernetInterfaces.macAddress} AS mac FROM ${ethernetInterfaces} WHERE ${ethernetInterfaces.componentId} = ${components.id}
+         ORDER BY ${ethernetInterfaces.id}))`,
     })
     .from(components)
     .leftJoin(componentEndpoints, eq(componentEndpoints.id, components.id))

@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
-import { type Db, runBatch, type Statement } from "../../db";
-import { bootAssignments, bootConfigs } from "../../db/schema";
+import { columnNames, type Db, runBatch, type Statement } from "../../db";
+import { bootAssignments as assignments, bootConfigs as configs } from "../../db/schema";
 import type { AssignmentKind, ConfigContent, Identifier } from "./model";
 
 /**
@@ -15,14 +15,14 @@ export interface StoredAssignment extends Identifier {
 
 const idsJson = (ids: Identifier[]) => JSON.stringify(ids.map((i) => [i.kind, i.key]));
 
-/** The given identifiers as rows `j(kind, key)`, joined on the assignments' primary key. */
+/** The given identifiers as rows `(kind, key)`, to join on the assignments' primary key. */
 function identifierRows(ids: Identifier[]): SQL {
   return sql`(SELECT json_extract(value, '$[0]') AS kind, json_extract(value, '$[1]') AS key FROM json_each(${idsJson(ids)}))`;
 }
 
 /** Every assignment with its config, or those of the given identifiers; configs in creation order. */
 export async function listAssignments(db: Db, only?: Identifier[]): Promise<StoredAssignment[]> {
-  const scope = only ? sql`JOIN ${identifierRows(only)} j ON j.kind = a.kind AND j.key = a.key` : sql``;
+  const scope = only ? sql`JOIN ${identifierRows(only)} j ON j.kind = ${assignments.kind} AND j.key = ${assignments.key}` : sql``;
   const rows = await db.all<{
     kind: AssignmentKind;
     key: string;
@@ -32,9 +32,10 @@ export async function listAssignments(db: Db, only?: Identifier[]): Promise<Stor
     params: string;
     cloud_init: string;
   }>(
-    sql`SELECT a.kind, a.key, c.id, c.kernel, c.initrd, c.params, c.cloud_init
-        FROM ${bootAssignments} a ${scope} JOIN ${bootConfigs} c ON c.id = a.config_id
-        ORDER BY c.id`,
+    sql`SELECT ${assignments.kind} AS kind, ${assignments.key} AS key, ${configs.id} AS id, ${configs.kernel} AS kernel,
+          ${configs.initrd} AS initrd, ${configs.params} AS params, ${configs.cloudInit} AS cloud_init
+        FROM ${assignments} ${scope} JOIN ${configs} ON ${configs.id} = ${assignments.configId}
+        ORDER BY ${configs.id}`,
   );
   return rows.map((r) => ({
     kind: r.kind,
@@ -44,21 +45,27 @@ export async function listAssignments(db: Db, only?: Identifier[]): Promise<Stor
   }));
 }
 
+const CONTENT = columnNames(configs.kernel, configs.initrd, configs.params, configs.cloudInit);
+
 const insertConfig = (c: ConfigContent): Statement =>
-  sql`INSERT INTO ${bootConfigs} (kernel, initrd, params, cloud_init) VALUES (${c.kernel}, ${c.initrd}, ${c.params}, ${c.cloudInit})
-      ON CONFLICT (kernel, initrd, params, cloud_init) DO NOTHING`;
+  sql`INSERT INTO ${configs} (${CONTENT}) VALUES (${c.kernel}, ${c.initrd}, ${c.params}, ${c.cloudInit})
+      ON CONFLICT (${CONTENT}) DO NOTHING`;
 
 const configId = (c: ConfigContent): SQL =>
-  sql`(SELECT id FROM ${bootConfigs} WHERE kernel = ${c.kernel} AND initrd = ${c.initrd} AND params = ${c.params} AND cloud_init = ${c.cloudInit})`;
+  sql`(SELECT ${configs.id} FROM ${configs} WHERE ${configs.kernel} = ${c.kernel} AND ${configs.initrd} = ${c.initrd}
+       AND ${configs.params} = ${c.params} AND ${configs.cloudInit} = ${c.cloudInit})`;
 
-const deleteOrphans: Statement = sql`DELETE FROM ${bootConfigs} WHERE id NOT IN (SELECT config_id FROM ${bootAssignments})`;
+const deleteOrphans: Statement = sql`DELETE FROM ${configs} WHERE ${configs.id} NOT IN (SELECT ${assignments.configId} FROM ${assignments})`;
 
 /** Assigns identifiers to a config; `replace` moves identifiers already assigned elsewhere. */
 function assign(c: ConfigContent, ids: Identifier[], replace: boolean): Statement[] {
-  const conflict = replace ? sql`ON CONFLICT (kind, key) DO UPDATE SET config_id = excluded.config_id` : sql``;
+  const configColumn = columnNames(assignments.configId);
+  const conflict = replace
+    ? sql`ON CONFLICT (${columnNames(assignments.kind, assignments.key)}) DO UPDATE SET ${configColumn} = excluded.${configColumn}`
+    : sql``;
   return [
     insertConfig(c),
-    sql`INSERT INTO ${bootAssignments} (kind, key, config_id)
+    sql`INSERT INTO ${assignments} (${columnNames(assignments.kind, assignments.key, assignments.configId)})
         SELECT kind, key, ${configId(c)} FROM ${identifierRows(ids)} WHERE true ${conflict}`,
   ];
 }
@@ -98,13 +105,14 @@ export interface ConfigFilter {
  */
 export async function deleteAssignments(db: Db, ids: Identifier[], filter: ConfigFilter): Promise<number> {
   const where: SQL[] = [];
-  if (ids.length) where.push(sql`(kind, key) IN (SELECT kind, key FROM ${identifierRows(ids)})`);
+  if (ids.length) where.push(sql`(${assignments.kind}, ${assignments.key}) IN (SELECT kind, key FROM ${identifierRows(ids)})`);
   const configWhere: SQL[] = [];
-  if (filter.kernel) configWhere.push(sql`kernel = ${filter.kernel}`);
-  if (filter.initrd) configWhere.push(sql`initrd = ${filter.initrd}`);
-  if (filter.params) configWhere.push(sql`params = ${filter.params}`);
-  if (configWhere.length) where.push(sql`config_id IN (SELECT id FROM ${bootConfigs} WHERE ${sql.join(configWhere, sql` AND `)})`);
+  if (filter.kernel) configWhere.push(sql`${configs.kernel} = ${filter.kernel}`);
+  if (filter.initrd) configWhere.push(sql`${configs.initrd} = ${filter.initrd}`);
+  if (filter.params) configWhere.push(sql`${configs.params} = ${filter.params}`);
+  if (configWhere.length)
+    where.push(sql`${assignments.configId} IN (SELECT ${configs.id} FROM ${configs} WHERE ${sql.join(configWhere, sql` AND `)})`);
   if (where.length === 0) throw new Error("deleteAssignments needs identifiers or a config filter");
-  const [deleted] = await runBatch(db, [sql`DELETE FROM ${bootAssignments} WHERE ${sql.join(where, sql` AND `)}`, deleteOrphans]);
+  const [deleted] = await runBatch(db, [sql`DELETE FROM ${assignments} WHERE ${sql.join(where, sql` AND `)}`, deleteOrphans]);
   return deleted.meta.changes ?? 0;
 }
