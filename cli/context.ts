@@ -145,7 +145,7 @@ export class Context {
     const join = (uri: string, what: string) => {
       if (/^https?:\/\//i.test(uri)) return uri.replace(/\/+$/, "");
       if (!root) throw new UsageError(`${what} is the relative path '${uri}', which needs cluster.uri`);
-      return root + "/" + uri.replace(/^\/+/, "").replace(/\/+$/, "");
+      return `${root}/${uri.replace(/^\/+/, "").replace(/\/+$/, "")}`;
     };
     if (service === "root") {
       if (!root) throw new UsageError(`cluster ${cluster.name ?? ""} has no cluster.uri`);

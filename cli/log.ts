@@ -23,7 +23,7 @@ export function configureLog(opts: { level?: string; format?: string }) {
 
 function write(level: LogLevel, message: string) {
   if (LOG_LEVELS.indexOf(level) < threshold) return;
-  if (format === "json") process.stderr.write(JSON.stringify({ level, time: new Date().toISOString(), message }) + "\n");
+  if (format === "json") process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), message })}\n`);
   else if (format === "rfc3339") process.stderr.write(`${new Date().toISOString()} ${level}: ${message}\n`);
   else process.stderr.write(`${level}: ${message}\n`);
 }

@@ -36,7 +36,7 @@ const files = (stateDir: string) => ({
 /** Writes a secret file atomically, owner-only from the first byte. */
 export function writeSecret(file: string, value: unknown) {
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n", { mode: 0o600 });
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   chmodSync(tmp, 0o600); // mode above is masked by the umask; never wider than 0600 either way
   renameSync(tmp, file);
 }

@@ -58,7 +58,7 @@ async function main(args: string[]) {
         "bootstrap-client": "OCHAMI_AUTH_BOOTSTRAP_CLIENT",
       }[arg ?? ""];
       if (!name) throw new CommandError("secret needs one of: signing-key, previous-keys, bootstrap-client");
-      process.stdout.write((vars[name] ?? JSON.stringify({ keys: [] })) + "\n");
+      process.stdout.write(`${vars[name] ?? JSON.stringify({ keys: [] })}\n`);
       return;
     }
     default:

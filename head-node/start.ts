@@ -13,7 +13,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { startAgent, type Agent } from "../onprem-agent/agent";
-import { startApiServer, type ApiServer } from "./api-runner";
+import { startApiServer } from "./api-runner";
 import { ensureAgentClient } from "./agent-client";
 import { authVars, ensureAuthState, type AuthState } from "./auth-state";
 import { ConfigError } from "../onprem-agent/config";

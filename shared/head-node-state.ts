@@ -42,7 +42,7 @@ export function readAdminCredential(stateDir: string): AdminCredential {
 
 /** Recorded by `npm start` once it serves. */
 export function recordApiUrl(stateDir: string, url: string, startedAt = new Date()) {
-  writeFileSync(apiFile(stateDir), JSON.stringify({ url: localUrl(url), started_at: startedAt.toISOString() }) + "\n", { mode: 0o600 });
+  writeFileSync(apiFile(stateDir), `${JSON.stringify({ url: localUrl(url), started_at: startedAt.toISOString() })}\n`, { mode: 0o600 });
 }
 
 /** A listen URL as a local client reaches it: the wildcard address becomes loopback. */

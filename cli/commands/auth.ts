@@ -108,7 +108,7 @@ function loginCommand(): Command {
       const { file, dir } = configTarget(run);
       const secretFile = path.join(dir, "credentials", `${cluster.name}.secret`);
       mkdirSync(path.dirname(secretFile), { recursive: true, mode: 0o700 });
-      writeAtomic(secretFile, secret + "\n", 0o600);
+      writeAtomic(secretFile, `${secret}\n`, 0o600);
       editConfigFile(file, (doc) => {
         let i = clusterIndex(doc, cluster.name!);
         if (i < 0) {
@@ -193,10 +193,10 @@ function tokenCommand(): Command {
           { tokenUrl: cred.tokenUrl, clientId: cred.clientId, secret: credentialSecret(cred), scope: run.opts.scope },
           { tls: run.ctx.tls(), timeoutMs: run.ctx.timeoutMs() },
         );
-        process.stdout.write(got.access_token + "\n");
+        process.stdout.write(`${got.access_token}\n`);
         return;
       }
-      process.stdout.write((await provider.get()).token + "\n");
+      process.stdout.write(`${(await provider.get()).token}\n`);
     },
   );
   return examples(token, [

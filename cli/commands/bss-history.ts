@@ -105,10 +105,10 @@ async function follow(run: Run, query: Record<string, string[] | string | undefi
   const format = o.formatOutput ?? run.ctx.outputFormat() ?? "table";
   const timeline = new BootLineFormatter();
   const print: Record<string, (e: RecordedBootEvent) => string> = {
-    table: (e) => timeline.line(e) + "\n",
-    json: (e) => JSON.stringify(e) + "\n",
-    "json-pretty": (e) => JSON.stringify(e) + "\n",
-    yaml: (e) => "---\n" + render(e, "yaml"),
+    table: (e) => `${timeline.line(e)}\n`,
+    json: (e) => `${JSON.stringify(e)}\n`,
+    "json-pretty": (e) => `${JSON.stringify(e)}\n`,
+    yaml: (e) => `---\n${render(e, "yaml")}`,
   };
   const emit = print[format];
   if (!emit) throw new UsageError(`output format must be one of ${Object.keys(print).join(", ")}, not '${format}'`);

@@ -73,7 +73,7 @@ function printDocuments(docs: Array<{ header: string; body: string }>, when: Hea
   const show = when === "always" || (when === "multiple" && docs.length > 1);
   docs.forEach((d, i) => {
     if (show) process.stdout.write(`--- (${i + 1}/${docs.length}) ${d.header}\n`);
-    process.stdout.write(d.body.endsWith("\n") || d.body === "" ? d.body : d.body + "\n");
+    process.stdout.write(d.body.endsWith("\n") || d.body === "" ? d.body : `${d.body}\n`);
   });
 }
 

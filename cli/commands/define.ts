@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { SERVICES, type Service } from "../config/schema";
 import { Context, type GlobalOptions } from "../context";
 import { asCliError, CliError, EXIT } from "../errors";

@@ -68,8 +68,8 @@ function staticCommand(): Command {
       const result = await applyDiscovery(api, payloads, plan, {
         overwrite: !!o.overwrite,
         dryRun: !!o.dryRun,
-        report: (line) => process.stderr.write(line + "\n"),
-        print: (line) => process.stdout.write(line + "\n"),
+        report: (line) => process.stderr.write(`${line}\n`),
+        print: (line) => process.stdout.write(`${line}\n`),
       });
       return result.exitCode;
     },

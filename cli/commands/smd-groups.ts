@@ -38,7 +38,7 @@ const PARTITION: Kind = { noun: "partition", path: "/partitions", key: "name", f
 
 function tableOf(kind: Kind): TableSpec {
   return {
-    rows: (d) => (Array.isArray(d) ? d : d && d[kind.key] ? [d] : []),
+    rows: (d) => (Array.isArray(d) ? d : d?.[kind.key] ? [d] : []),
     columns: [
       { header: kind.key.toUpperCase(), value: (g) => g[kind.key] },
       { header: "DESCRIPTION", value: (g) => g.description },

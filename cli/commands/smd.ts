@@ -113,7 +113,7 @@ export function componentQuery(o: Record<string, any>): Record<string, string[] 
 }
 
 const COMPONENT_TABLE: TableSpec = {
-  rows: (d) => (Array.isArray(d?.Components) ? d.Components : d && d.ID ? [d] : []),
+  rows: (d) => (Array.isArray(d?.Components) ? d.Components : d?.ID ? [d] : []),
   columns: [
     { header: "ID", value: (c) => c.ID },
     { header: "TYPE", value: (c) => c.Type },

@@ -34,7 +34,7 @@ export function renderHosts(entries: HostEntry[], opts: { domain?: string; extra
       lines.push(hostLine(e.bmc.ip, e.bmc.name, opts.domain));
     }
   lines.push(END);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /** Replaces the marked block in an existing hosts file, or appends it. */
@@ -42,7 +42,7 @@ export function updateHostsFile(current: string, block: string): string {
   const start = current.indexOf(BEGIN);
   const end = current.indexOf(END, start);
   if (start >= 0 && end > start) return current.slice(0, start) + block + current.slice(end + END.length).replace(/^\n/, "");
-  return (current === "" || current.endsWith("\n") ? current : current + "\n") + block;
+  return (current === "" || current.endsWith("\n") ? current : `${current}\n`) + block;
 }
 
 export interface BmcLogin {
@@ -122,5 +122,5 @@ export function renderConman(entries: HostEntry[], login: BmcLogin, opts: { ciph
           `CONSOLE name="${e.node}" dev="ipmi:${e.bmc.name}" ipmiopts="U:${login.user},P:${login.password},C:${opts.cipherSuite},W:solpayloadsize"`,
         );
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

@@ -19,7 +19,7 @@ export interface Naming {
 
 export function bmcNameFor(nodeName: string): string {
   const m = /^(.*?)([0-9]+)$/.exec(nodeName);
-  return m && m[1] ? `${m[1]}-bmc${m[2]}` : `${nodeName}-bmc`;
+  return m?.[1] ? `${m[1]}-bmc${m[2]}` : `${nodeName}-bmc`;
 }
 
 function byNid(a: HostEntry, b: HostEntry): number {

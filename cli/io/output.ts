@@ -30,9 +30,9 @@ export interface TableSpec<T = any> {
 export function render(data: unknown, format: OutputFormat, table?: TableSpec): string {
   switch (format) {
     case "json":
-      return JSON.stringify(data ?? null) + "\n";
+      return `${JSON.stringify(data ?? null)}\n`;
     case "json-pretty":
-      return JSON.stringify(data ?? null, null, 2) + "\n";
+      return `${JSON.stringify(data ?? null, null, 2)}\n`;
     case "yaml":
       return toYaml(data ?? null, { lineWidth: 0, aliasDuplicateObjects: false });
     case "table":
@@ -73,7 +73,7 @@ export function renderTable(data: unknown, spec?: TableSpec): string {
   }
   const rows = (spec?.rows ?? defaultRows)(data);
   const columns = spec?.columns ?? inferColumns(rows);
-  if (!columns.length) return rows.length ? rows.map((r) => cell(r)).join("\n") + "\n" : "";
+  if (!columns.length) return rows.length ? `${rows.map((r) => cell(r)).join("\n")}\n` : "";
   return alignRows([columns.map((c) => c.header), ...rows.map((r) => columns.map((c) => cell(c.value(r))))]);
 }
 
@@ -92,14 +92,12 @@ function inferColumns(rows: any[]): Column[] {
 
 function alignRows(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i])))
-          .join("  ")
-          .trimEnd(),
-      )
-      .join("\n") + "\n"
-  );
+  return `${rows
+    .map((r) =>
+      r
+        .map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i])))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")}\n`;
 }

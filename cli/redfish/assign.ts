@@ -43,7 +43,7 @@ export function fillTemplate(template: string, vars: Record<string, number>): st
 /** Checks the template once, so a typo fails before any BMC is asked. */
 export function checkTemplate(template: string): string | undefined {
   const sample = parseXname(fillTemplate(template, { n: 1, i: 0, nid: 1 }));
-  if (!sample || sample.type !== "Node") return `--xname '${template}' does not make a node xname (e.g. x1000c1s7b{n}n0)`;
+  if (sample?.type !== "Node") return `--xname '${template}' does not make a node xname (e.g. x1000c1s7b{n}n0)`;
   if (!/\{(n|i|nid)\}/.test(template)) return `--xname '${template}' has no {n}, {i} or {nid}: every node would get the same xname`;
   return undefined;
 }

@@ -64,7 +64,7 @@ export function expandTargets(specs: string[]): Target[] {
       const start = range[1];
       if (!ipaddr.IPv4.isValidFourPartDecimal(start)) throw new Error(`'${raw}': ${start} is not an IPv4 address`);
       // `172.16.0.101-109`: the end shares the start's leading octets.
-      const endText = range[2].includes(".") ? range[2] : start.split(".").slice(0, 3).join(".") + "." + range[2];
+      const endText = range[2].includes(".") ? range[2] : `${start.split(".").slice(0, 3).join(".")}.${range[2]}`;
       if (!ipaddr.IPv4.isValidFourPartDecimal(endText)) throw new Error(`'${raw}': ${range[2]} is not an IPv4 address or last octet`);
       const [a, b] = [num(start), num(endText)];
       if (b < a) throw new Error(`'${raw}': the range ends before it starts`);

@@ -59,7 +59,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   checkConfig(vars);
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const [workerScript] = await Promise.all([bundleWorker(settings.main), applyMigrations(opts.stateDir, settings.d1Binding)]);
-  const log = opts.onLog ?? ((line: string) => process.stderr.write(line + "\n"));
+  const log = opts.onLog ?? ((line: string) => process.stderr.write(`${line}\n`));
   // A socket path must stay under ~100 bytes, so it lives in a private temp directory rather than
   // under a state directory of any length; mode 0700 keeps other users from connecting.
   const socketDir = mkdtempSync(path.join(tmpdir(), "ochami-d1-"));

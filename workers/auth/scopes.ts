@@ -25,7 +25,7 @@ export const ALL_SCOPES = Object.keys(SCOPES) as Scope[];
 export const NEUTRAL_SCOPES: readonly string[] = ["openid"];
 
 export function isScope(s: string): s is Scope {
-  return Object.prototype.hasOwnProperty.call(SCOPES, s);
+  return Object.hasOwn(SCOPES, s);
 }
 
 /**

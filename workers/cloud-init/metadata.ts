@@ -34,7 +34,7 @@ export async function instanceIdOf(view: Pick<NodeView, "id" | "instance">): Pro
 export function generateHostname(defaults: ClusterDefaults, clusterName: string, nid: number): string {
   const prefix = defaults.shortName || [...clusterName].slice(0, 2).join("");
   const width = defaults.nidLength || 4;
-  const n = nid >= 0 ? nid : 0;
+  const n = Math.max(nid, 0);
   return prefix + String(n).padStart(width, "0");
 }
 
