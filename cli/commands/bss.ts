@@ -273,7 +273,7 @@ function scriptCommand(): Command {
       .option("-x, --xname <xname>", "node xname")
       .option("-m, --mac <mac>", "MAC address")
       .option("-n, --nid <nid>", "NID")
-      .option("--arch <arch>", "iPXE ${buildarch} (ask as on a retry)")
+      .option("--arch <arch>", "iPXE's $" + "{buildarch} (ask as on a retry)")
       .option("--retry <n>", "retry count")
       .option("--timestamp <ts>", "ts= value")
       .option("--json", "upstream's JSON form (json=1)"),

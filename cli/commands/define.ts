@@ -28,6 +28,7 @@ function serviceOf(cmd: Command): Service | undefined {
 }
 
 /** Sets the action: builds the Context, runs, and sets the exit code a command may return. */
+// biome-ignore lint/suspicious/noConfusingVoidType: an action returns an exit code, or nothing (most do).
 export function act<O = any>(cmd: Command, fn: (run: Run<O>) => Promise<number | void>): Command {
   return cmd.action(async function (this: Command) {
     const ctx = new Context(this.optsWithGlobals() as GlobalOptions, serviceOf(this));

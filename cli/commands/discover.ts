@@ -155,7 +155,7 @@ function redfishCommand(): Command {
         }
       }
       if (!specs.length) throw new UsageError("no BMCs given: name addresses, ranges or blocks, or --targets-file");
-      let targets;
+      let targets: ReturnType<typeof expandTargets>;
       try {
         targets = expandTargets(specs);
       } catch (err) {

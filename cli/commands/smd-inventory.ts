@@ -119,7 +119,9 @@ export function rfeCommand(): Command {
       const o = run.opts;
       let body: Record<string, unknown> = {};
       if (o.data !== undefined) body = itemsOf(needData(run).value, undefined, "fields")[0];
-      const set = (k: string, v: unknown) => v !== undefined && (body[k] = v);
+      const set = (k: string, v: unknown) => {
+        if (v !== undefined) body[k] = v;
+      };
       set("Name", o.name);
       set("IPAddress", o.ip);
       set("MACAddr", o.mac);

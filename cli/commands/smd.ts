@@ -359,6 +359,7 @@ export interface DeleteSpec {
 }
 
 /** `delete <id...> | --all | -d`, confirming first, one DELETE per item. */
+// biome-ignore lint/suspicious/noConfusingVoidType: an action's result, as act() takes it.
 export async function deleteItems(run: Run, spec: DeleteSpec): Promise<number | void> {
   const api = run.ctx.api();
   const ids = (run.args[0] as string[] | undefined) ?? [];

@@ -67,16 +67,14 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
 
   // ---- SMD groups (first: boot entries may select nodes by group)
   const groupsSection = doc.groups;
-  const groupEntries: Array<[string, unknown]> = Array.isArray(groupsSection)
-    ? groupsSection.map((g, i) => [
-        isObj(g) ? String(g.label ?? g.name ?? "") : "",
-        isObj(g) ? g : (problems.push(`groups[${i}] must be a mapping`), {}),
-      ])
-    : isObj(groupsSection)
-      ? Object.entries(groupsSection)
-      : groupsSection === undefined
-        ? []
-        : (problems.push("groups must be a list or a mapping of label to members"), []);
+  const groupEntries: Array<[string, unknown]> = [];
+  if (Array.isArray(groupsSection))
+    groupsSection.forEach((g, i) => {
+      if (!isObj(g)) problems.push(`groups[${i}] must be a mapping`);
+      groupEntries.push(isObj(g) ? [String(g.label ?? g.name ?? ""), g] : ["", {}]);
+    });
+  else if (isObj(groupsSection)) groupEntries.push(...Object.entries(groupsSection));
+  else if (groupsSection !== undefined) problems.push("groups must be a list or a mapping of label to members");
   for (const [rawLabel, spec] of groupEntries) {
     const label = rawLabel.trim().toLowerCase();
     const where = `groups.${rawLabel || "?"}`;
@@ -99,7 +97,10 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
   if (boot !== undefined && !Array.isArray(boot)) problems.push("boot must be a list of entries");
   ((boot as unknown[]) ?? []).forEach((e, i) => {
     const where = `boot[${i}]`;
-    if (!isObj(e)) return void problems.push(`${where} must be a mapping`);
+    if (!isObj(e)) {
+      problems.push(`${where} must be a mapping`);
+      return;
+    }
     for (const k of Object.keys(e))
       if (!BOOT_KEYS.includes(k)) problems.push(`${where}: unknown key '${k}' (known: ${BOOT_KEYS.join(", ")})`);
     const hosts: string[] = [];
@@ -154,21 +155,27 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
       }
     }
     const groups = ci.groups;
-    const entries: Array<[string | undefined, unknown]> = Array.isArray(groups)
-      ? groups.map((g) => [undefined, g])
-      : isObj(groups)
-        ? Object.entries(groups)
-        : groups === undefined
-          ? []
-          : (problems.push("cloud-init.groups must be a list or a mapping"), []);
+    const entries: Array<[string | undefined, unknown]> = [];
+    if (Array.isArray(groups)) entries.push(...groups.map((g): [undefined, unknown] => [undefined, g]));
+    else if (isObj(groups)) entries.push(...Object.entries(groups));
+    else if (groups !== undefined) problems.push("cloud-init.groups must be a list or a mapping");
     entries.forEach(([key, g], i) => {
       const where = `cloud-init.groups[${key ?? i}]`;
-      if (!isObj(g)) return void problems.push(`${where} must be a mapping`);
+      if (!isObj(g)) {
+        problems.push(`${where} must be a mapping`);
+        return;
+      }
       const name = String(g.name ?? key ?? "").trim();
-      if (!name) return void problems.push(`${where}.name is missing`);
+      if (!name) {
+        problems.push(`${where}.name is missing`);
+        return;
+      }
       const group: Obj & { name: string } = { ...g, name };
       if (g.file !== undefined) {
-        if (!isObj(g.file)) return void problems.push(`${where}.file must be a mapping (content or path, encoding)`);
+        if (!isObj(g.file)) {
+          problems.push(`${where}.file must be a mapping (content or path, encoding)`);
+          return;
+        }
         const { path: filePath, ...file } = g.file;
         if (filePath !== undefined) {
           if (file.content !== undefined) problems.push(`${where}.file: give content or path, not both`);

@@ -114,7 +114,10 @@ export function parseNodesFile(doc: unknown): Inventory {
     if (doc.bmcs !== undefined && !Array.isArray(doc.bmcs)) problems.push("bmcs must be a list");
     ((doc.bmcs as unknown[]) ?? []).forEach((b, i) => {
       const where = `bmcs[${i}]`;
-      if (!isObj(b)) return void problems.push(`${where} must be a mapping`);
+      if (!isObj(b)) {
+        problems.push(`${where} must be a mapping`);
+        return;
+      }
       const x = xname(b.xname, `${where}.xname`, "NodeBMC");
       if (!x) return;
       addBmc({
@@ -134,7 +137,10 @@ export function parseNodesFile(doc: unknown): Inventory {
   const allMacs: Array<[string, string]> = [];
   rawNodes.forEach((n, i) => {
     const where = `nodes[${i}]`;
-    if (!isObj(n)) return void problems.push(`${where} must be a mapping`);
+    if (!isObj(n)) {
+      problems.push(`${where} must be a mapping`);
+      return;
+    }
     const label = typeof n.name === "string" ? `${where} (${n.name})` : where;
     const x = xname(n.xname, `${label}.xname`, "Node");
     let nid: number | undefined;
@@ -158,13 +164,19 @@ export function parseNodesFile(doc: unknown): Inventory {
     if (n.interfaces !== undefined && !Array.isArray(n.interfaces)) problems.push(`${label}.interfaces must be a list`);
     ((n.interfaces as unknown[]) ?? []).forEach((f, j) => {
       const fw = `${label}.interfaces[${j}]`;
-      if (!isObj(f)) return void problems.push(`${fw} must be a mapping`);
+      if (!isObj(f)) {
+        problems.push(`${fw} must be a mapping`);
+        return;
+      }
       const m = mac(f.mac_addr, `${fw}.mac_addr`, true);
       const ips: InventoryIp[] = [];
       if (f.ip_addrs !== undefined && !Array.isArray(f.ip_addrs)) problems.push(`${fw}.ip_addrs must be a list`);
       ((f.ip_addrs as unknown[]) ?? []).forEach((a, k) => {
         const aw = `${fw}.ip_addrs[${k}]`;
-        if (!isObj(a)) return void problems.push(`${aw} must be a mapping`);
+        if (!isObj(a)) {
+          problems.push(`${aw} must be a mapping`);
+          return;
+        }
         const addr = ip(a.ip_addr, `${aw}.ip_addr`, true);
         if (addr) ips.push({ ip: addr, network: str(a.name ?? a.network, `${aw}.name`) ?? "" });
       });

@@ -143,7 +143,11 @@ export function discoveryPayloads(
       body.description = extra.description || body.description;
       if (extra.tags) body.tags = extra.tags;
       const members = new Set(body.members.ids);
-      for (const id of extra.members.ids) if (!members.has(id)) members.add(id), body.members.ids.push(id);
+      for (const id of extra.members.ids) {
+        if (members.has(id)) continue;
+        members.add(id);
+        body.members.ids.push(id);
+      }
     }
   }
   return { components, redfishEndpoints, interfaces, groups: [...groups.values()] };

@@ -1,5 +1,5 @@
 import { normalizeMac } from "../../shared/mac";
-import { NetworkError, request, type TlsOptions } from "../../shared/api-client/http";
+import { type HttpResponse, NetworkError, request, type TlsOptions } from "../../shared/api-client/http";
 import type { Target } from "./targets";
 
 /**
@@ -52,7 +52,7 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
   const origin = `${s.scheme}://${target.host.includes(":") ? `[${target.host}]` : target.host}${(target.port ?? s.port) ? `:${target.port ?? s.port}` : ""}`;
   const auth = `Basic ${Buffer.from(`${s.user}:${s.password}`).toString("base64")}`;
   const get = async (path: string): Promise<Json> => {
-    let res;
+    let res: HttpResponse;
     try {
       res = await request(origin + path, {
         headers: { authorization: auth, accept: "application/json", "odata-version": "4.0" },

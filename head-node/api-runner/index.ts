@@ -97,15 +97,19 @@ function spawnWorkerd(config: unknown, log: (line: string) => void): Workerd {
     let buf = "";
     stream.on("data", (d: Buffer) => {
       buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
         log(buf.slice(0, i));
         buf = buf.slice(i + 1);
       }
     });
   }
   let finished = false;
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => ((finished = true), resolve(code))));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      finished = true;
+      resolve(code);
+    }),
+  );
   return {
     child,
     done: () => finished,

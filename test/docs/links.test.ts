@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 
 /** The repository's documentation: the README, docs/ and bench/README.md. */
 const root = path.resolve(import.meta.dirname, "../..");
-const files = ["README.md", "bench/README.md", ...readdirSync(path.join(root, "docs")).map((f) => `docs/${f}`)].filter((f) => f.endsWith(".md"));
+const files = ["README.md", "bench/README.md", ...readdirSync(path.join(root, "docs")).map((f) => `docs/${f}`)].filter((f) =>
+  f.endsWith(".md"),
+);
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens; repeats get -1, -2, … */
 function anchorsOf(markdown: string): Set<string> {

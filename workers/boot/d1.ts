@@ -34,7 +34,10 @@ import {
  */
 export function d1Reader(db: Db): BootReader {
   let reader = readers.get(db);
-  if (!reader) readers.set(db, (reader = newReader(db)));
+  if (!reader) {
+    reader = newReader(db);
+    readers.set(db, reader);
+  }
   return reader;
 }
 

@@ -15,7 +15,10 @@ const open = (d1: D1Database) => drizzle(d1, { schema });
  */
 export function database(d1: D1Database) {
   let db = databases.get(d1);
-  if (!db) databases.set(d1, (db = open(d1)));
+  if (!db) {
+    db = open(d1);
+    databases.set(d1, db);
+  }
   return db;
 }
 

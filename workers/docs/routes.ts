@@ -18,7 +18,8 @@ export function docsApp(api: OpenAPIHono<AppEnv>) {
     let entry = documents.get(origin);
     if (!entry) {
       if (documents.size >= 16) documents.clear(); // a handful of names per head node at most
-      documents.set(origin, (entry = { doc: openApiDocument(api, origin) }));
+      entry = { doc: openApiDocument(api, origin) };
+      documents.set(origin, entry);
     }
     return entry;
   };

@@ -98,8 +98,13 @@ async function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promi
   if (!inFlight()) return issue(db, waiter, []);
   if (nextBatch) return withLimit(new Promise<Generation | undefined>((resolve) => nextBatch!.push({ resolve })));
   // Lead the next batch: wait (on a promise of our own) until the query in flight is done.
-  const batch: Follower[] = (nextBatch = []);
-  await withLimit(new Promise<undefined>((go) => (wakeNextLeader = () => go(undefined))));
+  const batch: Follower[] = [];
+  nextBatch = batch;
+  await withLimit(
+    new Promise<undefined>((go) => {
+      wakeNextLeader = () => go(undefined);
+    }),
+  );
   if (nextBatch === batch) nextBatch = undefined;
   return issue(db, waiter, batch);
 }

@@ -107,7 +107,10 @@ export class BootSnapshot implements BootReader {
       this.componentByMac.set(e.mac_address, e.component_id);
       if (e.component_id === "") continue;
       let c = this.components.get(e.component_id);
-      if (!c) this.components.set(e.component_id, (c = stub(e.component_id)));
+      if (!c) {
+        c = stub(e.component_id);
+        this.components.set(e.component_id, c);
+      }
       c.macs.push(e.mac_address);
     }
     for (const ip of rows.ips) {

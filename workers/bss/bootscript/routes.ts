@@ -36,7 +36,7 @@ export const BootscriptQuery = z
     name: single("name").meta({ description: "the node's xname" }),
     nid: single("nid").meta({ description: "the node's NID" }),
     retry: first.meta({ description: "how many times iPXE has failed to boot so far (set by our own chain URLs)" }),
-    arch: first.meta({ description: "iPXE `${buildarch}`; given on the second round for a node with nothing to boot" }),
+    arch: first.meta({ description: "iPXE's build architecture (`buildarch`); given on the second round for a node with nothing to boot" }),
     ts: first.meta({ description: "Unix seconds of the first round (set by our own chain URLs)" }),
     json: first.meta({ description: "`1` or `true`: the answer as JSON instead of an iPXE script" }),
   })

@@ -145,7 +145,9 @@ function unique(ids: Identifier[]): Identifier[] {
   const seen = new Set<string>();
   return ids.filter((i) => {
     const k = `${i.kind} ${i.key}`;
-    return seen.has(k) ? false : (seen.add(k), true);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
   });
 }
 
@@ -155,6 +157,7 @@ function unique(ids: Identifier[]): Identifier[] {
  */
 function imageUrl(v: string | null | undefined, field: string): string {
   const s = (v ?? "").trim();
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses.
   if (/[\s\u0000-\u001f\u007f]/.test(s))
     throw new HttpProblem(400, `Bad Request: ${field} must be one URL without spaces or control characters`);
   return s;
@@ -163,6 +166,7 @@ function imageUrl(v: string | null | undefined, field: string): string {
 /** The kernel command line is one iPXE line: line breaks and other control characters are refused. */
 function kernelParams(v: string | null | undefined): string {
   const s = v ?? "";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses.
   if (/[\u0000-\u001f\u007f]/.test(s)) throw new HttpProblem(400, "Bad Request: params must not contain line breaks or control characters");
   return s.trim();
 }

@@ -70,7 +70,10 @@ export function bootParameterElements(rows: store.StoredAssignment[]) {
   const byConfig = new Map<number, { content: ConfigContent; ids: Identifier[] }>();
   for (const r of rows) {
     let e = byConfig.get(r.configId);
-    if (!e) byConfig.set(r.configId, (e = { content: r.content, ids: [] }));
+    if (!e) {
+      e = { content: r.content, ids: [] };
+      byConfig.set(r.configId, e);
+    }
     e.ids.push({ kind: r.kind, key: r.key });
   }
   return [...byConfig.values()].map((e) => bootParamsJson(e.content, e.ids.sort(compareIdentifiers)));
@@ -168,7 +171,10 @@ export function registerBootParameterRoutes(app: Router) {
         const moves = new Map<number, { content: ConfigContent; ids: Identifier[] }>();
         for (const r of current) {
           let m = moves.get(r.configId);
-          if (!m) moves.set(r.configId, (m = { content: mergeContent(r.content, input), ids: [] }));
+          if (!m) {
+            m = { content: mergeContent(r.content, input), ids: [] };
+            moves.set(r.configId, m);
+          }
           m.ids.push({ kind: r.kind, key: r.key });
         }
         await store.moveAssignments(db, [...moves.values()]);
