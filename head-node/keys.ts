@@ -74,7 +74,8 @@ function seconds(text: string): number {
 }
 
 main(process.argv.slice(2)).catch((err) => {
-  const expected = err instanceof CommandError || (err as any)?.code?.startsWith?.("ERR_PARSE_ARGS");
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const expected = err instanceof CommandError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"));
   process.stderr.write(`${expected ? err.message : ((err as Error)?.stack ?? err)}\n`);
   process.exit(1);
 });

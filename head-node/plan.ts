@@ -22,7 +22,7 @@ import { ON_OFF_HINT, parseOnOff } from "../shared/on-off";
 import { ConfigError, parseAgentConfig, type AgentConfig } from "../onprem-agent/config";
 import { interfaceAddress } from "../onprem-agent/dhcp/config";
 
-type Raw = Record<string, any>;
+type Raw = Record<string, unknown>;
 
 export interface HeadNodePlan {
   /** False when OCHAMI_AGENT=off: the API alone. */
@@ -78,7 +78,7 @@ function setPath(obj: Raw, keys: string[], value: unknown) {
   at[keys.at(-1)!] = value;
 }
 
-const get = (obj: Raw, keys: string[]): unknown => keys.reduce<any>((at, k) => (isObject(at) ? at[k] : undefined), obj);
+const get = (obj: Raw, keys: string[]): unknown => keys.reduce<unknown>((at, k) => (isObject(at) ? at[k] : undefined), obj);
 
 function readYaml(file: string): Raw {
   let text: string;

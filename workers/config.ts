@@ -178,10 +178,11 @@ export class ConfigError extends Error {
 type Parsed<T> = T | ConfigError;
 
 function parseWith<T>(schema: z.ZodType<T>, variables: Record<string, string>, env: Record<string, unknown>): Parsed<T> {
-  const input: Record<string, any> = { external: {} };
+  const external: Record<string, unknown> = {};
+  const input: Record<string, unknown> = { external };
   for (const [field, variable] of Object.entries(variables)) {
     const [a, b] = field.split(".");
-    if (b) input[a][b] = env[variable];
+    if (b) external[b] = env[variable];
     else input[a] = env[variable];
   }
   const parsed = schema.safeParse(input);

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { serializeConfig } from "miniflare";
+import { type Config, serializeConfig } from "miniflare";
 import { checkConfig } from "../../workers/config";
 import { bundleWorker } from "./bundle";
 import { applyMigrations } from "./migrate";
@@ -89,10 +89,10 @@ interface Workerd {
   stop(): Promise<void>;
 }
 
-function spawnWorkerd(config: unknown, log: (line: string) => void): Workerd {
+function spawnWorkerd(config: Config, log: (line: string) => void): Workerd {
   const workerd: string = require("workerd").default ?? require("workerd");
   const child = spawn(workerd, ["serve", "--binary", "--experimental", "-"], { stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin!.end(Buffer.from(serializeConfig(config as any)));
+  child.stdin!.end(Buffer.from(serializeConfig(config)));
   for (const stream of [child.stdout!, child.stderr!]) {
     let buf = "";
     stream.on("data", (d: Buffer) => {

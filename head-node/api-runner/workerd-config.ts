@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import type { Config, Worker_Binding } from "miniflare";
 import type { WorkerSettings } from "./wrangler-config";
 
 /**
@@ -41,9 +42,9 @@ export interface ServeOptions {
  * one thread per process; with the database (every boot-history write, every snapshot check and
  * rebuild) in a process of its own, SQLite works on the second core while the API thread serves.
  */
-export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions) {
+export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Config {
   const d1Service = d1ServiceName(settings);
-  const bindings: any[] = [
+  const bindings: Worker_Binding[] = [
     {
       name: settings.d1Binding,
       wrapped: {
@@ -82,7 +83,7 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions) {
 }
 
 /** The database process: miniflare's D1 object over the state directory, served on `socket`. */
-export function buildDatabaseConfig(settings: WorkerSettings, opts: { stateDir: string; socket: string }) {
+export function buildDatabaseConfig(settings: WorkerSettings, opts: { stateDir: string; socket: string }): Config {
   const d1Service = d1ServiceName(settings);
   return {
     services: [

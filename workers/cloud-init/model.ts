@@ -79,7 +79,7 @@ export function mergeClusterDefaults(current: ClusterDefaults, update: ClusterDe
   const out = { ...current };
   for (const [, field] of DEFAULTS_KEYS) {
     const v = update[field];
-    if (Array.isArray(v) ? v.length > 0 : v !== "" && v !== 0) (out as any)[field] = v;
+    if (Array.isArray(v) ? v.length > 0 : v !== "" && v !== 0) Object.assign(out, { [field]: v });
   }
   return out;
 }

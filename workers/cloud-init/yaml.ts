@@ -83,12 +83,12 @@ export function formatNumber(n: number): string {
   return `${s.slice(0, e)}.0${s.slice(e)}`;
 }
 
-const scalarTag = (tag: string, identify: (v: unknown) => boolean, stringify: (v: any) => string): ScalarTag => ({
+const scalarTag = <T>(tag: string, identify: (v: unknown) => boolean, stringify: (v: T) => string): ScalarTag => ({
   tag,
   default: true,
   identify,
   resolve: (s: string) => s,
-  stringify: (item) => stringify((item as Scalar).value),
+  stringify: (item) => stringify((item as Scalar<T>).value),
 });
 
 /** The failsafe schema has strings only; these write the JSON scalars that meta-data holds. */

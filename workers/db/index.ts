@@ -90,14 +90,21 @@ export function changes(result: unknown): number {
   return (result as { meta?: { changes?: number } })?.meta?.changes ?? 0;
 }
 
+/** A D1 error's message with its cause's: drizzle wraps D1's error ("Failed query: …"). */
+function errorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : "";
+  return message + cause;
+}
+
 /** True when a D1 error is a UNIQUE/PRIMARY KEY violation. */
 export function isUniqueViolation(err: unknown): boolean {
-  const text = String((err as Error)?.message ?? err) + String((err as any)?.cause?.message ?? "");
+  const text = errorText(err);
   return /UNIQUE constraint failed|PRIMARY KEY constraint failed|SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)/i.test(text);
 }
 
 export function isForeignKeyViolation(err: unknown): boolean {
-  const text = String((err as Error)?.message ?? err) + String((err as any)?.cause?.message ?? "");
+  const text = errorText(err);
   return /FOREIGN KEY constraint failed/i.test(text);
 }
 

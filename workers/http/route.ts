@@ -48,14 +48,21 @@ export interface RequestScope<V = AppEnv["Variables"]> {
   req: { raw: Request; url: string };
 }
 
+/**
+ * Operations of AppEnv and BootEnv routes are registered side by side, so their handlers' context
+ * types are erased here; op() has checked each handler against its own spec.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the erasure described above.
+type AnyEnvHandler = MiddlewareHandler<any>;
+
 export interface Operation {
   spec: OperationSpec;
-  handler: (c: Context<any>) => Response | Promise<Response>;
+  handler: AnyEnvHandler;
 }
 
 /** One operation: its description and its handler, typed by it. */
 export function op<const S extends OperationSpec>(spec: S, handler: Handler<S>): Operation {
-  return { spec, handler: handler as Operation["handler"] };
+  return { spec, handler: handler as unknown as AnyEnvHandler };
 }
 
 /**
@@ -72,7 +79,7 @@ export function resource(app: Router, path: string, ops: Partial<Record<Method, 
     const operation = ops[method]!;
     const { boot, invalidStatus = 400, ...doc } = operation.spec;
     app.openAPIRegistry.registerPath({ ...doc, method, path } as RouteConfig);
-    const chain: MiddlewareHandler<any>[] = [...validators(operation.spec, suffixes, invalidStatus)];
+    const chain: AnyEnvHandler[] = [...validators(operation.spec, suffixes, invalidStatus)];
     if (boot) chain.push(bootReader());
     app.on([method.toUpperCase()], [honoPath], ...chain, operation.handler);
   }
@@ -95,8 +102,8 @@ function honoPathOf(path: string): { honoPath: string; suffixes: Map<string, str
 
 type Target = "param" | "query" | "json";
 
-function validators(spec: OperationSpec, suffixes: Map<string, string>, invalidStatus: number): MiddlewareHandler<any>[] {
-  const out: MiddlewareHandler<any>[] = [];
+function validators(spec: OperationSpec, suffixes: Map<string, string>, invalidStatus: number): MiddlewareHandler[] {
+  const out: MiddlewareHandler[] = [];
   const { params, query, body } = spec.request ?? {};
   if (params) {
     out.push(
