@@ -38,8 +38,9 @@ function listBody(rows: ComponentRow[], f: Pick<ComponentFilter, "projection">) 
 
 /** Validates, fills Node defaults from NodeMaps, and stores; first duplicate ID wins. */
 async function storeComponents(db: Db, inputs: ComponentInput[], force: boolean) {
-  const seen = new Set<string>();
-  const unique = inputs.filter((i) => (seen.has(i.row.id) ? false : (seen.add(i.row.id), true)));
+  const byId = new Map<string, ComponentInput>();
+  for (const i of inputs) if (!byId.has(i.row.id)) byId.set(i.row.id, i);
+  const unique = [...byId.values()];
   const needMaps = unique.filter((i) => (i.row.type === "Node" || i.row.type === "VirtualNode") && (i.missingNid || i.missingRole));
   const maps = await store.loadNodeMaps(
     db,
@@ -84,7 +85,7 @@ const ComponentIDs = opt(z.array(z.string()))
 
 /** What a patch writes: columns to set, and a condition narrowing which components take it. */
 interface Update {
-  set: Partial<Record<keyof ComponentRow, unknown>>;
+  set: store.ComponentUpdate;
   where?: SQL;
 }
 
@@ -99,7 +100,8 @@ const BodyId = z
  * One field patch: its body's fields and what they mean (`update`, upstream's checks and
  * messages). `bulk` is the body of /State/Components/Bulk<field>: ComponentIDs first, then the
  * fields. `single` is the body of /State/Components/{xname}/<field>, which may repeat the ID: the
- * route compares it with the path's before `update` reads the fields, as upstream does.
+ * route compares it with the path's before `update` checks the fields' values, as upstream does
+ * (their JSON types are checked before, by the schema).
  */
 function fieldPatch<S extends z.ZodRawShape>(summary: string, shape: S, update: (b: z.output<z.ZodObject<S>>) => Update) {
   const bulk = goObject({ ComponentIDs, ...shape }, undefined, { notObject: NOT_OBJECT }).transform(
@@ -136,9 +138,12 @@ const FIELD_PATCHES = {
       const state = hmsValue("State", required(b.State, "Missing State", true), "Argument was not a valid HMS State");
       const flag = b.Flag ? hmsValue("Flag", b.Flag, "Argument was not a valid HMS Flag") : "OK";
       // Without Force, only from the start states upstream allows for the target.
-      const allowed = VALID_START_STATES[state];
-      if (!b.Force && !allowed) throw new HttpProblem(400, "operation not allowed and not forced.");
-      let where = b.Force ? undefined : inList(components.state, allowed!);
+      let where: SQL | undefined;
+      if (!b.Force) {
+        const allowed = VALID_START_STATES[state];
+        if (!allowed) throw new HttpProblem(400, "operation not allowed and not forced.");
+        where = inList(components.state, allowed);
+      }
       // Ready+Warning only marks components that are already Ready (upstream rule).
       if (state === "Ready" && flag === "Warning") where = inList(components.state, ["Ready"]);
       // A Locked flag stays.

@@ -1,7 +1,7 @@
 import { and, asc, eq, gte, lte, or, type SQL, sql } from "drizzle-orm";
 import { changes, chunks, countAndDelete, type Db, idsInChunks, inList, notInList, runBatch, type Statement } from "../../db";
 import { components, groupMembers, nodeMaps, partitionMembers } from "../../db/schema";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { SQLiteColumn, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { termsWhere } from "../terms";
 import type { ComponentFilter } from "./filter";
 import type { ComponentRow, NodeMapDefaults } from "./model";
@@ -176,18 +176,16 @@ export async function deleteAllComponents(db: Db): Promise<number> {
   return countAndDelete(db, components);
 }
 
+/** Columns to set: values, or SQL computed from the row. */
+export type ComponentUpdate = SQLiteUpdateSetSource<typeof components>;
+
 /** Sets fields on the given components (those that exist); extra narrows the update. */
-export async function updateComponents(
-  db: Db,
-  ids: string[],
-  set: Partial<Record<keyof ComponentRow, unknown>> | Record<string, SQL | unknown>,
-  extra?: SQL,
-): Promise<number> {
+export async function updateComponents(db: Db, ids: string[], set: ComponentUpdate, extra?: SQL): Promise<number> {
   if (ids.length === 0) return 0;
   return changes(
     await db
       .update(components)
-      .set(set as any)
+      .set(set)
       .where(and(inList(components.id, ids), extra))
       .run(),
   );

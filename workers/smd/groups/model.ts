@@ -34,25 +34,39 @@ const Members = goObject({ ids: opt(z.array(z.string())).meta({ description: "xn
 
 const tagList = opt(z.array(z.string())).meta({ description: "lower-cased", example: ["compute"] });
 
-/** An SMD group (upstream's sm.Group); keys case-insensitive. */
+/*
+ * The bodies check each field where it is read, type and meaning together, in upstream's order:
+ * the first problem is the one answered.
+ */
+const labelField = (what: What) => opt(z.string()).transform(checked((v: string | null | undefined) => labelish(v ?? "", what)));
+const tagsField = (what: What) => tagList.transform(checked((tags: string[] | null | undefined) => parseTags(tags, what)));
+const membersField = (what: What) =>
+  opt(Members).transform(checked((members: z.output<typeof Members> | null | undefined) => parseMemberIds(members, what)));
+const text = opt(z.string()).transform((v) => v ?? "");
+
+/** An SMD group (upstream's sm.Group), keys case-insensitive; as a body, checked: the group it describes. */
 export const Group = goObject(
   {
-    label: opt(z.string()).meta({ description: "lower-cased; letters, digits and -:._", example: "compute" }),
-    description: opt(z.string()),
-    tags: tagList,
-    exclusiveGroup: opt(z.string()).meta({ description: "groups sharing it share no member" }),
-    members: opt(Members),
+    label: labelField("group").meta({ description: "lower-cased; letters, digits and -:._", example: "compute" }),
+    description: text,
+    exclusiveGroup: opt(z.string())
+      .transform(checked((v: string | null | undefined) => (v ? labelish(v, "group") : "")))
+      .meta({ description: "groups sharing it share no member" }),
+    tags: tagsField("group"),
+    members: membersField("group"),
   },
   { id: "Group" },
 );
 
-/** An SMD partition (upstream's sm.Partition); keys case-insensitive. */
+/** An SMD partition (upstream's sm.Partition), keys case-insensitive; as a body, checked. */
 export const Partition = goObject(
   {
-    name: opt(z.string()).meta({ description: "p# or p#.#", example: "p1" }),
-    description: opt(z.string()),
-    tags: tagList,
-    members: opt(Members),
+    name: opt(z.string())
+      .transform(checked((v: string | null | undefined) => parsePartitionName(v ?? "")))
+      .meta({ description: "p# or p#.#", example: "p1" }),
+    description: text,
+    tags: tagsField("partition"),
+    members: membersField("partition"),
   },
   { id: "Partition" },
 );
@@ -105,37 +119,11 @@ function parseMemberIds(members: z.output<typeof Members> | null | undefined, wh
   return [...out];
 }
 
-/** A group body, checked (upstream's messages): the group it describes. */
-export const GroupInput = Group.transform(
-  checked((b): GroupRecord => {
-    const exclusive = b.exclusiveGroup ?? "";
-    return {
-      label: labelish(b.label ?? "", "group"),
-      description: b.description ?? "",
-      exclusiveGroup: exclusive === "" ? "" : labelish(exclusive, "group"),
-      tags: parseTags(b.tags, "group"),
-      members: parseMemberIds(b.members, "group"),
-    };
-  }),
-);
-
 export function parsePartitionName(raw: string): string {
   const name = raw.trim().toLowerCase();
   if (!PARTITION_RE.test(name)) throw new HttpProblem(400, "couldn't validate partition: Bad partition name. Must be p# or p#.#");
   return name;
 }
-
-/** A partition body, checked (upstream's messages): the partition it describes. */
-export const PartitionInput = Partition.transform(
-  checked(
-    (b): PartitionRecord => ({
-      name: parsePartitionName(b.name ?? ""),
-      description: b.description ?? "",
-      tags: parseTags(b.tags, "partition"),
-      members: parseMemberIds(b.members, "partition"),
-    }),
-  ),
-);
 
 /**
  * A PATCH body's changes: a field given (even as null) is set; upstream wants at least one.

@@ -10,7 +10,7 @@ import { empty, goObject, json, jsonBody, opt, problems } from "../../http/wire"
 import { ComponentFilterQuery } from "../components/filter";
 import { checked } from "../components/model";
 import { filterWhere } from "../components/store";
-import { Group, GroupInput, groupJson, LABEL_RE, PARTITION_RE, Partition, PartitionInput, partitionJson, patchInput } from "./model";
+import { Group, groupJson, LABEL_RE, PARTITION_RE, Partition, partitionJson, patchInput } from "./model";
 import * as store from "./store";
 
 const tags = ["SMD"];
@@ -113,11 +113,16 @@ const MemberList = goObject({
   ids: opt(z.array(z.string()))
     .meta({ description: "xnames", example: ["x1000c0s0b0n0"] })
     .transform(
-      checked((raw: string[] | null | undefined) => {
-        const list = raw ?? [];
-        const bad = list.filter((id) => !parseXname(id));
+      checked((list: string[] | null | undefined) => {
+        const ids = new Set<string>();
+        const bad: string[] = [];
+        for (const raw of list ?? []) {
+          const x = parseXname(raw);
+          if (x) ids.add(x.id);
+          else bad.push(raw);
+        }
         if (bad.length) throw new HttpProblem(400, `invalid xname IDs: [${bad.join(" ")}]`);
-        return [...new Set(list.map((id) => parseXname(id)!.id))];
+        return [...ids];
       }),
     ),
 });
@@ -154,7 +159,7 @@ export function registerGroupRoutes(app: Router) {
       {
         summary: "Create a group",
         tags,
-        request: { body: jsonBody(GroupInput) },
+        request: { body: jsonBody(Group) },
         responses: { 201: json(Created, "created"), ...problems(400, 409) },
       },
       async (c) => {
@@ -318,7 +323,7 @@ export function registerGroupRoutes(app: Router) {
         summary: "Create a partition",
         description: "A component is in at most one partition.",
         tags,
-        request: { body: jsonBody(PartitionInput) },
+        request: { body: jsonBody(Partition) },
         responses: { 201: json(Created, "created"), ...problems(400, 409) },
       },
       async (c) => {
