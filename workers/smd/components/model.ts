@@ -1,28 +1,87 @@
+import { z } from "zod";
 import { HttpProblem } from "../../../shared/problem";
 import { bogusNid, parseXname } from "../../../shared/xname";
 import type { components } from "../../db/schema";
-import { objectBody, optBool, optInt, optString } from "../../http/decode";
+import { isPlainObject } from "../../http/json-keys";
+import { goInt, goObject, opt, wrongType } from "../../http/wire";
 import { canonicalValue, type HmsValueKind } from "../hms-values";
 
 export type ComponentRow = typeof components.$inferSelect;
 
-export const COMPONENT_KEYS = [
-  "ID",
-  "Type",
-  "State",
-  "Flag",
-  "Enabled",
-  "SoftwareStatus",
-  "Role",
-  "SubRole",
-  "NID",
-  "Subtype",
-  "NetType",
-  "Arch",
-  "Class",
-  "ReservationDisabled",
-  "Locked",
-] as const;
+// ----------------------------------------------------------------------------- schema helpers
+
+/**
+ * A transform by a domain function that throws upstream's answer (an HttpProblem): its detail
+ * and status become the request's problem (workers/http/route.ts problemOf).
+ */
+export function checked<I, O>(parse: (input: I) => O) {
+  return (input: I, ctx: z.RefinementCtx): O => {
+    try {
+      return parse(input);
+    } catch (err) {
+      if (!(err instanceof HttpProblem)) throw err;
+      ctx.addIssue({ code: "custom", message: err.detail ?? "", params: { status: err.status }, input });
+      return z.NEVER;
+    }
+  };
+}
+
+/**
+ * `schema`, after a check of the raw value that comes first: its problem is reported before
+ * anything `schema` finds (upstream checks some things before decoding the rest). Documented as
+ * `schema`.
+ */
+export function checkedFirst<T extends z.ZodType>(check: (raw: unknown) => HttpProblem | undefined, schema: T) {
+  return z.preprocess((raw, ctx) => {
+    const problem = check(raw);
+    if (problem) ctx.addIssue({ code: "custom", message: problem.detail ?? "", params: { status: problem.status }, input: raw });
+    return raw;
+  }, schema);
+}
+
+/** A JSON object, or a 400 worded `detail` (routes where upstream words it without the value). */
+export const objectOr = <T extends z.ZodType>(detail: string, schema: T) =>
+  checkedFirst((raw) => (isPlainObject(raw) ? undefined : new HttpProblem(400, detail)), schema);
+
+/** Go's json.Number into an int, worded as Go words any other JSON type ("expected an integer"). */
+export const int = z.preprocess(
+  (v, ctx) => (typeof v === "number" || typeof v === "string" || v === undefined ? v : wrongType(ctx, "an integer", v)),
+  goInt,
+);
+
+// ----------------------------------------------------------------------------- wire form
+
+/**
+ * An SMD component (upstream's rf.Component), fields in upstream's order. As a request body every
+ * field is optional and keys are case-insensitive; `Type` is derived from the ID (a body's is
+ * ignored, whatever its JSON type). An answer has ID, Type and Enabled always, the rest when set.
+ */
+export const Component = goObject(
+  {
+    ID: opt(z.string()).meta({ description: "the xname", example: "x1000c0s0b0n0" }),
+    Type: z
+      .unknown()
+      .transform(() => undefined)
+      .optional()
+      .meta({ type: "string", description: "the HMS type, from the ID (a body's is ignored)", example: "Node" }),
+    State: opt(z.string()).meta({ description: "HMS state (required on input)", example: "On" }),
+    Flag: opt(z.string()).meta({ description: "HMS flag; default OK", example: "OK" }),
+    Enabled: opt(z.boolean()).meta({ description: "default true" }),
+    SoftwareStatus: opt(z.string()),
+    Role: opt(z.string()).meta({ description: "HMS role; a Node's default is its NodeMap's, else Compute", example: "Compute" }),
+    SubRole: opt(z.string()),
+    NID: opt(int).meta({ description: "a Node's default is its NodeMap's, else one derived from its position" }),
+    Subtype: opt(z.string()),
+    NetType: opt(z.string()),
+    Arch: opt(z.string()),
+    Class: opt(z.string()),
+    ReservationDisabled: opt(z.boolean()),
+    Locked: opt(z.boolean()),
+  },
+  { id: "Component", description: "An SMD component: case-insensitive HMS values, stored in their canonical spelling" },
+);
+
+export type ComponentWire = z.output<typeof Component>;
 
 /** Wire form: upstream's field order; everything but ID, Type and Enabled omitted when empty. */
 export function componentJson(r: ComponentRow): Record<string, unknown> {
@@ -65,6 +124,8 @@ function omitEmpty(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== ""));
 }
 
+// ----------------------------------------------------------------------------- validation
+
 /** A validated component as a client asked to store it, before defaults. */
 export interface ComponentInput {
   row: ComponentRow;
@@ -73,7 +134,7 @@ export interface ComponentInput {
   missingRole: boolean;
 }
 
-const OPTIONAL_ENUMS: ReadonlyArray<[keyof ComponentRow, HmsValueKind, string]> = [
+const OPTIONAL_ENUMS: ReadonlyArray<[keyof ComponentRow, HmsValueKind & keyof ComponentWire, string]> = [
   ["role", "Role", "role"],
   ["subRole", "SubRole", "subRole"],
   ["netType", "NetType", "netType"],
@@ -82,18 +143,17 @@ const OPTIONAL_ENUMS: ReadonlyArray<[keyof ComponentRow, HmsValueKind, string]> 
 ];
 
 /**
- * Validates one component body (POST/PUT). `prefix` is upstream's error wording:
+ * What a component body means, with upstream's messages. `prefix` is upstream's wording:
  * "couldn't validate components" (POST) or "couldn't validate component" (PUT).
  */
-export function parseComponentInput(raw: unknown, path: string, prefix: string): ComponentInput {
-  const b = objectBody(raw, COMPONENT_KEYS, path);
-  const rawId = optString(b.ID, `${path}.ID`) ?? "";
+export function parseComponentInput(b: ComponentWire, prefix: string): ComponentInput {
+  const rawId = b.ID ?? "";
   const xname = parseXname(rawId);
   if (!xname) throw new HttpProblem(400, `${prefix}: xname ID '${rawId}' is invalid`);
-  const state = optString(b.State, `${path}.State`) ?? "";
+  const state = b.State ?? "";
   const canonicalState = canonicalValue("State", state);
   if (!canonicalState) throw new HttpProblem(400, `${prefix}: state '${state}' is invalid`);
-  const flag = optString(b.Flag, `${path}.Flag`) ?? "";
+  const flag = b.Flag ?? "";
   const canonicalFlag = flag === "" ? "OK" : canonicalValue("Flag", flag);
   if (!canonicalFlag) throw new HttpProblem(400, `${prefix}: flag '${flag}' is invalid`);
 
@@ -102,29 +162,32 @@ export function parseComponentInput(raw: unknown, path: string, prefix: string):
     type: xname.type,
     state: canonicalState,
     flag: canonicalFlag,
-    enabled: optBool(b.Enabled, `${path}.Enabled`) ?? true,
-    softwareStatus: optString(b.SoftwareStatus, `${path}.SoftwareStatus`) ?? "",
+    enabled: b.Enabled ?? true,
+    softwareStatus: b.SoftwareStatus ?? "",
     role: "",
     subRole: "",
     nid: -1,
-    subtype: optString(b.Subtype, `${path}.Subtype`) ?? "",
+    subtype: b.Subtype ?? "",
     netType: "",
     arch: "",
     class: "",
-    reservationDisabled: optBool(b.ReservationDisabled, `${path}.ReservationDisabled`) ?? false,
-    locked: optBool(b.Locked, `${path}.Locked`) ?? false,
+    reservationDisabled: b.ReservationDisabled ?? false,
+    locked: b.Locked ?? false,
   };
   for (const [field, kind, label] of OPTIONAL_ENUMS) {
-    const value = optString(b[kind], `${path}.${kind}`) ?? "";
-    if (value === "") continue;
+    const value = b[kind];
+    if (!value) continue;
     const canonical = canonicalValue(kind, value);
     if (!canonical) throw new HttpProblem(400, `${prefix}: ${label} '${value}' is invalid`);
-    (row as any)[field] = canonical;
+    (row as Record<string, unknown>)[field] = canonical;
   }
-  const nid = optInt(b.NID, `${path}.NID`);
+  const nid = b.NID ?? undefined;
   if (nid !== undefined) row.nid = nid < 0 ? -1 : nid;
   return { row, missingNid: nid === undefined, missingRole: row.role === "" };
 }
+
+/** A component body checked as `prefix`'s route words it (documented as Component). */
+export const componentInput = (prefix: string) => Component.transform(checked((b: ComponentWire) => parseComponentInput(b, prefix)));
 
 export interface NodeMapDefaults {
   nid: number;

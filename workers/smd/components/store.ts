@@ -1,6 +1,7 @@
 import { and, asc, eq, gte, lte, or, type SQL, sql } from "drizzle-orm";
 import { changes, chunks, countAndDelete, type Db, idsInChunks, inList, notInList, runBatch, type Statement } from "../../db";
 import { components, groupMembers, nodeMaps, partitionMembers } from "../../db/schema";
+import type { SQLiteColumn, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { termsWhere } from "../terms";
 import type { ComponentFilter } from "./filter";
 import type { ComponentRow, NodeMapDefaults } from "./model";
@@ -83,7 +84,8 @@ export async function existingComponentIds(db: Db, ids: string[]): Promise<Set<s
     await idsInChunks(
       db,
       ids,
-      (chunk) => sql`SELECT c.id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${components} c ON c.id = j.value`,
+      (chunk) =>
+        sql`SELECT ${components.id} AS id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${components} ON ${components.id} = j.value`,
     ),
   );
 }
@@ -94,23 +96,30 @@ export async function loadNodeMaps(db: Db, ids: string[]): Promise<Map<string, N
   return new Map(rows.map((r) => [r.id, { nid: r.nid, role: r.role, subRole: r.subRole }]));
 }
 
+/** The columns of rowTuple's tuples, in its order. */
 const COLUMNS = [
-  "id",
-  "type",
-  "state",
-  "flag",
-  "enabled",
-  "software_status",
-  "role",
-  "sub_role",
-  "nid",
-  "subtype",
-  "net_type",
-  "arch",
-  "class",
-  "reservation_disabled",
-  "locked",
-] as const;
+  components.id,
+  components.type,
+  components.state,
+  components.flag,
+  components.enabled,
+  components.softwareStatus,
+  components.role,
+  components.subRole,
+  components.nid,
+  components.subtype,
+  components.netType,
+  components.arch,
+  components.class,
+  components.reservationDisabled,
+  components.locked,
+];
+
+/** Upstream's POST with force overwrites these of an existing component, and nothing else. */
+const FORCED = [components.state, components.flag, components.subtype, components.netType, components.arch, components.class];
+
+/** A column's bare name, where SQLite wants no table prefix (INSERT column lists, SET, excluded.). */
+const name = (column: SQLiteColumn) => sql.identifier(column.name);
 
 function rowTuple(r: ComponentRow): unknown[] {
   return [
@@ -141,18 +150,21 @@ function rowTuple(r: ComponentRow): unknown[] {
  * The caller runs them in one db.batch so the request is all-or-nothing.
  */
 export function upsertComponentStatements(rows: ComponentRow[], mode: "keep" | "force"): Statement[] {
-  const cols = sql.raw(COLUMNS.join(", "));
-  const select = sql.raw(COLUMNS.map((_, i) => `json_extract(value, '$[${i}]')`).join(", "));
+  const cols = sql.join(COLUMNS.map(name), sql`, `);
+  const select = sql.join(
+    COLUMNS.map((_, i) => sql.raw(`json_extract(value, '$[${i}]')`)),
+    sql`, `,
+  );
   const conflict =
     mode === "keep"
-      ? sql.raw("DO NOTHING")
-      : sql.raw(
-          "DO UPDATE SET state = excluded.state, flag = excluded.flag, subtype = excluded.subtype, " +
-            "net_type = excluded.net_type, arch = excluded.arch, class = excluded.class",
-        );
+      ? sql`DO NOTHING`
+      : sql`DO UPDATE SET ${sql.join(
+          FORCED.map((c) => sql`${name(c)} = excluded.${name(c)}`),
+          sql`, `,
+        )}`;
   return chunks(rows).map(
     (chunk) =>
-      sql`INSERT INTO components (${cols}) SELECT ${select} FROM json_each(${JSON.stringify(chunk.map(rowTuple))}) WHERE true ON CONFLICT (id) ${conflict}`,
+      sql`INSERT INTO ${components} (${cols}) SELECT ${select} FROM json_each(${JSON.stringify(chunk.map(rowTuple))}) WHERE true ON CONFLICT (${name(components.id)}) ${conflict}`,
   );
 }
 
@@ -164,33 +176,39 @@ export async function deleteAllComponents(db: Db): Promise<number> {
   return countAndDelete(db, components);
 }
 
+/** Columns to set: values, or SQL computed from the row. */
+export type ComponentUpdate = SQLiteUpdateSetSource<typeof components>;
+
 /** Sets fields on the given components (those that exist); extra narrows the update. */
-export async function updateComponents(
-  db: Db,
-  ids: string[],
-  set: Partial<Record<keyof ComponentRow, unknown>> | Record<string, SQL | unknown>,
-  extra?: SQL,
-): Promise<number> {
+export async function updateComponents(db: Db, ids: string[], set: ComponentUpdate, extra?: SQL): Promise<number> {
   if (ids.length === 0) return 0;
   return changes(
     await db
       .update(components)
-      .set(set as any)
+      .set(set)
       .where(and(inList(components.id, ids), extra))
       .run(),
   );
 }
 
-/** BulkNID: one statement for all pairs. */
+/** BulkNID: one statement per ROWS_PER_STATEMENT pairs, all in one batch. */
 export async function setNids(db: Db, pairs: Array<[string, number]>): Promise<void> {
   if (pairs.length === 0) return;
   await runBatch(
     db,
-    chunks(pairs).map(
-      (chunk) =>
-        sql`UPDATE components SET nid = (SELECT json_extract(p.value, '$[1]') FROM json_each(${JSON.stringify(chunk)}) p
-              WHERE json_extract(p.value, '$[0]') = components.id)
-            WHERE id IN (SELECT json_extract(value, '$[0]') FROM json_each(${JSON.stringify(chunk)}))`,
+    chunks(pairs).map((chunk) =>
+      db
+        .update(components)
+        .set({
+          nid: sql`(SELECT json_extract(p.value, '$[1]') FROM json_each(${JSON.stringify(chunk)}) p
+              WHERE json_extract(p.value, '$[0]') = ${components.id})`,
+        })
+        .where(
+          inList(
+            components.id,
+            chunk.map(([id]) => id),
+          ),
+        ),
     ),
   );
 }

@@ -1,7 +1,31 @@
 import { and, asc, eq, type SQL, sql } from "drizzle-orm";
 import { changes, chunks, type Db, idsInChunks, inList, runBatch, type Statement } from "../../db";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { components, groupMembers, groups, partitionMembers, partitions } from "../../db/schema";
 import type { GroupRecord, PartitionRecord } from "./model";
+
+/** A column's bare name, where SQLite wants no table prefix (INSERT column lists). */
+const name = (column: SQLiteColumn) => sql.identifier(column.name);
+
+/**
+ * `table.column` spelt out: drizzle leaves columns of a one-table select unqualified, which a
+ * correlated subquery would resolve against its own tables. `m` and `p` name the membership
+ * tables inside those subqueries.
+ */
+const qualified = (table: string, column: SQLiteColumn) => sql`${sql.identifier(table)}.${name(column)}`;
+const m = {
+  table: sql`${groupMembers} m`,
+  componentId: qualified("m", groupMembers.componentId),
+  groupLabel: qualified("m", groupMembers.groupLabel),
+};
+const p = {
+  table: sql`${partitionMembers} p`,
+  componentId: qualified("p", partitionMembers.componentId),
+  partitionName: qualified("p", partitionMembers.partitionName),
+};
+const groupLabel = qualified("groups", groups.label);
+const partitionName = qualified("partitions", partitions.name);
+const componentId = qualified("components", components.id);
 
 /** Each group with its member IDs (one query); `partition` narrows the members shown. */
 export async function listGroups(db: Db, opts: { labels?: string[]; tags?: string[]; partition?: string } = {}): Promise<GroupRecord[]> {
@@ -9,8 +33,8 @@ export async function listGroups(db: Db, opts: { labels?: string[]; tags?: strin
     opts.partition === undefined
       ? sql``
       : opts.partition === "NULL"
-        ? sql` AND NOT EXISTS (SELECT 1 FROM ${partitionMembers} p WHERE p.component_id = m.component_id)`
-        : sql` AND EXISTS (SELECT 1 FROM ${partitionMembers} p WHERE p.component_id = m.component_id AND p.partition_name = ${opts.partition})`;
+        ? sql` AND NOT EXISTS (SELECT 1 FROM ${p.table} WHERE ${p.componentId} = ${m.componentId})`
+        : sql` AND EXISTS (SELECT 1 FROM ${p.table} WHERE ${p.componentId} = ${m.componentId} AND ${p.partitionName} = ${opts.partition})`;
   const where: SQL[] = [];
   if (opts.labels?.length) where.push(inList(groups.label, opts.labels));
   if (opts.tags?.length) where.push(sql`EXISTS (SELECT 1 FROM json_each(${groups.tags}) t WHERE ${inList(sql`t.value`, opts.tags)})`);
@@ -20,8 +44,8 @@ export async function listGroups(db: Db, opts: { labels?: string[]; tags?: strin
       description: groups.description,
       exclusiveGroup: groups.exclusiveGroup,
       tags: groups.tags,
-      members: sql<string>`(SELECT json_group_array(component_id) FROM
-        (SELECT m.component_id FROM ${groupMembers} m WHERE m.group_label = ${groups.label}${memberScope} ORDER BY m.component_id))`,
+      members: sql<string>`(SELECT json_group_array(member) FROM
+        (SELECT ${m.componentId} AS member FROM ${m.table} WHERE ${m.groupLabel} = ${groupLabel}${memberScope} ORDER BY ${m.componentId}))`,
     })
     .from(groups)
     .where(and(...where))
@@ -47,9 +71,9 @@ export async function exclusiveClashes(db: Db, label: string, exclusiveGroup: st
   return idsInChunks(
     db,
     ids,
-    (chunk) => sql`SELECT m.component_id AS id FROM json_each(${JSON.stringify(chunk)}) j
-      CROSS JOIN ${groupMembers} m ON m.component_id = j.value JOIN ${groups} g ON g.label = m.group_label
-      WHERE g.exclusive_group = ${exclusiveGroup} AND g.label <> ${label}`,
+    (chunk) => sql`SELECT ${groupMembers.componentId} AS id FROM json_each(${JSON.stringify(chunk)}) j
+      CROSS JOIN ${groupMembers} ON ${groupMembers.componentId} = j.value JOIN ${groups} ON ${groups.label} = ${groupMembers.groupLabel}
+      WHERE ${groups.exclusiveGroup} = ${exclusiveGroup} AND ${groups.label} <> ${label}`,
   );
 }
 
@@ -59,7 +83,8 @@ export async function missingComponents(db: Db, ids: string[]): Promise<string[]
     await idsInChunks(
       db,
       ids,
-      (chunk) => sql`SELECT c.id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${components} c ON c.id = j.value`,
+      (chunk) =>
+        sql`SELECT ${components.id} AS id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${components} ON ${components.id} = j.value`,
     ),
   );
   return ids.filter((id) => !have.has(id));
@@ -69,8 +94,10 @@ function memberInserts(table: "group" | "partition", key: string, ids: string[])
   if (ids.length === 0) return [];
   return chunks(ids).map((chunk) =>
     table === "group"
-      ? sql`INSERT OR IGNORE INTO ${groupMembers} (group_label, component_id) SELECT ${key}, value FROM json_each(${JSON.stringify(chunk)})`
-      : sql`INSERT INTO ${partitionMembers} (partition_name, component_id) SELECT ${key}, value FROM json_each(${JSON.stringify(chunk)})`,
+      ? sql`INSERT OR IGNORE INTO ${groupMembers} (${name(groupMembers.groupLabel)}, ${name(groupMembers.componentId)})
+          SELECT ${key}, value FROM json_each(${JSON.stringify(chunk)})`
+      : sql`INSERT INTO ${partitionMembers} (${name(partitionMembers.partitionName)}, ${name(partitionMembers.componentId)})
+          SELECT ${key}, value FROM json_each(${JSON.stringify(chunk)})`,
   );
 }
 
@@ -99,7 +126,7 @@ export async function addGroupMember(db: Db, label: string, id: string): Promise
 }
 
 export async function setGroupMembers(db: Db, label: string, ids: string[]): Promise<void> {
-  await runBatch(db, [sql`DELETE FROM ${groupMembers} WHERE group_label = ${label}`, ...memberInserts("group", label, ids)]);
+  await runBatch(db, [db.delete(groupMembers).where(eq(groupMembers.groupLabel, label)), ...memberInserts("group", label, ids)]);
 }
 
 export async function deleteGroupMember(db: Db, label: string, id: string): Promise<number> {
@@ -122,8 +149,8 @@ export async function listPartitions(db: Db, opts: { names?: string[]; tags?: st
       name: partitions.name,
       description: partitions.description,
       tags: partitions.tags,
-      members: sql<string>`(SELECT json_group_array(component_id) FROM
-        (SELECT m.component_id FROM ${partitionMembers} m WHERE m.partition_name = ${partitions.name} ORDER BY m.component_id))`,
+      members: sql<string>`(SELECT json_group_array(member) FROM
+        (SELECT ${p.componentId} AS member FROM ${p.table} WHERE ${p.partitionName} = ${partitionName} ORDER BY ${p.componentId}))`,
     })
     .from(partitions)
     .where(and(...where))
@@ -143,7 +170,8 @@ export async function partitionedAlready(db: Db, ids: string[]): Promise<string[
     db,
     ids,
     (chunk) =>
-      sql`SELECT p.component_id AS id FROM json_each(${JSON.stringify(chunk)}) j CROSS JOIN ${partitionMembers} p ON p.component_id = j.value`,
+      sql`SELECT ${partitionMembers.componentId} AS id FROM json_each(${JSON.stringify(chunk)}) j
+        CROSS JOIN ${partitionMembers} ON ${partitionMembers.componentId} = j.value`,
   );
 }
 
@@ -191,9 +219,9 @@ export async function listMemberships(db: Db, where?: SQL): Promise<Membership[]
   const rows = await db
     .select({
       id: components.id,
-      groupLabels: sql<string>`(SELECT json_group_array(group_label) FROM
-        (SELECT group_label FROM ${groupMembers} m WHERE m.component_id = ${components.id} ORDER BY group_label))`,
-      partitionName: sql<string>`COALESCE((SELECT partition_name FROM ${partitionMembers} p WHERE p.component_id = ${components.id}), '')`,
+      groupLabels: sql<string>`(SELECT json_group_array(label) FROM
+        (SELECT ${m.groupLabel} AS label FROM ${m.table} WHERE ${m.componentId} = ${componentId} ORDER BY ${m.groupLabel}))`,
+      partitionName: sql<string>`COALESCE((SELECT ${p.partitionName} FROM ${p.table} WHERE ${p.componentId} = ${componentId}), '')`,
     })
     .from(components)
     .where(where)
