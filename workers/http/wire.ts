@@ -39,7 +39,7 @@ export function wrongType(ctx: z.RefinementCtx, expected: string, input: unknown
 
 /** Go's json.Number into an int: a JSON integer, or a string holding one. */
 export const goInt = z
-  .union([z.number(), z.string()])
+  .union([z.number(), z.string()], { error: "expected an integer" })
   .transform((v, ctx) => {
     const n = typeof v === "number" ? v : /^\s*-?[0-9]+\s*$/.test(v) ? Number(v) : Number.NaN;
     return Number.isSafeInteger(n) ? n : wrongType(ctx, "an integer", v);

@@ -43,12 +43,6 @@ export function checkedFirst<T extends z.ZodType>(check: (raw: unknown) => HttpP
 export const objectOr = <T extends z.ZodType>(detail: string, schema: T) =>
   checkedFirst((raw) => (isPlainObject(raw) ? undefined : new HttpProblem(400, detail)), schema);
 
-/** Go's json.Number into an int, worded as Go words any other JSON type ("expected an integer"). */
-export const int = z.preprocess(
-  (v, ctx) => (typeof v === "number" || typeof v === "string" || v === undefined ? v : wrongType(ctx, "an integer", v)),
-  goInt,
-);
-
 // ----------------------------------------------------------------------------- wire form
 
 /**
@@ -70,7 +64,7 @@ export const Component = goObject(
     SoftwareStatus: opt(z.string()),
     Role: opt(z.string()).meta({ description: "HMS role; a Node's default is its NodeMap's, else Compute", example: "Compute" }),
     SubRole: opt(z.string()),
-    NID: opt(int).meta({ description: "a Node's default is its NodeMap's, else one derived from its position" }),
+    NID: opt(goInt).meta({ description: "a Node's default is its NodeMap's, else one derived from its position" }),
     Subtype: opt(z.string()),
     NetType: opt(z.string()),
     Arch: opt(z.string()),

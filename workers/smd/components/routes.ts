@@ -7,7 +7,7 @@ import { components } from "../../db/schema";
 import { canonicalKeys, isPlainObject } from "../../http/json-keys";
 import { deletedCount, noContent } from "../../http/responses";
 import { op, type Router, resource } from "../../http/route";
-import { empty, goObject, json, jsonBody, opt, problems } from "../../http/wire";
+import { empty, goInt, goObject, json, jsonBody, opt, problems } from "../../http/wire";
 import { canonicalValue, VALID_START_STATES } from "../hms-values";
 import { type ComponentFilter, ComponentFilterQuery, componentFilter, componentFilterFields } from "./filter";
 import {
@@ -18,7 +18,6 @@ import {
   checked,
   checkedFirst,
   componentInput,
-  int,
   objectOr,
   parseComponentInput,
   projectComponent,
@@ -173,7 +172,7 @@ const FIELD_PATCHES = {
       return { set: { role, subRole } };
     },
   ),
-  NID: fieldPatch("Set NID (negative: none)", { NID: opt(int) }, (b) => {
+  NID: fieldPatch("Set NID (negative: none)", { NID: opt(goInt) }, (b) => {
     const nid = required(b.NID, "Missing NID");
     return { set: { nid: nid < 0 ? -1 : nid } };
   }),
@@ -219,7 +218,7 @@ const missingNidEntries = (raw: unknown) => {
 
 const NidEntry = goObject({
   ID: opt(z.string()).transform(checked((id: string | null | undefined) => requireXname(id ?? ""))),
-  NID: opt(int).meta({ description: "negative: none" }),
+  NID: opt(goInt).meta({ description: "negative: none" }),
 }).transform(
   checked(({ ID, NID }): [string, number] => {
     if (NID === undefined || NID === null) throw new HttpProblem(400, "NID value missing.  Use NID < 0 to unset.");

@@ -6,8 +6,8 @@ import { changes, countAndDelete, isUniqueViolation, runBatch } from "../../db";
 import { nodeMaps } from "../../db/schema";
 import { deletedCount, noContent } from "../../http/responses";
 import { op, type Router, resource } from "../../http/route";
-import { empty, goObject, json, jsonBody, opt, problems } from "../../http/wire";
-import { checked, checkedFirst, int } from "../components/model";
+import { empty, goInt, goObject, json, jsonBody, opt, problems } from "../../http/wire";
+import { checked, checkedFirst } from "../components/model";
 import { canonicalValue } from "../hms-values";
 
 /**
@@ -22,7 +22,7 @@ const tags = ["SMD"];
 const NodeMapBody = goObject(
   {
     ID: opt(z.string()).meta({ description: "a Node's xname", example: "x1000c0s0b0n0" }),
-    NID: opt(int).meta({ description: "positive", example: 1 }),
+    NID: opt(goInt).meta({ description: "positive", example: 1 }),
     Role: opt(z.string()).meta({ example: "Compute" }),
     SubRole: opt(z.string()),
   },
