@@ -1,6 +1,7 @@
-import { and, asc, eq, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
+import { QueryBuilder, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import { changes, countAndDelete, type Db, inList, runBatch, type Statement } from "../../db";
-import { ethernetInterfaceIps, ethernetInterfaces } from "../../db/schema";
+import { ethernetInterfaces, ethernetInterfaceIps as ips } from "../../db/schema";
 import type { InterfaceRecord } from "./model";
 
 export interface InterfaceFilter {
@@ -14,13 +15,41 @@ export interface InterfaceFilter {
   newerThan?: string;
 }
 
-/** The IP list of each interface, in order, as one JSON column: the whole list is one query. */
-const ipsJson = sql<string>`(SELECT json_group_array(json_array(ip_address, network)) FROM
-  (SELECT ip_address, network FROM ${ethernetInterfaceIps} i WHERE i.interface_id = ${ethernetInterfaces.id} ORDER BY position))`;
+const qb = new QueryBuilder();
 
-const hasIp = (ips: string[]) =>
-  sql`EXISTS (SELECT 1 FROM ${ethernetInterfaceIps} i WHERE i.interface_id = ${ethernetInterfaces.id} AND ${inList(sql`i.ip_address`, ips)})`;
-const hasNoIp = sql`NOT EXISTS (SELECT 1 FROM ${ethernetInterfaceIps} i WHERE i.interface_id = ${ethernetInterfaces.id})`;
+/** A column's bare name, where SQLite wants no table before it: INSERT's column list, upsert's SET. */
+export const bare = (column: SQLiteColumn) => sql.identifier(column.name);
+
+/**
+ * `INSERT INTO table (columns) SELECT …` of records bound as one JSON parameter, each record's
+ * values of `keys` (the table's column keys) in that order: any number of rows in one statement,
+ * under D1's limit of 100 bound parameters. Made once per table and keys, so a discovery import's
+ * thousands of statements cost little to build. The statement ends with `WHERE true`, so an upsert
+ * clause may follow (SQLite would read its ON as a join's).
+ */
+export function jsonRowsInsert<T extends SQLiteTable, K extends keyof T["_"]["columns"] & string>(table: T, keys: readonly K[]) {
+  const columns = getTableColumns(table);
+  const names = sql.join(
+    keys.map((k) => bare(columns[k])),
+    sql`, `,
+  );
+  const values = sql.raw(keys.map((_, i) => `json_extract(value, '$[${i}]')`).join(", "));
+  const head = sql`INSERT INTO ${table} (${names}) SELECT ${values}`;
+  return (records: ReadonlyArray<Record<K, unknown>>): SQL =>
+    sql`${head} FROM json_each(${JSON.stringify(records.map((r) => keys.map((k) => r[k])))}) WHERE true`;
+}
+
+/** The IP list of each interface, in order, as one JSON column: the whole list is one query. */
+const orderedIps = qb
+  .select({ ip: ips.ipAddress, network: ips.network })
+  .from(ips)
+  .where(eq(ips.interfaceId, ethernetInterfaces.id))
+  .orderBy(ips.position)
+  .as("ordered_ips");
+const ipsJson = sql<string>`(SELECT json_group_array(json_array(${orderedIps.ip}, ${orderedIps.network})) FROM ${orderedIps})`;
+
+const hasIpWhere = (where: SQL) => sql`EXISTS (SELECT 1 FROM ${ips} WHERE ${ips.interfaceId} = ${ethernetInterfaces.id} AND ${where})`;
+const hasNoIp = sql`NOT EXISTS (SELECT 1 FROM ${ips} WHERE ${ips.interfaceId} = ${ethernetInterfaces.id})`;
 
 function whereOf(f: InterfaceFilter): SQL | undefined {
   const parts: (SQL | undefined)[] = [];
@@ -29,16 +58,14 @@ function whereOf(f: InterfaceFilter): SQL | undefined {
   if (f.componentIds.length) parts.push(inList(ethernetInterfaces.componentId, f.componentIds));
   if (f.types.length) parts.push(inList(ethernetInterfaces.type, f.types));
   if (f.ips.length) {
+    // An empty IPAddress value selects interfaces without any address.
     const real = f.ips.filter((ip) => ip !== "");
     const any: SQL[] = [];
-    if (real.length) any.push(hasIp(real));
+    if (real.length) any.push(hasIpWhere(inList(ips.ipAddress, real)));
     if (real.length !== f.ips.length) any.push(hasNoIp);
     parts.push(sql`(${sql.join(any, sql` OR `)})`);
   }
-  if (f.networks.length)
-    parts.push(
-      sql`EXISTS (SELECT 1 FROM ${ethernetInterfaceIps} i WHERE i.interface_id = ${ethernetInterfaces.id} AND ${inList(sql`i.network`, f.networks)})`,
-    );
+  if (f.networks.length) parts.push(hasIpWhere(inList(ips.network, f.networks)));
   if (f.olderThan) parts.push(sql`${ethernetInterfaces.lastUpdate} < ${f.olderThan}`);
   if (f.newerThan) parts.push(sql`${ethernetInterfaces.lastUpdate} > ${f.newerThan}`);
   return and(...parts);
@@ -73,11 +100,22 @@ export async function getInterface(db: Db, id: string): Promise<InterfaceRecord 
   return (await listInterfaces(db, { ...EMPTY_FILTER, ids: [id] }))[0];
 }
 
+type IpRow = typeof ips.$inferSelect;
+
+const ipInsert = jsonRowsInsert(ips, ["interfaceId", "ipAddress", "network", "position"]);
+/** Inserts IP rows; an address an interface already has is skipped. */
+const insertIpRows = (rows: IpRow[]) => sql`${ipInsert(rows)} ON CONFLICT DO NOTHING`;
+
+/** An interface's IP list as rows, in order. */
+const ipRowsOf = (interfaceId: string, list: InterfaceRecord["ips"]): IpRow[] =>
+  list.map((a, position) => ({ interfaceId, ipAddress: a.ip, network: a.network, position }));
+
+const interfaceInsert = jsonRowsInsert(ethernetInterfaces, ["id", "macAddress", "description", "componentId", "type", "lastUpdate"]);
+
 /** Statements that insert interfaces and their IPs (one JSON parameter each), for one batch. */
 export function insertInterfaceStatements(records: InterfaceRecord[], onConflict: "fail" | "replace"): Statement[] {
   if (records.length === 0) return [];
-  const rows = records.map((r) => [r.id, r.macAddress, r.description, r.componentId, r.type, r.lastUpdate]);
-  const ips = records.flatMap((r) => r.ips.map((a, position) => [r.id, a.ip, a.network, position]));
+  const ipRows = records.flatMap((r) => ipRowsOf(r.id, r.ips));
   const statements: Statement[] = [];
   if (onConflict === "replace")
     statements.push(
@@ -86,13 +124,8 @@ export function insertInterfaceStatements(records: InterfaceRecord[], onConflict
         records.map((r) => r.id),
       )}`,
     );
-  statements.push(sql`INSERT INTO ${ethernetInterfaces} (id, mac_address, description, component_id, type, last_update)
-    SELECT json_extract(value,'$[0]'), json_extract(value,'$[1]'), json_extract(value,'$[2]'), json_extract(value,'$[3]'),
-           json_extract(value,'$[4]'), json_extract(value,'$[5]') FROM json_each(${JSON.stringify(rows)})`);
-  if (ips.length)
-    statements.push(sql`INSERT OR IGNORE INTO ${ethernetInterfaceIps} (interface_id, ip_address, network, position)
-      SELECT json_extract(value,'$[0]'), json_extract(value,'$[1]'), json_extract(value,'$[2]'), json_extract(value,'$[3]')
-      FROM json_each(${JSON.stringify(ips)})`);
+  statements.push(interfaceInsert(records));
+  if (ipRows.length) statements.push(insertIpRows(ipRows));
   return statements;
 }
 
@@ -105,7 +138,7 @@ export async function updateInterface(
   id: string,
   patch: { description?: string; componentId?: string; type?: string; ips?: Array<{ ip: string; network: string }>; lastUpdate?: string },
 ): Promise<void> {
-  const set: Record<string, unknown> = {};
+  const set: Partial<typeof ethernetInterfaces.$inferInsert> = {};
   if (patch.description !== undefined) set.description = patch.description;
   if (patch.componentId !== undefined) set.componentId = patch.componentId;
   if (patch.type !== undefined) set.type = patch.type;
@@ -113,11 +146,8 @@ export async function updateInterface(
   const statements: Statement[] = [];
   if (Object.keys(set).length) statements.push(db.update(ethernetInterfaces).set(set).where(eq(ethernetInterfaces.id, id)));
   if (patch.ips) {
-    statements.push(sql`DELETE FROM ${ethernetInterfaceIps} WHERE interface_id = ${id}`);
-    const rows = patch.ips.map((a, position) => [a.ip, a.network, position]);
-    if (rows.length)
-      statements.push(sql`INSERT OR IGNORE INTO ${ethernetInterfaceIps} (interface_id, ip_address, network, position)
-        SELECT ${id}, json_extract(value,'$[0]'), json_extract(value,'$[1]'), json_extract(value,'$[2]') FROM json_each(${JSON.stringify(rows)})`);
+    statements.push(db.delete(ips).where(eq(ips.interfaceId, id)));
+    if (patch.ips.length) statements.push(insertIpRows(ipRowsOf(id, patch.ips)));
   }
   await runBatch(db, statements);
 }
@@ -130,27 +160,29 @@ export async function deleteAllInterfaces(db: Db): Promise<number> {
   return countAndDelete(db, ethernetInterfaces);
 }
 
+const touch = (db: Db, id: string, lastUpdate: string, where?: SQL) =>
+  db
+    .update(ethernetInterfaces)
+    .set({ lastUpdate })
+    .where(and(eq(ethernetInterfaces.id, id), where));
+
+/** Adds an address at the end of the interface's list. */
 export async function addIp(db: Db, id: string, ip: string, network: string, lastUpdate: string): Promise<void> {
-  await runBatch(db, [
-    sql`INSERT INTO ${ethernetInterfaceIps} (interface_id, ip_address, network, position)
-        VALUES (${id}, ${ip}, ${network}, (SELECT COALESCE(MAX(position) + 1, 0) FROM ${ethernetInterfaceIps} WHERE interface_id = ${id}))`,
-    sql`UPDATE ${ethernetInterfaces} SET last_update = ${lastUpdate} WHERE id = ${id}`,
-  ]);
+  const next = sql`(SELECT COALESCE(MAX(${ips.position}) + 1, 0) FROM ${ips} WHERE ${ips.interfaceId} = ${id})`;
+  await runBatch(db, [db.insert(ips).values({ interfaceId: id, ipAddress: ip, network, position: next }), touch(db, id, lastUpdate)]);
 }
+
+const theIp = (id: string, ip: string) => and(eq(ips.interfaceId, id), eq(ips.ipAddress, ip));
 
 export async function setIpNetwork(db: Db, id: string, ip: string, network: string, lastUpdate: string): Promise<number> {
   const [res] = await runBatch(db, [
-    sql`UPDATE ${ethernetInterfaceIps} SET network = ${network} WHERE interface_id = ${id} AND ip_address = ${ip}`,
-    sql`UPDATE ${ethernetInterfaces} SET last_update = ${lastUpdate} WHERE id = ${id}
-        AND EXISTS (SELECT 1 FROM ${ethernetInterfaceIps} WHERE interface_id = ${id} AND ip_address = ${ip})`,
+    db.update(ips).set({ network }).where(theIp(id, ip)),
+    touch(db, id, lastUpdate, sql`EXISTS (SELECT 1 FROM ${ips} WHERE ${theIp(id, ip)})`),
   ]);
   return res.meta.changes ?? 0;
 }
 
 export async function deleteIp(db: Db, id: string, ip: string, lastUpdate: string): Promise<number> {
-  const [res] = await runBatch(db, [
-    sql`DELETE FROM ${ethernetInterfaceIps} WHERE interface_id = ${id} AND ip_address = ${ip}`,
-    sql`UPDATE ${ethernetInterfaces} SET last_update = ${lastUpdate} WHERE id = ${id} AND changes() > 0`,
-  ]);
+  const [res] = await runBatch(db, [db.delete(ips).where(theIp(id, ip)), touch(db, id, lastUpdate, sql`changes() > 0`)]);
   return res.meta.changes ?? 0;
 }

@@ -1,12 +1,24 @@
-import { and, asc, eq, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, ne, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { QueryBuilder, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import { type Db, inList, runBatch, type Statement } from "../../db";
 import { componentEndpoints, components, redfishEndpoints } from "../../db/schema";
-import { insertInterfaceStatements } from "../interfaces/store";
+import { bare, insertInterfaceStatements, jsonRowsInsert } from "../interfaces/store";
 import { type Terms, termsWhere } from "../terms";
-import type { ComponentEndpointRow, RedfishEndpointRow } from "./model";
+import type { RedfishEndpointRow } from "./model";
 import type { DiscoveredInventory } from "./parser";
 
 export type RedfishFilter = Partial<Record<"id" | "fqdn" | "type" | "uuid" | "macAddr" | "ipAddress" | "lastStatus", Terms<string>>>;
+
+const qb = new QueryBuilder();
+
+/** Rows written whole, every column. */
+const allColumns = <T extends SQLiteTable>(table: T) => Object.keys(getTableColumns(table)) as Array<keyof T["_"]["columns"] & string>;
+const endpointInsert = jsonRowsInsert(redfishEndpoints, allColumns(redfishEndpoints));
+const componentEndpointInsert = jsonRowsInsert(componentEndpoints, allColumns(componentEndpoints));
+/** Components a discovery payload describes: new ones On and enabled; existing ones back from Empty to On. */
+const componentInsert = jsonRowsInsert(components, ["id", "type", "role", "nid", "state", "flag", "enabled"]);
+const reviveComponents = sql`ON CONFLICT (${bare(components.id)})
+  DO UPDATE SET ${bare(components.state)} = 'On', ${bare(components.flag)} = 'OK' WHERE ${components.state} IN ('', 'Empty')`;
 
 export async function listRedfishEndpoints(db: Db, f: RedfishFilter = {}): Promise<RedfishEndpointRow[]> {
   const where = and(
@@ -32,33 +44,23 @@ export async function getRedfishEndpoint(db: Db, id: string): Promise<RedfishEnd
  * endpoints (replaced).
  */
 function inventoryStatements(inv: DiscoveredInventory, interfaces: "fail" | "replace"): Statement[] {
-  const rows: unknown[][] = [];
-  if (inv.bmc) rows.push([inv.bmc.id, "NodeBMC", "", -1]);
-  for (const n of inv.nodes) rows.push([n.id, "Node", "Compute", n.nid]);
+  const described = { state: "On", flag: "OK", enabled: true };
+  const rows = [
+    ...(inv.bmc ? [{ id: inv.bmc.id, type: "NodeBMC", role: "", nid: -1, ...described }] : []),
+    ...inv.nodes.map((n) => ({ id: n.id, type: "Node", role: "Compute", nid: n.nid, ...described })),
+  ];
   const statements: Statement[] = [];
-  if (rows.length)
-    statements.push(sql`INSERT INTO ${components} (id, type, state, flag, enabled, role, nid)
-      SELECT json_extract(value,'$[0]'), json_extract(value,'$[1]'), 'On', 'OK', 1, json_extract(value,'$[2]'), json_extract(value,'$[3]')
-      FROM json_each(${JSON.stringify(rows)}) WHERE true
-      ON CONFLICT (id) DO UPDATE SET state = 'On', flag = 'OK' WHERE ${components.state} IN ('', 'Empty')`);
+  if (rows.length) statements.push(sql`${componentInsert(rows)} ${reviveComponents}`);
   statements.push(...insertInterfaceStatements(inv.interfaces, interfaces));
-  if (inv.componentEndpoints.length) {
+  if (inv.componentEndpoints.length)
     statements.push(
       sql`DELETE FROM ${componentEndpoints} WHERE ${inList(
         componentEndpoints.id,
-        inv.componentEndpoints.map((c) => c.id),
+        inv.componentEndpoints.map((e) => e.id),
       )}`,
+      componentEndpointInsert(inv.componentEndpoints),
     );
-    for (const ce of inv.componentEndpoints) statements.push(insertComponentEndpoint(ce));
-  }
   return statements;
-}
-
-function insertComponentEndpoint(ce: ComponentEndpointRow): SQL {
-  return sql`INSERT INTO ${componentEndpoints} (id, type, domain, fqdn, redfish_type, redfish_subtype, mac_addr, uuid, odata_id,
-      redfish_endpoint_id, enabled, component_endpoint_type, info)
-    VALUES (${ce.id}, ${ce.type}, ${ce.domain}, ${ce.fqdn}, ${ce.redfishType}, ${ce.redfishSubtype}, ${ce.macAddr}, ${ce.uuid},
-      ${ce.odataId}, ${ce.redfishEndpointId}, ${ce.enabled ? 1 : 0}, ${ce.componentEndpointType}, ${ce.info})`;
 }
 
 /** Creates endpoints (all-or-nothing) with whatever their bodies described. */
@@ -68,7 +70,7 @@ export async function insertRedfishEndpoints(
 ): Promise<void> {
   const statements: Statement[] = [];
   for (const { row, inventory } of items) {
-    statements.push(db.insert(redfishEndpoints).values(row));
+    statements.push(endpointInsert([row]));
     if (inventory) statements.push(...inventoryStatements(inventory, "fail"));
   }
   await runBatch(db, statements);
@@ -89,19 +91,32 @@ export async function updateRedfishEndpoint(db: Db, row: RedfishEndpointRow): Pr
 }
 
 /**
+ * Deletes `table`'s rows that `where` selects, counted in the same batch (D1's `changes` would also
+ * count the rows that go by cascade); the components `described` names are set Empty/OK first.
+ */
+async function deleteDescribing(db: Db, table: SQLiteTable, where: SQL | undefined, described: SQLWrapper): Promise<number> {
+  const [, counted] = await runBatch(db, [
+    db
+      .update(components)
+      .set({ state: "Empty", flag: "OK" })
+      .where(and(inArray(components.id, described), or(ne(components.state, "Empty"), ne(components.flag, "OK")))),
+    sql`SELECT count(*) AS n FROM ${table} ${where ? sql`WHERE ${where}` : sql``}`,
+    db.delete(table).where(where),
+  ]);
+  return Number((counted.results[0] as { n: number }).n);
+}
+
+/**
  * Deletes endpoints as upstream does: the components they described are set Empty/OK (not
  * deleted), their component endpoints go by cascade, interfaces and memberships stay.
  */
 export async function deleteRedfishEndpoints(db: Db, where?: SQL): Promise<number> {
-  const scope = where ? sql`WHERE ${where}` : sql``;
-  const [, counted] = await runBatch(db, [
-    sql`UPDATE ${components} SET state = 'Empty', flag = 'OK'
-        WHERE id IN (SELECT ce.id FROM ${componentEndpoints} ce WHERE ce.redfish_endpoint_id IN (SELECT id FROM ${redfishEndpoints} ${scope}))
-          AND NOT (state = 'Empty' AND flag = 'OK')`,
-    sql`SELECT count(*) AS n FROM ${redfishEndpoints} ${scope}`,
-    sql`DELETE FROM ${redfishEndpoints} ${scope}`,
-  ]);
-  return Number((counted.results[0] as { n: number }).n);
+  const endpoints = qb.select({ id: redfishEndpoints.id }).from(redfishEndpoints).where(where);
+  const described = qb
+    .select({ id: componentEndpoints.id })
+    .from(componentEndpoints)
+    .where(inArray(componentEndpoints.redfishEndpointId, endpoints));
+  return deleteDescribing(db, redfishEndpoints, where, described);
 }
 
 // --- component endpoints ------------------------------------------------------------------------
@@ -123,13 +138,7 @@ export async function listComponentEndpoints(db: Db, f: ComponentEndpointFilter 
     .all();
 }
 
+/** Deletes component endpoints; the components they described are set Empty/OK. */
 export async function deleteComponentEndpoints(db: Db, where?: SQL): Promise<number> {
-  const scope = where ? sql`WHERE ${where}` : sql``;
-  const [, counted] = await runBatch(db, [
-    sql`UPDATE ${components} SET state = 'Empty', flag = 'OK'
-        WHERE id IN (SELECT id FROM ${componentEndpoints} ${scope}) AND NOT (state = 'Empty' AND flag = 'OK')`,
-    sql`SELECT count(*) AS n FROM ${componentEndpoints} ${scope}`,
-    sql`DELETE FROM ${componentEndpoints} ${scope}`,
-  ]);
-  return Number((counted.results[0] as { n: number }).n);
+  return deleteDescribing(db, componentEndpoints, where, qb.select({ id: componentEndpoints.id }).from(componentEndpoints).where(where));
 }
