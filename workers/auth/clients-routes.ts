@@ -2,7 +2,7 @@ import { z } from "zod";
 import { HttpProblem } from "../../shared/problem";
 import { generateSecret, hashSecret } from "../../shared/auth/secret-hash";
 import { op, type RequestScope, type Router, resource } from "../http/route";
-import { json, jsonBody, problems } from "../http/wire";
+import { json, jsonBody, problems, refuse } from "../http/wire";
 import { forgetClient } from "./client-status";
 import { type ClientRow, findClient, insertClient, listClients, revokeClient } from "./clients-store";
 import { ALL_SCOPES, canonicalScope, isScope, scopeList } from "./scopes";
@@ -83,10 +83,7 @@ const SCOPE_REQUIRED = `scope is required: a space-separated string or an array 
 const NewClient = z
   .record(z.string(), z.unknown(), { error: `the body must be a JSON object like ${NEW_CLIENT_EXAMPLE}` })
   .transform((body, ctx) => {
-    const fail = (message: string) => {
-      ctx.addIssue({ code: "custom", message });
-      return z.NEVER;
-    };
+    const fail = (message: string) => refuse(ctx, message, body);
     const clientId = body.client_id === undefined ? crypto.randomUUID() : body.client_id;
     if (typeof clientId !== "string" || !CLIENT_ID.test(clientId))
       return fail("client_id must be 1-64 characters of letters, digits and . _ ~ -, starting with a letter or digit");

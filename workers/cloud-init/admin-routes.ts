@@ -3,7 +3,7 @@ import { HttpProblem } from "../../shared/problem";
 import type { InstanceInfo } from "../boot/types";
 import { isUniqueViolation } from "../db";
 import { op, type Router, resource } from "../http/route";
-import { empty, json, jsonBody, problems } from "../http/wire";
+import { checked, empty, json, jsonBody, problems } from "../http/wire";
 import { derivedInstanceId } from "./metadata";
 import {
   type CloudInitGroup,
@@ -24,19 +24,7 @@ import {
 import * as store from "./store";
 
 /** A path parameter checked by a function that throws upstream's answer. */
-const checkedParam = (description: string, check: (raw: string) => string) =>
-  z
-    .string()
-    .meta({ description })
-    .transform((raw, ctx) => {
-      try {
-        return check(raw);
-      } catch (err) {
-        if (!(err instanceof HttpProblem)) throw err;
-        ctx.addIssue({ code: "custom", message: err.detail ?? "", params: { status: err.status } });
-        return z.NEVER;
-      }
-    });
+const checkedParam = (description: string, check: (raw: string) => string) => z.string().meta({ description }).transform(checked(check));
 
 /** A group to read or delete: a name no group can have is simply not found. */
 const ExistingGroup = z.object({

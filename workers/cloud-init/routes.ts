@@ -8,7 +8,7 @@ import type { BootEnv } from "../env";
 import { recordBootEvent } from "../history/recorder";
 import { clientAddress } from "../http/client-ip";
 import { op, type RequestScope, type Router, resource, router } from "../http/route";
-import { json, problems, text } from "../http/wire";
+import { checked, json, problems, refuse, text } from "../http/wire";
 import { registerAdminRoutes } from "./admin-routes";
 import { includeBase, instanceIdOf, renderMetaData, renderVendorData, USER_DATA } from "./metadata";
 import { decodeBase64, GROUP_NAME_RE, nodeId } from "./model";
@@ -41,25 +41,11 @@ const GroupFile = z.object({
     .meta({ description: "an SMD group label" })
     .transform((raw, ctx) => {
       const name = raw.toLowerCase();
-      if (GROUP_NAME_RE.test(name)) return name;
-      ctx.addIssue({ code: "custom", message: `no group '${name}': not a valid group name`, params: { status: 404 } });
-      return z.NEVER;
+      return GROUP_NAME_RE.test(name) ? name : refuse(ctx, `no group '${name}': not a valid group name`, raw, 404);
     }),
 });
 
-const NodeId = z.object({
-  id: z
-    .string()
-    .meta({ description: "the node's xname" })
-    .transform((raw, ctx) => {
-      try {
-        return nodeId(raw);
-      } catch (err) {
-        ctx.addIssue({ code: "custom", message: (err as HttpProblem).detail ?? String(err) });
-        return z.NEVER;
-      }
-    }),
-});
+const NodeId = z.object({ id: z.string().meta({ description: "the node's xname" }).transform(checked(nodeId)) });
 
 function registerNodeRoutes(app: Router) {
   const doc = (summary: string, what: string) => ({

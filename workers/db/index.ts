@@ -1,6 +1,6 @@
-import { type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { getTableColumns, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { SQLiteAsyncDialect, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import { SQLiteAsyncDialect, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import * as schema from "./schema";
 
 export type Db = ReturnType<typeof database>;
@@ -25,14 +25,30 @@ export function database(d1: D1Database) {
 const dialect = new SQLiteAsyncDialect();
 
 /**
- * Columns by their bare names, for the column lists of INSERT and ON CONFLICT, which take no table
- * prefix (`${table.column}` renders `"table"."column"`).
+ * A column by its bare name, where SQLite wants no table prefix: INSERT column lists, ON CONFLICT
+ * targets, SET and `excluded.` (`${table.column}` renders `"table"."column"`).
  */
-export function columnNames(...columns: Array<{ name: string }>): SQL {
-  return sql.join(
-    columns.map((c) => sql.identifier(c.name)),
-    sql`, `,
-  );
+export const bare = (column: SQLiteColumn) => sql.identifier(column.name);
+
+/** Columns by their bare names, comma-separated (see bare). */
+export function columnNames(...columns: SQLiteColumn[]): SQL {
+  return sql.join(columns.map(bare), sql`, `);
+}
+
+/**
+ * `INSERT INTO table (columns) SELECT …` of records bound as one JSON parameter, each record's
+ * values of `keys` (the table's column keys) in that order: any number of rows in one statement,
+ * under D1's limit of 100 bound parameters. Made once per table and keys, so an import's thousands
+ * of statements cost little to build. The statement ends with `WHERE true`, so an upsert clause
+ * may follow (SQLite would read its ON as a join's).
+ */
+export function jsonRowsInsert<T extends SQLiteTable, K extends keyof T["_"]["columns"] & string>(table: T, keys: readonly K[]) {
+  const columns = getTableColumns(table);
+  const names = columnNames(...keys.map((k) => columns[k] as SQLiteColumn));
+  const values = sql.raw(keys.map((_, i) => `json_extract(value, '$[${i}]')`).join(", "));
+  const head = sql`INSERT INTO ${table} (${names}) SELECT ${values}`;
+  return (records: ReadonlyArray<Record<K, unknown>>): SQL =>
+    sql`${head} FROM json_each(${JSON.stringify(records.map((r) => keys.map((k) => r[k])))}) WHERE true`;
 }
 
 /** Anything drizzle can render to SQL: a `sql` template or a query builder. */

@@ -5,7 +5,7 @@ import { normalizeMac } from "../../shared/mac";
 import { HttpProblem } from "../../shared/problem";
 import { parseXname } from "../../shared/xname";
 import { op, type Router, resource } from "../http/route";
-import { goInt, goObject, json, jsonBody, opt, problems, queryFlag } from "../http/wire";
+import { goInt, goObject, json, jsonBody, opt, problems, queryFlag, refuse } from "../http/wire";
 import { type BootEvent, eventJson, latestJson } from "./model";
 import { recordBootEvents, settleBootEvents } from "./recorder";
 import * as store from "./store";
@@ -18,11 +18,7 @@ const list = z.array(z.string()).transform((vs) => vs.flatMap((v) => v.split(","
 const number = (name: string) =>
   z.string().transform((raw, ctx) => {
     const n = Number(raw);
-    if (!Number.isFinite(n)) {
-      ctx.addIssue({ code: "custom", message: `${name} must be a number` });
-      return z.NEVER;
-    }
-    return n;
+    return Number.isFinite(n) ? n : refuse(ctx, `${name} must be a number`, raw);
   });
 
 const HistoryQuery = z
@@ -39,8 +35,7 @@ const HistoryQuery = z
       .transform((raw, ctx) => {
         const limit = raw === undefined ? 10_000 : Number(raw);
         if (Number.isInteger(limit) && limit >= 1 && limit <= 100_000) return limit;
-        ctx.addIssue({ code: "custom", message: "limit must be an integer from 1 to 100000" });
-        return z.NEVER;
+        return refuse(ctx, "limit must be an integer from 1 to 100000", raw);
       }),
     history: queryFlag.optional().meta({ description: "the event log, oldest first, instead of the latest per node and step" }),
   })

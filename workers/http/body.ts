@@ -30,7 +30,3 @@ async function readText(req: Request): Promise<string> {
     throw new HttpProblem(400, "could not read request body");
   }
 }
-
-// Transitional, for the SMD routes until they are described by schemas (workers/http/route.ts).
-export const readJson = (req: Request) => readBody(req, { required: true });
-export const readOptionalJson = (req: Request) => readBody(req, { required: false });

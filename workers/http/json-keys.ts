@@ -26,22 +26,6 @@ export function canonicalKeys<K extends string>(obj: unknown, names: readonly K[
   return out;
 }
 
-/** Reads one key case-insensitively (exact spelling preferred). */
-export function getKey(obj: unknown, name: string): unknown {
-  if (!isPlainObject(obj)) return undefined;
-  if (Object.hasOwn(obj, name)) return obj[name];
-  const lower = name.toLowerCase();
-  let found: unknown;
-  for (const [k, v] of Object.entries(obj)) if (k.toLowerCase() === lower) found = v;
-  return found;
-}
-
-export function hasKey(obj: unknown, name: string): boolean {
-  if (!isPlainObject(obj)) return false;
-  const lower = name.toLowerCase();
-  return Object.keys(obj).some((k) => k.toLowerCase() === lower);
-}
-
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }

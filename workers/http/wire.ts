@@ -1,5 +1,5 @@
 import { type ZodRawShape, type ZodType, z } from "zod";
-import { PROBLEM_CONTENT_TYPE, STATUS_TITLES } from "../../shared/problem";
+import { HttpProblem, PROBLEM_CONTENT_TYPE, STATUS_TITLES } from "../../shared/problem";
 import { canonicalKeys, isPlainObject } from "./json-keys";
 
 /**
@@ -36,6 +36,56 @@ export function wrongType(ctx: z.RefinementCtx, expected: string, input: unknown
   ctx.addIssue({ code: "custom", message: `expected ${expected}`, input, params: { decode: true } });
   return z.NEVER;
 }
+
+/** Refuses a value with the route's own wording (a 400, or `status`): workers/http/route.ts problemOf uses it as is. */
+export function refuse(ctx: z.RefinementCtx, message: string, input?: unknown, status?: number): typeof z.NEVER {
+  ctx.addIssue({ code: "custom", message, input, ...(status ? { params: { status } } : {}) });
+  return z.NEVER;
+}
+
+/**
+ * A transform by a domain function that throws upstream's answer (an HttpProblem): its detail
+ * and status become the request's problem.
+ */
+export function checked<I, O>(parse: (input: I) => O) {
+  return (input: I, ctx: z.RefinementCtx): O => {
+    try {
+      return parse(input);
+    } catch (err) {
+      if (!(err instanceof HttpProblem)) throw err;
+      return refuse(ctx, err.detail ?? "", input, err.status);
+    }
+  };
+}
+
+/**
+ * `schema`, after a check of the raw value that comes first: its problem is reported before
+ * anything `schema` finds (upstream checks some things before decoding the rest). Documented as
+ * `schema`.
+ */
+export function checkedFirst<T extends ZodType>(check: (raw: unknown) => HttpProblem | undefined, schema: T) {
+  return z.preprocess((raw, ctx) => {
+    const problem = check(raw);
+    if (problem) refuse(ctx, problem.detail ?? "", raw, problem.status);
+    return raw;
+  }, schema);
+}
+
+/** A JSON object, or a 400 worded `detail` (routes where upstream words it without the value). */
+export const objectOr = <T extends ZodType>(detail: string, schema: T) =>
+  checkedFirst((raw) => (isPlainObject(raw) ? undefined : new HttpProblem(400, detail)), schema);
+
+/** Every value of a repeated query parameter through `parse`; undefined refuses the value with `message`. */
+export const each = (parse: (v: string) => string | undefined, message: string) =>
+  z.array(z.string()).transform((values, ctx) => {
+    const out: string[] = [];
+    for (const v of values) {
+      const parsed = parse(v);
+      if (parsed === undefined) return refuse(ctx, message, v);
+      out.push(parsed);
+    }
+    return out;
+  });
 
 /** Go's json.Number into an int: a JSON integer, or a string holding one. */
 export const goInt = z

@@ -9,7 +9,7 @@ import { recordBootEvent } from "../../history/recorder";
 import { clientAddress } from "../../http/client-ip";
 import { parseGoInt } from "../../http/query";
 import { op, type RequestScope, type Router, resource } from "../../http/route";
-import { problems, text } from "../../http/wire";
+import { problems, refuse, text } from "../../http/wire";
 import { type BootRequest, decideBootscript, type ScriptSettings } from "./script";
 
 /** One value of a parameter (empty values count as absent); upstream concatenates repeats, which only ever makes garbage. */
@@ -18,7 +18,7 @@ const single = (name: string) =>
     .array(z.string())
     .transform((values, ctx) => {
       const given = values.filter((v) => v !== "");
-      if (given.length > 1) ctx.addIssue({ code: "custom", message: `Bad Request: give one ${name}= value, not ${given.length}` });
+      if (given.length > 1) return refuse(ctx, `Bad Request: give one ${name}= value, not ${given.length}`, values);
       return given[0] ?? "";
     })
     .optional()
@@ -45,16 +45,16 @@ export const BootscriptQuery = z
     const nid = parseGoInt(q.nid ?? "") ?? -1;
     if (q.mac) {
       const r = parseMac(q.mac);
-      if (!r.ok) return invalid(ctx, `Bad Request: invalid MAC address format: ${q.mac}`);
+      if (!r.ok) return refuse(ctx, `Bad Request: invalid MAC address format: ${q.mac}`);
       key = { mac: r.mac };
     } else if (q.name) {
       const x = parseXname(q.name);
-      if (!x) return invalid(ctx, `Bad Request: invalid xname: ${q.name}`);
+      if (!x) return refuse(ctx, `Bad Request: invalid xname: ${q.name}`);
       key = { name: x.id };
     } else if (nid >= 0) {
       key = { nid };
     } else {
-      return invalid(ctx, "Need a mac=, name=, or nid= parameter");
+      return refuse(ctx, "Need a mac=, name=, or nid= parameter");
     }
     const json = q.json ?? "";
     return {
@@ -69,11 +69,6 @@ export const BootscriptQuery = z
       json: /^(true|yes)$/i.test(json) || (parseGoInt(json) ?? 0) !== 0,
     };
   });
-
-function invalid(ctx: z.RefinementCtx, message: string): typeof z.NEVER {
-  ctx.addIssue({ code: "custom", message });
-  return z.NEVER;
-}
 
 /** What a fetch produces: its answer and what the boot history records of it. */
 interface Answer {

@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { HttpProblem } from "../../../shared/problem";
 import { canonicalHmsType, parseXname } from "../../../shared/xname";
-import { queryFlag } from "../../http/wire";
+import { checked, queryFlag } from "../../http/wire";
 import { canonicalValue, type HmsValueKind } from "../hms-values";
 import { parseTerms as terms, type Terms } from "../terms";
-import { checked, type Projection } from "./model";
+import { type Projection } from "./model";
 
 /**
  * Component filters: the query keys of GET /State/Components, /memberships and

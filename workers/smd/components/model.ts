@@ -3,45 +3,10 @@ import { HttpProblem } from "../../../shared/problem";
 import { bogusNid, parseXname } from "../../../shared/xname";
 import type { components } from "../../db/schema";
 import { isPlainObject } from "../../http/json-keys";
-import { goInt, goObject, opt, wrongType } from "../../http/wire";
+import { checked, goInt, goObject, opt, wrongType } from "../../http/wire";
 import { canonicalValue, type HmsValueKind } from "../hms-values";
 
 export type ComponentRow = typeof components.$inferSelect;
-
-// ----------------------------------------------------------------------------- schema helpers
-
-/**
- * A transform by a domain function that throws upstream's answer (an HttpProblem): its detail
- * and status become the request's problem (workers/http/route.ts problemOf).
- */
-export function checked<I, O>(parse: (input: I) => O) {
-  return (input: I, ctx: z.RefinementCtx): O => {
-    try {
-      return parse(input);
-    } catch (err) {
-      if (!(err instanceof HttpProblem)) throw err;
-      ctx.addIssue({ code: "custom", message: err.detail ?? "", params: { status: err.status }, input });
-      return z.NEVER;
-    }
-  };
-}
-
-/**
- * `schema`, after a check of the raw value that comes first: its problem is reported before
- * anything `schema` finds (upstream checks some things before decoding the rest). Documented as
- * `schema`.
- */
-export function checkedFirst<T extends z.ZodType>(check: (raw: unknown) => HttpProblem | undefined, schema: T) {
-  return z.preprocess((raw, ctx) => {
-    const problem = check(raw);
-    if (problem) ctx.addIssue({ code: "custom", message: problem.detail ?? "", params: { status: problem.status }, input: raw });
-    return raw;
-  }, schema);
-}
-
-/** A JSON object, or a 400 worded `detail` (routes where upstream words it without the value). */
-export const objectOr = <T extends z.ZodType>(detail: string, schema: T) =>
-  checkedFirst((raw) => (isPlainObject(raw) ? undefined : new HttpProblem(400, detail)), schema);
 
 // ----------------------------------------------------------------------------- wire form
 

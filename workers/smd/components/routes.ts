@@ -7,7 +7,7 @@ import { components } from "../../db/schema";
 import { canonicalKeys, isPlainObject } from "../../http/json-keys";
 import { deletedCount, noContent } from "../../http/responses";
 import { op, type Router, resource } from "../../http/route";
-import { empty, goInt, goObject, json, jsonBody, opt, problems } from "../../http/wire";
+import { checked, checkedFirst, empty, goInt, goObject, json, jsonBody, objectOr, opt, problems } from "../../http/wire";
 import { canonicalValue, VALID_START_STATES } from "../hms-values";
 import { type ComponentFilter, ComponentFilterQuery, componentFilter, componentFilterFields } from "./filter";
 import {
@@ -15,10 +15,7 @@ import {
   type ComponentInput,
   type ComponentRow,
   applyNodeDefaults,
-  checked,
-  checkedFirst,
   componentInput,
-  objectOr,
   parseComponentInput,
   projectComponent,
 } from "./model";

@@ -1,5 +1,17 @@
 import { and, asc, eq, gte, lte, or, type SQL, sql } from "drizzle-orm";
-import { changes, chunks, countAndDelete, type Db, idsInChunks, inList, notInList, runBatch, type Statement } from "../../db";
+import {
+  bare,
+  changes,
+  chunks,
+  countAndDelete,
+  type Db,
+  idsInChunks,
+  inList,
+  jsonRowsInsert,
+  notInList,
+  runBatch,
+  type Statement,
+} from "../../db";
 import { components, groupMembers, nodeMaps, partitionMembers } from "../../db/schema";
 import type { SQLiteColumn, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { termsWhere } from "../terms";
@@ -96,50 +108,27 @@ export async function loadNodeMaps(db: Db, ids: string[]): Promise<Map<string, N
   return new Map(rows.map((r) => [r.id, { nid: r.nid, role: r.role, subRole: r.subRole }]));
 }
 
-/** The columns of rowTuple's tuples, in its order. */
-const COLUMNS = [
-  components.id,
-  components.type,
-  components.state,
-  components.flag,
-  components.enabled,
-  components.softwareStatus,
-  components.role,
-  components.subRole,
-  components.nid,
-  components.subtype,
-  components.netType,
-  components.arch,
-  components.class,
-  components.reservationDisabled,
-  components.locked,
-];
+/** Every column of a component, as a bulk insert writes it. */
+const insertComponents = jsonRowsInsert(components, [
+  "id",
+  "type",
+  "state",
+  "flag",
+  "enabled",
+  "softwareStatus",
+  "role",
+  "subRole",
+  "nid",
+  "subtype",
+  "netType",
+  "arch",
+  "class",
+  "reservationDisabled",
+  "locked",
+]);
 
 /** Upstream's POST with force overwrites these of an existing component, and nothing else. */
 const FORCED = [components.state, components.flag, components.subtype, components.netType, components.arch, components.class];
-
-/** A column's bare name, where SQLite wants no table prefix (INSERT column lists, SET, excluded.). */
-const name = (column: SQLiteColumn) => sql.identifier(column.name);
-
-function rowTuple(r: ComponentRow): unknown[] {
-  return [
-    r.id,
-    r.type,
-    r.state,
-    r.flag,
-    r.enabled ? 1 : 0,
-    r.softwareStatus,
-    r.role,
-    r.subRole,
-    r.nid,
-    r.subtype,
-    r.netType,
-    r.arch,
-    r.class,
-    r.reservationDisabled ? 1 : 0,
-    r.locked ? 1 : 0,
-  ];
-}
 
 /**
  * Upsert statements for many components, ROWS_PER_STATEMENT rows each (one JSON parameter per
@@ -150,22 +139,15 @@ function rowTuple(r: ComponentRow): unknown[] {
  * The caller runs them in one db.batch so the request is all-or-nothing.
  */
 export function upsertComponentStatements(rows: ComponentRow[], mode: "keep" | "force"): Statement[] {
-  const cols = sql.join(COLUMNS.map(name), sql`, `);
-  const select = sql.join(
-    COLUMNS.map((_, i) => sql.raw(`json_extract(value, '$[${i}]')`)),
-    sql`, `,
-  );
   const conflict =
     mode === "keep"
       ? sql`DO NOTHING`
       : sql`DO UPDATE SET ${sql.join(
-          FORCED.map((c) => sql`${name(c)} = excluded.${name(c)}`),
+          FORCED.map((c) => sql`${bare(c)} = excluded.${bare(c)}`),
           sql`, `,
         )}`;
-  return chunks(rows).map(
-    (chunk) =>
-      sql`INSERT INTO ${components} (${cols}) SELECT ${select} FROM json_each(${JSON.stringify(chunk.map(rowTuple))}) WHERE true ON CONFLICT (${name(components.id)}) ${conflict}`,
-  );
+  // JSON true/false land as SQLite's 1/0 (json_extract), as the boolean columns store them.
+  return chunks(rows).map((chunk) => sql`${insertComponents(chunk)} ON CONFLICT (${bare(components.id)}) ${conflict}`);
 }
 
 export async function deleteComponent(db: Db, id: string): Promise<number> {

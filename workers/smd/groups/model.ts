@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
-import { goObject, opt } from "../../http/wire";
-import { checked } from "../components/model";
+import { checked, goObject, opt } from "../../http/wire";
 
 /** Group labels, tags and exclusive-group names: lower-cased, letters, digits and `-:._`. */
 export const LABEL_RE = /^[-a-z0-9:._]+$/;

@@ -6,9 +6,9 @@ import { type Db, isForeignKeyViolation, isUniqueViolation } from "../../db";
 import { components } from "../../db/schema";
 import { createdList, deletedCount, noContent } from "../../http/responses";
 import { op, type Router, resource } from "../../http/route";
-import { empty, goObject, json, jsonBody, opt, problems } from "../../http/wire";
+import { checked, empty, goObject, json, jsonBody, opt, problems } from "../../http/wire";
 import { ComponentFilterQuery } from "../components/filter";
-import { checked } from "../components/model";
+
 import { filterWhere } from "../components/store";
 import { Group, groupJson, LABEL_RE, PARTITION_RE, Partition, partitionJson, patchInput } from "./model";
 import * as store from "./store";

@@ -1,18 +1,15 @@
 import { and, asc, eq, type SQL, sql } from "drizzle-orm";
-import { changes, chunks, type Db, idsInChunks, inList, runBatch, type Statement } from "../../db";
+import { bare, changes, chunks, type Db, idsInChunks, inList, runBatch, type Statement } from "../../db";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { components, groupMembers, groups, partitionMembers, partitions } from "../../db/schema";
 import type { GroupRecord, PartitionRecord } from "./model";
-
-/** A column's bare name, where SQLite wants no table prefix (INSERT column lists). */
-const name = (column: SQLiteColumn) => sql.identifier(column.name);
 
 /**
  * `table.column` spelt out: drizzle leaves columns of a one-table select unqualified, which a
  * correlated subquery would resolve against its own tables. `m` and `p` name the membership
  * tables inside those subqueries.
  */
-const qualified = (table: string, column: SQLiteColumn) => sql`${sql.identifier(table)}.${name(column)}`;
+const qualified = (table: string, column: SQLiteColumn) => sql`${sql.identifier(table)}.${bare(column)}`;
 const m = {
   table: sql`${groupMembers} m`,
   componentId: qualified("m", groupMembers.componentId),
@@ -94,9 +91,9 @@ function memberInserts(table: "group" | "partition", key: string, ids: string[])
   if (ids.length === 0) return [];
   return chunks(ids).map((chunk) =>
     table === "group"
-      ? sql`INSERT OR IGNORE INTO ${groupMembers} (${name(groupMembers.groupLabel)}, ${name(groupMembers.componentId)})
+      ? sql`INSERT OR IGNORE INTO ${groupMembers} (${bare(groupMembers.groupLabel)}, ${bare(groupMembers.componentId)})
           SELECT ${key}, value FROM json_each(${JSON.stringify(chunk)})`
-      : sql`INSERT INTO ${partitionMembers} (${name(partitionMembers.partitionName)}, ${name(partitionMembers.componentId)})
+      : sql`INSERT INTO ${partitionMembers} (${bare(partitionMembers.partitionName)}, ${bare(partitionMembers.componentId)})
           SELECT ${key}, value FROM json_each(${JSON.stringify(chunk)})`,
   );
 }

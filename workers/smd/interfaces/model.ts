@@ -2,7 +2,7 @@ import { z } from "zod";
 import { canonicalIp } from "../../../shared/ip";
 import { parseMac } from "../../../shared/mac";
 import { parseXname } from "../../../shared/xname";
-import { goObject, opt } from "../../http/wire";
+import { goObject, opt, refuse } from "../../http/wire";
 
 /**
  * EthernetInterfaces as SMD's clients write and read them (CompEthInterfaceV2), and as this
@@ -26,24 +26,6 @@ export interface InterfaceRecord {
   lastUpdate: string;
   ips: Array<{ ip: string; network: string }>;
 }
-
-/** Refuses a value with upstream's wording (a 400, or `status`). */
-export function refuse(ctx: z.RefinementCtx, message: string, input: unknown, status?: number): typeof z.NEVER {
-  ctx.addIssue({ code: "custom", message, input, ...(status ? { params: { status } } : {}) });
-  return z.NEVER;
-}
-
-/** Every value of a repeated query parameter through `parse`; undefined refuses the value with `message`. */
-export const each = (parse: (v: string) => string | undefined, message: string) =>
-  z.array(z.string()).transform((values, ctx) => {
-    const out: string[] = [];
-    for (const v of values) {
-      const parsed = parse(v);
-      if (parsed === undefined) return refuse(ctx, message, v);
-      out.push(parsed);
-    }
-    return out;
-  });
 
 /**
  * An IP address of an interface: an IP literal, in its one stored spelling. Upstream's message

@@ -5,11 +5,10 @@ import { canonicalHmsType, parseXname } from "../../../shared/xname";
 import { type Db, isUniqueViolation } from "../../db";
 import { createdOne, deletedCount } from "../../http/responses";
 import { op, type Router, resource } from "../../http/route";
-import { json, jsonBody, problems } from "../../http/wire";
+import { each, json, jsonBody, problems, refuse } from "../../http/wire";
 import {
   EthernetInterface,
   EthernetInterfacePatch,
-  each,
   type InterfaceRecord,
   IPAddressMapping,
   IPAddressPatch,
@@ -18,7 +17,6 @@ import {
   ipJson,
   ipList,
   parseRfc3339,
-  refuse,
   storedIp,
   storedTimestamp,
 } from "./model";

@@ -1,6 +1,6 @@
-import { and, asc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
-import { QueryBuilder, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
-import { changes, countAndDelete, type Db, inList, runBatch, type Statement } from "../../db";
+import { and, asc, eq, type SQL, sql } from "drizzle-orm";
+import { QueryBuilder } from "drizzle-orm/sqlite-core";
+import { changes, countAndDelete, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { ethernetInterfaces, ethernetInterfaceIps as ips } from "../../db/schema";
 import type { InterfaceRecord } from "./model";
 
@@ -16,28 +16,6 @@ export interface InterfaceFilter {
 }
 
 const qb = new QueryBuilder();
-
-/** A column's bare name, where SQLite wants no table before it: INSERT's column list, upsert's SET. */
-export const bare = (column: SQLiteColumn) => sql.identifier(column.name);
-
-/**
- * `INSERT INTO table (columns) SELECT …` of records bound as one JSON parameter, each record's
- * values of `keys` (the table's column keys) in that order: any number of rows in one statement,
- * under D1's limit of 100 bound parameters. Made once per table and keys, so a discovery import's
- * thousands of statements cost little to build. The statement ends with `WHERE true`, so an upsert
- * clause may follow (SQLite would read its ON as a join's).
- */
-export function jsonRowsInsert<T extends SQLiteTable, K extends keyof T["_"]["columns"] & string>(table: T, keys: readonly K[]) {
-  const columns = getTableColumns(table);
-  const names = sql.join(
-    keys.map((k) => bare(columns[k])),
-    sql`, `,
-  );
-  const values = sql.raw(keys.map((_, i) => `json_extract(value, '$[${i}]')`).join(", "));
-  const head = sql`INSERT INTO ${table} (${names}) SELECT ${values}`;
-  return (records: ReadonlyArray<Record<K, unknown>>): SQL =>
-    sql`${head} FROM json_each(${JSON.stringify(records.map((r) => keys.map((k) => r[k])))}) WHERE true`;
-}
 
 /** The IP list of each interface, in order, as one JSON column: the whole list is one query. */
 const orderedIps = qb

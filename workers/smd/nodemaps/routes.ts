@@ -6,8 +6,8 @@ import { changes, countAndDelete, isUniqueViolation, runBatch } from "../../db";
 import { nodeMaps } from "../../db/schema";
 import { deletedCount, noContent } from "../../http/responses";
 import { op, type Router, resource } from "../../http/route";
-import { empty, goInt, goObject, json, jsonBody, opt, problems } from "../../http/wire";
-import { checked, checkedFirst } from "../components/model";
+import { checked, checkedFirst, empty, goInt, goObject, json, jsonBody, opt, problems } from "../../http/wire";
+
 import { canonicalValue } from "../hms-values";
 
 /**

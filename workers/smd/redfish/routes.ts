@@ -6,8 +6,8 @@ import { isUniqueViolation } from "../../db";
 import { componentEndpoints, ethernetInterfaces, redfishEndpoints } from "../../db/schema";
 import { createdList, deletedCount } from "../../http/responses";
 import { op, type Router, resource } from "../../http/route";
-import { empty, json, jsonBody, problems } from "../../http/wire";
-import { each, refuse, storedTimestamp } from "../interfaces/model";
+import { each, empty, json, jsonBody, problems, refuse } from "../../http/wire";
+import { storedTimestamp } from "../interfaces/model";
 import { parseTerms } from "../terms";
 import {
   ComponentEndpoint,

@@ -1,8 +1,8 @@
 import { and, asc, eq, getTableColumns, inArray, ne, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { QueryBuilder, type SQLiteTable } from "drizzle-orm/sqlite-core";
-import { type Db, inList, runBatch, type Statement } from "../../db";
+import { bare, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { componentEndpoints, components, redfishEndpoints } from "../../db/schema";
-import { bare, insertInterfaceStatements, jsonRowsInsert } from "../interfaces/store";
+import { insertInterfaceStatements } from "../interfaces/store";
 import { type Terms, termsWhere } from "../terms";
 import type { RedfishEndpointRow } from "./model";
 import type { DiscoveredInventory } from "./parser";
