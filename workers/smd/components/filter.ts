@@ -4,7 +4,7 @@ import { canonicalHmsType, parseXname } from "../../../shared/xname";
 import { checked, queryFlag } from "../../http/wire";
 import { canonicalValue, type HmsValueKind } from "../hms-values";
 import { parseTerms as terms, type Terms } from "../terms";
-import { type Projection } from "./model";
+import type { Projection } from "./model";
 
 /**
  * Component filters: the query keys of GET /State/Components, /memberships and
