@@ -13,7 +13,7 @@ import {
   type Statement,
 } from "../../db";
 import { components, groupMembers, nodeMaps, partitionMembers } from "../../db/schema";
-import type { SQLiteColumn, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
+import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { termsWhere } from "../terms";
 import type { ComponentFilter } from "./filter";
 import type { ComponentRow, NodeMapDefaults } from "./model";
