@@ -2,7 +2,7 @@ import { z } from "zod";
 import { HttpProblem } from "../../../shared/problem";
 import { bogusNid, parseXname } from "../../../shared/xname";
 import type { components } from "../../db/schema";
-import { checked, goInt, goObject, opt, } from "../../http/wire";
+import { checked, goInt, goObject, opt } from "../../http/wire";
 import { canonicalValue, type HmsValueKind } from "../hms-values";
 
 export type ComponentRow = typeof components.$inferSelect;
