@@ -1,3 +1,5 @@
+import { isObject } from "../io/json";
+
 /**
  * Reads a JWT's claims WITHOUT verifying it: the CLI only needs to know when a token expires and
  * what it grants; the API verifies signatures. Not a JWT → undefined (sent as is: an opaque token
@@ -17,8 +19,9 @@ export function readClaims(token: string): TokenClaims | undefined {
   const parts = token.split(".");
   if (parts.length !== 3) return undefined;
   try {
-    const payload = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
-    if (!payload || typeof payload !== "object") return undefined;
+    const payload: unknown = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
+    // A claims set is a JSON object (RFC 7519, section 4).
+    if (!isObject(payload)) return undefined;
     const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
     const scopes = Array.isArray(payload.scp)
       ? payload.scp.map(String)

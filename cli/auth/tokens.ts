@@ -6,6 +6,7 @@ import type { TlsOptions } from "../../shared/api-client/http";
 import type { Bearer, TokenSource } from "../../shared/api-client/tokens";
 import { writeAtomic } from "../config/files";
 import { AuthError } from "../errors";
+import { isObject } from "../io/json";
 import { log } from "../log";
 import { nowSeconds, readClaims, refreshMargin } from "./jwt";
 
@@ -159,7 +160,8 @@ export class TokenProvider implements TokenSource {
   private readCached(cred: Credential): string | undefined {
     const file = this.cacheFile(cred);
     try {
-      const entry = JSON.parse(readFileSync(file, "utf8"));
+      const entry: unknown = JSON.parse(readFileSync(file, "utf8"));
+      if (!isObject(entry)) return undefined;
       if (entry.client_id !== cred.clientId || entry.token_url !== cred.tokenUrl || typeof entry.access_token !== "string")
         return undefined;
       // A secret changed since (ochami auth login again) makes cached tokens of the old one suspect.

@@ -4,10 +4,22 @@ import { Command, Option } from "commander";
 import { requestClientToken } from "../../shared/api-client/grant";
 import { nowSeconds, readClaims } from "../auth/jwt";
 import { credentialSecret, readSecret, TokenProvider } from "../auth/tokens";
-import { cacheDir, clusterIndex, editConfigFile, expandPath, systemConfigPath, userConfigPath, writeAtomic } from "../config/files";
+import {
+  addCluster,
+  cacheDir,
+  clusterIndex,
+  editConfigFile,
+  expandPath,
+  systemConfigPath,
+  userConfigPath,
+  writeAtomic,
+} from "../config/files";
+import type { GlobalOptions } from "../context";
 import { AuthError, EXIT, UsageError } from "../errors";
 import { readStdin } from "../io/input";
-import { act, confirmed, examples, output, withOutput, type Run } from "./define";
+import { at, type JsonObject } from "../io/json";
+import { listOrOne, type TableSpec } from "../io/output";
+import { act, type ConfirmOptions, confirmed, examples, type OutputOptions, output, type Run, withOutput } from "./define";
 import { enc } from "./payload";
 
 /**
@@ -41,8 +53,14 @@ export function authCommand(): Command {
     .addCommand(clientCommand());
 }
 
+/** `auth --system` and `auth --user`: which configuration file login and logout write. */
+interface FileOptions {
+  system?: boolean;
+  user?: boolean;
+}
+
 function configTarget(run: Run): { file: string; dir: string } {
-  const o = run.cmd.optsWithGlobals();
+  const o = run.cmd.optsWithGlobals<GlobalOptions & FileOptions>();
   const file = o.config ?? (o.system ? systemConfigPath(run.ctx.env) : userConfigPath(run.ctx.env));
   return { file, dir: path.dirname(path.resolve(file)) };
 }
@@ -82,7 +100,7 @@ async function readSecretInput(): Promise<string> {
 }
 
 function loginCommand(): Command {
-  const login = act(
+  const login = act<{ clientId: string; secretFile?: string; scope?: string; tokenUri?: string }>(
     new Command("login")
       .description("store a client credential for the cluster; tokens are then obtained, cached and refreshed automatically")
       .requiredOption("--client-id <id>", "OAuth client id (from `ochami auth client create`)")
@@ -111,12 +129,8 @@ function loginCommand(): Command {
       writeAtomic(secretFile, `${secret}\n`, 0o600);
       editConfigFile(file, (doc) => {
         let i = clusterIndex(doc, cluster.name!);
-        if (i < 0) {
-          // The cluster is defined in another file (e.g. the system one): add an entry to merge over it.
-          if (!doc.get("clusters")) doc.set("clusters", doc.createNode([]));
-          (doc.get("clusters") as any).add(doc.createNode({ name: cluster.name, cluster: {} }));
-          i = clusterIndex(doc, cluster.name!);
-        }
+        // The cluster is defined in another file (e.g. the system one): add an entry to merge over it.
+        if (i < 0) i = addCluster(doc, cluster.name!);
         doc.setIn(["clusters", i, "cluster", "client-id"], o.clientId);
         doc.setIn(["clusters", i, "cluster", "client-secret-file"], secretFile);
         if (o.scope) doc.setIn(["clusters", i, "cluster", "scope"], o.scope);
@@ -179,7 +193,7 @@ function logoutCommand(): Command {
 }
 
 function tokenCommand(): Command {
-  const token = act(
+  const token = act<{ scope?: string }>(
     new Command("token")
       .description("print a valid access token for the cluster (from --token, the token variable, or the stored credential)")
       .option("--scope <scopes>", "ask the stored credential for these scopes instead"),
@@ -207,29 +221,32 @@ function tokenCommand(): Command {
 }
 
 function statusCommand(): Command {
-  const status = act(new Command("status").description("where the token comes from, whom it names, its scopes and expiry"), async (run) => {
-    const cluster = run.ctx.cluster();
-    const provider = run.ctx.tokens();
-    const unnamed = cluster.headNode ? `(the local head node, state ${cluster.headNode.stateDir})` : "(--cluster-uri)";
-    const info: Record<string, unknown> = { cluster: cluster.name ?? unnamed, uri: cluster.config.uri };
-    if (!provider) {
-      info.auth = "disabled (no token is sent)";
-      return output(run, info);
-    }
-    const current = await provider.get();
-    const claims = readClaims(current.token);
-    info.source = current.origin;
-    if (claims) {
-      info.client = claims.client_id ?? claims.sub;
-      info.issuer = claims.iss;
-      info.scopes = claims.scopes.join(" ");
-      if (claims.exp !== undefined) {
-        info.expires = new Date(claims.exp * 1000).toISOString();
-        info.expires_in_s = Math.round(claims.exp - nowSeconds());
+  const status = act<OutputOptions>(
+    new Command("status").description("where the token comes from, whom it names, its scopes and expiry"),
+    async (run) => {
+      const cluster = run.ctx.cluster();
+      const provider = run.ctx.tokens();
+      const unnamed = cluster.headNode ? `(the local head node, state ${cluster.headNode.stateDir})` : "(--cluster-uri)";
+      const info: Record<string, unknown> = { cluster: cluster.name ?? unnamed, uri: cluster.config.uri };
+      if (!provider) {
+        info.auth = "disabled (no token is sent)";
+        return output(run, info);
       }
-    }
-    output(run, info);
-  });
+      const current = await provider.get();
+      const claims = readClaims(current.token);
+      info.source = current.origin;
+      if (claims) {
+        info.client = claims.client_id ?? claims.sub;
+        info.issuer = claims.iss;
+        info.scopes = claims.scopes.join(" ");
+        if (claims.exp !== undefined) {
+          info.expires = new Date(claims.exp * 1000).toISOString();
+          info.expires_in_s = Math.round(claims.exp - nowSeconds());
+        }
+      }
+      output(run, info);
+    },
+  );
   withOutput(status);
   return examples(status, ["ochami auth status", "ochami auth status -F yaml"]);
 }
@@ -241,29 +258,29 @@ function clientCommand(): Command {
     'ochami auth client create ci-runner --scope "smd:read bss:read"',
     "ochami auth client revoke ci-runner-1a2b3c4d",
   ]);
-  const table = {
-    rows: (d: any) => d?.clients ?? (Array.isArray(d) ? d : d?.client_id ? [d] : []),
+  const table: TableSpec = {
+    rows: (d) => listOrOne(at(d, "clients") ?? d, d, "client_id"),
     columns: [
-      { header: "CLIENT_ID", value: (c: any) => c.client_id },
-      { header: "NAME", value: (c: any) => c.client_name },
-      { header: "SCOPE", value: (c: any) => c.scope },
-      { header: "STATUS", value: (c: any) => (c.active ? "active" : `revoked ${c.revoked_at ?? ""}`) },
-      { header: "CREATED", value: (c: any) => c.created_at },
+      { header: "CLIENT_ID", value: (c) => c.client_id },
+      { header: "NAME", value: (c) => c.client_name },
+      { header: "SCOPE", value: (c) => c.scope },
+      { header: "STATUS", value: (c) => (c.active ? "active" : `revoked ${c.revoked_at ?? ""}`) },
+      { header: "CREATED", value: (c) => c.created_at },
     ],
   };
-  const list = act(new Command("list").alias("get").description("all clients"), async (run) =>
+  const list = act<OutputOptions>(new Command("list").alias("get").description("all clients"), async (run) =>
     output(run, await run.ctx.api().json("root", "GET", "/auth/clients"), table),
   );
   withOutput(list);
   examples(list, ["ochami auth client list -F table"]);
-  const create = act(
+  const create = act<OutputOptions & { scope: string; id?: string }, [name: string]>(
     new Command("create")
       .description("create a client; its secret is printed once (store it: ochami auth login --secret-file)")
       .argument("<name>")
       .requiredOption("--scope <scopes>", 'e.g. "smd:read smd:write bss:read bss:write cloud-init:read cloud-init:write"')
       .option("--id <client_id>", "choose the client id"),
     async (run) => {
-      const body: Record<string, unknown> = { client_name: run.args[0], scope: run.opts.scope };
+      const body: JsonObject = { client_name: run.args[0], scope: run.opts.scope };
       if (run.opts.id) body.client_id = run.opts.id;
       output(run, await run.ctx.api().json("root", "POST", "/auth/clients", { body }));
     },
@@ -272,7 +289,7 @@ function clientCommand(): Command {
   examples(create, [
     'ochami auth client create ochami-cli --scope "smd:read smd:write bss:read bss:write cloud-init:read cloud-init:write" -F json-pretty',
   ]);
-  const revoke = act(
+  const revoke = act<OutputOptions & ConfirmOptions, [clientId: string]>(
     new Command("revoke")
       .alias("delete")
       .description("revoke a client: its tokens stop working at once")

@@ -5,9 +5,10 @@ import { asCliError, UsageError } from "../errors";
 import { followHistory } from "../history/follow";
 import { BootLineFormatter } from "../history/timeline";
 import { listOption } from "../io/input";
+import { asList, at } from "../io/json";
 import { render, type TableSpec } from "../io/output";
 import { log } from "../log";
-import { collect, act, examples, output, withOutput, type Run } from "./define";
+import { collect, act, examples, output, withOutput, type OutputOptions, type Run } from "./define";
 import { enc, parseInteger } from "./payload";
 
 /**
@@ -18,7 +19,7 @@ const LATEST_TABLE: TableSpec = {
   columns: [
     { header: "NAME", value: (e) => e.name },
     { header: "ENDPOINT", value: (e) => e.endpoint },
-    { header: "LAST", value: (e) => new Date((e.last_epoch_ms ?? e.last_epoch * 1000) as number).toISOString() },
+    { header: "LAST", value: (e) => new Date(Number(e.last_epoch_ms ?? Number(e.last_epoch) * 1000)).toISOString() },
     { header: "MAC", value: (e) => e.mac },
     { header: "IP", value: (e) => e.ip },
     { header: "DETAIL", value: (e) => e.detail },
@@ -28,7 +29,7 @@ const LATEST_TABLE: TableSpec = {
 const EVENT_TABLE: TableSpec = {
   columns: [
     { header: "ID", value: (e) => e.id },
-    { header: "TIME", value: (e) => new Date(e.epoch_ms).toISOString() },
+    { header: "TIME", value: (e) => new Date(Number(e.epoch_ms)).toISOString() },
     { header: "NAME", value: (e) => e.name },
     { header: "ENDPOINT", value: (e) => e.endpoint },
     { header: "MAC", value: (e) => e.mac },
@@ -42,8 +43,22 @@ const FOLLOW_SINCE = "10m";
 /** How long --follow holds events to print them in time order (see followHistory). */
 const REORDER_MS = 1500;
 
+/** The options of `bss history`. */
+interface HistoryOptions extends OutputOptions {
+  xname?: string[];
+  endpoint?: string[];
+  events?: boolean;
+  afterId?: string;
+  since?: string;
+  limit?: string;
+  follow?: boolean;
+  group?: string[];
+  once?: boolean;
+  interval?: string;
+}
+
 export function historyCommand(): Command {
-  const history = act(
+  const history = act<HistoryOptions>(
     new Command("history")
       .description(
         "boot history: the latest fetch per node and step (DHCP, TFTP, bootscript, kernel, cloud-init...), the event log, or the boot timeline as it happens",
@@ -96,7 +111,7 @@ export function historyCommand(): Command {
 }
 
 /** `--follow`: polls the event log and prints each step once, until Ctrl-C (or at once with --once). */
-async function follow(run: Run, query: Record<string, string[] | string | undefined>): Promise<void> {
+async function follow(run: Run<HistoryOptions>, query: Record<string, string[] | string | undefined>): Promise<void> {
   const o = run.opts;
   const pollMs = parseDuration(o.interval ?? "1s");
   if (!pollMs) throw new UsageError(`--interval must be ${DURATION_HINT}, not '${o.interval}'`);
@@ -118,8 +133,8 @@ async function follow(run: Run, query: Record<string, string[] | string | undefi
   const members = async () => {
     const ids = new Set<string>();
     for (const group of groups) {
-      const got: { ids?: string[] } = await api.json("smd", "GET", `/groups/${enc(group)}/members`);
-      for (const id of got.ids ?? []) ids.add(id.toLowerCase());
+      const got = await api.json<unknown>("smd", "GET", `/groups/${enc(group)}/members`);
+      for (const id of asList(at(got, "ids"))) if (typeof id === "string") ids.add(id.toLowerCase());
     }
     return ids;
   };

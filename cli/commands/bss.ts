@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
+import { asList, type JsonObject, objectsIn } from "../io/json";
 import type { TableSpec } from "../io/output";
 import { historyCommand } from "./bss-history";
 import {
@@ -15,6 +16,9 @@ import {
   withConfirm,
   withData,
   withOutput,
+  type ConfirmOptions,
+  type DataOptions,
+  type OutputOptions,
   type Run,
 } from "./define";
 import { itemsOf, parseInteger } from "./payload";
@@ -35,21 +39,24 @@ export function bssCommand(): Command {
 
   const hosts = new Command("hosts").description("SMD's nodes as BSS sees them (/hosts)");
   examples(hosts, ["ochami bss hosts get -F table"]);
-  const hostsGet = act(withIdentifiers(new Command("get").alias("list").description("nodes BSS knows, or those matching")), async (run) => {
-    const o = run.opts;
-    output(
-      run,
-      await run.ctx.api().json("bss", "GET", "/hosts", {
-        auth: false,
-        query: { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) },
-      }),
-    );
-  });
+  const hostsGet = act<OutputOptions & IdentifierOptions>(
+    withIdentifiers(new Command("get").alias("list").description("nodes BSS knows, or those matching")),
+    async (run) => {
+      const o = run.opts;
+      output(
+        run,
+        await run.ctx.api().json("bss", "GET", "/hosts", {
+          auth: false,
+          query: { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) },
+        }),
+      );
+    },
+  );
   withOutput(hostsGet);
   examples(hostsGet, ["ochami bss hosts get", "ochami bss hosts get -x x1000c1s7b1n0 -F yaml"]);
   hosts.addCommand(hostsGet);
 
-  const dumpstate = act(
+  const dumpstate = act<OutputOptions>(
     new Command("dumpstate").description("all of BSS's state: components and boot parameters (/dumpstate)"),
     async (run) => {
       output(run, await run.ctx.api().json("bss", "GET", "/dumpstate", { auth: false }));
@@ -58,7 +65,7 @@ export function bssCommand(): Command {
   withOutput(dumpstate);
   examples(dumpstate, ["ochami bss dumpstate -F json-pretty"]);
 
-  const status = act(
+  const status = act<OutputOptions & { all?: boolean; storage?: boolean; smd?: boolean }>(
     new Command("status")
       .description("is BSS up? (/service/status)")
       .option("--all", "/service/status/all")
@@ -75,10 +82,12 @@ export function bssCommand(): Command {
 
   const service = new Command("service").description("BSS service information");
   examples(service, ["ochami bss service status", "ochami bss service version"]);
-  const serviceStatus = act(new Command("status").description("/service/status").option("--all", "/service/status/all"), async (run) =>
-    output(run, await run.ctx.api().json("bss", "GET", run.opts.all ? "/service/status/all" : "/service/status", { auth: false })),
+  const serviceStatus = act<OutputOptions & { all?: boolean }>(
+    new Command("status").description("/service/status").option("--all", "/service/status/all"),
+    async (run) =>
+      output(run, await run.ctx.api().json("bss", "GET", run.opts.all ? "/service/status/all" : "/service/status", { auth: false })),
   );
-  const serviceVersion = act(new Command("version").description("/service/version"), async (run) =>
+  const serviceVersion = act<OutputOptions>(new Command("version").description("/service/version"), async (run) =>
     output(run, await run.ctx.api().json("bss", "GET", "/service/version", { auth: false })),
   );
   withOutput(serviceStatus);
@@ -88,6 +97,13 @@ export function bssCommand(): Command {
   service.addCommand(serviceStatus).addCommand(serviceVersion);
 
   return bss.addCommand(boot).addCommand(hosts).addCommand(dumpstate).addCommand(historyCommand()).addCommand(status).addCommand(service);
+}
+
+/** The options withIdentifiers adds. */
+interface IdentifierOptions {
+  xname?: string[];
+  mac?: string[];
+  nid?: string[];
 }
 
 function withIdentifiers(cmd: Command): Command {
@@ -110,13 +126,20 @@ const PARAMS_TABLE: TableSpec = {
   ],
 };
 
+/** The options of the params commands that write (`content` adds them). */
+interface ParamsOptions extends IdentifierOptions, DataOptions {
+  kernel?: string;
+  initrd?: string;
+  params?: string;
+}
+
 /** BootParams from -d (an object, or a list of them) or from the identifier and content flags. */
-function bootParamsFrom(run: Run, needContent: boolean): Record<string, any>[] {
+function bootParamsFrom(run: Run<ParamsOptions>, needContent: boolean): JsonObject[] {
   const o = run.opts;
   if (o.data !== undefined || (!o.xname && !o.mac && !o.nid && !o.kernel && !o.initrd && !o.params && !process.stdin.isTTY)) {
     return itemsOf(needData(run, "boot parameters").value, undefined, "boot parameters");
   }
-  const body: Record<string, unknown> = {};
+  const body: JsonObject = {};
   const hosts = listOption(o.xname);
   const macs = listOption(o.mac);
   const nids = listOption(o.nid).map((n) => parseInteger(n, "--nid"));
@@ -144,7 +167,7 @@ function paramsCommand(): Command {
       .option("--initrd <url>", "initrd URL")
       .option("-p, --params <params>", "kernel command line");
 
-  const get = act(
+  const get = act<OutputOptions & IdentifierOptions>(
     withIdentifiers(new Command("get").alias("list").description("all boot parameters, or those of the given nodes")),
     async (run) => {
       const o = run.opts;
@@ -165,7 +188,7 @@ function paramsCommand(): Command {
   ]);
 
   const writer = (name: string, method: string, description: string, needContent: boolean, ex: string[]) => {
-    const cmd = act(content(new Command(name).description(description)), async (run) => {
+    const cmd = act<ParamsOptions>(content(new Command(name).description(description)), async (run) => {
       const items = bootParamsFrom(run, needContent);
       const api = run.ctx.api();
       return exitFor(
@@ -192,7 +215,7 @@ function paramsCommand(): Command {
     "ochami bss boot params update -n 1,2,3 --kernel http://172.16.0.254:8080/new/vmlinuz",
   ]);
 
-  const del = act(
+  const del = act<ParamsOptions & ConfirmOptions>(
     withConfirm(
       content(
         new Command("delete").description(
@@ -223,8 +246,8 @@ function paramsCommand(): Command {
   return params.addCommand(get).addCommand(add).addCommand(set).addCommand(update).addCommand(del);
 }
 
-function describe(p: Record<string, any>): string {
-  const ids = [...(p.hosts ?? []), ...(p.macs ?? []), ...(p.nids ?? []).map(String)];
+function describe(p: JsonObject): string {
+  const ids = [...asList(p.hosts), ...asList(p.macs), ...asList(p.nids).map(String)];
   return ids.length ? ids.join(",") : [p.kernel, p.initrd, p.params].filter(Boolean).join(" ") || "(empty)";
 }
 
@@ -233,18 +256,18 @@ function describe(p: Record<string, any>): string {
 function imageCommand(): Command {
   const image = new Command("image").description("the root image nodes boot (the root= kernel parameter)");
   examples(image, ["ochami bss boot image set -x Compute live:http://172.16.0.254:8080/openchami/rocky/test/rootfs-4.18.0"]);
-  const set = act(
+  const set = act<IdentifierOptions, [image: string]>(
     withIdentifiers(
       new Command("set").description("set root=<image> in the boot parameters of the given nodes").argument("<image>", "the root= value"),
     ),
     async (run) => {
       const o = run.opts;
-      const image = run.args[0] as string;
+      const image = run.args[0];
       if (/\s/.test(image)) throw new UsageError("the image may not contain spaces");
       const query = { name: listOption(o.xname), mac: listOption(o.mac), nid: listOption(o.nid) };
       if (!query.name.length && !query.mac.length && !query.nid.length) throw new UsageError("say which nodes: -x, -m or -n");
       const api = run.ctx.api();
-      const entries: Record<string, any>[] = await api.json("bss", "GET", "/bootparameters", { query });
+      const entries = objectsIn(await api.json<unknown>("bss", "GET", "/bootparameters", { query }));
       return exitFor(
         await forEach(entries, describe, async (p) => {
           const tokens = String(p.params ?? "")
@@ -267,7 +290,15 @@ function imageCommand(): Command {
 function scriptCommand(): Command {
   const script = new Command("script").description("the iPXE script a node gets (/bootscript)");
   examples(script, ["ochami bss boot script get -m 52:54:00:be:ef:01"]);
-  const get = act(
+  const get = act<{
+    xname?: string;
+    mac?: string;
+    nid?: string;
+    arch?: string;
+    retry?: string;
+    timestamp?: string;
+    json?: boolean;
+  }>(
     new Command("get")
       .description("print the iPXE boot script for a node, as the node would get it")
       .option("-x, --xname <xname>", "node xname")

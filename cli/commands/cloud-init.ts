@@ -2,8 +2,24 @@ import { Command, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import { CliError, EXIT, UsageError } from "../errors";
 import { parseData, readDataText, formatFor } from "../io/input";
+import { at, isObject } from "../io/json";
 import { deepMerge, instanceData, renderTemplate, withAliases } from "../render/jinja";
-import { act, confirmed, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput, type Run } from "./define";
+import {
+  act,
+  confirmed,
+  examples,
+  exitFor,
+  forEach,
+  needData,
+  output,
+  withConfirm,
+  withData,
+  withOutput,
+  type ConfirmOptions,
+  type DataOptions,
+  type OutputOptions,
+  type Run,
+} from "./define";
 import { enc, field, itemsOf, requireField } from "./payload";
 
 /**
@@ -33,12 +49,12 @@ function defaultsCommand(): Command {
     "ochami cloud-init defaults get -F yaml",
     `ochami cloud-init defaults set -d '{"cluster-name":"demo","short-name":"nid","nid-length":3}'`,
   ]);
-  const get = act(new Command("get").alias("list").description("print the cluster defaults"), async (run) =>
+  const get = act<OutputOptions>(new Command("get").alias("list").description("print the cluster defaults"), async (run) =>
     output(run, await run.ctx.api().json("cloud-init", "GET", `${ADMIN}/cluster-defaults`)),
   );
   withOutput(get);
   examples(get, ["ochami cloud-init defaults get", "ochami cloud-init defaults get -F yaml"]);
-  const set = act(
+  const set = act<DataOptions & { replace?: boolean }>(
     withData(
       new Command("set")
         .description("set cluster defaults: merged into what is stored (as upstream), or --replace the whole record")
@@ -63,6 +79,11 @@ function defaultsCommand(): Command {
 
 type HeaderWhen = "always" | "multiple" | "never";
 
+/** --header (headerOption): one of its choices, "multiple" by default. */
+interface HeaderOptions {
+  header: HeaderWhen;
+}
+
 function headerOption(): Option {
   return new Option("--header <when>", "print a header before each document: always, multiple (default) or never")
     .choices(["always", "multiple", "never"])
@@ -77,22 +98,23 @@ function printDocuments(docs: Array<{ header: string; body: string }>, when: Hea
   });
 }
 
-async function groupsByName(run: Run, names: string[]): Promise<Array<Record<string, any>>> {
+/** The groups named, as the API answers them (objects, unless it says otherwise), or all of them. */
+async function groupsByName(run: Run, names: string[]): Promise<unknown[]> {
   const api = run.ctx.api();
   if (!names.length) {
-    const map = (await api.json("cloud-init", "GET", `${ADMIN}/groups`)) ?? {};
-    return Object.entries(map).map(([name, g]) => ({ name, ...(g as object) }));
+    const map = await api.json<unknown>("cloud-init", "GET", `${ADMIN}/groups`);
+    return Object.entries(isObject(map) ? map : {}).map(([name, g]) => ({ name, ...(isObject(g) ? g : {}) }));
   }
-  const list = [];
-  for (const n of names) list.push(await api.json("cloud-init", "GET", `${ADMIN}/groups/${enc(n)}`));
+  const list: unknown[] = [];
+  for (const n of names) list.push(await api.json<unknown>("cloud-init", "GET", `${ADMIN}/groups/${enc(n)}`));
   return list;
 }
 
 /** A group's cloud-config text, base64-decoded when stored so. */
-function groupContent(g: Record<string, any>): string {
-  const file = g.file ?? {};
-  const content = typeof file.content === "string" ? file.content : "";
-  return file.encoding === "base64" ? Buffer.from(content, "base64").toString("utf8") : content;
+function groupContent(g: unknown): string {
+  const content = at(g, "file", "content");
+  const text = typeof content === "string" ? content : "";
+  return at(g, "file", "encoding") === "base64" ? Buffer.from(text, "base64").toString("utf8") : text;
 }
 
 function groupCommand(): Command {
@@ -109,35 +131,39 @@ function groupCommand(): Command {
     "ochami cloud-init group get config compute",
     "ochami cloud-init group get meta-data",
   ]);
-  const raw = act(new Command("raw").description("the groups as stored (all, or those named)").argument("[name...]"), async (run) =>
-    output(run, await groupsByName(run, run.args[0] ?? [])),
+  const raw = act<OutputOptions, [names: string[]]>(
+    new Command("raw").description("the groups as stored (all, or those named)").argument("[name...]"),
+    async (run) => output(run, await groupsByName(run, run.args[0])),
   );
   withOutput(raw);
   examples(raw, ["ochami cloud-init group get raw", "ochami cloud-init group get raw compute -F yaml"]);
-  const config = act(
+  const config = act<HeaderOptions, [names: string[]]>(
     new Command("config").description("the cloud-config file of each group (decoded)").argument("[name...]").addOption(headerOption()),
     async (run) => {
-      const groups = await groupsByName(run, run.args[0] ?? []);
+      const groups = await groupsByName(run, run.args[0]);
       printDocuments(
-        groups.map((g) => ({ header: `group=${g.name}`, body: groupContent(g) })),
+        groups.map((g) => ({ header: `group=${at(g, "name")}`, body: groupContent(g) })),
         run.opts.header,
       );
     },
   );
   examples(config, ["ochami cloud-init group get config compute", "ochami cloud-init group get config --header always"]);
-  const meta = act(new Command("meta-data").description("the meta-data of each group").argument("[name...]"), async (run) => {
-    const groups = await groupsByName(run, run.args[0] ?? []);
-    output(
-      run,
-      groups.map((g) => ({ name: g.name, "meta-data": g["meta-data"] ?? {} })),
-    );
-  });
+  const meta = act<OutputOptions, [names: string[]]>(
+    new Command("meta-data").description("the meta-data of each group").argument("[name...]"),
+    async (run) => {
+      const groups = await groupsByName(run, run.args[0]);
+      output(
+        run,
+        groups.map((g) => ({ name: at(g, "name"), "meta-data": at(g, "meta-data") ?? {} })),
+      );
+    },
+  );
   withOutput(meta);
   examples(meta, ["ochami cloud-init group get meta-data", "ochami cloud-init group get meta-data compute -F yaml"]);
   get.addCommand(raw).addCommand(config).addCommand(meta);
 
   const writer = (name: string, method: "POST" | "PUT", description: string, ex: string[]) => {
-    const cmd = act(withData(new Command(name).description(description), "a list of groups"), async (run) => {
+    const cmd = act<DataOptions>(withData(new Command(name).description(description), "a list of groups"), async (run) => {
       const groups = itemsOf(needData(run, "groups").value, undefined, "groups");
       for (const g of groups) requireField(g, "name", "groups");
       const api = run.ctx.api();
@@ -163,10 +189,10 @@ function groupCommand(): Command {
     "ochami cloud-init group set -d @groups.json",
   ]);
 
-  const del = act(
+  const del = act<DataOptions & ConfirmOptions, [names: string[]]>(
     withConfirm(withData(new Command("delete").description("delete groups").argument("[name...]"), '[{"name":...}]')),
     async (run) => {
-      let names: string[] = run.args[0] ?? [];
+      let names = run.args[0];
       if (!names.length)
         names = itemsOf(needData(run, "groups to delete").value, undefined, "groups").map((g) => requireField(g, "name", "groups"));
       if (!(await confirmed(run, `delete cloud-init group${names.length === 1 ? "" : "s"} ${names.join(", ")}?`))) return EXIT.REQUEST;
@@ -182,7 +208,7 @@ function groupCommand(): Command {
   );
   examples(del, ["ochami cloud-init group delete compute", "ochami cloud-init group delete --no-confirm -d @groups.yaml -f yaml"]);
 
-  const render = act(
+  const render = act<{ extraVars?: string; formatInput?: string }, [group: string, node: string]>(
     new Command("render")
       .description("render a group's cloud-config for a node (Jinja, locally), as cloud-init on that node would")
       .argument("<group>")
@@ -190,7 +216,7 @@ function groupCommand(): Command {
       .option("-e, --extra-vars <vars>", "extra variables (merged over the node's): JSON/YAML, @file or @-")
       .option("-f, --format-input <format>", "format of -e: json or yaml"),
     async (run) => {
-      const [groupName, node] = run.args as [string, string];
+      const [groupName, node] = run.args;
       const api = run.ctx.api();
       const file = (await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(node)}/${enc(groupName)}.yaml`)).text();
       if (!file.trim()) {
@@ -198,12 +224,12 @@ function groupCommand(): Command {
         return;
       }
       const metaText = (await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(node)}/meta-data`)).text();
-      let vars = withAliases(instanceData((parseYaml(metaText) ?? {}) as Record<string, any>));
+      let vars = withAliases(instanceData(parseYaml(metaText) ?? {}));
       if (run.opts.extraVars !== undefined) {
         const src = readDataText(run.opts.extraVars, "extra variables")!;
         const extra = parseData(src.text, formatFor(run.opts.formatInput, src.path, run.ctx.inputFormat()), src.from);
-        if (!extra || typeof extra !== "object" || Array.isArray(extra)) throw new UsageError("--extra-vars must be an object");
-        vars = deepMerge(vars, extra as Record<string, any>);
+        if (!isObject(extra)) throw new UsageError("--extra-vars must be an object");
+        vars = deepMerge(vars, extra);
       }
       try {
         process.stdout.write(await renderTemplate(file, vars));
@@ -235,12 +261,12 @@ function nodeCommand(): Command {
     .description("what nodes receive: meta-data, user-data, vendor-data, a group's file; or their instance-info");
   examples(get, ["ochami cloud-init node get meta-data x1000c1s7b1n0", "ochami cloud-init node get group x1000c1s7b1n0 compute"]);
 
-  const metaData = act(
+  const metaData = act<OutputOptions, [nodes: string[]]>(
     new Command("meta-data").description("the meta-data of nodes (parsed; printed in -F format)").argument("<node...>"),
     async (run) => {
       const api = run.ctx.api();
-      const docs = [];
-      for (const id of run.args[0] as string[])
+      const docs: unknown[] = [];
+      for (const id of run.args[0])
         docs.push(parseYaml((await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(id)}/meta-data`)).text()));
       output(run, docs);
     },
@@ -252,12 +278,12 @@ function nodeCommand(): Command {
   ]);
 
   const rawDoc = (kind: "user-data" | "vendor-data") => {
-    const cmd = act(
+    const cmd = act<HeaderOptions, [nodes: string[]]>(
       new Command(kind).description(`the ${kind} of nodes, as served`).argument("<node...>").addOption(headerOption()),
       async (run) => {
         const api = run.ctx.api();
         const docs = [];
-        for (const id of run.args[0] as string[])
+        for (const id of run.args[0])
           docs.push({
             header: `node=${id}`,
             body: (await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(id)}/${kind}`)).text(),
@@ -271,14 +297,14 @@ function nodeCommand(): Command {
     ]);
   };
 
-  const groupFile = act(
+  const groupFile = act<HeaderOptions, [node: string, groups: string[]]>(
     new Command("group")
       .description("a group's cloud-config as a node gets it (unrendered)")
       .argument("<node>")
       .argument("<group...>")
       .addOption(headerOption()),
     async (run) => {
-      const [id, groups] = run.args as [string, string[]];
+      const [id, groups] = run.args;
       const api = run.ctx.api();
       const docs = [];
       for (const g of groups)
@@ -294,14 +320,14 @@ function nodeCommand(): Command {
     "ochami cloud-init node get group x1000c1s7b1n0 compute slurm",
   ]);
 
-  const info = act(
+  const info = act<OutputOptions, [nodes: string[]]>(
     new Command("info").description("stored instance-info (per-node overrides): all, or of the given nodes").argument("[node...]"),
     async (run) => {
       const api = run.ctx.api();
-      const ids: string[] = run.args[0] ?? [];
-      if (!ids.length) return output(run, await api.json("cloud-init", "GET", `${ADMIN}/instance-info`));
-      const list = [];
-      for (const id of ids) list.push(await api.json("cloud-init", "GET", `${ADMIN}/instance-info/${enc(id)}`));
+      const ids = run.args[0];
+      if (!ids.length) return output(run, await api.json<unknown>("cloud-init", "GET", `${ADMIN}/instance-info`));
+      const list: unknown[] = [];
+      for (const id of ids) list.push(await api.json<unknown>("cloud-init", "GET", `${ADMIN}/instance-info/${enc(id)}`));
       output(run, list);
     },
   );
@@ -309,7 +335,7 @@ function nodeCommand(): Command {
   examples(info, ["ochami cloud-init node get info", "ochami cloud-init node get info x1000c1s7b1n0 -F yaml"]);
   get.addCommand(metaData).addCommand(rawDoc("user-data")).addCommand(rawDoc("vendor-data")).addCommand(groupFile).addCommand(info);
 
-  const set = act(
+  const set = act<DataOptions>(
     withData(
       new Command("set").description("set instance-info of nodes (a list of objects with id; PUT per node)"),
       "a list of instance-info",
@@ -332,10 +358,10 @@ function nodeCommand(): Command {
     "ochami cloud-init node set -f yaml -d @nodes-info.yaml",
   ]);
 
-  const del = act(
+  const del = act<ConfirmOptions, [nodes: string[]]>(
     withConfirm(new Command("delete").description("delete the instance-info of nodes").argument("<node...>")),
     async (run) => {
-      const ids = run.args[0] as string[];
+      const ids = run.args[0];
       if (!(await confirmed(run, `delete instance-info of ${ids.join(", ")}?`))) return EXIT.REQUEST;
       const api = run.ctx.api();
       return exitFor(
@@ -356,7 +382,7 @@ function nodeCommand(): Command {
 function serviceCommand(): Command {
   const service = new Command("service").description("cloud-init server status");
   examples(service, ["ochami cloud-init service status", "ochami cloud-init service version"]);
-  const status = act(
+  const status = act<{ quiet?: boolean }>(
     new Command("status")
       .description("is the cloud-init server up? (GET /version)")
       .option("-q, --quiet", "print nothing; exit 0 when up, 1 when not"),
@@ -369,7 +395,7 @@ function serviceCommand(): Command {
     },
   );
   examples(status, ["ochami cloud-init service status", "ochami cloud-init service status -q && echo up"]);
-  const version = act(new Command("version").description("the server's version (GET /version)"), async (run) =>
+  const version = act<OutputOptions>(new Command("version").description("the server's version (GET /version)"), async (run) =>
     output(run, await run.ctx.api().json("cloud-init", "GET", "/version", { auth: false })),
   );
   withOutput(version);

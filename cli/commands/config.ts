@@ -1,11 +1,12 @@
 import { Command, Option } from "commander";
-import { isMap, isSeq, type Document } from "yaml";
-import { clusterIndex, editConfigFile, readConfigFile, systemConfigPath, userConfigPath } from "../config/files";
+import { isMap, type Document } from "yaml";
+import { addCluster, clusterIndex, editConfigFile, readConfigFile, systemConfigPath, userConfigPath } from "../config/files";
 import { CLUSTER_KEYS, GLOBAL_KEYS, getPath, parseValue, type Config } from "../config/schema";
+import type { GlobalOptions } from "../context";
 import { UsageError } from "../errors";
 import { log } from "../log";
 import { outputFormat, print } from "../io/output";
-import { act, examples, type Run } from "./define";
+import { act, examples, type NoOptions, type OutputOptions, type Run } from "./define";
 import { existsSync } from "node:fs";
 
 /**
@@ -24,14 +25,14 @@ export function configCommand(): Command {
     "ochami --config ./ochami.yaml config set log.level info",
   ]);
 
-  const show = act(
+  const show = act<OutputOptions, [key: string | undefined]>(
     new Command("show")
       .description("print the configuration in effect (or of one file), or one key of it")
       .argument("[key]", "dotted key, e.g. default-cluster or log.level")
       .option("-f, --format-output <format>", "yaml (default), json or json-pretty"),
     async (run) => {
       const { cfg } = readForShow(run);
-      const key = run.args[0] as string | undefined;
+      const key = run.args[0];
       const value = key ? getPath(cfg, key) : cfg;
       if (key && value === undefined) throw new UsageError(`'${key}' is not set`);
       print(value, outputFormat(run.opts.formatOutput ?? "yaml", undefined));
@@ -39,10 +40,10 @@ export function configCommand(): Command {
   );
   examples(show, ["ochami config show", "ochami config show default-cluster", "ochami config --system show -f json"]);
 
-  const set = act(
+  const set = act<NoOptions, [key: string, value: string]>(
     new Command("set").description("set a top-level key").argument("<key>", Object.keys(GLOBAL_KEYS).join(", ")).argument("<value>"),
     async (run) => {
-      const [key, raw] = run.args as [string, string];
+      const [key, raw] = run.args;
       const type = GLOBAL_KEYS[key];
       if (!type)
         throw new UsageError(
@@ -57,8 +58,8 @@ export function configCommand(): Command {
   );
   examples(set, ["ochami config set default-cluster demo", "ochami config set log.level info", "ochami config --system set timeout 1m"]);
 
-  const unset = act(new Command("unset").description("remove a top-level key").argument("<key>"), async (run) => {
-    const key = run.args[0] as string;
+  const unset = act<NoOptions, [key: string]>(new Command("unset").description("remove a top-level key").argument("<key>"), async (run) => {
+    const key = run.args[0];
     const file = targetFile(run);
     if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
     editConfigFile(file, (doc) => {
@@ -81,7 +82,7 @@ function clusterCommand(): Command {
     "ochami config cluster delete old",
   ]);
 
-  const set = act(
+  const set = act<{ default?: boolean }, [name: string, key: string, value: string]>(
     new Command("set")
       .description("add a cluster or set one of its keys (the first cluster added becomes the default)")
       .option("-d, --default", "also make it the default cluster")
@@ -89,7 +90,7 @@ function clusterCommand(): Command {
       .argument("<key>", "e.g. cluster.uri, cluster.enable-auth, cluster.smd.uri, cluster.cacert, name")
       .argument("<value>"),
     async (run) => {
-      const [name, key, raw] = run.args as [string, string, string];
+      const [name, key, raw] = run.args;
       const type = CLUSTER_KEYS[key];
       if (!type) throw new UsageError(`unknown cluster key '${key}'; known: ${Object.keys(CLUSTER_KEYS).join(", ")}`);
       const parsed = parseValue(type, key, raw);
@@ -97,9 +98,7 @@ function clusterCommand(): Command {
       editConfigFile(targetFile(run), (doc) => {
         let i = clusterIndex(doc, name);
         if (i < 0) {
-          if (!isSeq(doc.get("clusters"))) doc.set("clusters", doc.createNode([]));
-          (doc.get("clusters") as any).add(doc.createNode({ name, cluster: {} }));
-          i = clusterIndex(doc, name);
+          i = addCluster(doc, name);
           if (!doc.get("default-cluster") && !run.opts.default) doc.set("default-cluster", name);
         }
         if (key === "name") {
@@ -122,14 +121,14 @@ function clusterCommand(): Command {
     "ochami config cluster set demo name production",
   ]);
 
-  const show = act(
+  const show = act<OutputOptions, [name: string | undefined, key: string | undefined]>(
     new Command("show")
       .description("print all cluster entries, one cluster, or one key of it")
       .argument("[name]")
       .argument("[key]", "e.g. cluster.uri")
       .option("-f, --format-output <format>", "yaml (default), json or json-pretty"),
     async (run) => {
-      const [name, key] = run.args as [string | undefined, string | undefined];
+      const [name, key] = run.args;
       const { cfg } = readForShow(run);
       const clusters = cfg.clusters ?? [];
       let value: unknown = clusters;
@@ -144,48 +143,60 @@ function clusterCommand(): Command {
   );
   examples(show, ["ochami config cluster show", "ochami config cluster show demo", "ochami config cluster show demo cluster.uri"]);
 
-  const unset = act(new Command("unset").description("remove one key of a cluster").argument("<name>").argument("<key>"), async (run) => {
-    const [name, key] = run.args as [string, string];
-    if (key === "name") throw new UsageError("a cluster needs a name; use `ochami config cluster delete` to remove it");
-    editConfigFile(targetFile(run), (doc) => {
-      const i = clusterIndex(doc, name);
-      if (i < 0) throw new UsageError(`no cluster named '${name}' in ${targetFile(run)}`);
-      const p = ["clusters", i, ...key.split(".")];
-      if (!doc.hasIn(p)) throw new UsageError(`'${key}' is not set for cluster ${name}`);
-      doc.deleteIn(p);
-      pruneEmpty(doc, p.slice(0, -1));
-    });
-  });
+  const unset = act<NoOptions, [name: string, key: string]>(
+    new Command("unset").description("remove one key of a cluster").argument("<name>").argument("<key>"),
+    async (run) => {
+      const [name, key] = run.args;
+      if (key === "name") throw new UsageError("a cluster needs a name; use `ochami config cluster delete` to remove it");
+      editConfigFile(targetFile(run), (doc) => {
+        const i = clusterIndex(doc, name);
+        if (i < 0) throw new UsageError(`no cluster named '${name}' in ${targetFile(run)}`);
+        const p = ["clusters", i, ...key.split(".")];
+        if (!doc.hasIn(p)) throw new UsageError(`'${key}' is not set for cluster ${name}`);
+        doc.deleteIn(p);
+        pruneEmpty(doc, p.slice(0, -1));
+      });
+    },
+  );
   examples(unset, ["ochami config cluster unset demo cluster.smd.uri"]);
 
-  const del = act(new Command("delete").description("remove a cluster entry").argument("<name>"), async (run) => {
-    const name = run.args[0] as string;
-    const file = targetFile(run);
-    editConfigFile(file, (doc) => {
-      const i = clusterIndex(doc, name);
-      if (i < 0) throw new UsageError(`no cluster named '${name}' in ${file}`);
-      doc.deleteIn(["clusters", i]);
-      if (doc.get("default-cluster") === name) {
-        doc.delete("default-cluster");
-        log.warn(`${name} was the default cluster; set another with \`ochami config set default-cluster <name>\``);
-      }
-    });
-  });
+  const del = act<NoOptions, [name: string]>(
+    new Command("delete").description("remove a cluster entry").argument("<name>"),
+    async (run) => {
+      const name = run.args[0];
+      const file = targetFile(run);
+      editConfigFile(file, (doc) => {
+        const i = clusterIndex(doc, name);
+        if (i < 0) throw new UsageError(`no cluster named '${name}' in ${file}`);
+        doc.deleteIn(["clusters", i]);
+        if (doc.get("default-cluster") === name) {
+          doc.delete("default-cluster");
+          log.warn(`${name} was the default cluster; set another with \`ochami config set default-cluster <name>\``);
+        }
+      });
+    },
+  );
   examples(del, ["ochami config cluster delete old-cluster"]);
 
   return cluster.addCommand(set).addCommand(show).addCommand(unset).addCommand(del);
 }
 
+/** `config --system` and `config --user`: which file to read or write. */
+interface FileOptions {
+  system?: boolean;
+  user?: boolean;
+}
+
 /** The file a write goes to: --config, --system, else the user's file. */
 function targetFile(run: Run): string {
-  const o = run.cmd.optsWithGlobals();
+  const o = run.cmd.optsWithGlobals<GlobalOptions & FileOptions>();
   if (o.config) return o.config;
   return o.system ? systemConfigPath(run.ctx.env) : userConfigPath(run.ctx.env);
 }
 
 /** What `show` prints: one named file as written, else the merged configuration. */
 function readForShow(run: Run): { cfg: Config } {
-  const o = run.cmd.optsWithGlobals();
+  const o = run.cmd.optsWithGlobals<GlobalOptions & FileOptions>();
   if (o.system || o.user) {
     const file = o.system ? systemConfigPath(run.ctx.env) : userConfigPath(run.ctx.env);
     return { cfg: existsSync(file) ? readConfigFile(file) : {} };

@@ -1,4 +1,4 @@
-import { type Command, Option } from "commander";
+import { type Command, Option, type OptionValues } from "commander";
 import { SERVICES, type Service } from "../config/schema";
 import { Context, type GlobalOptions } from "../context";
 import { asCliError, CliError, EXIT } from "../errors";
@@ -13,11 +13,37 @@ export function examples(cmd: Command, lines: string[]): Command {
   return cmd.addHelpText("after", `\nExamples:\n${lines.map((l) => `  ${l}`).join("\n")}\n`);
 }
 
-export interface Run<O = any> {
+/**
+ * What an action gets. `O` is the command's options as commander names them (camelCase): a flag is
+ * `true` or absent, `--no-x` makes `x: boolean`, `<value>` a string, a `collect` option a string[],
+ * and an option with a default is always set. `A` is its declared arguments in order: `<a>` a
+ * string, `[a]` a string or undefined, `<a...>`/`[a...]` a string[] (empty when none are given).
+ * Both are declared by the command, next to the options and arguments they describe.
+ */
+export interface Run<O extends object = object, A extends unknown[] = unknown[]> {
   ctx: Context;
-  args: any[];
+  args: A;
   opts: O;
   cmd: Command;
+}
+
+/** The options of a command that declares none. */
+export type NoOptions = object;
+
+/** -F (withOutput), read by output(). */
+export interface OutputOptions {
+  formatOutput?: string;
+}
+
+/** -d and -f (withData), read by data() and needData(). */
+export interface DataOptions {
+  data?: string;
+  formatInput?: string;
+}
+
+/** --no-confirm (withConfirm), read by confirmed(). */
+export interface ConfirmOptions {
+  confirm: boolean;
 }
 
 /** The service (smd, bss, cloud-init) a command sits under, for its --uri. */
@@ -28,11 +54,15 @@ function serviceOf(cmd: Command): Service | undefined {
 }
 
 /** Sets the action: builds the Context, runs, and sets the exit code a command may return. */
-// biome-ignore lint/suspicious/noConfusingVoidType: an action returns an exit code, or nothing (most do).
-export function act<O = any>(cmd: Command, fn: (run: Run<O>) => Promise<number | void>): Command {
+export function act<O extends object = object, A extends unknown[] = []>(
+  cmd: Command,
+  // biome-ignore lint/suspicious/noConfusingVoidType: an action returns an exit code, or nothing (most do).
+  fn: (run: Run<O, A>) => Promise<number | void>,
+): Command {
   return cmd.action(async function (this: Command) {
-    const ctx = new Context(this.optsWithGlobals() as GlobalOptions, serviceOf(this));
-    const code = await fn({ ctx, args: this.processedArgs, opts: this.opts() as O, cmd: this });
+    const ctx = new Context(this.optsWithGlobals<GlobalOptions>(), serviceOf(this));
+    // Commander checked the arguments and parsed the options the command declared; O and A describe them.
+    const code = await fn({ ctx, args: this.processedArgs as A, opts: this.opts<O & OptionValues>(), cmd: this });
     if (typeof code === "number" && code !== 0) process.exitCode = code;
   });
 }
@@ -60,19 +90,19 @@ export function withConfirm(cmd: Command): Command {
   return cmd.option("--no-confirm", "do not ask before deleting");
 }
 
-export function output(run: Run, data: unknown, table?: TableSpec): void {
+export function output<T>(run: Run<OutputOptions>, data: unknown, table?: TableSpec<T>): void {
   print(data, outputFormat(run.opts.formatOutput, run.ctx.outputFormat()), table);
 }
 
-export function data(run: Run, what?: string): ReadData | undefined {
+export function data(run: Run<DataOptions>, what?: string): ReadData | undefined {
   return readData({ data: run.opts.data, format: run.opts.formatInput }, run.ctx.inputFormat(), what);
 }
 
-export function needData(run: Run, what?: string): ReadData {
+export function needData(run: Run<DataOptions>, what?: string): ReadData {
   return requireData({ data: run.opts.data, format: run.opts.formatInput }, run.ctx.inputFormat(), what);
 }
 
-export async function confirmed(run: Run, question: string): Promise<boolean> {
+export async function confirmed(run: Run<ConfirmOptions>, question: string): Promise<boolean> {
   const ok = await confirm(question, run.opts.confirm === false);
   if (!ok) process.stderr.write("not confirmed; nothing deleted\n");
   return ok;

@@ -3,6 +3,7 @@ import path from "node:path";
 import { Command, Option } from "commander";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { expandPath, writeAtomic } from "../config/files";
+import type { GlobalOptions } from "../context";
 import { EXIT, UsageError } from "../errors";
 import { applyDiscovery } from "../inventory/apply";
 import { parseClusterFile, type ClusterPlan } from "../inventory/cluster-file";
@@ -15,7 +16,7 @@ import { expandTargets } from "../redfish/targets";
 import { parseDuration } from "../../shared/duration";
 import { log } from "../log";
 import { bmcCredentials } from "./bmc-credentials";
-import { collect, act, examples } from "./define";
+import { collect, act, type DataOptions, examples } from "./define";
 import { parseInteger } from "./payload";
 
 export function discoverCommand(): Command {
@@ -30,7 +31,7 @@ export function discoverCommand(): Command {
 // ----------------------------------------------------------------------------- static
 
 function staticCommand(): Command {
-  const cmd = act(
+  const cmd = act<DataOptions & { overwrite?: boolean; discoveryVersion: string; clusterFile?: string; dryRun?: boolean }>(
     new Command("static")
       .description(
         "send a nodes file to SMD as upstream's `ochami discover static` does (components, Redfish endpoints, groups); " +
@@ -112,8 +113,32 @@ function readClusterFile(name: string, inv: Inventory | undefined): ClusterPlan 
 
 // ----------------------------------------------------------------------------- redfish
 
+/** The options of `discover redfish` (those with a default always set). */
+interface RedfishOptions {
+  targetsFile?: string;
+  credentialsFile?: string;
+  user?: string;
+  scheme: "https" | "http";
+  port?: string;
+  concurrency: string;
+  bmcTimeout: string;
+  xname: string;
+  nidStart: string;
+  nodesPerBmc: string;
+  nodeIpStart?: string;
+  network: string;
+  group?: string[];
+  shortName: string;
+  nidLength: string;
+  domain?: string;
+  allNics?: boolean;
+  output?: string;
+  allowPartial?: boolean;
+  progress: boolean;
+}
+
 function redfishCommand(): Command {
-  const cmd = act(
+  const cmd = act<RedfishOptions, [targets: string[]]>(
     new Command("redfish")
       .description(
         "ask BMCs over Redfish for their MACs and those of their nodes, and write a nodes file (the seed's gen_nodes_file.sh, done right)",
@@ -141,7 +166,7 @@ function redfishCommand(): Command {
       .option("--no-progress", "no progress bar (there is none unless stderr is a terminal)"),
     async (run) => {
       const o = run.opts;
-      const specs: string[] = [...(run.args[0] ?? [])];
+      const specs = [...run.args[0]];
       if (o.targetsFile) {
         try {
           specs.push(
@@ -173,7 +198,7 @@ function redfishCommand(): Command {
         nodesPerBmc: parseInteger(o.nodesPerBmc, "--nodes-per-bmc"),
         nodeIpStart: o.nodeIpStart,
         network: o.network,
-        groups: ((o.group as string[] | undefined) ?? ["compute"]).flatMap((g) => g.split(",")).filter(Boolean),
+        groups: (o.group ?? ["compute"]).flatMap((g) => g.split(",")).filter(Boolean),
         shortName: o.shortName,
         nidLength: parseInteger(o.nidLength, "--nid-length"),
         allNics: !!o.allNics,
@@ -184,7 +209,7 @@ function redfishCommand(): Command {
         throw new UsageError(`--node-ip-start must be an IPv4 address, not '${rules.nodeIpStart}'`);
       const creds = bmcCredentials({ user: o.user, credentialsFile: o.credentialsFile }, run.ctx.env);
       if (!rules.nodeIpStart) log.warn("no --node-ip-start: nodes get no IP address in the file (DHCP hands out only addresses SMD knows)");
-      const g = run.cmd.optsWithGlobals();
+      const g = run.cmd.optsWithGlobals<GlobalOptions>();
       let tls: { ca?: Buffer; insecure?: boolean } = { insecure: !!g.insecure };
       if (g.cacert) {
         try {

@@ -8,7 +8,7 @@ import { log } from "../log";
 import { checkLogin, renderConman, renderHosts, renderPowerman, updateHostsFile, type HostEntry } from "../generate/render";
 import { entriesFromApi, entriesFromInventory } from "../generate/sources";
 import { bmcCredentials } from "./bmc-credentials";
-import { collect, act, examples, type Run } from "./define";
+import { collect, act, type DataOptions, examples, type Run } from "./define";
 import { parseInteger } from "./payload";
 
 /**
@@ -41,7 +41,7 @@ export function generateCommand(): Command {
       .option("--user <user>", "BMC user, with the password in $OCHAMI_BMC_PASSWORD")
       .option("--cipher-suite <n>", "IPMI cipher suite", "17");
 
-  const hosts = act(
+  const hosts = act<SourceOptions & OutputFileOptions & { domain?: string; add?: string[]; update?: string }>(
     outputOpt(
       source(
         new Command("hosts")
@@ -53,7 +53,7 @@ export function generateCommand(): Command {
     ),
     async (run) => {
       const entries = await entriesOf(run);
-      const extra = ((run.opts.add as string[]) ?? []).map((a): [string, string] => {
+      const extra = (run.opts.add ?? []).map((a): [string, string] => {
         const i = a.indexOf("=");
         if (i <= 0) throw new UsageError(`--add '${a}' is not ip=name`);
         return [a.slice(0, i), a.slice(i + 1)];
@@ -75,7 +75,7 @@ export function generateCommand(): Command {
     "ochami generate hosts -d @nodes.yaml --domain openchami.cluster",
   ]);
 
-  const powerman = act(
+  const powerman = act<SourceOptions & OutputFileOptions & CredentialOptions & { driver: "ipmi" | "redfish"; redfishSpec: string }>(
     outputOpt(
       credentialOpts(
         source(
@@ -113,7 +113,7 @@ export function generateCommand(): Command {
     "ochami generate powerman --driver redfish --redfish-spec redfishpower-supermicro",
   ]);
 
-  const conman = act(
+  const conman = act<SourceOptions & OutputFileOptions & CredentialOptions & { logdir: string }>(
     outputOpt(
       credentialOpts(
         source(
@@ -141,7 +141,26 @@ export function generateCommand(): Command {
   return generate.addCommand(hosts).addCommand(powerman).addCommand(conman);
 }
 
-async function entriesOf(run: Run): Promise<HostEntry[]> {
+/** The options `source` adds: where the inventory comes from, and how nodes are named. */
+interface SourceOptions extends DataOptions {
+  shortName?: string;
+  nidLength?: string;
+  network?: string;
+}
+
+/** -o (outputOpt). */
+interface OutputFileOptions {
+  output?: string;
+}
+
+/** The options `credentialOpts` adds (the cipher suite has a default). */
+interface CredentialOptions {
+  credentialsFile?: string;
+  user?: string;
+  cipherSuite: string;
+}
+
+async function entriesOf(run: Run<SourceOptions>): Promise<HostEntry[]> {
   const o = run.opts;
   const naming = { shortName: o.shortName, nidLength: o.nidLength !== undefined ? parseInteger(o.nidLength, "--nid-length") : undefined };
   // Only -d reads a file: without it the inventory comes from the API (standard input is not read).
@@ -167,7 +186,7 @@ function warnWithoutBmc(entries: HostEntry[]) {
   if (without.length) log.warn(`no BMC known for ${without.join(", ")}: left out`);
 }
 
-function emit(run: Run, text: string, mode: number) {
+function emit(run: Run<OutputFileOptions>, text: string, mode: number) {
   if (run.opts.output) {
     const file = expandPath(run.opts.output);
     writeAtomic(file, text, mode);

@@ -1,29 +1,30 @@
 import { UsageError } from "../errors";
+import { isObject, type JsonObject } from "../io/json";
 
 /**
  * Accepts the shapes admins paste: upstream's wrapper (`{"Components":[...]}`), a bare list, or
  * one object; returns the list.
  */
-export function itemsOf(value: unknown, wrapper: string | undefined, what: string): Record<string, any>[] {
+export function itemsOf(value: unknown, wrapper: string | undefined, what: string): JsonObject[] {
   let list: unknown = value;
-  if (wrapper && value && typeof value === "object" && !Array.isArray(value)) {
+  if (wrapper && isObject(value)) {
     const key = Object.keys(value).find((k) => k.toLowerCase() === wrapper.toLowerCase());
-    list = key ? (value as Record<string, unknown>)[key] : [value];
-  } else if (value && typeof value === "object" && !Array.isArray(value)) {
+    list = key ? value[key] : [value];
+  } else if (isObject(value)) {
     list = [value];
   }
-  if (!Array.isArray(list) || list.some((i) => !i || typeof i !== "object" || Array.isArray(i)))
+  if (!Array.isArray(list) || !list.every(isObject))
     throw new UsageError(`${what}: expected ${wrapper ? `{"${wrapper}":[...]}, ` : ""}a list of objects or one object`);
-  return list as Record<string, any>[];
+  return list;
 }
 
 /** A field read case-insensitively (SMD's JSON is case-insensitive; admins type `id` or `ID`). */
-export function field(obj: Record<string, any>, name: string): any {
+export function field(obj: JsonObject, name: string): unknown {
   const key = Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase());
   return key === undefined ? undefined : obj[key];
 }
 
-export function requireField(obj: Record<string, any>, name: string, what: string): string {
+export function requireField(obj: JsonObject, name: string, what: string): string {
   const v = field(obj, name);
   if (typeof v !== "string" && typeof v !== "number") throw new UsageError(`${what}: every item needs "${name}"`);
   return String(v);

@@ -1,7 +1,8 @@
 import { Command } from "commander";
 import { EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
-import type { TableSpec } from "../io/output";
+import { asList, at, type JsonObject } from "../io/json";
+import { listOrOne, type TableSpec } from "../io/output";
 import {
   act,
   collect,
@@ -14,10 +15,13 @@ import {
   withConfirm,
   withData,
   withOutput,
-  type Run,
+  type ConfirmOptions,
+  type DataOptions,
+  type NoOptions,
+  type OutputOptions,
 } from "./define";
 import { enc, field, itemsOf, requireField } from "./payload";
-import { componentQuery, withComponentFilters } from "./smd";
+import { type ComponentFilterOptions, componentQuery, withComponentFilters } from "./smd";
 
 /**
  * Groups and partitions share a shape in SMD (label/name, description, tags, members.ids);
@@ -38,13 +42,13 @@ const PARTITION: Kind = { noun: "partition", path: "/partitions", key: "name", f
 
 function tableOf(kind: Kind): TableSpec {
   return {
-    rows: (d) => (Array.isArray(d) ? d : d?.[kind.key] ? [d] : []),
+    rows: (d) => listOrOne(d, d, kind.key),
     columns: [
       { header: kind.key.toUpperCase(), value: (g) => g[kind.key] },
       { header: "DESCRIPTION", value: (g) => g.description },
       { header: "TAGS", value: (g) => g.tags },
-      ...(kind === GROUP ? [{ header: "EXCLUSIVE", value: (g: any) => g.exclusiveGroup }] : []),
-      { header: "MEMBERS", value: (g) => g.members?.ids },
+      ...(kind === GROUP ? [{ header: "EXCLUSIVE", value: (g: JsonObject) => g.exclusiveGroup }] : []),
+      { header: "MEMBERS", value: (g) => at(g.members, "ids") },
     ],
   };
 }
@@ -71,7 +75,7 @@ function collectionCommand(kind: Kind): Command {
     `ochami smd ${noun} member get compute`,
   ]);
 
-  const get = act(
+  const get = act<OutputOptions & { name?: string[]; tag?: string[] }, [names: string[]]>(
     new Command("get")
       .alias("list")
       .description(`all ${noun}s, or those named`)
@@ -79,7 +83,7 @@ function collectionCommand(kind: Kind): Command {
       .option("--name <name...>", `${noun} names (same as the arguments)`)
       .option("--tag <tag>", "only those with one of these tags (repeatable, or comma-separated)", collect),
     async (run) => {
-      const names = [...((run.args[0] as string[]) ?? []), ...listOption(run.opts.name)].flatMap((n) => listOption(n));
+      const names = [...run.args[0], ...listOption(run.opts.name)].flatMap((n) => listOption(n));
       output(
         run,
         await run.ctx.api().json("smd", "GET", path, { query: { [kind.filter]: names, tag: listOption(run.opts.tag) } }),
@@ -90,7 +94,10 @@ function collectionCommand(kind: Kind): Command {
   withOutput(get);
   examples(get, [`ochami smd ${noun} get`, `ochami smd ${noun} get compute -F yaml`, `ochami smd ${noun} get --tag gpu -F table`]);
 
-  const add = act(
+  const add = act<
+    DataOptions & { description?: string; tag?: string[]; member?: string[]; exclusiveGroup?: string },
+    [name: string | undefined]
+  >(
     withData(
       new Command("add")
         .description(`create ${noun}s`)
@@ -101,15 +108,15 @@ function collectionCommand(kind: Kind): Command {
       `[${noun}s]`,
     ),
     async (run) => {
-      const name = run.args[0] as string | undefined;
-      let items: Record<string, any>[];
+      const name = run.args[0];
+      let items: JsonObject[];
       if (run.opts.data !== undefined || !name) {
         if (name) throw new UsageError("pass either a name or -d, not both");
         items = itemsOf(needData(run, `${noun}s`).value, undefined, `${noun}s`);
         for (const i of items) requireField(i, key, `${noun}s`);
       } else {
         const o = run.opts;
-        const g: Record<string, unknown> = { [key]: name, description: o.description ?? "", members: { ids: listOption(o.member) } };
+        const g: JsonObject = { [key]: name, description: o.description ?? "", members: { ids: listOption(o.member) } };
         if (o.tag) g.tags = listOption(o.tag);
         if (typeof o.exclusiveGroup === "string") g.exclusiveGroup = o.exclusiveGroup;
         items = [g];
@@ -131,7 +138,7 @@ function collectionCommand(kind: Kind): Command {
     `ochami smd ${noun} add -f yaml -d @${noun}s.yaml`,
   ]);
 
-  const update = act(
+  const update = act<DataOptions & { description?: string; tag?: string[] }, [name: string | undefined]>(
     withData(
       new Command("update")
         .description(`change a ${noun}'s description or tags (PATCH; members: \`${noun} member ...\`)`)
@@ -141,13 +148,13 @@ function collectionCommand(kind: Kind): Command {
       `[${noun}s]`,
     ),
     async (run) => {
-      const name = run.args[0] as string | undefined;
-      let items: Record<string, any>[];
+      const name = run.args[0];
+      let items: JsonObject[];
       if (run.opts.data !== undefined || !name) {
         if (name) throw new UsageError("pass either a name or -d, not both");
         items = itemsOf(needData(run, `${noun}s`).value, undefined, `${noun}s`);
       } else {
-        const body: Record<string, unknown> = { [key]: name };
+        const body: JsonObject = { [key]: name };
         if (run.opts.description !== undefined) body.description = run.opts.description;
         if (run.opts.tag) body.tags = listOption(run.opts.tag);
         if (Object.keys(body).length === 1) throw new UsageError("nothing to change: pass --description or --tag");
@@ -168,12 +175,12 @@ function collectionCommand(kind: Kind): Command {
   );
   examples(update, [`ochami smd ${noun} update -D "all compute nodes" compute`, `ochami smd ${noun} update --tag gpu,a100 compute`]);
 
-  const del = act(
+  const del = act<DataOptions & ConfirmOptions, [names: string[]]>(
     withConfirm(
       withData(new Command("delete").description(`delete ${noun}s (not their members)`).argument(`[${key}...]`), `[{"${key}":...}]`),
     ),
     async (run) => {
-      let names = ((run.args[0] as string[]) ?? []).flatMap((n) => listOption(n));
+      let names = run.args[0].flatMap((n) => listOption(n));
       if (!names.length)
         names = itemsOf(needData(run, `${noun}s to delete`).value, undefined, `${noun}s`).map((g) => requireField(g, key, `${noun}s`));
       if (!(await confirmed(run, `delete ${noun}${names.length === 1 ? "" : "s"} ${names.join(", ")}?`))) return EXIT.REQUEST;
@@ -197,32 +204,38 @@ function memberCommand(kind: Kind): Command {
   const member = new Command("member").description(`members of a ${noun}`);
   examples(member, [`ochami smd ${noun} member get compute`, `ochami smd ${noun} member add compute x1000c1s7b2n0`]);
 
-  const get = act(new Command("get").alias("list").description(`the members of a ${noun}`).argument("<name>"), async (run) => {
-    output(run, await run.ctx.api().json("smd", "GET", `${path}/${enc(run.args[0])}/members`), {
-      rows: (d) => (d?.ids ?? []).map((id: string) => ({ id })),
-      columns: [{ header: "ID", value: (r) => r.id }],
-    });
-  });
+  const get = act<OutputOptions, [name: string]>(
+    new Command("get").alias("list").description(`the members of a ${noun}`).argument("<name>"),
+    async (run) => {
+      output(run, await run.ctx.api().json("smd", "GET", `${path}/${enc(run.args[0])}/members`), {
+        rows: (d) => asList(at(d, "ids")).map((id) => ({ id })),
+        columns: [{ header: "ID", value: (r: { id: unknown }) => r.id }],
+      });
+    },
+  );
   withOutput(get);
   examples(get, [`ochami smd ${noun} member get compute`]);
 
-  const add = act(new Command("add").description(`add components to a ${noun}`).argument("<name>").argument("<xname...>"), async (run) => {
-    const [name, ids] = run.args as [string, string[]];
-    const api = run.ctx.api();
-    return exitFor(
-      await forEach(
-        ids.flatMap((i) => listOption(i)),
-        (id) => id,
-        async (id) => void (await api.call("smd", "POST", `${path}/${enc(name)}/members`, { body: { id } })),
-      ),
-    );
-  });
+  const add = act<NoOptions, [name: string, xnames: string[]]>(
+    new Command("add").description(`add components to a ${noun}`).argument("<name>").argument("<xname...>"),
+    async (run) => {
+      const [name, ids] = run.args;
+      const api = run.ctx.api();
+      return exitFor(
+        await forEach(
+          ids.flatMap((i) => listOption(i)),
+          (id) => id,
+          async (id) => void (await api.call("smd", "POST", `${path}/${enc(name)}/members`, { body: { id } })),
+        ),
+      );
+    },
+  );
   examples(add, [`ochami smd ${noun} member add compute x1000c1s7b2n0 x1000c1s7b3n0`]);
 
-  const del = act(
+  const del = act<NoOptions, [name: string, xnames: string[]]>(
     new Command("delete").description(`remove components from a ${noun}`).argument("<name>").argument("<xname...>"),
     async (run) => {
-      const [name, ids] = run.args as [string, string[]];
+      const [name, ids] = run.args;
       const api = run.ctx.api();
       return exitFor(
         await forEach(
@@ -237,13 +250,13 @@ function memberCommand(kind: Kind): Command {
   member.addCommand(get).addCommand(add).addCommand(del);
 
   if (noun === "group") {
-    const set = act(
+    const set = act<NoOptions, [name: string, xnames: string[]]>(
       new Command("set").description("make these exactly the group's members (PUT)").argument("<name>").argument("[xname...]"),
       async (run) => {
-        const [name, ids] = run.args as [string, string[]];
+        const [name, ids] = run.args;
         await run.ctx
           .api()
-          .call("smd", "PUT", `${path}/${enc(name)}/members`, { body: { group: name, ids: (ids ?? []).flatMap((i) => listOption(i)) } });
+          .call("smd", "PUT", `${path}/${enc(name)}/members`, { body: { group: name, ids: ids.flatMap((i) => listOption(i)) } });
       },
     );
     examples(set, [
@@ -256,7 +269,7 @@ function memberCommand(kind: Kind): Command {
 }
 
 const MEMBERSHIP_TABLE: TableSpec = {
-  rows: (d) => (Array.isArray(d) ? d : d?.id ? [d] : []),
+  rows: (d) => listOrOne(d, d, "id"),
   columns: [
     { header: "ID", value: (m) => m.id },
     { header: "GROUPS", value: (m) => m.groupLabels },
@@ -265,16 +278,16 @@ const MEMBERSHIP_TABLE: TableSpec = {
 };
 
 function membershipGet(name: string): Command {
-  const get = act(
+  const get = act<OutputOptions & ComponentFilterOptions & { nid?: string[] }, [xnames: string[]]>(
     withComponentFilters(
       new Command(name)
         .description("groups and partition of each component (/memberships), or of the given xnames")
         .argument("[xname...]")
         .option("-n, --nid <nid>", "NIDs (repeatable, or comma-separated)", collect),
     ),
-    async (run: Run) => {
+    async (run) => {
       const api = run.ctx.api();
-      const ids = ((run.args[0] as string[]) ?? []).flatMap((i) => listOption(i));
+      const ids = run.args[0].flatMap((i) => listOption(i));
       if (ids.length === 1) return output(run, await api.json("smd", "GET", `/memberships/${enc(ids[0])}`), MEMBERSHIP_TABLE);
       output(
         run,

@@ -1,15 +1,30 @@
 import { Command } from "commander";
 import { UsageError } from "../errors";
 import { listOption } from "../io/input";
-import type { TableSpec } from "../io/output";
-import { collect, act, examples, exitFor, forEach, needData, output, withConfirm, withData, withOutput } from "./define";
+import { at, type JsonObject, objectsIn } from "../io/json";
+import { listOrOne, type TableSpec } from "../io/output";
+import {
+  collect,
+  act,
+  examples,
+  exitFor,
+  forEach,
+  needData,
+  output,
+  withConfirm,
+  withData,
+  withOutput,
+  type DataOptions,
+  type OutputOptions,
+  type Run,
+} from "./define";
 import { enc, field, itemsOf, parseBool, requireField } from "./payload";
-import { deleteItems } from "./smd";
+import { type DeleteOptions, deleteItems } from "./smd";
 
 // ----------------------------------------------------------------------------- rfe
 
 const RFE_TABLE: TableSpec = {
-  rows: (d) => (Array.isArray(d?.RedfishEndpoints) ? d.RedfishEndpoints : d?.ID ? [d] : []),
+  rows: (d) => listOrOne(at(d, "RedfishEndpoints"), d, "ID"),
   columns: [
     { header: "ID", value: (r) => r.ID },
     { header: "TYPE", value: (r) => r.Type },
@@ -18,7 +33,7 @@ const RFE_TABLE: TableSpec = {
     { header: "IP", value: (r) => r.IPAddress },
     { header: "MAC", value: (r) => r.MACAddr },
     { header: "ENABLED", value: (r) => r.Enabled },
-    { header: "STATUS", value: (r) => r.DiscoveryInfo?.LastDiscoveryStatus },
+    { header: "STATUS", value: (r) => at(r.DiscoveryInfo, "LastDiscoveryStatus") },
   ],
 };
 
@@ -26,7 +41,7 @@ export function rfeCommand(): Command {
   const rfe = new Command("rfe").description("Redfish endpoints: the BMCs (/Inventory/RedfishEndpoints)");
   examples(rfe, ["ochami smd rfe get -F table", "ochami smd rfe add x1000c1s7b0 bmc01 172.16.0.101 de:ca:fc:0f:ee:ee"]);
 
-  const get = act(
+  const get = act<OutputOptions & { xname?: string[]; fqdn?: string[]; ip?: string[]; mac?: string[]; type?: string[]; uuid?: string[] }>(
     new Command("get")
       .alias("list")
       .description("all Redfish endpoints, or those matching the options")
@@ -57,7 +72,7 @@ export function rfeCommand(): Command {
   withOutput(get);
   examples(get, ["ochami smd rfe get", "ochami smd rfe get -x x1000c1s7b0 -F yaml", "ochami smd rfe get --ip 172.16.0.101"]);
 
-  const add = act(
+  const add = act<RfeFlagOptions & DataOptions, RfeArgs>(
     withData(
       rfeFlags(
         new Command("add").description("add Redfish endpoints").argument("[xname]").argument("[name]").argument("[ip]").argument("[mac]"),
@@ -82,7 +97,7 @@ export function rfeCommand(): Command {
     "ochami smd rfe add -d @rfes.json",
   ]);
 
-  const set = act(
+  const set = act<DataOptions>(
     withData(new Command("set").description("create or replace Redfish endpoints (PUT per endpoint)"), '{"RedfishEndpoints":[...]}'),
     async (run) => {
       const items = itemsOf(needData(run, "Redfish endpoints").value, "RedfishEndpoints", "Redfish endpoints");
@@ -101,7 +116,10 @@ export function rfeCommand(): Command {
   );
   examples(set, ["ochami smd rfe set -d @rfes.json", "ochami smd rfe set -f yaml -d @rfes.yaml"]);
 
-  const update = act(
+  const update = act<
+    OutputOptions & DataOptions & RfeFlagOptions & { name?: string; ip?: string; mac?: string; fqdn?: string; enabled?: string },
+    [xname: string]
+  >(
     withData(
       rfeFlags(
         new Command("update")
@@ -117,7 +135,7 @@ export function rfeCommand(): Command {
     ),
     async (run) => {
       const o = run.opts;
-      let body: Record<string, unknown> = {};
+      let body: JsonObject = {};
       if (o.data !== undefined) body = itemsOf(needData(run).value, undefined, "fields")[0];
       const set = (k: string, v: unknown) => {
         if (v !== undefined) body[k] = v;
@@ -138,7 +156,7 @@ export function rfeCommand(): Command {
   withOutput(update);
   examples(update, ["ochami smd rfe update x1000c1s7b0 --ip 172.16.0.111", "ochami smd rfe update x1000c1s7b0 --enabled false"]);
 
-  const del = act(
+  const del = act<DeleteOptions, [xnames: string[]]>(
     withConfirm(
       withData(
         new Command("delete")
@@ -162,6 +180,16 @@ export function rfeCommand(): Command {
   return rfe.addCommand(get).addCommand(add).addCommand(set).addCommand(update).addCommand(del);
 }
 
+/** The options rfeFlags adds. */
+interface RfeFlagOptions {
+  domain?: string;
+  hostname?: string;
+  username?: string;
+  password?: string;
+}
+
+type RfeArgs = [xname: string | undefined, name: string | undefined, ip: string | undefined, mac: string | undefined];
+
 function rfeFlags(cmd: Command): Command {
   return cmd
     .option("--domain <domain>", "DNS domain of the BMC")
@@ -170,8 +198,8 @@ function rfeFlags(cmd: Command): Command {
     .option("--password <password>", "Redfish password SMD stores (visible in `ps`; prefer -d @file)");
 }
 
-function rfeItems(run: any): Record<string, any>[] {
-  const [xname, name, ip, mac] = run.args as Array<string | undefined>;
+function rfeItems(run: Run<RfeFlagOptions & DataOptions, RfeArgs>): JsonObject[] {
+  const [xname, name, ip, mac] = run.args;
   if (run.opts.data !== undefined || !xname) {
     if (xname) throw new UsageError("pass either positional arguments or -d, not both");
     const items = itemsOf(needData(run, "Redfish endpoints").value, "RedfishEndpoints", "Redfish endpoints");
@@ -180,7 +208,7 @@ function rfeItems(run: any): Record<string, any>[] {
   }
   if (!name || !ip || !mac) throw new UsageError("add needs <xname> <name> <ip> <mac> (or -d)");
   const o = run.opts;
-  const r: Record<string, unknown> = { ID: xname, Name: name, IPAddress: ip, MACAddr: mac };
+  const r: JsonObject = { ID: xname, Name: name, IPAddress: ip, MACAddr: mac };
   if (o.domain) r.Domain = o.domain;
   if (o.hostname) r.Hostname = o.hostname;
   if (o.username) r.User = o.username;
@@ -191,7 +219,7 @@ function rfeItems(run: any): Record<string, any>[] {
 // ----------------------------------------------------------------------------- iface
 
 const IFACE_TABLE: TableSpec = {
-  rows: (d) => (Array.isArray(d) ? d : d?.ID ? [d] : []),
+  rows: (d) => listOrOne(d, d, "ID"),
   columns: [
     { header: "ID", value: (i) => i.ID },
     { header: "MAC", value: (i) => i.MACAddress },
@@ -199,7 +227,10 @@ const IFACE_TABLE: TableSpec = {
     { header: "TYPE", value: (i) => i.Type },
     {
       header: "IPS",
-      value: (i) => (i.IPAddresses ?? []).map((a: any) => (a.Network ? `${a.IPAddress}(${a.Network})` : a.IPAddress)).join(","),
+      value: (i) =>
+        objectsIn(i.IPAddresses)
+          .map((a) => (a.Network ? `${a.IPAddress}(${a.Network})` : a.IPAddress))
+          .join(","),
     },
     { header: "DESCRIPTION", value: (i) => i.Description },
   ],
@@ -220,7 +251,19 @@ export function ifaceCommand(): Command {
   const iface = new Command("iface").description("Ethernet interfaces: MACs and IPs of components (/Inventory/EthernetInterfaces)");
   examples(iface, ["ochami smd iface get -F table", "ochami smd iface add x1000c1s7b0n0 de:ad:be:ee:ee:f1 management,172.16.0.1"]);
 
-  const get = act(
+  const get = act<
+    OutputOptions & {
+      id?: string;
+      byIp?: boolean;
+      compId?: string[];
+      ip?: string[];
+      mac?: string[];
+      net?: string[];
+      type?: string[];
+      newerThan?: string;
+      olderThan?: string;
+    }
+  >(
     new Command("get")
       .alias("list")
       .description("all interfaces, those matching the options, or one by --id")
@@ -268,7 +311,7 @@ export function ifaceCommand(): Command {
     "ochami smd iface get -i decafc0feeee --by-ip",
   ]);
 
-  const add = act(
+  const add = act<DataOptions & { description: string }, [compId: string | undefined, mac: string | undefined, pairs: string[]]>(
     withData(
       new Command("add")
         .description("add an interface: component, MAC and <network>,<ip> pairs (or -d with a list)")
@@ -279,14 +322,14 @@ export function ifaceCommand(): Command {
       "interfaces (a list, or one object)",
     ),
     async (run) => {
-      const [compId, mac, pairs] = run.args as [string | undefined, string | undefined, string[]];
-      let items: Record<string, any>[];
+      const [compId, mac, pairs] = run.args;
+      let items: JsonObject[];
       if (run.opts.data !== undefined || !compId) {
         if (compId) throw new UsageError("pass either positional arguments or -d, not both");
         items = itemsOf(needData(run, "interfaces").value, "EthernetInterfaces", "interfaces");
       } else {
         if (!mac) throw new UsageError("add needs <comp_id> <mac> [<network>,<ip>...]");
-        items = [{ ComponentID: compId, MACAddress: mac, Description: run.opts.description, IPAddresses: ipPairs(pairs ?? []) }];
+        items = [{ ComponentID: compId, MACAddress: mac, Description: run.opts.description, IPAddresses: ipPairs(pairs) }];
       }
       const api = run.ctx.api();
       return exitFor(
@@ -304,7 +347,7 @@ export function ifaceCommand(): Command {
     "ochami smd iface add -d @ifaces.json",
   ]);
 
-  const update = act(
+  const update = act<OutputOptions & DataOptions & { compId?: string; description?: string; ip?: string[] }, [id: string]>(
     withData(
       new Command("update")
         .description("change an interface's component, description or IP list (PATCH)")
@@ -316,15 +359,13 @@ export function ifaceCommand(): Command {
     ),
     async (run) => {
       const o = run.opts;
-      let body: Record<string, unknown> = {};
+      let body: JsonObject = {};
       if (o.data !== undefined) body = itemsOf(needData(run).value, undefined, "fields")[0];
       if (o.compId) body.ComponentID = o.compId;
       if (o.description !== undefined) body.Description = o.description;
       if (o.ip) body.IPAddresses = ipPairs(o.ip);
       if (!Object.keys(body).length) throw new UsageError("nothing to change: pass --comp-id, --description, --ip or -d");
-      const id = String(run.args[0])
-        .toLowerCase()
-        .replace(/[-:._]/g, "");
+      const id = run.args[0].toLowerCase().replace(/[-:._]/g, "");
       output(run, await run.ctx.api().json("smd", "PATCH", `/Inventory/EthernetInterfaces/${enc(id)}`, { body }), IFACE_TABLE);
     },
   );
@@ -334,7 +375,7 @@ export function ifaceCommand(): Command {
     "ochami smd iface update de:ad:be:ee:ee:f1 --comp-id x1000c1s7b0n1",
   ]);
 
-  const del = act(
+  const del = act<DeleteOptions, [ids: string[]]>(
     withConfirm(
       withData(
         new Command("delete").description("delete interfaces").argument("[id...]").option("-a, --all", "delete EVERY interface"),

@@ -1,7 +1,8 @@
 import { Command, Option } from "commander";
 import { CliError, EXIT, UsageError } from "../errors";
 import { listOption } from "../io/input";
-import type { TableSpec } from "../io/output";
+import { asString, at, type JsonObject, objectsIn } from "../io/json";
+import { listOrOne, type TableSpec } from "../io/output";
 import {
   collect,
   act,
@@ -14,6 +15,9 @@ import {
   withConfirm,
   withData,
   withOutput,
+  type ConfirmOptions,
+  type DataOptions,
+  type OutputOptions,
   type Run,
 } from "./define";
 import { enc, itemsOf, parseBool, parseInteger, requireField } from "./payload";
@@ -31,7 +35,7 @@ export function smdCommand(): Command {
     .option("--uri <uri>", "SMD base URI, absolute or a path under the cluster URI (default /hsm/v2)");
   examples(smd, ["ochami smd component get -F table", "ochami smd iface get --comp-id x1000c1s7b1n0", "ochami smd group get"]);
 
-  const status = act(
+  const status = act<OutputOptions & { all?: boolean }>(
     new Command("status").description("is SMD up? (GET /service/ready)").option("--all", "print SMD's enumerations (GET /service/values)"),
     async (run) => {
       const res = await run.ctx.api().json("smd", "GET", run.opts.all ? "/service/values" : "/service/ready", { auth: false });
@@ -43,12 +47,12 @@ export function smdCommand(): Command {
 
   const service = new Command("service").description("SMD service information");
   examples(service, ["ochami smd service status", "ochami smd service values role"]);
-  const serviceStatus = act(new Command("status").description("GET /service/ready"), async (run) =>
+  const serviceStatus = act<OutputOptions>(new Command("status").description("GET /service/ready"), async (run) =>
     output(run, await run.ctx.api().json("smd", "GET", "/service/ready", { auth: false })),
   );
   withOutput(serviceStatus);
   examples(serviceStatus, ["ochami smd service status"]);
-  const values = act(
+  const values = act<OutputOptions, [kind: string | undefined]>(
     new Command("values")
       .description("valid values of SMD's enumerations (GET /service/values[/<kind>])")
       .argument("[kind]", "arch, class, flag, nettype, role, subrole, state or type"),
@@ -57,7 +61,7 @@ export function smdCommand(): Command {
         run,
         await run.ctx
           .api()
-          .json("smd", "GET", `/service/values${run.args[0] ? `/${enc(String(run.args[0]).toLowerCase())}` : ""}`, { auth: false }),
+          .json("smd", "GET", `/service/values${run.args[0] ? `/${enc(run.args[0].toLowerCase())}` : ""}`, { auth: false }),
       ),
   );
   withOutput(values);
@@ -78,6 +82,22 @@ export function smdCommand(): Command {
 
 // ----------------------------------------------------------------------------- filters
 
+/** The options withComponentFilters adds. */
+export interface ComponentFilterOptions {
+  type?: string[];
+  state?: string[];
+  flag?: string[];
+  role?: string[];
+  subrole?: string[];
+  arch?: string[];
+  class?: string[];
+  enabled?: string;
+  group?: string[];
+  partition?: string[];
+  nidStart?: string;
+  nidEnd?: string;
+}
+
 /** Component filter options shared by `component get` and `membership get`: the query keys SMD's component lists take. */
 export function withComponentFilters(cmd: Command): Command {
   return cmd
@@ -95,7 +115,7 @@ export function withComponentFilters(cmd: Command): Command {
     .option("--nid-end <nid>", "highest NID");
 }
 
-export function componentQuery(o: Record<string, any>): Record<string, string[] | string | undefined> {
+export function componentQuery(o: ComponentFilterOptions): Record<string, string[] | string | undefined> {
   return {
     type: listOption(o.type),
     state: listOption(o.state),
@@ -113,7 +133,7 @@ export function componentQuery(o: Record<string, any>): Record<string, string[] 
 }
 
 const COMPONENT_TABLE: TableSpec = {
-  rows: (d) => (Array.isArray(d?.Components) ? d.Components : d?.ID ? [d] : []),
+  rows: (d) => listOrOne(at(d, "Components"), d, "ID"),
   columns: [
     { header: "ID", value: (c) => c.ID },
     { header: "TYPE", value: (c) => c.Type },
@@ -136,7 +156,7 @@ function componentCommand(): Command {
     "ochami smd component update --state Off x1000c1s7b0n0",
   ]);
 
-  const get = act(
+  const get = act<OutputOptions & ComponentFilterOptions & { xname?: string[]; nid?: string[] }>(
     withComponentFilters(
       new Command("get")
         .alias("list")
@@ -171,7 +191,7 @@ function componentCommand(): Command {
     "ochami smd component get -n 1,2,3 -F yaml",
   ]);
 
-  const add = act(
+  const add = act<ComponentFieldOptions, ComponentArgs>(
     withComponentFields(
       new Command("add")
         .description("create components; refuses (nothing written) when one exists already, since SMD would silently keep the old one")
@@ -182,8 +202,8 @@ function componentCommand(): Command {
       const comps = componentsFrom(run, { State: "Ready", Enabled: true, Role: "Compute", Arch: "X86" });
       const api = run.ctx.api();
       const ids = comps.map((c) => String(c.ID));
-      const existing = await api.json("smd", "GET", "/State/Components", { auth: false, query: { id: ids } });
-      const present = (existing?.Components ?? []).map((c: any) => c.ID);
+      const existing = await api.json<unknown>("smd", "GET", "/State/Components", { auth: false, query: { id: ids } });
+      const present = objectsIn(at(existing, "Components")).map((c) => c.ID);
       if (present.length)
         throw new CliError(
           `already in SMD: ${present.join(", ")}; nothing added (use \`ochami smd component set\` to overwrite)`,
@@ -200,7 +220,7 @@ function componentCommand(): Command {
     "ochami smd component add -f yaml -d @components.yaml",
   ]);
 
-  const set = act(
+  const set = act<ComponentFieldOptions, ComponentArgs>(
     withComponentFields(
       new Command("set")
         .description("create or overwrite components (PUT with force, then NID, role, enabled and software status, which SMD's PUT keeps)")
@@ -228,7 +248,10 @@ function componentCommand(): Command {
   );
   examples(set, ["ochami smd component set --state On --role Compute x1000c1s7b0n0 1", "ochami smd component set -d @components.json"]);
 
-  const update = act(
+  const update = act<
+    { state?: string; flag?: string; enabled?: string; role?: string; subrole?: string; nid?: string; swStatus?: string; force?: boolean },
+    [xnames: string[]]
+  >(
     new Command("update")
       .description("change fields of existing components (SMD's PATCH routes; several xnames use the Bulk routes)")
       .argument("<xname...>")
@@ -261,14 +284,16 @@ function componentCommand(): Command {
       }
       if (!patches.length) throw new UsageError("nothing to change: pass --state, --flag, --enabled, --role, --nid or --sw-status");
       // SMD ignores unknown xnames in PATCHes (204); say so instead of pretending.
-      const known = await api.json("smd", "GET", "/State/Components", { auth: false, query: { id: ids } });
-      const missing = ids.filter((id) => !(known?.Components ?? []).some((c: any) => c.ID === id.toLowerCase()));
+      const known = await api.json<unknown>("smd", "GET", "/State/Components", { auth: false, query: { id: ids } });
+      const missing = ids.filter((id) => !objectsIn(at(known, "Components")).some((c) => c.ID === id.toLowerCase()));
       if (missing.length) throw new CliError(`not in SMD: ${missing.join(", ")}; nothing changed`, EXIT.REQUEST);
       for (const [route, body] of patches) await api.call("smd", "PATCH", `/State/Components/${route}`, { body });
       if (!o.state) return;
       // SMD skips components whose state may not change that way, and still answers 204: say so.
-      const after: any[] = (await api.json("smd", "GET", "/State/Components", { auth: false, query: { id: ids } }))?.Components ?? [];
-      const stuck = after.filter((c) => c.State?.toLowerCase() !== String(o.state).toLowerCase());
+      const after = objectsIn(
+        at(await api.json<unknown>("smd", "GET", "/State/Components", { auth: false, query: { id: ids } }), "Components"),
+      );
+      const stuck = after.filter((c) => asString(c.State)?.toLowerCase() !== String(o.state).toLowerCase());
       if (!stuck.length) return;
       process.stderr.write(
         `error: SMD kept ${stuck.map((c) => `${c.ID} ${c.State}`).join(", ")}: it does not allow that change of state without --force\n`,
@@ -284,7 +309,7 @@ function componentCommand(): Command {
     "ochami smd component update --force --state Standby x1000c1s7b0n0",
   ]);
 
-  const del = act(
+  const del = act<DeleteOptions, [xnames: string[]]>(
     withConfirm(
       withData(
         new Command("delete").description("delete components").argument("[xname...]").option("-a, --all", "delete EVERY component"),
@@ -310,6 +335,21 @@ function componentCommand(): Command {
   return component.addCommand(get).addCommand(add).addCommand(set).addCommand(update).addCommand(del);
 }
 
+/** The options withComponentFields adds. */
+interface ComponentFieldOptions extends DataOptions {
+  state?: string;
+  enabled?: boolean;
+  disabled?: boolean;
+  role?: string;
+  subrole?: string;
+  arch?: string;
+  class?: string;
+  nettype?: string;
+  swStatus?: string;
+}
+
+type ComponentArgs = [xname: string | undefined, nid: string | undefined];
+
 function withComponentFields(cmd: Command): Command {
   return withData(cmd, '{"Components":[...]}')
     .option("--state <state>", "State (default Ready)")
@@ -324,8 +364,8 @@ function withComponentFields(cmd: Command): Command {
 }
 
 /** Components from -d, or one from the positional xname/NID and flags (with the command's defaults). */
-function componentsFrom(run: Run, defaults: Record<string, unknown>): Record<string, any>[] {
-  const [xname, nid] = run.args as [string | undefined, string | undefined];
+function componentsFrom(run: Run<ComponentFieldOptions, ComponentArgs>, defaults: JsonObject): JsonObject[] {
+  const [xname, nid] = run.args;
   if (run.opts.data !== undefined || !xname) {
     if (xname) throw new UsageError("pass either an xname or -d, not both");
     const items = itemsOf(needData(run, "components").value, "Components", "components");
@@ -333,7 +373,7 @@ function componentsFrom(run: Run, defaults: Record<string, unknown>): Record<str
     return items;
   }
   const o = run.opts;
-  const c: Record<string, unknown> = { ID: xname, ...defaults };
+  const c: JsonObject = { ID: xname, ...defaults };
   if (nid !== undefined) c.NID = parseInteger(nid, "nid");
   if (o.state) c.State = o.state;
   if (o.disabled) c.Enabled = false;
@@ -358,16 +398,21 @@ export interface DeleteSpec {
   noun: string;
 }
 
+/** The options of a `delete` deleteItems runs: -a, -d, --no-confirm. */
+export interface DeleteOptions extends DataOptions, ConfirmOptions {
+  all?: boolean;
+}
+
 /** `delete <id...> | --all | -d`, confirming first, one DELETE per item. */
 // biome-ignore lint/suspicious/noConfusingVoidType: an action's result, as act() takes it.
-export async function deleteItems(run: Run, spec: DeleteSpec): Promise<number | void> {
+export async function deleteItems(run: Run<DeleteOptions, [ids: string[]]>, spec: DeleteSpec): Promise<number | void> {
   const api = run.ctx.api();
-  const ids = (run.args[0] as string[] | undefined) ?? [];
+  const ids = run.args[0];
   if (run.opts.all) {
     if (ids.length || run.opts.data) throw new UsageError("--all takes no ids and no -d");
     if (!(await confirmed(run, `delete ALL ${spec.noun}s`))) return EXIT.REQUEST;
-    const res = await api.json(spec.service, "DELETE", spec.all);
-    process.stderr.write(`${res?.message ?? `deleted all ${spec.noun}s`}\n`);
+    const res = await api.json<unknown>(spec.service, "DELETE", spec.all);
+    process.stderr.write(`${at(res, "message") ?? `deleted all ${spec.noun}s`}\n`);
     return;
   }
   let list = ids.flatMap((i) => listOption(i));
@@ -395,7 +440,7 @@ function compepCommand(): Command {
   );
   examples(compep, ["ochami smd compep get", "ochami smd compep delete x1000c1s7b0n0"]);
   const table: TableSpec = {
-    rows: (d) => d?.ComponentEndpoints ?? [],
+    rows: (d) => objectsIn(at(d, "ComponentEndpoints")),
     columns: [
       { header: "ID", value: (c) => c.ID },
       { header: "TYPE", value: (c) => c.Type },
@@ -404,11 +449,11 @@ function compepCommand(): Command {
       { header: "URL", value: (c) => c.RedfishURL },
     ],
   };
-  const get = act(
+  const get = act<OutputOptions, [xnames: string[]]>(
     new Command("get").alias("list").description("all component endpoints, or those of the given xnames").argument("[xname...]"),
     async (run) => {
       const api = run.ctx.api();
-      const ids = ((run.args[0] as string[]) ?? []).flatMap((i) => listOption(i));
+      const ids = run.args[0].flatMap((i) => listOption(i));
       if (!ids.length) return output(run, await api.json("smd", "GET", "/Inventory/ComponentEndpoints"), table);
       const list = [];
       for (const id of ids) list.push(await api.json("smd", "GET", `/Inventory/ComponentEndpoints/${enc(id)}`));
@@ -417,7 +462,7 @@ function compepCommand(): Command {
   );
   withOutput(get);
   examples(get, ["ochami smd compep get", "ochami smd compep get x1000c1s7b0n0 -F yaml"]);
-  const del = act(
+  const del = act<DeleteOptions, [xnames: string[]]>(
     withConfirm(
       withData(
         new Command("delete")

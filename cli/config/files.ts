@@ -84,7 +84,7 @@ export function editConfigFile(file: string, edit: (doc: Document) => void): voi
   } else {
     doc = parseDocument("{}");
   }
-  if (doc.contents === null) doc.contents = doc.createNode({}) as any;
+  if (doc.contents === null) doc.contents = doc.createNode({});
   edit(doc);
   const problems = validateConfig(doc.toJS(), file);
   if (problems.length) throw new UsageError(problems.join("\n"));
@@ -96,6 +96,18 @@ export function writeAtomic(file: string, text: string, mode: number): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, text, { mode });
   renameSync(tmp, file);
+}
+
+/**
+ * Appends the entry `{name, cluster: {}}` to the document's `clusters` list (made when there is
+ * none: a file read and validated has a list there, or nothing); returns its index.
+ */
+export function addCluster(doc: Document, name: string): number {
+  const found = doc.get("clusters");
+  const clusters = isSeq(found) ? found : doc.createNode<unknown[]>([]);
+  if (clusters !== found) doc.set("clusters", clusters);
+  clusters.add(doc.createNode({ name, cluster: {} }));
+  return clusterIndex(doc, name);
 }
 
 /** Index of the cluster entry named `name` in the document's `clusters` list, or -1. */

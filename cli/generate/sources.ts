@@ -1,5 +1,6 @@
 import type { ApiClient } from "../../shared/api-client/client";
 import { CliError } from "../errors";
+import { asString, at, objectsIn } from "../io/json";
 import { log } from "../log";
 import { nidHostname, type Inventory } from "../inventory/nodes-file";
 import type { HostEntry } from "./render";
@@ -47,8 +48,10 @@ export function entriesFromInventory(inv: Inventory, naming: Naming): HostEntry[
 }
 
 export async function entriesFromApi(api: ApiClient, naming: Naming, network?: string): Promise<HostEntry[]> {
-  const comps: any[] = (await api.json("smd", "GET", "/State/Components", { auth: false, query: { type: "Node" } }))?.Components ?? [];
-  const ifaces: any[] = (await api.json("smd", "GET", "/Inventory/EthernetInterfaces", { auth: false })) ?? [];
+  const comps = objectsIn(
+    at(await api.json<unknown>("smd", "GET", "/State/Components", { auth: false, query: { type: "Node" } }), "Components"),
+  );
+  const ifaces = objectsIn(await api.json<unknown>("smd", "GET", "/Inventory/EthernetInterfaces", { auth: false }));
   const optional = async <T>(what: string, f: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await f();
@@ -58,37 +61,44 @@ export async function entriesFromApi(api: ApiClient, naming: Naming, network?: s
       return undefined;
     }
   };
-  const rfes: any[] =
-    (await optional("the Redfish endpoints", () => api.json("smd", "GET", "/Inventory/RedfishEndpoints")))?.RedfishEndpoints ?? [];
-  const defaults: any =
-    (await optional("the cloud-init cluster defaults", () => api.json("cloud-init", "GET", "/admin/cluster-defaults"))) ?? {};
-  const infos: any[] = (await optional("the cloud-init instance-info", () => api.json("cloud-init", "GET", "/admin/instance-info"))) ?? [];
+  const rfes = objectsIn(
+    at(await optional("the Redfish endpoints", () => api.json<unknown>("smd", "GET", "/Inventory/RedfishEndpoints")), "RedfishEndpoints"),
+  );
+  const defaults = await optional("the cloud-init cluster defaults", () =>
+    api.json<unknown>("cloud-init", "GET", "/admin/cluster-defaults"),
+  );
+  const infos = objectsIn(
+    await optional("the cloud-init instance-info", () => api.json<unknown>("cloud-init", "GET", "/admin/instance-info")),
+  );
 
-  let short =
-    naming.shortName ?? (defaults["short-name"] || (defaults["cluster-name"] ? String(defaults["cluster-name"]).slice(0, 2) : undefined));
-  let width = naming.nidLength ?? (Number(defaults["nid-length"]) || (short ? 4 : undefined));
+  const shortName = at(defaults, "short-name");
+  const clusterName = at(defaults, "cluster-name");
+  let short = naming.shortName ?? (shortName ? String(shortName) : clusterName ? String(clusterName).slice(0, 2) : undefined);
+  let width = naming.nidLength ?? (Number(at(defaults, "nid-length")) || (short ? 4 : undefined));
   if (!short) {
     log.warn("the cloud-init cluster defaults set no short-name or cluster-name; naming nodes nid<NID> (use --short-name)");
     short = "nid";
     width ??= 3;
   }
-  const ipOf = (id: string) => {
-    const ips = ifaces.filter((f) => f.ComponentID === id).flatMap((f) => f.IPAddresses ?? []);
-    return (network ? ips.find((a: any) => a.Network === network) : undefined)?.IPAddress ?? ips[0]?.IPAddress;
+  const ipOf = (id: string): string | undefined => {
+    const ips = ifaces.filter((f) => f.ComponentID === id).flatMap((f) => objectsIn(f.IPAddresses));
+    return asString((network ? ips.find((a) => a.Network === network) : undefined)?.IPAddress ?? ips[0]?.IPAddress);
   };
   return comps
     .map((c): HostEntry => {
-      const info = infos.find((i) => i.id === c.ID);
-      const node = info?.["local-hostname"] || (typeof c.NID === "number" ? nidHostname(short!, width!, c.NID) : c.ID);
-      const bmcId = String(c.ID).replace(/n[0-9]+$/, "");
+      const xname = String(c.ID);
+      const nid = typeof c.NID === "number" ? c.NID : undefined;
+      const hostname = infos.find((i) => i.id === c.ID)?.["local-hostname"];
+      const node = hostname ? String(hostname) : nid !== undefined ? nidHostname(short!, width!, nid) : xname;
+      const bmcId = xname.replace(/n[0-9]+$/, "");
       const rfe = rfes.find((r) => r.ID === bmcId);
-      const bmcIp = rfe?.IPAddress || ipOf(bmcId);
+      const bmcIp = asString(rfe?.IPAddress) || ipOf(bmcId);
       return {
         node,
-        xname: c.ID,
-        nid: c.NID,
-        role: c.Role,
-        ip: ipOf(c.ID),
+        xname,
+        nid,
+        role: asString(c.Role),
+        ip: ipOf(xname),
         bmc: rfe || bmcIp ? { name: bmcNameFor(node), ip: bmcIp } : undefined,
       };
     })

@@ -2,6 +2,7 @@ import { stringify as toYaml } from "yaml";
 import type { OutputFormat } from "../config/schema";
 import { OUTPUT_FORMATS } from "../config/schema";
 import { UsageError } from "../errors";
+import { at, isObject, type JsonObject, objectsIn } from "./json";
 
 /**
  * `-F/--format-output`: json (compact, one line: upstream's default, made for `| jq`),
@@ -16,18 +17,27 @@ export function outputFormat(explicit: string | undefined, fallback: OutputForma
   return f as OutputFormat;
 }
 
-export interface Column<T = any> {
+export interface Column<T = JsonObject> {
   header: string;
   value: (row: T) => unknown;
 }
 
-export interface TableSpec<T = any> {
-  /** The rows of the data (default: the data if it is a list, or the only list inside an object). */
-  rows?: (data: any) => T[];
-  columns?: Column<T>[];
+/**
+ * How `-F table` shows an answer. With `rows`, the rows are whatever it makes of the data, and the
+ * columns read those; without, the rows are the data's list (see defaultRows) and the columns,
+ * if given, read its objects.
+ */
+export type TableSpec<T = JsonObject> =
+  | { rows: (data: unknown) => T[]; columns?: Column<T>[] }
+  | { rows?: undefined; columns?: Column<JsonObject>[] };
+
+/** Rows of an answer: the objects of `list` when it is a list, else `data` alone when it is an object with `key` set. */
+export function listOrOne(list: unknown, data: unknown, key: string): JsonObject[] {
+  if (Array.isArray(list)) return objectsIn(list);
+  return isObject(data) && data[key] ? [data] : [];
 }
 
-export function render(data: unknown, format: OutputFormat, table?: TableSpec): string {
+export function render<T>(data: unknown, format: OutputFormat, table?: TableSpec<T>): string {
   switch (format) {
     case "json":
       return `${JSON.stringify(data ?? null)}\n`;
@@ -40,7 +50,7 @@ export function render(data: unknown, format: OutputFormat, table?: TableSpec): 
   }
 }
 
-export function print(data: unknown, format: OutputFormat, table?: TableSpec): void {
+export function print<T>(data: unknown, format: OutputFormat, table?: TableSpec<T>): void {
   process.stdout.write(render(data, format, table));
 }
 
@@ -51,11 +61,12 @@ function cell(v: unknown): string {
   return String(v).replace(/\s*\n\s*/g, " ");
 }
 
-function defaultRows(data: any): any[] {
+/** The data if it is a list, or the only list inside an object (upstream's `{"Components":[...]}`). */
+function defaultRows(data: unknown): unknown[] {
   if (Array.isArray(data)) return data;
   if (data && typeof data === "object") {
     const lists = Object.values(data).filter(Array.isArray);
-    if (lists.length === 1 && Object.keys(data).length === 1) return lists[0] as any[];
+    if (lists.length === 1 && Object.keys(data).length === 1) return lists[0];
   }
   return [];
 }
@@ -65,28 +76,35 @@ function defaultRows(data: any): any[] {
  * and still easy to cut/awk. Hand-written (a dozen lines): box-drawing table libraries make output
  * that is harder to process and wider than terminals.
  */
-export function renderTable(data: unknown, spec?: TableSpec): string {
+export function renderTable<T>(data: unknown, spec?: TableSpec<T>): string {
   const isList = Array.isArray(data) || spec?.rows !== undefined || defaultRows(data).length > 0;
   if (!isList && data && typeof data === "object") {
     // One object: KEY VALUE lines.
-    return alignRows([["KEY", "VALUE"], ...Object.entries(data as Record<string, unknown>).map(([k, v]) => [k, cell(v)])]);
+    return alignRows([["KEY", "VALUE"], ...Object.entries(data).map(([k, v]) => [k, cell(v)])]);
   }
-  const rows = (spec?.rows ?? defaultRows)(data);
-  const columns = spec?.columns ?? inferColumns(rows);
+  if (spec?.rows) {
+    const rows = spec.rows(data);
+    return tabulate(rows, spec.columns ?? inferColumns(rows));
+  }
+  const rows = defaultRows(data);
+  return spec?.columns ? tabulate(rows.filter(isObject), spec.columns) : tabulate(rows, inferColumns(rows));
+}
+
+function tabulate<T>(rows: T[], columns: Column<T>[]): string {
   if (!columns.length) return rows.length ? `${rows.map((r) => cell(r)).join("\n")}\n` : "";
   return alignRows([columns.map((c) => c.header), ...rows.map((r) => columns.map((c) => cell(c.value(r))))]);
 }
 
-function inferColumns(rows: any[]): Column[] {
+/** A column per key of the rows' objects, in order of appearance. */
+function inferColumns(rows: unknown[]): Column<unknown>[] {
   const keys: string[] = [];
-  for (const r of rows)
-    if (r && typeof r === "object" && !Array.isArray(r)) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
+  for (const r of rows) if (isObject(r)) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
   return keys.map((k) => ({
     header: k
       .replace(/([a-z])([A-Z])/g, "$1_$2")
       .replace(/[-\s]/g, "_")
       .toUpperCase(),
-    value: (r: any) => r?.[k],
+    value: (r) => at(r, k),
   }));
 }
 

@@ -1,5 +1,6 @@
 import { normalizeMac } from "../../shared/mac";
 import { type HttpResponse, NetworkError, request, type TlsOptions } from "../../shared/api-client/http";
+import { asList, asString, at, isObject, type JsonObject } from "../io/json";
 import type { Target } from "./targets";
 
 /**
@@ -46,12 +47,10 @@ export type BmcResult = { ok: true; facts: BmcFacts } | { ok: false; target: Tar
 
 class RedfishError extends Error {}
 
-type Json = Record<string, any>;
-
 export async function discoverBmc(target: Target, s: RedfishSettings): Promise<BmcResult> {
   const origin = `${s.scheme}://${target.host.includes(":") ? `[${target.host}]` : target.host}${(target.port ?? s.port) ? `:${target.port ?? s.port}` : ""}`;
   const auth = `Basic ${Buffer.from(`${s.user}:${s.password}`).toString("base64")}`;
-  const get = async (path: string): Promise<Json> => {
+  const get = async (path: string): Promise<JsonObject> => {
     let res: HttpResponse;
     try {
       res = await request(origin + path, {
@@ -66,14 +65,17 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
     if (res.status === 401 || res.status === 403)
       throw new RedfishError(`${res.status} ${res.statusText} for ${path}: check the BMC credentials`);
     if (res.status !== 200) throw new RedfishError(`${res.status} ${res.statusText} for ${path}`);
+    let body: unknown;
     try {
-      return JSON.parse(res.text());
+      body = JSON.parse(res.text());
     } catch {
       throw new RedfishError(`${path} did not answer JSON: not a Redfish service?`);
     }
+    // Read field by field: an answer that is not an object has none of the fields asked for.
+    return isObject(body) ? body : {};
   };
-  const link = (obj: Json | undefined, key: string): string | undefined => {
-    const v = obj?.[key]?.["@odata.id"];
+  const link = (obj: JsonObject | undefined, key: string): string | undefined => {
+    const v = at(obj, key, "@odata.id");
     return typeof v === "string" ? v.replace(/\/+$/, "") : undefined;
   };
   /** A collection's member URIs, following `Members@odata.nextLink` pages. */
@@ -81,8 +83,11 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
     const out: string[] = [];
     for (let page = path, n = 0; page && n < 100; n++) {
       const col = await get(page);
-      for (const m of Array.isArray(col.Members) ? col.Members : []) if (typeof m?.["@odata.id"] === "string") out.push(m["@odata.id"]);
-      page = typeof col["Members@odata.nextLink"] === "string" ? col["Members@odata.nextLink"] : undefined;
+      for (const m of asList(col.Members)) {
+        const uri = at(m, "@odata.id");
+        if (typeof uri === "string") out.push(uri);
+      }
+      page = asString(col["Members@odata.nextLink"]);
     }
     return out;
   };
@@ -91,7 +96,7 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
    * host's MACs when Systems/{id}/EthernetInterfaces is empty (the seed's gen_nodes_file.sh read
    * .../NetworkAdapters/Nic259/NetworkPorts/NICChannel0 for that reason).
    */
-  const chassisNics = async (root: Json): Promise<Nic[]> => {
+  const chassisNics = async (root: JsonObject): Promise<Nic[]> => {
     const list: Nic[] = [];
     for (const chassisUri of await members(link(root, "Chassis"))) {
       const chassis = await get(chassisUri);
@@ -99,10 +104,7 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
         const adapter = await get(adapterUri);
         for (const portUri of await members(link(adapter, "NetworkPorts") ?? link(adapter, "Ports"))) {
           const port = await get(portUri);
-          const macs = [
-            ...(Array.isArray(port.AssociatedNetworkAddresses) ? port.AssociatedNetworkAddresses : []),
-            ...(port.Ethernet?.AssociatedMACAddresses ?? []),
-          ];
+          const macs = [...asList(port.AssociatedNetworkAddresses), ...asList(at(port, "Ethernet", "AssociatedMACAddresses"))];
           for (const raw of macs) {
             const mac = normalizeMac(raw);
             if (mac && mac !== "00:00:00:00:00:00" && !list.some((n) => n.mac === mac))
@@ -110,7 +112,7 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
                 id: String(port.Id ?? portUri.split("/").pop()),
                 mac,
                 enabled: true,
-                linkUp: port.LinkStatus === undefined ? undefined : /^(Up|LinkUp)$/.test(port.LinkStatus),
+                linkUp: port.LinkStatus === undefined ? undefined : /^(Up|LinkUp)$/.test(String(port.LinkStatus)),
               });
           }
         }
@@ -127,9 +129,9 @@ export async function discoverBmc(target: Target, s: RedfishSettings): Promise<B
       list.push({
         id: String(n.Id ?? uri.split("/").pop()),
         mac,
-        enabled: n.InterfaceEnabled !== false && n.Status?.State !== "Disabled",
+        enabled: n.InterfaceEnabled !== false && at(n, "Status", "State") !== "Disabled",
         linkUp: n.LinkStatus === undefined ? undefined : n.LinkStatus === "LinkUp",
-        ipv4: (Array.isArray(n.IPv4Addresses) ? n.IPv4Addresses : []).map((a: Json) => a?.Address).filter(Boolean),
+        ipv4: asList(n.IPv4Addresses).flatMap((a) => asString(at(a, "Address")) || []),
       });
     }
     return list;

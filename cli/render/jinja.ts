@@ -1,3 +1,4 @@
+import { at, isObject, type JsonObject } from "../io/json";
 import { log } from "../log";
 
 /**
@@ -29,25 +30,26 @@ export function isJinjaTemplate(content: string): boolean {
   return TEMPLATE_HEADER.test(content);
 }
 
-export function instanceData(metaData: Record<string, any>): Record<string, any> {
-  const v1data = (metaData?.instance_data?.v1 ?? {}) as Record<string, any>;
+/** The variables of a node's meta-data document (parsed YAML: an object, unless the document is broken). */
+export function instanceData(metaData: unknown): JsonObject {
+  const v1data = at(metaData, "instance_data", "v1");
   const v1 = {
     cloud_name: "nocloud",
     platform: "nocloud",
-    instance_id: metaData?.["instance-id"] ?? v1data.instance_id ?? "",
-    local_hostname: metaData?.["local-hostname"] ?? "",
-    region: v1data.region ?? "",
-    availability_zone: v1data.availability_zone ?? "",
-    public_ssh_keys: v1data.public_keys ?? [],
+    instance_id: at(metaData, "instance-id") ?? at(v1data, "instance_id") ?? "",
+    local_hostname: at(metaData, "local-hostname") ?? "",
+    region: at(v1data, "region") ?? "",
+    availability_zone: at(v1data, "availability_zone") ?? "",
+    public_ssh_keys: at(v1data, "public_keys") ?? [],
   };
   return { ds: { meta_data: metaData ?? {} }, v1 };
 }
 
 /** cloud-init's aliases: `a-b` also as `a_b`; the keys of `v1` (`v<N>`) copied to the top level. */
-export function withAliases(data: Record<string, any>, top = true): Record<string, any> {
-  const out: Record<string, any> = {};
+export function withAliases(data: JsonObject, top = true): JsonObject {
+  const out: JsonObject = {};
   for (const [key, value] of Object.entries(data)) {
-    const v = value && typeof value === "object" && !Array.isArray(value) ? withAliases(value, false) : value;
+    const v = isObject(value) ? withAliases(value, false) : value;
     out[key] = v;
     if (key.includes("-") && !(key.replace(/-/g, "_") in data)) out[key.replace(/-/g, "_")] = v;
     if (top && /^v[0-9]+$/.test(key) && v && typeof v === "object") for (const [k, sv] of Object.entries(v)) if (!(k in out)) out[k] = sv;
@@ -55,18 +57,16 @@ export function withAliases(data: Record<string, any>, top = true): Record<strin
   return out;
 }
 
-export function deepMerge(base: Record<string, any>, over: Record<string, any>): Record<string, any> {
+export function deepMerge(base: JsonObject, over: JsonObject): JsonObject {
   const out = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    out[k] =
-      v && typeof v === "object" && !Array.isArray(v) && out[k] && typeof out[k] === "object" && !Array.isArray(out[k])
-        ? deepMerge(out[k], v)
-        : v;
+    const current = out[k];
+    out[k] = isObject(v) && isObject(current) ? deepMerge(current, v) : v;
   }
   return out;
 }
 
-export async function renderTemplate(content: string, variables: Record<string, any>): Promise<string> {
+export async function renderTemplate(content: string, variables: JsonObject): Promise<string> {
   if (!isJinjaTemplate(content)) return content;
   const body = content.replace(TEMPLATE_HEADER, "");
   // Loaded on demand: the engine is the largest part of the CLI and only this command needs it.
@@ -82,8 +82,12 @@ export async function renderTemplate(content: string, variables: Record<string, 
   return new nunjucks.Environment(null, options).renderString(body, variables);
 }
 
-/** Python str methods templates call on strings, mapped to JavaScript (nunjucks has none of them). */
-const STR_METHODS: Record<string, (this: string, ...args: any[]) => unknown> = {
+/**
+ * Python str methods templates call on strings, mapped to JavaScript (nunjucks has none of them).
+ * A template passes whatever it passes: each method declares the arguments it reads, and
+ * `never[]` lets the table hold methods of any parameters.
+ */
+const STR_METHODS: Record<string, (this: string, ...args: never[]) => unknown> = {
   upper() {
     return this.toUpperCase();
   },
@@ -136,11 +140,16 @@ function trimChars(s: string, chars: string, start: boolean, end: boolean): stri
 
 let compatInstalled = false;
 
+/** `obj.val` in a compiled template (nunjucks' runtime.memberLookup; `rest`: its autoescape flag). */
+type MemberLookup = (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) => unknown;
+
 function installCompat(nunjucks: typeof import("nunjucks")) {
   if (compatInstalled) return;
   compatInstalled = true;
   nunjucks.installJinjaCompat();
-  const runtime = (nunjucks as any).runtime;
+  // @types/nunjucks declares only SafeString in `runtime`; memberLookup is there all the same
+  // (compiled templates call it for `a.b`, and the Jinja compatibility layer replaces it too).
+  const runtime = nunjucks.runtime as typeof nunjucks.runtime & { memberLookup: MemberLookup };
   const lookup = runtime.memberLookup;
   runtime.memberLookup = function (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) {
     if (typeof obj === "string" && typeof val === "string" && Object.hasOwn(STR_METHODS, val)) return STR_METHODS[val].bind(obj);
