@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { z } from "zod";
 import { ApiError } from "../shared/api-client/errors";
 import { requestClientToken } from "../shared/api-client/grant";
 import { apiClientOf } from "../onprem-agent/agent";
@@ -14,6 +15,9 @@ import { authDirOf, readAdminCredential } from "../shared/head-node-state";
 import { writeSecret } from "./auth-state";
 
 export const AGENT_SCOPE = "boot:report smd:read";
+
+/** What POST /auth/clients answers that the agent keeps. */
+const CreatedClient = z.object({ client_id: z.string().min(1), client_secret: z.string().min(1) });
 
 export interface AgentCredential {
   client_id: string;
@@ -54,7 +58,9 @@ export async function ensureAgentClient(stateDir: string, apiUrl: string): Promi
       auth: { clientId: admin.client_id, clientSecret: admin.client_secret, scope: "admin" },
     }),
   );
-  const made = await asAdmin.json("root", "POST", "/auth/clients", { body: { client_name: "onprem-agent", scope: AGENT_SCOPE } });
+  const made = CreatedClient.parse(
+    await asAdmin.json("root", "POST", "/auth/clients", { body: { client_name: "onprem-agent", scope: AGENT_SCOPE } }),
+  );
   const credential: AgentCredential = {
     client_id: made.client_id,
     client_secret: made.client_secret,

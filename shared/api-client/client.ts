@@ -85,7 +85,7 @@ export class ApiClient {
     throw ApiError.answer(res);
   }
 
-  async json<T = any>(service: ApiService, method: string, path: string, opts: CallOptions = {}): Promise<T> {
+  async json<T = unknown>(service: ApiService, method: string, path: string, opts: CallOptions = {}): Promise<T> {
     const res = await this.call(service, method, path, opts);
     const text = res.text();
     if (!text.trim()) return undefined as T;
