@@ -69,13 +69,16 @@ async function stopWith(started: NpmStart, signal: NodeJS.Signals): Promise<{ co
 const missing = requirements({ commands: ["npm", "ps"] });
 
 describe.skipIf(missing)("npm start runs the agent beside the API (real processes)", () => {
-  const stateDir = mkdtempSync(path.join(tmpdir(), "e2-start-"));
-  const home = mkdtempSync(path.join(tmpdir(), "e2-start-home-"));
+  // Made in beforeAll, not at collection: a skipped or filtered-out suite must leave nothing behind.
+  let stateDir = "";
+  let home = "";
   let env: NodeJS.ProcessEnv;
   let api: string;
   let images: string;
 
   beforeAll(async () => {
+    stateDir = mkdtempSync(path.join(tmpdir(), "e2-start-"));
+    home = mkdtempSync(path.join(tmpdir(), "e2-start-home-"));
     const [port, imagesPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
     api = `http://127.0.0.1:${port}`;
     images = `http://127.0.0.1:${imagesPort}`;
@@ -90,8 +93,8 @@ describe.skipIf(missing)("npm start runs the agent beside the API (real processe
     });
   });
   afterAll(() => {
-    rmSync(stateDir, { recursive: true, force: true });
-    rmSync(home, { recursive: true, force: true });
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   it("first start: creates the agent's client, serves images from the state directory, reports with its token; SIGTERM stops everything", async () => {
