@@ -55,7 +55,7 @@ function setUpTree() {
   closeSync(fd);
 }
 
-/** The image server is driven by curl (and its 5 GiB test file made sparse by truncate). */
+/** The image server and the node proxy are driven by curl (and the 5 GiB test file is made sparse by truncate). */
 const noCurl = requirements({ commands: ["curl", "truncate"] });
 
 describe.skipIf(noCurl)("image server", () => {
@@ -291,7 +291,7 @@ describe.skipIf(noCurl)("image server with listing enabled", () => {
   });
 });
 
-describe("node proxy", () => {
+describe.skipIf(noCurl)("node proxy", () => {
   const { log } = captureLog();
   let upstream: http.Server;
   let upstreamUrl: string;

@@ -150,7 +150,7 @@ describe("from the live inventory", () => {
 });
 
 describe("Debian's daemons read the generated files", () => {
-  const noPowerman = requirements({ root: true, commands: ["/usr/sbin/powermand", "/usr/bin/pm"] });
+  const noPowerman = requirements({ commands: ["/usr/sbin/powermand", "/usr/bin/pm"] });
   // conmand runs in a mount namespace of its own (below): root, unshare and mount.
   const noConman = requirements({ root: true, commands: ["unshare", "mount", "/usr/sbin/conmand", "/usr/bin/conman"] });
 
