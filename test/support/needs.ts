@@ -73,6 +73,7 @@ function onPath(name: string): boolean {
 }
 
 const PYTHON = "/usr/bin/python3";
+const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
 
 function pythonHas(module: string): boolean {
   const r = spawnSync(
@@ -95,7 +96,13 @@ export function missingFor(needs: Needs): { missing: string[]; packages: string[
     if (PACKAGES[key]) packages.add(PACKAGES[key]);
   };
   if (needs.root && process.getuid?.() !== 0) missing.push("root");
-  for (const c of needs.commands ?? []) if (!onPath(c)) lack(c, path.basename(c));
+  for (const c of needs.commands ?? []) {
+    if (onPath(c)) continue;
+    // Installed, but in an sbin directory an ordinary user's PATH leaves out: nothing to install.
+    const sbin = c.includes("/") ? undefined : SBIN.find((dir) => executable(path.join(dir, c)));
+    if (sbin) missing.push(`${c} (in ${sbin}, not on PATH)`);
+    else lack(c, path.basename(c));
+  }
   for (const f of needs.files ?? []) if (!existsSync(f)) lack(f, path.basename(f));
   if (needs.python?.length) {
     if (!executable(PYTHON)) lack(PYTHON, "python3");
