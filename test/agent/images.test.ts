@@ -358,13 +358,16 @@ describe.skipIf(noCurl)("node proxy", () => {
 
   it("streams request and response bodies both ways and passes the status through", async () => {
     const uploadDir = mkdtempSync(path.join(tmpdir(), "ti-proxy-"));
-    const upload = path.join(uploadDir, "upload.bin");
-    writeFileSync(upload, randomBytes(5 * 1024 * 1024));
-    const put = await curlHttp(`${proxy.url}/cloud-init/phone-home`, ["-X", "PUT", "--data-binary", `@${upload}`]);
-    expect(put.status).toBe(200);
-    expect(seen.method).toBe("PUT");
-    expect(seen.bodySha).toBe(sha256(upload));
-    rmSync(uploadDir, { recursive: true, force: true });
+    try {
+      const upload = path.join(uploadDir, "upload.bin");
+      writeFileSync(upload, randomBytes(5 * 1024 * 1024));
+      const put = await curlHttp(`${proxy.url}/cloud-init/phone-home`, ["-X", "PUT", "--data-binary", `@${upload}`]);
+      expect(put.status).toBe(200);
+      expect(seen.method).toBe("PUT");
+      expect(seen.bodySha).toBe(sha256(upload));
+    } finally {
+      rmSync(uploadDir, { recursive: true, force: true });
+    }
 
     const big = await curlHttp(`${proxy.url}/cloud-init/big`);
     expect(big.status).toBe(200);
