@@ -252,7 +252,10 @@ describe.skipIf(noCurl)("image server", () => {
       (await metrics.getMetricsAsJSON()).find((m) => m.name === "ochami_agent_images_downloads_active")?.values[0]?.value;
     let active = await gauge();
     await waitFor(
-      async () => (active = await gauge()) === 0,
+      async () => {
+        active = await gauge();
+        return active === 0;
+      },
       3_000,
       () => `the active-downloads gauge to drop to 0 (it is ${active})`,
     );

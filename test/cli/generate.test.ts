@@ -164,7 +164,10 @@ describe("Debian's daemons read the generated files", () => {
       // powermand prints nothing when it is ready: ask it, as an admin's `pm` would, until it answers.
       let listed = "";
       await waitFor(
-        () => (listed = spawnSync("/usr/bin/pm", ["-h", `127.0.0.1:${port}`, "-l"], { encoding: "utf8" }).stdout ?? "").includes("nid"),
+        () => {
+          listed = spawnSync("/usr/bin/pm", ["-h", `127.0.0.1:${port}`, "-l"], { encoding: "utf8" }).stdout ?? "";
+          return listed.includes("nid");
+        },
         5_000,
         () => `powermand to list its nodes (pm -l: ${JSON.stringify(listed)})`,
         { everyMs: 100 },

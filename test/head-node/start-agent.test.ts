@@ -61,7 +61,11 @@ async function stopWith(started: NpmStart, signal: NodeJS.Signals): Promise<{ co
   // ends when its parent's pipe closes) gets until the deadline; one left running is still there
   // then, and is what this reports.
   let left: string[] = [];
-  await waitFor(async () => (left = await groupMembers(pgid)).length === 0, 5_000, "npm start's process group to empty").catch(() => {});
+  const emptied = async () => {
+    left = await groupMembers(pgid);
+    return left.length === 0;
+  };
+  await waitFor(emptied, 5_000, "npm start's process group to empty").catch(() => {});
   if (left.length) process.kill(-pgid, "SIGKILL");
   return { code: code === "hung" ? -1 : code, left };
 }
