@@ -22,6 +22,9 @@ import { intToIp, ipToInt } from "../onprem-agent/dhcp/ipv4";
 import { NetLab, run } from "../test/agent/netlab";
 import { nodeAt, seedNodes, type SeedNode } from "../test/agent/smd-seed";
 import { freePort } from "../test/head-node/ports";
+import { assertNeeds } from "../test/support/needs";
+import { ProcessOutput } from "../test/support/output";
+import { waitFor } from "../test/support/wait";
 
 const root = path.resolve(import.meta.dirname, "..");
 const { values: args } = parseArgs({
@@ -118,15 +121,6 @@ function rssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
 }
 
-async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 async function metric(port: number, name: string): Promise<number | undefined> {
   const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
     (r) => r.text(),
@@ -158,6 +152,7 @@ async function startAgentProcess(configFile: string): Promise<AgentProcess> {
     },
     30_000,
     "the agent process",
+    { everyMs: 200 },
   );
   return {
     pid,
@@ -213,7 +208,8 @@ async function extendedSnapshot(apiUrl: string, total: number): Promise<{ ifaces
 }
 
 async function main() {
-  if (process.getuid?.() !== 0) throw new Error("run as root: the benchmark creates network namespaces");
+  // Root: the benchmark creates network namespaces.
+  assertNeeds("bench/dhcp.ts", { root: true, commands: ["ip", "sysctl", "perfdhcp", "dnsmasq", "npm", "pgrep"] });
   const dir = mkdtempSync(path.join(tmpdir(), "dh-bench-"));
   // Shared machines are noisy: record how busy this one was.
   const loadAverageAtStart = readFileSync("/proc/loadavg", "utf8").trim();
@@ -271,6 +267,7 @@ async function main() {
       async () => (await metric(metricsPort, "ochami_agent_inventory_reservations")) === N,
       60_000,
       "the agent to load 10,000 reservations",
+      { everyMs: 200 },
     );
     const rss10kIdle = rssMb(a10k.pid);
     const sampler10k = sampleRss(a10k.pid);
@@ -293,10 +290,14 @@ async function main() {
       "--no-hosts",
       "--dhcp-option=3,10.61.128.1",
       "--dhcp-option=6,10.61.128.1",
+      // Its log on stderr, to wait for the line saying its DHCP socket is bound.
+      "--log-facility=-",
     ]);
-    dnsmasq.stderr!.on("data", () => {});
-    await new Promise((r) => setTimeout(r, 1000));
-    if (dnsmasq.exitCode !== null) throw new Error("dnsmasq exited at start");
+    await new ProcessOutput(dnsmasq, [dnsmasq.stderr!]).until(
+      /DHCP, sockets bound exclusively to interface dh-bdi/,
+      10_000,
+      "dnsmasq's start",
+    );
 
     const perf = (ns: string, iface: string, rate: number) =>
       lab.inNs(
@@ -360,10 +361,21 @@ async function main() {
         async () => (await metric(port100k, "ochami_agent_inventory_reservations")) === BIG,
         120_000,
         "the agent to load 100,000 reservations",
+        { everyMs: 200 },
       );
       const afterLoad = rssMb(a100k.pid);
       const sampler = sampleRss(a100k.pid);
-      await new Promise((r) => setTimeout(r, 35_000)); // spans one full refresh
+      const sampling = Date.now();
+      // Sampled across one full refresh (every 30 s): until the agent's copy is newer than the sampling.
+      await waitFor(
+        async () => {
+          const age = await metric(port100k, "ochami_agent_inventory_age_seconds");
+          return age !== undefined && Date.now() - age * 1000 > sampling;
+        },
+        60_000,
+        "the agent's next refresh of the 100,000 reservations",
+        { everyMs: 200 },
+      );
       rss100k = { afterLoad, max: sampler.stop(), final: rssMb(a100k.pid) };
       console.log(`agent RSS with 100,000 reservations: ${JSON.stringify(rss100k)} MB`);
     }

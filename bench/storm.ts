@@ -27,7 +27,9 @@ import { stringify } from "yaml";
 import { startApiServer } from "../head-node/api-runner";
 import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
-import { randomNodeScript, requireWrk, runWrk, type WrkResult } from "./lib/wrk";
+import { assertNeeds } from "../test/support/needs";
+import { waitFor } from "../test/support/wait";
+import { randomNodeScript, runWrk, type WrkResult } from "./lib/wrk";
 
 const NODES = Number(process.env.BENCH_NODES ?? 10_000);
 const LIST_COMPONENTS = Math.max(NODES, Number(process.env.BENCH_LIST_COMPONENTS ?? 100_000));
@@ -99,16 +101,17 @@ function childPids(pid: number): number[] {
 }
 
 async function waitForHttp(url: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  let last: unknown;
+  const answers = async () => {
     try {
       await (await fetch(url)).arrayBuffer();
-      return;
+      return true;
     } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
+      last = err;
+      return false;
     }
-  }
+  };
+  await waitFor(answers, timeoutMs, () => `${url} to answer (last: ${last})`, { everyMs: 50 });
 }
 
 /** Runs `fn` over 0..n-1 with `width` in flight. */
@@ -129,7 +132,7 @@ interface Row {
 }
 
 async function main() {
-  requireWrk();
+  assertNeeds("bench/storm.ts", { commands: ["wrk", "nginx"] });
   const work = mkdtempSync(path.join(tmpdir(), "ochami-storm-"));
   // nginx workers run as nobody: the files they serve must be world-readable.
   chmodSync(work, 0o755);

@@ -22,6 +22,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { assertNeeds } from "../test/support/needs";
+import { waitFor } from "../test/support/wait";
 
 const here = import.meta.dirname;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -47,12 +49,6 @@ function freeUdpPort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-function need(cmd: string, pkg: string) {
-  if (spawnSync("sh", ["-c", `command -v ${cmd}`]).status !== 0) {
-    throw new Error(`${cmd} not found: install Debian's ${pkg} (scripts/system-deps.sh)`);
-  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -96,18 +92,16 @@ async function startAgent(tftpRoot: string, imageRoot: string) {
 }
 
 async function waitForTcp(port: number) {
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${port}/`]).status === 0) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listening on ${port}`);
+  await waitFor(
+    () => spawnSync("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${port}/`]).status === 0,
+    10_000,
+    `an HTTP server on port ${port}`,
+    { everyMs: 50 },
+  );
 }
 
 async function main() {
-  need("atftp", "atftp");
-  need("in.tftpd", "tftpd-hpa");
-  need("nginx", "nginx");
-  need("curl", "curl");
+  assertNeeds("bench/tftp-images.ts", { commands: ["atftp", "in.tftpd", "nginx", "curl"] });
 
   const work = mkdtempSync(path.join(tmpdir(), "ti-bench-"));
   const children: ChildProcess[] = [];
@@ -230,8 +224,17 @@ async function main() {
     writeFileSync(path.join(results, "tftp-images.md"), `${md}\n`);
     console.log(`\nresults: ${path.relative(process.cwd(), results)}/tftp-images.{json,md}`);
   } finally {
-    for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 200));
+    // Each child gone before its files are removed (nginx and tftpd-hpa serve from `work`).
+    await Promise.all(
+      children
+        .filter((child) => child.exitCode === null && child.signalCode === null)
+        .map((child) => {
+          const exited = new Promise((r) => child.once("exit", r));
+          child.kill("SIGTERM");
+          const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+          return exited.finally(() => clearTimeout(timer));
+        }),
+    );
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -13,6 +13,7 @@ import { ApiError } from "../shared/api-client/errors";
 import { ClientCredentialsTokens } from "../shared/api-client/tokens";
 import { parseXname } from "../shared/xname";
 import { BootEventReporter } from "./boot-events";
+import { type Clock, realClock } from "./clock";
 import type { AgentConfig, ApiConfig } from "./config";
 import { resolveDhcpSettings } from "./dhcp/config";
 import { DhcpServer } from "./dhcp/server";
@@ -56,24 +57,34 @@ export function apiClientOf(api: ApiConfig): ApiClient {
   return new ApiClient({ baseUrl: () => api.url, tokens, timeoutMs });
 }
 
-export async function startAgent(config: AgentConfig, opts: { log?: AgentLogger } = {}): Promise<Agent> {
+/**
+ * `clock`: the time the inventory's refreshes and the boot-event reporter's flushes follow (a
+ * test's own clock lets it move time instead of waiting for it).
+ */
+export async function startAgent(config: AgentConfig, opts: { log?: AgentLogger; clock?: Clock } = {}): Promise<Agent> {
   const log = opts.log ?? createLogger(config.log);
+  const clock = opts.clock ?? realClock;
   const metrics = createMetrics();
   const api = apiClientOf(config.api);
-  const events = new BootEventReporter(api, config.bootEvents, log.child({ mod: "boot-events" }));
+  const events = new BootEventReporter(api, config.bootEvents, log.child({ mod: "boot-events" }), clock);
   const invLog = log.child({ mod: "inventory" });
-  const inventory = new SmdInventory(api, config.inventory, {
-    onRefresh: (r) => {
-      invLog.debug(r, "inventory refreshed");
+  const inventory = new SmdInventory(
+    api,
+    config.inventory,
+    {
+      onRefresh: (r) => {
+        invLog.debug(r, "inventory refreshed");
+      },
+      onError: (err, reason) => {
+        metrics.inventoryErrors.inc();
+        const url = err instanceof ApiError ? err.url : undefined;
+        invLog.warn({ err: err.message, url, reason, keeping: inventory.size }, "inventory refresh failed; serving the last good copy");
+      },
     },
-    onError: (err, reason) => {
-      metrics.inventoryErrors.inc();
-      const url = err instanceof ApiError ? err.url : undefined;
-      invLog.warn({ err: err.message, url, reason, keeping: inventory.size }, "inventory refresh failed; serving the last good copy");
-    },
-  });
+    clock,
+  );
   metrics.probes.inventorySize = () => inventory.size;
-  metrics.probes.inventoryAgeSeconds = () => (inventory.refreshedAt ? (Date.now() - inventory.refreshedAt) / 1000 : -1);
+  metrics.probes.inventoryAgeSeconds = () => (inventory.refreshedAt ? (clock.now() - inventory.refreshedAt) / 1000 : -1);
   metrics.probes.bootEventsDropped = () => events.dropped;
   metrics.probes.bootEventsQueued = () => events.queued;
 

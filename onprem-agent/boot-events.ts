@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { ENDPOINT_HISTORY_PATH, type ReportedBootEvent } from "../shared/boot-events";
 import type { ApiClient } from "../shared/api-client/client";
+import { type Clock, realClock, type TimerHandle } from "./clock";
 import { seconds } from "./config-types";
 import type { Logger } from "./log";
 
@@ -23,7 +24,7 @@ export type BootEventsConfig = z.infer<typeof bootEventsConfigSchema>;
 
 export class BootEventReporter {
   private queue: ReportedBootEvent[] = [];
-  private timer?: NodeJS.Timeout;
+  private timer?: TimerHandle;
   private flushing?: Promise<void>;
   private failing = false;
   private stopped = false;
@@ -35,6 +36,7 @@ export class BootEventReporter {
     private readonly api: ApiClient,
     private readonly cfg: BootEventsConfig,
     private readonly log: Logger,
+    private readonly clock: Clock = realClock,
   ) {}
 
   get queued(): number {
@@ -57,12 +59,11 @@ export class BootEventReporter {
 
   private schedule(ms: number): void {
     if (this.timer && ms > 0) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    this.clock.clear(this.timer);
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       void this.flush();
     }, ms);
-    this.timer.unref();
   }
 
   /** Posts what is queued, batch by batch. Never throws. */
@@ -101,9 +102,9 @@ export class BootEventReporter {
 
   /** Stops the timer after one last attempt to post what is queued. */
   async close(): Promise<void> {
-    clearTimeout(this.timer);
+    this.clock.clear(this.timer);
     await this.flush();
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.clock.clear(this.timer);
   }
 }

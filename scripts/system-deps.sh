@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests and benchmarks use: real clients and peers nobody here wrote.
-# Installs only what is missing; needs root (CI runs as root).
+# As root (CI runs as root) it installs what is missing. Anyone else gets one warning naming what is
+# missing and the run goes on: each test that needs a missing package (or root) skips and says why
+# (test/support/requirements.ts).
 set -euo pipefail
 PACKAGES=(
   curl ca-certificates iproute2
@@ -27,8 +29,9 @@ for p in "${PACKAGES[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
-  echo "Missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
-  exit 1
+  echo "warning: Debian packages missing: ${missing[*]}; the tests that need them will be skipped." \
+    "To run them: sudo apt-get install ${missing[*]} (or run scripts/system-deps.sh as root)" >&2
+  exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { assertNeeds } from "../../test/support/needs";
 
 /** One wrk run (Debian's `wrk`, the tool the anchors in ../shared/reference were measured with). */
 export interface WrkResult {
@@ -14,12 +15,7 @@ export interface WrkResult {
 }
 
 export function requireWrk() {
-  try {
-    execFileSync("wrk", ["--version"], { stdio: "ignore" });
-  } catch (err) {
-    // wrk prints its usage and exits 1 for --version; only a missing binary is fatal.
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error("wrk not found: apt-get install wrk (scripts/system-deps.sh)");
-  }
+  assertNeeds("the benchmark", { commands: ["wrk"] });
 }
 
 const toMs = (v: string): number => {

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { normalizeMac } from "../../shared/mac";
 import type { ApiClient } from "../../shared/api-client/client";
+import { type Clock, realClock, type TimerHandle } from "../clock";
 import { JsonArrayStream } from "./json-array-stream";
 import { seconds } from "../config-types";
 import type { InventoryView, Reservation } from "./reservation";
@@ -154,14 +155,15 @@ export class SmdInventory implements InventoryView {
   private lastStart = 0;
   private lastDurationMs = 0;
   private inFlight?: Promise<void>;
-  private missTimer?: NodeJS.Timeout;
-  private timer?: NodeJS.Timeout;
+  private missTimer?: TimerHandle;
+  private timer?: TimerHandle;
   errors = 0;
 
   constructor(
     private readonly api: ApiClient,
     private readonly cfg: InventoryConfig,
     private readonly events: InventoryEvents = {},
+    private readonly clock: Clock = realClock,
   ) {}
 
   lookup(mac: string): Reservation | undefined {
@@ -193,13 +195,12 @@ export class SmdInventory implements InventoryView {
   /** First load (errors are reported, not thrown: DHCP starts and serves once the API answers), then the interval. */
   async start(): Promise<void> {
     await this.refresh("start");
-    this.timer = setInterval(() => void this.refresh("interval"), this.cfg.refreshInterval * 1000);
-    this.timer.unref();
+    this.timer = this.clock.setInterval(() => void this.refresh("interval"), this.cfg.refreshInterval * 1000);
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    clearTimeout(this.missTimer);
+    this.clock.clear(this.timer);
+    this.clock.clear(this.missTimer);
   }
 
   /**
@@ -214,16 +215,15 @@ export class SmdInventory implements InventoryView {
   /** DHCP saw a MAC that is not here: refresh soon, at most once per missRefreshInterval. */
   onMiss(_mac: string): void {
     if (this.inFlight || this.missTimer) return;
-    const wait = this.lastStart + this.missIntervalMs() - Date.now();
+    const wait = this.lastStart + this.missIntervalMs() - this.clock.now();
     if (wait <= 0) {
       void this.refresh("miss");
       return;
     }
-    this.missTimer = setTimeout(() => {
+    this.missTimer = this.clock.setTimeout(() => {
       this.missTimer = undefined;
       void this.refresh("miss");
     }, wait);
-    this.missTimer.unref();
   }
 
   /**
@@ -232,7 +232,7 @@ export class SmdInventory implements InventoryView {
    */
   missRefresh(mac: string): Promise<void> | undefined {
     if (this.inFlight) return this.inFlight;
-    if (Date.now() - this.lastStart >= this.missIntervalMs()) return this.refresh("miss");
+    if (this.clock.now() - this.lastStart >= this.missIntervalMs()) return this.refresh("miss");
     this.onMiss(mac);
     return undefined;
   }
@@ -249,7 +249,7 @@ export class SmdInventory implements InventoryView {
    * truncated read leaves the last good copy in place.
    */
   private async load(reason: string): Promise<void> {
-    const t0 = Date.now();
+    const t0 = this.clock.now();
     this.lastStart = t0;
     try {
       const comps = new ComponentIndex();
@@ -265,7 +265,7 @@ export class SmdInventory implements InventoryView {
       });
       this.map = next;
       this.byIp = nextByIp;
-      this.lastGood = Date.now();
+      this.lastGood = this.clock.now();
       this.lastDurationMs = this.lastGood - t0;
       this.events.onRefresh?.({ size: this.map.size, ms: this.lastGood - t0, reason });
     } catch (err) {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, type ApiServer } from "../../head-node/api-runner";
 import { ConfigError, loadAgentConfig, parseAgentConfig } from "../../onprem-agent/config";
 import { freePort } from "../head-node/ports";
+import { ProcessOutput } from "../support/output";
 import { seedNodes } from "./smd-seed";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -15,12 +16,10 @@ function runAgent(configFile: string) {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
+  const out = new ProcessOutput(child, [child.stdout]);
+  const err = new ProcessOutput(child, [child.stderr]);
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  return { child, exited, out: () => out, err: () => err };
+  return { child, exited, stdout: out, out: () => out.text, err: () => err.text };
 }
 
 describe("agent configuration", () => {
@@ -79,14 +78,10 @@ describe("npm run agent", () => {
     writeFileSync(file, `api:\n  url: ${api.url}\nmetrics:\n  port: ${metricsPort}\n`);
     const a = runAgent(file);
     try {
-      let body = "";
-      for (let i = 0; i < 200 && !body.includes("ochami_agent_inventory_reservations 1"); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        body = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
-          (r) => r.text(),
-          () => "",
-        );
-      }
+      // Its last start-up line: metrics served, inventory loaded, every part started.
+      await a.stdout.until('"msg":"DHCP is off (no dhcp.interface configured)"', 20_000, "the agent's start-up");
+      // Answered from the agent's event loop, so after main() installed its SIGTERM handler.
+      const body = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       expect(body).toContain("ochami_agent_inventory_reservations 1");
       expect(body).toMatch(/ochami_agent_inventory_age_seconds \d/);
       expect(body).toContain("ochami_agent_process_resident_memory_bytes");

@@ -6,6 +6,7 @@ import { BootEventReporter, bootEventsConfigSchema } from "../../onprem-agent/bo
 import { apiConfigSchema } from "../../onprem-agent/config";
 import { ClientCredentialsTokens } from "../../shared/api-client/tokens";
 import type { ReportedBootEvent } from "../../shared/boot-events";
+import { ManualClock } from "../support/manual-clock";
 
 /** A small API stand-in: /token (client credentials) and /boot/v1/endpoint-history. */
 interface Recorded {
@@ -27,7 +28,8 @@ afterEach(async () => {
   servers = [];
 });
 
-async function fakeApi(opts: { down?: () => boolean; expiresIn?: number; reject401Once?: boolean } = {}) {
+/** `clock`: the time a post is recorded at (the reporter's own clock, when the test moves it). */
+async function fakeApi(opts: { down?: () => boolean; expiresIn?: number; reject401Once?: boolean; clock?: ManualClock } = {}) {
   const rec: Recorded = { posts: [], tokenCalls: [] };
   let issued = 0;
   let rejected = false;
@@ -56,7 +58,7 @@ async function fakeApi(opts: { down?: () => boolean; expiresIn?: number; reject4
         res.writeHead(401).end();
         return;
       }
-      rec.posts.push({ at: Date.now(), auth: req.headers.authorization, events: JSON.parse(text).events });
+      rec.posts.push({ at: (opts.clock ?? Date).now(), auth: req.headers.authorization, events: JSON.parse(text).events });
       res.writeHead(202, { "content-type": "application/json" }).end('{"accepted":1}');
       return;
     }
@@ -76,59 +78,78 @@ const ev = (i: number): ReportedBootEvent => ({
   epoch_ms: 1_700_000_000_000 + i,
   detail: `ACK ${i}`,
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
+/**
+ * The reporter runs on a clock the test moves: `advance()` says how many timers fell due, and a
+ * flush started by one is awaited by calling flush() (it returns the one in flight).
+ */
 describe("boot-event reporter", () => {
   it("batches events: at most one post per interval, sooner when a batch is full", async () => {
-    const { rec, url } = await fakeApi();
+    const clock = new ManualClock();
+    const { rec, url } = await fakeApi({ clock });
     const api = apiClientOf(apiConfigSchema.parse({ url }));
-    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.5, batchSize: 500 }), quiet);
-    const t0 = Date.now();
+    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.5, batchSize: 500 }), quiet, clock);
+    const t0 = clock.now();
     for (let i = 0; i < 10; i++) r.report(ev(i));
     expect(rec.posts.length).toBe(0); // report() never waits for the network
-    await sleep(700);
+    expect(clock.pending()).toEqual([500]); // ten reports, one flush, an interval away
+    expect(clock.advance(499)).toBe(0);
+    expect(clock.advance(1)).toBe(1);
+    await r.flush();
     expect(rec.posts.length).toBe(1);
     expect(rec.posts[0].events).toHaveLength(10);
-    expect(rec.posts[0].at - t0).toBeGreaterThanOrEqual(450);
+    expect(rec.posts[0].at - t0).toBe(500);
     expect(rec.posts[0].events[3]).toEqual(ev(3));
     for (let i = 0; i < 1200; i++) r.report(ev(i));
-    await sleep(100);
-    expect(rec.posts.length).toBeGreaterThanOrEqual(3); // two full batches went out at once
-    expect(rec.posts[1].events).toHaveLength(500);
+    expect(clock.pending()).toEqual([0]); // a full batch does not wait for the interval
+    expect(clock.advance(0)).toBe(1);
+    await r.flush();
+    expect(rec.posts.map((p) => p.events.length)).toEqual([10, 500, 500, 200]); // two full batches went out at once
+    expect(rec.posts[1].at - t0).toBe(500);
     await r.close();
     expect(rec.posts.reduce((n, p) => n + p.events.length, 0)).toBe(1210);
   });
 
   it("keeps events while the API is down, drops the oldest beyond the bound, and delivers the rest later", async () => {
     let down = true;
-    const { rec, url } = await fakeApi({ down: () => down });
+    const clock = new ManualClock();
+    const { rec, url } = await fakeApi({ down: () => down, clock });
     const warnings: string[] = [];
     const api = apiClientOf(apiConfigSchema.parse({ url }));
-    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.05, batchSize: 50, maxQueued: 100 }), {
-      ...quiet,
-      warn: (_o, m) => void warnings.push(m),
-    });
+    const r = new BootEventReporter(
+      api,
+      bootEventsConfigSchema.parse({ interval: 0.05, batchSize: 50, maxQueued: 100 }),
+      { ...quiet, warn: (_o, m) => void warnings.push(m) },
+      clock,
+    );
     for (let i = 0; i < 150; i++) r.report(ev(i));
-    await sleep(200);
+    expect(clock.advance(0)).toBe(1);
+    await r.flush();
+    expect(r.failures).toBe(1);
     expect(r.dropped).toBe(50);
     expect(r.queued).toBe(100);
     expect(warnings.some((w) => w.includes("dropped"))).toBe(true);
     expect(warnings.some((w) => w.includes("posting failed"))).toBe(true);
     down = false;
-    await sleep(300);
+    expect(clock.pending()).toEqual([50]); // the retry, an interval later
+    expect(clock.advance(50)).toBe(1);
+    await r.flush();
     const got = rec.posts.flatMap((p) => p.events.map((e) => e.detail));
     expect(got).toHaveLength(100);
     expect(got[0]).toBe("ACK 50"); // the oldest 50 were dropped
+    expect(r.queued).toBe(0);
     await r.close();
   });
 
   it("does not block when the API does not answer at all", async () => {
+    const clock = new ManualClock();
     const api = apiClientOf(apiConfigSchema.parse({ url: "http://127.0.0.1:9", timeout: 1 }));
-    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.01 }), quiet);
+    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.01 }), quiet, clock);
+    // Measured on purpose: queuing 10,000 events costs well under the time a boot step allows.
     const t0 = performance.now();
     for (let i = 0; i < 10_000; i++) r.report(ev(i));
     expect(performance.now() - t0).toBeLessThan(500);
-    await sleep(100);
+    expect(clock.advance(0)).toBe(1);
+    await r.flush();
     expect(r.failures).toBeGreaterThan(0);
     expect(r.queued).toBe(10_000);
     await r.close();
@@ -139,7 +160,8 @@ describe("API client credentials", () => {
   it("fetches a client-credentials token with HTTP Basic, caches it, and sends it as a bearer", async () => {
     const { rec, url } = await fakeApi();
     const api = apiClientOf(apiConfigSchema.parse({ url, auth: { clientId: "agent", clientSecret: "s3cret", scope: "boot:write" } }));
-    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.01 }), quiet);
+    // Flushed by the test alone: the clock it never moves keeps the interval's flush out of the way.
+    const r = new BootEventReporter(api, bootEventsConfigSchema.parse({ interval: 0.01 }), quiet, new ManualClock());
     r.report(ev(1));
     await r.flush();
     r.report(ev(2));

@@ -5,7 +5,7 @@
  * The bootscript itself is served by a small HTTP server here (BSS is another module).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,23 +16,33 @@ import { startAgent, type Agent } from "../../onprem-agent/agent";
 import { startApiServer, type ApiServer } from "../../head-node/api-runner";
 import { parseAgentConfig } from "../../onprem-agent/config";
 import { freePort } from "../head-node/ports";
-import { isRoot, run } from "./netlab";
+import { requirements } from "../support/requirements";
+import { run } from "./netlab";
 import { seedNodes } from "./smd-seed";
 
 const TAP = "dh-qtap";
 const MAC = "52:54:00:61:40:01";
-const haveQemu = existsSync("/usr/bin/qemu-system-x86_64") && existsSync("/usr/lib/ipxe/qemu/pxe-e1000.rom");
+const missing = requirements({
+  root: true,
+  commands: ["ip", "sysctl", "qemu-system-x86_64"],
+  files: ["/usr/lib/ipxe/qemu/pxe-e1000.rom"],
+});
 
-describe.runIf(isRoot && haveQemu)("real iPXE in QEMU", () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "dh-ipxe-"));
+describe.skipIf(missing)("real iPXE in QEMU", () => {
+  // Made in beforeAll, not at collection: a skipped or filtered-out suite must leave nothing behind.
+  let dir = "";
   const logs: Array<Record<string, unknown>> = [];
   const requests: string[] = [];
+  /** Resolves at the first request for the bootscript: iPXE got that far. */
+  let firstRequest!: () => void;
+  const requested = new Promise<void>((r) => (firstRequest = r));
   let api: ApiServer;
   let agent: Agent;
   let http: Server;
   let qemu: ChildProcess | undefined;
 
   beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "dh-ipxe-"));
     await run("ip", ["link", "del", TAP], { allowFail: true });
     await run("ip", ["tuntap", "add", TAP, "mode", "tap"]);
     await run("sysctl", ["-qw", `net.ipv6.conf.${TAP}.disable_ipv6=1`]);
@@ -40,6 +50,7 @@ describe.runIf(isRoot && haveQemu)("real iPXE in QEMU", () => {
     await run("ip", ["link", "set", TAP, "up"]);
     http = createServer((req, res) => {
       requests.push(req.url ?? "");
+      firstRequest();
       res.writeHead(200, { "content-type": "text/plain" });
       res.end("#!ipxe\necho ochami-edge bootscript reached\nshell\n");
     });
@@ -68,7 +79,7 @@ describe.runIf(isRoot && haveQemu)("real iPXE in QEMU", () => {
     await api?.stop();
     await new Promise((r) => (http ? http.close(r) : r(undefined)));
     await run("ip", ["link", "del", TAP], { allowFail: true });
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("gets its SMD address and chains the bootscript URL from DHCP", async () => {
@@ -95,9 +106,14 @@ describe.runIf(isRoot && haveQemu)("real iPXE in QEMU", () => {
       ],
       { stdio: "ignore" },
     );
-    const deadline = Date.now() + 90_000;
-    while (requests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    const vm = qemu;
+    const exited = new Promise<string>((r) => vm.once("exit", (code, signal) => r(`QEMU exited (${code ?? signal}) first`)));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<string>((r) => (timer = setTimeout(() => r("no request within 90 s"), 90_000)));
+    const outcome = await Promise.race([requested.then(() => "requested"), exited, deadline]);
+    clearTimeout(timer);
     qemu.kill("SIGKILL");
+    expect(outcome, `the bootscript request from iPXE; DHCP log: ${JSON.stringify(logs.filter((l) => l.mac === MAC))}`).toBe("requested");
     // iPXE percent-encodes the colons of the URL it was given (mac=52%3A54%3A...).
     const got = requests.map((u) => new URL(u, "http://x"));
     expect(got.map((u) => [u.pathname, u.searchParams.get("mac")])).toContainEqual(["/boot/v1/bootscript", MAC]);

@@ -9,9 +9,8 @@ import { apiClientOf } from "../../onprem-agent/agent";
 import { apiConfigSchema } from "../../onprem-agent/config";
 import { buildReservations, inventoryConfigSchema, renderHostname, SmdInventory } from "../../onprem-agent/inventory";
 import { freePort } from "../head-node/ports";
+import { ManualClock } from "../support/manual-clock";
 import { seedNodes } from "./smd-seed";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("SMD inventory cache against the real API", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "dh-inv-"));
@@ -95,29 +94,48 @@ describe("inventory refresh on a miss", () => {
   });
   afterAll(() => new Promise((r) => server.close(r)));
 
+  /**
+   * On a clock the test moves: `advance()` says how many timers fell due, so "no refresh yet" is
+   * known, not waited for; a refresh a timer started is awaited through missRefresh(), which hands
+   * out the one in flight.
+   */
   it("is rate-limited to one per missRefreshInterval and coalesced", async () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const clock = new ManualClock();
     const inv = new SmdInventory(
       apiClientOf(apiConfigSchema.parse({ url })),
       inventoryConfigSchema.parse({ missRefreshInterval: "300ms", refreshInterval: "1h" }),
+      {},
+      clock,
     );
     await inv.start();
+    expect(clock.pending()).toEqual([3_600_000]); // the interval refresh
     gets = 0;
     for (let i = 0; i < 100; i++) inv.onMiss(`02:00:00:00:00:${i.toString(16).padStart(2, "0")}`);
-    await sleep(100);
-    expect(gets).toBe(0); // the start-up refresh was less than 300 ms ago: one is scheduled
-    await sleep(350);
+    // The start-up refresh was less than 300 ms ago: one is scheduled for when it may run, no sooner.
+    expect(clock.pending()).toEqual([300, 3_600_000]);
+    expect(clock.advance(299)).toBe(0);
+    expect(gets).toBe(0);
+    expect(clock.advance(1)).toBe(1);
+    await inv.missRefresh("02:00:00:00:00:01");
     expect(gets).toBe(2); // one refresh = two GETs
     for (let i = 0; i < 100; i++) inv.onMiss("02:00:00:00:00:01");
-    await sleep(400);
+    expect(clock.advance(299)).toBe(0);
+    expect(gets).toBe(2);
+    expect(clock.advance(1)).toBe(1);
+    await inv.missRefresh("02:00:00:00:00:01");
     expect(gets).toBe(4);
     // missRefresh() hands DHCP a refresh to wait for when one is due, none when not.
-    await sleep(300);
-    expect(inv.missRefresh("02:00:00:00:00:01")).toBeInstanceOf(Promise);
-    expect(inv.missRefresh("02:00:00:00:00:01")).toBeInstanceOf(Promise); // the same one, still running
-    await sleep(50);
+    clock.advance(300);
+    const due = inv.missRefresh("02:00:00:00:00:01");
+    expect(due).toBeInstanceOf(Promise);
+    expect(inv.missRefresh("02:00:00:00:00:01")).toBe(due); // the same one, still running
+    await due;
+    expect(gets).toBe(6);
     expect(inv.missRefresh("02:00:00:00:00:01")).toBeUndefined();
+    expect(clock.pending()[0]).toBe(300); // ...and one is scheduled instead
     inv.stop();
+    expect(clock.pending()).toEqual([]);
   });
 });
 

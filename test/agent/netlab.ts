@@ -1,10 +1,13 @@
 /**
- * Network namespaces and veth pairs for agent tests (root only; CI runs as root). Every name
+ * Network namespaces and veth pairs for agent tests (root only: tests using them declare it with
+ * test/support/requirements.ts; CI runs as root). Every name
  * starts with the caller's prefix, every address is in 10.61.0.0/16, and everything created is
  * removed by `destroy()` (and leftovers of a crashed run by the constructor's `reset()`).
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
 import { promisify } from "node:util";
+import { waitFor } from "../support/wait";
 
 const exec = promisify(execFile);
 
@@ -22,8 +25,6 @@ export async function run(
     return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? e.message };
   }
 }
-
-export const isRoot = process.getuid?.() === 0;
 
 export class NetLab {
   private namespaces = new Set<string>();
@@ -84,18 +85,55 @@ export class NetLab {
   }
 }
 
-/** Packets captured by tcpdump on an interface (in the head node's namespace or in `ns`). */
+const PEER = path.join(import.meta.dirname, "udp-peer.mjs");
+const MARKER_MAC = "02:00:00:00:00:fe";
+
+/** 10.61.2.1/24 → 10.61.2.254: the last host address of the interface's subnet (free in our labs). */
+function lastHost(cidr: string): string {
+  const [addr, bits] = cidr.split("/");
+  const n = addr.split(".").reduce((a, o) => a * 256 + Number(o), 0);
+  const size = 2 ** (32 - Number(bits));
+  const last = n - (n % size) + size - 2;
+  return [24, 16, 8, 0].map((s) => Math.floor(last / 2 ** s) % 256).join(".");
+}
+
+/**
+ * Packets captured by tcpdump on an interface (in the head node's namespace or in `ns`).
+ *
+ * stop() first sends a marker datagram out of the interface (from its address to port 9 of an
+ * unused address in its subnet, with a static neighbour entry so it leaves without ARP) and waits
+ * until the capture prints it. Packets leave an interface in order, so anything sent there before
+ * the marker has been captured by then: a test asserting that nothing matching was sent asserts
+ * it on a capture shown to be live and caught up, not after a pause. The marker is left out of
+ * what stop() returns.
+ */
 export class Capture {
   private proc?: ChildProcess;
   private out = "";
+  private source = "";
+  private marker = "";
   constructor(
     private readonly iface: string,
     private readonly filter: string,
     private readonly ns?: string,
   ) {}
 
+  private run(cmd: string, args: string[], opts?: { allowFail?: boolean }) {
+    return this.ns ? run("ip", ["netns", "exec", this.ns, cmd, ...args], opts) : run(cmd, args, opts);
+  }
+
+  private get markerLine(): string {
+    return `> ${this.marker}.9:`;
+  }
+
   async start(): Promise<void> {
-    const args = ["-l", "-n", "-i", this.iface, "-e", this.filter];
+    const cidr = /inet (\S+)/.exec((await this.run("ip", ["-4", "-o", "addr", "show", "dev", this.iface])).stdout)?.[1];
+    if (!cidr) throw new Error(`${this.iface} has no IPv4 address to send the capture's marker from`);
+    this.source = cidr.split("/")[0];
+    this.marker = lastHost(cidr);
+    await this.run("ip", ["neigh", "replace", this.marker, "lladdr", MARKER_MAC, "dev", this.iface, "nud", "permanent"]);
+    const filter = `(${this.filter}) or (udp and dst host ${this.marker} and dst port 9)`;
+    const args = ["-l", "-n", "--immediate-mode", "-i", this.iface, "-e", filter];
     this.proc = this.ns
       ? spawn("ip", ["netns", "exec", this.ns, "tcpdump", ...args], { stdio: ["ignore", "pipe", "pipe"] })
       : spawn("tcpdump", args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -114,12 +152,19 @@ export class Capture {
   }
 
   async stop(): Promise<string[]> {
-    await new Promise((r) => setTimeout(r, 300));
+    const spec = { bind: { address: this.source, port: 0 }, to: { address: this.marker, port: 9 }, packets: ["6d61726b6572"], waitMs: 0 };
+    await this.run(process.execPath, [PEER, JSON.stringify(spec)]);
+    await waitFor(
+      () => this.out.includes(this.markerLine),
+      10_000,
+      () => `the marker packet in the capture on ${this.iface}:\n${this.out}`,
+    );
     if (this.proc && this.proc.exitCode === null) {
       const exited = new Promise((r) => this.proc!.once("exit", r));
       this.proc.kill("SIGINT");
       await exited;
     }
-    return this.out.split("\n").filter(Boolean);
+    await this.run("ip", ["neigh", "del", this.marker, "dev", this.iface], { allowFail: true });
+    return this.out.split("\n").filter((l) => l && !l.includes(this.markerLine));
   }
 }

@@ -43,14 +43,6 @@ export function sha256(data: Buffer | string): string {
     .digest("hex");
 }
 
-export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export interface CurlResponse {
   code: number;
   status: number;

@@ -45,7 +45,7 @@ export function ack(block: number): Buffer {
 export class RawTftp {
   private queue: Received[] = [];
   private sending = 0;
-  private drained: (() => void) | undefined;
+  private idle: Array<() => void> = [];
   private waiter: (() => void) | undefined;
 
   private constructor(readonly socket: dgram.Socket) {
@@ -64,11 +64,16 @@ export class RawTftp {
   send(msg: Buffer, port: number): void {
     this.sending++;
     this.socket.send(msg, port, "127.0.0.1", () => {
-      if (--this.sending === 0) this.drained?.();
+      if (--this.sending === 0) for (const done of this.idle.splice(0)) done();
     });
   }
 
-  /** The next datagram from the server, or undefined after `timeoutMs` of silence. */
+  /** Resolves once every datagram queued so far has left (on loopback: is in the server's queue). */
+  async sent(): Promise<void> {
+    if (this.sending > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+  }
+
+  /** The next datagram from the server, or undefined after `timeoutMs` of silence (0: only one already here). */
   async receive(timeoutMs = 3000): Promise<Received | undefined> {
     const until = Date.now() + timeoutMs;
     while (this.queue.length === 0) {
@@ -88,8 +93,28 @@ export class RawTftp {
 
   /** Closes once every queued datagram has left (a send is asynchronous; close would cancel it). */
   async close(): Promise<void> {
-    if (this.sending > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    await this.sent();
     this.socket.close();
+  }
+}
+
+/**
+ * Returns once the server has handled every datagram that reached its request port before this
+ * call: a write request from a socket of its own is refused at once (whatever the load or the
+ * transfer limit) and the server takes its request port's datagrams in order, so the refusal
+ * arrives only after everything queued before it was dealt with. Tests asserting that the server
+ * did not answer something call this first, so the absence is a fact and not a pause.
+ */
+export async function requestPortCaughtUp(port: number): Promise<void> {
+  const probe = await RawTftp.open();
+  try {
+    probe.send(request(2, "caught-up-probe"), port);
+    const reply = await probe.receive(10_000);
+    if (!reply) throw new Error(`the TFTP server on port ${port} did not refuse the caught-up probe within 10 s`);
+    const packet = decode(reply.msg);
+    if (packet.op !== "ERROR" || packet.code !== 2) throw new Error(`unexpected answer to the caught-up probe: ${JSON.stringify(packet)}`);
+  } finally {
+    await probe.close();
   }
 }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { getJson, problemOf, send } from "./client";
 
 const BASE = "/hsm/v2/Inventory/EthernetInterfaces";
@@ -71,14 +71,23 @@ describe("SMD /Inventory/EthernetInterfaces", () => {
 
   it("patches description, component and the IP list; IP changes bump LastUpdate", async () => {
     const before = (await getJson(`${BASE}/deadbeeeeef1`)).body;
-    await new Promise((r) => setTimeout(r, 5));
-    const d = await send("PATCH", `${BASE}/deadbeeeeef1`, { Description: "renamed" });
-    expect(d.status).toBe(200);
-    expect(d.body.Description).toBe("renamed");
-    expect(d.body.LastUpdate).toBe(before.LastUpdate);
-    const ips = await send("PATCH", `${BASE}/deadbeeeeef1`, { IPAddresses: [{ IPAddress: "172.16.0.9", Network: "hsn" }] });
+    // The API's clock (the handlers run in this isolate), set a minute past the stored time: a
+    // PATCH that bumped LastUpdate could not leave it unchanged by landing in the same millisecond.
+    const later = Date.parse(before.LastUpdate) + 60_000;
+    vi.useFakeTimers({ toFake: ["Date"], now: later });
+    let ips: { body: any };
+    try {
+      const d = await send("PATCH", `${BASE}/deadbeeeeef1`, { Description: "renamed" });
+      expect(d.status).toBe(200);
+      expect(d.body.Description).toBe("renamed");
+      expect(d.body.LastUpdate).toBe(before.LastUpdate);
+      ips = await send("PATCH", `${BASE}/deadbeeeeef1`, { IPAddresses: [{ IPAddress: "172.16.0.9", Network: "hsn" }] });
+    } finally {
+      vi.useRealTimers();
+    }
     expect(ips.body.IPAddresses).toEqual([{ IPAddress: "172.16.0.9", Network: "hsn" }]);
     expect(ips.body.LastUpdate > before.LastUpdate).toBe(true);
+    expect(Date.parse(ips.body.LastUpdate)).toBe(later); // bumped to the time of the change
     const comp = await send("PATCH", `${BASE}/deadbeeeeef1`, { ComponentID: "x1000c1s7b0" });
     expect(comp.body).toMatchObject({ ComponentID: "x1000c1s7b0", Type: "NodeBMC" });
     expect(problemOf(await send("PATCH", `${BASE}/deadbeeeeef1`, { foo: 1 }))).toMatchObject({

@@ -1,6 +1,10 @@
 import { spawn } from "node:child_process";
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { ProcessOutput } from "../support/output";
+import { waitFor } from "../support/wait";
 import { OCHAMI_BIN, loggedInHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
 
 /**
@@ -30,6 +34,27 @@ afterAll(async () => {
   home?.remove();
   await api?.stop();
 });
+
+/** A reverse proxy to `target` on loopback that counts the boot history polls passing through it. */
+async function pollCountingProxy(target: string) {
+  let polls = 0;
+  const server = createServer((req, res) => {
+    if (req.method === "GET" && req.url?.includes("/endpoint-history")) polls++;
+    const { host: _, ...headers } = req.headers;
+    const up = request(new URL(req.url ?? "/", target), { method: req.method, headers }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    });
+    up.on("error", () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    polls: () => polls,
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
 
 describe("smd", () => {
   it("status and service values need no token", async () => {
@@ -324,23 +349,35 @@ describe("bss", () => {
 
   it("history --follow prints new events as they happen, one JSON line each", async () => {
     const last = (await json("bss", "history", "--events")).at(-1).id;
+    // Through a proxy that counts its polls: "nothing printed yet" is checked once it has polled.
+    const proxy = await pollCountingProxy(api.url);
     const proc = spawn(
       process.execPath,
-      [OCHAMI_BIN, "bss", "history", "--events", "--follow", "--interval", "200ms", "--after-id", String(last), "-F", "json"],
+      [
+        OCHAMI_BIN,
+        ...["bss", "--uri", `${proxy.url}/boot/v1`, "history", "--events", "--follow", "--interval", "200ms"],
+        ...["--after-id", String(last), "-F", "json"],
+      ],
       { env: home.env, stdio: ["ignore", "pipe", "pipe"] },
     );
-    let out = "";
-    proc.stdout.on("data", (d) => (out += d));
+    const stdout = new ProcessOutput(proc, [proc.stdout]);
+    const stderr = new ProcessOutput(proc, [proc.stderr]);
     try {
-      await new Promise((r) => setTimeout(r, 1500));
-      expect(out).toBe("");
+      // The loop polls one after the other: a second poll means the first answer was handled.
+      await waitFor(
+        () => proxy.polls() >= 2,
+        10_000,
+        () => `two polls of the history (stderr: ${stderr.text})`,
+      );
+      expect(stdout.text).toBe("");
       await ok("--no-token", "bss", "boot", "script", "get", "-x", "x1000c1s7b0n0");
-      const deadline = Date.now() + 10_000;
-      while (!out.includes("\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      const line = JSON.parse(out.split("\n")[0]);
+      await stdout.until("\n", 10_000, "the new event's line");
+      // Anything printed wrongly (an event up to --after-id) would come first: events are printed in time order.
+      const line = JSON.parse(stdout.text.split("\n")[0]);
       expect(line).toMatchObject({ name: "x1000c1s7b0n0", endpoint: "bootscript" });
     } finally {
       proc.kill("SIGTERM");
+      await proxy.close();
     }
   });
 

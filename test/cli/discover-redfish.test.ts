@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../head-node/ports";
+import { requirements } from "../support/requirements";
 import { makeCertificates, removeDir, startFakeBmcs, type FakeBmc, type FakeBmcs } from "./fake-redfish";
 import { OCHAMI_BIN, loggedInHome, makeHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
 
@@ -76,7 +77,11 @@ const bmcLines = (i: number, mac: string) => [
   `    ip: 127.99.0.1${i}`,
 ];
 
-describe("discover redfish", () => {
+/** The fake BMCs' certificates are made with openssl. */
+const missing = requirements({ commands: ["openssl"] });
+
+describe.skipIf(missing)("discover redfish", () => {
+  const noScript = requirements({ commands: ["/usr/bin/script"] });
   let tls: ReturnType<typeof makeCertificates>;
   let bmcs: FakeBmcs;
   let home: Home;
@@ -201,7 +206,7 @@ describe("discover redfish", () => {
     }
   });
 
-  it.skipIf(!existsSync("/usr/bin/script"))("shows a progress bar only when stderr is a terminal", async () => {
+  it.skipIf(noScript)("shows a progress bar only when stderr is a terminal", async () => {
     const out = path.join(home.dir, "tty.yaml");
     const cmd = [process.execPath, OCHAMI_BIN, "discover", "redfish", "-k", "--allow-partial", targets, "-o", out]
       .map((a) => `'${a}'`)

@@ -241,6 +241,7 @@ export async function startFakeBmcs(
             maxInFlight = Math.max(maxInFlight, inFlight);
             requests.push(`${b.ip} ${req.url}`);
             try {
+              // A slow BMC, on purpose: the delay is the behaviour being simulated, not a wait.
               if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
               const u = new URL(req.url ?? "/", "https://bmc");
               const url = u.pathname.replace(/\/+$/, "");

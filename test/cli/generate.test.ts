@@ -1,8 +1,10 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../head-node/ports";
+import { requirements } from "../support/requirements";
+import { waitFor } from "../support/wait";
 import { loggedInHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
 import { SEED_CHRONY_TEMPLATE, SEED_CLUSTER_YAML, SEED_NODES_YAML, SEED_PUBKEY } from "./seed";
 
@@ -147,61 +149,78 @@ describe("from the live inventory", () => {
   });
 });
 
-const haveDaemons = existsSync("/usr/sbin/powermand") && existsSync("/usr/sbin/conmand") && process.getuid?.() === 0;
+describe("Debian's daemons read the generated files", () => {
+  const noPowerman = requirements({ commands: ["/usr/sbin/powermand", "/usr/bin/pm"] });
+  // conmand runs in a mount namespace of its own (below): root, unshare and mount.
+  const noConman = requirements({ root: true, commands: ["unshare", "mount", "/usr/sbin/conmand", "/usr/bin/conman"] });
 
-describe.skipIf(!haveDaemons)("Debian's daemons read the generated files", () => {
-  it("powermand serves the nodes of the generated powerman.conf", async () => {
+  it.skipIf(noPowerman)("powermand serves the nodes of the generated powerman.conf", async () => {
     const port = await freePort();
     const conf = path.join(home.dir, "pm.conf");
     expect((await run("generate", "powerman", "-d", `@${nodes}`, "-o", conf)).code).toBe(0);
     writeFileSync(conf, readFileSync(conf, "utf8") + `listen "127.0.0.1:${port}"\n`);
     const daemon = spawn("/usr/sbin/powermand", ["-f", "-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
     try {
+      // powermand prints nothing when it is ready: ask it, as an admin's `pm` would, until it answers.
       let listed = "";
-      for (let i = 0; i < 50 && !listed.includes("nid"); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        listed = spawnSync("/usr/bin/pm", ["-h", `127.0.0.1:${port}`, "-l"], { encoding: "utf8" }).stdout ?? "";
-      }
+      await waitFor(
+        () => {
+          listed = spawnSync("/usr/bin/pm", ["-h", `127.0.0.1:${port}`, "-l"], { encoding: "utf8" }).stdout ?? "";
+          return listed.includes("nid");
+        },
+        5_000,
+        () => `powermand to list its nodes (pm -l: ${JSON.stringify(listed)})`,
+        { everyMs: 100 },
+      );
       expect(listed).toBe("nid[001-009]\n");
     } finally {
       daemon.kill("SIGTERM");
     }
   });
 
-  it("conmand serves the consoles of the generated conman.conf, the BMC names resolved by the generated hosts file", async () => {
-    // conmand 0.2.7 stops answering when several console hosts do not resolve, so it runs in a
-    // mount namespace whose /etc/hosts is the one `generate hosts` writes, for a copy of the seed
-    // whose BMCs are on loopback addresses (nothing is sent elsewhere).
-    const local = home.file("seed/nodes-loopback.yaml", SEED_NODES_YAML.replace(/bmc_ip: 172\.16\.0\.10(\d)/g, "bmc_ip: 127.99.1.$1"));
-    const hostsFile = path.join(home.dir, "hosts");
-    expect((await run("generate", "hosts", "-d", `@${local}`, "--add", "127.0.0.1=localhost", "-o", hostsFile)).code).toBe(0);
-    expect(readFileSync(hostsFile, "utf8")).toContain("127.99.1.9      nid-bmc009\n");
-    const port = await freePort();
-    const conf = path.join(home.dir, "conman.conf");
-    expect((await run("generate", "conman", "-d", `@${local}`, "--logdir", path.join(home.dir, "conman-logs"), "-o", conf)).code).toBe(0);
-    // Keep the daemon's pid file out of /var/run (the only line changed for the test).
-    writeFileSync(
-      conf,
-      readFileSync(conf, "utf8").replace('pidfile="/var/run/conman.pid"', `pidfile="${path.join(home.dir, "conman.pid")}"`),
-    );
-    mkdirSync(path.join(home.dir, "conman-logs"), { recursive: true });
-    const script = `mount --bind '${hostsFile}' /etc/hosts && exec /usr/sbin/conmand -F -c '${conf}' -p ${port}`;
-    const daemon = spawn("unshare", ["-m", "sh", "-c", script], { stdio: ["ignore", "pipe", "pipe"] });
-    let log = "";
-    daemon.stderr.on("data", (d) => (log += d));
-    try {
-      let listed = "";
-      let client = "";
-      for (let i = 0; i < 100 && !listed.includes("nid009"); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        const q = spawnSync("/usr/bin/conman", ["-d", `127.0.0.1:${port}`, "-q"], { encoding: "utf8", timeout: 5000 });
-        listed = q.stdout ?? "";
-        client = `${q.stderr ?? ""} (status ${q.status})`;
+  it.skipIf(noConman)(
+    "conmand serves the consoles of the generated conman.conf, the BMC names resolved by the generated hosts file",
+    async () => {
+      // conmand 0.2.7 stops answering when several console hosts do not resolve, so it runs in a
+      // mount namespace whose /etc/hosts is the one `generate hosts` writes, for a copy of the seed
+      // whose BMCs are on loopback addresses (nothing is sent elsewhere).
+      const local = home.file("seed/nodes-loopback.yaml", SEED_NODES_YAML.replace(/bmc_ip: 172\.16\.0\.10(\d)/g, "bmc_ip: 127.99.1.$1"));
+      const hostsFile = path.join(home.dir, "hosts");
+      expect((await run("generate", "hosts", "-d", `@${local}`, "--add", "127.0.0.1=localhost", "-o", hostsFile)).code).toBe(0);
+      expect(readFileSync(hostsFile, "utf8")).toContain("127.99.1.9      nid-bmc009\n");
+      const port = await freePort();
+      const conf = path.join(home.dir, "conman.conf");
+      expect((await run("generate", "conman", "-d", `@${local}`, "--logdir", path.join(home.dir, "conman-logs"), "-o", conf)).code).toBe(0);
+      // Keep the daemon's pid file out of /var/run (the only line changed for the test).
+      writeFileSync(
+        conf,
+        readFileSync(conf, "utf8").replace('pidfile="/var/run/conman.pid"', `pidfile="${path.join(home.dir, "conman.pid")}"`),
+      );
+      mkdirSync(path.join(home.dir, "conman-logs"), { recursive: true });
+      const script = `mount --bind '${hostsFile}' /etc/hosts && exec /usr/sbin/conmand -F -c '${conf}' -p ${port}`;
+      const daemon = spawn("unshare", ["-m", "sh", "-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+      let log = "";
+      daemon.stderr.on("data", (d) => (log += d));
+      try {
+        // conmand, too, is asked until it answers.
+        let listed = "";
+        let client = "";
+        await waitFor(
+          () => {
+            const q = spawnSync("/usr/bin/conman", ["-d", `127.0.0.1:${port}`, "-q"], { encoding: "utf8", timeout: 5000 });
+            listed = q.stdout ?? "";
+            client = `${q.stderr ?? ""} (status ${q.status})`;
+            return listed.includes("nid009");
+          },
+          10_000,
+          () => `conmand to list the consoles (conman -q: ${JSON.stringify(listed)}; ${client}; conmand: ${log})`,
+          { everyMs: 100 },
+        );
+        expect(listed.trim().split("\n"), `${log}\nconman: ${client}`).toEqual(Array.from({ length: 9 }, (_, k) => `nid00${k + 1}`));
+        expect(log).not.toContain("hostname invalid");
+      } finally {
+        daemon.kill("SIGTERM");
       }
-      expect(listed.trim().split("\n"), `${log}\nconman: ${client}`).toEqual(Array.from({ length: 9 }, (_, k) => `nid00${k + 1}`));
-      expect(log).not.toContain("hostname invalid");
-    } finally {
-      daemon.kill("SIGTERM");
-    }
-  });
+    },
+  );
 });

@@ -12,6 +12,7 @@ import type { RecordedBootEvent } from "../../shared/boot-events";
 import { recordApiUrl } from "../../shared/head-node-state";
 import { followHistory, MEMBERS_REFRESH_MS, type Clock } from "../../cli/history/follow";
 import { seedNodes } from "../agent/smd-seed";
+import { waitFor } from "../support/wait";
 import { makeHome, OCHAMI_BIN, ochami, startTestApi, type Home, type TestApi } from "./harness";
 
 const A = "x1000c0s0b0n0";
@@ -115,13 +116,7 @@ describe("ochami bss history --follow", () => {
     proc.stderr.on("data", (d) => (err += d));
     const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
     try {
-      const until = async (what: string, done: () => boolean) => {
-        const deadline = Date.now() + 15_000;
-        while (!done()) {
-          if (Date.now() > deadline) throw new Error(`no ${what}; stdout: ${out}; stderr: ${err}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      };
+      const until = (what: string, done: () => boolean) => waitFor(done, 15_000, () => `${what}; stdout: ${out}; stderr: ${err}`);
       await until("start", () => err.includes(`following ${api.url}/boot/v1/endpoint-history (Ctrl-C to stop)`));
       await post([
         { mac: "02:64:00:00:00:02", ip: "10.64.3.2", endpoint: "initrd", epoch_ms: Date.now(), detail: "/compute/initramfs.img" },

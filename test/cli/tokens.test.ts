@@ -3,6 +3,7 @@ import path from "node:path";
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { requirements } from "../support/requirements";
 import { loggedInHome, makeHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
 
 /**
@@ -13,7 +14,9 @@ import { loggedInHome, makeHome, ochami, startTestApi, type Home, type TestApi }
 const FAKETIME = "/usr/bin/faketime";
 const later = (seconds: number) => [FAKETIME, "-f", `+${seconds}s`];
 
-describe.skipIf(!existsSync(FAKETIME))("tokens: stored credential, cache, refresh, precedence", () => {
+const missing = requirements({ commands: [FAKETIME] });
+
+describe.skipIf(missing)("tokens: stored credential, cache, refresh, precedence", () => {
   let api: TestApi;
   let home: Home;
   const run = (args: string[], opts: { env?: NodeJS.ProcessEnv; prefix?: string[] } = {}) =>

@@ -9,6 +9,7 @@ import { createWriteStream, readFileSync } from "node:fs";
 import path from "node:path";
 import { repoRoot } from "../../shared/head-node-state";
 import { run } from "../agent/netlab";
+import { ProcessOutput } from "../support/output";
 
 export const NS = "e2-boot";
 export const BRIDGE = "e2-br0";
@@ -48,12 +49,8 @@ export async function startHeadNode(env: NodeJS.ProcessEnv, logFile: string, tim
   const tsx = path.join(repoRoot, "node_modules", ".bin", "tsx");
   const proc = spawn("ip", ["netns", "exec", NS, tsx, "head-node/start.ts"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
   const log = createWriteStream(logFile);
-  let out = "";
-  for (const s of [proc.stdout!, proc.stderr!])
-    s.on("data", (d: Buffer) => {
-      out += d;
-      log.write(d);
-    });
+  for (const s of [proc.stdout!, proc.stderr!]) s.on("data", (d: Buffer) => log.write(d));
+  const output = new ProcessOutput(proc);
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
   const stop = async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
@@ -65,17 +62,13 @@ export async function startHeadNode(env: NodeJS.ProcessEnv, logFile: string, tim
     log.end();
     return proc.exitCode;
   };
-  const deadline = Date.now() + timeoutMs;
-  let done = false;
-  void exited.then(() => (done = true));
-  while (!/^agent: /m.test(out)) {
-    if (done || Date.now() > deadline) {
-      await stop();
-      throw new Error(`npm start did not come up:\n${out.slice(-4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await output.until(/^agent: /m, timeoutMs, "npm start's agent line");
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  return { proc, output: () => out, stop };
+  return { proc, output: () => output.text, stop };
 }
 
 /** One HTTP exchange made by curl inside the namespace. */

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { repoRoot } from "../../shared/head-node-state";
+import { ProcessOutput } from "../support/output";
 
 /** Helpers for tests that run `npm start` and the commands of the head node as real processes. */
 
@@ -25,9 +26,7 @@ export interface Started {
 export async function startHeadNode(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Started> {
   const tsx = path.join(repoRoot, "node_modules", ".bin", "tsx");
   const proc = spawn(tsx, ["head-node/start.ts"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  proc.stdout!.on("data", (d) => (out += d));
-  proc.stderr!.on("data", (d) => (out += d));
+  const output = new ProcessOutput(proc);
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
   const stop = async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -36,18 +35,13 @@ export async function startHeadNode(env: NodeJS.ProcessEnv, timeoutMs = 60_000):
     await exited;
     clearTimeout(timer);
   };
-  const deadline = Date.now() + timeoutMs;
-  let done = false;
-  exited.then(() => (done = true));
-  while (!/auth: (on\.|OFF)/.test(out)) {
-    if (done) throw new Error(`npm start exited before serving:\n${out}`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`npm start did not come up within ${timeoutMs} ms:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await output.until(/auth: (on\.|OFF)/, timeoutMs, "npm start's auth status line");
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  return { proc, output: () => out, stop };
+  return { proc, output: () => output.text, stop };
 }
 
 /** Runs `npm run --silent <script> -- args` and returns its exit code and streams. */

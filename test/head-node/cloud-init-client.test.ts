@@ -1,11 +1,12 @@
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { requirements } from "../support/requirements";
 import { freePort } from "./ports";
 
 /**
@@ -49,7 +50,7 @@ function createNetwork() {
   run("ip", "-n", NS, "link", "set", "lo", "up");
 }
 
-const canRun = process.getuid?.() === 0 && existsSync("/usr/lib/python3/dist-packages/cloudinit");
+const missing = requirements({ root: true, commands: ["ip", PYTHON], python: ["cloudinit"] });
 
 /** Values a YAML 1.1 reader takes for other types when written plain. */
 const TRICKY = {
@@ -77,11 +78,13 @@ write_files:
 `;
 const SLURM_FILE = "#cloud-config\nruncmd:\n- [systemctl, start, slurmd]\n";
 
-describe.skipIf(!canRun)("Debian cloud-init reads our NoCloud endpoints", () => {
-  const stateDir = mkdtempSync(path.join(tmpdir(), "ochami-ci-client-"));
+describe.skipIf(missing)("Debian cloud-init reads our NoCloud endpoints", () => {
+  // Made in beforeAll, not at collection: a skipped or filtered-out suite must leave nothing behind.
+  let stateDir = "";
   let api: ApiServer;
 
   beforeAll(async () => {
+    stateDir = mkdtempSync(path.join(tmpdir(), "ochami-ci-client-"));
     createNetwork();
     api = await startApiServer({ host: HOST_IP, port: await freePort(), stateDir, vars: { OCHAMI_AUTH: "off" }, onLog: () => {} });
     const send = async (method: string, p: string, body: unknown) => {
@@ -117,7 +120,7 @@ describe.skipIf(!canRun)("Debian cloud-init reads our NoCloud endpoints", () => 
   afterAll(async () => {
     await api?.stop();
     removeNetwork();
-    rmSync(stateDir, { recursive: true, force: true });
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   });
 
   it("parses meta-data, user-data and vendor-data, expands #include and renders the group template", async () => {
