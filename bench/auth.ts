@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startApiServer } from "../head-node/api-runner";
-import { freePort } from "../test/head-node/ports";
 import { authVars, ensureAuthState } from "../head-node/auth-state";
+import { freePort } from "../test/head-node/ports";
 
 const seconds = Number(process.argv[2] ?? 5);
 const concurrency = Number(process.argv[3] ?? 8);
@@ -83,7 +83,7 @@ async function main() {
             auth,
             route: `POST /token (sequential, ${n} requests)`,
             rps: Math.round((n * 1000) / (performance.now() - t)),
-            p50: ((performance.now() - t) / n).toFixed(2) + " (mean)",
+            p50: `${((performance.now() - t) / n).toFixed(2)} (mean)`,
           });
         }
       } finally {

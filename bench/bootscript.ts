@@ -18,9 +18,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startApiServer } from "../head-node/api-runner";
-import { randomNodeScript, requireWrk, runWrk } from "./lib/wrk";
 import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
+import { randomNodeScript, requireWrk, runWrk } from "./lib/wrk";
 
 const NODES = Number(process.env.BENCH_NODES ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

@@ -11,16 +11,16 @@
  * `npm run agent` (bundled, plain node), so its RSS is its own. Options: --rates 1000,2000,... --seconds N --no-100k --log all|problems.
  * Results: bench/results/dhcp.{json,md} (git-ignored).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:http";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { startApiServer } from "../head-node/api-runner";
 import { intToIp, ipToInt } from "../onprem-agent/dhcp/ipv4";
 import { NetLab, run } from "../test/agent/netlab";
-import { nodeAt, seedNodes, type SeedNode } from "../test/agent/smd-seed";
+import { nodeAt, type SeedNode, seedNodes } from "../test/agent/smd-seed";
 import { freePort } from "../test/head-node/ports";
 import { assertNeeds } from "../test/support/needs";
 import { ProcessOutput } from "../test/support/output";
@@ -238,15 +238,15 @@ async function main() {
     const agentBase = ipToInt("10.61.64.10");
     const dnsmasqBase = ipToInt("10.61.128.10");
     const nodes: SeedNode[] = Array.from({ length: N }, (_, i) => nodeAt(i, intToIp(agentBase + i)));
-    let t0 = Date.now();
+    const t0 = Date.now();
     await seedNodes(api.url, nodes, { concurrency: 16 });
     const seed10kSeconds = (Date.now() - t0) / 1000;
     console.log(`seeded ${N} nodes through the API in ${seed10kSeconds.toFixed(1)} s`);
 
     const macFile = path.join(dir, "macs.txt");
-    writeFileSync(macFile, nodes.map((n) => n.mac).join("\n") + "\n");
+    writeFileSync(macFile, `${nodes.map((n) => n.mac).join("\n")}\n`);
     const hostsFile = path.join(dir, "dnsmasq.hosts");
-    writeFileSync(hostsFile, nodes.map((n, i) => `${n.mac},${intToIp(dnsmasqBase + i)}`).join("\n") + "\n");
+    writeFileSync(hostsFile, `${nodes.map((n, i) => `${n.mac},${intToIp(dnsmasqBase + i)}`).join("\n")}\n`);
 
     const metricsPort = await freePort();
     const cfgFile = path.join(dir, "agent.yaml");
@@ -416,9 +416,9 @@ async function main() {
     ].join("\n");
     const outDir = path.join(root, "bench/results");
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, "dhcp.json"), JSON.stringify(summary, null, 2) + "\n");
-    writeFileSync(path.join(outDir, "dhcp.md"), md + "\n");
-    console.log("\n" + md);
+    writeFileSync(path.join(outDir, "dhcp.json"), `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileSync(path.join(outDir, "dhcp.md"), `${md}\n`);
+    console.log(`\n${md}`);
   } finally {
     for (const a of agents) a.stop();
     dnsmasq?.kill("SIGTERM");

@@ -19,7 +19,7 @@
  * OCHAMI_BOOT_SNAPSHOT mode under test), BENCH_LOG=1 (workerd's output).
  * Output: a markdown table on stdout, and bench/results/storm-<time>.{json,md} (git-ignored).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -333,7 +333,7 @@ function report(rows: Row[], admin: Record<string, number | string>) {
       2,
     ),
   );
-  writeFileSync(`${stem}.md`, md + "\n");
+  writeFileSync(`${stem}.md`, `${md}\n`);
   console.error(`written ${path.relative(repoRoot, stem)}.{json,md}`);
 }
 

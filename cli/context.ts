@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import pkg from "../package.json";
-import { parseDuration } from "../shared/duration";
 import { ApiClient, type ApiService } from "../shared/api-client/client";
 import type { TlsOptions } from "../shared/api-client/http";
-import { findHeadNode, readAdminCredential, stateDirOf, type AdminCredential, type LocalHeadNode } from "../shared/head-node-state";
-import { TokenProvider, type Credential } from "./auth/tokens";
-import { cacheDir, expandPath, loadConfig, type LoadedConfig } from "./config/files";
-import { DEFAULT_BASE_PATHS, tokenEnvName, type ClusterConfig, type InputFormat, type OutputFormat, type Service } from "./config/schema";
+import { parseDuration } from "../shared/duration";
+import { type AdminCredential, findHeadNode, type LocalHeadNode, readAdminCredential, stateDirOf } from "../shared/head-node-state";
+import { type Credential, TokenProvider } from "./auth/tokens";
+import { cacheDir, expandPath, type LoadedConfig, loadConfig } from "./config/files";
+import { type ClusterConfig, DEFAULT_BASE_PATHS, type InputFormat, type OutputFormat, type Service, tokenEnvName } from "./config/schema";
 import { AuthError, UsageError } from "./errors";
 import { configureLog, log } from "./log";
 

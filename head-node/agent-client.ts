@@ -7,10 +7,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { ApiError } from "../shared/api-client/errors";
-import { requestClientToken } from "../shared/api-client/grant";
 import { apiClientOf } from "../onprem-agent/agent";
 import { apiConfigSchema } from "../onprem-agent/config";
+import { ApiError } from "../shared/api-client/errors";
+import { requestClientToken } from "../shared/api-client/grant";
 import { authDirOf, readAdminCredential } from "../shared/head-node-state";
 import { writeSecret } from "./auth-state";
 

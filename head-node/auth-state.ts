@@ -3,7 +3,7 @@ import path from "node:path";
 import type { JWK } from "jose";
 import { generateSigningKey, publicJwk } from "../shared/auth/keys";
 import { generateSecret, hashSecret } from "../shared/auth/secret-hash";
-import { adminCredentialFile, authDirOf, type AdminCredential } from "../shared/head-node-state";
+import { type AdminCredential, adminCredentialFile, authDirOf } from "../shared/head-node-state";
 
 /**
  * The issuer's key material and first admin client on the head node, in `<state>/auth`

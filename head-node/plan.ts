@@ -18,9 +18,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { ON_OFF_HINT, parseOnOff } from "../shared/on-off";
-import { ConfigError, parseAgentConfig, type AgentConfig } from "../onprem-agent/config";
+import { type AgentConfig, ConfigError, parseAgentConfig } from "../onprem-agent/config";
 import { interfaceAddress } from "../onprem-agent/dhcp/config";
+import { ON_OFF_HINT, parseOnOff } from "../shared/on-off";
 
 type Raw = Record<string, unknown>;
 

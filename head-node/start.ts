@@ -12,13 +12,13 @@
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { startAgent, type Agent } from "../onprem-agent/agent";
-import { startApiServer } from "./api-runner";
-import { ensureAgentClient } from "./agent-client";
-import { authVars, ensureAuthState, type AuthState } from "./auth-state";
+import { type Agent, startAgent } from "../onprem-agent/agent";
 import { ConfigError } from "../onprem-agent/config";
 import { localUrl, recordApiUrl, stateDirOf } from "../shared/head-node-state";
-import { AGENT_VARIABLES, planHeadNode, type HeadNodePlan } from "./plan";
+import { ensureAgentClient } from "./agent-client";
+import { startApiServer } from "./api-runner";
+import { type AuthState, authVars, ensureAuthState } from "./auth-state";
+import { AGENT_VARIABLES, type HeadNodePlan, planHeadNode } from "./plan";
 
 function workerVars(env: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = {};

@@ -17,11 +17,11 @@ import { type Clock, realClock } from "./clock";
 import type { AgentConfig, ApiConfig } from "./config";
 import { resolveDhcpSettings } from "./dhcp/config";
 import { DhcpServer } from "./dhcp/server";
-import { startImageServer, type ImageServer } from "./images";
+import { type ImageServer, startImageServer } from "./images";
 import { SmdInventory } from "./inventory";
-import { createLogger, type AgentLogger } from "./log";
-import { createMetrics, serveMetrics, type AgentMetrics } from "./metrics";
-import { startNodeProxy, type NodeProxy } from "./node-proxy";
+import { type AgentLogger, createLogger } from "./log";
+import { type AgentMetrics, createMetrics, serveMetrics } from "./metrics";
+import { type NodeProxy, startNodeProxy } from "./node-proxy";
 import type { ServedEvent, ServiceDeps } from "./service-deps";
 import { startTftpServer, type TftpServer } from "./tftp";
 

@@ -5,8 +5,8 @@
  * and the oldest events are dropped (counted and logged), so a dead API never slows DHCP or TFTP.
  */
 import { z } from "zod";
-import { ENDPOINT_HISTORY_PATH, type ReportedBootEvent } from "../shared/boot-events";
 import type { ApiClient } from "../shared/api-client/client";
+import { ENDPOINT_HISTORY_PATH, type ReportedBootEvent } from "../shared/boot-events";
 import { type Clock, realClock, type TimerHandle } from "./clock";
 import { seconds } from "./config-types";
 import type { Logger } from "./log";

@@ -13,10 +13,10 @@ import { httpUrl, seconds } from "./config-types";
 import { dhcpConfigSchema } from "./dhcp/config";
 import { imagesConfigSchema } from "./images/config";
 import { inventoryConfigSchema } from "./inventory";
-import { nodeProxyConfigSchema } from "./node-proxy/config";
-import { tftpConfigSchema } from "./tftp/config";
 import { logConfigSchema } from "./log";
 import { metricsConfigSchema } from "./metrics";
+import { nodeProxyConfigSchema } from "./node-proxy/config";
+import { tftpConfigSchema } from "./tftp/config";
 
 export const apiConfigSchema = z
   .strictObject({

@@ -1,5 +1,5 @@
 /** RFC 7807 answers from the agent's Node HTTP servers (images, node proxy), same shape as the API's. */
-import { STATUS_CODES, type ServerResponse } from "node:http";
+import { type ServerResponse, STATUS_CODES } from "node:http";
 import { PROBLEM_CONTENT_TYPE, problemBody } from "../shared/problem";
 
 export function sendProblem(res: ServerResponse, status: number, detail: string, headers: Record<string, string> = {}): void {

@@ -4,7 +4,7 @@
  * through `metricFactory`. All names start with `ochami_agent_<part>_`.
  */
 import { createServer, type Server } from "node:http";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { z } from "zod";
 import { port } from "./config-types";
 

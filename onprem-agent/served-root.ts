@@ -4,8 +4,9 @@
  * after resolving symlinks — nothing outside the directory unless its target is explicitly allowed
  * (Debian's /usr/lib/ipxe/ipxe.efi is a symlink to /boot/ipxe.efi, for example).
  */
-import { realpath, stat } from "node:fs/promises";
+
 import type { Stats } from "node:fs";
+import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 
 export type Lookup =
@@ -20,7 +21,7 @@ export type Lookup =
  * tftpd-hpa's `-s`.
  */
 export function safeSegments(name: string): string[] | { refused: string } {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses.
   if (/[\x00-\x1f\x7f\\]/.test(name)) return { refused: "control character or backslash in name" };
   const segments: string[] = [];
   for (const segment of name.split("/")) {

@@ -1,8 +1,9 @@
 // Bundles the on-prem agent into dist/agent.mjs (esbuild, well under a second) so `npm run agent`
 // runs plain node: no TypeScript loader thread in the process, which costs ~40 MB RSS under tsx.
 // koffi stays external: it loads its prebuilt native module from node_modules at run time.
-import { build } from "esbuild";
+
 import path from "node:path";
+import { build } from "esbuild";
 
 const root = path.resolve(import.meta.dirname, "..");
 await build({

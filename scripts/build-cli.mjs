@@ -2,8 +2,9 @@
 // command runs in plain node without a TypeScript loader (start-up: see README "CLI"). Code split:
 // the Jinja engine and the progress bar load only in the commands that use them.
 // Used by bin/ochami.mjs (on first run and after source changes) and `npm run build:cli`.
-import { build } from "esbuild";
+
 import path from "node:path";
+import { build } from "esbuild";
 
 export const root = path.resolve(import.meta.dirname, "..");
 

@@ -10,7 +10,7 @@ const files = new Map();
 for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
   if (!entry.isFile()) continue;
   const full = path.join(entry.parentPath ?? entry.path, entry.name);
-  files.set("/" + path.relative(dir, full), readFileSync(full));
+  files.set(`/${path.relative(dir, full)}`, readFileSync(full));
 }
 http
   .createServer((req, res) => {

@@ -8,7 +8,7 @@ import { listOption } from "../io/input";
 import { asList, at } from "../io/json";
 import { render, type TableSpec } from "../io/output";
 import { log } from "../log";
-import { collect, act, examples, output, withOutput, type OutputOptions, type Run } from "./define";
+import { act, collect, examples, type OutputOptions, output, type Run, withOutput } from "./define";
 import { enc, parseInteger } from "./payload";
 
 /**

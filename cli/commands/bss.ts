@@ -5,21 +5,21 @@ import { asList, type JsonObject, objectsIn } from "../io/json";
 import type { TableSpec } from "../io/output";
 import { historyCommand } from "./bss-history";
 import {
-  collect,
   act,
+  type ConfirmOptions,
+  collect,
   confirmed,
+  type DataOptions,
   examples,
   exitFor,
   forEach,
   needData,
+  type OutputOptions,
   output,
+  type Run,
   withConfirm,
   withData,
   withOutput,
-  type ConfirmOptions,
-  type DataOptions,
-  type OutputOptions,
-  type Run,
 } from "./define";
 import { itemsOf, parseInteger } from "./payload";
 

@@ -1,24 +1,24 @@
 import { Command, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import { CliError, EXIT, UsageError } from "../errors";
-import { parseData, readDataText, formatFor } from "../io/input";
+import { formatFor, parseData, readDataText } from "../io/input";
 import { at, isObject } from "../io/json";
 import { deepMerge, instanceData, renderTemplate, withAliases } from "../render/jinja";
 import {
   act,
+  type ConfirmOptions,
   confirmed,
+  type DataOptions,
   examples,
   exitFor,
   forEach,
   needData,
+  type OutputOptions,
   output,
+  type Run,
   withConfirm,
   withData,
   withOutput,
-  type ConfirmOptions,
-  type DataOptions,
-  type OutputOptions,
-  type Run,
 } from "./define";
 import { enc, field, itemsOf, requireField } from "./payload";
 

@@ -1,13 +1,13 @@
+import { existsSync } from "node:fs";
 import { Command, Option } from "commander";
-import { isMap, type Document } from "yaml";
+import { type Document, isMap } from "yaml";
 import { addCluster, clusterIndex, editConfigFile, readConfigFile, systemConfigPath, userConfigPath } from "../config/files";
-import { CLUSTER_KEYS, GLOBAL_KEYS, getPath, parseValue, type Config } from "../config/schema";
+import { CLUSTER_KEYS, type Config, GLOBAL_KEYS, getPath, parseValue } from "../config/schema";
 import type { GlobalOptions } from "../context";
 import { UsageError } from "../errors";
-import { log } from "../log";
 import { outputFormat, print } from "../io/output";
+import { log } from "../log";
 import { act, examples, type NoOptions, type OutputOptions, type Run } from "./define";
-import { existsSync } from "node:fs";
 
 /**
  * `ochami config`: show and edit the configuration files (upstream's ochami-config(1)).

@@ -3,7 +3,7 @@ import { SERVICES, type Service } from "../config/schema";
 import { Context, type GlobalOptions } from "../context";
 import { asCliError, CliError, EXIT } from "../errors";
 import { confirm } from "../io/confirm";
-import { readData, requireData, type ReadData } from "../io/input";
+import { type ReadData, readData, requireData } from "../io/input";
 import { outputFormat, print, type TableSpec } from "../io/output";
 
 /** Helpers every command module uses to declare commands the same way. */

@@ -2,21 +2,21 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { parseDuration } from "../../shared/duration";
 import { expandPath, writeAtomic } from "../config/files";
 import type { GlobalOptions } from "../context";
 import { EXIT, UsageError } from "../errors";
 import { applyDiscovery } from "../inventory/apply";
-import { parseClusterFile, type ClusterPlan } from "../inventory/cluster-file";
-import { InventoryError, parseNodesFile, type Inventory } from "../inventory/nodes-file";
+import { type ClusterPlan, parseClusterFile } from "../inventory/cluster-file";
+import { type Inventory, InventoryError, parseNodesFile } from "../inventory/nodes-file";
 import { discoveryPayloads } from "../inventory/payloads";
 import { readData } from "../io/input";
-import { assignNodes, checkTemplate } from "../redfish/assign";
-import { discoverBmc, mapBounded, type BmcResult } from "../redfish/discover";
-import { expandTargets } from "../redfish/targets";
-import { parseDuration } from "../../shared/duration";
 import { log } from "../log";
+import { assignNodes, checkTemplate } from "../redfish/assign";
+import { type BmcResult, discoverBmc, mapBounded } from "../redfish/discover";
+import { expandTargets } from "../redfish/targets";
 import { bmcCredentials } from "./bmc-credentials";
-import { collect, act, type DataOptions, examples } from "./define";
+import { act, collect, type DataOptions, examples } from "./define";
 import { parseInteger } from "./payload";
 
 export function discoverCommand(): Command {

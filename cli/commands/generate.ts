@@ -1,14 +1,14 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { Command, Option } from "commander";
 import { expandPath, writeAtomic } from "../config/files";
-import { InventoryError, parseNodesFile } from "../inventory/nodes-file";
 import { UsageError } from "../errors";
+import { checkLogin, type HostEntry, renderConman, renderHosts, renderPowerman, updateHostsFile } from "../generate/render";
+import { entriesFromApi, entriesFromInventory } from "../generate/sources";
+import { InventoryError, parseNodesFile } from "../inventory/nodes-file";
 import { readData } from "../io/input";
 import { log } from "../log";
-import { checkLogin, renderConman, renderHosts, renderPowerman, updateHostsFile, type HostEntry } from "../generate/render";
-import { entriesFromApi, entriesFromInventory } from "../generate/sources";
 import { bmcCredentials } from "./bmc-credentials";
-import { collect, act, type DataOptions, examples, type Run } from "./define";
+import { act, collect, type DataOptions, examples, type Run } from "./define";
 import { parseInteger } from "./payload";
 
 /**

@@ -5,20 +5,20 @@ import { asList, at, type JsonObject } from "../io/json";
 import { listOrOne, type TableSpec } from "../io/output";
 import {
   act,
+  type ConfirmOptions,
   collect,
   confirmed,
+  type DataOptions,
   examples,
   exitFor,
   forEach,
+  type NoOptions,
   needData,
+  type OutputOptions,
   output,
   withConfirm,
   withData,
   withOutput,
-  type ConfirmOptions,
-  type DataOptions,
-  type NoOptions,
-  type OutputOptions,
 } from "./define";
 import { enc, field, itemsOf, requireField } from "./payload";
 import { type ComponentFilterOptions, componentQuery, withComponentFilters } from "./smd";

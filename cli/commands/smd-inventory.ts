@@ -4,19 +4,19 @@ import { listOption } from "../io/input";
 import { at, type JsonObject, objectsIn } from "../io/json";
 import { listOrOne, type TableSpec } from "../io/output";
 import {
-  collect,
   act,
+  collect,
+  type DataOptions,
   examples,
   exitFor,
   forEach,
   needData,
+  type OutputOptions,
   output,
+  type Run,
   withConfirm,
   withData,
   withOutput,
-  type DataOptions,
-  type OutputOptions,
-  type Run,
 } from "./define";
 import { enc, field, itemsOf, parseBool, requireField } from "./payload";
 import { type DeleteOptions, deleteItems } from "./smd";

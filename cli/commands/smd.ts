@@ -4,21 +4,21 @@ import { listOption } from "../io/input";
 import { asString, at, type JsonObject, objectsIn } from "../io/json";
 import { listOrOne, type TableSpec } from "../io/output";
 import {
-  collect,
   act,
+  type ConfirmOptions,
+  collect,
   confirmed,
+  type DataOptions,
   examples,
   exitFor,
   forEach,
   needData,
+  type OutputOptions,
   output,
+  type Run,
   withConfirm,
   withData,
   withOutput,
-  type ConfirmOptions,
-  type DataOptions,
-  type OutputOptions,
-  type Run,
 } from "./define";
 import { enc, itemsOf, parseBool, parseInteger, requireField } from "./payload";
 import { groupCommand, membershipCommand, partitionCommand } from "./smd-groups";

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { isMap, isSeq, parse, parseDocument, type Document } from "yaml";
+import { type Document, isMap, isSeq, parse, parseDocument } from "yaml";
 import { UsageError } from "../errors";
-import { mergeConfigs, validateConfig, type Config } from "./schema";
+import { type Config, mergeConfigs, validateConfig } from "./schema";
 
 /**
  * Where configuration lives, as upstream: `/etc/ochami/config.yaml` (system, --system), then

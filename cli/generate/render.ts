@@ -1,4 +1,4 @@
-import { compressTerms, compress, expand } from "./hostlist";
+import { compress, compressTerms, expand } from "./hostlist";
 
 /**
  * The files the seed's tutorial has the admin write by hand (/etc/hosts entries for nodes and

@@ -1,8 +1,8 @@
 import type { ApiClient } from "../../shared/api-client/client";
 import { CliError } from "../errors";
+import { type Inventory, nidHostname } from "../inventory/nodes-file";
 import { asString, at, objectsIn } from "../io/json";
 import { log } from "../log";
-import { nidHostname, type Inventory } from "../inventory/nodes-file";
 import type { HostEntry } from "./render";
 
 /**

@@ -1,5 +1,5 @@
 import { parseXname } from "../../shared/xname";
-import { InventoryError, type Inventory } from "./nodes-file";
+import { type Inventory, InventoryError } from "./nodes-file";
 import type { GroupBody } from "./payloads";
 
 /**

@@ -1,5 +1,5 @@
-import { normalizeMac } from "../../shared/mac";
 import { type HttpResponse, NetworkError, request, type TlsOptions } from "../../shared/api-client/http";
+import { normalizeMac } from "../../shared/mac";
 import { asList, asString, at, isObject, type JsonObject } from "../io/json";
 import type { Target } from "./targets";
 

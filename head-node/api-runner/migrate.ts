@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { quietWranglerEnv } from "./quiet-env";
 import { repoRoot } from "../../shared/head-node-state";
+import { quietWranglerEnv } from "./quiet-env";
 
 /**
  * Applies pending D1 migrations to the local database with wrangler's own tool, so the state

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { networkInterfaces } from "node:os";
 import { z } from "zod";
 import { cidrv4, ipv4, port, seconds } from "../config-types";
-import { broadcastOf, intToIp, ipToInt, parseCidr, type Cidr } from "./ipv4";
+import { broadcastOf, type Cidr, intToIp, ipToInt, parseCidr } from "./ipv4";
 
 const poolSchema = z.strictObject({ start: ipv4, end: ipv4 });
 

@@ -8,6 +8,8 @@
  * which NAKs any non-iPXE packet from a leased MAC and so also the REQUEST that completes the
  * first DORA: here only RENEWING/REBINDING/INIT-REBOOT get the NAK that forces a fresh DORA.
  */
+
+import type { InventoryView, Reservation } from "../inventory/reservation";
 import { BROADCAST_FLAG, clientMac, type DhcpPacket } from "./codec";
 import type { DhcpSettings, SubnetSettings } from "./config";
 import { inCidr, ipToInt, ZERO } from "./ipv4";
@@ -29,7 +31,6 @@ import {
   u8,
   u32,
 } from "./options";
-import type { InventoryView, Reservation } from "../inventory/reservation";
 
 export interface DhcpRequest {
   packet: DhcpPacket;
@@ -119,7 +120,7 @@ export function decide(req: DhcpRequest, ctx: DecideContext): Decision {
   const p = req.packet;
   if (p.op !== 1) return drop("not a BOOTREQUEST");
   const mt = p.options.get(Opt.MessageType);
-  if (!mt || mt.length !== 1) return drop("no DHCP message type (plain BOOTP is not served)");
+  if (mt?.length !== 1) return drop("no DHCP message type (plain BOOTP is not served)");
   const type = mt[0];
   if (p.htype !== 1 || p.hlen !== 6) return drop(`hardware type ${p.htype}/length ${p.hlen} is not Ethernet`);
   const mac = clientMac(p);

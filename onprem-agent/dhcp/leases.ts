@@ -6,7 +6,7 @@
  * pure. Addresses are picked from a hash of the MAC first, so a client tends to get the same address
  * again (also after an agent restart, when the table may be empty).
  */
-import { writeFileSync, readFileSync, renameSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { intToIp, ipToInt } from "./ipv4";
 
 export interface Pool {

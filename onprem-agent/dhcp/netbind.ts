@@ -75,7 +75,7 @@ function sockaddrIn(address: string, port: number): Buffer {
   const b = Buffer.alloc(16);
   b.writeUInt16LE(AF_INET, 0);
   b.writeUInt16BE(port, 2);
-  address.split(".").forEach((o, i) => b.writeUInt8(Number(o), 4 + i));
+  for (const [i, octet] of address.split(".").entries()) b.writeUInt8(Number(octet), 4 + i);
   return b;
 }
 

@@ -113,7 +113,7 @@ export function subOptions(entries: ReadonlyArray<[number, Buffer]>, withEnd: bo
 // ---- decoders (return undefined when the bytes do not have the expected shape) ------------
 
 export function readIp(b: Buffer | undefined): string | undefined {
-  if (!b || b.length !== 4) return undefined;
+  if (b?.length !== 4) return undefined;
   return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
 }
 

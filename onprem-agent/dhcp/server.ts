@@ -14,14 +14,14 @@
  * fully answered before the next is read.
  */
 import type dgram from "node:dgram";
-import type { Logger } from "../log";
-import { parseXname } from "../../shared/xname";
 import type { ReportedBootEvent } from "../../shared/boot-events";
-import type { AgentMetrics } from "../metrics";
+import { parseXname } from "../../shared/xname";
 import type { InventoryView } from "../inventory/reservation";
-import { decodePacket, encodePacket, type DhcpPacket } from "./codec";
+import type { Logger } from "../log";
+import type { AgentMetrics } from "../metrics";
+import { type DhcpPacket, decodePacket, encodePacket } from "./codec";
 import type { DhcpSettings } from "./config";
-import { decide, type Decision } from "./decide";
+import { type Decision, decide } from "./decide";
 import { LeaseTable } from "./leases";
 import { openBoundSocket } from "./netbind";
 import { MessageType, messageTypeName, Opt } from "./options";

@@ -1,3 +1,3 @@
-export { imagesConfigSchema, type ImagesConfig, DEFAULT_CLASSIFY } from "./config";
-export { startImageServer, type ImageServer, type ImageServerOptions } from "./server";
-export { classifier, type ClassifyRule } from "./classify";
+export { type ClassifyRule, classifier } from "./classify";
+export { DEFAULT_CLASSIFY, type ImagesConfig, imagesConfigSchema } from "./config";
+export { type ImageServer, type ImageServerOptions, startImageServer } from "./server";

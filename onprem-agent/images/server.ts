@@ -13,9 +13,9 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { z } from "zod";
 import { sendProblem } from "../http-problem";
-import { ServedRoot, safeSegments } from "../served-root";
 import { metricFactory } from "../metrics";
-import { type ServiceDeps, plainIp, reportBootEvent } from "../service-deps";
+import { ServedRoot, safeSegments } from "../served-root";
+import { plainIp, reportBootEvent, type ServiceDeps } from "../service-deps";
 import { classifier } from "./classify";
 import { type ImagesConfig, imagesConfigSchema } from "./config";
 import { answerFor, contentType } from "./file-response";
@@ -40,7 +40,7 @@ type Target = { segments: string[]; path: string; trailingSlash: boolean } | { s
 
 /** The request path, decoded once and checked; the query string is ignored. */
 export function parseTarget(rawUrl: string | undefined): Target {
-  if (!rawUrl || !rawUrl.startsWith("/")) return { status: 400, detail: "request target must be an absolute path" };
+  if (!rawUrl?.startsWith("/")) return { status: 400, detail: "request target must be an absolute path" };
   const rawPath = rawUrl.split("?", 1)[0];
   let decoded: string;
   try {
@@ -128,7 +128,7 @@ export async function startImageServer(options: ImageServerOptions, deps: Servic
       log.warn({ ip, path: shown, err: code }, "images: cannot open file");
       return sendProblem(res, 403, `${shown} cannot be read`);
     }
-    let answer;
+    let answer: ReturnType<typeof answerFor>;
     try {
       answer = answerFor(req.method!, req.headers, await handle.stat(), {
         contentType: contentType(path.posix.basename(shown)),

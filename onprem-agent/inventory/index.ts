@@ -5,11 +5,11 @@
  * refresh per `missRefreshInterval`, coalesced). A failed refresh keeps the last good copy.
  */
 import { z } from "zod";
-import { normalizeMac } from "../../shared/mac";
 import type { ApiClient } from "../../shared/api-client/client";
+import { normalizeMac } from "../../shared/mac";
 import { type Clock, realClock, type TimerHandle } from "../clock";
-import { JsonArrayStream } from "./json-array-stream";
 import { seconds } from "../config-types";
+import { JsonArrayStream } from "./json-array-stream";
 import type { InventoryView, Reservation } from "./reservation";
 
 export type { InventoryView, Reservation } from "./reservation";

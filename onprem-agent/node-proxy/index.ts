@@ -1,2 +1,2 @@
-export { nodeProxyConfigSchema, type NodeProxyConfig } from "./config";
-export { startNodeProxy, type NodeProxy, type NodeProxyOptions } from "./server";
+export { type NodeProxyConfig, nodeProxyConfigSchema } from "./config";
+export { type NodeProxy, type NodeProxyOptions, startNodeProxy } from "./server";

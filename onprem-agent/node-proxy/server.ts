@@ -22,7 +22,7 @@ import { pipeline } from "node:stream";
 import type { z } from "zod";
 import { sendProblem } from "../http-problem";
 import { metricFactory } from "../metrics";
-import { type ServiceDeps, plainIp } from "../service-deps";
+import { plainIp, type ServiceDeps } from "../service-deps";
 import { type NodeProxyConfig, nodeProxyConfigSchema } from "./config";
 
 export type NodeProxyOptions = z.input<typeof nodeProxyConfigSchema>;

@@ -1,7 +1,11 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 
-/** The OpenCHAMI iPXE binaries' second stage (dhcp-coresmd-peers.md §1.4): follow DHCP's filename. */
+/**
+ * The second stage OpenCHAMI's iPXE binaries fetch over TFTP (their embedded script asks for
+ * `config.ipxe`): follow the boot file DHCP named.
+ */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: `${filename}` is iPXE's variable, not JavaScript's.
 export const CONFIG_IPXE = "#!ipxe\necho Booting from ${filename}\nchain ${filename}\n";
 /** Sent to nodes the inventory does not know yet (coresmd's bootloop `default` script). */
 export const REBOOT_IPXE = "#!ipxe\nreboot\n";

@@ -1,2 +1,2 @@
-export { tftpConfigSchema, type TftpConfig, CONFIG_IPXE, REBOOT_IPXE } from "./config";
-export { startTftpServer, type TftpServer, type TftpServerOptions, type DynamicFile, type FileRequest } from "./server";
+export { CONFIG_IPXE, REBOOT_IPXE, type TftpConfig, tftpConfigSchema } from "./config";
+export { type DynamicFile, type FileRequest, startTftpServer, type TftpServer, type TftpServerOptions } from "./server";

@@ -18,14 +18,14 @@ import { type FileHandle, open } from "node:fs/promises";
 import { type AddressInfo, isIP } from "node:net";
 import type { z } from "zod";
 import { metricFactory } from "../metrics";
-import { type ServiceDeps, plainIp, reportBootEvent } from "../service-deps";
 import { ServedRoot, safeSegments } from "../served-root";
+import { plainIp, reportBootEvent, type ServiceDeps } from "../service-deps";
 import { type TftpConfig, tftpConfigSchema } from "./config";
 import { FileCache } from "./file-cache";
 import { negotiate } from "./options";
-import { ErrorCode, type Request, errorPacket, parsePacket } from "./packet";
-import { ChunkBuffers, type Source, bufferSource, fileSource, toNetascii } from "./source";
-import { Transfer, type Outcome } from "./transfer";
+import { ErrorCode, errorPacket, parsePacket, type Request } from "./packet";
+import { bufferSource, ChunkBuffers, fileSource, type Source, toNetascii } from "./source";
+import { type Outcome, Transfer } from "./transfer";
 
 export interface FileRequest {
   ip: string;

@@ -12,7 +12,7 @@
  *   expect; internally blocks are counted without limit.
  */
 import type { Socket } from "node:dgram";
-import { ErrorCode, Opcode, errorPacket, oackPacket, parsePacket } from "./packet";
+import { ErrorCode, errorPacket, Opcode, oackPacket, parsePacket } from "./packet";
 import type { Source } from "./source";
 
 export type Outcome = "complete" | "timeout" | "aborted" | "error" | "closed";
@@ -87,19 +87,25 @@ export class Transfer {
   private onMessage(msg: Buffer): void {
     if (this.ended) return;
     // The hot path, once per block: an ACK, read without building a packet object.
-    if (msg.length >= 4 && msg[0] === 0 && msg[1] === Opcode.ACK) return this.onAck(msg.readUInt16BE(2));
+    if (msg.length >= 4 && msg[0] === 0 && msg[1] === Opcode.ACK) {
+      this.onAck(msg.readUInt16BE(2));
+      return;
+    }
     const packet = parsePacket(msg);
     switch (packet.kind) {
       case "ack":
-        return this.onAck(packet.block);
+        this.onAck(packet.block);
+        break;
       case "error":
         // Clients routinely answer an OACK with an error after a tsize-only probe.
-        return this.end("aborted", `client sent error ${packet.code}: ${packet.message}`);
+        this.end("aborted", `client sent error ${packet.code}: ${packet.message}`);
+        break;
       case "malformed":
-        return this.events.onDropped(packet.reason);
+        this.events.onDropped(packet.reason);
+        break;
       default:
         this.sendError(ErrorCode.ILLEGAL_OPERATION, "only ACK and ERROR are expected during a read");
-        return this.end("error", `client sent opcode ${packet.kind === "other" ? packet.opcode : packet.op} during a read`);
+        this.end("error", `client sent opcode ${packet.kind === "other" ? packet.opcode : packet.op} during a read`);
     }
   }
 
@@ -137,7 +143,8 @@ export class Transfer {
     while (!this.ended && this.next <= this.totalBlocks && this.next < this.base + windowSize) {
       const n = this.next;
       const slot = n % windowSize;
-      const packet = (this.slots[slot] ??= Buffer.allocUnsafe(4 + blockSize));
+      this.slots[slot] ??= Buffer.allocUnsafe(4 + blockSize);
+      const packet = this.slots[slot];
       const got = source.copyBlock(n, packet);
       if (typeof got !== "number") {
         this.filling = true;

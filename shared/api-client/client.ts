@@ -1,5 +1,5 @@
 import { ApiError } from "./errors";
-import { NetworkError, request, type HttpResponse, type TlsOptions } from "./http";
+import { type HttpResponse, NetworkError, request, type TlsOptions } from "./http";
 import type { Bearer, TokenSource } from "./tokens";
 
 export type ApiService = "smd" | "bss" | "cloud-init" | "root";

@@ -1,5 +1,5 @@
 import { ApiError, errorDetail } from "./errors";
-import { NetworkError, request, type HttpResponse, type TlsOptions } from "./http";
+import { type HttpResponse, NetworkError, request, type TlsOptions } from "./http";
 
 export interface ClientCredentials {
   tokenUrl: string;

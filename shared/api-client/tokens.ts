@@ -1,4 +1,4 @@
-import { requestClientToken, type ClientCredentials } from "./grant";
+import { type ClientCredentials, requestClientToken } from "./grant";
 import type { TlsOptions } from "./http";
 
 export interface Bearer {

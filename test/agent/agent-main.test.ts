@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { type ApiServer, startApiServer } from "../../head-node/api-runner";
 import { ConfigError, loadAgentConfig, parseAgentConfig } from "../../onprem-agent/config";
 import { freePort } from "../head-node/ports";
 import { ProcessOutput } from "../support/output";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { decodePacket, encodePacket, MalformedPacket, type DhcpPacket } from "../../onprem-agent/dhcp/codec";
+import { type DhcpPacket, decodePacket, encodePacket, MalformedPacket } from "../../onprem-agent/dhcp/codec";
 import { Opt, readUserClasses } from "../../onprem-agent/dhcp/options";
+import { seededRandom } from "../support/random";
 import { clientPacket, readReply } from "./dhcp-packets";
 
 const MAC = "52:54:00:12:34:56";
@@ -76,8 +77,7 @@ describe("DHCP codec", () => {
   });
 
   it("never throws anything but MalformedPacket on random and mutated input", () => {
-    let seed = 42;
-    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const rnd = seededRandom(42);
     const base = clientPacket({
       type: 3,
       mac: MAC,
@@ -117,7 +117,7 @@ describe("DHCP codec", () => {
       yiaddr: "10.61.0.5",
       siaddr: "10.61.0.1",
       giaddr: "0.0.0.0",
-      chaddr: Buffer.from("525400123456" + "00".repeat(10), "hex"),
+      chaddr: Buffer.from(`525400123456${"00".repeat(10)}`, "hex"),
       sname: "10.61.0.1",
       file: "ipxe.efi",
       options: new Map<number, Buffer>([

@@ -2,11 +2,11 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodePacket, encodePacket } from "../../onprem-agent/dhcp/codec";
-import { dhcpConfigSchema, resolveDhcpSettings, type DhcpSettings } from "../../onprem-agent/dhcp/config";
-import { decide, type Decision } from "../../onprem-agent/dhcp/decide";
+import { type DhcpSettings, dhcpConfigSchema, resolveDhcpSettings } from "../../onprem-agent/dhcp/config";
+import { type Decision, decide } from "../../onprem-agent/dhcp/decide";
 import { LeaseTable } from "../../onprem-agent/dhcp/leases";
 import type { Reservation } from "../../onprem-agent/inventory/reservation";
-import { clientPacket, ipOpt, readReply, type ClientPacketSpec } from "./dhcp-packets";
+import { type ClientPacketSpec, clientPacket, ipOpt, readReply } from "./dhcp-packets";
 
 const SERVER = "10.61.0.1";
 const KNOWN = "52:54:00:00:00:01";

@@ -4,7 +4,7 @@
  * without KVM (TCG) on a tap device, dh-qtap 10.61.40.1/24, which is the agent's interface.
  * The bootscript itself is served by a small HTTP server here (BSS is another module).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAgent, type Agent } from "../../onprem-agent/agent";
-import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { type ApiServer, startApiServer } from "../../head-node/api-runner";
+import { type Agent, startAgent } from "../../onprem-agent/agent";
 import { parseAgentConfig } from "../../onprem-agent/config";
 import { freePort } from "../head-node/ports";
 import { requirements } from "../support/requirements";

@@ -12,18 +12,19 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAgent, type Agent } from "../../onprem-agent/agent";
-import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { type ApiServer, startApiServer } from "../../head-node/api-runner";
+import { type Agent, startAgent } from "../../onprem-agent/agent";
 import { parseAgentConfig } from "../../onprem-agent/config";
 import { resolveDhcpSettings } from "../../onprem-agent/dhcp/config";
 import { DhcpServer } from "../../onprem-agent/dhcp/server";
 import { freePort } from "../head-node/ports";
 import { ManualClock } from "../support/manual-clock";
+import { seededRandom } from "../support/random";
 import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
 import { clientPacket, ipOpt, readReply } from "./dhcp-packets";
 import { Capture, NetLab, run } from "./netlab";
-import { seedNodes, type SeedNode } from "./smd-seed";
+import { type SeedNode, seedNodes } from "./smd-seed";
 
 const SERVER = "10.61.16.1";
 const PEER = path.join(import.meta.dirname, "udp-peer.mjs");
@@ -292,7 +293,7 @@ describe.skipIf(missing)("DHCP server with real clients in network namespaces", 
 
   it("perfdhcp completes four-way exchanges for many SMD MACs without drops", async () => {
     const macFile = path.join(dir, "macs.txt");
-    writeFileSync(macFile, PERF_MACS.join("\n") + "\n");
+    writeFileSync(macFile, `${PERF_MACS.join("\n")}\n`);
     const r = await lab.inNs(
       "dh-c0",
       "perfdhcp",
@@ -314,8 +315,7 @@ describe.skipIf(missing)("DHCP server with real clients in network namespaces", 
   });
 
   it("fuzzed and truncated packets are logged drops; the server keeps answering", async () => {
-    let seed = 7;
-    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const rnd = seededRandom(7);
     const base = clientPacket({
       type: 1,
       mac: NODES[1].mac,

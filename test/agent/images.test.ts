@@ -10,15 +10,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_CLASSIFY, classifier, startImageServer, type ImageServer } from "../../onprem-agent/images";
+import { classifier, DEFAULT_CLASSIFY, type ImageServer, startImageServer } from "../../onprem-agent/images";
 import { answerFor, etagOf } from "../../onprem-agent/images/file-response";
 import { ChunkPool } from "../../onprem-agent/images/pump";
-import { startNodeProxy, type NodeProxy } from "../../onprem-agent/node-proxy";
+import { type NodeProxy, startNodeProxy } from "../../onprem-agent/node-proxy";
 import type { ServedEvent } from "../../onprem-agent/service-deps";
-import { captureLog, curlHttp, sha256 } from "./serving-support";
 import { freePort } from "../head-node/ports";
 import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
+import { captureLog, curlHttp, sha256 } from "./serving-support";
 
 // Made in beforeAll, not at import: a file collected but filtered out (-t) must leave nothing behind.
 let work = "";

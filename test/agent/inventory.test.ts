@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { type ApiServer, startApiServer } from "../../head-node/api-runner";
 import { apiClientOf } from "../../onprem-agent/agent";
 import { apiConfigSchema } from "../../onprem-agent/config";
 import { buildReservations, inventoryConfigSchema, renderHostname, SmdInventory } from "../../onprem-agent/inventory";

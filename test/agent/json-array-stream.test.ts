@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { JsonArrayStream } from "../../onprem-agent/inventory/json-array-stream";
+import { seededRandom } from "../support/random";
 
 function split(doc: string, key: string | undefined, chunkSizes: () => number): unknown[] {
   const out: unknown[] = [];
@@ -15,15 +16,14 @@ function split(doc: string, key: string | undefined, chunkSizes: () => number): 
 }
 
 describe("streamed JSON array splitting", () => {
-  let seed = 3;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const rnd = seededRandom(3);
   const tricky = ['a"b', "back\\slash", "\\", '\\"', "ü ünïcode €", "[{,:}]", "", '"'];
   const value = (d: number): unknown => {
     const k = Math.floor(rnd() * (d > 2 ? 4 : 7));
     if (k === 0) return tricky[Math.floor(rnd() * tricky.length)];
     if (k === 1) return Math.floor(rnd() * 1e6) / 7;
     if (k === 2) return rnd() < 0.5 ? null : true;
-    if (k === 3) return "s" + Math.floor(rnd() * 1000);
+    if (k === 3) return `s${Math.floor(rnd() * 1000)}`;
     if (k === 4) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(d + 1));
     return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 4) }, (_, i) => [tricky[i % tricky.length] + i, value(d + 1)]));
   };

@@ -4,7 +4,7 @@
  * starts with the caller's prefix, every address is in 10.61.0.0/16, and everything created is
  * removed by `destroy()` (and leftovers of a crashed run by the constructor's `reset()`).
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { waitFor } from "../support/wait";

@@ -137,7 +137,7 @@ export async function rawGet(
   serverPort: number,
   filename: string,
   options: Record<string, string | number> = {},
-  hooks: { ackTwice?: boolean; onData?: (block: number, copy: number, transferPort: number, client: RawTftp) => "drop" | void } = {},
+  hooks: { ackTwice?: boolean; onData?: (block: number, copy: number, transferPort: number, client: RawTftp) => "drop" | undefined } = {},
 ): Promise<RawGetResult> {
   const client = await RawTftp.open();
   const result: RawGetResult = { data: Buffer.alloc(0), copies: new Map(), ports: new Set() };

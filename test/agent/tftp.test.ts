@@ -16,7 +16,7 @@ import { toNetascii } from "../../onprem-agent/tftp/source";
 import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
 import { captureLog, run, sha256 } from "./serving-support";
-import { RawTftp, ack, decode, rawGet, request, requestPortCaughtUp, rrq } from "./tftp-raw-client";
+import { ack, decode, RawTftp, rawGet, request, requestPortCaughtUp, rrq } from "./tftp-raw-client";
 
 /** Tests driving Debian's clients; the ones with the bare-socket client run without them. */
 const noClients = requirements({ commands: ["curl", "atftp"] });

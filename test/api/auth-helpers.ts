@@ -40,7 +40,10 @@ const envs = new Map<string, Record<string, unknown>>();
 export function envFor(vars: Vars = {}): Record<string, unknown> {
   const key = JSON.stringify(Object.entries(vars).map(([k, v]) => [k, v ?? null]));
   let e = envs.get(key);
-  if (!e) envs.set(key, (e = authEnv(vars)));
+  if (!e) {
+    e = authEnv(vars);
+    envs.set(key, e);
+  }
   return e;
 }
 

@@ -8,8 +8,8 @@ import { loadSnapshot, readGeneration, SNAPSHOT_QUERIES } from "../../workers/bo
 import type { BootKey } from "../../workers/boot/types";
 import { database } from "../../workers/db";
 import worker from "../../workers/index";
-import { ochamiSend, send } from "./client";
 import { waitFor } from "../support/wait";
+import { ochamiSend, send } from "./client";
 
 /**
  * The boot snapshot (workers/boot/snapshot): it must answer exactly what the D1 reader answers,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { NodeView } from "../../workers/boot/types";
-import { generateHostname, metaDataDocument, renderVendorData } from "../../workers/cloud-init/metadata";
 import { EMPTY_DEFAULTS } from "../../workers/boot/types";
+import { generateHostname, metaDataDocument, renderVendorData } from "../../workers/cloud-init/metadata";
 import { mergeClusterDefaults, parseClusterDefaults } from "../../workers/cloud-init/model";
 import { formatNumber, goKeyCompare, renderYaml } from "../../workers/cloud-init/yaml";
 

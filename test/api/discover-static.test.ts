@@ -90,7 +90,7 @@ describe("replaying `ochami discover static`", () => {
     // ochami answers a POST's 409 with a PUT (endpoints) or PATCH (groups); those must succeed.
     const fallbacks = log.filter(([m]) => m === "PUT" || m === "PATCH");
     expect(log.filter(([m, , s]) => m === "POST" && s === 409)).toHaveLength(nodes.length + 1);
-    expect(fallbacks.filter(([m, p]) => !p.startsWith("/State")).map(([, , s]) => s)).toEqual([...nodes.map(() => 200), 204]);
+    expect(fallbacks.filter(([_m, p]) => !p.startsWith("/State")).map(([, , s]) => s)).toEqual([...nodes.map(() => 200), 204]);
     expect(log.filter(([m, , s]) => !(m === "POST" && s === 409) && (s < 200 || s >= 300))).toEqual([]);
     const ifaces = (await getJson("/hsm/v2/Inventory/EthernetInterfaces")).body as any[];
     expect(ifaces).toHaveLength(nodes.length * 2);

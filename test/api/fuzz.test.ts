@@ -51,7 +51,7 @@ const QUERIES = [
   "?group=%00&partition=P1.2.3&group=a&group=b&partition=p1&partition=p2",
   "?mac=zz&name=&nid=-1&retry=x&arch=%0A&json=1",
   "?MACAddress=&IPAddress=999.1.1.1&OlderThan=now&Type=nope&limit=-4&since=x&after_id=y",
-  "?" + "a=1&".repeat(500),
+  `?${"a=1&".repeat(500)}`,
 ];
 
 function concretePaths(pattern: string): string[] {

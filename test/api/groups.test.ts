@@ -134,7 +134,7 @@ describe("SMD /groups", () => {
     });
     expect((await getJson("/hsm/v2/partitions/names")).body).toEqual(["p1"]);
     expect((await getJson("/hsm/v2/groups/compute?partition=p1")).body.members.ids).toEqual([NODES[0]]);
-    expect((await getJson("/hsm/v2/memberships/" + NODES[1])).body.partitionName).toBe("p1");
+    expect((await getJson(`/hsm/v2/memberships/${NODES[1]}`)).body.partitionName).toBe("p1");
     expect((await getJson("/hsm/v2/State/Components?partition=p1")).body.Components).toHaveLength(2);
     expect((await send("DELETE", `/hsm/v2/partitions/p1/members/${NODES[1]}`)).status).toBe(200);
     expect((await send("POST", "/hsm/v2/partitions/p1/members", { id: NODES[1] })).status).toBe(201);

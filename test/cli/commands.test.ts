@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ProcessOutput } from "../support/output";
 import { waitFor } from "../support/wait";
-import { OCHAMI_BIN, loggedInHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
+import { type Home, loggedInHome, OCHAMI_BIN, ochami, startTestApi, type TestApi } from "./harness";
 
 /**
  * Every SMD, BSS and cloud-init command against the real API (workerd + D1, auth on), run as an

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { buildProgram } from "../../cli/program";
-import { makeHome, ochami, type Home } from "./harness";
+import { type Home, makeHome, ochami } from "./harness";
 
 /**
  * `ochami config ...` against real files in a temporary HOME, help texts, usage errors and their

@@ -4,8 +4,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../head-node/ports";
 import { requirements } from "../support/requirements";
-import { makeCertificates, removeDir, startFakeBmcs, type FakeBmc, type FakeBmcs } from "./fake-redfish";
-import { OCHAMI_BIN, loggedInHome, makeHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
+import { type FakeBmc, type FakeBmcs, makeCertificates, removeDir, startFakeBmcs } from "./fake-redfish";
+import { type Home, loggedInHome, makeHome, OCHAMI_BIN, ochami, startTestApi, type TestApi } from "./harness";
 
 /**
  * `ochami discover redfish` against HTTPS Redfish BMCs on loopback (127.99.0.11-16): an ordinary
@@ -119,8 +119,8 @@ describe.skipIf(missing)("discover redfish", () => {
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr.split("\n")).toEqual([
       "discovered 4 of 6 BMCs (4 nodes); 2 failed:",
-      "  127.99.0.15:" + targets.split(":")[1] + ": connection refused",
-      "  127.99.0.16:" + targets.split(":")[1] + ": 401 Unauthorized for /redfish/v1/Managers: check the BMC credentials",
+      `  127.99.0.15:${targets.split(":")[1]}: connection refused`,
+      `  127.99.0.16:${targets.split(":")[1]}: 401 Unauthorized for /redfish/v1/Managers: check the BMC credentials`,
       "",
     ]);
     const lines = readFileSync(out, "utf8").split("\n");

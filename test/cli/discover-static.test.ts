@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { buildDiscoveryPayloads, discoverStatic } from "../api/ochami-discover";
-import { loggedInHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
+import { type Home, loggedInHome, ochami, startTestApi, type TestApi } from "./harness";
 import {
   SEED_CHRONY_TEMPLATE,
   SEED_CLUSTER_YAML,
@@ -93,7 +93,7 @@ describe("same SMD as upstream's ochami", () => {
 
   it("--dry-run prints upstream's request sequence and bodies (endpoints in one request), and sends nothing", async () => {
     const text = readFileSync(path.join(fixtures, "nodes.tutorial-9-nodes.yaml"), "utf8");
-    const r = await run("discover", "static", "--dry-run", "-d", "@" + path.join(fixtures, "nodes.tutorial-9-nodes.yaml"));
+    const r = await run("discover", "static", "--dry-run", "-d", `@${path.join(fixtures, "nodes.tutorial-9-nodes.yaml")}`);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout
       .trim()
@@ -127,7 +127,7 @@ describe("same SMD as upstream's ochami", () => {
   });
 
   it("without --overwrite a re-run reports each conflict and exits 4; --discovery-version 1 also posts interfaces", async () => {
-    const file = "@" + path.join(fixtures, "nodes.new-format.yaml");
+    const file = `@${path.join(fixtures, "nodes.new-format.yaml")}`;
     expect((await run("discover", "static", "-d", file)).code).toBe(0);
     const again = await run("discover", "static", "-d", file);
     expect(again.code).toBe(4);
@@ -171,7 +171,7 @@ describe("the seed's whole setup in one command (--cluster-file)", () => {
   beforeAll(() => {
     nodes = home.file("seed/nodes.yaml", SEED_NODES_YAML);
     cluster = home.file("seed/cluster.yaml", SEED_CLUSTER_YAML);
-    home.file("seed/id_rsa.pub", SEED_PUBKEY + "\n");
+    home.file("seed/id_rsa.pub", `${SEED_PUBKEY}\n`);
     home.file("seed/templates/chrony.yaml", SEED_CHRONY_TEMPLATE);
   });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../head-node/ports";
 import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
-import { loggedInHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
+import { type Home, loggedInHome, ochami, startTestApi, type TestApi } from "./harness";
 import { SEED_CHRONY_TEMPLATE, SEED_CLUSTER_YAML, SEED_NODES_YAML, SEED_PUBKEY } from "./seed";
 
 /**
@@ -115,7 +115,7 @@ describe("from the seed's nodes file", () => {
     expect(once.startsWith("127.0.0.1 localhost\n::1 localhost ip6-localhost\n# BEGIN ochami hosts")).toBe(true);
     expect((await run("generate", "hosts", "-d", `@${nodes}`, "--update", file)).code).toBe(0);
     expect(readFileSync(file, "utf8")).toBe(once);
-    writeFileSync(file, once + "10.9.9.9 other\n");
+    writeFileSync(file, `${once}10.9.9.9 other\n`);
     await run("generate", "hosts", "-d", `@${nodes}`, "--update", file, "--add", "172.16.0.254=demo.openchami.cluster");
     const after = readFileSync(file, "utf8");
     expect(after).toContain("# BEGIN ochami hosts (ochami generate hosts)\n172.16.0.254    demo.openchami.cluster\n");
@@ -126,7 +126,7 @@ describe("from the seed's nodes file", () => {
 describe("from the live inventory", () => {
   beforeAll(async () => {
     home.file("seed/cluster.yaml", SEED_CLUSTER_YAML);
-    home.file("seed/id_rsa.pub", SEED_PUBKEY + "\n");
+    home.file("seed/id_rsa.pub", `${SEED_PUBKEY}\n`);
     home.file("seed/templates/chrony.yaml", SEED_CHRONY_TEMPLATE);
     const r = await run("discover", "static", "--overwrite", "-d", `@${nodes}`, "--cluster-file", path.join(home.dir, "seed/cluster.yaml"));
     expect(r.code, r.stderr).toBe(0);
@@ -158,7 +158,7 @@ describe("Debian's daemons read the generated files", () => {
     const port = await freePort();
     const conf = path.join(home.dir, "pm.conf");
     expect((await run("generate", "powerman", "-d", `@${nodes}`, "-o", conf)).code).toBe(0);
-    writeFileSync(conf, readFileSync(conf, "utf8") + `listen "127.0.0.1:${port}"\n`);
+    writeFileSync(conf, `${readFileSync(conf, "utf8")}listen "127.0.0.1:${port}"\n`);
     const daemon = spawn("/usr/sbin/powermand", ["-f", "-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
     try {
       // powermand prints nothing when it is ready: ask it, as an admin's `pm` would, until it answers.

@@ -2,9 +2,9 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startApiServer, type ApiServer } from "../../head-node/api-runner";
-import { repoRoot } from "../../shared/head-node-state";
+import { type ApiServer, startApiServer } from "../../head-node/api-runner";
 import { authVars, ensureAuthState } from "../../head-node/auth-state";
+import { repoRoot } from "../../shared/head-node-state";
 import { freePort } from "../head-node/ports";
 
 /**
@@ -120,7 +120,7 @@ export async function loggedInHome(api: TestApi, extra: Record<string, string> =
   const home = makeHome(extra);
   const set = await ochami(["config", "cluster", "set", "--default", "demo", "cluster.uri", api.url], { env: home.env });
   if (set.code !== 0) throw new Error(`config cluster set failed: ${set.stderr}`);
-  const secret = home.file("admin.secret", api.admin.client_secret + "\n", 0o600);
+  const secret = home.file("admin.secret", `${api.admin.client_secret}\n`, 0o600);
   const login = await ochami(["auth", "login", "--client-id", api.admin.client_id, "--secret-file", secret], { env: home.env });
   if (login.code !== 0) throw new Error(`auth login failed: ${login.stderr}`);
   return home;

@@ -5,15 +5,15 @@
  */
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Clock, followHistory, MEMBERS_REFRESH_MS } from "../../cli/history/follow";
 import { ApiClient } from "../../shared/api-client/client";
 import { ApiError } from "../../shared/api-client/errors";
 import { requestClientToken } from "../../shared/api-client/grant";
 import type { RecordedBootEvent } from "../../shared/boot-events";
 import { recordApiUrl } from "../../shared/head-node-state";
-import { followHistory, MEMBERS_REFRESH_MS, type Clock } from "../../cli/history/follow";
 import { seedNodes } from "../agent/smd-seed";
 import { waitFor } from "../support/wait";
-import { makeHome, OCHAMI_BIN, ochami, startTestApi, type Home, type TestApi } from "./harness";
+import { type Home, makeHome, OCHAMI_BIN, ochami, startTestApi, type TestApi } from "./harness";
 
 const A = "x1000c0s0b0n0";
 const B = "x1000c0s0b1n0";

@@ -4,7 +4,7 @@ import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { requirements } from "../support/requirements";
-import { loggedInHome, makeHome, ochami, startTestApi, type Home, type TestApi } from "./harness";
+import { type Home, loggedInHome, makeHome, ochami, startTestApi, type TestApi } from "./harness";
 
 /**
  * Tokens as an admin meets them: a stored client credential, tokens cached and refreshed before
@@ -40,7 +40,7 @@ describe.skipIf(missing)("tokens: stored credential, cache, refresh, precedence"
 
   it("login stores the secret 0600 and the client in the config, and caches a first token 0600", () => {
     const secret = path.join(home.dir, ".config", "ochami", "credentials", "demo.secret");
-    expect(readFileSync(secret, "utf8")).toBe(api.admin.client_secret + "\n");
+    expect(readFileSync(secret, "utf8")).toBe(`${api.admin.client_secret}\n`);
     expect(statSync(secret).mode & 0o777).toBe(0o600);
     expect(statSync(path.dirname(secret)).mode & 0o777).toBe(0o700);
     const cfg = parse(readFileSync(path.join(home.dir, ".config", "ochami", "config.yaml"), "utf8"));
@@ -187,7 +187,7 @@ describe.skipIf(missing)("tokens: stored credential, cache, refresh, precedence"
     expect(created.code, created.stderr).toBe(0);
     const client = JSON.parse(created.stdout);
     const list = await run(["auth", "client", "list", "-F", "table"]);
-    expect(list.stdout).toMatch(new RegExp(`^CLIENT_ID\\s+NAME\\s+SCOPE\\s+STATUS\\s+CREATED\\n`));
+    expect(list.stdout).toMatch(/^CLIENT_ID\s+NAME\s+SCOPE\s+STATUS\s+CREATED\n/);
     expect(list.stdout).toMatch(new RegExp(`${client.client_id}\\s+ci-runner\\s+smd:read smd:write\\s+active`));
 
     const ci = makeHome();

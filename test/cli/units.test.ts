@@ -3,7 +3,6 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { readClaims, refreshMargin } from "../../cli/auth/jwt";
-import { parseDuration } from "../../shared/duration";
 import { mergeConfigs, tokenEnvName } from "../../cli/config/schema";
 import { compress, compressTerms, expand } from "../../cli/generate/hostlist";
 import { renderHosts, updateHostsFile } from "../../cli/generate/render";
@@ -15,6 +14,7 @@ import { assignNodes, checkTemplate } from "../../cli/redfish/assign";
 import type { BmcResult } from "../../cli/redfish/discover";
 import { expandTargets } from "../../cli/redfish/targets";
 import { instanceData, renderTemplate, withAliases } from "../../cli/render/jinja";
+import { parseDuration } from "../../shared/duration";
 import { buildDiscoveryPayloads } from "../api/ochami-discover";
 
 /** The CLI's pure parts, without processes or sockets. */
@@ -317,7 +317,7 @@ describe("output", () => {
     const once = updateHostsFile("127.0.0.1 localhost\n", block);
     expect(once).toBe(`127.0.0.1 localhost\n${block}`);
     expect(updateHostsFile(once, block)).toBe(once);
-    expect(updateHostsFile(once + "::1 ip6\n", block.replace("10.0.0.1 ", "10.0.0.9 "))).toBe(
+    expect(updateHostsFile(`${once}::1 ip6\n`, block.replace("10.0.0.1 ", "10.0.0.9 "))).toBe(
       `127.0.0.1 localhost\n${block.replace("10.0.0.1 ", "10.0.0.9 ")}::1 ip6\n`,
     );
   });

@@ -4,7 +4,7 @@
  * it. The test reaches the API from outside the namespace with curl run inside it, as an admin on
  * the head node would. Names start with `e2`, addresses are in 10.64.0.0/16.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
 import path from "node:path";
 import { repoRoot } from "../../shared/head-node-state";

@@ -20,8 +20,8 @@ import { discoverStatic } from "../api/ochami-discover";
 import { cleanEnv } from "../head-node/auth-process";
 import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
+import { createBootNetwork, destroyBootNetwork, HEAD_IP, type HeadNode, inNs, nsHttp, startHeadNode, startVm, type Vm } from "./boot-lab";
 import { buildNodeImage, MARK, type NodeImage } from "./node-image";
-import { createBootNetwork, destroyBootNetwork, HEAD_IP, inNs, nsHttp, startHeadNode, startVm, type HeadNode, type Vm } from "./boot-lab";
 
 // The node's kernel comes from Debian's archive (apt-get download, dpkg-deb), its initramfs is
 // busybox-static packed with cpio; QEMU boots it on taps in a namespace; curl is the admin's client.

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { repoRoot } from "../../shared/head-node-state";
 import { ProcessOutput } from "../support/output";

@@ -4,8 +4,8 @@ import path from "node:path";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ochami } from "../cli/harness";
+import { cleanEnv, npmRun, type Started, startHeadNode } from "./auth-process";
 import { freePort } from "./ports";
-import { cleanEnv, npmRun, startHeadNode, type Started } from "./auth-process";
 
 /**
  * `npm start` on a fresh state directory creates the issuer's key and an admin client, and the

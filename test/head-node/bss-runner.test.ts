@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { type ApiServer, startApiServer } from "../../head-node/api-runner";
 import pkg from "../../package.json";
 import { requirements } from "../support/requirements";
 import { freePort } from "./ports";

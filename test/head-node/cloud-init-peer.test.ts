@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { startApiServer, type ApiServer } from "../../head-node/api-runner";
+import { type ApiServer, startApiServer } from "../../head-node/api-runner";
 import { freePort } from "./ports";
 
 /**

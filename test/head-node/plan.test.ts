@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { type PlanInput, planHeadNode } from "../../head-node/plan";
 import { ConfigError } from "../../onprem-agent/config";
-import { planHeadNode, type PlanInput } from "../../head-node/plan";
 
 const dir = mkdtempSync(path.join(tmpdir(), "e2-plan-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

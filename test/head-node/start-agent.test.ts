@@ -3,7 +3,7 @@
  * agent's OAuth client and the agent reports with it; later starts reuse it, a revoked one is
  * replaced; SIGTERM and SIGINT to `npm start` leave no process behind.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";

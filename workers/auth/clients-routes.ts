@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { HttpProblem } from "../../shared/problem";
 import { generateSecret, hashSecret } from "../../shared/auth/secret-hash";
+import { HttpProblem } from "../../shared/problem";
 import { op, type RequestScope, type Router, resource } from "../http/route";
 import { json, jsonBody, problems, refuse } from "../http/wire";
 import { forgetClient } from "./client-status";

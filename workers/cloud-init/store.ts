@@ -1,7 +1,7 @@
 import { asc, eq, sql } from "drizzle-orm";
+import { type ClusterDefaults, EMPTY_DEFAULTS, type FileEncoding, type InstanceInfo } from "../boot/types";
 import { changes, type Db, runBatch } from "../db";
 import { cloudInitClusterDefaults, cloudInitGroups, cloudInitInstances } from "../db/schema";
-import { type ClusterDefaults, EMPTY_DEFAULTS, type FileEncoding, type InstanceInfo } from "../boot/types";
 import type { CloudInitGroup } from "./model";
 
 /** The cloud-init admin data in D1 (the boot path reads it through nodes.ts instead). */

@@ -1,6 +1,6 @@
 import { and, asc, desc, gt, gte, type SQL, sql } from "drizzle-orm";
 import { chunks, columnNames, type Db, inList, runBatch, type Statement } from "../db";
-import { bootEvents, bootLatest, ethernetInterfaceIps as ips, ethernetInterfaces as ei } from "../db/schema";
+import { bootEvents, bootLatest, ethernetInterfaces as ei, ethernetInterfaceIps as ips } from "../db/schema";
 import type { BootEvent, LatestRow } from "./model";
 
 /**

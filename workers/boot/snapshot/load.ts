@@ -4,13 +4,13 @@ import {
   bootAssignments,
   bootConfigs,
   bootGeneration,
-  cloudInitClusterDefaults as defaults,
   cloudInitGroups,
-  cloudInitInstances as instances,
   components,
+  cloudInitClusterDefaults as defaults,
   ethernetInterfaceIps,
   ethernetInterfaces,
   groupMembers,
+  cloudInitInstances as instances,
 } from "../../db/schema";
 import { BootSnapshot, type SnapshotRows } from "./model";
 

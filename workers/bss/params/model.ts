@@ -1,7 +1,7 @@
+import { z } from "zod";
 import { parseMac } from "../../../shared/mac";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
-import { z } from "zod";
 import { goObject, opt } from "../../http/wire";
 import { canonicalValue } from "../../smd/hms-values";
 

@@ -3,7 +3,7 @@ import { HttpProblem } from "../../../shared/problem";
 import { canonicalHmsType, parseXname } from "../../../shared/xname";
 import { checked, queryFlag } from "../../http/wire";
 import { canonicalValue, type HmsValueKind } from "../hms-values";
-import { parseTerms as terms, type Terms } from "../terms";
+import { type Terms, parseTerms as terms } from "../terms";
 import type { Projection } from "./model";
 
 /**

@@ -11,10 +11,10 @@ import { checked, checkedFirst, empty, goInt, goObject, json, jsonBody, objectOr
 import { canonicalValue, VALID_START_STATES } from "../hms-values";
 import { type ComponentFilter, ComponentFilterQuery, componentFilter, componentFilterFields } from "./filter";
 import {
+  applyNodeDefaults,
   Component,
   type ComponentInput,
   type ComponentRow,
-  applyNodeDefaults,
   componentInput,
   parseComponentInput,
   projectComponent,

@@ -1,4 +1,5 @@
 import { and, asc, eq, gte, lte, or, type SQL, sql } from "drizzle-orm";
+import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import {
   bare,
   changes,
@@ -13,7 +14,6 @@ import {
   type Statement,
 } from "../../db";
 import { components, groupMembers, nodeMaps, partitionMembers } from "../../db/schema";
-import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { termsWhere } from "../terms";
 import type { ComponentFilter } from "./filter";
 import type { ComponentRow, NodeMapDefaults } from "./model";

@@ -1,6 +1,6 @@
 import { and, asc, eq, type SQL, sql } from "drizzle-orm";
-import { bare, changes, chunks, type Db, idsInChunks, inList, runBatch, type Statement } from "../../db";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { bare, changes, chunks, type Db, idsInChunks, inList, runBatch, type Statement } from "../../db";
 import { components, groupMembers, groups, partitionMembers, partitions } from "../../db/schema";
 import type { GroupRecord, PartitionRecord } from "./model";
 
