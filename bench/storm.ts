@@ -9,8 +9,8 @@
  *     random node's address per request, in X-Forwarded-For from the trusted loopback proxy, as
  *     the on-prem agent forwards node requests).
  *  4. Anchors: the same bytes (every node's real bootscript and meta-data, fetched from the API and
- *     checked) as static files behind nginx (2 workers, sendfile, access_log off: the settings of
- *     ../shared/reference/anchors-measured.md) and behind plain Node `http`, same wrk settings.
+ *     checked) as static files behind nginx (2 workers, sendfile, access_log off: the settings the
+ *     project's anchors were first measured with) and behind plain Node `http`, same wrk settings.
  *  5. Admin at scale: list all components after topping SMD up to BENCH_LIST_COMPONENTS.
  * Peak RSS is read from /proc (VmHWM) for workerd, nginx (workers summed) and the Node server.
  *

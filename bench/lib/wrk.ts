@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { assertNeeds } from "../../test/support/needs";
 
-/** One wrk run (Debian's `wrk`, the tool the anchors in ../shared/reference were measured with). */
+/** One wrk run (Debian's `wrk`, the tool the project's anchors were first measured with). */
 export interface WrkResult {
   requestsPerSecond: number;
   p50Ms: number;

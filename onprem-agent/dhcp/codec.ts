@@ -3,7 +3,7 @@
  *
  * Hand-written on purpose: the one npm DHCP package (`dhcp`, 0.2.x) crashes on real iPXE and nmap
  * requests, mis-parses PAD, decodes binary options as text and has no relay, NAK or INFORM support
- * (stack-feasibility.md §5.1); nothing else on npm is maintained. The format is small and fixed, and
+ * (checked when this was written); nothing else on npm is maintained. The format is small and fixed, and
  * owning it lets every malformed packet become a typed error instead of an exception in a socket
  * handler.
  *

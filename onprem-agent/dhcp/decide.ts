@@ -4,9 +4,10 @@
  * to apply, so every rule here is unit-testable with Buffers.
  *
  * Rules follow RFC 2131 §4.3 (server behaviour) and §4.1 (where replies go). Unknown MACs in
- * bootloop mode follow the state rules of dhcp-coresmd-peers.md §0.5, not coresmd's bootloop plugin,
- * which NAKs any non-iPXE packet from a leased MAC and so also the REQUEST that completes the
- * first DORA: here only RENEWING/REBINDING/INIT-REBOOT get the NAK that forces a fresh DORA.
+ * bootloop mode follow RFC 2131's client states rather than coresmd's bootloop plugin, which NAKs
+ * any non-iPXE packet from a leased MAC and so also the REQUEST that completes the first DORA:
+ * here a full DORA always succeeds, and only RENEWING/REBINDING/INIT-REBOOT of a pool lease get the
+ * NAK that forces a fresh DORA (and so a fresh inventory lookup).
  */
 
 import type { InventoryView, Reservation } from "../inventory/reservation";

@@ -10,7 +10,7 @@ import { SEED_CHRONY_TEMPLATE, SEED_CLUSTER_YAML, SEED_NODES_YAML, SEED_PUBKEY }
 
 /**
  * `ochami generate hosts|powerman|conman` make, line for line, the files the seed writes by hand
- * (ochami-bootcamp.md "Setup hosts", "powerman + conman"), from a nodes file and from the live
+ * (the OpenCHAMI tutorial's "Setup hosts" and "powerman + conman" steps), from a nodes file and from the live
  * inventory; Debian's powermand and conmand read what it generates.
  */
 const SEED_HOSTS = `172.16.0.254    demo.openchami.cluster

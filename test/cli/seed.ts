@@ -1,10 +1,9 @@
 import { stringify } from "yaml";
 
 /**
- * The seed's cluster (ochami-bootcamp.md): nine nodes nid001..nid009 behind BMCs at
- * 172.16.0.101..109, in the deprecated nodes.yaml format its gen_nodes_file.sh writes, and the
- * boot parameters, cloud-init data and groups its ansible playbook sets (ochami-cli-and-recipes.md
- * §1.3-1.5), as a cluster file.
+ * The OpenCHAMI tutorial's cluster: nine nodes nid001..nid009 behind BMCs at 172.16.0.101..109,
+ * in the deprecated nodes.yaml format its gen_nodes_file.sh writes, and the boot parameters,
+ * cloud-init data and groups its ansible playbook sets, as a cluster file.
  */
 export const SEED_NODES = Array.from({ length: 9 }, (_, k) => {
   const i = k + 1;
