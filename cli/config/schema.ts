@@ -1,4 +1,5 @@
-import { parseDuration } from "../../shared/duration";
+import { DURATION_HINT, parseDuration } from "../../shared/duration";
+import { parseOnOff } from "../../shared/on-off";
 /**
  * The configuration file's shape (upstream's ochami-config(5), plus our cluster keys for stored
  * client credentials and TLS), and the keys `ochami config set|cluster set` accept with the type
@@ -107,14 +108,14 @@ export function parseValue(type: ValueType, key: string, raw: string): { value: 
   switch (type.kind) {
     case "string":
       return raw === "" ? `${key} may not be empty` : { value: raw };
-    case "bool":
-      if (/^(true|yes|on|1)$/i.test(raw)) return { value: true };
-      if (/^(false|no|off|0)$/i.test(raw)) return { value: false };
-      return `${key} must be true or false, not '${raw}'`;
+    case "bool": {
+      const on = parseOnOff(raw);
+      return on === undefined ? `${key} must be true or false, not '${raw}'` : { value: on };
+    }
     case "enum":
       return type.values.includes(raw) ? { value: raw } : `${key} must be one of ${type.values.join(", ")}, not '${raw}'`;
     case "duration":
-      return parseDuration(raw) === undefined ? `${key} must be a duration such as 30s, 2m or 1m30s, not '${raw}'` : { value: raw };
+      return parseDuration(raw) === undefined ? `${key} must be ${DURATION_HINT}, not '${raw}'` : { value: raw };
     case "uri":
       try {
         const u = new URL(raw);

@@ -23,25 +23,6 @@ export class Query {
   all(name: string): string[] {
     return this.values.get(name.toLowerCase()) ?? [];
   }
-
-  first(name: string): string | undefined {
-    return this.values.get(name.toLowerCase())?.[0];
-  }
-
-  has(name: string): boolean {
-    return this.values.has(name.toLowerCase());
-  }
-
-  /** A boolean flag such as `?stateonly=true`; present without a value counts as true. */
-  flag(name: string): boolean {
-    const v = this.first(name);
-    if (v === undefined) return false;
-    return v === "" || /^(1|t|true|yes)$/i.test(v);
-  }
-
-  names(): string[] {
-    return [...this.values.keys()];
-  }
 }
 
 /**
