@@ -35,6 +35,13 @@ export type OperationSpec = Omit<RouteConfig, "method" | "path" | "middleware"> 
   boot?: boolean;
   /** Status of a request its schemas reject (default 400). */
   invalidStatus?: number;
+  /**
+   * Validate the query when the handler first reads it, not before: for a route whose answer the
+   * boot reader remembers by URL (a bootscript), a repeated URL is answered without parsing it
+   * again. The query schema must be pure (its result depends only on the query string), so a
+   * remembered URL is a valid one. An invalid query is the same problem, raised at that read.
+   */
+  lazyQuery?: boolean;
 };
 
 type EnvOf<S> = S extends { boot: true } ? BootEnv : AppEnv;
@@ -77,7 +84,7 @@ export function resource(app: Router, path: string, ops: Partial<Record<Method, 
   const methods = (Object.keys(ops) as Method[]).filter((m) => METHODS.includes(m));
   for (const method of methods) {
     const operation = ops[method]!;
-    const { boot, invalidStatus = 400, ...doc } = operation.spec;
+    const { boot, invalidStatus = 400, lazyQuery: _, ...doc } = operation.spec;
     app.openAPIRegistry.registerPath({ ...doc, method, path } as RouteConfig);
     const chain: AnyEnvHandler[] = [...validators(operation.spec, suffixes, invalidStatus)];
     if (boot) chain.push(bootReader());
@@ -117,17 +124,24 @@ function validators(spec: OperationSpec, suffixes: Map<string, string>, invalidS
   if (query) {
     const names = Object.keys(shapeOf(query as ZodType));
     const many = new Set(names.filter((n) => acceptsMany(shapeOf(query as ZodType)[n])));
-    out.push(
-      check("query", query as ZodType, invalidStatus, (c) => {
-        const q = Query.of(c.req.raw);
-        const input: Record<string, string | string[]> = {};
-        for (const name of names) {
-          const values = q.all(name);
-          if (values.length) input[name] = many.has(name) ? values : values[0];
-        }
-        return input;
-      }),
-    );
+    const inputOf = (c: Context) => {
+      const q = Query.of(c.req.raw);
+      const input: Record<string, string | string[]> = {};
+      for (const name of names) {
+        const values = q.all(name);
+        if (values.length) input[name] = many.has(name) ? values : values[0];
+      }
+      return input;
+    };
+    if (spec.lazyQuery) {
+      out.push(async (c, next) => {
+        c.req.addValidatedData(
+          "query",
+          onFirstRead(() => parsed("query", query as ZodType, invalidStatus, inputOf(c))),
+        );
+        await next();
+      });
+    } else out.push(check("query", query as ZodType, invalidStatus, inputOf));
   }
   const media = body?.content?.["application/json"];
   const json = media && "schema" in media ? (media.schema as ZodType) : undefined;
@@ -140,11 +154,33 @@ function validators(spec: OperationSpec, suffixes: Map<string, string>, invalidS
 
 function check(target: Target, schema: ZodType, invalidStatus: number, input: (c: Context) => unknown): MiddlewareHandler {
   return async (c, next) => {
-    const parsed = schema.safeParse(await input(c), { reportInput: true });
-    if (!parsed.success) throw problemOf(parsed.error, target, invalidStatus);
-    c.req.addValidatedData(target, parsed.data as object);
+    c.req.addValidatedData(target, parsed(target, schema, invalidStatus, await input(c)));
     await next();
   };
+}
+
+function parsed(target: Target, schema: ZodType, invalidStatus: number, input: unknown): object {
+  const result = schema.safeParse(input, { reportInput: true });
+  if (!result.success) throw problemOf(result.error, target, invalidStatus);
+  return result.data as object;
+}
+
+/** An object computed by `make` when it is first read (any property, key or spread). */
+function onFirstRead<T extends object>(make: () => T): T {
+  let value: T | undefined;
+  const target = () => {
+    value ??= make();
+    return value;
+  };
+  return new Proxy({} as T, {
+    get: (_, key) => Reflect.get(target(), key),
+    has: (_, key) => Reflect.has(target(), key),
+    ownKeys: () => Reflect.ownKeys(target()),
+    getOwnPropertyDescriptor: (_, key) => {
+      const d = Reflect.getOwnPropertyDescriptor(target(), key);
+      return d && { ...d, configurable: true };
+    },
+  });
 }
 
 /**

@@ -28,7 +28,8 @@ const first = z.string().optional();
 
 /**
  * The query of GET /bootscript: `mac` wins over `name` over `nid`, as upstream; only the one that
- * wins must be valid.
+ * wins must be valid. Pure (the route validates it lazily, see answerFor): a missing `ts` stays
+ * missing here and is the time of the answer.
  */
 export const BootscriptQuery = z
   .object({
@@ -40,7 +41,7 @@ export const BootscriptQuery = z
     ts: first.meta({ description: "Unix seconds of the first round (set by our own chain URLs)" }),
     json: first.meta({ description: "`1` or `true`: the answer as JSON instead of an iPXE script" }),
   })
-  .transform((q, ctx): BootRequest => {
+  .transform((q, ctx): ParsedBootRequest => {
     let key: BootKey;
     const nid = parseGoInt(q.nid ?? "") ?? -1;
     if (q.mac) {
@@ -65,10 +66,12 @@ export const BootscriptQuery = z
         .trim()
         .replace(/[^\w.-]/g, "")
         .slice(0, 32),
-      ts: parseGoInt(q.ts ?? "") ?? Math.floor(Date.now() / 1000),
+      ts: parseGoInt(q.ts ?? ""),
       json: /^(true|yes)$/i.test(json) || (parseGoInt(json) ?? 0) !== 0,
     };
   });
+
+type ParsedBootRequest = Omit<BootRequest, "ts"> & { ts: number | undefined };
 
 /** What a fetch produces: its answer and what the boot history records of it. */
 interface Answer {
@@ -96,6 +99,7 @@ export function registerBootscriptRoutes(app: Router) {
           "(a script that sleeps and asks again with its architecture), then a 404 saying why.",
         tags: ["BSS"],
         boot: true,
+        lazyQuery: true,
         request: { query: BootscriptQuery },
         responses: {
           200: text("the iPXE script (its JSON form with `json=1`)"),
@@ -114,8 +118,12 @@ export function registerBootscriptRoutes(app: Router) {
 
 type BootscriptContext = RequestScope<BootEnv["Variables"]>;
 
-/** Read what the node boots, decide the answer. A 404 is recorded, then thrown. */
-async function answerFor(c: BootscriptContext, req: BootRequest): Promise<{ value: Answer; keep: boolean }> {
+/**
+ * Read what the node boots, decide the answer. A 404 is recorded, then thrown. Called only when
+ * the reader has no answer for this URL yet: only then is the query parsed (its first read).
+ */
+async function answerFor(c: BootscriptContext, query: ParsedBootRequest): Promise<{ value: Answer; keep: boolean }> {
+  const req: BootRequest = { ...query, ts: query.ts ?? Math.floor(Date.now() / 1000) };
   const resolution = await c.var.boot.resolveBoot(req.key);
   const outcome = decideBootscript(req, resolution, settingsFor(c));
   // The node's xname; for a name SMD does not know, the name it asked with.
