@@ -12,7 +12,7 @@
  * Output: the samples and, per third of the run, the database process's mean RSS and its slope.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { repoRoot } from "../shared/head-node-state";
@@ -31,12 +31,23 @@ const mac = (i: number) => `52:54:00:${hex3(i)}`;
 const ip = (i: number) => `10.${((i + 1) >> 16) & 0xff}.${((i + 1) >> 8) & 0xff}.${(i + 1) & 0xff}`;
 const xname = (i: number) => `x${1000 + Math.floor(i / 512)}c${Math.floor(i / 64) % 8}s${Math.floor(i / 2) % 32}b${i % 2}n0`;
 
-function rssMb(pid: number): number {
+/** A field of /proc/<pid>/status in MB (VmRSS; RssAnon: heaps, V8 and SQLite's page cache; RssFile: mapped files). */
+function statusMb(pid: number, field = "VmRSS"): number {
   try {
-    return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024);
+    const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return Math.round(Number(kb ?? 0) / 1024);
   } catch {
     return Number.NaN;
   }
+}
+const rssMb = (pid: number) => statusMb(pid);
+
+/** The database's files on disk (SQLite database, WAL, shared memory), in MB. */
+function databaseFilesMb(stateDir: string): number {
+  const dir = path.join(stateDir, "v3", "d1", "miniflare-D1DatabaseObject");
+  let bytes = 0;
+  for (const f of readdirSync(dir)) bytes += statSync(path.join(dir, f)).size;
+  return Math.round(bytes / 1024 / 1024);
 }
 
 async function call(base: string, method: string, p: string, body?: unknown, headers?: Record<string, string>) {
@@ -140,7 +151,9 @@ async function main() {
     const samples: Array<{ s: number; database: number; api: number }> = [];
     while (Date.now() < deadline) {
       samples.push({ s: Math.round((Date.now() - t0) / 1000), database: rssMb(pids.database), api: rssMb(pids.api) });
-      console.error(`t=${samples.at(-1)!.s}s  database ${samples.at(-1)!.database} MB  API ${samples.at(-1)!.api} MB`);
+      console.error(
+        `t=${samples.at(-1)!.s}s  database ${samples.at(-1)!.database} MB (anon ${statusMb(pids.database, "RssAnon")}, file ${statusMb(pids.database, "RssFile")}, shmem ${statusMb(pids.database, "RssShmem")}; files on disk ${databaseFilesMb(env.OCHAMI_STATE_DIR)} MB)  API ${samples.at(-1)!.api} MB`,
+      );
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
     }
     const wrkOut = await Promise.all(wrks);
