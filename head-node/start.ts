@@ -30,10 +30,30 @@ import { AGENT_VARIABLES, type HeadNodePlan, planHeadNode } from "./plan";
 /** How long a stop waits for the agent's last boot events before the API stops accepting them. */
 const FINAL_FLUSH_MS = 500;
 
+/**
+ * The database process's memory ceiling, in MB. It settles at 100–250 MB under a boot storm with
+ * an admin reading the history now and then, but large reads leave it a little bigger each time,
+ * for good (docs/head-node.md): over the ceiling it is restarted, finishing its requests first.
+ */
+const DATABASE_MAX_MB = { name: "OCHAMI_DATABASE_MAX_MB", fallback: 1024 };
+
+/** Variables of `npm start` itself: neither the agent's nor the worker's. */
+const RUNNER_VARIABLES = new Set([DATABASE_MAX_MB.name]);
+
 function workerVars(env: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (k.startsWith("OCHAMI_") && !AGENT_VARIABLES.has(k) && v !== undefined) vars[k] = v;
+  for (const [k, v] of Object.entries(env))
+    if (k.startsWith("OCHAMI_") && !AGENT_VARIABLES.has(k) && !RUNNER_VARIABLES.has(k) && v !== undefined) vars[k] = v;
   return vars;
+}
+
+function databaseMaxMb(env: NodeJS.ProcessEnv): number {
+  const raw = env[DATABASE_MAX_MB.name];
+  if (raw === undefined || raw === "") return DATABASE_MAX_MB.fallback;
+  const mb = Number(raw);
+  if (!Number.isInteger(mb) || mb < 0 || (mb > 0 && mb < 128))
+    throw new Error(`${DATABASE_MAX_MB.name} must be a number of MB, at least 128 (0: no ceiling), got '${raw}'`);
+  return mb;
 }
 
 async function main() {
@@ -41,6 +61,7 @@ async function main() {
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`PORT must be a TCP port, got '${process.env.PORT}'`);
   const host = process.env.HOST ?? "127.0.0.1";
   const stateDir = stateDirOf();
+  const databaseMemoryLimit = { mb: databaseMaxMb(process.env), setting: DATABASE_MAX_MB.name };
 
   // The agent's settings first: the API's node-facing variables follow from them.
   const plan = planHeadNode({ env: process.env, host, port, stateDir });
@@ -86,7 +107,7 @@ async function main() {
   // OCHAMI_* from the environment win over the state directory's key material and the plan.
   const vars = { ...authVars(auth), ...plan.workerVars, ...workerVars(process.env) };
   const outbound = vars.OCHAMI_AUTH_EXTERNAL_JWKS_URL ? "private" : "public";
-  api = await startApiServer({ host, port, stateDir, vars, outbound });
+  api = await startApiServer({ host, port, stateDir, vars, outbound, databaseMemoryLimit });
   starting = false;
   if (stopping) return stop(0);
   recordApiUrl(stateDir, api.url);

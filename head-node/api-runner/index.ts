@@ -27,6 +27,8 @@ export interface ApiServerOptions {
   onLog?: (line: string) => void;
   /** Called with what the runner says about its processes: exits with their cause, restarts. Default: stderr. */
   onNotice?: (line: string) => void;
+  /** A ceiling on the database process's resident memory (none by default); `setting` names it in messages. */
+  databaseMemoryLimit?: { mb: number; setting: string };
 }
 
 /**
@@ -86,6 +88,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     onLog,
     onNotice,
     onStarted: (child) => runtime.noteWorkerd("database", child.pid),
+    memoryLimit: opts.databaseMemoryLimit,
   });
   let listen: ListenSocket;
   try {

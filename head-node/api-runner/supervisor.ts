@@ -5,7 +5,7 @@
  * how long it was down. Only stop() ends it.
  */
 import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { type Config, serializeConfig } from "miniflare";
 
@@ -44,6 +44,24 @@ export interface SupervisorOptions {
   stopGraceMs?: number;
   /** Listening sockets the runner holds, handed to each process for the config's socket of that name. */
   sockets?: Array<{ name: string; fd: number }>;
+  /**
+   * A ceiling on the process's resident memory, in MB, and the setting that sets it: over it, the
+   * process is stopped (finishing what is in flight) and started again at once.
+   */
+  memoryLimit?: { mb: number; setting: string; everyMs?: number };
+}
+
+/** How often the resident memory of a process with a ceiling is read. */
+const MEMORY_CHECK_MS = 10_000;
+
+/** Resident memory of a process in MB (VmRSS), or undefined when it is gone. */
+export function residentMb(pid: number): number | undefined {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
+  }
 }
 
 export class WorkerdSupervisor {
@@ -55,6 +73,9 @@ export class WorkerdSupervisor {
   private crashes = 0;
   private upSince = 0;
   private downSince = 0;
+  private memoryTimer?: NodeJS.Timeout;
+  /** The process being stopped for its memory: its exit is a planned restart, not a crash. */
+  private recycling?: ChildProcess;
 
   constructor(private readonly opts: SupervisorOptions) {}
 
@@ -85,6 +106,7 @@ export class WorkerdSupervisor {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
+    clearInterval(this.memoryTimer);
     if (this.current) await this.kill(this.current, this.opts.stopGraceMs ?? 5000);
   }
 
@@ -126,16 +148,35 @@ export class WorkerdSupervisor {
     this.opts.onLog(text);
   }
 
-  /** Restarts the process when it exits on its own. */
+  /** Restarts the process when it exits on its own, or once it is over its memory ceiling. */
   private watch(child: ChildProcess) {
     this.upSince = Date.now();
     // "close", not "exit": its output is drained by then, so the report has its last lines.
     child.once("close", (code, signal) => {
+      clearInterval(this.memoryTimer);
       if (this.stopping || child !== this.current) return;
-      if (Date.now() - this.upSince >= HEALTHY_AFTER_MS) this.crashes = 0;
       if (!this.downSince) this.downSince = Date.now();
+      if (this.recycling === child) {
+        this.recycling = undefined;
+        void this.restart();
+        return;
+      }
+      if (Date.now() - this.upSince >= HEALTHY_AFTER_MS) this.crashes = 0;
       this.crashed(`exited ${describeExit(code, signal)}`, child.pid);
     });
+    const limit = this.opts.memoryLimit;
+    if (!limit?.mb) return;
+    this.memoryTimer = setInterval(() => {
+      const mb = child.pid === undefined ? undefined : residentMb(child.pid);
+      if (mb === undefined || mb <= limit.mb || this.recycling || this.stopping) return;
+      clearInterval(this.memoryTimer);
+      this.recycling = child;
+      this.opts.onNotice(
+        `the ${this.opts.role} workerd (pid ${child.pid}) uses ${mb} MB, over its ceiling of ${limit.mb} MB (${limit.setting}): restarting it`,
+      );
+      void this.kill(child, this.opts.stopGraceMs ?? 5000);
+    }, limit.everyMs ?? MEMORY_CHECK_MS);
+    this.memoryTimer.unref();
   }
 
   private crashed(what: string, pid: number | undefined) {

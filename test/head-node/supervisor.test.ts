@@ -4,12 +4,12 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { WorkerdSupervisor } from "../../head-node/api-runner/supervisor";
+import { residentMb, WorkerdSupervisor } from "../../head-node/api-runner/supervisor";
 import { waitFor } from "../support/wait";
 import { isRunning } from "./npm-start";
 import { freePort } from "./ports";
 
-/** A worker that says hello when it loads and answers "ok". */
+/** A worker that says hello when it loads and answers "ok"; `/grow` makes it hold 64 MB more. */
 function config(port: number) {
   return {
     services: [
@@ -19,7 +19,14 @@ function config(port: number) {
           modules: [
             {
               name: "w.js",
-              esModule: `console.log("hello from the test worker");\nexport default { fetch() { return new Response("ok"); } };\n`,
+              esModule: [
+                `console.log("hello from the test worker");`,
+                "const held = [];",
+                "export default { fetch(req) {",
+                `  if (new URL(req.url).pathname === "/grow") held.push(new Uint8Array(64 * 1024 * 1024).fill(1));`,
+                `  return new Response("ok");`,
+                "} };",
+              ].join("\n"),
             },
           ],
           compatibilityDate: "2024-09-23",
@@ -100,5 +107,57 @@ describe("workerd supervisor (real workerd)", () => {
     // Nothing restarts it: the port stays closed.
     await expect(answers()).resolves.toBe(false);
     expect(notices).toEqual([]);
+  });
+
+  it("a process over its memory ceiling is stopped, finishing its requests, and started again at once", async () => {
+    const port = await freePort();
+    const notices: string[] = [];
+    const answers = async () => {
+      try {
+        return (await (await fetch(`http://127.0.0.1:${port}/`)).text()) === "ok";
+      } catch {
+        return false;
+      }
+    };
+    const probe = new WorkerdSupervisor({
+      role: "probe",
+      config: config(port),
+      ready: async () => {
+        await waitFor(answers, 30_000, "the test worker to answer");
+      },
+      onLog: () => {},
+      onNotice: () => {},
+    });
+    await probe.start();
+    const baseline = residentMb(probe.child.pid!)!;
+    await probe.stop();
+
+    const ceiling = baseline + 32;
+    supervisor = new WorkerdSupervisor({
+      role: "test",
+      config: config(port),
+      ready: async () => {
+        await waitFor(answers, 30_000, "the test worker to answer");
+      },
+      onLog: () => {},
+      onNotice: (line) => notices.push(line),
+      memoryLimit: { mb: ceiling, setting: "TEST_MAX_MB", everyMs: 100 },
+    });
+    await supervisor.start();
+    const first = supervisor.child.pid!;
+    expect(await (await fetch(`http://127.0.0.1:${port}/grow`)).text()).toBe("ok");
+    await waitFor(
+      () => notices.some((n) => n.startsWith("the test workerd is back")),
+      30_000,
+      () => `a restart; notices: ${notices}`,
+    );
+    expect(notices[0]).toMatch(
+      new RegExp(`^the test workerd \\(pid ${first}\\) uses \\d+ MB, over its ceiling of ${ceiling} MB \\(TEST_MAX_MB\\): restarting it$`),
+    );
+    expect(notices[1]).toMatch(/^the test workerd is back \(pid \d+, down [\d.]+ s\)$/);
+    expect(notices).toHaveLength(2); // no exit reported as a crash, no delay
+    expect(isRunning(first)).toBe(false);
+    expect(residentMb(supervisor.child.pid!)!).toBeLessThan(ceiling);
+    expect(await answers()).toBe(true);
   });
 });
