@@ -307,14 +307,18 @@ describe("bss", () => {
       kernel: KERNEL,
       params: "console=ttyS0,115200 quiet",
     });
-    await input(`nids: [8]\nkernel: ${KERNEL}\nparams: nid-specific\n`, "bss", "boot", "params", "set", "-f", "yaml");
+    // NID 8 and that MAC are one node's: a set by either changes what the node boots (its entry).
+    const byNid = await input(`nids: [8]\nkernel: ${KERNEL}\nparams: nid-specific\n`, "bss", "boot", "params", "set", "-f", "yaml");
+    expect(byNid.stderr).toBe("changed 1 node (they boot it now): x1000c1s7b1n0\n");
+    expect((await json("bss", "boot", "params", "get", "-m", "52:54:00:be:ef:01"))[0].params).toBe("nid-specific");
     const table = (await ok("bss", "boot", "params", "get", "-F", "table")).stdout.split("\n");
     expect(table[0]).toMatch(/^HOSTS\s+MACS\s+NIDS\s+KERNEL\s+INITRD\s+PARAMS$/);
-    expect(table).toHaveLength(5); // header, three entries, final newline
+    expect(table).toHaveLength(4); // header, Default and the node's entry, final newline
     await ok("bss", "boot", "params", "delete", "--no-confirm", "-n", "8");
     const gone = await run("bss", "boot", "params", "get", "-n", "8");
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/^error: 404 Not Found: /);
+    await ok("bss", "boot", "params", "add", "-m", "52:54:00:be:ef:01", "--kernel", KERNEL, "-p", "console=ttyS0,115200 quiet");
   });
 
   it("image set rewrites root= in the entries of the given nodes", async () => {
@@ -337,7 +341,7 @@ describe("bss", () => {
     const latest = await json("bss", "history", "-x", "x1000c1s7b1n0", "--endpoint", "bootscript");
     // The latest fetch per node and step: the -x one (no MAC).
     expect(latest).toEqual([expect.objectContaining({ name: "x1000c1s7b1n0", endpoint: "bootscript", mac: "" })]);
-    expect(latest[0].detail).toMatch(/matched by mac/);
+    expect(latest[0].detail).toMatch(/matched by xname/);
     const events = await json("bss", "history", "--events");
     expect(events.length).toBeGreaterThanOrEqual(2);
     const after = await json("bss", "history", "--events", "--after-id", String(events[0].id));
