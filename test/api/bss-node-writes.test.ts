@@ -168,7 +168,7 @@ describe("keys no Node in SMD has", () => {
     expect(problemOf(await ochamiSend("PATCH", BP, { nids: [7], params: "x" }))).toMatchObject({
       status: 404,
       detail:
-        "Not Found: x1000c1s7b7n0 boots nothing (no boot parameters for its xname, MACs, NID, role or Default): use PUT (ochami bss boot params set) (NID 7 is x1000c1s7b7n0)",
+        "Not Found: x1000c1s7b7n0 boots nothing (no boot parameters for xname, MACs, NID, role or Default): use PUT (ochami bss boot params set) (NID 7 is x1000c1s7b7n0)",
     });
   });
 });

@@ -33,62 +33,7 @@ import {
   winningEntry,
 } from "./nodes";
 import * as store from "./store";
-
-/** Identifiers in the BootParams shape: `hosts` (xnames, roles, Default), `macs`, `nids`; empty lists left out. */
-function identifierLists(ids: Identifier[]) {
-  const sorted = [...ids].sort(compareIdentifiers);
-  const hosts = sorted.filter((i) => i.kind === "xname" || i.kind === "role" || i.kind === "default").map((i) => i.key);
-  const macs = sorted.filter((i) => i.kind === "mac").map((i) => i.key);
-  const nids = sorted.filter((i) => i.kind === "nid").map((i) => Number(i.key));
-  return { ...(hosts.length ? { hosts } : {}), ...(macs.length ? { macs } : {}), ...(nids.length ? { nids } : {}) };
-}
-
-interface WriteOutcome {
-  /** The SMD Nodes whose boot the request changed. */
-  nodes: string[];
-  /** The stored identifiers it wrote (DELETE: removed). */
-  identifiers: Identifier[];
-  /** Identifiers of the request that name no Node in SMD. */
-  unknown: Identifier[];
-}
-
-/**
- * A successful write: upstream's status, JSON content type and (POST/PUT) referral token, with a
- * body upstream's is without (upstream answers an empty body, which its clients, `ochami`
- * included, never read): which nodes the write changed, what it stored, and which identifiers
- * name no Node in SMD.
- */
-function written(status: 200 | 201, referral: boolean, outcome: WriteOutcome): Response {
-  const headers: Record<string, string> = { "content-type": "application/json; charset=UTF-8" };
-  if (referral) headers["BSS-Referral-Token"] = crypto.randomUUID();
-  const body = {
-    nodes: outcome.nodes,
-    identifiers: identifierLists(outcome.identifiers),
-    ...(outcome.unknown.length ? { unknown: identifierLists(outcome.unknown) } : {}),
-  };
-  return new Response(JSON.stringify(body), { status, headers });
-}
-
-const IdentifierLists = z.object({
-  hosts: z.array(z.string()).optional(),
-  macs: z.array(z.string()).optional(),
-  nids: z.array(z.int()).optional(),
-});
-
-const WriteReport = z
-  .object({
-    nodes: z.array(z.string()).meta({
-      description: "SMD Nodes whose boot this request changed: they boot what it wrote (DELETE: they booted what it removed)",
-      example: ["x1000c0s0b0n0"],
-    }),
-    identifiers: IdentifierLists.meta({
-      description: "the stored identifiers written (DELETE: removed); a MAC or NID of a Node in SMD is stored as that node's xname",
-    }),
-    unknown: IdentifierLists.optional().meta({
-      description: "identifiers of the request that name no Node in SMD: stored as given, they apply once SMD has such a node",
-    }),
-  })
-  .meta({ id: "BootParametersWritten", description: "what a write changed" });
+import { WriteReport, written } from "./written";
 
 /** The targets of a write as rows `(kind, key)`, for bootingNodesQuery. */
 const targetRows = (ids: Identifier[]): SQL => sql`SELECT kind, key FROM ${store.identifierRows(ids)}`;
@@ -108,6 +53,49 @@ const resolvedNote = (p: WritePlan) => {
   const r = describeResolved(p);
   return r ? ` (${r})` : "";
 };
+
+/**
+ * PATCH: what each identifier moves to. An identifier that is no Node in SMD must have an entry;
+ * a Node gets its own xname entry, from what it boots now (its winning entry, asked by xname),
+ * and must boot something; else a 404 naming them all. Each moves to what it had merged with the
+ * patch; those that had one config move together. Read, merge, write: two PATCHes racing, the
+ * later write wins.
+ */
+async function patchMoves(db: Db, input: BootParamsInput, p: WritePlan): Promise<Array<{ content: ConfigContent; ids: Identifier[] }>> {
+  const literal = p.targets.filter((t) => t.kind !== "xname" || !p.nodes.has(t.key));
+  const nodeRows = p.nodes.size
+    ? await db.all<BootingRow>(bootingNodesQuery(targetRows([...p.nodes].map((key) => ({ kind: "xname" as const, key })))))
+    : [];
+  const winners = new Map(nodeRows.map((row) => [row.id, winningEntry(row, "")]));
+  const current = await store.listAssignments(db, [...literal, ...[...winners.values()].filter((w) => w !== undefined)]);
+  const stored = new Map(current.map((r) => [`${r.kind} ${r.key}`, r]));
+  const missing = literal.filter((i) => !stored.has(`${i.kind} ${i.key}`));
+  const bootingNothing = [...p.nodes].filter((n) => !winners.get(n)).sort();
+  if (missing.length || bootingNothing.length) {
+    const why = [
+      missing.length ? `no boot parameters to update for ${describeIdentifiers(missing)}` : "",
+      bootingNothing.length
+        ? `${bootingNothing.join(", ")} boot${bootingNothing.length > 1 ? "" : "s"} nothing (no boot parameters for xname, MACs, NID, role or Default): use PUT (ochami bss boot params set)`
+        : "",
+    ];
+    throw new HttpProblem(404, `Not Found: ${why.filter(Boolean).join("; ")}${resolvedNote(p)}`);
+  }
+  const moves = new Map<number, { content: ConfigContent; ids: Identifier[] }>();
+  const move = (from: store.StoredAssignment, id: Identifier) => {
+    let m = moves.get(from.configId);
+    if (!m) {
+      m = { content: mergeContent(from.content, input), ids: [] };
+      moves.set(from.configId, m);
+    }
+    m.ids.push(id);
+  };
+  for (const id of literal) move(stored.get(`${id.kind} ${id.key}`)!, id);
+  for (const node of p.nodes) {
+    const w = winners.get(node)!;
+    move(stored.get(`${w.kind} ${w.key}`)!, { kind: "xname", key: node });
+  }
+  return [...moves.values()];
+}
 
 function requireIdentifiers(input: BootParamsInput) {
   if (input.identifiers.length === 0) throw new HttpProblem(400, "Bad Request: give at least one of hosts, macs or nids");
@@ -270,45 +258,9 @@ export function registerBootParameterRoutes(app: Router) {
         if (!hasChanges(input)) throw new HttpProblem(400, "Bad Request: nothing to update: give kernel, initrd, params or cloud-init");
         const { db } = c.var;
         const p = await plan(db, input);
-        const literal = p.targets.filter((t) => t.kind !== "xname" || !p.nodes.has(t.key));
-        // What each named node boots now (its winning entry, asked by xname), read before writing.
-        const nodeRows = p.nodes.size
-          ? await db.all<BootingRow>(bootingNodesQuery(targetRows([...p.nodes].map((key) => ({ kind: "xname" as const, key })))))
-          : [];
-        const winners = new Map(nodeRows.map((row) => [row.id, winningEntry(row, "")]));
-        const current = await store.listAssignments(db, [...literal, ...[...winners.values()].filter((w) => w !== undefined)]);
-        const stored = new Map(current.map((r) => [`${r.kind} ${r.key}`, r]));
-        const missing = literal.filter((i) => !stored.has(`${i.kind} ${i.key}`));
-        const bootingNothing = [...p.nodes].filter((n) => !winners.get(n)).sort();
-        if (missing.length || bootingNothing.length)
-          throw new HttpProblem(
-            404,
-            [
-              missing.length ? `Not Found: no boot parameters to update for ${describeIdentifiers(missing)}` : "",
-              bootingNothing.length
-                ? `${missing.length ? "; " : "Not Found: "}${bootingNothing.join(", ")} boot${bootingNothing.length > 1 ? "" : "s"} nothing (no boot parameters for its xname, MACs, NID, role or Default): use PUT (ochami bss boot params set)`
-                : "",
-            ].join("") + resolvedNote(p),
-          );
-        // Each identifier moves to what it had (a node: what it boots) merged with the patch;
-        // those that had one config move together. Read, merge, write: two PATCHes racing, the
-        // later write wins.
-        const moves = new Map<number, { content: ConfigContent; ids: Identifier[] }>();
-        const move = (from: store.StoredAssignment, id: Identifier) => {
-          let m = moves.get(from.configId);
-          if (!m) {
-            m = { content: mergeContent(from.content, input), ids: [] };
-            moves.set(from.configId, m);
-          }
-          m.ids.push(id);
-        };
-        for (const id of literal) move(stored.get(`${id.kind} ${id.key}`)!, id);
-        for (const node of p.nodes) {
-          const w = winners.get(node)!;
-          move(stored.get(`${w.kind} ${w.key}`)!, { kind: "xname", key: node });
-        }
+        const moves = await patchMoves(db, input, p);
         const statements = [
-          ...[...moves.values()].flatMap((m) => store.assign(m.content, m.ids, true)),
+          ...moves.flatMap((m) => store.assign(m.content, m.ids, true)),
           ...store.unassign(p.replaced),
           store.deleteOrphans,
         ];
