@@ -125,6 +125,12 @@ describe.skipIf(noCurl)("image server", () => {
     expect(open.status).toBe(206);
     expect(open.body).toEqual(content.kernel.subarray(1000));
 
+    // A suffix longer than the file is the whole file (RFC 9110 §14.1.3), still a 206.
+    const longSuffix = await curlHttp(url(kernelPath), ["-r", `-${size * 10}`]);
+    expect(longSuffix.status).toBe(206);
+    expect(longSuffix.headers["content-range"]).toBe(`bytes 0-${size - 1}/${size}`);
+    expect(sha256(longSuffix.body)).toBe(sha256(content.kernel));
+
     const beyond = await curlHttp(url(kernelPath), ["-r", `${size}-`]);
     expect(beyond.status).toBe(416);
     expect(beyond.headers["content-range"]).toBe(`bytes */${size}`);
@@ -260,6 +266,15 @@ describe.skipIf(noCurl)("image server", () => {
     expect(entries.some((e) => e.msg === "images: client closed the connection before the end")).toBe(true);
     expect((await curlHttp(url(kernelPath))).status).toBe(200);
   });
+  it("does not serve a file under its name with a trailing slash", async () => {
+    for (const p of [`${kernelPath}/`, `${kernelPath}%2f`, `${kernelPath}//`]) {
+      const r = await curlHttp(url(p), ["--path-as-is"]);
+      expect(r.status, p).toBe(404);
+      expect(r.headers["content-type"], p).toBe("application/problem+json");
+      expect(r.body.length, p).toBeLessThan(1000);
+    }
+    expect((await curlHttp(url(kernelPath))).status).toBe(200);
+  });
 });
 
 describe.skipIf(noCurl)("image server with listing enabled", () => {
@@ -317,6 +332,19 @@ describe("file answers and classification (pure)", () => {
     expect(answer({ range: "bytes=1000-" })).toMatchObject({ status: 416, headers: { "content-range": "bytes */1000" } });
     expect(answer({ range: "bytes=0-9" }, "HEAD")).toMatchObject({ status: 206, body: false });
     expect(answerFor("GET", { range: "bytes=0-" }, { size: 0, mtimeMs: 0 }, { contentType: "x" }).status).toBe(416);
+  });
+
+  it("serves a suffix range longer than the file as the whole file (RFC 9110 §14.1.3)", () => {
+    const whole = { status: 206, start: 0, end: 999, headers: { "content-range": "bytes 0-999/1000", "content-length": 1000 } };
+    expect(answer({ range: "bytes=-1000" })).toMatchObject(whole);
+    expect(answer({ range: "bytes=-1001" })).toMatchObject(whole);
+    expect(answer({ range: "bytes= -99999999999999999999" })).toMatchObject(whole);
+    expect(answer({ range: "bytes=-10" })).toMatchObject({ status: 206, start: 990, end: 999 });
+    expect(answer({ range: "bytes=0-1,-5000" })).toMatchObject({ status: 206, start: 0, end: 999 }); // merged into one
+    expect(answer({ range: "bytes=-0" })).toMatchObject({ status: 416 }); // an empty suffix selects nothing
+    // An empty file: a non-zero suffix is satisfiable but has no bytes; the (empty) file with 200.
+    const empty = (range: string) => answerFor("GET", { range }, { size: 0, mtimeMs: 0 }, { contentType: "x" });
+    expect(empty("bytes=-5")).toMatchObject({ status: 200, headers: { "content-length": 0 } });
   });
 
   it("evaluates preconditions in RFC 9110 order", () => {
