@@ -121,6 +121,18 @@ class BodyLimit extends Transform {
   }
 }
 
+function readSecretFile(file: string): string {
+  let secret: string;
+  try {
+    secret = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new Error(`node proxy: cannot read secretFile ${file}: ${(err as Error).message}`);
+  }
+  if (secret.length < 32 || !/^[\x21-\x7e]+$/.test(secret))
+    throw new Error(`node proxy: secretFile ${file} must hold at least 32 printable ASCII characters without spaces`);
+  return secret;
+}
+
 export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDeps): Promise<NodeProxy> {
   const config: NodeProxyConfig = nodeProxyConfigSchema.parse(options);
   if (!config.apiUrl) throw new Error("node proxy: apiUrl is not set");
@@ -129,7 +141,7 @@ export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDep
   const transport = api.protocol === "https:" ? https : http;
   const agent = new transport.Agent({ keepAlive: true });
   const log = deps.log;
-  const secret = config.secretFile ? readFileSync(config.secretFile, "utf8").trim() : config.secret;
+  const secret = config.secretFile ? readSecretFile(config.secretFile) : config.secret;
   if (!secret)
     log.warn(
       { api: api.origin },
@@ -168,16 +180,18 @@ export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDep
     const ip = plainIp(req.socket.remoteAddress);
     const rawUrl = req.url ?? "";
     const rawPath = rawUrl.split("?", 1)[0];
-    if (!rawUrl.startsWith("/")) return sendProblem(res, 400, "request target must be an absolute path");
+    const declared = Number(req.headers["content-length"] ?? 0);
+    // A refused request's body is never read: its connection closes after the answer.
+    const close: Record<string, string> = req.headers["transfer-encoding"] !== undefined || declared > 0 ? { connection: "close" } : {};
+    if (!rawUrl.startsWith("/")) return sendProblem(res, 400, "request target must be an absolute path", close);
     const unsafe = unsafePath(rawPath);
     if (unsafe) {
       log.warn({ ip, url: rawUrl, reason: unsafe }, "node proxy: request refused");
-      return sendProblem(res, 400, unsafe);
+      return sendProblem(res, 400, unsafe, close);
     }
-    if (!allowed(rawPath)) return sendProblem(res, 404, `${rawPath} is not served on this port`);
+    if (!allowed(rawPath)) return sendProblem(res, 404, `${rawPath} is not served on this port`, close);
     if (req.method !== "GET" && req.method !== "HEAD")
-      return sendProblem(res, 405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
-    const declared = Number(req.headers["content-length"] ?? 0);
+      return sendProblem(res, 405, `method ${req.method} not allowed`, { ...close, allow: "GET, HEAD" });
     if (declared > config.maxBodyBytes) return refuseBody(req, res, ip, rawUrl, declared);
 
     const headers = filterHeaders(req.headers, DROP_REQUEST);

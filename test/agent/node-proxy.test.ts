@@ -205,6 +205,16 @@ describe.skipIf(noCurl)("node proxy", () => {
     ]);
     expect(declared.status).toBe(413);
     expect(seen).toEqual([]);
+    // A refused request's body is not read at all: the answer, then the connection closes.
+    const refused = await rawExchange(proxy.port, [
+      `POST /cloud-init/meta-data HTTP/1.1\r\nHost: x\r\nContent-Length: ${1024 ** 3}\r\n\r\n`,
+    ]);
+    expect(refused.status).toBe(405);
+    const elsewhere = await rawExchange(proxy.port, [
+      "GET /cloud-init/admin/groups HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ]);
+    expect(elsewhere.status).toBe(404);
+    expect(seen).toEqual([]);
 
     // A 1 GiB chunked upload (sparse file, streamed by curl): 413 long before its end, and the API
     // never got more than the limit.
@@ -278,6 +288,13 @@ describe.skipIf(noCurl)("node proxy", () => {
     } finally {
       await fromFile.close();
     }
+    writeFileSync(file, "short\n");
+    await expect(startNodeProxy({ address: "127.0.0.1", port: 0, apiUrl: upstreamUrl, secretFile: file }, { log })).rejects.toThrow(
+      /secretFile .* must hold at least 32 printable ASCII characters/,
+    );
+    await expect(
+      startNodeProxy({ address: "127.0.0.1", port: 0, apiUrl: upstreamUrl, secretFile: path.join(work, "missing") }, { log }),
+    ).rejects.toThrow(/cannot read secretFile/);
     const bare = captureLog();
     const without = await startNodeProxy({ address: "127.0.0.1", port: 0, apiUrl: upstreamUrl }, { log: bare.log });
     try {
