@@ -32,9 +32,10 @@ async function main() {
   const host = process.env.HOST ?? "127.0.0.1";
   const stateDir = stateDirOf();
 
-  // The agent's settings first: the API's node-facing variables follow from them.
-  const plan = planHeadNode({ env: process.env, host, port, stateDir });
+  // The agent's settings first: the API's node-facing variables follow from them (and the node
+  // proxy's secret from the state directory).
   const auth = await ensureAuthState(stateDir);
+  const plan = planHeadNode({ env: process.env, host, port, stateDir, proxySecret: auth.proxySecret });
   // OCHAMI_* from the environment win over the state directory's key material and the plan.
   const vars = { ...authVars(auth), ...plan.workerVars, ...workerVars(process.env) };
   const outbound = vars.OCHAMI_AUTH_EXTERNAL_JWKS_URL ? "private" : "public";
