@@ -46,6 +46,10 @@ const ENV_OVERRIDES: Array<[name: string, path: string[], parse: (v: string) => 
   ["OCHAMI_TFTP", ["tftp", "enabled"], (v) => onOff("OCHAMI_TFTP", v)],
   ["OCHAMI_NODE_PROXY", ["nodeProxy", "enabled"], (v) => onOff("OCHAMI_NODE_PROXY", v)],
   ["OCHAMI_AGENT_METRICS_PORT", ["metrics", "port"], (v) => portNumber("OCHAMI_AGENT_METRICS_PORT", v)],
+  ["OCHAMI_NODE_PROXY_PORT", ["nodeProxy", "port"], (v) => portNumber("OCHAMI_NODE_PROXY_PORT", v)],
+  ["OCHAMI_TFTP_PORT", ["tftp", "port"], (v) => portNumber("OCHAMI_TFTP_PORT", v)],
+  ["OCHAMI_DHCP_PORT", ["dhcp", "serverPort"], (v) => portNumber("OCHAMI_DHCP_PORT", v)],
+  ["OCHAMI_DHCP_PROXY_PORT", ["dhcp", "proxyPort"], (v) => portNumber("OCHAMI_DHCP_PROXY_PORT", v)],
   ["OCHAMI_AGENT_LOG_LEVEL", ["log", "level"], (v) => v],
 ];
 

@@ -8,17 +8,27 @@
  * OCHAMI_AGENT (on|off), OCHAMI_AGENT_CONFIG (agent YAML) and its overrides (README), and any
  * other OCHAMI_* variable, passed to the worker as configuration.
  * The first start creates the token issuer's signing key, an admin client and the agent's client
- * in <state>/auth. SIGINT/SIGTERM stop the agent, then workerd, then this process.
+ * in <state>/auth.
+ *
+ * It runs until a signal: a workerd process that dies is restarted (api-runner/supervisor.ts)
+ * while the agent keeps serving; only a bad setting found at start-up (a port in use included)
+ * ends it early, with exit code 1. SIGINT/SIGTERM close every listener at once and let what is in
+ * flight finish: the agent stops (after posting its last boot events), then the API, then the
+ * database.
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { type Agent, startAgent } from "../onprem-agent/agent";
-import { ConfigError } from "../onprem-agent/config";
 import { localUrl, recordApiUrl, stateDirOf } from "../shared/head-node-state";
 import { ensureAgentClient } from "./agent-client";
-import { startApiServer } from "./api-runner";
+import { type ApiServer, startApiServer } from "./api-runner";
+import { sweepRuntimeDirs } from "./api-runner/runtime-dir";
 import { type AuthState, authVars, ensureAuthState } from "./auth-state";
+import { checkListeners, describeListener, type Listener, listenFailure, plannedListeners } from "./listeners";
 import { AGENT_VARIABLES, type HeadNodePlan, planHeadNode } from "./plan";
+
+/** How long a stop waits for the agent's last boot events before the API stops accepting them. */
+const FINAL_FLUSH_MS = 500;
 
 function workerVars(env: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = {};
@@ -36,54 +46,84 @@ async function main() {
   // proxy's secret from the state directory).
   const auth = await ensureAuthState(stateDir);
   const plan = planHeadNode({ env: process.env, host, port, stateDir, proxySecret: auth.proxySecret });
+
+  // What an earlier start killed outright left behind may hold the ports checked next.
+  const swept = await sweepRuntimeDirs();
+  if (swept.removed.length)
+    console.log(
+      `cleaned up after ${swept.removed.length} earlier start(s) that did not stop: removed ${swept.removed.join(", ")}` +
+        (swept.killed.length ? `; stopped their workerd processes ${swept.killed.join(", ")}` : ""),
+    );
+  const listeners = plannedListeners(plan, host, port);
+  const problems = await checkListeners(listeners);
+  if (problems.length) throw new Error(problems.join("\n"));
+
+  let api: ApiServer | undefined;
+  let agent: Agent | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    // Every listener refuses new connections at once; what is in flight finishes.
+    agent?.metricsServer?.close();
+    const agentStopped = agent?.stop().catch((err) => console.error(`agent: ${(err as Error).message}`));
+    // The agent's last boot events go to the API before it stops accepting them; a moment, no more.
+    await Promise.race([agentStopped, new Promise((r) => setTimeout(r, FINAL_FLUSH_MS))]);
+    const apiStopped = api?.stop();
+    await agentStopped;
+    agent?.log.flush();
+    await apiStopped;
+    process.exit(code);
+  };
+  // Until the API is up there is nothing to stop in order: startApiServer cleans up after itself.
+  let starting = true;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    if (!starting) void stop(0);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
   // OCHAMI_* from the environment win over the state directory's key material and the plan.
   const vars = { ...authVars(auth), ...plan.workerVars, ...workerVars(process.env) };
   const outbound = vars.OCHAMI_AUTH_EXTERNAL_JWKS_URL ? "private" : "public";
-  const api = await startApiServer({ host, port, stateDir, vars, outbound });
+  api = await startApiServer({ host, port, stateDir, vars, outbound });
+  starting = false;
+  if (stopping) return stop(0);
   recordApiUrl(stateDir, api.url);
   console.log(`OpenCHAMI API ready at ${api.url}  (state: ${stateDir})`);
   console.log(`  try: curl ${api.url}/hsm/v2/service/ready`);
   const authMode = await reportAuth(api.url, auth);
-  if (authMode === "broken") {
-    await api.stop();
-    process.exit(1);
-  }
-
-  let agent: Agent | undefined;
-  let stopping = false;
-  const shutdown = async (why: string, code: number) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${why}: stopping`);
-    await agent?.stop().catch((err) => console.error(`agent: ${(err as Error).message}`));
-    agent?.log.flush();
-    await api.stop();
-    process.exit(code);
-  };
-  process.on("SIGINT", () => void shutdown("SIGINT", 0));
-  process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
-  for (const [which, child] of [
-    ["API", api.process],
-    ["database", api.databaseProcess],
-  ] as const)
-    child.on("exit", (code) => {
-      if (stopping) return;
-      console.error(`the ${which} workerd exited unexpectedly (code ${code})`);
-      void shutdown("workerd exited", 1);
-    });
+  if (authMode === "broken") return stop(1);
 
   if (!plan.agentEnabled) {
     console.log("agent: off (OCHAMI_AGENT=off)");
+    describeListeners(listeners, api);
     return;
   }
   try {
     agent = await runAgent(plan, stateDir, localUrl(api.url), authMode === "on");
   } catch (err) {
-    console.error(`agent: ${(err as Error).message}`);
-    await shutdown("agent failed to start", 1);
-    return;
+    console.error(listenFailure(err, listeners) ?? `agent: ${(err as Error).message}`);
+    return stop(1);
   }
+  if (stopping) return stop(0);
   describeAgent(agent, plan);
+  describeListeners(listeners, api, agent);
+}
+
+/** One line per socket this start listens on, with the setting that moves it and what it is for. */
+function describeListeners(planned: Listener[], api: ApiServer, agent?: Agent) {
+  const bound = (name: string): { address: string; port: number } | undefined => {
+    if (name === "images") return agent?.images;
+    if (name === "node proxy") return agent?.nodeProxy;
+    if (name === "TFTP") return agent?.tftp;
+    const m = name === "metrics" ? agent?.metricsServer?.address() : undefined;
+    return m && typeof m === "object" ? m : undefined;
+  };
+  console.log("listening (each port is a setting; two stacks on one machine need different ones):");
+  for (const l of planned) console.log(describeListener({ ...l, ...bound(l.name) }));
+  console.log(`  ${"database".padEnd(11)} ${`unix:${api.databaseSocket}`} (private to this start) the API's D1 database process`);
 }
 
 async function runAgent(plan: HeadNodePlan, stateDir: string, apiUrl: string, authOn: boolean): Promise<Agent> {
@@ -147,6 +187,6 @@ async function reportAuth(url: string, auth: AuthState): Promise<"on" | "off" | 
 }
 
 main().catch((err) => {
-  console.error(err instanceof ConfigError ? err.message : err instanceof Error ? err.message : err);
+  console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

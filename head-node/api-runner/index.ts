@@ -1,16 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { type Config, serializeConfig } from "miniflare";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { localUrl } from "../../shared/head-node-state";
 import { checkConfig } from "../../workers/config";
 import { bundleWorker } from "./bundle";
+import { ListenSocket } from "./listen-socket";
 import { applyMigrations } from "./migrate";
-import { buildApiConfig, buildDatabaseConfig } from "./workerd-config";
+import { RuntimeDir } from "./runtime-dir";
+import { describeExit, WorkerdSupervisor } from "./supervisor";
+import { API_SOCKET, buildApiConfig, buildDatabaseConfig } from "./workerd-config";
 import { readWorkerSettings } from "./wrangler-config";
-
-const require = createRequire(import.meta.url);
 
 export interface ApiServerOptions {
   host?: string;
@@ -26,6 +25,8 @@ export interface ApiServerOptions {
   outbound?: "public" | "private";
   /** Called with each line workerd writes (its console.log and errors). */
   onLog?: (line: string) => void;
+  /** Called with what the runner says about its processes: exits with their cause, restarts. Default: stderr. */
+  onNotice?: (line: string) => void;
 }
 
 /**
@@ -35,19 +36,32 @@ export interface ApiServerOptions {
  */
 const RUNNER_DEFAULTS = { OCHAMI_BOOT_SNAPSHOT: "exclusive" };
 
+/** How long the API may take to finish the requests in flight when stopped. */
+const API_DRAIN_MS = 10_000;
+
 export interface ApiServer {
   url: string;
-  /** The workerd process serving the API. */
-  process: ChildProcess;
-  /** The workerd process holding the database. */
-  databaseProcess: ChildProcess;
+  /** The workerd process serving the API now (a new one after each restart). */
+  readonly process: ChildProcess;
+  /** The workerd process holding the database now. */
+  readonly databaseProcess: ChildProcess;
+  /** The database process's Unix socket. */
+  databaseSocket: string;
+  /** Restarts so far, per process. */
+  restarts(): { api: number; database: number };
+  /**
+   * Stops the API (it refuses new connections at once and finishes the requests in flight), then
+   * the database, and removes the runtime directory.
+   */
   stop(): Promise<void>;
 }
 
 /**
  * Serves the worker under workerd on a persisted local D1: bundle, migrate, spawn the database
- * process and the API process (workerd-config.ts says why two), wait until it answers. Used by
- * `npm start`, the node-side tests and the benchmarks, so all three run exactly what production runs.
+ * process and the API process (workerd-config.ts says why two), wait until it answers. Both are
+ * supervised: one that exits on its own is restarted, on the same socket or port, while the other
+ * keeps running. Used by `npm start`, the node-side tests and the benchmarks, so all three run
+ * exactly what production runs.
  */
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const host = opts.host ?? "127.0.0.1";
@@ -59,91 +73,155 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   checkConfig(vars);
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const [workerScript] = await Promise.all([bundleWorker(settings.main), applyMigrations(opts.stateDir, settings.d1Binding)]);
-  const log = opts.onLog ?? ((line: string) => process.stderr.write(`${line}\n`));
-  // A socket path must stay under ~100 bytes, so it lives in a private temp directory rather than
-  // under a state directory of any length; mode 0700 keeps other users from connecting.
-  const socketDir = mkdtempSync(path.join(tmpdir(), "ochami-d1-"));
-  const socket = path.join(socketDir, "d1.sock");
-  const database = spawnWorkerd(buildDatabaseConfig(settings, { stateDir: opts.stateDir, socket }), log);
-  let api: Workerd | undefined;
-  const stop = async () => {
-    await api?.stop();
-    await database.stop();
-    rmSync(socketDir, { recursive: true, force: true });
-  };
+  const onLog = opts.onLog ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const onNotice = opts.onNotice ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const runtime = new RuntimeDir();
+  const socket = runtime.socket;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+  const database = new WorkerdSupervisor({
+    role: "database",
+    config: buildDatabaseConfig(settings, { stateDir: opts.stateDir, socket }),
+    ready: (child) => waitForSocket(socket, child),
+    // A process killed outright leaves its socket file behind, and workerd will not listen over it.
+    beforeRestart: () => rmSync(socket, { force: true }),
+    onLog,
+    onNotice,
+    onStarted: (child) => runtime.noteWorkerd("database", child.pid),
+  });
+  let listen: ListenSocket;
   try {
-    await waitForSocket(socket, database);
-    api = spawnWorkerd(buildApiConfig(settings, { host, port, workerScript, vars, outbound: opts.outbound, databaseSocket: socket }), log);
-    await waitUntilServing(url, api);
+    listen = await ListenSocket.open(host, port);
+  } catch (err) {
+    runtime.remove();
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE")
+      throw new Error(`port ${port}/tcp on ${host} (API) is already in use by another process: set PORT to a free port`);
+    throw err;
+  }
+  const api = new WorkerdSupervisor({
+    role: "API",
+    config: buildApiConfig(settings, { host, port, workerScript, vars, outbound: opts.outbound, databaseSocket: socket }),
+    sockets: [{ name: API_SOCKET, fd: listen.fd }],
+    ready: (child) => waitUntilServing(url, child),
+    onLog,
+    onNotice,
+    onStarted: (child) => runtime.noteWorkerd("api", child.pid),
+    stopGraceMs: API_DRAIN_MS,
+  });
+  const stop = async () => {
+    await stopApi(api, listen, localUrl(url));
+    await database.stop();
+    runtime.remove();
+  };
+  try {
+    await database.start();
+    await api.start();
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url, process: api.child, databaseProcess: database.child, stop };
-}
-
-interface Workerd {
-  child: ChildProcess;
-  done(): boolean;
-  stop(): Promise<void>;
-}
-
-function spawnWorkerd(config: Config, log: (line: string) => void): Workerd {
-  const workerd: string = require("workerd").default ?? require("workerd");
-  const child = spawn(workerd, ["serve", "--binary", "--experimental", "-"], { stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin!.end(Buffer.from(serializeConfig(config)));
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let buf = "";
-    stream.on("data", (d: Buffer) => {
-      buf += d.toString();
-      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-        log(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
-  }
-  let finished = false;
-  const exited = new Promise<number | null>((resolve) =>
-    child.on("exit", (code) => {
-      finished = true;
-      resolve(code);
-    }),
-  );
   return {
-    child,
-    done: () => finished,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
+    url,
+    get process() {
+      return api.child;
     },
+    get databaseProcess() {
+      return database.child;
+    },
+    databaseSocket: socket,
+    restarts: () => ({ api: api.restarts, database: database.restarts }),
+    stop,
   };
 }
 
-async function waitForSocket(socket: string, owner: Workerd, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(socket)) {
-    if (owner.done()) throw new Error("the database workerd exited before it started serving (see its output above)");
-    if (Date.now() > deadline) throw new Error(`the database workerd did not open ${socket} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/**
+ * Stops the API so that new connections are refused at once while the requests in flight finish:
+ * SIGTERM (workerd stops accepting and finishes what is in flight), and the listening socket shut
+ * down as soon as workerd has stopped accepting (listen-socket.ts says why not before). That moment
+ * shows on an idle keep-alive connection opened for it: workerd closes those when it stops
+ * accepting. When no such connection can be had (the API is not up, or too busy to answer within
+ * a second), the socket is shut down once the process has exited.
+ */
+async function stopApi(api: WorkerdSupervisor, listen: ListenSocket, url: string) {
+  const child = api.running();
+  const idle = child ? await idleConnection(url, 1000) : undefined;
+  const stopped = api.stop();
+  if (idle) await Promise.race([new Promise((r) => idle.once("close", r)), stopped]);
+  else await stopped;
+  listen.refuse();
+  await stopped;
+  idle?.destroy();
+  listen.close();
 }
 
-async function waitUntilServing(url: string, api: Workerd, timeoutMs = 30_000) {
+/** A connection that has had one request answered and waits, idle, for the next; undefined if none within `timeoutMs`. */
+function idleConnection(url: string, timeoutMs: number): Promise<Socket | undefined> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const s = connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port) });
+    let got = "";
+    const give = (socket: Socket | undefined) => {
+      clearTimeout(timer);
+      s.removeAllListeners("data");
+      if (!socket) s.destroy();
+      resolve(socket);
+    };
+    const timer = setTimeout(() => give(undefined), timeoutMs);
+    s.on("error", () => give(undefined));
+    s.on("connect", () => s.write("GET /hsm/v2/service/liveness HTTP/1.1\r\nHost: runner\r\n\r\n"));
+    s.on("data", (d) => {
+      got += d;
+      const end = got.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const length = Number(/^content-length:\s*(\d+)/im.exec(got.slice(0, end))?.[1] ?? 0);
+      if (got.length - end - 4 >= length) give(/^HTTP\/1\.1 2\d\d/.test(got) ? s : undefined);
+    });
+  });
+}
+
+/** Rejects when `child` exits: a process that is gone will not become ready. */
+function exitOf(child: ChildProcess): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(new Error(`exited ${describeExit(child.exitCode, child.signalCode)} before it started serving`));
+    if (child.exitCode !== null || child.signalCode !== null) fail();
+    else child.once("exit", fail);
+  });
+}
+
+async function until(child: ChildProcess, what: string, timeoutMs: number, probe: () => Promise<boolean>) {
+  const exited = exitOf(child);
+  exited.catch(() => {});
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (api.done()) throw new Error("workerd exited before it started serving (see its output above)");
-    try {
-      const res = await fetch(`${url}/hsm/v2/service/liveness`);
-      await res.arrayBuffer();
-      if (res.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
+    if (await Promise.race([probe(), exited])) return;
+    await Promise.race([new Promise((r) => setTimeout(r, 50)), exited]);
   }
-  throw new Error(`workerd did not answer on ${url} within ${timeoutMs} ms`);
+  throw new Error(`did not ${what} within ${timeoutMs / 1000} s`);
+}
+
+/** Ready once the socket accepts connections (a file left by a killed process does not count). */
+function waitForSocket(socket: string, child: ChildProcess, timeoutMs = 30_000) {
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
+      const s = connect(socket);
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+    });
+  return until(child, `open ${socket}`, timeoutMs, accepts);
+}
+
+function waitUntilServing(url: string, child: ChildProcess, timeoutMs = 30_000) {
+  const answers = async () => {
+    try {
+      const res = await fetch(`${url}/hsm/v2/service/liveness`, { signal: AbortSignal.timeout(5000) });
+      await res.arrayBuffer();
+      return res.status < 500;
+    } catch {
+      return false; // not listening yet
+    }
+  };
+  return until(child, `answer on ${url}`, timeoutMs, answers);
 }

@@ -23,6 +23,9 @@ const require = createRequire(import.meta.url);
 const miniflareWorkers = path.join(path.dirname(require.resolve("miniflare")), "workers");
 const miniflareScript = (rel: string) => readFileSync(path.join(miniflareWorkers, rel), "utf8");
 
+/** The API process's HTTP socket, by name (the runner passes it in with --socket-fd). */
+export const API_SOCKET = "http";
+
 /** The service both processes know the database by (miniflare's naming). */
 const d1ServiceName = (settings: WorkerSettings) => `d1:db:${settings.d1DatabaseId}`;
 
@@ -36,9 +39,13 @@ export interface ServeOptions {
   databaseSocket: string;
 }
 
+/** The API's D1 binding: workerd's D1 client over a fetcher that survives idle connections closing (d1-link.js says how). */
+const D1_LINK = "ochami-internal:d1-link";
+const d1Link = readFileSync(path.join(import.meta.dirname, "d1-link.js"), "utf8");
+
 /**
- * The API process: our worker on the HTTP socket. Its D1 binding is miniflare's D1 client module,
- * whose fetcher is the database process, reached over an owner-only Unix socket. workerd runs
+ * The API process: our worker on the HTTP socket. Its D1 binding is workerd's D1 client module
+ * (through d1-link.js), whose fetcher is the database process, reached over an owner-only Unix socket. workerd runs
  * one thread per process; with the database (every boot-history write, every snapshot check and
  * rebuild) in a process of its own, SQLite works on the second core while the API thread serves.
  */
@@ -48,7 +55,7 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Co
     {
       name: settings.d1Binding,
       wrapped: {
-        moduleName: "cloudflare-internal:d1-api",
+        moduleName: D1_LINK,
         innerBindings: [{ name: "fetcher", service: { name: d1Service } }],
       },
     },
@@ -73,12 +80,21 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Co
       },
       { name: d1Service, external: { address: `unix:${opts.databaseSocket}`, http: {} } },
     ],
-    sockets: [{ name: "http", address: `${opts.host}:${opts.port}`, http: {}, service: { name: "api" } }],
+    // The address is a placeholder: the runner hands workerd the socket, already listening (listen-socket.ts).
+    sockets: [
+      {
+        name: API_SOCKET,
+        address: `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`,
+        http: {},
+        service: { name: "api" },
+      },
+    ],
     // A larger young generation: a boot storm allocates per request and keeps almost nothing, and
     // with V8's small default each scavenge promotes live request state into the old generation,
     // whose collections stalled requests for hundreds of ms (one node's bootscript under wrk: p99
     // 0.4–0.5 s before, 0.07–0.2 s after).
     v8Flags: ["--max-semi-space-size=32"],
+    extensions: [{ modules: [{ name: D1_LINK, internal: true, esModule: d1Link }] }],
   };
 }
 

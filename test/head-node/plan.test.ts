@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type PlanInput, planHeadNode } from "../../head-node/plan";
+import { AGENT_VARIABLES, type PlanInput, planHeadNode } from "../../head-node/plan";
 import { ConfigError } from "../../onprem-agent/config";
 
 const dir = mkdtempSync(path.join(tmpdir(), "e2-plan-"));
@@ -106,6 +106,32 @@ describe("npm start's agent plan", () => {
     expect(plan({ OCHAMI_AGENT_CONFIG: yaml("api:\n  bootUrl: http://gw:80\ndhcp:\n  interface: eth1\n") }).agent.api.bootUrl).toBe(
       "http://gw:80",
     );
+  });
+
+  it("every port the agent listens on is a variable, over the YAML; the node-facing URLs follow them", () => {
+    const file = yaml("nodeProxy:\n  port: 9082\ntftp:\n  port: 6969\n");
+    const p = plan({
+      OCHAMI_AGENT_CONFIG: file,
+      OCHAMI_DHCP_INTERFACE: "eth1",
+      OCHAMI_IMAGES_PORT: "18080",
+      OCHAMI_AGENT_METRICS_PORT: "19464",
+      OCHAMI_NODE_PROXY_PORT: "18082",
+      OCHAMI_TFTP_PORT: "1069",
+      OCHAMI_DHCP_PORT: "1067",
+      OCHAMI_DHCP_PROXY_PORT: "14011",
+    });
+    expect(p.agent.images.port).toBe(18080);
+    expect(p.agent.metrics.port).toBe(19464);
+    expect(p.agent.nodeProxy.port).toBe(18082);
+    expect(p.agent.tftp.port).toBe(1069);
+    expect(p.agent.dhcp).toMatchObject({ serverPort: 1067, proxyPort: 14011 });
+    expect(p.agent.api.bootUrl).toBe("http://10.64.9.1:18082");
+    expect(p.agent.dhcp.boot.httpBase).toBe("http://{server}:18080");
+    expect(p.workerVars.OCHAMI_NODE_BASE_URL).toBe("http://10.64.9.1:18082");
+    for (const name of ["OCHAMI_NODE_PROXY_PORT", "OCHAMI_TFTP_PORT", "OCHAMI_DHCP_PORT", "OCHAMI_DHCP_PROXY_PORT"]) {
+      expect(() => plan({ [name]: "65536" })).toThrow(new RegExp(`${name} must be a port number`));
+      expect(AGENT_VARIABLES.has(name), `${name} is the agent's, not the worker's`).toBe(true);
+    }
   });
 
   it("a proxy pointed elsewhere changes nothing in this API's trust", () => {

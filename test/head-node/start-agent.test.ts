@@ -3,72 +3,18 @@
  * agent's OAuth client and the agent reports with it; later starts reuse it, a revoked one is
  * replaced; SIGTERM and SIGINT to `npm start` leave no process behind.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../shared/head-node-state";
 import { ochami } from "../cli/harness";
-import { ProcessOutput } from "../support/output";
 import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
 import { cleanEnv } from "./auth-process";
+import { npmStart, stopWith } from "./npm-start";
 import { freePort } from "./ports";
-
-interface NpmStart {
-  proc: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
-/** The real `npm start`, in its own process group so the test can see everything it started. */
-async function npmStart(env: NodeJS.ProcessEnv): Promise<NpmStart> {
-  const proc = spawn("npm", ["start"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  const output = new ProcessOutput(proc);
-  const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
-  try {
-    await output.until(/^agent: /m, 90_000, "npm start's agent line");
-  } catch (err) {
-    process.kill(-proc.pid!, "SIGKILL");
-    throw err;
-  }
-  return { proc, output: () => output.text, exited };
-}
-
-/**
- * Processes still running in the group (npm, node, workerd all join it). Zombies are left out: an
- * exited child whose parent exited first (tsx's esbuild service) is reaped by init, and on a
- * container whose PID 1 does not reap it shows as <defunct> while holding nothing.
- */
-async function groupMembers(pgid: number): Promise<string[]> {
-  const { execFileSync } = await import("node:child_process");
-  const ps = execFileSync("ps", ["-eo", "pgid=,pid=,args="], { encoding: "utf8" });
-  return ps
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.split(/\s+/)[0] === String(pgid) && !l.endsWith("<defunct>"));
-}
-
-async function stopWith(started: NpmStart, signal: NodeJS.Signals): Promise<{ code: number | null; left: string[] }> {
-  const pgid = started.proc.pid!;
-  // As a terminal's Ctrl-C or a service manager's stop: the signal goes to npm.
-  process.kill(pgid, signal);
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([started.exited, new Promise<"hung">((r) => (timer = setTimeout(() => r("hung"), 20_000)))]);
-  clearTimeout(timer);
-  // npm is gone; what it started must be too. A process still exiting (tsx's esbuild service
-  // ends when its parent's pipe closes) gets until the deadline; one left running is still there
-  // then, and is what this reports.
-  let left: string[] = [];
-  const emptied = async () => {
-    left = await groupMembers(pgid);
-    return left.length === 0;
-  };
-  await waitFor(emptied, 5_000, "npm start's process group to empty").catch(() => {});
-  if (left.length) process.kill(-pgid, "SIGKILL");
-  return { code: code === "hung" ? -1 : code, left };
-}
 
 const missing = requirements({ commands: ["npm", "ps"] });
 
@@ -101,7 +47,9 @@ describe.skipIf(missing)("npm start runs the agent beside the API (real processe
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
-  it("first start: creates the agent's client, serves images from the state directory, reports with its token; SIGTERM stops everything", async () => {
+  it("first start: creates the agent's client, serves images from the state directory, reports with its token; SIGTERM stops everything", {
+    timeout: 240_000,
+  }, async () => {
     const started = await npmStart(env);
     try {
       const out = started.output();
@@ -135,7 +83,7 @@ describe.skipIf(missing)("npm start runs the agent beside the API (real processe
     }
   });
 
-  it("later starts reuse the agent's client; a revoked one is replaced; SIGINT stops everything", async () => {
+  it("later starts reuse the agent's client; a revoked one is replaced; SIGINT stops everything", { timeout: 240_000 }, async () => {
     const cred = JSON.parse(readFileSync(path.join(stateDir, "auth", "agent-client.json"), "utf8"));
     let started = await npmStart(env);
     expect(started.output()).not.toContain("created the agent's client");
@@ -155,7 +103,7 @@ describe.skipIf(missing)("npm start runs the agent beside the API (real processe
     }
   });
 
-  it("a bad agent config stops npm start with the reason, before anything is served", async () => {
+  it("a bad agent config stops npm start with the reason, before anything is served", { timeout: 240_000 }, async () => {
     const bad = path.join(stateDir, "bad.yaml");
     writeFileSync(bad, "dhcp:\n  mode: sideways\ntftp:\n  maxBlockSize: 4\n");
     const proc = spawn("npm", ["start"], { cwd: repoRoot, env: { ...env, OCHAMI_AGENT_CONFIG: bad }, stdio: ["ignore", "pipe", "pipe"] });
