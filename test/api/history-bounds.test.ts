@@ -47,6 +47,19 @@ const randomMac = (random: () => number) =>
     ),
   ].join(":");
 
+/** A D1 binding that counts batches (each one round trip); everything else passes through. */
+function countingBatches(d1: D1Database) {
+  const batches = { count: 0 };
+  const db = new Proxy(d1, {
+    get(target, prop) {
+      const value = (target as any)[prop];
+      if (prop === "batch") batches.count++;
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { db, batches };
+}
+
 async function count(where: string, ...params: unknown[]): Promise<number> {
   const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${where}`)
     .bind(...params)
@@ -106,6 +119,34 @@ describe("boot history bounds against public requests", () => {
     expect(recorded).toBeGreaterThanOrEqual(5);
     expect(historyStats.droppedOverRate - before.overRate).toBe(200 - recorded);
     expect(await count("boot_events WHERE name = ?", NODES[3].id)).toBe(before.known + 30);
+  });
+
+  it("a flush of SMD nodes' events is one round trip once their nodes are known: no lookup before the write", async () => {
+    const fresh = Array.from({ length: 5 }, (_, i) => ({ id: `x5001c0s${i}b0n0`, mac: `02:51:00:00:00:0${i}` }));
+    const comps = fresh.map((n) => ({ ID: n.id, State: "Ready", Role: "Compute" }));
+    expect((await send("POST", "/hsm/v2/State/Components", { Components: comps })).status).toBe(204);
+    for (const n of fresh) await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: n.mac, ComponentID: n.id });
+    const { db, batches } = countingBatches(env.DB);
+    const app = createApp();
+    const vars = { ...env, DB: db };
+    const boot = async () => {
+      const ctx = createExecutionContext();
+      const answers = await Promise.all(
+        fresh.map((n, i) =>
+          app.fetch(
+            new Request(`http://ochami.test/boot/v1/bootscript?mac=${n.mac}`, { cf: { clientIp: `10.90.0.${i}:4000` } } as RequestInit),
+            vars as any,
+            ctx,
+          ),
+        ),
+      );
+      expect(answers.every((r) => r.status === 200)).toBe(true);
+      const before = batches.count;
+      await waitOnExecutionContext(ctx);
+      return batches.count - before;
+    };
+    expect(await boot()).toBe(2); // resolves the nodes once, then writes
+    expect(await boot()).toBe(1);
   });
 
   it("the on-prem agent's reports are not limited per client", async () => {

@@ -3,7 +3,7 @@ import type { Db } from "../db";
 import { isStorageFull, noteStorageFull, storageFull } from "../db/storage-full";
 import type { RequestVariables } from "../env";
 import { ClientRate } from "./client-rate";
-import type { BootEvent, ResolvedEvent } from "./model";
+import type { BootEvent } from "./model";
 import { resolveEvents, writeEvents } from "./store";
 
 /**
@@ -17,10 +17,10 @@ import { resolveEvents, writeEvents } from "./store";
  * plain data is shared here: the request that finds no flush scheduled schedules one in its own
  * context (kept alive with `waitUntil`), and readers wait by polling, never by awaiting it.
  *
- * A flush resolves each event's node (one read), drops the events of requesters SMD does not
- * know beyond their client's rate (client-rate.ts), then writes. On a full disk a batch that
- * cannot be written is dropped and counted, and the next attempt waits FULL_RETRY_MS: each
- * failed commit also fails the database reads in flight with it, so it must stay rare.
+ * A flush drops the public requests' events of requesters SMD does not know beyond their
+ * client's rate (client-rate.ts), then writes in one batch. On a full disk a batch that
+ * cannot be written is dropped and counted, and the next attempt waits FULL_RETRY_MS: a failed
+ * commit can fail the database reads in flight with it, so it must stay rare.
  */
 const FLUSH_DELAY_MS = 25;
 const FULL_RETRY_MS = 5_000;
@@ -88,9 +88,9 @@ async function flushAll(db: Db, config: Config): Promise<void> {
       const batch = pending;
       pending = [];
       try {
-        const admitted = withinClientRates(await resolveEvents(db, batch), config.historyClientRate);
-        if (admitted.length) await writeEvents(db, admitted, { maxEvents: config.historyMax, maxUnknown: config.historyUnknownMax });
-        historyStats.written += admitted.length;
+        const { events, allKnown } = await withinClientRates(db, batch, config.historyClientRate);
+        if (events.length) await writeEvents(db, events, { maxEvents: config.historyMax, maxUnknown: config.historyUnknownMax }, allKnown);
+        historyStats.written += events.length;
       } catch (err) {
         if (isStorageFull(err)) {
           historyStats.droppedUnwritten += batch.length;
@@ -105,13 +105,40 @@ async function flushAll(db: Db, config: Config): Promise<void> {
   }
 }
 
-/** The events to write: all of SMD's nodes', and the others' while their client is within its rate. */
-function withinClientRates(events: ResolvedEvent[], perSecond: number): ResolvedEvent[] {
-  const admitted = events.filter((e) => e.known || e.client === undefined || clientRate.admit(e.client, e.timeMs, perSecond));
-  const over = events.length - admitted.length;
-  historyStats.droppedOverRate += over;
-  overRateSince.events += over;
-  return admitted;
+/**
+ * Requesters (by subject: xname, `mac:…`, `ip:…`) SMD knew when last resolved, and until when that
+ * is trusted: a storm of SMD's nodes costs no lookup before the write, which resolves every event
+ * again itself (so the history names nodes exactly; a node deleted meanwhile only escapes its
+ * client's rate for KNOWN_TTL_MS).
+ */
+const KNOWN_TTL_MS = 60_000;
+const MAX_KNOWN = 100_000;
+const knownUntil = new Map<string, number>();
+const subjectOf = (e: BootEvent) => (e.name ? e.name : e.mac ? `mac:${e.mac}` : `ip:${e.ip ?? ""}`);
+
+/**
+ * The events to write: all of SMD's nodes' and the agent's, and the public requests' of unknown
+ * requesters while their client is within its rate. Resolves (one read) only the public events
+ * whose requester is not known to be in SMD. `allKnown`: every event written is of an SMD node.
+ */
+async function withinClientRates(db: Db, events: BootEvent[], perSecond: number): Promise<{ events: BootEvent[]; allKnown: boolean }> {
+  const now = Date.now();
+  const unsure = events.filter((e) => e.client !== undefined && !((knownUntil.get(subjectOf(e)) ?? 0) > now));
+  let allKnown = events.every((e) => e.client !== undefined);
+  if (!unsure.length) return { events, allKnown };
+  const over = new Set<BootEvent>();
+  for (const [i, e] of (await resolveEvents(db, unsure)).entries()) {
+    if (e.known) {
+      if (knownUntil.size >= MAX_KNOWN) knownUntil.clear();
+      knownUntil.set(subjectOf(unsure[i]), now + KNOWN_TTL_MS);
+    } else {
+      allKnown = false;
+      if (!clientRate.admit(e.client ?? "", e.timeMs, perSecond)) over.add(unsure[i]);
+    }
+  }
+  historyStats.droppedOverRate += over.size;
+  overRateSince.events += over.size;
+  return { events: over.size ? events.filter((e) => !over.has(e)) : events, allKnown };
 }
 
 function logDrops(config: Config) {
