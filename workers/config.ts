@@ -50,6 +50,16 @@ const ServiceSchema = z
     /** OCHAMI_HISTORY_MAX: boot events kept in the history log (the latest per node and step are always kept). */
     historyMax: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(100).default(100_000)),
     /**
+     * OCHAMI_HISTORY_UNKNOWN_MAX: latest-step entries kept for requesters SMD does not know (a MAC,
+     * IP or name no component has), oldest evicted first; entries of SMD's nodes are never evicted.
+     */
+    historyUnknownMax: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(10).default(10_000)),
+    /**
+     * OCHAMI_HISTORY_CLIENT_RATE: boot events of requesters SMD does not know recorded per client
+     * address and second; beyond it a request is answered but not recorded (counted).
+     */
+    historyClientRate: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(100_000).default(20)),
+    /**
      * OCHAMI_NODE_BASE_URL: the URL booting nodes use to reach this API (iPXE chain URLs, the
      * kernel's `ds=nocloud;s=<url>/cloud-init/`, cloud-init include URLs). Default: the origin the
      * request arrived at.
@@ -170,6 +180,8 @@ export type AuthConfig = z.infer<typeof AuthSchema>;
 /** Config field → the variable it comes from (also names the variable in error messages). */
 const SERVICE_VARIABLES = {
   historyMax: "OCHAMI_HISTORY_MAX",
+  historyUnknownMax: "OCHAMI_HISTORY_UNKNOWN_MAX",
+  historyClientRate: "OCHAMI_HISTORY_CLIENT_RATE",
   nodeBaseUrl: "OCHAMI_NODE_BASE_URL",
   retryDelay: "OCHAMI_BSS_RETRY_DELAY",
   unknownDelay: "OCHAMI_BSS_UNKNOWN_DELAY",
