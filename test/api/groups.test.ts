@@ -61,7 +61,12 @@ describe("SMD /groups", () => {
     ];
     for (const [body, detail] of cases) {
       const r = await send("POST", "/hsm/v2/groups", body);
-      expect(problemOf(r), JSON.stringify(body).slice(0, 60)).toEqual({ status: 400, type: "application/problem+json", title: "Bad Request", detail });
+      expect(problemOf(r), JSON.stringify(body).slice(0, 60)).toEqual({
+        status: 400,
+        type: "application/problem+json",
+        title: "Bad Request",
+        detail,
+      });
     }
     expect(problemOf(await send("PATCH", "/hsm/v2/groups/compute", { tags: ["."] }))).toMatchObject({
       status: 400,

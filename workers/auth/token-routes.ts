@@ -3,7 +3,7 @@ import { verifySecret } from "../../shared/auth/secret-hash";
 import { HttpProblem } from "../../shared/problem";
 import type { AuthConfig } from "../config";
 import type { Db } from "../db";
-import { SMALL_BODY_BYTES, readBytes } from "../http/body";
+import { readBytes, SMALL_BODY_BYTES } from "../http/body";
 import { op, type RequestScope, type Router, resource } from "../http/route";
 import { bootstrapClientOf } from "./bootstrap";
 import { type ClientRow, findClient, upsertBootstrapClient } from "./clients-store";
