@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import type { Config, Worker_Binding } from "miniflare";
+import { type Config, HttpOptions_Style, type Worker_Binding } from "miniflare";
 import type { WorkerSettings } from "./wrangler-config";
 
 /**
@@ -73,7 +73,10 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Co
       },
       { name: d1Service, external: { address: `unix:${opts.databaseSocket}`, http: {} } },
     ],
-    sockets: [{ name: "http", address: `${opts.host}:${opts.port}`, http: {}, service: { name: "api" } }],
+    // `proxy` style: workerd hands the worker the request target as sent, which the worker turns into
+    // its URL (workers/http/request-target.ts). In the default `host` style workerd answers 500 itself
+    // to valid requests it cannot parse as a path: `GET http://host/path` (RFC 9112 §3.2.2), `OPTIONS *`.
+    sockets: [{ name: "http", address: `${opts.host}:${opts.port}`, http: { style: HttpOptions_Style.PROXY }, service: { name: "api" } }],
     // A larger young generation: a boot storm allocates per request and keeps almost nothing, and
     // with V8's small default each scavenge promotes live request state into the old generation,
     // whose collections stalled requests for hundreds of ms (one node's bootscript under wrk: p99

@@ -36,27 +36,53 @@ export async function readBody(req: Request, opts: { required: boolean; limit?: 
  * declare) is counted as it streams, and refused the moment it passes the limit: the stream is
  * cancelled and nothing more is read or kept, so memory stays bounded by the limit. A 413 names
  * the limit; a body the client broke off is a 400.
+ *
+ * Read with workerd's BYOB `readAtLeast` into buffers that grow to 1 MiB: a default reader gets
+ * the body in 4 KiB pieces, and 64 MiB that way took ~0.5 s of the API thread in back-to-back
+ * reads that starved every other request (a concurrent bootscript waited 3.4 s); 1 MiB reads take
+ * ~40 ms for the same body and leave the thread free between them.
  */
 export async function readBytes(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
-  if (req.body === null) return new Uint8Array(0);
-  const reader = req.body.getReader();
+  const length = declared === null ? undefined : Number(declared);
+  if (length !== undefined && length > limit) throw tooLarge(limit);
+  if (req.body === null || length === 0) return new Uint8Array(0);
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = req.body.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream (a Request built in JS with a plain stream): read it piece by piece.
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
+  const keep = (value: Uint8Array | undefined) => {
+    if (!value?.byteLength) return;
+    total += value.byteLength;
+    if (total > limit) throw tooLarge(limit);
+    chunks.push(value);
+  };
+  const reader = byob ?? req.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) {
-        chunks.length = 0;
-        reader.cancel().catch(() => {});
-        throw tooLarge(limit);
+    if (byob) {
+      // A declared length is read in one go; otherwise 16 KiB first, doubling to 1 MiB.
+      let size = length !== undefined && length > 0 ? length : 16 * 1024;
+      for (;;) {
+        const room = Math.min(size, limit + 1 - total); // never more than one byte past the limit
+        const { done, value } = await byob.readAtLeast(room, new Uint8Array(room));
+        keep(value);
+        if (done) break;
+        size = length !== undefined && total >= length ? 1 : Math.min(size * 2, 1024 * 1024);
       }
-      chunks.push(value);
+    } else {
+      for (;;) {
+        const { done, value } = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+        if (done) break;
+        keep(value);
+      }
     }
   } catch (err) {
+    chunks.length = 0;
+    reader.cancel().catch(() => {});
     if (err instanceof HttpProblem) throw err;
     throw new HttpProblem(400, "could not read request body");
   } finally {
