@@ -64,14 +64,15 @@ export async function readBytes(req: Request, limit: number): Promise<Uint8Array
   const reader = byob ?? req.body.getReader();
   try {
     if (byob) {
-      // A declared length is read in one go; otherwise 16 KiB first, doubling to 1 MiB.
-      let size = length !== undefined && length > 0 ? length : 16 * 1024;
+      // A declared length up to 1 MiB is read in one go; otherwise 16 KiB first, doubling to 1 MiB
+      // (never a buffer the size a client merely declared: memory follows the bytes that arrive).
+      let size = length !== undefined && length > 0 ? Math.min(length, MAX_READ_BYTES) : 16 * 1024;
       for (;;) {
         const room = Math.min(size, limit + 1 - total); // never more than one byte past the limit
         const { done, value } = await byob.readAtLeast(room, new Uint8Array(room));
         keep(value);
         if (done) break;
-        size = length !== undefined && total >= length ? 1 : Math.min(size * 2, 1024 * 1024);
+        size = length !== undefined && total >= length ? 1 : Math.min(size * 2, MAX_READ_BYTES);
       }
     } else {
       for (;;) {
@@ -97,5 +98,7 @@ export async function readBytes(req: Request, limit: number): Promise<Uint8Array
   }
   return out;
 }
+
+const MAX_READ_BYTES = 1024 * 1024;
 
 const tooLarge = (limit: number) => new HttpProblem(413, `request body is larger than ${limit} bytes`);
