@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import type { Config, Worker_Binding } from "miniflare";
+import { type Config, HttpOptions_Style, type Worker_Binding } from "miniflare";
 import type { WorkerSettings } from "./wrangler-config";
 
 /**
@@ -84,11 +84,14 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Co
       { name: d1Service, external: { address: `unix:${opts.databaseSocket}`, http: {} } },
     ],
     // The address is a placeholder: the runner hands workerd the socket, already listening (listen-socket.ts).
+    // `proxy` style: workerd hands the worker the request target as sent, which the worker turns into
+    // its URL (workers/http/request-target.ts). In the default `host` style workerd answers 500 itself
+    // to valid requests it cannot parse as a path: `GET http://host/path` (RFC 9112 §3.2.2), `OPTIONS *`.
     sockets: [
       {
         name: API_SOCKET,
         address: `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`,
-        http: {},
+        http: { style: HttpOptions_Style.PROXY },
         service: { name: "api" },
       },
     ],
