@@ -37,6 +37,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Whatever escapes main (a callback's throw, a stray rejection) is still one line, never a stack.
+const fatal = (err: unknown) => {
+  process.stderr.write(`error: ${(err as Error)?.message ?? String(err)}\n`);
+  log.debug((err as Error)?.stack ?? "");
+  process.exit(EXIT.REQUEST);
+};
+process.on("uncaughtException", fatal);
+process.on("unhandledRejection", fatal);
+
 // stdout closed early (`ochami ... | head`): stop quietly.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
