@@ -31,6 +31,9 @@ export interface GlobalOptions {
   token?: string | false;
   logLevel?: string;
   logFormat?: string;
+  /** Upstream's -v: debug logs unless -l says otherwise. */
+  verbose?: boolean;
+  showToken?: boolean;
   timeout?: string;
   /** A service command's --uri (smd, bss, cloud-init). */
   uri?: string;
@@ -59,7 +62,7 @@ export class Context {
     readonly service: Service | undefined,
     readonly env: NodeJS.ProcessEnv = process.env,
   ) {
-    configureLog({ level: opts.logLevel, format: opts.logFormat });
+    configureLog({ level: opts.logLevel ?? (opts.verbose ? "debug" : undefined), format: opts.logFormat });
   }
 
   /** Read on first use: `ochami --config new.yaml config set ...` must work on a file not there yet. */
@@ -67,7 +70,10 @@ export class Context {
     if (!this.loadedConfig) {
       this.loadedConfig = loadConfig({ configFile: this.opts.config, ignore: this.opts.ignoreConfig }, this.env);
       const log = this.loadedConfig.config.log ?? {};
-      configureLog({ level: this.opts.logLevel ?? log.level, format: this.opts.logFormat ?? log.format });
+      configureLog({
+        level: this.opts.logLevel ?? (this.opts.verbose ? "debug" : log.level),
+        format: this.opts.logFormat ?? log.format,
+      });
     }
     return this.loadedConfig;
   }
@@ -190,6 +196,7 @@ export class Context {
     const credential = this.credential();
     this.tokenProvider = new TokenProvider({
       renewal: (origin) => this.renewal(cluster, origin),
+      showToken: this.opts.showToken,
       envName: this.tokenEnvName(),
       flagToken: typeof this.opts.token === "string" ? this.opts.token : undefined,
       credential,

@@ -62,6 +62,8 @@ export interface TokenSettings {
    * is stored: a command that works here (the context knows which).
    */
   renewal: (origin: string) => string;
+  /** --show-token: debug logs show the whole token, not its first characters. */
+  showToken?: boolean;
 }
 
 export interface CurrentToken extends Bearer {
@@ -83,6 +85,8 @@ export class TokenProvider implements TokenSource {
   async get(): Promise<CurrentToken> {
     if (this.current && this.usable(this.current.token)) return this.current;
     this.current = await this.pick();
+    const t = this.current.token;
+    log.debug(`token from ${this.current.origin}: ${this.s.showToken ? t : `${t.slice(0, 12)}… (--show-token shows it whole)`}`);
     return this.current;
   }
 

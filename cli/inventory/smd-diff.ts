@@ -1,5 +1,5 @@
 import { normalizeMac } from "../../shared/mac";
-import { asList, asString, at, isObject, type JsonObject, objectsIn } from "../io/json";
+import { asList, asString, at, type JsonObject, objectsIn } from "../io/json";
 import type { ComponentBody, DiscoveryPayloads, GroupBody } from "./payloads";
 
 /**
@@ -69,7 +69,9 @@ export function endpointInterfaces(e: Endpoint): Array<{ mac: string; componentI
     }
   };
   for (const m of asList(e.Managers)) nics(m, e.ID);
-  asList(e.Systems).forEach((s, k) => nics(s, `${e.ID}n${k}`));
+  asList(e.Systems).forEach((s, k) => {
+    nics(s, `${e.ID}n${k}`);
+  });
   return out;
 }
 
