@@ -32,7 +32,9 @@ import { nodeBmcOf, parseXname } from "../../shared/xname";
  * file (upstream stops at the first, or panics on an interface without IPs); duplicate xnames,
  * NIDs and MACs are errors (upstream sends them and SMD keeps one silently or 409s); a node of
  * the deprecated format whose xname has no BMC in it is an error (upstream falls back to the
- * node's own xname as the BMC's, which SMD refuses as an endpoint unless the node is a BMC).
+ * node's own xname as the BMC's, which SMD refuses as an endpoint unless the node is a BMC); a
+ * node of the deprecated format without bmc_mac and bmc_ip has no BMC (upstream keys BMCs by
+ * that MAC, so all such nodes become systems of one endpoint and SMD names them <bmc>n1, n2…).
  */
 export interface InventoryIp {
   ip: string;
