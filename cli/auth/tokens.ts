@@ -79,12 +79,18 @@ export interface CurrentToken extends Bearer {
  */
 export class TokenProvider implements TokenSource {
   private current?: CurrentToken;
+  private picking?: Promise<CurrentToken>;
 
   constructor(private readonly s: TokenSettings) {}
 
   async get(): Promise<CurrentToken> {
     if (this.current && this.usable(this.current.token)) return this.current;
-    this.current = await this.pick();
+    // Requests started together (a command's first reads go in parallel) share one pick: one
+    // token request, one warning.
+    this.picking ??= this.pick().finally(() => {
+      this.picking = undefined;
+    });
+    this.current = await this.picking;
     const t = this.current.token;
     log.debug(`token from ${this.current.origin}: ${this.s.showToken ? t : `${t.slice(0, 12)}… (--show-token shows it whole)`}`);
     return this.current;

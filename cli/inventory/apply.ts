@@ -254,20 +254,21 @@ export async function applyDiscovery(
         else groups.failed++;
         continue;
       }
+      // Not confirmed: the files' members are added, the others kept.
+      const kept = gv.remove.length && !(await opts.confirmRemoval(g.label, gv.remove)) ? gv.remove.length : 0;
+      const ids = kept ? [...gv.current, ...gv.add] : g.members.ids;
+      const putMembers = gv.add.length > 0 || (gv.remove.length > 0 && !kept);
+      if (!gv.fields && !putMembers) {
+        groups.unchanged.push(`${g.label}: ${kept} kept`);
+        continue;
+      }
       let done = true;
       if (gv.fields)
         done = !!(await send(g.label, "smd", "PATCH", `/groups/${g.label}`, {
           description: g.description,
           ...(g.tags ? { tags: g.tags } : {}),
         }));
-      let ids = g.members.ids;
-      let kept = 0;
-      if (gv.remove.length && !(await opts.confirmRemoval(g.label, gv.remove))) {
-        // Not confirmed: add the files' members, keep the others.
-        ids = [...gv.current, ...gv.add];
-        kept = gv.remove.length;
-      }
-      if (gv.add.length || (gv.remove.length && !kept))
+      if (putMembers)
         done = !!(await send(`${g.label} members`, "smd", "PUT", `/groups/${g.label}/members`, { group: g.label, ids })) && done;
       if (!done) {
         groups.failed++;
@@ -279,7 +280,7 @@ export async function applyDiscovery(
         gv.remove.length && !kept ? `-${gv.remove.length}` : "",
         kept ? `${kept} kept` : "",
       ].filter(Boolean);
-      groups.changed.push(`${g.label}: ${change.join(" ") || "nothing"}`);
+      groups.changed.push(`${g.label}: ${change.join(" ")}`);
     }
     line("smd groups", groups, true);
 

@@ -459,7 +459,7 @@ describe("reports say what changed", () => {
       expect(declined.output).toContain(
         "group rack: 1 member not in the files (x2000c0s3b0n0): remove it? (no: keep them, add the files') [y/N]: ",
       );
-      expect(declined.output).toContain("smd groups: 1 changed (rack: 1 kept)");
+      expect(declined.output).toContain("smd groups: 1 unchanged (rack: 1 kept)");
       expect(await members()).toEqual(["x2000c0s1b0n0", "x2000c0s2b0n0", "x2000c0s3b0n0"]);
 
       const accepted = await onTerminal(["discover", "static", "--overwrite", "-d", `@${part}`], "y");
