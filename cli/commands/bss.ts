@@ -65,27 +65,28 @@ export function bssCommand(): Command {
   withOutput(dumpstate);
   examples(dumpstate, ["ochami bss dumpstate -F json-pretty"]);
 
-  const status = act<OutputOptions & { all?: boolean; storage?: boolean; smd?: boolean }>(
+  const status = act<OutputOptions & StatusOptions>(
     new Command("status")
       .description("is BSS up? (/service/status)")
       .option("--all", "/service/status/all")
       .option("--storage", "/service/storage/status")
-      .option("--smd", "/service/hsm"),
-    async (run) => {
-      const o = run.opts;
-      const path = o.all ? "/service/status/all" : o.storage ? "/service/storage/status" : o.smd ? "/service/hsm" : "/service/status";
-      output(run, await run.ctx.api().json("bss", "GET", path, { auth: false }));
-    },
+      .option("--smd", "/service/hsm")
+      .option("--version", "/service/version"),
+    async (run) => output(run, await run.ctx.api().json("bss", "GET", statusPath(run.opts), { auth: false })),
   );
   withOutput(status);
   examples(status, ["ochami bss status", "ochami bss status --all"]);
 
   const service = new Command("service").description("BSS service information");
   examples(service, ["ochami bss service status", "ochami bss service version"]);
-  const serviceStatus = act<OutputOptions & { all?: boolean }>(
-    new Command("status").description("/service/status").option("--all", "/service/status/all"),
-    async (run) =>
-      output(run, await run.ctx.api().json("bss", "GET", run.opts.all ? "/service/status/all" : "/service/status", { auth: false })),
+  // Upstream's flags of both status commands.
+  const serviceStatus = act<OutputOptions & StatusOptions>(
+    new Command("status")
+      .description("/service/status")
+      .option("--all", "/service/status/all")
+      .option("--storage", "/service/storage/status")
+      .option("--smd", "/service/hsm"),
+    async (run) => output(run, await run.ctx.api().json("bss", "GET", statusPath(run.opts), { auth: false })),
   );
   const serviceVersion = act<OutputOptions>(new Command("version").description("/service/version"), async (run) =>
     output(run, await run.ctx.api().json("bss", "GET", "/service/version", { auth: false })),
@@ -372,4 +373,20 @@ function scriptCommand(): Command {
     "ochami bss boot script get -n 1 --json",
   ]);
   return script.addCommand(get);
+}
+
+interface StatusOptions {
+  all?: boolean;
+  storage?: boolean;
+  smd?: boolean;
+  version?: boolean;
+}
+
+/** The status resource the flags name, in upstream's order of precedence. */
+function statusPath(o: StatusOptions): string {
+  if (o.all) return "/service/status/all";
+  if (o.storage) return "/service/storage/status";
+  if (o.smd) return "/service/hsm";
+  if (o.version) return "/service/version";
+  return "/service/status";
 }
