@@ -92,6 +92,7 @@ describe("token endpoint throttling", () => {
   });
 
   it("behind a trusted proxy, counts the address the proxy names", async () => {
+    const PROXY_SECRET = "proxy-secret-for-tests-0123456789abcdefghijk";
     const viaProxy = async (forwardedFor: string) => {
       const req = new Request("http://ochami.test/token", {
         method: "POST",
@@ -99,11 +100,12 @@ describe("token endpoint throttling", () => {
           authorization: `Basic ${btoa(`${client.id}:wrong`)}`,
           "content-type": "application/x-www-form-urlencoded",
           "x-forwarded-for": forwardedFor,
+          "x-ochami-proxy-secret": PROXY_SECRET,
         },
         body: "grant_type=client_credentials",
       });
       Object.defineProperty(req, "cf", { value: { clientIp: "127.0.0.1:40000" } });
-      const env = envFor({ OCHAMI_TRUSTED_PROXIES: "127.0.0.1" });
+      const env = envFor({ OCHAMI_TRUSTED_PROXIES: "127.0.0.1", OCHAMI_PROXY_SECRET: PROXY_SECRET });
       return (await worker.fetch!(req as any, env as any, { waitUntil() {}, passThroughOnException() {}, props: {} } as any)).status;
     };
     for (let i = 0; i < ADDRESS_BUCKET.capacity; i++) expect(await viaProxy("10.5.0.1")).toBe(401);
