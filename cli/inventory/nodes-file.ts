@@ -256,7 +256,8 @@ export function parseNodesFile(doc: unknown): Inventory {
       } else if (ownBmc) node.bmc = bmcByXname.get(ownBmc)?.xname;
     }
     if (x.type === "NodeBMC") (node.bmc === x.id ? bmcFormWithEndpoint : bmcForm).push(`${label} ${x.id}`);
-    if (!node.bmc) withoutBmc.push(label);
+    // A node in BMC form without an endpoint is in that warning already.
+    else if (!node.bmc) withoutBmc.push(label);
     nodes.push(node);
     nodeIndex.push(i);
   });
@@ -302,12 +303,10 @@ export function parseNodesFile(doc: unknown): Inventory {
     warnings.push(
       `${someOf(bmcForm)}: a BMC's xname, not a node's: SMD records it as a NodeBMC. A node's xname ends in n<k> (${example(bmcForm)}n0)`,
     );
-  // Nodes with a BMC-form xname and no endpoint are in the line above already.
-  const unmatched = withoutBmc.filter((l) => !bmcForm.some((b) => b.startsWith(`${l} `)));
-  if (unmatched.length)
+  if (withoutBmc.length)
     warnings.push(
-      `${someOf(unmatched)} ${unmatched.length === 1 ? "has" : "have"} no BMC in the file: no Redfish endpoint; ` +
-        `${unmatched.length === 1 ? "its" : "their"} interfaces are sent to SMD on their own`,
+      `${someOf(withoutBmc)} ${withoutBmc.length === 1 ? "has" : "have"} no BMC in the file: no Redfish endpoint; ` +
+        `${withoutBmc.length === 1 ? "its" : "their"} interfaces are sent to SMD on their own`,
     );
   return { format: deprecated ? "deprecated" : "current", bmcs, nodes, warnings };
 }
