@@ -8,7 +8,8 @@
  * runtime directory's owner record).
  *
  * Environment: BENCH_NODES (2000), BENCH_SECONDS (240), BENCH_CONNECTIONS (8 per wrk),
- * OCHAMI_HISTORY_MAX (passed to the worker: the boot history's bound; default 100000).
+ * OCHAMI_HISTORY_MAX (passed to the worker: the boot history's bound; default 100000), BENCH_LOG=1
+ * (npm start's output, workerd's included, on stderr).
  * Output: the samples and, per third of the run, the database process's mean RSS and its slope.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -87,6 +88,7 @@ async function main() {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output = new ProcessOutput(start);
+  if (process.env.BENCH_LOG) for (const stream of [start.stdout!, start.stderr!]) stream.on("data", (d) => process.stderr.write(d));
   const loads: ChildProcess[] = [];
   try {
     const socket = (await output.until(/^ {2}database\s+unix:(\S+)/m, 120_000, "npm start's listener lines"))[1];

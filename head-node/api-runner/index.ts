@@ -47,8 +47,6 @@ export interface ApiServer {
   readonly databaseProcess: ChildProcess;
   /** The database process's Unix socket. */
   databaseSocket: string;
-  /** Restarts so far, per process. */
-  restarts(): { api: number; database: number };
   /**
    * Stops the API (it refuses new connections at once and finishes the requests in flight), then
    * the database, and removes the runtime directory.
@@ -129,7 +127,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       return database.child;
     },
     databaseSocket: socket,
-    restarts: () => ({ api: api.restarts, database: database.restarts }),
     stop,
   };
 }
@@ -184,7 +181,7 @@ function exitOf(child: ChildProcess): Promise<never> {
   return new Promise((_, reject) => {
     const fail = () => reject(new Error(`exited ${describeExit(child.exitCode, child.signalCode)} before it started serving`));
     if (child.exitCode !== null || child.signalCode !== null) fail();
-    else child.once("exit", fail);
+    else child.once("exit", fail).once("error", fail);
   });
 }
 

@@ -18,6 +18,11 @@ import path from "node:path";
 const PREFIX = "ochami-d1-";
 const OWNER_FILE = "owner.json";
 export const SOCKET_NAME = "d1.sock";
+/**
+ * A directory without an owner record is judged by its socket only once it is this old: a runner
+ * that does not record owners is between creating its directory and listening for a moment.
+ */
+const LEGACY_MIN_AGE_MS = 60_000;
 /** sun_path is 108 bytes on Linux, with its terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
@@ -98,7 +103,7 @@ export interface SweepResult {
  * Removes the runtime directories left by runners that are gone (killed, crashed), and kills the
  * workerd processes they recorded that still run. Only directories of this user are looked at.
  * A directory from before owners were recorded counts as left over when nothing listens on its
- * socket any more.
+ * socket any more (and it is over a minute old).
  */
 export async function sweepRuntimeDirs(parent = tmpdir()): Promise<SweepResult> {
   const result: SweepResult = { removed: [], killed: [] };
@@ -111,8 +116,11 @@ export async function sweepRuntimeDirs(parent = tmpdir()): Promise<SweepResult> 
   const uid = process.getuid?.();
   for (const name of names) {
     const dir = path.join(parent, name);
+    let made: number;
     try {
-      if (statSync(dir).uid !== uid) continue;
+      const st = statSync(dir);
+      if (st.uid !== uid) continue;
+      made = st.mtimeMs;
     } catch {
       continue;
     }
@@ -133,7 +141,7 @@ export async function sweepRuntimeDirs(parent = tmpdir()): Promise<SweepResult> 
             // gone meanwhile
           }
         }
-    } else if (!(await refused(path.join(dir, SOCKET_NAME)))) continue;
+    } else if (Date.now() - made < LEGACY_MIN_AGE_MS || !(await refused(path.join(dir, SOCKET_NAME)))) continue;
     rmSync(dir, { recursive: true, force: true });
     result.removed.push(dir);
   }

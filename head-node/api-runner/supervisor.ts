@@ -55,8 +55,6 @@ export class WorkerdSupervisor {
   private crashes = 0;
   private upSince = 0;
   private downSince = 0;
-  /** Restarts done, for tests and reports. */
-  restarts = 0;
 
   constructor(private readonly opts: SupervisorOptions) {}
 
@@ -98,6 +96,9 @@ export class WorkerdSupervisor {
     // (API, then database) instead of all at once.
     const options = { stdio: ["pipe", "pipe", "pipe", ...sockets.map((s) => s.fd)] as StdioOptions, detached: true };
     const child = SETPRIV ? spawn(SETPRIV, ["--pdeathsig", "SIGTERM", "--", workerd, ...args], options) : spawn(workerd, args, options);
+    // A spawn that fails (no such program) is reported like an exit: in its output, then "exit".
+    child.on("error", (err) => this.line(`cannot run ${workerd}: ${err.message}`));
+    child.stdin!.on("error", () => {}); // a process that dies at once closes its stdin under us
     child.stdin!.end(Buffer.from(serializeConfig(this.opts.config)));
     this.tail = [];
     for (const stream of [child.stdout!, child.stderr!]) {
@@ -151,7 +152,6 @@ export class WorkerdSupervisor {
     if (this.stopping) return;
     this.opts.beforeRestart?.();
     const child = this.spawn();
-    this.restarts++;
     try {
       await this.opts.ready(child);
     } catch (err) {
@@ -167,12 +167,15 @@ export class WorkerdSupervisor {
     this.watch(child);
   }
 
+  /** Ends `child` (SIGTERM, SIGKILL after `graceMs`) and resolves once its output is drained too. */
   private async kill(child: ChildProcess, graceMs = 5000) {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
+    const closed = new Promise<void>((resolve) => {
+      if (child.stdout?.closed && child.stderr?.closed && (child.exitCode !== null || child.signalCode !== null)) resolve();
+      else child.once("close", () => resolve());
+    });
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-    await exited;
+    await closed;
     clearTimeout(timer);
   }
 }

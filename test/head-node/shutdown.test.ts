@@ -5,7 +5,7 @@
  * The sweep itself, on directories made for it: only what belongs to a process that is gone.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -156,13 +156,17 @@ describe("the runtime-directory sweep (directories made for it, real processes)"
     const legacyLive = runtimeDir("legacy-live");
     const server = createServer();
     await new Promise<void>((r) => server.listen(path.join(legacyLive, "d1.sock"), () => r()));
+    // Both made over a minute ago; one made just now is not judged yet (its runner may be about to listen).
+    const old = new Date(Date.now() - 120_000);
+    for (const d of [legacyDead, legacyLive]) utimesSync(d, old, old);
+    const legacyNew = runtimeDir("legacy-new");
 
     try {
       const result = await sweepRuntimeDirs(parent);
       expect(result.removed.sort()).toEqual([legacyDead, reused, stale].sort());
       expect(result.killed).toEqual([orphan.pid]);
       await waitFor(() => !isRunning(orphan.pid!), 5_000, "the orphan to be killed");
-      for (const d of [live, legacyLive]) expect(existsSync(d)).toBe(true);
+      for (const d of [live, legacyLive, legacyNew]) expect(existsSync(d)).toBe(true);
       for (const d of result.removed) expect(existsSync(d)).toBe(false);
     } finally {
       server.close();
