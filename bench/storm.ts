@@ -6,8 +6,8 @@
  *     N nodes with one interface each, all in group `compute`); then one BSS entry for role
  *     Compute, cluster defaults and a `compute` cloud-init group with meta-data and a file.
  *  3. Storm: wrk drives bootscript (a random node's MAC per request), meta-data and vendor-data (a
- *     random node's address per request, in X-Forwarded-For from the trusted loopback proxy, as
- *     the on-prem agent forwards node requests).
+ *     random node's address per request, in X-Forwarded-For from the trusted loopback proxy with
+ *     its proxy secret, as the on-prem agent's node proxy forwards node requests).
  *  4. Anchors: the same bytes (every node's real bootscript and meta-data, fetched from the API and
  *     checked) as static files behind nginx (2 workers, sendfile, access_log off: the settings the
  *     project's anchors were first measured with) and behind plain Node `http`, same wrk settings.
@@ -20,6 +20,7 @@
  * Output: a markdown table on stdout, and bench/results/storm-<time>.{json,md} (git-ignored).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -38,6 +39,10 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const SNAPSHOT = process.env.BENCH_SNAPSHOT ?? "exclusive";
 const wrkOpts = { threads: THREADS, connections: CONNECTIONS, seconds: SECONDS };
+// The node proxy's proof towards the API: without it X-Forwarded-For from loopback is not believed.
+const PROXY_SECRET = randomBytes(32).toString("base64url");
+const PROXY_HEADERS = { "X-Ochami-Proxy-Secret": PROXY_SECRET };
+const asProxy = (nodeIp: string) => ({ ...PROXY_HEADERS, "X-Forwarded-For": nodeIp });
 
 // Node i: the same formulas as the Lua helpers in bench/lib/wrk.ts.
 const hex3 = (i: number) => [(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff].map((b) => b.toString(16).padStart(2, "0")).join(":");
@@ -144,6 +149,7 @@ async function main() {
     vars: {
       OCHAMI_AUTH: "off",
       OCHAMI_TRUSTED_PROXIES: "127.0.0.1",
+      OCHAMI_PROXY_SECRET: PROXY_SECRET,
       OCHAMI_NODE_BASE_URL: "http://10.0.0.254:8081",
       OCHAMI_BOOT_SNAPSHOT: SNAPSHOT,
     },
@@ -198,10 +204,10 @@ async function main() {
     await pool(NODES, 16, async (i) => {
       const script = await (await call(api.url, "GET", `/boot/v1/bootscript?mac=${mac(i)}`)).text();
       if (!script.includes(`xname=${xname(i)} nid=${i + 1} `)) throw new Error(`node ${i}: unexpected bootscript\n${script}`);
-      const meta = await (await fetch(`${api.url}/cloud-init/meta-data`, { headers: { "x-forwarded-for": ip(i) } })).text();
+      const meta = await (await fetch(`${api.url}/cloud-init/meta-data`, { headers: asProxy(ip(i)) })).text();
       if (!meta.includes(`local-hostname: nid${String(i + 1).padStart(6, "0")}`))
         throw new Error(`node ${i}: unexpected meta-data\n${meta}`);
-      const vendor = await (await fetch(`${api.url}/cloud-init/vendor-data`, { headers: { "x-forwarded-for": ip(i) } })).text();
+      const vendor = await (await fetch(`${api.url}/cloud-init/vendor-data`, { headers: asProxy(ip(i)) })).text();
       writeFileSync(path.join(www, "bootscript", mac(i)), script);
       writeFileSync(path.join(www, "meta-data", ip(i)), meta);
       writeFileSync(path.join(www, "vendor-data", ip(i)), vendor);
@@ -222,12 +228,12 @@ async function main() {
       },
       {
         name: "meta-data",
-        api: randomNodeScript(lua, "md", NODES, `"/cloud-init/meta-data"`, "ip(i)"),
+        api: randomNodeScript(lua, "md", NODES, `"/cloud-init/meta-data"`, "ip(i)", PROXY_HEADERS),
         file: randomNodeScript(lua, "md-static", NODES, `"/meta-data/" .. ip(i)`),
       },
       {
         name: "vendor-data",
-        api: randomNodeScript(lua, "vd", NODES, `"/cloud-init/vendor-data"`, "ip(i)"),
+        api: randomNodeScript(lua, "vd", NODES, `"/cloud-init/vendor-data"`, "ip(i)", PROXY_HEADERS),
         file: randomNodeScript(lua, "vd-static", NODES, `"/vendor-data/" .. ip(i)`),
       },
     ];

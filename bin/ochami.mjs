@@ -54,13 +54,21 @@ async function ensureBundle(base, id) {
   return entry;
 }
 
-const id = stamp();
-let entry;
+// A failure here (no esbuild, a disk full, a broken bundle) is one line and exit 1, as every
+// error of the CLI itself; never a stack trace (OCHAMI_DEBUG=1 shows it).
 try {
-  entry = await ensureBundle(path.join(root, "dist", "cli"), id);
+  const id = stamp();
+  let entry;
+  try {
+    entry = await ensureBundle(path.join(root, "dist", "cli"), id);
+  } catch (err) {
+    if (!["EACCES", "EROFS", "EPERM"].includes(err?.code)) throw err;
+    const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
+    entry = await ensureBundle(path.join(cache, "ochami", "cli"), id);
+  }
+  await import(pathToFileURL(entry).href);
 } catch (err) {
-  if (!["EACCES", "EROFS", "EPERM"].includes(err?.code)) throw err;
-  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
-  entry = await ensureBundle(path.join(cache, "ochami", "cli"), id);
+  process.stderr.write(`error: cannot start the ochami CLI from ${root}: ${String(err?.message ?? err).split("\n")[0]}\n`);
+  if (process.env.OCHAMI_DEBUG) process.stderr.write(`${err?.stack ?? ""}\n`);
+  process.exitCode = 1;
 }
-await import(pathToFileURL(entry).href);

@@ -3,7 +3,14 @@ import pkg from "../package.json";
 import { ApiClient, type ApiService } from "../shared/api-client/client";
 import type { TlsOptions } from "../shared/api-client/http";
 import { parseDuration } from "../shared/duration";
-import { type AdminCredential, findHeadNode, type LocalHeadNode, readAdminCredential, stateDirOf } from "../shared/head-node-state";
+import {
+  type AdminCredential,
+  adminCredentialFile,
+  findHeadNode,
+  type LocalHeadNode,
+  readAdminCredential,
+  stateDirOf,
+} from "../shared/head-node-state";
 import { type Credential, TokenProvider } from "./auth/tokens";
 import { cacheDir, expandPath, type LoadedConfig, loadConfig } from "./config/files";
 import { type ClusterConfig, DEFAULT_BASE_PATHS, type InputFormat, type OutputFormat, type Service, tokenEnvName } from "./config/schema";
@@ -24,6 +31,9 @@ export interface GlobalOptions {
   token?: string | false;
   logLevel?: string;
   logFormat?: string;
+  /** Upstream's -v: debug logs unless -l says otherwise. */
+  verbose?: boolean;
+  showToken?: boolean;
   timeout?: string;
   /** A service command's --uri (smd, bss, cloud-init). */
   uri?: string;
@@ -52,7 +62,7 @@ export class Context {
     readonly service: Service | undefined,
     readonly env: NodeJS.ProcessEnv = process.env,
   ) {
-    configureLog({ level: opts.logLevel, format: opts.logFormat });
+    configureLog({ level: opts.logLevel ?? (opts.verbose ? "debug" : undefined), format: opts.logFormat });
   }
 
   /** Read on first use: `ochami --config new.yaml config set ...` must work on a file not there yet. */
@@ -60,7 +70,10 @@ export class Context {
     if (!this.loadedConfig) {
       this.loadedConfig = loadConfig({ configFile: this.opts.config, ignore: this.opts.ignoreConfig }, this.env);
       const log = this.loadedConfig.config.log ?? {};
-      configureLog({ level: this.opts.logLevel ?? log.level, format: this.opts.logFormat ?? log.format });
+      configureLog({
+        level: this.opts.logLevel ?? (this.opts.verbose ? "debug" : log.level),
+        format: this.opts.logFormat ?? log.format,
+      });
     }
     return this.loadedConfig;
   }
@@ -99,13 +112,19 @@ export class Context {
         );
       // No cluster configured: the head node of this machine, when `npm start` runs here.
       const headNode = findHeadNode(this.env);
-      if (headNode) return { config: { uri: headNode.url }, headNode };
+      if (headNode) {
+        if (!/^https?:\/\/[^/]/i.test(headNode.url))
+          throw new UsageError(
+            `the head node state in ${headNode.stateDir} names no API URL ('${headNode.url}' in api.json, or OCHAMI_URL): ` +
+              "restart `npm start`, or set OCHAMI_URL to the API's URL",
+          );
+        return { config: { uri: headNode.url }, headNode };
+      }
       throw new UsageError(
-        "no cluster configured. Quick start:\n" +
-          "  ochami config cluster set --default demo cluster.uri http://127.0.0.1:8081\n" +
-          "or pass --cluster-uri <uri> (config files read: " +
-          (this.loaded.files.length ? this.loaded.files.join(", ") : "none") +
-          `; no head node state of \`npm start\` in ${stateDirOf(this.env)})`,
+        `no cluster configured (config files read: ${this.loaded.files.length ? this.loaded.files.join(", ") : "none"}) ` +
+          `and no \`npm start\` state in ${stateDirOf(this.env)}: configure one ` +
+          "(ochami config cluster set --default demo cluster.uri http://127.0.0.1:8081), pass --cluster-uri <uri>, " +
+          "or set OCHAMI_STATE_DIR to the state directory of the head node's `npm start`",
       );
     }
     const entry = clusters.find((c) => c.name === wanted);
@@ -176,6 +195,8 @@ export class Context {
     }
     const credential = this.credential();
     this.tokenProvider = new TokenProvider({
+      renewal: (origin) => this.renewal(cluster, origin),
+      showToken: this.opts.showToken,
       envName: this.tokenEnvName(),
       flagToken: typeof this.opts.token === "string" ? this.opts.token : undefined,
       credential,
@@ -185,6 +206,31 @@ export class Context {
       env: this.env,
     });
     return this.tokenProvider;
+  }
+
+  /**
+   * What gets a new token when a given one (--token, the variable) has expired and no credential
+   * is stored, as a command that works here: on the head node serving this cluster, its admin
+   * client (`--ignore-config` makes the CLI use it, under the variable OCHAMI_ACCESS_TOKEN, so the
+   * expired variable is not read); elsewhere a stored credential, whose tokens renew themselves.
+   */
+  private renewal(cluster: ResolvedCluster, origin: string): string {
+    const envName = this.tokenEnvName();
+    const headNode = findHeadNode(this.env);
+    const same = (a: string, b?: string) => {
+      try {
+        return b !== undefined && new URL(a).origin === new URL(b).origin;
+      } catch {
+        return false;
+      }
+    };
+    if (headNode && cluster.name && same(headNode.url, cluster.config.uri))
+      return `get a new one from this head node: export ${envName}=$(ochami --ignore-config auth token)`;
+    const login = cluster.name
+      ? `ochami${this.opts.cluster ? ` --cluster ${cluster.name}` : ""} auth login --client-id <client id>`
+      : `ochami config cluster set <name> cluster.uri ${cluster.config.uri ?? "<uri>"} && ochami --cluster <name> auth login --client-id <client id>`;
+    const drop = origin === "--token" ? "drop --token and run" : `unset ${origin};`;
+    return `get a new one from your token issuer, or store a client credential, whose tokens renew themselves: ${drop} ${login}`;
   }
 
   /** The cluster's stored client credential, if it has one; on the local head node, its admin client. */
@@ -220,16 +266,25 @@ export class Context {
  * before the head node's last start are not reused: a start applies keys rotated or pruned since.
  */
 function headNodeCredential(headNode: LocalHeadNode): Credential {
+  const restart = `: \`npm start\` writes it on its first start with this state directory (OCHAMI_STATE_DIR, default <checkout>/.state)`;
   let admin: AdminCredential;
   try {
     admin = readAdminCredential(headNode.stateDir);
   } catch (err) {
-    throw new AuthError((err as Error).message);
+    throw new AuthError(`${(err as Error).message.replace(/, open '[^']*'$/, "")}${restart}`);
   }
+  if (typeof admin?.client_id !== "string" || typeof admin.client_secret !== "string" || !admin.client_id || !admin.client_secret)
+    throw new AuthError(
+      `the head node's admin client ${adminCredentialFile(headNode.stateDir)} has no client_id and client_secret${restart}`,
+    );
   return {
     clientId: admin.client_id,
     secret: admin.client_secret,
     tokenUrl: `${headNode.url}/token`,
     issuedSince: Math.floor(headNode.startedAt / 1000),
+    // The API answering at the recorded URL is not the one this state directory belongs to.
+    refusalHint:
+      `the API at ${headNode.url} does not know ${admin.client_id}, the admin client of ${headNode.stateDir}: it runs with another ` +
+      "state directory. Set OCHAMI_STATE_DIR to that one, or restart `npm start` with this one",
   };
 }

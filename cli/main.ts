@@ -5,6 +5,7 @@
  */
 import { CommanderError } from "commander";
 import { closeConnections } from "../shared/api-client/http";
+import { VERSION } from "./context";
 import { asCliError, CliError, EXIT } from "./errors";
 import { log } from "./log";
 import { buildProgram } from "./program";
@@ -14,6 +15,12 @@ export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0) {
     // Bare `ochami`: the overview, as upstream prints it (not a usage error).
     program.outputHelp();
+    return EXIT.OK;
+  }
+  // The program's --version only first on the line, as upstream's (a root flag there): commander
+  // would take a root option anywhere, and `ochami bss status --version` is upstream's too.
+  if (argv[0] === "--version" || argv[0] === "-V") {
+    process.stdout.write(`${VERSION}\n`);
     return EXIT.OK;
   }
   try {
@@ -36,6 +43,15 @@ export async function main(argv: string[]): Promise<number> {
     closeConnections();
   }
 }
+
+// Whatever escapes main (a callback's throw, a stray rejection) is still one line, never a stack.
+const fatal = (err: unknown) => {
+  process.stderr.write(`error: ${(err as Error)?.message ?? String(err)}\n`);
+  log.debug((err as Error)?.stack ?? "");
+  process.exit(EXIT.REQUEST);
+};
+process.on("uncaughtException", fatal);
+process.on("unhandledRejection", fatal);
 
 // stdout closed early (`ochami ... | head`): stop quietly.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {

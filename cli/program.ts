@@ -10,6 +10,7 @@ import { smdCommand } from "./commands/smd";
 import { VERSION } from "./context";
 
 const EPILOG = `
+Version: ochami --version (or -V, first on the line), or ochami version.
 Configuration: /etc/ochami/config.yaml, then ~/.config/ochami/config.yaml (user wins).
 Cluster: --cluster or --cluster-uri, else default-cluster, else the only cluster configured. With
 no cluster configured, on the head node (where \`npm start\` runs: its state in OCHAMI_STATE_DIR,
@@ -29,7 +30,6 @@ Exit codes:
 export function buildProgram(): Command {
   const program = new Command("ochami")
     .description("command line for the OpenCHAMI API (SMD, BSS, cloud-init, auth) of ochami-edge")
-    .version(VERSION, "-V, --version")
     .exitOverride()
     .showSuggestionAfterError()
     .option("-c, --config <file>", "read only this configuration file (and write to it)")
@@ -42,7 +42,12 @@ export function buildProgram(): Command {
     .option("--no-token", "send no token (the API runs with OCHAMI_AUTH=off)")
     .option("--timeout <duration>", "HTTP timeout, e.g. 30s (default: config timeout, else 30s)")
     .addOption(new Option("-l, --log-level <level>", "log level").choices(["debug", "info", "warning", "warn", "error"]))
-    .addOption(new Option("-L, --log-format <format>", "log format").choices(["basic", "json", "rfc3339"]));
+    .addOption(new Option("-L, --log-format <format>", "log format").choices(["basic", "json", "rfc3339"]))
+    // Upstream's other global flags, so its scripts run unchanged: -v (early verbose) is -l debug
+    // here; logs are plain text, so --log-color changes nothing.
+    .option("-v, --verbose", "debug logs (as -l debug)")
+    .option("--show-token", "with debug logs, show the whole token sent (default: its first characters)")
+    .addOption(new Option("--log-color <when>", "accepted for upstream's scripts; logs are not coloured").choices(["auto", "on", "off"]));
   program.addHelpText("after", EPILOG);
   examples(program, [
     "ochami config cluster set --default demo cluster.uri http://127.0.0.1:8081",

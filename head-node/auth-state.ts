@@ -11,6 +11,8 @@ import { type AdminCredential, adminCredentialFile, authDirOf } from "../shared/
  *   signing-key.jwk      private JWK the worker signs with (OCHAMI_AUTH_SIGNING_KEY)
  *   previous-keys.json   public JWKs of rotated-out keys, still accepted (OCHAMI_AUTH_PREVIOUS_KEYS)
  *   admin-client.json    the bootstrap admin client: id, secret (the CLI's credential on this machine), secret hash
+ *   proxy-secret.json    what the agent's node proxy sends the API to have its X-Forwarded-For
+ *                        believed (OCHAMI_PROXY_SECRET); a local user connecting from 127.0.0.1 lacks it
  * `npm start` creates what is missing and passes the worker its part as secret bindings.
  */
 export interface RetiredKey {
@@ -23,6 +25,8 @@ export interface AuthState {
   signingKey: JWK;
   previousKeys: RetiredKey[];
   admin: AdminCredential;
+  /** The node proxy's secret towards the API (OCHAMI_PROXY_SECRET when `npm start` runs the proxy). */
+  proxySecret: string;
   /** What this call created (empty on later starts). */
   created: ("signing key" | "admin client")[];
 }
@@ -31,6 +35,7 @@ const files = (stateDir: string) => ({
   signingKey: path.join(authDirOf(stateDir), "signing-key.jwk"),
   previousKeys: path.join(authDirOf(stateDir), "previous-keys.json"),
   admin: adminCredentialFile(stateDir),
+  proxySecret: path.join(authDirOf(stateDir), "proxy-secret.json"),
 });
 
 /** Writes a secret file atomically, owner-only from the first byte. */
@@ -79,6 +84,7 @@ export async function ensureAuthState(stateDir: string): Promise<AuthState> {
     writeSecret(f.admin, admin);
     created.push("admin client");
   }
+  if (!existsSync(f.proxySecret)) writeSecret(f.proxySecret, { secret: generateSecret(), created_at: new Date().toISOString() });
   for (const file of Object.values(f)) if (existsSync(file)) chmodSync(file, 0o600);
 
   return {
@@ -86,6 +92,7 @@ export async function ensureAuthState(stateDir: string): Promise<AuthState> {
     signingKey: readJson<JWK>(f.signingKey),
     previousKeys: existsSync(f.previousKeys) ? readJson<{ keys: RetiredKey[] }>(f.previousKeys).keys : [],
     admin: readJson<AdminCredential>(f.admin),
+    proxySecret: readJson<{ secret: string }>(f.proxySecret).secret,
     created,
   };
 }

@@ -12,8 +12,9 @@
  *    needs root, which DHCP needs anyway, and PXE firmware needs TFTP), and — when the API does not
  *    listen on that address — the node proxy there (port 8082), which forwards only bootscripts
  *    and cloud-init, so nodes never see the admin API. The API then trusts the proxy's
- *    X-Forwarded-For (OCHAMI_TRUSTED_PROXIES gets the proxy's own source address, loopback) and
- *    hands nodes the proxy's URL (OCHAMI_NODE_BASE_URL), and DHCP points iPXE at it.
+ *    X-Forwarded-For (OCHAMI_TRUSTED_PROXIES gets the proxy's own source address, loopback, and
+ *    OCHAMI_PROXY_SECRET the secret the proxy proves itself with: every local user shares that
+ *    address) and hands nodes the proxy's URL (OCHAMI_NODE_BASE_URL), and DHCP points iPXE at it.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -101,6 +102,14 @@ function readYaml(file: string): Raw {
   return raw;
 }
 
+function readSecretFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`nodeProxy.secretFile: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
 const isWildcard = (host: string) => host === "0.0.0.0" || host === "::";
 const urlHost = (host: string) => (host.includes(":") ? `[${host}]` : host);
@@ -113,6 +122,8 @@ export interface PlanInput {
   stateDir: string;
   /** Looks up an interface's address (tests pass their own). */
   addressOf?: (iface: string) => string | undefined;
+  /** The state directory's node proxy secret (auth-state.ts), used unless the admin set one. */
+  proxySecret?: string;
 }
 
 export function planHeadNode(input: PlanInput): HeadNodePlan {
@@ -175,6 +186,17 @@ export function planHeadNode(input: PlanInput): HeadNodePlan {
       .map((s) => s.trim())
       .filter(Boolean);
     if (!listed.includes(peer)) workerVars.OCHAMI_TRUSTED_PROXIES = [...listed, peer].join(",");
+    // The proxy and the API must hold the same secret: the agent YAML's, else the environment's, else the state directory's.
+    const proxy = agent.nodeProxy;
+    const fromYaml = proxy.secret ?? (proxy.secretFile ? readSecretFile(proxy.secretFile) : undefined);
+    const fromEnv = env.OCHAMI_PROXY_SECRET || undefined;
+    if (fromYaml && fromEnv && fromYaml !== fromEnv)
+      throw new ConfigError("nodeProxy.secret differs from OCHAMI_PROXY_SECRET: the API would not believe the node proxy");
+    const secret = fromYaml ?? fromEnv ?? input.proxySecret;
+    if (secret) {
+      workerVars.OCHAMI_PROXY_SECRET = secret;
+      if (!fromYaml) proxy.secret = secret;
+    }
   }
   return { agentEnabled, agent, workerVars, bootAddress, imagesDir: agent.images.enabled ? agent.images.root : undefined };
 }

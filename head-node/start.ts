@@ -63,8 +63,10 @@ async function main() {
   const stateDir = stateDirOf();
   const databaseMemoryLimit = { mb: databaseMaxMb(process.env), setting: DATABASE_MAX_MB.name };
 
-  // The agent's settings first: the API's node-facing variables follow from them.
-  const plan = planHeadNode({ env: process.env, host, port, stateDir });
+  // The agent's settings first: the API's node-facing variables follow from them (and the node
+  // proxy's secret from the state directory).
+  const auth = await ensureAuthState(stateDir);
+  const plan = planHeadNode({ env: process.env, host, port, stateDir, proxySecret: auth.proxySecret });
 
   // What an earlier start killed outright left behind may hold the ports checked next.
   const swept = await sweepRuntimeDirs();
@@ -103,7 +105,6 @@ async function main() {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const auth = await ensureAuthState(stateDir);
   // OCHAMI_* from the environment win over the state directory's key material and the plan.
   const vars = { ...authVars(auth), ...plan.workerVars, ...workerVars(process.env) };
   const outbound = vars.OCHAMI_AUTH_EXTERNAL_JWKS_URL ? "private" : "public";

@@ -134,6 +134,7 @@ export async function startAgent(config: AgentConfig, opts: { log?: AgentLogger;
         metrics,
         report: (e) => events.report(e),
         logDecisions: config.log.dhcpDecisions,
+        clock,
       });
       await agent.dhcp.start();
     } else {

@@ -65,6 +65,7 @@ export interface MetricProbes {
   inventoryAgeSeconds?: () => number;
   bootEventsDropped?: () => number;
   bootEventsQueued?: () => number;
+  dhcpPoolLeases?: () => number;
 }
 
 export interface AgentMetrics {
@@ -72,6 +73,7 @@ export interface AgentMetrics {
   probes: MetricProbes;
   dhcpPackets: Counter<"type" | "decision">;
   dhcpErrors: Counter<"stage">;
+  dhcpNewLeasesRefused: Counter<"source">;
   inventoryErrors: Counter;
 }
 
@@ -88,13 +90,19 @@ export function createMetrics(): AgentMetrics {
     probes.bootEventsDropped?.(),
   );
   m.probe({ name: "ochami_agent_boot_events_queued", help: "Boot events waiting to be posted" }, () => probes.bootEventsQueued?.());
+  m.probe({ name: "ochami_agent_dhcp_pool_leases", help: "Bootloop pool addresses offered or leased" }, () => probes.dhcpPoolLeases?.());
   return {
     registry,
     probes,
     dhcpPackets: m.counter({
       name: "ochami_agent_dhcp_packets_total",
-      help: "DHCP packets received, by message type and decision (offer, ack, nak, drop, malformed)",
+      help: "DHCP packets received, by message type and decision (offer, ack, nak, drop, malformed, invalid_mac, pool_limited)",
       labelNames: ["type", "decision"] as const,
+    }),
+    dhcpNewLeasesRefused: m.counter({
+      name: "ochami_agent_dhcp_new_leases_refused_total",
+      help: "New bootloop pool leases refused because the relay (giaddr) or interface was over dhcp.bootloop.newLeasesPerMinute",
+      labelNames: ["source"] as const,
     }),
     dhcpErrors: m.counter({ name: "ochami_agent_dhcp_errors_total", help: "DHCP send/encode failures", labelNames: ["stage"] as const }),
     inventoryErrors: m.counter({ name: "ochami_agent_inventory_refresh_errors_total", help: "Failed SMD refreshes" }),

@@ -17,6 +17,7 @@ export const STATUS_TITLES: Record<number, string> = {
   500: "Internal Server Error",
   501: "Not Implemented",
   503: "Service Unavailable",
+  507: "Insufficient Storage",
 };
 
 export interface ProblemBody {

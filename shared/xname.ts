@@ -131,6 +131,17 @@ export function xnameParent(id: string): string {
 }
 
 /**
+ * The NodeBMC a normalised xname sits under, or the xname itself when it is one: its leading
+ * `x<n>c<n>s<n>b<n>` (`x1000c1s7b0n0` → `x1000c1s7b0`, `x1000c1s7b0` → itself); undefined when it
+ * has no such prefix (a chassis, a switch…). Upstream's ochami derives a node's BMC the same way
+ * (it reads the first four numbers of `x%dc%ds%db%d[n%d]`).
+ */
+export function nodeBmcOf(id: string): string | undefined {
+  const prefix = /^x[0-9]+c[0-9]+s[0-9]+b[0-9]+/.exec(id)?.[0];
+  return prefix !== undefined && xnameType(prefix) === "NodeBMC" ? prefix : undefined;
+}
+
+/**
  * The NID upstream invents for a Node/VirtualNode with no NID and no NodeMap entry:
  * (cabinet+1)·16384 + chassis·2048 + slot·32 + bmc·4 + node (VirtualNode uses its `v` index).
  */

@@ -45,46 +45,84 @@ const httpUrl = z
   .url()
   .refine((u) => /^https?:\/\//i.test(u), "must be an http:// or https:// URL");
 
-const ServiceSchema = z.object({
-  /** OCHAMI_HISTORY_MAX: boot events kept in the history log (the latest per node and step are always kept). */
-  historyMax: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(100).default(100_000)),
-  /**
-   * OCHAMI_NODE_BASE_URL: the URL booting nodes use to reach this API (iPXE chain URLs, the
-   * kernel's `ds=nocloud;s=<url>/cloud-init/`, cloud-init include URLs). Default: the origin the
-   * request arrived at.
-   */
-  nodeBaseUrl: z.preprocess(unsetIfEmpty, httpUrl.transform((u) => u.replace(/\/+$/, "")).optional()),
-  /** OCHAMI_BSS_RETRY_DELAY: seconds a node's iPXE sleeps after a failed kernel/initrd/boot before asking again. */
-  retryDelay: seconds(3600, 30),
-  /**
-   * OCHAMI_BSS_UNKNOWN_DELAY: seconds a node with nothing to boot (unknown to SMD, disabled, no boot
-   * parameters) sleeps before its one retry, which then carries its architecture.
-   */
-  unknownDelay: seconds(3600, 10),
-  /**
-   * OCHAMI_TRUSTED_PROXIES: comma-separated IPs and CIDR networks of reverse proxies (a gateway,
-   * the on-prem agent) whose X-Forwarded-For header names the real client. Only requests whose
-   * TCP peer is in this list have the header read (workers/http/client-ip.ts). Default: none.
-   */
-  trustedProxies: z
-    .preprocess((v) => v ?? "", z.string())
-    .transform((raw, ctx): CidrList => {
-      try {
-        return parseCidrList(raw);
-      } catch (err) {
-        ctx.addIssue({ code: "custom", message: (err as Error).message });
-        return z.NEVER;
-      }
-    }),
-  /**
-   * OCHAMI_BOOT_SNAPSHOT: how the boot path (bootscript, meta-data, vendor-data, group files)
-   * reads. `shared` (default): from an in-memory snapshot whose generation is checked against D1
-   * on every read (one small query shared by all requests in flight), exact whoever writes the
-   * database. `exclusive`: checked only after this isolate's own writes; exact only while no
-   * other isolate, process or `wrangler d1 execute` writes. `off`: every read goes to D1.
-   */
-  bootSnapshot: z.preprocess(unsetIfEmpty, z.enum(["shared", "exclusive", "off"]).default("shared")),
-});
+const ServiceSchema = z
+  .object({
+    /** OCHAMI_HISTORY_MAX: boot events kept in the history log (the latest per node and step are always kept). */
+    historyMax: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(100).default(100_000)),
+    /**
+     * OCHAMI_HISTORY_UNKNOWN_MAX: latest-step entries kept for requesters SMD does not know (a MAC,
+     * IP or name no component has), oldest evicted first; entries of SMD's nodes are never evicted.
+     */
+    historyUnknownMax: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(10).default(10_000)),
+    /**
+     * OCHAMI_HISTORY_CLIENT_RATE: boot events of requesters SMD does not know recorded per client
+     * address and second; beyond it a request is answered but not recorded (counted).
+     */
+    historyClientRate: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(100_000).default(20)),
+    /**
+     * OCHAMI_NODE_BASE_URL: the URL booting nodes use to reach this API (iPXE chain URLs, the
+     * kernel's `ds=nocloud;s=<url>/cloud-init/`, cloud-init include URLs). Default: the origin the
+     * request arrived at.
+     */
+    nodeBaseUrl: z.preprocess(unsetIfEmpty, httpUrl.transform((u) => u.replace(/\/+$/, "")).optional()),
+    /** OCHAMI_BSS_RETRY_DELAY: seconds a node's iPXE sleeps after a failed kernel/initrd/boot before asking again. */
+    retryDelay: seconds(3600, 30),
+    /**
+     * OCHAMI_BSS_UNKNOWN_DELAY: seconds a node with nothing to boot (unknown to SMD, disabled, no boot
+     * parameters) sleeps before its one retry, which then carries its architecture.
+     */
+    unknownDelay: seconds(3600, 10),
+    /**
+     * OCHAMI_TRUSTED_PROXIES: comma-separated IPs and CIDR networks of reverse proxies (a gateway,
+     * the on-prem agent) whose X-Forwarded-For header names the real client. The header is read only
+     * from a request whose TCP peer is in this list and that carries OCHAMI_PROXY_SECRET
+     * (workers/http/client-ip.ts). Default: none.
+     */
+    trustedProxies: z
+      .preprocess((v) => v ?? "", z.string())
+      .transform((raw, ctx): CidrList => {
+        try {
+          return parseCidrList(raw);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+    /**
+     * OCHAMI_PROXY_SECRET (secret): what a trusted proxy sends in X-Ochami-Proxy-Secret to have its
+     * X-Forwarded-For believed. A peer address alone proves nothing: on the head node any local
+     * user connects from 127.0.0.1 too. `npm start` generates one (<state>/auth/proxy-secret.json).
+     */
+    proxySecret: z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces (it travels in an HTTP header)")
+        .min(32, "must be at least 32 characters (e.g. `openssl rand -base64 32`)")
+        .optional(),
+    ),
+    /**
+     * OCHAMI_BOOT_SNAPSHOT: how the boot path (bootscript, meta-data, vendor-data, group files)
+     * reads. `shared` (default): from an in-memory snapshot whose generation is checked against D1
+     * on every read (one small query shared by all requests in flight), exact whoever writes the
+     * database. `exclusive`: checked only after this isolate's own writes; exact only while no
+     * other isolate, process or `wrangler d1 execute` writes. `off`: every read goes to D1.
+     */
+    bootSnapshot: z.preprocess(unsetIfEmpty, z.enum(["shared", "exclusive", "off"]).default("shared")),
+  })
+  .superRefine((c, ctx) => {
+    if (c.trustedProxies.length && !c.proxySecret)
+      ctx.addIssue({
+        code: "custom",
+        path: ["proxySecret"],
+        message: "OCHAMI_TRUSTED_PROXIES needs OCHAMI_PROXY_SECRET: a proxy's X-Forwarded-For is believed only with the secret",
+      });
+  })
+  // The two travel together: whoever reads the client address gets both in one value.
+  .transform(({ trustedProxies, proxySecret, ...rest }) => ({
+    ...rest,
+    trustedProxies: { networks: trustedProxies, secret: proxySecret },
+  }));
 
 /** JWS algorithms an external issuer may use: asymmetric only (never HS* or none). */
 const EXTERNAL_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
@@ -142,10 +180,13 @@ export type AuthConfig = z.infer<typeof AuthSchema>;
 /** Config field → the variable it comes from (also names the variable in error messages). */
 const SERVICE_VARIABLES = {
   historyMax: "OCHAMI_HISTORY_MAX",
+  historyUnknownMax: "OCHAMI_HISTORY_UNKNOWN_MAX",
+  historyClientRate: "OCHAMI_HISTORY_CLIENT_RATE",
   nodeBaseUrl: "OCHAMI_NODE_BASE_URL",
   retryDelay: "OCHAMI_BSS_RETRY_DELAY",
   unknownDelay: "OCHAMI_BSS_UNKNOWN_DELAY",
   trustedProxies: "OCHAMI_TRUSTED_PROXIES",
+  proxySecret: "OCHAMI_PROXY_SECRET",
   bootSnapshot: "OCHAMI_BOOT_SNAPSHOT",
 } as const;
 

@@ -51,11 +51,20 @@ export function runWrk(opts: { url: string; script?: string; threads: number; co
 /**
  * A wrk Lua script asking, per request, for a random one of `count` nodes: `path(i)` and
  * `header(i)` are Lua expressions in `i` (0-based) giving the path and an optional
- * X-Forwarded-For value.
+ * X-Forwarded-For value; `fixedHeaders` go with every request.
  */
-export function randomNodeScript(dir: string, name: string, count: number, pathExpr: string, forwardedForExpr?: string): string {
+export function randomNodeScript(
+  dir: string,
+  name: string,
+  count: number,
+  pathExpr: string,
+  forwardedForExpr?: string,
+  fixedHeaders: Record<string, string> = {},
+): string {
   const file = path.join(dir, `${name}.lua`);
-  const headers = forwardedForExpr ? `{["X-Forwarded-For"] = ${forwardedForExpr}}` : "nil";
+  const fields = Object.entries(fixedHeaders).map(([k, v]) => `[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
+  if (forwardedForExpr) fields.push(`["X-Forwarded-For"] = ${forwardedForExpr}`);
+  const headers = fields.length ? `{${fields.join(", ")}}` : "nil";
   writeFileSync(
     file,
     `math.randomseed(os.time() + ${Math.floor(Math.random() * 1e6)})

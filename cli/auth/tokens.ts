@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import path from "node:path";
+import { ApiError } from "../../shared/api-client/errors";
 import { requestClientToken } from "../../shared/api-client/grant";
 import type { TlsOptions } from "../../shared/api-client/http";
 import type { Bearer, TokenSource } from "../../shared/api-client/tokens";
@@ -27,6 +28,8 @@ export interface Credential {
    * start, which applies signing keys rotated or pruned since.
    */
   issuedSince?: number;
+  /** Said instead of the token endpoint's refusal (401): why, and what to do (the local head node's state). */
+  refusalHint?: string;
 }
 
 export function credentialSecret(cred: Credential): string {
@@ -54,6 +57,13 @@ export interface TokenSettings {
   tls: TlsOptions;
   timeoutMs: number;
   env: NodeJS.ProcessEnv;
+  /**
+   * What to do when the token from `origin` (--token, the variable) has expired and no credential
+   * is stored: a command that works here (the context knows which).
+   */
+  renewal: (origin: string) => string;
+  /** --show-token: debug logs show the whole token, not its first characters. */
+  showToken?: boolean;
 }
 
 export interface CurrentToken extends Bearer {
@@ -69,12 +79,20 @@ export interface CurrentToken extends Bearer {
  */
 export class TokenProvider implements TokenSource {
   private current?: CurrentToken;
+  private picking?: Promise<CurrentToken>;
 
   constructor(private readonly s: TokenSettings) {}
 
   async get(): Promise<CurrentToken> {
     if (this.current && this.usable(this.current.token)) return this.current;
-    this.current = await this.pick();
+    // Requests started together (a command's first reads go in parallel) share one pick: one
+    // token request, one warning.
+    this.picking ??= this.pick().finally(() => {
+      this.picking = undefined;
+    });
+    this.current = await this.picking;
+    const t = this.current.token;
+    log.debug(`token from ${this.current.origin}: ${this.s.showToken ? t : `${t.slice(0, 12)}… (--show-token shows it whole)`}`);
     return this.current;
   }
 
@@ -92,14 +110,17 @@ export class TokenProvider implements TokenSource {
       [this.s.env[this.s.envName], "env", this.s.envName],
     ];
     for (const [token, source, origin] of given) {
-      if (!token) continue;
+      // `export DEMO_ACCESS_TOKEN=$(…)` whose command failed leaves the variable set and empty.
+      if (source === "env" && token !== undefined && token.trim() === "")
+        log.warn(`${origin} is set but empty (did the command that set it fail?); ignoring it`);
+      if (!token?.trim()) continue;
       const problem = this.problemWith(token.trim());
       if (!problem) return { token: token.trim(), source, origin };
       if (this.s.credential) {
         log.warn(`the token in ${origin} ${problem}; using the stored client credential (${this.s.credential.clientId}) instead`);
         break;
       }
-      throw new AuthError(`the token in ${origin} ${problem}; get a new one (e.g. \`export ${this.s.envName}=$(ochami auth token)\`)`);
+      throw new AuthError(`the token in ${origin} ${problem}; ${this.s.renewal(origin)}`);
     }
     const cred = this.s.credential;
     if (!cred)
@@ -132,10 +153,19 @@ export class TokenProvider implements TokenSource {
 
   /** A fresh token from the credential (cached for the next commands). */
   async obtain(cred: Credential): Promise<string> {
-    const { access_token: token } = await requestClientToken(
-      { tokenUrl: cred.tokenUrl, clientId: cred.clientId, secret: credentialSecret(cred), scope: cred.scope },
-      { tls: this.s.tls, timeoutMs: this.s.timeoutMs },
-    );
+    let token: string;
+    try {
+      ({ access_token: token } = await requestClientToken(
+        { tokenUrl: cred.tokenUrl, clientId: cred.clientId, secret: credentialSecret(cred), scope: cred.scope },
+        { tls: this.s.tls, timeoutMs: this.s.timeoutMs },
+      ));
+    } catch (err) {
+      if (cred.refusalHint && err instanceof ApiError && err.tokenRefused && err.status === 401)
+        throw new AuthError(`${cred.refusalHint} (the token endpoint answered ${err.status} ${err.statusText})`);
+      throw err;
+    }
+    // Never hand on an empty token: `export X=$(ochami auth token)` would look like it worked.
+    if (!token.trim() || /\s/.test(token)) throw new AuthError(`the token endpoint ${cred.tokenUrl} answered an empty or malformed token`);
     this.writeCached(cred, token);
     const claims = readClaims(token);
     log.info(
@@ -162,7 +192,12 @@ export class TokenProvider implements TokenSource {
     try {
       const entry: unknown = JSON.parse(readFileSync(file, "utf8"));
       if (!isObject(entry)) return undefined;
-      if (entry.client_id !== cred.clientId || entry.token_url !== cred.tokenUrl || typeof entry.access_token !== "string")
+      if (
+        entry.client_id !== cred.clientId ||
+        entry.token_url !== cred.tokenUrl ||
+        typeof entry.access_token !== "string" ||
+        !entry.access_token.trim()
+      )
         return undefined;
       // A secret changed since (ochami auth login again) makes cached tokens of the old one suspect.
       if (entry.secret_version !== secretVersion(cred)) return undefined;

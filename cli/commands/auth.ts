@@ -145,6 +145,7 @@ function loginCommand(): Command {
         tls: run.ctx.tls(),
         timeoutMs: run.ctx.timeoutMs(),
         env: run.ctx.env,
+        renewal: () => "",
       }).remember(token);
       const claims = readClaims(token);
       process.stderr.write(
@@ -210,7 +211,10 @@ function tokenCommand(): Command {
         process.stdout.write(`${got.access_token}\n`);
         return;
       }
-      process.stdout.write(`${(await provider.get()).token}\n`);
+      const { token: value, origin } = await provider.get();
+      // `export DEMO_ACCESS_TOKEN=$(ochami auth token)` must never get an empty value and a success.
+      if (!value.trim()) throw new AuthError(`the token from ${origin} is empty`);
+      process.stdout.write(`${value}\n`);
     },
   );
   return examples(token, [

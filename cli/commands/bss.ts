@@ -65,27 +65,28 @@ export function bssCommand(): Command {
   withOutput(dumpstate);
   examples(dumpstate, ["ochami bss dumpstate -F json-pretty"]);
 
-  const status = act<OutputOptions & { all?: boolean; storage?: boolean; smd?: boolean }>(
+  const status = act<OutputOptions & StatusOptions>(
     new Command("status")
       .description("is BSS up? (/service/status)")
       .option("--all", "/service/status/all")
       .option("--storage", "/service/storage/status")
-      .option("--smd", "/service/hsm"),
-    async (run) => {
-      const o = run.opts;
-      const path = o.all ? "/service/status/all" : o.storage ? "/service/storage/status" : o.smd ? "/service/hsm" : "/service/status";
-      output(run, await run.ctx.api().json("bss", "GET", path, { auth: false }));
-    },
+      .option("--smd", "/service/hsm")
+      .option("--version", "/service/version"),
+    async (run) => output(run, await run.ctx.api().json("bss", "GET", statusPath(run.opts), { auth: false })),
   );
   withOutput(status);
   examples(status, ["ochami bss status", "ochami bss status --all"]);
 
   const service = new Command("service").description("BSS service information");
   examples(service, ["ochami bss service status", "ochami bss service version"]);
-  const serviceStatus = act<OutputOptions & { all?: boolean }>(
-    new Command("status").description("/service/status").option("--all", "/service/status/all"),
-    async (run) =>
-      output(run, await run.ctx.api().json("bss", "GET", run.opts.all ? "/service/status/all" : "/service/status", { auth: false })),
+  // Upstream's flags of both status commands.
+  const serviceStatus = act<OutputOptions & StatusOptions>(
+    new Command("status")
+      .description("/service/status")
+      .option("--all", "/service/status/all")
+      .option("--storage", "/service/storage/status")
+      .option("--smd", "/service/hsm"),
+    async (run) => output(run, await run.ctx.api().json("bss", "GET", statusPath(run.opts), { auth: false })),
   );
   const serviceVersion = act<OutputOptions>(new Command("version").description("/service/version"), async (run) =>
     output(run, await run.ctx.api().json("bss", "GET", "/service/version", { auth: false })),
@@ -188,17 +189,9 @@ function paramsCommand(): Command {
   ]);
 
   const writer = (name: string, method: string, description: string, needContent: boolean, ex: string[]) => {
-    const cmd = act<ParamsOptions>(content(new Command(name).description(description)), async (run) => {
-      const items = bootParamsFrom(run, needContent);
-      const api = run.ctx.api();
-      return exitFor(
-        await forEach(
-          items,
-          (p) => describe(p),
-          async (p) => void (await api.call("bss", method, "/bootparameters", { body: p })),
-        ),
-      );
-    });
+    const cmd = act<ParamsOptions>(content(new Command(name).description(description)), async (run) =>
+      sendWrites(run, method, bootParamsFrom(run, needContent)),
+    );
     return examples(cmd, ex);
   };
   const add = writer("add", "POST", "create boot parameters (fails, writing nothing, if a node has some already)", true, [
@@ -228,14 +221,7 @@ function paramsCommand(): Command {
       if (items.some((p) => !Object.keys(p).length))
         throw new UsageError("say what to delete: -x, -m, -n, --kernel/--initrd/--params, or -d");
       if (!(await confirmed(run, `delete boot parameters of ${items.map(describe).join("; ")}?`))) return EXIT.REQUEST;
-      const api = run.ctx.api();
-      return exitFor(
-        await forEach(
-          items,
-          (p) => describe(p),
-          async (p) => void (await api.call("bss", "DELETE", "/bootparameters", { body: p })),
-        ),
-      );
+      return sendWrites(run, "DELETE", items);
     },
   );
   examples(del, [
@@ -244,6 +230,69 @@ function paramsCommand(): Command {
   ]);
 
   return params.addCommand(get).addCommand(add).addCommand(set).addCommand(update).addCommand(del);
+}
+
+/**
+ * Sends each write and prints which nodes it changed, from the answer's `nodes`, `identifiers`
+ * and `unknown` (upstream BSS answers an empty body: then nothing is printed). A write that
+ * changed no node is stored but boots nothing yet: a warning, and the exit code says so (1; 4
+ * when other items did change nodes).
+ */
+async function sendWrites(run: Run<ParamsOptions>, method: string, items: JsonObject[]): Promise<number> {
+  const api = run.ctx.api();
+  let unchanged = 0;
+  const r = await forEach(items, describe, async (p) => {
+    const report = writeReport((await api.call("bss", method, "/bootparameters", { body: p })).text());
+    if (!report) return;
+    const prefix = items.length > 1 ? `${describe(p)}: ` : "";
+    const unknown = identifierList(report.unknown);
+    if (report.nodes.length) {
+      const shown = report.nodes.slice(0, MAX_NODES_SHOWN).join(", ");
+      const more = report.nodes.length > MAX_NODES_SHOWN ? `, … (${report.nodes.length - MAX_NODES_SHOWN} more)` : "";
+      const what = method === "DELETE" ? "no longer boot what was deleted" : "boot it now";
+      process.stderr.write(`${prefix}changed ${plural(report.nodes.length, "node")} (they ${what}): ${shown}${more}\n`);
+      if (unknown) process.stderr.write(`${prefix}note: ${unknown} name no Node in SMD: stored, they apply once SMD has such a node\n`);
+      return;
+    }
+    unchanged++;
+    const why = unknown
+      ? `${unknown} name no Node in SMD (stored: they apply once SMD has such a node)`
+      : method === "DELETE"
+        ? `no node in SMD booted what was deleted`
+        : `no node in SMD boots it: the nodes it names have entries that take precedence, or SMD has none`;
+    process.stderr.write(`${prefix}warning: changed no node: ${why}\n`);
+  });
+  return exitFor({ ok: r.ok - unchanged, failed: r.failed + unchanged, lastError: r.lastError });
+}
+
+const MAX_NODES_SHOWN = 20;
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+interface WriteReport {
+  nodes: string[];
+  unknown?: JsonObject;
+}
+
+/** The answer of a write, when the API says which nodes it changed (ours does; upstream's body is empty). */
+function writeReport(text: string): WriteReport | undefined {
+  try {
+    const body = JSON.parse(text);
+    if (body && Array.isArray(body.nodes)) return body as WriteReport;
+  } catch {
+    /* not a report */
+  }
+  return undefined;
+}
+
+/** `hosts=[a b] macs=[…] nids=[…]` of a {hosts, macs, nids} object; "" when empty. */
+function identifierList(ids: JsonObject | undefined): string {
+  if (!ids) return "";
+  return (["hosts", "macs", "nids"] as const)
+    .map((k) => [k, asList(ids[k])] as const)
+    .filter(([, v]) => v.length)
+    .map(([k, v]) => `${k}=[${v.join(" ")}]`)
+    .join(" ");
 }
 
 function describe(p: JsonObject): string {
@@ -324,4 +373,20 @@ function scriptCommand(): Command {
     "ochami bss boot script get -n 1 --json",
   ]);
   return script.addCommand(get);
+}
+
+interface StatusOptions {
+  all?: boolean;
+  storage?: boolean;
+  smd?: boolean;
+  version?: boolean;
+}
+
+/** The status resource the flags name, in upstream's order of precedence. */
+function statusPath(o: StatusOptions): string {
+  if (o.all) return "/service/status/all";
+  if (o.storage) return "/service/storage/status";
+  if (o.smd) return "/service/hsm";
+  if (o.version) return "/service/version";
+  return "/service/status";
 }

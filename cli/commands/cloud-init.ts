@@ -79,9 +79,15 @@ function defaultsCommand(): Command {
 
 type HeaderWhen = "always" | "multiple" | "never";
 
-/** --header (headerOption): one of its choices, "multiple" by default. */
+/** --header (headerOption): one of its choices, "multiple" by default; --headers is upstream's spelling. */
 interface HeaderOptions {
   header: HeaderWhen;
+  headers?: HeaderWhen;
+}
+
+/** Upstream's spelling of --header, `--headers <when>` (commander has no option aliases): read first. */
+function headersSpelling(): Option {
+  return new Option("--headers <when>", "upstream's spelling of --header").choices(["always", "multiple", "never"]).hideHelp();
 }
 
 function headerOption(): Option {
@@ -138,12 +144,16 @@ function groupCommand(): Command {
   withOutput(raw);
   examples(raw, ["ochami cloud-init group get raw", "ochami cloud-init group get raw compute -F yaml"]);
   const config = act<HeaderOptions, [names: string[]]>(
-    new Command("config").description("the cloud-config file of each group (decoded)").argument("[name...]").addOption(headerOption()),
+    new Command("config")
+      .description("the cloud-config file of each group (decoded)")
+      .argument("[name...]")
+      .addOption(headerOption())
+      .addOption(headersSpelling()),
     async (run) => {
       const groups = await groupsByName(run, run.args[0]);
       printDocuments(
         groups.map((g) => ({ header: `group=${at(g, "name")}`, body: groupContent(g) })),
-        run.opts.header,
+        run.opts.headers ?? run.opts.header,
       );
     },
   );
@@ -279,7 +289,11 @@ function nodeCommand(): Command {
 
   const rawDoc = (kind: "user-data" | "vendor-data") => {
     const cmd = act<HeaderOptions, [nodes: string[]]>(
-      new Command(kind).description(`the ${kind} of nodes, as served`).argument("<node...>").addOption(headerOption()),
+      new Command(kind)
+        .description(`the ${kind} of nodes, as served`)
+        .argument("<node...>")
+        .addOption(headerOption())
+        .addOption(headersSpelling()),
       async (run) => {
         const api = run.ctx.api();
         const docs = [];
@@ -288,7 +302,7 @@ function nodeCommand(): Command {
             header: `node=${id}`,
             body: (await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(id)}/${kind}`)).text(),
           });
-        printDocuments(docs, run.opts.header);
+        printDocuments(docs, run.opts.headers ?? run.opts.header);
       },
     );
     return examples(cmd, [
@@ -302,7 +316,8 @@ function nodeCommand(): Command {
       .description("a group's cloud-config as a node gets it (unrendered)")
       .argument("<node>")
       .argument("<group...>")
-      .addOption(headerOption()),
+      .addOption(headerOption())
+      .addOption(headersSpelling()),
     async (run) => {
       const [id, groups] = run.args;
       const api = run.ctx.api();
@@ -312,7 +327,7 @@ function nodeCommand(): Command {
           header: `node=${id} group=${g}`,
           body: (await api.call("cloud-init", "GET", `${ADMIN}/impersonation/${enc(id)}/${enc(g)}.yaml`)).text(),
         });
-      printDocuments(docs, run.opts.header);
+      printDocuments(docs, run.opts.headers ?? run.opts.header);
     },
   );
   examples(groupFile, [
@@ -382,11 +397,14 @@ function nodeCommand(): Command {
 function serviceCommand(): Command {
   const service = new Command("service").description("cloud-init server status");
   examples(service, ["ochami cloud-init service status", "ochami cloud-init service version"]);
-  const status = act<{ quiet?: boolean }>(
+  const status = act<OutputOptions & { quiet?: boolean; api?: boolean }>(
     new Command("status")
       .description("is the cloud-init server up? (GET /version)")
-      .option("-q, --quiet", "print nothing; exit 0 when up, 1 when not"),
+      .addOption(new Option("-q, --quiet", "print nothing; exit 0 when up, 1 when not").conflicts("api"))
+      // Upstream's --api prints the server's OpenAPI document; this API serves one for all its services.
+      .option("--api", "print the API's OpenAPI document (GET /openapi.json)"),
     async (run) => {
+      if (run.opts.api) return output(run, await run.ctx.api().json("root", "GET", "/openapi.json", { auth: false }));
       const res = await run.ctx.api().send("cloud-init", "GET", "/version", { auth: false });
       const up = res.status < 400;
       if (!run.opts.quiet)
@@ -394,6 +412,7 @@ function serviceCommand(): Command {
       return up ? EXIT.OK : EXIT.REQUEST;
     },
   );
+  withOutput(status);
   examples(status, ["ochami cloud-init service status", "ochami cloud-init service status -q && echo up"]);
   const version = act<OutputOptions>(new Command("version").description("the server's version (GET /version)"), async (run) =>
     output(run, await run.ctx.api().json("cloud-init", "GET", "/version", { auth: false })),

@@ -9,6 +9,15 @@ import { outputFormat, print } from "../io/output";
 import { log } from "../log";
 import { act, examples, type NoOptions, type OutputOptions, type Run } from "./define";
 
+/** `config show -f`: upstream's long spelling is --format, ours --format-output (both accepted). */
+interface ShowOptions extends OutputOptions {
+  format?: string;
+}
+
+function formatSpelling(): Option {
+  return new Option("--format <format>", "upstream's spelling of --format-output").hideHelp();
+}
+
 /**
  * `ochami config`: show and edit the configuration files (upstream's ochami-config(1)).
  * Reads show the merged configuration unless a file is named (--system, --user, --config);
@@ -25,17 +34,18 @@ export function configCommand(): Command {
     "ochami --config ./ochami.yaml config set log.level info",
   ]);
 
-  const show = act<OutputOptions, [key: string | undefined]>(
+  const show = act<ShowOptions, [key: string | undefined]>(
     new Command("show")
       .description("print the configuration in effect (or of one file), or one key of it")
       .argument("[key]", "dotted key, e.g. default-cluster or log.level")
-      .option("-f, --format-output <format>", "yaml (default), json or json-pretty"),
+      .option("-f, --format-output <format>", "yaml (default), json or json-pretty")
+      .addOption(formatSpelling()),
     async (run) => {
       const { cfg } = readForShow(run);
       const key = run.args[0];
       const value = key ? getPath(cfg, key) : cfg;
       if (key && value === undefined) throw new UsageError(`'${key}' is not set`);
-      print(value, outputFormat(run.opts.formatOutput ?? "yaml", undefined));
+      print(value, outputFormat(run.opts.format ?? run.opts.formatOutput ?? "yaml", undefined));
     },
   );
   examples(show, ["ochami config show", "ochami config show default-cluster", "ochami config --system show -f json"]);
@@ -121,12 +131,13 @@ function clusterCommand(): Command {
     "ochami config cluster set demo name production",
   ]);
 
-  const show = act<OutputOptions, [name: string | undefined, key: string | undefined]>(
+  const show = act<ShowOptions, [name: string | undefined, key: string | undefined]>(
     new Command("show")
       .description("print all cluster entries, one cluster, or one key of it")
       .argument("[name]")
       .argument("[key]", "e.g. cluster.uri")
-      .option("-f, --format-output <format>", "yaml (default), json or json-pretty"),
+      .option("-f, --format-output <format>", "yaml (default), json or json-pretty")
+      .addOption(formatSpelling()),
     async (run) => {
       const [name, key] = run.args;
       const { cfg } = readForShow(run);
@@ -138,7 +149,7 @@ function clusterCommand(): Command {
         value = key ? getPath(entry, key) : entry;
         if (key && value === undefined) throw new UsageError(`'${key}' is not set for cluster ${name}`);
       }
-      print(value, outputFormat(run.opts.formatOutput ?? "yaml", undefined));
+      print(value, outputFormat(run.opts.format ?? run.opts.formatOutput ?? "yaml", undefined));
     },
   );
   examples(show, ["ochami config cluster show", "ochami config cluster show demo", "ochami config cluster show demo cluster.uri"]);

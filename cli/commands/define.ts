@@ -46,11 +46,12 @@ export interface ConfirmOptions {
   confirm: boolean;
 }
 
-/** The service (smd, bss, cloud-init) a command sits under, for its --uri. */
+/** The service (smd, bss, cloud-init) a command sits under, for its --uri (`discover` talks to SMD). */
 function serviceOf(cmd: Command): Service | undefined {
   let c: Command | null = cmd;
   while (c?.parent?.parent) c = c.parent;
-  return (SERVICES as readonly string[]).includes(c?.name() ?? "") ? (c!.name() as Service) : undefined;
+  const name = c?.name() === "discover" ? "smd" : (c?.name() ?? "");
+  return (SERVICES as readonly string[]).includes(name) ? (name as Service) : undefined;
 }
 
 /** Sets the action: builds the Context, runs, and sets the exit code a command may return. */

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { createInterface } from "node:readline/promises";
 import { Command, Option } from "commander";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { parseDuration } from "../../shared/duration";
@@ -8,7 +9,7 @@ import type { GlobalOptions } from "../context";
 import { EXIT, UsageError } from "../errors";
 import { applyDiscovery } from "../inventory/apply";
 import { type ClusterPlan, parseClusterFile } from "../inventory/cluster-file";
-import { type Inventory, InventoryError, parseNodesFile } from "../inventory/nodes-file";
+import { type Inventory, InventoryError, parseNodesFile, someOf } from "../inventory/nodes-file";
 import { discoveryPayloads } from "../inventory/payloads";
 import { readData } from "../io/input";
 import { log } from "../log";
@@ -31,7 +32,7 @@ export function discoverCommand(): Command {
 // ----------------------------------------------------------------------------- static
 
 function staticCommand(): Command {
-  const cmd = act<DataOptions & { overwrite?: boolean; discoveryVersion: string; clusterFile?: string; dryRun?: boolean }>(
+  const cmd = act<DataOptions & { overwrite?: boolean; discoveryVersion: string; clusterFile?: string; dryRun?: boolean; yes?: boolean }>(
     new Command("static")
       .description(
         "send a nodes file to SMD as upstream's `ochami discover static` does (components, Redfish endpoints, groups); " +
@@ -42,21 +43,27 @@ function staticCommand(): Command {
         "the nodes file: @nodes.yaml, @- or raw data (either format: bmcs:+nodes:, or the deprecated bmc_mac/bmc_ip one)",
       )
       .option("-f, --format-input <format>", "format of -d: json or yaml (default: from the file's extension, else json)")
-      .option("--overwrite", "replace what exists (components, endpoints, interfaces, group members) instead of reporting conflicts")
+      .option(
+        "--overwrite",
+        "replace what exists with other values (components, endpoints, interfaces, group members) instead of reporting conflicts",
+      )
+      .option("-y, --yes", "with --overwrite, drop group members that are not in the files without asking (a warning names them)")
       .addOption(
         new Option("--discovery-version <n>", "2 (default): SMD makes node interfaces from the endpoints; 1: also POST them")
           .choices(["1", "2"])
           .default("2"),
       )
       .option("--cluster-file <file>", "also apply boot:, cloud-init: and groups: from this file (see the README)")
-      .option("--dry-run", "print the requests (one per line: METHOD path body) and send nothing"),
+      .option("--dry-run", "print the requests upstream's ochami sends (one per line: METHOD path body); read and send nothing")
+      // Upstream's flag: SMD's base URI or path, as `ochami smd --uri` (the requests all go to SMD).
+      .option("--uri <uri>", "SMD base URI, absolute or a path under the cluster URI (default /hsm/v2)"),
     async (run) => {
       const o = run.opts;
       const nodes = readData({ data: o.data, format: o.formatInput }, run.ctx.inputFormat(), "the nodes file");
       if (!nodes && !o.clusterFile) throw new UsageError("give the nodes file with -d @nodes.yaml (and/or --cluster-file)");
       const inv = nodes ? parseOrExplain(() => parseNodesFile(nodes.value), nodes.from) : undefined;
       const plan = o.clusterFile ? readClusterFile(o.clusterFile, inv) : undefined;
-      const empty: Inventory = { format: "current", bmcs: [], nodes: [] };
+      const empty: Inventory = { format: "current", bmcs: [], nodes: [], warnings: [] };
       // A dry run needs no cluster (nothing is sent).
       const api = o.dryRun ? (undefined as never) : run.ctx.api();
       const smdHost = o.dryRun ? "smd.example" : new URL(run.ctx.baseUrl("smd")).host;
@@ -65,15 +72,40 @@ function staticCommand(): Command {
         discoveryVersion: o.discoveryVersion === "1" ? 1 : 2,
         extraGroups: plan?.smdGroups,
       });
-      if (inv) log.info(`${inv.nodes.length} nodes and ${inv.bmcs.length} BMCs (${inv.format} format)`);
+      if (inv) {
+        log.info(`${inv.nodes.length} nodes and ${inv.bmcs.length} BMCs (${inv.format} format)`);
+        for (const w of inv.warnings) log.warn(w);
+      }
       const result = await applyDiscovery(api, payloads, plan, {
         overwrite: !!o.overwrite,
         dryRun: !!o.dryRun,
         report: (line) => process.stderr.write(`${line}\n`),
         print: (line) => process.stdout.write(`${line}\n`),
+        confirmRemoval: (label, removed) => confirmRemoval(label, removed, !!o.yes),
       });
       return result.exitCode;
     },
+  );
+  cmd.addHelpText(
+    "after",
+    `
+The nodes file (YAML or JSON):
+  bmcs:
+  - {name: bmc01, xname: x1000c1s0b0, mac: "de:ca:fc:0f:ee:ee", ip: 172.16.0.101, fqdn: bmc01.cluster}
+  nodes:
+  - name: node01
+    nid: 1
+    xname: x1000c1s0b0n0
+    bmc: x1000c1s0b0          # the xname, name or MAC of a bmcs entry; default: the BMC in the node's xname
+    groups: [compute]
+    interfaces:
+    - mac_addr: "de:ad:be:ee:ee:f1"
+      ip_addrs: [{name: management, ip_addr: 172.16.0.1}]
+The deprecated format (still read): nodes only, each with bmc_mac, bmc_ip, bmc_fqdn and group.
+Each run reads SMD first: what the files describe is reported added, changed, unchanged or
+conflicting; only what is new or differs is sent. --overwrite makes a group's members those of
+the files (members it drops are asked about at a terminal; -y, or no terminal: a warning).
+`,
   );
   return examples(cmd, [
     "ochami discover static -d @nodes.yaml",
@@ -81,6 +113,26 @@ function staticCommand(): Command {
     "ochami discover static --overwrite -d @nodes.yaml --cluster-file cluster.yaml   # the seed's whole setup",
     "ochami discover static --dry-run -d @nodes.yaml --cluster-file cluster.yaml",
   ]);
+}
+
+/**
+ * --overwrite makes a group's members those of the files, so a partial nodes file shrinks the
+ * groups it names: asked first at a terminal; with --yes, or with no terminal to ask on (a
+ * script, ansible), done with a warning naming the members dropped.
+ */
+async function confirmRemoval(label: string, removed: string[], yes: boolean): Promise<boolean> {
+  const what = `group ${label}: ${removed.length} member${removed.length === 1 ? "" : "s"} not in the files (${someOf(removed, 10)})`;
+  if (yes || !process.stdin.isTTY || !process.stderr.isTTY) {
+    log.warn(`${what} removed (--overwrite makes a group's members those of the files)`);
+    return true;
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${what}: remove ${removed.length === 1 ? "it" : "them"}? (no: keep them, add the files') [y/N]: `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
 }
 
 /** Inventory problems as a usage error naming the file. */

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { Command, Option } from "commander";
 import { expandPath, writeAtomic } from "../config/files";
-import { UsageError } from "../errors";
+import { CliError, EXIT, UsageError } from "../errors";
 import { checkLogin, type HostEntry, renderConman, renderHosts, renderPowerman, updateHostsFile } from "../generate/render";
-import { entriesFromApi, entriesFromInventory } from "../generate/sources";
-import { InventoryError, parseNodesFile } from "../inventory/nodes-file";
+import { entriesFromApi, entriesFromInventory, nameConflicts } from "../generate/sources";
+import { InventoryError, parseNodesFile, someOf } from "../inventory/nodes-file";
 import { readData } from "../io/input";
 import { log } from "../log";
 import { bmcCredentials } from "./bmc-credentials";
@@ -178,6 +178,18 @@ async function entriesOf(run: Run<SourceOptions>): Promise<HostEntry[]> {
     entries = await entriesFromApi(run.ctx.api(), naming, o.network);
   }
   if (!entries.length) log.warn("the inventory has no nodes");
+  // Refused, as the nodes file refuses duplicate NIDs and names: the files would be wrong.
+  const conflicts = nameConflicts(entries);
+  if (conflicts.length) {
+    const fix = file
+      ? "give the nodes distinct names in the nodes file"
+      : "give the nodes distinct NIDs (ochami smd component update --nid <nid> <xname>) or names (cloud-init instance-info local-hostname)";
+    throw new CliError(
+      `${conflicts.length === 1 ? "a host name is" : `${conflicts.length} host names are`} given to more than one host: ` +
+        `${someOf(conflicts, 5)}; nothing written: ${fix}`,
+      file ? EXIT.USAGE : EXIT.REQUEST,
+    );
+  }
   return entries;
 }
 

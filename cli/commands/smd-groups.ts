@@ -232,10 +232,12 @@ function memberCommand(kind: Kind): Command {
   );
   examples(add, [`ochami smd ${noun} member add compute x1000c1s7b2n0 x1000c1s7b3n0`]);
 
-  const del = act<NoOptions, [name: string, xnames: string[]]>(
-    new Command("delete").description(`remove components from a ${noun}`).argument("<name>").argument("<xname...>"),
+  // Asks first, as upstream's does (--no-confirm skips), as every delete.
+  const del = act<ConfirmOptions, [name: string, xnames: string[]]>(
+    withConfirm(new Command("delete").description(`remove components from a ${noun}`).argument("<name>").argument("<xname...>")),
     async (run) => {
       const [name, ids] = run.args;
+      if (!(await confirmed(run, `remove ${ids.join(", ")} from ${noun} ${name}?`))) return EXIT.REQUEST;
       const api = run.ctx.api();
       return exitFor(
         await forEach(
@@ -246,7 +248,7 @@ function memberCommand(kind: Kind): Command {
       );
     },
   );
-  examples(del, [`ochami smd ${noun} member delete compute x1000c1s7b2n0`]);
+  examples(del, [`ochami smd ${noun} member delete --no-confirm compute x1000c1s7b2n0`]);
   member.addCommand(get).addCommand(add).addCommand(del);
 
   if (noun === "group") {
@@ -278,16 +280,17 @@ const MEMBERSHIP_TABLE: TableSpec = {
 };
 
 function membershipGet(name: string): Command {
-  const get = act<OutputOptions & ComponentFilterOptions & { nid?: string[] }, [xnames: string[]]>(
+  const get = act<OutputOptions & ComponentFilterOptions & { nid?: string[]; id?: string[] }, [xnames: string[]]>(
     withComponentFilters(
       new Command(name)
         .description("groups and partition of each component (/memberships), or of the given xnames")
         .argument("[xname...]")
+        .option("--id <xname>", "xnames, as the arguments (upstream's flag; repeatable, or comma-separated)", collect)
         .option("-n, --nid <nid>", "NIDs (repeatable, or comma-separated)", collect),
     ),
     async (run) => {
       const api = run.ctx.api();
-      const ids = run.args[0].flatMap((i) => listOption(i));
+      const ids = [...run.args[0], ...(run.opts.id ?? [])].flatMap((i) => listOption(i));
       if (ids.length === 1) return output(run, await api.json("smd", "GET", `/memberships/${enc(ids[0])}`), MEMBERSHIP_TABLE);
       output(
         run,

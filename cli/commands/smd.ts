@@ -47,8 +47,10 @@ export function smdCommand(): Command {
 
   const service = new Command("service").description("SMD service information");
   examples(service, ["ochami smd service status", "ochami smd service values role"]);
-  const serviceStatus = act<OutputOptions>(new Command("status").description("GET /service/ready"), async (run) =>
-    output(run, await run.ctx.api().json("smd", "GET", "/service/ready", { auth: false })),
+  const serviceStatus = act<OutputOptions & { all?: boolean }>(
+    new Command("status").description("GET /service/ready").option("--all", "print SMD's enumerations (GET /service/values)"),
+    async (run) =>
+      output(run, await run.ctx.api().json("smd", "GET", run.opts.all ? "/service/values" : "/service/ready", { auth: false })),
   );
   withOutput(serviceStatus);
   examples(serviceStatus, ["ochami smd service status"]);
@@ -96,6 +98,8 @@ export interface ComponentFilterOptions {
   partition?: string[];
   nidStart?: string;
   nidEnd?: string;
+  softwarestatus?: string[];
+  subtype?: string[];
 }
 
 /** Component filter options shared by `component get` and `membership get`: the query keys SMD's component lists take. */
@@ -112,7 +116,9 @@ export function withComponentFilters(cmd: Command): Command {
     .option("--group <label>", "members of these groups (repeatable, or comma-separated)", collect)
     .option("--partition <name>", "members of these partitions (repeatable, or comma-separated)", collect)
     .option("--nid-start <nid>", "lowest NID")
-    .option("--nid-end <nid>", "highest NID");
+    .option("--nid-end <nid>", "highest NID")
+    .option("--softwarestatus <status>", "software statuses (repeatable, or comma-separated)", collect)
+    .option("--subtype <subtype>", "subtypes (repeatable, or comma-separated)", collect);
 }
 
 export function componentQuery(o: ComponentFilterOptions): Record<string, string[] | string | undefined> {
@@ -129,6 +135,8 @@ export function componentQuery(o: ComponentFilterOptions): Record<string, string
     partition: listOption(o.partition),
     nid_start: o.nidStart,
     nid_end: o.nidEnd,
+    softwarestatus: listOption(o.softwarestatus),
+    subtype: listOption(o.subtype),
   };
 }
 

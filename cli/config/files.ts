@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type Document, isMap, isSeq, parse, parseDocument } from "yaml";
+import { Document, isMap, isSeq, parse, parseDocument, visit } from "yaml";
 import { UsageError } from "../errors";
 import { type Config, mergeConfigs, validateConfig } from "./schema";
 
@@ -73,7 +73,11 @@ export function loadConfig(opts: { configFile?: string; ignore?: boolean }, env 
 
 /**
  * Edits one file through the YAML document model, so comments and key order survive
- * `ochami config set`; creates the file (and its directory) when missing. Written atomically.
+ * `ochami config set`; creates the file (and its directory) when missing. Written atomically, in
+ * block style as upstream's ochami writes it (`clusters:` then `- name: demo` on lines of their
+ * own); a file whose whole mapping is in flow style (`{ clusters: [ … ] }`, as earlier versions
+ * of this CLI wrote it) is turned into block style, while flow collections inside a block file
+ * (`smd: { uri: /hsm/v2 }`, written by hand) stay as they are.
  */
 export function editConfigFile(file: string, edit: (doc: Document) => void): void {
   let doc: Document;
@@ -82,9 +86,18 @@ export function editConfigFile(file: string, edit: (doc: Document) => void): voi
     if (doc.errors.length) throw new UsageError(`config file ${file} is not valid YAML: ${doc.errors[0].message}`);
     if (doc.contents !== null && !isMap(doc.contents)) throw new UsageError(`config file ${file} must hold a YAML mapping`);
   } else {
-    doc = parseDocument("{}");
+    doc = new Document({});
   }
   if (doc.contents === null) doc.contents = doc.createNode({});
+  if (isMap(doc.contents) && doc.contents.flow)
+    visit(doc, {
+      Map: (_, node) => {
+        node.flow = false;
+      },
+      Seq: (_, node) => {
+        node.flow = false;
+      },
+    });
   edit(doc);
   const problems = validateConfig(doc.toJS(), file);
   if (problems.length) throw new UsageError(problems.join("\n"));

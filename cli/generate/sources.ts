@@ -27,6 +27,26 @@ function byNid(a: HostEntry, b: HostEntry): number {
   return (a.nid ?? Infinity) - (b.nid ?? Infinity) || a.xname.localeCompare(b.xname);
 }
 
+/**
+ * Host names given to more than one host, as `name (owner, owner)`: a node name of two nodes (two
+ * NIDs alike in SMD, two names alike in a file), a BMC name with two addresses, a node and a BMC.
+ * A hosts file, powerman.conf or conman.conf with them would send one name to two machines.
+ */
+export function nameConflicts(entries: HostEntry[]): string[] {
+  const owners = new Map<string, Set<string>>();
+  const add = (name: string, owner: string) => {
+    const set = owners.get(name) ?? new Set<string>();
+    set.add(owner);
+    owners.set(name, set);
+  };
+  for (const e of entries) {
+    add(e.node, `node ${e.xname}${e.nid !== undefined ? ` with NID ${e.nid}` : ""}`);
+    // One BMC behind several nodes is one owner (its address); two BMCs named alike are two.
+    if (e.bmc) add(e.bmc.name, `BMC ${e.bmc.ip ?? `of ${e.xname}`}`);
+  }
+  return [...owners].filter(([, o]) => o.size > 1).map(([name, o]) => `${name} (${[...o].join(", ")})`);
+}
+
 export function entriesFromInventory(inv: Inventory, naming: Naming): HostEntry[] {
   const short = naming.shortName ?? "nid";
   const width = naming.nidLength ?? 3;

@@ -47,6 +47,10 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
   if (!isObj(doc)) throw new InventoryError(["the cluster file must be a mapping with boot:, cloud-init: and/or groups:"]);
   for (const k of Object.keys(doc)) if (!SECTIONS.includes(k)) problems.push(`unknown section '${k}' (known: ${SECTIONS.join(", ")})`);
 
+  /** Nodes of the nodes file by name and by xname (a node may have a BMC's xname, as upstream accepts). */
+  const byName = new Map<string, string>();
+  for (const n of inv?.nodes ?? []) if (n.name !== undefined && !byName.has(n.name)) byName.set(n.name, n.xname);
+  const fileXnames = new Set(inv?.nodes.map((n) => n.xname));
   /** xnames of node references: `all`, xnames, or node names from the nodes file. */
   const resolve = (refs: unknown, where: string): string[] => {
     if (refs === "all") {
@@ -57,8 +61,8 @@ export function parseClusterFile(doc: unknown, inv: Inventory | undefined, readF
     const out: string[] = [];
     for (const r of list) {
       const s = typeof r === "string" || typeof r === "number" ? String(r).trim() : "";
-      const byName = inv?.nodes.find((n) => n.name === s);
-      const x = byName ? byName.xname : parseXname(s)?.type === "Node" ? parseXname(s)!.id : undefined;
+      const parsed = parseXname(s);
+      const x = byName.get(s) ?? (parsed && (parsed.type === "Node" || fileXnames.has(parsed.id)) ? parsed.id : undefined);
       if (!x) problems.push(`${where}: '${String(r)}' is neither a node xname nor the name of a node in the nodes file`);
       else if (!out.includes(x)) out.push(x);
     }

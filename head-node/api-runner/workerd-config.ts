@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import type { Config, Worker_Binding } from "miniflare";
+import { type Config, HttpOptions_Style, type Worker_Binding } from "miniflare";
 import type { WorkerSettings } from "./wrangler-config";
 
 /**
@@ -15,13 +15,16 @@ import type { WorkerSettings } from "./wrangler-config";
  *
  * D1: workerd has no native D1 binding. Local D1 is miniflare's Durable Object over SQLite; we wire
  * the same two worker scripts miniflare ships (object-entry + database) with the same unique key and
- * on-disk layout, so the data is exactly what `wrangler d1 ... --local --persist-to <state>` sees.
- * These script paths are miniflare internals: miniflare is pinned exactly in package.json, and
+ * on-disk layout, so the data is exactly what `wrangler d1 ... --local --persist-to <state>` sees,
+ * each behind a thin wrapper of ours so a full disk stops only writes (d1-entry.worker.js,
+ * d1-object.worker.js). These script paths are miniflare internals: miniflare is pinned exactly in package.json, and
  * `test/head-node/runner.test.ts` fails loudly if they move.
  */
 const require = createRequire(import.meta.url);
 const miniflareWorkers = path.join(path.dirname(require.resolve("miniflare")), "workers");
 const miniflareScript = (rel: string) => readFileSync(path.join(miniflareWorkers, rel), "utf8");
+/** Our wrappers of those scripts (d1-entry.worker.js and d1-object.worker.js say why). */
+const ownScript = (name: string) => readFileSync(new URL(name, import.meta.url), "utf8");
 
 /** The API process's HTTP socket, by name (the runner passes it in with --socket-fd). */
 export const API_SOCKET = "http";
@@ -81,11 +84,14 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Co
       { name: d1Service, external: { address: `unix:${opts.databaseSocket}`, http: {} } },
     ],
     // The address is a placeholder: the runner hands workerd the socket, already listening (listen-socket.ts).
+    // `proxy` style: workerd hands the worker the request target as sent, which the worker turns into
+    // its URL (workers/http/request-target.ts). In the default `host` style workerd answers 500 itself
+    // to valid requests it cannot parse as a path: `GET http://host/path` (RFC 9112 §3.2.2), `OPTIONS *`.
     sockets: [
       {
         name: API_SOCKET,
         address: `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`,
-        http: {},
+        http: { style: HttpOptions_Style.PROXY },
         service: { name: "api" },
       },
     ],
@@ -106,7 +112,7 @@ export function buildDatabaseConfig(settings: WorkerSettings, opts: { stateDir: 
       {
         name: d1Service,
         worker: {
-          modules: [{ name: "object-entry.worker.js", esModule: miniflareScript("shared/object-entry.worker.js") }],
+          modules: [{ name: "d1-entry.worker.js", esModule: ownScript("d1-entry.worker.js") }],
           compatibilityDate: "2023-07-24",
           bindings: [
             { name: "MINIFLARE_NAMESPACE", text: settings.d1DatabaseId },
@@ -118,7 +124,10 @@ export function buildDatabaseConfig(settings: WorkerSettings, opts: { stateDir: 
       {
         name: "d1:db",
         worker: {
-          modules: [{ name: "database.worker.js", esModule: miniflareScript("d1/database.worker.js") }],
+          modules: [
+            { name: "d1-object.worker.js", esModule: ownScript("d1-object.worker.js") },
+            { name: "database.worker.js", esModule: miniflareScript("d1/database.worker.js") },
+          ],
           compatibilityDate: "2023-07-24",
           compatibilityFlags: ["nodejs_compat", "experimental"],
           durableObjectNamespaces: [{ className: "D1DatabaseObject", uniqueKey: "miniflare-D1DatabaseObject" }],

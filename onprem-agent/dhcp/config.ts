@@ -61,6 +61,13 @@ export const dhcpConfigSchema = z
         /** How long an offered address is held for the REQUEST. */
         offerHold: seconds.default(60),
         leaseFile: z.string().min(1).optional(),
+        /**
+         * New pool leases (an address for a MAC holding none) per relay (giaddr) or, on the
+         * served link, per interface: a token bucket of this many, refilled at this rate per
+         * minute. Beyond it DISCOVERs from new MACs are ignored (counted), so one client sending
+         * from random MACs cannot take the whole pool.
+         */
+        newLeasesPerMinute: z.number().int().min(1).default(20),
       })
       .prefault({}),
     boot: z
@@ -114,7 +121,7 @@ export interface DhcpSettings {
   renewalTime: number;
   rebindingTime: number;
   unknownClients: "ignore" | "bootloop";
-  bootloop: { leaseTime: number; script: string; offerHold: number; leaseFile?: string };
+  bootloop: { leaseTime: number; script: string; offerHold: number; leaseFile?: string; newLeasesPerMinute: number };
   boot: {
     nextServer: string;
     /** With `{mac}` still to fill. */

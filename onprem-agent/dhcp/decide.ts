@@ -8,6 +8,10 @@
  * any non-iPXE packet from a leased MAC and so also the REQUEST that completes the first DORA:
  * here a full DORA always succeeds, and only RENEWING/REBINDING/INIT-REBOOT of a pool lease get the
  * NAK that forces a fresh DORA (and so a fresh inventory lookup).
+ *
+ * Packets whose client hardware address is broadcast, multicast or all zeros are ignored: no NIC
+ * has such an address, and a reply (or a pool lease) for one is spoofed traffic. A new pool lease
+ * needs the source's budget (new-lease-limit.ts); the reply names the source it spends.
  */
 
 import type { InventoryView, Reservation } from "../inventory/reservation";
@@ -15,6 +19,7 @@ import { BROADCAST_FLAG, clientMac, type DhcpPacket } from "./codec";
 import type { DhcpSettings, SubnetSettings } from "./config";
 import { inCidr, ipToInt, ZERO } from "./ipv4";
 import type { LeaseOp, LeaseTable } from "./leases";
+import type { NewLeaseBudget } from "./new-lease-limit";
 import {
   domainList,
   ipBytes,
@@ -75,14 +80,26 @@ export type Decision =
       info: DecisionInfo;
       /** The MAC is not in SMD: worth an early inventory refresh. */
       inventoryMiss?: boolean;
+      /** A new pool lease: the source (relay or interface) whose new-lease budget it spends. */
+      newLeaseFrom?: string;
     }
-  | { action: "drop"; reason: string; leaseOps: LeaseOp[]; info?: DecisionInfo; inventoryMiss?: boolean };
+  | {
+      action: "drop";
+      reason: string;
+      leaseOps: LeaseOp[];
+      info?: DecisionInfo;
+      inventoryMiss?: boolean;
+      /** Drops a client can cause at will, counted and logged rate-limited: `poolLimited` names the source. */
+      ignored?: { invalidMac: true } | { poolLimited: string };
+    };
 
 export interface DecideContext {
   settings: DhcpSettings;
   inventory: InventoryView;
   leases: LeaseTable;
   now: number;
+  /** New pool leases each relay or interface may still take; unlimited when absent. */
+  newLeases?: NewLeaseBudget;
 }
 
 /** Options that may be left out, least useful first, when a client's maximum size is small. */
@@ -117,6 +134,20 @@ function drop(reason: string, info?: DecisionInfo, extra: Partial<Extract<Decisi
   return { action: "drop", reason, leaseOps: [], info, ...extra };
 }
 
+/** Why a client hardware address cannot be a NIC's: broadcast, multicast (group bit) or all zeros. */
+export function invalidMacReason(chaddr: Buffer): string | undefined {
+  const mac = chaddr.subarray(0, 6);
+  if (mac.every((b) => b === 0xff)) return "the broadcast address";
+  if (mac[0] & 1) return "a multicast address";
+  if (mac.every((b) => b === 0)) return "all zeros";
+  return undefined;
+}
+
+/** Whose new-lease budget a request spends: its relay's (giaddr), else the served interface's. */
+export function leaseSource(p: DhcpPacket, s: DhcpSettings): string {
+  return p.giaddr !== ZERO ? p.giaddr : s.interface;
+}
+
 export function decide(req: DhcpRequest, ctx: DecideContext): Decision {
   const p = req.packet;
   if (p.op !== 1) return drop("not a BOOTREQUEST");
@@ -135,6 +166,9 @@ export function decide(req: DhcpRequest, ctx: DecideContext): Decision {
     arch: kind.arch,
     relayed: relayed || undefined,
   };
+  const invalid = invalidMacReason(p.chaddr);
+  if (invalid)
+    return drop(`client hardware address ${mac} is ${invalid}, which no NIC has: ignored`, info, { ignored: { invalidMac: true } });
   if (ctx.settings.mode === "proxy") return decideProxy(req, ctx, type, kind, info);
 
   const subnet = subnetFor(p, ctx.settings);
@@ -253,18 +287,29 @@ function decideUnknown(
   if (!pool) return drop(`MAC not in SMD and ${subnetText(subnet)} has no bootloop pool`, info, { inventoryMiss: true });
   const boot = bootFile(s, kind, info.mac, false);
   const lease = s.bootloop.leaseTime;
+  const current = ctx.leases.get(info.mac);
+  // A MAC holding a live offer or lease keeps it; anything else is a new pool lease, which the
+  // source must have budget for.
+  const source = leaseSource(p, s);
+  const isNew = !(current && current.expires > ctx.now);
+  const overBudget = () =>
+    drop(
+      `new bootloop lease refused: ${p.giaddr !== ZERO ? "relay" : "interface"} ${source} is over its limit of ${s.bootloop.newLeasesPerMinute} new pool leases per minute`,
+      info,
+      { inventoryMiss: true, ignored: { poolLimited: source } },
+    );
   if (type === MessageType.Discover) {
+    if (isNew && ctx.newLeases && !ctx.newLeases.available(source, ctx.now)) return overBudget();
     const ip = ctx.leases.candidate(info.mac, pool, ctx.now);
     if (!ip) return drop(`bootloop pool of ${subnetText(subnet)} is exhausted`, info, { inventoryMiss: true });
     info.ip = ip;
     const leaseOps: LeaseOp[] = [{ op: "offer", mac: info.mac, ip, expires: ctx.now + s.bootloop.offerHold * 1000 }];
     return {
       ...reply(req, ctx, "OFFER", "bootloop", { yiaddr: ip, subnet, kind, boot, lease, leaseOps, info }),
-      ...{ inventoryMiss: true },
+      ...{ inventoryMiss: true, newLeaseFrom: isNew ? source : undefined },
     };
   }
   const st = requestState(p);
-  const current = ctx.leases.get(info.mac);
   if (st.state === "SELECTING") {
     if (st.serverId !== s.serverId) {
       // The client took another server's offer: give back the address we held for it.
@@ -278,9 +323,15 @@ function decideUnknown(
     const free = target !== undefined && n >= pool.start && n <= pool.end && ctx.leases.available(target, info.mac, ctx.now);
     if (!target || !(ours || free))
       return nak(req, ctx, `bootloop SELECTING: ${target ?? "no address"} was not offered to this client`, info, []);
+    // A REQUEST for a free address without a live offer is a new lease too (a client may skip DISCOVER).
+    const fresh = !ours && isNew;
+    if (fresh && ctx.newLeases && !ctx.newLeases.available(source, ctx.now)) return overBudget();
     info.ip = target;
     const leaseOps: LeaseOp[] = [{ op: "bind", mac: info.mac, ip: target, expires: ctx.now + lease * 1000 }];
-    return reply(req, ctx, "ACK", "bootloop", { yiaddr: target, subnet, kind, boot, lease, leaseOps, info });
+    return {
+      ...reply(req, ctx, "ACK", "bootloop", { yiaddr: target, subnet, kind, boot, lease, leaseOps, info }),
+      newLeaseFrom: fresh ? source : undefined,
+    };
   }
   // INIT-REBOOT, RENEWING, REBINDING: bootloop leases are never extended, so the node runs a full
   // DORA again and picks up its SMD address once it has one.

@@ -51,6 +51,13 @@ export class LeaseTable {
     return this.byMac.size;
   }
 
+  /** Offers and leases not expired at `now`: the pool addresses in use. */
+  inUse(now: number): number {
+    let n = 0;
+    for (const lease of this.byMac.values()) if (lease.expires > now) n++;
+    return n;
+  }
+
   /** The MAC holding a bound pool address (the agent names nodes in boot events by it). */
   holderOf(ip: string): string | undefined {
     const mac = this.byIp.get(ip);

@@ -12,18 +12,26 @@
  * Replies go out through the socket the request came in on, except broadcasts, which always use
  * the interface socket. Decisions are synchronous (the inventory is in memory), so one packet is
  * fully answered before the next is read.
+ *
+ * What a client can make happen at will — malformed packets, broadcast/multicast/zero MACs, new
+ * pool leases beyond the source's budget — is counted every time but logged at most once per
+ * 10 s per kind (LogLimiter). Lease times, the new-lease budget and the log limits follow the
+ * clock (a test passes its own).
  */
 import type dgram from "node:dgram";
 import type { ReportedBootEvent } from "../../shared/boot-events";
 import { parseXname } from "../../shared/xname";
+import { type Clock, realClock, type TimerHandle } from "../clock";
 import type { InventoryView } from "../inventory/reservation";
 import type { Logger } from "../log";
+import { LogLimiter } from "../log-limit";
 import type { AgentMetrics } from "../metrics";
 import { type DhcpPacket, decodePacket, encodePacket } from "./codec";
 import type { DhcpSettings } from "./config";
 import { type Decision, decide } from "./decide";
 import { LeaseTable } from "./leases";
 import { openBoundSocket } from "./netbind";
+import { NewLeaseLimit } from "./new-lease-limit";
 import { MessageType, messageTypeName, Opt } from "./options";
 
 export interface DhcpServerDeps {
@@ -34,7 +42,7 @@ export interface DhcpServerDeps {
   report?: (e: ReportedBootEvent) => void;
   /** "problems": log only drops, NAKs and errors at info; everything else at debug. */
   logDecisions?: "all" | "problems";
-  now?: () => number;
+  clock?: Clock;
 }
 
 /** Room for about two seconds of a storm of several thousand packets a second (see netbind.ts). */
@@ -46,16 +54,25 @@ const MAX_WAITING = 1000;
 
 export class DhcpServer {
   readonly leases = new LeaseTable();
+  readonly newLeases: NewLeaseLimit;
   private waiting = 0;
   private stopped = false;
   private sockets: dgram.Socket[] = [];
   private ifaceSocket?: dgram.Socket;
-  private sweepTimer?: NodeJS.Timeout;
+  private sweepTimer?: TimerHandle;
   private saveTimer?: NodeJS.Timeout;
-  private readonly now: () => number;
+  private readonly clock: Clock;
+  private readonly quiet: LogLimiter;
 
   constructor(private readonly deps: DhcpServerDeps) {
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? realClock;
+    this.quiet = new LogLimiter(this.clock);
+    this.newLeases = new NewLeaseLimit(deps.settings.bootloop.newLeasesPerMinute);
+    if (deps.metrics) deps.metrics.probes.dhcpPoolLeases = () => this.leases.inUse(this.now());
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   get settings(): DhcpSettings {
@@ -92,8 +109,10 @@ export class DhcpServer {
       this.stop();
       throw err;
     }
-    this.sweepTimer = setInterval(() => this.leases.sweep(this.now()), 60_000);
-    this.sweepTimer.unref();
+    this.sweepTimer = this.clock.setInterval(() => {
+      this.leases.sweep(this.now());
+      this.newLeases.sweep(this.now());
+    }, 60_000);
     log.info(
       {
         interface: s.interface,
@@ -109,7 +128,7 @@ export class DhcpServer {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.sweepTimer);
+    this.clock.clear(this.sweepTimer);
     if (this.saveTimer) {
       clearTimeout(this.saveTimer);
       this.saveLeases();
@@ -138,10 +157,12 @@ export class DhcpServer {
       packet = decodePacket(msg);
     } catch (err) {
       metrics?.dhcpPackets.inc({ type: "unknown", decision: "malformed" });
-      log.warn(
-        { from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, reason: (err as Error).message },
-        "DHCP packet malformed, dropped",
-      );
+      const suppressed = this.quiet.admit("malformed");
+      if (suppressed !== undefined)
+        log.warn(
+          { from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, reason: (err as Error).message, suppressed },
+          "DHCP packet malformed, dropped",
+        );
       return;
     }
     this.process(packet, rinfo, sock, localPort, false);
@@ -185,7 +206,7 @@ export class DhcpServer {
     try {
       d = decide(
         { packet, localPort, source: rinfo },
-        { settings: this.deps.settings, inventory: this.deps.inventory, leases: this.leases, now: this.now() },
+        { settings: this.deps.settings, inventory: this.deps.inventory, leases: this.leases, now: this.now(), newLeases: this.newLeases },
       );
     } catch (err) {
       metrics?.dhcpErrors.inc({ stage: "decide" });
@@ -197,10 +218,15 @@ export class DhcpServer {
     const type = d.info?.type ?? messageTypeName[packet.options.get(Opt.MessageType)?.[0] ?? 0] ?? "unknown";
     if (d.inventoryMiss && d.info) this.deps.inventory.onMiss?.(d.info.mac);
     if (d.action === "drop") {
+      if (d.ignored) {
+        this.ignored(d, type);
+        return;
+      }
       metrics?.dhcpPackets.inc({ type, decision: "drop" });
       log.info({ ...d.info, decision: "drop", reason: d.reason }, "DHCP drop");
       return;
     }
+    if (d.newLeaseFrom) this.newLeases.spend(d.newLeaseFrom, this.now());
     let bytes: Buffer;
     try {
       bytes = encodePacket(d.reply, { maxMessageSize: d.maxMessageSize, droppable: d.droppable });
@@ -230,6 +256,17 @@ export class DhcpServer {
       const name = d.info.xname && parseXname(d.info.xname) ? d.info.xname : undefined;
       this.deps.report({ mac: d.info.mac, ip: d.info.ip, name, endpoint: "dhcp", epoch_ms: this.now(), detail });
     }
+  }
+
+  /** A drop a client can cause at will: always counted, logged at most once per interval per kind. */
+  private ignored(d: Extract<Decision, { action: "drop" }>, type: string): void {
+    const { log, metrics } = this.deps;
+    const ignored = d.ignored!;
+    const kind = "invalidMac" in ignored ? "invalid_mac" : "pool_limited";
+    metrics?.dhcpPackets.inc({ type, decision: kind });
+    if ("poolLimited" in ignored) metrics?.dhcpNewLeasesRefused.inc({ source: ignored.poolLimited });
+    const suppressed = this.quiet.admit("poolLimited" in ignored ? `${kind} ${ignored.poolLimited}` : kind);
+    if (suppressed !== undefined) log.warn({ ...d.info, decision: kind, reason: d.reason, suppressed }, "DHCP packet ignored");
   }
 
   private applyLeaseOps(d: Decision): void {

@@ -44,6 +44,30 @@ export function contentType(name: string): string {
   return (dot >= 0 && CONTENT_TYPES[name.slice(dot + 1).toLowerCase()]) || "application/octet-stream";
 }
 
+/**
+ * RFC 9110 §14.1.3: a suffix range longer than the representation selects all of it (`bytes=-500`
+ * of a 300-byte file is bytes 0-299, a 206, not a 416). range-parser 1.x drops such a range as
+ * unsatisfiable, so it is rewritten to `0-` before parsing (range-parser 2 does this itself, but
+ * requires Node 22). On an empty file a non-zero suffix is satisfiable yet has no bytes to send:
+ * undefined, meaning "answer with the whole (empty) file".
+ */
+export function clampSuffixRanges(header: string, size: number): string | undefined {
+  const eq = header.indexOf("=");
+  if (eq < 0) return header;
+  let suffixSatisfiable = false;
+  const specs = header
+    .slice(eq + 1)
+    .split(",")
+    .map((spec) => {
+      const suffix = /^\s*-\s*(\d+)\s*$/.exec(spec);
+      if (!suffix || Number(suffix[1]) === 0) return spec;
+      suffixSatisfiable = true;
+      return Number(suffix[1]) > size ? "0-" : spec;
+    });
+  if (size === 0 && suffixSatisfiable) return undefined;
+  return `${header.slice(0, eq)}=${specs.join(",")}`;
+}
+
 function httpDate(value: string | undefined): number {
   return value ? Date.parse(value) : NaN;
 }
@@ -85,7 +109,7 @@ export function answerFor(
 
   const headers: OutgoingHttpHeaders = { ...validators, "content-type": extra.contentType };
   const body = method !== "HEAD";
-  const range = req.range;
+  const range = req.range === undefined ? undefined : clampSuffixRanges(req.range, meta.size);
   if (range) {
     const ranges = parseRange(meta.size, range, { combine: true });
     const ifRange = [req["if-range"]].flat()[0];

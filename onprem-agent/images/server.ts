@@ -102,7 +102,11 @@ export async function startImageServer(options: ImageServerOptions, deps: Servic
       log.warn({ ip, path: target.path, reason: found.reason }, "images: request refused");
       return sendProblem(res, 404, `${target.path} not found`);
     }
-    if (found.kind === "file") return serveFile(req, res, found.path, target.path, ip, started);
+    if (found.kind === "file") {
+      // `/vmlinuz/` names a directory: a file is not served under it (nginx answers 404 too).
+      if (target.trailingSlash) return sendProblem(res, 404, `${target.path}/ not found`);
+      return serveFile(req, res, found.path, target.path, ip, started);
+    }
 
     // A directory: its index.html, else a listing when enabled, else nothing.
     const index = await root.lookup([...target.segments, "index.html"]);

@@ -7,18 +7,26 @@
  * - X-Forwarded-For is replaced, not appended to. The API (like upstream cloud-init) trusts the
  *   first element, so an appended header would let a node claim any other node's identity.
  *   `Forwarded` and `X-Real-IP` from the client are dropped for the same reason.
- * - Only the configured path prefixes are forwarded, and paths with dot segments or encoded
- *   slashes are refused, so `/cloud-init/../hsm/v2/...` cannot reach the admin API.
+ * - Every forwarded request carries the proxy secret (X-Ochami-Proxy-Secret): the API believes
+ *   X-Forwarded-For only with it, since any local user of the head node connects from the same
+ *   loopback address as this proxy. A client-sent copy of that header is dropped.
+ * - Only an allow-list of paths is forwarded (what nodes fetch, config.ts), GET and HEAD only,
+ *   and paths with dot segments or encoded slashes are refused, so `/cloud-init/admin/...` and
+ *   `/cloud-init/../hsm/v2/...` cannot reach the admin API.
+ * - A request body (nodes send none) is counted as it streams, however it is framed, and refused
+ *   with 413 once it passes maxBodyBytes; the API's answer is passed on only after the whole
+ *   request body arrived within the limit, so the 413 cannot be pre-empted by it.
  * - Host is set to the API's host (a deployed worker routes by it); the node's Host goes in
  *   X-Forwarded-Host.
  *
  * Built on node:http (streaming both ways with stream.pipeline) rather than a proxy library:
  * the maintained ones are frameworks' plugins, and the whole job is a header filter and two pipes.
  */
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { pipeline } from "node:stream";
+import { pipeline, Transform, type TransformCallback } from "node:stream";
 import type { z } from "zod";
 import { sendProblem } from "../http-problem";
 import { metricFactory } from "../metrics";
@@ -33,6 +41,9 @@ export interface NodeProxy {
   url: string;
   close(): Promise<void>;
 }
+
+/** The header the API checks the proxy secret in (workers/http/client-ip.ts). */
+export const PROXY_SECRET_HEADER = "x-ochami-proxy-secret";
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus what the proxy sets itself. */
 const DROP_REQUEST = new Set([
@@ -50,10 +61,14 @@ const DROP_REQUEST = new Set([
   "x-forwarded-host",
   "x-forwarded-proto",
   "x-real-ip",
+  PROXY_SECRET_HEADER,
   // Node's server has already answered the node's 100-continue; the body is streamed regardless.
   "expect",
 ]);
 const DROP_RESPONSE = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
+
+/** How long a refused body may keep arriving (read and thrown away) before the connection is cut. */
+const DISCARD_GRACE_MS = 2000;
 
 function filterHeaders(headers: http.IncomingHttpHeaders, drop: Set<string>): http.OutgoingHttpHeaders {
   // Fields the sender lists in Connection are hop-by-hop too.
@@ -85,8 +100,37 @@ export function unsafePath(rawPath: string): string | undefined {
   return undefined;
 }
 
-export function isForwarded(rawPath: string, prefixes: readonly string[]): boolean {
-  return prefixes.some((p) => (p.endsWith("/") ? rawPath.startsWith(p) : rawPath === p || rawPath.startsWith(`${p}/`)));
+/** The allow-list as one matcher: exact paths, `*` = one or more characters within a segment. */
+export function pathMatcher(patterns: readonly string[]): (rawPath: string) => boolean {
+  const literal = (text: string) => text.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+  const source = patterns.map((p) => p.split("*").map(literal).join("[^/]+")).join("|");
+  const re = new RegExp(`^(?:${source})$`);
+  return (rawPath) => re.test(rawPath);
+}
+
+/** Counts a body as it passes and fails the stream the moment it exceeds `limit` bytes. */
+class BodyLimit extends Transform {
+  bytes = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) return done(Object.assign(new Error("request body too large"), { code: "EBODYLIMIT" }));
+    done(null, chunk);
+  }
+}
+
+function readSecretFile(file: string): string {
+  let secret: string;
+  try {
+    secret = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new Error(`node proxy: cannot read secretFile ${file}: ${(err as Error).message}`);
+  }
+  if (secret.length < 32 || !/^[\x21-\x7e]+$/.test(secret))
+    throw new Error(`node proxy: secretFile ${file} must hold at least 32 printable ASCII characters without spaces`);
+  return secret;
 }
 
 export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDeps): Promise<NodeProxy> {
@@ -97,6 +141,13 @@ export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDep
   const transport = api.protocol === "https:" ? https : http;
   const agent = new transport.Agent({ keepAlive: true });
   const log = deps.log;
+  const secret = config.secretFile ? readSecretFile(config.secretFile) : config.secret;
+  if (!secret)
+    log.warn(
+      { api: api.origin },
+      "node proxy: no secret set (nodeProxy.secret): the API will not believe X-Forwarded-For, nodes go unrecognised",
+    );
+  const allowed = pathMatcher(config.paths);
 
   const m = metricFactory(deps.metrics);
   const responses = m.counter({
@@ -115,36 +166,63 @@ export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDep
     forward(req, res);
   });
 
+  /** Answers 413 and stops reading the body: what is still in flight is discarded briefly, then the connection is cut. */
+  function refuseBody(req: http.IncomingMessage, res: http.ServerResponse, ip: string, url: string, bytes: number | string) {
+    log.warn({ ip, url, bytes, limit: config.maxBodyBytes }, "node proxy: request body too large, refused");
+    req.unpipe();
+    req.resume();
+    const cut = setTimeout(() => req.socket.destroy(), DISCARD_GRACE_MS);
+    req.socket.once("close", () => clearTimeout(cut));
+    sendProblem(res, 413, `request body larger than ${config.maxBodyBytes} bytes`, { connection: "close" });
+  }
+
   function forward(req: http.IncomingMessage, res: http.ServerResponse) {
     const ip = plainIp(req.socket.remoteAddress);
     const rawUrl = req.url ?? "";
     const rawPath = rawUrl.split("?", 1)[0];
-    if (!rawUrl.startsWith("/")) return sendProblem(res, 400, "request target must be an absolute path");
+    const declared = Number(req.headers["content-length"] ?? 0);
+    // A refused request's body is never read: its connection closes after the answer.
+    const close: Record<string, string> = req.headers["transfer-encoding"] !== undefined || declared > 0 ? { connection: "close" } : {};
+    if (!rawUrl.startsWith("/")) return sendProblem(res, 400, "request target must be an absolute path", close);
     const unsafe = unsafePath(rawPath);
     if (unsafe) {
       log.warn({ ip, url: rawUrl, reason: unsafe }, "node proxy: request refused");
-      return sendProblem(res, 400, unsafe);
+      return sendProblem(res, 400, unsafe, close);
     }
-    if (!isForwarded(rawPath, config.paths)) return sendProblem(res, 404, `${rawPath} is not served on this port`);
+    if (!allowed(rawPath)) return sendProblem(res, 404, `${rawPath} is not served on this port`, close);
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return sendProblem(res, 405, `method ${req.method} not allowed`, { ...close, allow: "GET, HEAD" });
+    if (declared > config.maxBodyBytes) return refuseBody(req, res, ip, rawUrl, declared);
 
     const headers = filterHeaders(req.headers, DROP_REQUEST);
+    // Re-framed for the API: a chunked body stays chunked (Node's server has decoded it), a
+    // Content-Length one keeps its length, none stays none.
+    if (req.headers["transfer-encoding"] !== undefined) headers["transfer-encoding"] = "chunked";
     headers["x-forwarded-for"] = ip;
     headers["x-forwarded-proto"] = "http";
     if (req.headers.host) headers["x-forwarded-host"] = req.headers.host;
+    if (secret) headers[PROXY_SECRET_HEADER] = secret;
     headers.host = api.host;
 
     const started = Date.now();
     let answered = false;
+    let bodyDone = false;
+    let pending: (() => void) | undefined;
     const upstream = transport.request(
       { protocol: api.protocol, hostname: api.hostname, port: api.port, method: req.method, path: basePath + rawUrl, headers, agent },
       (upRes) => {
         answered = true;
         clearTimeout(headerTimer);
-        res.writeHead(upRes.statusCode ?? 502, filterHeaders(upRes.headers, DROP_RESPONSE));
-        pipeline(upRes, res, (err) => {
-          if (err && !res.writableFinished) log.warn({ ip, url: rawUrl, err: err.message }, "node proxy: response stream broken");
-        });
-        log.debug({ ip, method: req.method, url: rawUrl, status: upRes.statusCode, ms: Date.now() - started }, "node proxy: forwarded");
+        const relay = () => {
+          res.writeHead(upRes.statusCode ?? 502, filterHeaders(upRes.headers, DROP_RESPONSE));
+          pipeline(upRes, res, (err) => {
+            if (err && !res.writableFinished) log.warn({ ip, url: rawUrl, err: err.message }, "node proxy: response stream broken");
+          });
+          log.debug({ ip, method: req.method, url: rawUrl, status: upRes.statusCode, ms: Date.now() - started }, "node proxy: forwarded");
+        };
+        // Only once the node's whole body is in (and within the limit): until then a 413 must stay possible.
+        if (bodyDone) relay();
+        else pending = relay;
       },
     );
     const headerTimer = setTimeout(
@@ -156,6 +234,7 @@ export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDep
     req.setTimeout(config.idleTimeoutMs, () => req.destroy());
     upstream.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(headerTimer);
+      if (err.code === "EBODYLIMIT") return; // answered by refuseBody
       if (answered || res.headersSent) {
         res.destroy();
         return;
@@ -171,10 +250,19 @@ export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDep
       clearTimeout(headerTimer);
       if (!res.writableFinished) upstream.destroy();
     });
+    const counted = new BodyLimit(config.maxBodyBytes);
+    counted.on("end", () => {
+      bodyDone = true;
+      pending?.();
+    });
+    counted.on("error", (err: NodeJS.ErrnoException) => {
+      upstream.destroy(err);
+      if (err.code === "EBODYLIMIT") refuseBody(req, res, ip, rawUrl, counted.bytes);
+    });
     // pipe, not pipeline: a failed API request must not destroy the node's connection before
     // the 502 is written on it.
     req.on("error", () => upstream.destroy());
-    req.pipe(upstream);
+    req.pipe(counted).pipe(upstream);
   }
 
   await new Promise<void>((resolve, reject) => {

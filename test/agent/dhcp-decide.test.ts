@@ -5,6 +5,7 @@ import { decodePacket, encodePacket } from "../../onprem-agent/dhcp/codec";
 import { type DhcpSettings, dhcpConfigSchema, resolveDhcpSettings } from "../../onprem-agent/dhcp/config";
 import { type Decision, decide } from "../../onprem-agent/dhcp/decide";
 import { LeaseTable } from "../../onprem-agent/dhcp/leases";
+import { NewLeaseLimit } from "../../onprem-agent/dhcp/new-lease-limit";
 import type { Reservation } from "../../onprem-agent/inventory/reservation";
 import { type ClientPacketSpec, clientPacket, ipOpt, readReply } from "./dhcp-packets";
 
@@ -36,18 +37,21 @@ const reservations = new Map<string, Reservation>([
   ],
 ]);
 
+/** One decision, its lease operations applied (and its new-lease budget spent) as the server does. */
 function run(
   spec: ClientPacketSpec,
-  opts: { s?: DhcpSettings; leases?: LeaseTable; now?: number; localPort?: number; source?: string } = {},
+  opts: { s?: DhcpSettings; leases?: LeaseTable; now?: number; localPort?: number; source?: string; newLeases?: NewLeaseLimit } = {},
 ) {
   const s = opts.s ?? settings();
   const leases = opts.leases ?? new LeaseTable();
+  const now = opts.now ?? 1_000_000;
   const packet = decodePacket(clientPacket(spec));
   const d = decide(
     { packet, localPort: opts.localPort ?? 67, source: { address: opts.source ?? "0.0.0.0", port: 68 } },
-    { settings: s, inventory: { lookup: (m) => reservations.get(m) }, leases, now: opts.now ?? 1_000_000 },
+    { settings: s, inventory: { lookup: (m) => reservations.get(m) }, leases, now, newLeases: opts.newLeases },
   );
   for (const op of d.leaseOps) leases.apply(op);
+  if (d.action === "reply" && d.newLeaseFrom) opts.newLeases?.spend(d.newLeaseFrom, now);
   return { d, leases, r: d.action === "reply" ? readReply(encodePacket(d.reply)) : undefined };
 }
 
@@ -345,6 +349,120 @@ describe("DHCP decisions: unknown clients", () => {
     expect(replyOf(d).kind).toBe("OFFER");
     expect(r!.yiaddr).toBe("10.61.0.5");
     expect(leases.get(KNOWN)).toBeUndefined();
+  });
+});
+
+describe("DHCP decisions: spoofed MACs and the new-lease budget", () => {
+  const bootloop = (extra: Record<string, unknown> = {}) =>
+    settings({
+      unknownClients: "bootloop",
+      pool: { start: "10.61.0.200", end: "10.61.0.250" },
+      relayed: [{ subnet: "10.61.8.0/24", routers: ["10.61.8.1"], pool: { start: "10.61.8.200", end: "10.61.8.250" } }],
+      ...extra,
+    });
+  const ignoredOf = (d: Decision) => (d.action === "drop" ? d.ignored : undefined);
+
+  it("ignores broadcast, multicast and all-zero client hardware addresses, in every mode and for every message", () => {
+    const invalid = ["ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "01:00:5e:00:00:fb", "33:33:00:00:00:01", "03:00:00:00:00:01"];
+    for (const s of [bootloop(), settings(), settings({ mode: "proxy" })])
+      for (const mac of invalid)
+        for (const type of [1, 3, 4, 7, 8]) {
+          const leases = new LeaseTable();
+          const { d } = run(
+            {
+              type,
+              mac,
+              ciaddr: type >= 7 ? "10.61.0.7" : undefined,
+              options: [
+                [93, [0, 7]],
+                [60, "PXEClient"],
+              ],
+            },
+            { s, leases },
+          );
+          expect(d.action, `${mac} type ${type}`).toBe("drop");
+          expect(ignoredOf(d), `${mac} type ${type}`).toEqual({ invalidMac: true });
+          expect(d.leaseOps).toEqual([]);
+          expect(leases.size).toBe(0);
+        }
+    expect(run({ type: 1, mac: "ff:ff:ff:ff:ff:ff" }, { s: bootloop() }).d.reason).toMatch(/is the broadcast address/);
+    expect(run({ type: 1, mac: "01:00:5e:00:00:fb" }, { s: bootloop() }).d.reason).toMatch(/is a multicast address/);
+    expect(run({ type: 1, mac: "00:00:00:00:00:00" }, { s: bootloop() }).d.reason).toMatch(/is all zeros/);
+    // Locally administered unicast addresses (VMs, containers) are ordinary clients.
+    expect(replyOf(run({ type: 1, mac: "02:00:00:00:00:01" }, { s: bootloop() }).d).kind).toBe("OFFER");
+  });
+
+  it("new pool leases spend the source's budget; beyond it DISCOVERs from new MACs are ignored, and the pool keeps its addresses", () => {
+    const s = bootloop({ bootloop: { newLeasesPerMinute: 3 } });
+    const leases = new LeaseTable();
+    const budget = new NewLeaseLimit(3);
+    const mac = (i: number) => `52:54:00:aa:00:${i.toString(16).padStart(2, "0")}`;
+    for (let i = 0; i < 3; i++) {
+      const { d } = run({ type: 1, mac: mac(i) }, { s, leases, newLeases: budget });
+      expect(replyOf(d).kind).toBe("OFFER");
+      expect(d.action === "reply" && d.newLeaseFrom).toBe("dh-none0");
+    }
+    for (let i = 3; i < 50; i++) {
+      const { d } = run({ type: 1, mac: mac(i) }, { s, leases, newLeases: budget });
+      expect(ignoredOf(d)).toEqual({ poolLimited: "dh-none0" });
+      expect(d.reason).toBe("new bootloop lease refused: interface dh-none0 is over its limit of 3 new pool leases per minute");
+    }
+    expect(leases.inUse(1_000_000)).toBe(3);
+    // Clients already holding an offer are not new: their DISCOVER and REQUEST go through.
+    const again = run({ type: 1, mac: mac(0) }, { s, leases, newLeases: budget });
+    expect(replyOf(again.d).kind).toBe("OFFER");
+    expect(again.d.action === "reply" && again.d.newLeaseFrom).toBeUndefined();
+    const ip = again.r!.yiaddr;
+    const select = {
+      type: 3,
+      mac: mac(0),
+      options: [
+        [54, ipOpt(SERVER)],
+        [50, ipOpt(ip)],
+      ] as Array<[number, number[]]>,
+    };
+    expect(replyOf(run(select, { s, leases, newLeases: budget }).d).kind).toBe("ACK");
+    // A REQUEST for a free address with no offer is a new lease too (a client may skip DISCOVER).
+    const skip = run(
+      {
+        type: 3,
+        mac: mac(60),
+        options: [
+          [54, ipOpt(SERVER)],
+          [50, ipOpt("10.61.0.240")],
+        ],
+      },
+      { s, leases, newLeases: budget },
+    );
+    expect(ignoredOf(skip.d)).toEqual({ poolLimited: "dh-none0" });
+    // Relays have budgets of their own.
+    const relayed = run({ type: 1, mac: mac(70), giaddr: "10.61.8.1" }, { s, leases, newLeases: budget });
+    expect(replyOf(relayed.d).kind).toBe("OFFER");
+    expect(relayed.d.action === "reply" && relayed.d.newLeaseFrom).toBe("10.61.8.1");
+    // A third of a minute later one new lease is allowed again, and only one.
+    const later = 1_000_000 + 20_000;
+    expect(replyOf(run({ type: 1, mac: mac(80) }, { s, leases, newLeases: budget, now: later }).d).kind).toBe("OFFER");
+    expect(ignoredOf(run({ type: 1, mac: mac(81) }, { s, leases, newLeases: budget, now: later }).d)).toEqual({ poolLimited: "dh-none0" });
+    // Reserved clients never need a budget.
+    expect(replyOf(run({ type: 1, mac: KNOWN }, { s, leases, newLeases: budget, now: later }).d).kind).toBe("OFFER");
+  });
+
+  it("the budget is a token bucket per source that refills to its size and forgets full buckets", () => {
+    const budget = new NewLeaseLimit(2);
+    expect(budget.available("eth1", 0)).toBe(true);
+    budget.spend("eth1", 0);
+    budget.spend("eth1", 0);
+    expect(budget.available("eth1", 0)).toBe(false);
+    expect(budget.available("10.0.0.1", 0)).toBe(true);
+    expect(budget.available("eth1", 29_999)).toBe(false);
+    expect(budget.available("eth1", 30_000)).toBe(true);
+    budget.sweep(30_000);
+    expect(budget.sources).toBe(1);
+    budget.sweep(10 * 60_000); // refilled long ago, but never past its size
+    expect(budget.sources).toBe(0);
+    budget.spend("eth1", 10 * 60_000);
+    budget.spend("eth1", 10 * 60_000);
+    expect(budget.available("eth1", 10 * 60_000)).toBe(false);
   });
 });
 

@@ -49,6 +49,8 @@ describe.skipIf(missing)("DHCP server with real clients in network namespaces", 
   /** The inventory's and the boot-event reporter's time: the bootloop test moves it past the miss-refresh rate limit. */
   const clock = new ManualClock();
   const MISS_REFRESH_MS = 1000;
+  /** The served interface's budget of new bootloop pool leases (the pool has 21 addresses). */
+  const NEW_LEASES_PER_MINUTE = 5;
   let api: ApiServer;
   let agent: Agent;
 
@@ -83,7 +85,7 @@ describe.skipIf(missing)("DHCP server with real clients in network namespaces", 
         leaseTime: "1h",
         unknownClients: "bootloop",
         pool: { start: "10.61.31.200", end: "10.61.31.220" },
-        bootloop: { leaseTime: "2m", script: "reboot.ipxe" },
+        bootloop: { leaseTime: "2m", script: "reboot.ipxe", newLeasesPerMinute: NEW_LEASES_PER_MINUTE },
         relayed: [{ subnet: "10.61.8.0/24", routers: ["10.61.8.1"] }],
       },
       bootEvents: { interval: 0.1 },
@@ -101,6 +103,12 @@ describe.skipIf(missing)("DHCP server with real clients in network namespaces", 
     await lab.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
+
+  /** DHCP packets the agent counted with this decision (all message types). */
+  async function packetCount(decision: string): Promise<number> {
+    const { values } = await agent.metrics.dhcpPackets.get();
+    return values.filter((v) => v.labels.decision === decision).reduce((sum, v) => sum + v.value, 0);
+  }
 
   async function setMac(ns: string, iface: string, mac: string) {
     await lab.inNs(ns, "ip", ["link", "set", iface, "down"]);
@@ -334,7 +342,9 @@ describe.skipIf(missing)("DHCP server with real clients in network namespaces", 
       if (i % 3 === 0 && b.length > 10) for (let k = 0; k < 5; k++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
       packets.push(b.toString("hex"));
     }
-    const before = logs.filter((l) => l.msg === "DHCP packet malformed, dropped").length;
+    const malformedLines = () => logs.filter((l) => l.msg === "DHCP packet malformed, dropped");
+    const linesBefore = malformedLines().length;
+    const countedBefore = await packetCount("malformed");
     const bcast = path.join(dir, "fuzz-broadcast.json");
     const ucast = path.join(dir, "fuzz-unicast.json");
     writeFileSync(
@@ -358,13 +368,28 @@ describe.skipIf(missing)("DHCP server with real clients in network namespaces", 
     );
     await lab.inNs("dh-c0", "node", [PEER, `@${bcast}`]);
     await lab.inNs("dh-c0", "node", [PEER, `@${ucast}`]);
-    const dropped = () => logs.filter((l) => l.msg === "DHCP packet malformed, dropped").length - before;
+    let dropped = 0;
     await waitFor(
-      () => dropped() > 150,
+      async () => {
+        dropped = (await packetCount("malformed")) - countedBefore;
+        return dropped > 150;
+      },
       10_000,
-      () => `more than 150 malformed packets logged as dropped (${dropped()} so far)`,
+      () => `more than 150 malformed packets counted as dropped (${dropped} so far)`,
     );
     expect(await udhcpc("dh-c0", "dh-c0i", NODES[1].mac)).toMatchObject({ ip: NODES[1].ip });
+    // Every one counted, but (time standing still) one log line: a sender cannot flood the log.
+    expect(malformedLines().length - linesBefore).toBe(1);
+    // Ten seconds on, the next one is logged again, saying how many were left out.
+    clock.advance(10_000);
+    const total = await packetCount("malformed");
+    await lab.inNs("dh-c0", "node", [
+      PEER,
+      JSON.stringify({ bind: { address: "10.61.16.2", port: 0 }, to: { address: SERVER, port: 67 }, packets: ["00"], waitMs: 0 }),
+    ]);
+    await waitFor(() => malformedLines().length === linesBefore + 2, 10_000, "a second malformed-packet line");
+    expect(await packetCount("malformed")).toBe(total + 1);
+    expect(malformedLines().at(-1)!.suppressed).toBe(total - countedBefore - 1);
   });
 
   it("bootloop: an unknown MAC gets a short pool lease and the reboot script; once added to SMD its next DORA gets the reserved address", async () => {
@@ -400,6 +425,98 @@ describe.skipIf(missing)("DHCP server with real clients in network namespaces", 
       expect.objectContaining({ reason: "miss", size: NODES.length + PERF_MACS.length + 1 }),
     ]);
     expect(agent.dhcp!.leases.get(mac)).toBeUndefined();
+  });
+
+  it("ignores broadcast, multicast and all-zero MACs: counted, logged once, no pool address", async () => {
+    const macs = ["ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "01:00:5e:00:00:fb", "33:33:00:00:00:01"];
+    const packets = Array.from({ length: 40 }, (_, i) =>
+      clientPacket({ type: 1, mac: macs[i % macs.length], xid: 0x6300 + i, options: [[77, "iPXE"]] }).toString("hex"),
+    );
+    const countedBefore = await packetCount("invalid_mac");
+    const offersBefore = await packetCount("offer");
+    const inUse = agent.dhcp!.leases.inUse(clock.now());
+    const lines = () => logs.filter((l) => l.msg === "DHCP packet ignored" && l.decision === "invalid_mac");
+    const linesBefore = lines().length;
+    const spec = { bind: { address: "10.61.16.2", port: 0 }, to: { address: SERVER, port: 67 }, packets, waitMs: 0 };
+    await lab.inNs("dh-c0", "node", [PEER, JSON.stringify(spec)]);
+    let counted = 0;
+    await waitFor(
+      async () => {
+        counted = (await packetCount("invalid_mac")) - countedBefore;
+        return counted === packets.length;
+      },
+      10_000,
+      () => `${packets.length} ignored packets counted (${counted} so far)`,
+    );
+    expect(await packetCount("offer")).toBe(offersBefore);
+    expect(agent.dhcp!.leases.inUse(clock.now())).toBe(inUse);
+    expect(lines().length - linesBefore).toBeLessThanOrEqual(1);
+  });
+
+  it("a client sending DISCOVERs from random MACs (perfdhcp -R) gets only its budget of pool addresses; the pool stays usable", async () => {
+    // A full budget, and the offers of earlier tests expired.
+    clock.advance(2 * 60_000);
+    const leases = agent.dhcp!.leases;
+    const inUse = leases.inUse(clock.now());
+    const refusedBefore = await packetCount("pool_limited");
+    // perfdhcp poses as a relay: giaddr is its own address, so its budget is that relay's.
+    const RELAY = "10.61.16.2";
+    const r = await lab.inNs(
+      "dh-c0",
+      "perfdhcp",
+      ["-4", "-l", "dh-c0i", "-r", "100", "-R", "1000000", "-b", "mac=02:61:dd:00:00:00", "-n", "300", "-W", "500000"],
+      { allowFail: true, timeoutMs: 60_000 },
+    );
+    const sent = Number(/sent packets: (\d+)/.exec(r.stdout)?.[1]);
+    expect(sent, r.stdout + r.stderr).toBeGreaterThanOrEqual(250);
+    let refused = 0;
+    await waitFor(
+      async () => {
+        refused = (await packetCount("pool_limited")) - refusedBefore;
+        return refused >= sent - NEW_LEASES_PER_MINUTE - 20;
+      },
+      20_000,
+      () => `most of ${sent} DISCOVERs refused (${refused} so far)`,
+    );
+    // At most the budget went to the spray; the pool (21 addresses) keeps the rest.
+    const sprayed = leases.inUse(clock.now()) - inUse;
+    expect(sprayed).toBeGreaterThan(0);
+    expect(sprayed).toBeLessThanOrEqual(NEW_LEASES_PER_MINUTE);
+    const { values } = await agent.metrics.dhcpNewLeasesRefused.get();
+    expect(values.find((v) => v.labels.source === RELAY)?.value).toBeGreaterThanOrEqual(refused);
+    const exported = await agent.metrics.registry.metrics();
+    expect(exported).toContain(`ochami_agent_dhcp_new_leases_refused_total{source="${RELAY}"}`);
+    expect(exported).toMatch(/^ochami_agent_dhcp_pool_leases \d+$/m);
+    // Logged rate-limited: a line or so, not one per refusal.
+    expect(logs.filter((l) => l.decision === "pool_limited").length).toBeLessThanOrEqual(2);
+
+    // An unknown node on the link (the interface's own budget) still gets a pool address.
+    const node = await udhcpc("dh-c0", "dh-c0i", "52:54:00:61:00:77", ["-x", `0x4d:${Buffer.from("iPXE").toString("hex")}`]);
+    expect(node?.ip).toMatch(/^10\.61\.31\.(2[01]\d|220)$/);
+    expect(node?.bootfile).toBe("reboot.ipxe");
+
+    // The relay's budget refills with time, one new lease per 60/5 s.
+    const discover = (xid: number) =>
+      clientPacket({ type: 1, mac: `02:61:dd:ff:00:${xid.toString(16).padStart(2, "0")}`, giaddr: RELAY, xid, options: [[77, "iPXE"]] });
+    const viaRelay = (xid: number, expectReplies: number) =>
+      lab.inNs("dh-c0", "node", [
+        PEER,
+        JSON.stringify({
+          bind: { address: RELAY, port: 67 },
+          to: { address: SERVER, port: 67 },
+          packets: [discover(xid).toString("hex")],
+          expectReplies,
+          waitMs: expectReplies ? 5000 : 0,
+        }),
+      ]);
+    const before = await packetCount("pool_limited");
+    await viaRelay(1, 0);
+    await waitFor(async () => (await packetCount("pool_limited")) === before + 1, 10_000, "the relay's next DISCOVER refused");
+    clock.advance(60_000 / NEW_LEASES_PER_MINUTE);
+    const answered = await viaRelay(2, 1);
+    const offer = readReply(Buffer.from(JSON.parse(answered.stdout.split("\n")[0]).hex, "hex"));
+    expect(offer.type).toBe(2);
+    expect(offer.yiaddr).toMatch(/^10\.61\.31\.(2[01]\d|220)$/);
   });
 
   it("reports ACKs and bootloop decisions as boot events to the API", async () => {

@@ -105,6 +105,9 @@ describe("external issuer (a site's Keycloak or Hydra), key set given inline", (
       ["expired", external({ scope: "smd:read", exp: now() - 120 })],
       ["issuer spoofed as ours", external({ scope: "smd:read", iss: "https://ochami.test" })],
       ["RS256 key used with PS512 (not allowed)", external({ scope: "smd:read" }, idpKey, "PS512")],
+      ["issued in the future", external({ scope: "smd:read", iat: now() + 120 })],
+      ["scp as a string", external({ scp: "smd:read" })],
+      ["scope as an array", external({ scope: ["smd:read"] })],
     ];
     for (const [name, token] of cases) {
       const r = await call("GET", PROTECTED_READ, { token: await token, vars });

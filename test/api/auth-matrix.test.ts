@@ -142,6 +142,33 @@ describe("auth matrix over every protected route", () => {
     );
   });
 
+  it("issued in the future beyond the clock skew (iat) → 401", async () => {
+    const t = now();
+    await expectEach(
+      protectedCases,
+      (c) => good(c.access, { iat: t + 120, nbf: t - 10 }),
+      (r, c) => {
+        expect401(r, c);
+        expect(r.body.detail, label(c)).toBe("the token was issued in the future (iat)");
+      },
+    );
+  });
+
+  it("scopes in `scp` as a string instead of Hydra's array → 401, never read as a list", async () => {
+    await expectEach(
+      protectedCases,
+      (c) => signToken({ sub: CLIENT, client_id: CLIENT, scp: `openid ${c.access}` as unknown as string[] }),
+      (r, c) => {
+        expect401(r, c);
+        expect(r.body.detail, label(c)).toBe(
+          "the token's 'scp' claim must be an array of scope names (a space-separated string belongs in 'scope')",
+        );
+      },
+    );
+    const mixed = await signToken({ sub: CLIENT, client_id: CLIENT, scp: ["smd:read", 7] as unknown as string[] });
+    expect((await call("GET", "/hsm/v2/groups", { token: mixed })).status).toBe(401);
+  });
+
   it("wrong issuer → 401", async () => {
     await expectEach(
       protectedCases,
@@ -237,6 +264,11 @@ describe("auth matrix over every protected route", () => {
     await expectEach(
       sample,
       (c) => good(c.access, { nbf: t + 10 }),
+      (r, c) => expect([401, 403], label(c)).not.toContain(r.status),
+    );
+    await expectEach(
+      sample,
+      (c) => good(c.access, { iat: t + 10, nbf: t + 10 }),
       (r, c) => expect([401, 403], label(c)).not.toContain(r.status),
     );
   });

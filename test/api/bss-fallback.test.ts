@@ -12,6 +12,14 @@ const put = async (body: Record<string, unknown>) => expect((await ochamiSend("P
 const del = async (body: Record<string, unknown>) => expect((await ochamiSend("DELETE", BP, body)).status).toBe(200);
 
 beforeAll(async () => {
+  // Every level of precedence, written before SMD has the nodes: a write by a MAC or NID of a
+  // Node in SMD would be stored as that node's xname entry; these stay MAC and NID entries.
+  await put({ hosts: ["Default"], kernel: "http://k/default" });
+  await put({ hosts: ["Compute"], kernel: "http://k/compute" });
+  await put({ nids: [1], kernel: "http://k/nid" });
+  await put({ macs: ["02:00:00:00:01:02"], kernel: "http://k/other-mac" });
+  await put({ macs: ["02:00:00:00:01:01"], kernel: "http://k/mac" });
+  await put({ hosts: ["x3000c0s1b0n0"], kernel: "http://k/xname" });
   await send("POST", "/hsm/v2/State/Components", {
     Components: [
       { ID: "x3000c0s1b0n0", State: "Ready", Role: "Compute", NID: 1 },
@@ -30,19 +38,16 @@ beforeAll(async () => {
 
 describe("BSS role and Default fallback", () => {
   it("node-specific entries win over the role entry, the role entry over Default", async () => {
-    await put({ hosts: ["Default"], kernel: "http://k/default" });
-    await put({ hosts: ["Compute"], kernel: "http://k/compute" });
-    await put({ nids: [1], kernel: "http://k/nid" });
-    await put({ macs: ["02:00:00:00:01:02"], kernel: "http://k/other-mac" });
-    await put({ macs: ["02:00:00:00:01:01"], kernel: "http://k/mac" });
-    await put({ hosts: ["x3000c0s1b0n0"], kernel: "http://k/xname" });
-
     expect(await kernelOf("mac=02:00:00:00:01:01")).toBe("http://k/xname");
     await del({ hosts: ["x3000c0s1b0n0"] });
     // The MAC that is booting before the node's other MACs.
     expect(await kernelOf("mac=02:00:00:00:01:01")).toBe("http://k/mac");
     expect(await kernelOf("mac=02:00:00:00:01:02")).toBe("http://k/other-mac");
-    await del({ macs: ["02:00:00:00:01:01"] });
+    // The MAC names the node now: the answer says the node changed.
+    expect((await ochamiSend("DELETE", BP, { macs: ["02:00:00:00:01:01"] })).body).toEqual({
+      nodes: ["x3000c0s1b0n0"],
+      identifiers: { macs: ["02:00:00:00:01:01"] },
+    });
     expect(await kernelOf("mac=02:00:00:00:01:01")).toBe("http://k/other-mac");
     expect(await kernelOf("name=x3000c0s1b0n0")).toBe("http://k/other-mac");
     await del({ macs: ["02:00:00:00:01:02"] });

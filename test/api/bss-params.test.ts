@@ -32,14 +32,19 @@ describe("BSS /bootparameters", () => {
     expect(r.body).toEqual([]);
   });
 
-  it("ochami `params add`: 201, empty body, a referral token; GET shows upstream's element shape", async () => {
+  it("ochami `params add`: 201, a referral token, and what it changed (no node: SMD is empty); GET shows upstream's element shape", async () => {
     const r = await ochamiSend(
       "POST",
       BP,
       ochamiBody({ macs: ["52:54:00:be:ef:01", "52:54:00:be:ef:02"], params: P, kernel: K, initrd: I }),
     );
     expect(r.status).toBe(201);
-    expect(r.text).toBe("");
+    // Upstream answers an empty body here, which its clients never read.
+    expect(r.body).toEqual({
+      nodes: [],
+      identifiers: { macs: ["52:54:00:be:ef:01", "52:54:00:be:ef:02"] },
+      unknown: { macs: ["52:54:00:be:ef:01", "52:54:00:be:ef:02"] },
+    });
     expect(r.res.headers.get("content-type")).toBe("application/json; charset=UTF-8");
     expect(r.res.headers.get("bss-referral-token")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const all = await ochamiSend("GET", BP);
@@ -134,7 +139,7 @@ describe("BSS /bootparameters", () => {
     const before = await configCount();
     const r = await ochamiSend("PUT", BP, ochamiBody({ macs: ["52:54:00:be:ef:21"], kernel: "http://b/k" }));
     expect(r.status).toBe(200);
-    expect(r.text).toBe("");
+    expect(r.body).toEqual({ nodes: [], identifiers: { macs: ["52:54:00:be:ef:21"] }, unknown: { macs: ["52:54:00:be:ef:21"] } });
     expect(r.res.headers.get("bss-referral-token")).toBeTruthy();
     expect((await getJson(`${BP}?mac=52:54:00:be:ef:21`)).body).toEqual([
       { macs: ["52:54:00:be:ef:21"], kernel: "http://b/k", "cloud-init": ZERO_CI },
@@ -174,7 +179,7 @@ describe("BSS /bootparameters", () => {
     });
     const r = await ochamiSend("PATCH", BP, ochamiBody({ macs: ["52:54:00:be:ef:41"], params: "new" }));
     expect(r.status).toBe(200);
-    expect(r.text).toBe("");
+    expect(r.body).toEqual({ nodes: [], identifiers: { macs: ["52:54:00:be:ef:41"] }, unknown: { macs: ["52:54:00:be:ef:41"] } });
     const one = (await getJson(`${BP}?mac=52:54:00:be:ef:41`)).body;
     expect(one).toEqual([{ macs: ["52:54:00:be:ef:41"], params: "new", kernel: "http://c/k", initrd: "http://c/i", "cloud-init": ci }]);
     const other = (await getJson(`${BP}?mac=52:54:00:be:ef:42`)).body;
@@ -227,7 +232,7 @@ describe("BSS /bootparameters", () => {
   it("DELETE (`params delete`) by identifiers, then by config; 404 when nothing matches", async () => {
     const r = await ochamiSend("DELETE", BP, ochamiBody({ macs: ["52:54:00:be:ef:01"] }));
     expect(r.status).toBe(200);
-    expect(r.text).toBe("");
+    expect(r.body).toEqual({ nodes: [], identifiers: { macs: ["52:54:00:be:ef:01"] }, unknown: { macs: ["52:54:00:be:ef:01"] } });
     expect((await getJson(`${BP}?mac=52:54:00:be:ef:01`)).status).toBe(404);
     expect((await getJson(`${BP}?mac=52:54:00:be:ef:02`)).status).toBe(200);
     expect(problemOf(await ochamiSend("DELETE", BP, ochamiBody({ macs: ["52:54:00:be:ef:01"] })))).toMatchObject({
@@ -235,7 +240,9 @@ describe("BSS /bootparameters", () => {
       detail: "Not Found: no boot parameters match macs=[52:54:00:be:ef:01]",
     });
     // By config: every identifier booting this kernel+initrd goes, the entry's config with it.
-    expect((await ochamiSend("DELETE", BP, ochamiBody({ kernel: K, initrd: I }))).status).toBe(200);
+    const byConfig = await ochamiSend("DELETE", BP, ochamiBody({ kernel: K, initrd: I }));
+    expect(byConfig.status).toBe(200);
+    expect(byConfig.body).toEqual({ nodes: [], identifiers: { macs: ["52:54:00:be:ef:02", "52:54:00:be:ef:04"] } });
     expect((await getJson(`${BP}?mac=52:54:00:be:ef:02,52:54:00:be:ef:04`)).status).toBe(404);
     expect((await getJson(`${BP}?mac=52:54:00:be:ef:11`)).status).toBe(200); // same kernel, no initrd: kept
     const gone = await env.DB.prepare("SELECT count(*) AS n FROM boot_configs WHERE kernel = ? AND initrd = ?")

@@ -81,8 +81,8 @@ describe("BSS /hosts and /dumpstate", () => {
     expect(r.body.Components.map((c: any) => c.ID)).toEqual(["x5000c0s0b0n0", "x5000c0s1b0n0"]);
     expect(r.body.Params).toEqual([
       {
-        hosts: ["Compute"],
-        macs: ["02:50:00:00:00:01"],
+        // The MAC is x5000c0s0b0n0's: stored as that node's entry.
+        hosts: ["Compute", "x5000c0s0b0n0"],
         kernel: "http://k",
         "cloud-init": {
           "meta-data": null,

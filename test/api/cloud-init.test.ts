@@ -32,6 +32,8 @@ async function bodyText(res: Response): Promise<string> {
   return new TextDecoder().decode(await res.arrayBuffer());
 }
 
+const SECRET = "test-proxy-secret-0123456789abcdefghijklmnop";
+
 /** Through the app with extra worker variables (e.g. trusted proxies), as a differently configured deployment. */
 async function withVars(vars: Record<string, string>, peer: string, path: string, headers: Record<string, string> = {}) {
   const ctx = createExecutionContext();
@@ -298,32 +300,38 @@ describe("cloud-init requester identity", () => {
     const r = await textFrom(B.ip, "/meta-data", forged);
     expect(r.text).toContain("local_ipv4: 172.16.0.2\n");
     expect(r.text).not.toContain("login1");
-    const proxy = await withVars({ OCHAMI_TRUSTED_PROXIES: "10.63.255.0/24" }, B.ip, "/meta-data", { "X-Forwarded-For": C.ip });
+    const proxy = await withVars({ OCHAMI_TRUSTED_PROXIES: "10.63.255.0/24", OCHAMI_PROXY_SECRET: SECRET }, B.ip, "/meta-data", {
+      "X-Forwarded-For": C.ip,
+      "X-Ochami-Proxy-Secret": SECRET,
+    });
     expect(proxy.text).toContain("local_ipv4: 172.16.0.2\n");
   });
 
-  it("reads X-Forwarded-For from a trusted proxy, right to left", async () => {
-    const vars = { OCHAMI_TRUSTED_PROXIES: "10.63.255.0/24, fd63::/64" };
+  it("reads X-Forwarded-For from a trusted proxy that presents the proxy secret, right to left", async () => {
+    const vars = { OCHAMI_TRUSTED_PROXIES: "10.63.255.0/24, fd63::/64", OCHAMI_PROXY_SECRET: SECRET };
     const hostnameOf = (t: string) => /^local-hostname: (.*)$/m.exec(t)?.[1];
-    expect(hostnameOf((await withVars(vars, "10.63.255.1", "/meta-data", { "X-Forwarded-For": C.ip })).text)).toBe("login1");
+    const viaProxy = (peer: string, path: string, headers: Record<string, string> = {}) =>
+      withVars(vars, peer, path, { ...headers, "X-Ochami-Proxy-Secret": SECRET });
+    expect(hostnameOf((await viaProxy("10.63.255.1", "/meta-data", { "X-Forwarded-For": C.ip })).text)).toBe("login1");
     // The client sent its own header naming C; the proxy appended the real client, B.
-    expect(hostnameOf((await withVars(vars, "10.63.255.1", "/meta-data", { "X-Forwarded-For": `${C.ip}, ${B.ip}` })).text)).toBe("nid002");
+    expect(hostnameOf((await viaProxy("10.63.255.1", "/meta-data", { "X-Forwarded-For": `${C.ip}, ${B.ip}` })).text)).toBe("nid002");
     // Two trusted proxies in a row: the hop before them is the client.
-    expect(hostnameOf((await withVars(vars, "10.63.255.1", "/meta-data", { "X-Forwarded-For": `${C.ip}, 10.63.255.2` })).text)).toBe(
-      "login1",
-    );
+    expect(hostnameOf((await viaProxy("10.63.255.1", "/meta-data", { "X-Forwarded-For": `${C.ip}, 10.63.255.2` })).text)).toBe("login1");
     // An IPv6 proxy and a port on the forwarded entry.
-    expect(hostnameOf((await withVars(vars, "[fd63::9]", "/meta-data", { "X-Forwarded-For": `${B.ip}:5555` })).text)).toBe("nid002");
+    expect(hostnameOf((await viaProxy("[fd63::9]", "/meta-data", { "X-Forwarded-For": `${B.ip}:5555` })).text)).toBe("nid002");
     // A proxy asking for itself is just an unknown address; a garbled header is an error.
-    expect((await withVars(vars, "10.63.255.1", "/meta-data")).status).toBe(422);
-    const bad = await withVars(vars, "10.63.255.1", "/meta-data", { "X-Forwarded-For": "unknown" });
+    expect((await viaProxy("10.63.255.1", "/meta-data")).status).toBe(422);
+    const bad = await viaProxy("10.63.255.1", "/meta-data", { "X-Forwarded-For": "unknown" });
     expect(bad.status).toBe(422);
     expect(JSON.parse(bad.text).detail).toContain("X-Forwarded-For from trusted proxy 10.63.255.1 holds 'unknown'");
   });
 
-  it("rejects a malformed OCHAMI_TRUSTED_PROXIES", async () => {
-    const r = await withVars({ OCHAMI_TRUSTED_PROXIES: "10.0.0.0/99" }, B.ip, "/meta-data");
+  it("rejects a malformed OCHAMI_TRUSTED_PROXIES, and one without OCHAMI_PROXY_SECRET", async () => {
+    const r = await withVars({ OCHAMI_TRUSTED_PROXIES: "10.0.0.0/99", OCHAMI_PROXY_SECRET: SECRET }, B.ip, "/meta-data");
     expect(r.status).toBe(500);
+    const alone = await withVars({ OCHAMI_TRUSTED_PROXIES: "10.0.0.0/8" }, B.ip, "/meta-data");
+    expect(alone.status).toBe(500);
+    expect(JSON.parse(alone.text).detail).toContain("OCHAMI_PROXY_SECRET: OCHAMI_TRUSTED_PROXIES needs OCHAMI_PROXY_SECRET");
   });
 
   it("matches IPv6 peers against any stored spelling, and unwraps IPv4-mapped peers", async () => {

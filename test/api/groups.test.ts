@@ -49,6 +49,49 @@ describe("SMD /groups", () => {
     expect(problemOf(await getJson("/hsm/v2/groups/nothere"))).toMatchObject({ status: 404, detail: "No such group: nothere" });
   });
 
+  it("refuses dot-only and over-long labels, tags and exclusive groups, naming the rule", async () => {
+    const long = "a".repeat(100_000);
+    const cases: [unknown, string][] = [
+      [{ label: "." }, "couldn't validate group: group or partition field is only dots, which a URL path cannot carry"],
+      [{ label: ".." }, "couldn't validate group: group or partition field is only dots, which a URL path cannot carry"],
+      [{ label: " ... " }, "couldn't validate group: group or partition field is only dots, which a URL path cannot carry"],
+      [{ label: long }, "couldn't validate group: group or partition field is longer than 255 characters"],
+      [{ label: "ok", tags: [".."] }, "couldn't validate group: group or partition field is only dots, which a URL path cannot carry"],
+      [{ label: "ok", exclusiveGroup: "a".repeat(256) }, "couldn't validate group: group or partition field is longer than 255 characters"],
+    ];
+    for (const [body, detail] of cases) {
+      const r = await send("POST", "/hsm/v2/groups", body);
+      expect(problemOf(r), JSON.stringify(body).slice(0, 60)).toEqual({
+        status: 400,
+        type: "application/problem+json",
+        title: "Bad Request",
+        detail,
+      });
+    }
+    expect(problemOf(await send("PATCH", "/hsm/v2/groups/compute", { tags: ["."] }))).toMatchObject({
+      status: 400,
+      detail: "couldn't validate group: group or partition field is only dots, which a URL path cannot carry",
+    });
+    expect(problemOf(await send("DELETE", `/hsm/v2/groups/${long}`))).toMatchObject({
+      status: 400,
+      detail: "Invalid group label. It is longer than 255 characters.",
+    });
+    // The longest label upstream's column holds, and labels with dots among other characters, still work.
+    for (const label of ["b".repeat(255), "a.b", ".x", "x..y"]) {
+      expect((await send("POST", "/hsm/v2/groups", { label })).status, label).toBe(201);
+      expect((await send("DELETE", `/hsm/v2/groups/${label}`)).status, label).toBe(200);
+    }
+    expect((await getJson("/hsm/v2/groups/labels")).body).toEqual(["compute"]);
+    expect(problemOf(await send("POST", "/hsm/v2/partitions", { name: `p${"1".repeat(100_000)}` }))).toMatchObject({
+      status: 400,
+      detail: "couldn't validate partition: partition name is longer than 255 characters",
+    });
+    expect(problemOf(await send("POST", "/hsm/v2/partitions", { name: "p9", tags: [".."] }))).toMatchObject({
+      status: 400,
+      detail: "couldn't validate partition: group or partition field is only dots, which a URL path cannot carry",
+    });
+  });
+
   it("enforces exclusive groups", async () => {
     expect((await send("POST", "/hsm/v2/groups", { label: "rack-a", exclusiveGroup: "racks", members: { ids: [NODES[2]] } })).status).toBe(
       201,

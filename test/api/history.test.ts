@@ -62,7 +62,7 @@ describe("boot history", () => {
       endpoint: "dhcp" as const,
       timeMs: 1_800_000_000_000 + i,
     }));
-    await writeEvents(db, many, 100);
+    await writeEvents(db, many, { maxEvents: 100, maxUnknown: 10_000 });
     const count = await env.DB.prepare("SELECT count(*) AS n FROM boot_events").first<{ n: number }>();
     expect(count!.n).toBe(100);
     const latest = await env.DB.prepare("SELECT count(*) AS n FROM boot_latest WHERE subject LIKE 'mac:02:00:00:00:0%'").first<{

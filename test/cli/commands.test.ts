@@ -242,7 +242,7 @@ describe("smd", () => {
       "error: 409 Conflict: operation would conflict with an existing group that has the same label or duplicate ids found in request.\n",
     );
     await ok("smd", "group", "member", "add", "compute", "x1000c1s7b0n0");
-    await ok("smd", "group", "member", "delete", "compute", "x1000c1s7b1n0");
+    await ok("smd", "group", "member", "delete", "--no-confirm", "compute", "x1000c1s7b1n0");
     expect(await json("smd", "group", "member", "get", "compute")).toEqual({ ids: ["x1000c1s7b0n0", "x1000c1s7b2n0"] });
     await ok("smd", "group", "member", "set", "compute", "x1000c1s7b1n0", "x1000c1s7b2n0");
     expect((await json("smd", "group", "member", "get", "compute")).ids.sort()).toEqual(["x1000c1s7b1n0", "x1000c1s7b2n0"]);
@@ -273,7 +273,7 @@ describe("smd", () => {
     await ok("smd", "partition", "member", "add", "p1", "x1000c1s7b2n0");
     expect((await json("smd", "partition", "member", "get", "p1")).ids).toEqual(["x1000c1s7b1n0", "x1000c1s7b2n0"]);
     expect((await json("smd", "membership", "get", "--partition", "p1")).map((m: any) => m.partitionName)).toEqual(["p1", "p1"]);
-    await ok("smd", "partition", "member", "delete", "p1", "x1000c1s7b2n0");
+    await ok("smd", "partition", "member", "delete", "--no-confirm", "p1", "x1000c1s7b2n0");
     await ok("smd", "partition", "delete", "--no-confirm", "p1");
     expect(await json("smd", "partition", "get")).toEqual([]);
   });
@@ -307,14 +307,18 @@ describe("bss", () => {
       kernel: KERNEL,
       params: "console=ttyS0,115200 quiet",
     });
-    await input(`nids: [8]\nkernel: ${KERNEL}\nparams: nid-specific\n`, "bss", "boot", "params", "set", "-f", "yaml");
+    // NID 8 and that MAC are one node's: a set by either changes what the node boots (its entry).
+    const byNid = await input(`nids: [8]\nkernel: ${KERNEL}\nparams: nid-specific\n`, "bss", "boot", "params", "set", "-f", "yaml");
+    expect(byNid.stderr).toBe("changed 1 node (they boot it now): x1000c1s7b1n0\n");
+    expect((await json("bss", "boot", "params", "get", "-m", "52:54:00:be:ef:01"))[0].params).toBe("nid-specific");
     const table = (await ok("bss", "boot", "params", "get", "-F", "table")).stdout.split("\n");
     expect(table[0]).toMatch(/^HOSTS\s+MACS\s+NIDS\s+KERNEL\s+INITRD\s+PARAMS$/);
-    expect(table).toHaveLength(5); // header, three entries, final newline
+    expect(table).toHaveLength(4); // header, Default and the node's entry, final newline
     await ok("bss", "boot", "params", "delete", "--no-confirm", "-n", "8");
     const gone = await run("bss", "boot", "params", "get", "-n", "8");
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/^error: 404 Not Found: /);
+    await ok("bss", "boot", "params", "add", "-m", "52:54:00:be:ef:01", "--kernel", KERNEL, "-p", "console=ttyS0,115200 quiet");
   });
 
   it("image set rewrites root= in the entries of the given nodes", async () => {
@@ -337,7 +341,7 @@ describe("bss", () => {
     const latest = await json("bss", "history", "-x", "x1000c1s7b1n0", "--endpoint", "bootscript");
     // The latest fetch per node and step: the -x one (no MAC).
     expect(latest).toEqual([expect.objectContaining({ name: "x1000c1s7b1n0", endpoint: "bootscript", mac: "" })]);
-    expect(latest[0].detail).toMatch(/matched by mac/);
+    expect(latest[0].detail).toMatch(/matched by xname/);
     const events = await json("bss", "history", "--events");
     expect(events.length).toBeGreaterThanOrEqual(2);
     const after = await json("bss", "history", "--events", "--after-id", String(events[0].id));
@@ -492,5 +496,56 @@ describe("cloud-init", () => {
     expect((await ok("--no-token", "cloud-init", "service", "status")).stdout).toBe("cloud-init is running\n");
     expect((await run("--no-token", "cloud-init", "service", "status", "-q")).stdout).toBe("");
     expect(await json("--no-token", "cloud-init", "service", "version")).toMatchObject({ process_name: "cloud-init-server" });
+  });
+});
+
+describe("upstream's spellings of flags and subcommands, as its man pages and cobra definitions write them", () => {
+  it("cloud-init --headers, bss status --version, service status --smd/--storage/--all/--api, membership --id, member delete --no-confirm", async () => {
+    // Group compute (cloud-init) and x1000c1s7b1n0 in SMD group compute are left by the tests above.
+    const headers = await ok("cloud-init", "group", "get", "config", "--headers", "always", "compute");
+    expect(headers.stdout).toMatch(/^--- \(1\/1\) group=compute\n## template: jinja\n/);
+    expect((await ok("cloud-init", "node", "get", "group", "--headers", "never", "x1000c1s7b1n0", "compute")).stdout).toMatch(
+      /^## template: jinja\n/,
+    );
+    expect((await run("cloud-init", "group", "get", "config", "--headers", "sometimes")).code).toBe(2);
+
+    // Upstream's `--version` of `bss status` is that command's, not the program's.
+    expect(await json("--no-token", "bss", "status", "--version")).toEqual(await json("--no-token", "bss", "service", "version"));
+    expect(await json("--no-token", "bss", "service", "status", "--smd")).toEqual(await json("--no-token", "bss", "status", "--smd"));
+    expect(await json("--no-token", "bss", "service", "status", "--storage")).toEqual(
+      await json("--no-token", "bss", "status", "--storage"),
+    );
+    expect(await json("--no-token", "smd", "service", "status", "--all")).toEqual(await json("--no-token", "smd", "status", "--all"));
+    expect((await json("--no-token", "cloud-init", "service", "status", "--api", "-F", "json")).openapi).toMatch(/^3\./);
+    expect((await run("cloud-init", "service", "status", "--api", "-q")).code).toBe(2);
+
+    expect(await json("smd", "group", "membership", "--id", "x1000c1s7b1n0")).toMatchObject({
+      id: "x1000c1s7b1n0",
+      groupLabels: expect.arrayContaining(["compute"]),
+    });
+    const asked = await run("smd", "group", "member", "delete", "compute", "x1000c1s7b1n0");
+    expect(asked.code).toBe(2);
+    expect(asked.stderr).toContain("not confirmed (standard input is not a terminal); pass --no-confirm");
+    await ok("smd", "group", "member", "delete", "--no-confirm", "compute", "x1000c1s7b1n0");
+    expect((await json("smd", "group", "member", "get", "compute")).ids).not.toContain("x1000c1s7b1n0");
+    await ok("smd", "group", "member", "add", "compute", "x1000c1s7b1n0");
+  });
+
+  it("global -v, --log-color, --show-token; discover static --uri", async () => {
+    const verbose = await ok("-v", "--log-color", "off", "smd", "status");
+    expect(verbose.stderr).toMatch(/^debug: GET http:\/\/127\.0\.0\.1:\d+\/hsm\/v2\/service\/ready\n/);
+    const token = (await ok("auth", "token")).stdout.trim();
+    const shown = await ok("--show-token", "-l", "debug", "smd", "group", "get");
+    expect(shown.stderr).toContain(`: ${token}\n`);
+    expect((await ok("-l", "debug", "smd", "group", "get")).stderr).not.toContain(token);
+
+    const nodes = home.file("uri-nodes.yaml", "nodes:\n- {xname: x7000c0s0b0n0, nid: 700, interfaces: []}\n");
+    const wrong = await run("discover", "static", "--uri", "/no/such/smd", "-d", `@${nodes}`);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^error: 404 Not Found: .*\n$/m);
+    const right = await run("discover", "static", "--uri", `${api.url}/hsm/v2`, "-d", `@${nodes}`);
+    expect(right.code, right.stderr).toBe(0);
+    expect(right.stderr).toContain("smd components: 1 added\n");
+    await ok("smd", "component", "delete", "--no-confirm", "x7000c0s0b0n0");
   });
 });

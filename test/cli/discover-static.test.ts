@@ -1,9 +1,11 @@
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { buildDiscoveryPayloads, discoverStatic } from "../api/ochami-discover";
-import { type Home, loggedInHome, ochami, startTestApi, type TestApi } from "./harness";
+import { requirements } from "../support/requirements";
+import { type Home, loggedInHome, OCHAMI_BIN, ochami, startTestApi, type TestApi } from "./harness";
 import {
   SEED_CHRONY_TEMPLATE,
   SEED_CLUSTER_YAML,
@@ -85,7 +87,9 @@ describe("same SMD as upstream's ochami", () => {
 
       const again = await run("discover", "static", "--overwrite", "-d", `@${file}`, "-f", "yaml");
       expect(again.code, again.stderr).toBe(0);
-      expect(again.stderr).toMatch(/smd redfish endpoints: 0 added, \d+ replaced/);
+      expect(again.stderr).toMatch(
+        /^smd components: \d+ unchanged\nsmd redfish endpoints: \d+ unchanged\nsmd groups: 1 unchanged \(compute\)\n$/m,
+      );
       expect(await smdState()).toEqual(upstream);
       await wipeSmd();
     });
@@ -122,24 +126,21 @@ describe("same SMD as upstream's ochami", () => {
           .replace(/https:\/\/[^/"]+\/redfish/g, "https://H/redfish"),
       );
     expect(strip(lines)).toEqual(strip(expected));
-    expect(r.stderr).toMatch(new RegExp(`^dry run: ${expected.length} requests printed, nothing sent`));
+    expect(r.stderr).toMatch(new RegExp(`^dry run: ${expected.length} requests printed, nothing sent`, "m"));
     expect((await smdState()).comps).toEqual([]);
   });
 
-  it("without --overwrite a re-run reports each conflict and exits 4; --discovery-version 1 also posts interfaces", async () => {
+  it("--discovery-version 1 also posts interfaces (upstream's network names), once", async () => {
     const file = `@${path.join(fixtures, "nodes.new-format.yaml")}`;
     expect((await run("discover", "static", "-d", file)).code).toBe(0);
-    const again = await run("discover", "static", "-d", file);
-    expect(again.code).toBe(4);
-    expect(again.stderr).toContain(
-      "error: POST /hsm/v2/Inventory/RedfishEndpoints (x1000c1s0b0): 409 Conflict: operation would conflict with an existing resource that has the same FQDN or xname ID. (it exists already; --overwrite replaces it)\n",
-    );
-    expect(again.stderr).toContain("error: POST /hsm/v2/groups (compute): 409 Conflict:");
     const v1 = await run("discover", "static", "--overwrite", "--discovery-version", "1", "-d", file);
     expect(v1.code, v1.stderr).toBe(0);
-    expect(v1.stderr).toContain("smd interfaces: 0 added, 1 updated");
+    // SMD made the interface from the endpoint, without a network name; the PATCH adds it.
+    expect(v1.stderr).toContain("smd interfaces: 1 changed\n");
     const iface = (await call("GET", "/hsm/v2/Inventory/EthernetInterfaces/deadbeeeeef1")).body;
     expect(iface).toMatchObject({ ComponentID: "x1000c1s0b0n0", IPAddresses: [{ IPAddress: "172.16.0.1", Network: "internal" }] });
+    const again = await run("discover", "static", "--overwrite", "--discovery-version", "1", "-d", file);
+    expect(again.stderr).toContain("smd interfaces: 1 unchanged\n");
     await wipeSmd();
   });
 
@@ -148,7 +149,7 @@ describe("same SMD as upstream's ochami", () => {
       "bad.yaml",
       stringify({
         nodes: [
-          { name: "a", xname: "x1c1s1b1", bmc_mac: "zz", interfaces: [{ mac_addr: "ec:e7:a7:05:a1:f1" }] },
+          { name: "a", xname: "nid001", bmc_mac: "zz", interfaces: [{ mac_addr: "ec:e7:a7:05:a1:f1" }] },
           { name: "b", xname: "x1c1s1b2n0", bmc_ip: "1.2.3.4", interfaces: [{ mac_addr: "EC-E7-A7-05-A1-F1" }] },
         ],
       }),
@@ -157,7 +158,7 @@ describe("same SMD as upstream's ochami", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
       `error: ${bad}: 3 problems:\n` +
-        "  nodes[0] (a).xname 'x1c1s1b1' is not a Node xname (like x1000c1s7b0n0)\n" +
+        "  nodes[0] (a).xname 'nid001' is not a component xname (like x1000c1s7b0n0)\n" +
         "  nodes[0] (a).bmc_mac 'zz' is not a MAC address\n" +
         "  nodes[1].interfaces[0]: MAC ec:e7:a7:05:a1:f1 is also used by nodes[0].interfaces[0]\n",
     );
@@ -179,9 +180,13 @@ describe("the seed's whole setup in one command (--cluster-file)", () => {
     const r = await run("discover", "static", "--overwrite", "-d", `@${nodes}`, "--cluster-file", cluster);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr.split("\n")).toEqual([
-      "smd components: 9 set",
-      "smd redfish endpoints: 9 added, 0 replaced (with their nodes' interfaces)",
-      "smd groups: compute (9), ssh (9), chrony (9), disk_config (1)",
+      "warning: the nodes file is in the deprecated format (nodes with bmc_mac/bmc_ip), which upstream's ochami will stop reading; " +
+        "the current one lists bmcs: and names each node's bmc: (see `ochami discover static --help`)",
+      "warning: nodes[0] (nid001), nodes[1] (nid002), nodes[2] (nid003), nodes[3] (nid004), nodes[4] (nid005) and 4 more use 'group', " +
+        "which is deprecated; use 'groups' instead",
+      "smd components: 9 added",
+      "smd redfish endpoints: 9 added",
+      "smd groups: 4 added (compute, ssh, chrony, disk_config)",
       "bss boot parameters: 1 of 1 entries set",
       "cloud-init defaults: set",
       "cloud-init groups: compute, chrony, ssh",
@@ -225,6 +230,9 @@ describe("the seed's whole setup in one command (--cluster-file)", () => {
     };
     const again = await run("discover", "static", "--overwrite", "-d", `@${nodes}`, "--cluster-file", cluster);
     expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain(
+      "smd components: 9 unchanged\nsmd redfish endpoints: 9 unchanged\nsmd groups: 4 unchanged (compute, ssh, chrony, disk_config)\n",
+    );
     expect({
       smd: await smdState(),
       boot: (await call("GET", "/boot/v1/bootparameters")).body,
@@ -240,6 +248,11 @@ describe("the seed's whole setup in one command (--cluster-file)", () => {
     );
     const edited = await run("discover", "static", "--overwrite", "-d", `@${nodes}`, "--cluster-file", cluster);
     expect(edited.code, edited.stderr).toBe(0);
+    // No terminal to ask on: the member dropped is named in a warning.
+    expect(edited.stderr).toContain(
+      "warning: group disk_config: 1 member not in the files (x1000c1s7b1n0) removed (--overwrite makes a group's members those of the files)\n",
+    );
+    expect(edited.stderr).toContain("smd groups: 1 changed (disk_config: +2 -1), 3 unchanged (compute, ssh, chrony)\n");
     expect((await call("GET", "/hsm/v2/groups/disk_config")).body.members.ids.sort()).toEqual(["x1000c1s7b2n0", "x1000c1s7b3n0"]);
     const boot = (await call("GET", "/boot/v1/bootparameters")).body;
     expect(boot).toHaveLength(1);
@@ -268,3 +281,227 @@ describe("payloads match the independent replay for the seed file too", () => {
     expect(p.groups).toEqual([{ label: "compute", description: "The compute group", members: { ids: SEED_NODES.map((n) => n.xname) } }]);
   });
 });
+
+describe("nodes files as upstream's ochami reads them", () => {
+  afterAll(async () => {
+    await wipeSmd();
+  });
+
+  it("node xnames in BMC form (one node per BMC, as recipes write them): SMD ends up as upstream's ochami leaves it", async () => {
+    // Upstream derives a node's BMC from the `x…c…s…b…` its xname starts with, so x1000c0s0b1 is
+    // its own BMC; SMD types the component from its xname (NodeBMC) and makes the node behind the
+    // endpoint x1000c0s0b1n0. The replay sends upstream's requests; ours must leave the same SMD.
+    const nodes = [1, 2, 3].map((i) => ({
+      name: `nid00${i}`,
+      xname: `x1000c0s0b${i}`,
+      nid: i,
+      group: "compute",
+      bmc_mac: `de:ca:fc:0f:fe:e${i}`,
+      bmc_ip: `172.16.0.10${i}`,
+      interfaces: [{ mac_addr: `52:54:00:be:ef:0${i}`, ip_addrs: [{ network: "management", ip_addr: `172.16.0.${i}` }] }],
+    }));
+    const text = stringify({ nodes });
+    const file = home.file("recipe/nodes.yaml", text);
+    await wipeSmd();
+    const upstreamLog = await discoverStatic((m, p, b) => call(m, p, b), text);
+    expect(
+      upstreamLog.every(([, , st]) => st < 300),
+      JSON.stringify(upstreamLog),
+    ).toBe(true);
+    const upstream = await smdState();
+    expect(upstream.comps.map((c: any) => [c.ID, c.Type])).toEqual([
+      ["x1000c0s0b1", "NodeBMC"],
+      ["x1000c0s0b1n0", "Node"],
+      ["x1000c0s0b2", "NodeBMC"],
+      ["x1000c0s0b2n0", "Node"],
+      ["x1000c0s0b3", "NodeBMC"],
+      ["x1000c0s0b3n0", "Node"],
+    ]);
+    await wipeSmd();
+
+    const r = await run("discover", "static", "-d", `@${file}`, "-f", "yaml");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      "warning: nodes[0] (nid001) x1000c0s0b1, nodes[1] (nid002) x1000c0s0b2, nodes[2] (nid003) x1000c0s0b3: a BMC's xname, not a node's: " +
+        "SMD records it as a NodeBMC, and the node behind that BMC as <xname>n0, which gets the interfaces and a NID of SMD's choosing " +
+        "(as with upstream's ochami). A node's xname ends in n<k> (x1000c0s0b1n0)\n",
+    );
+    expect(r.stderr).toContain("smd components: 3 added\nsmd redfish endpoints: 3 added\nsmd groups: 1 added (compute)\n");
+    expect(await smdState()).toEqual(upstream);
+
+    const again = await run("discover", "static", "--overwrite", "-d", `@${file}`, "-f", "yaml");
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain("smd components: 3 unchanged\nsmd redfish endpoints: 3 unchanged\nsmd groups: 1 unchanged (compute)\n");
+    expect(await smdState()).toEqual(upstream);
+  });
+
+  it("the current format: bmc: by MAC, an unknown bmc:, nid 0, an empty group:, network names", async () => {
+    await wipeSmd();
+    const file = home.file(
+      "quirks.yaml",
+      stringify({
+        bmcs: [{ name: "bmc-a", xname: "x3000c0s1b0", mac: "02:00:00:00:0a:01", ip: "10.1.0.1" }],
+        nodes: [
+          {
+            name: "a",
+            nid: 0,
+            xname: "x3000c0s1b0n0",
+            bmc: "02:00:00:00:0a:01",
+            group: "",
+            groups: ["compute"],
+            interfaces: [{ mac_addr: "02:00:00:00:00:01", ip_addrs: [{ name: "mgmt", ip_addr: "10.0.0.1" }] }],
+          },
+          {
+            name: "b",
+            nid: 2,
+            xname: "x3000c0s2b0n0",
+            bmc: "bmc-nope",
+            groups: ["compute"],
+            interfaces: [{ mac_addr: "02:00:00:00:00:02", ip_addrs: [{ network: "hsn", ip_addr: "10.0.0.2" }] }],
+          },
+        ],
+      }),
+    );
+    const r = await run("discover", "static", "-d", `@${file}`);
+    expect(r.code, r.stderr).toBe(0);
+    // Upstream logs "no such bmc" and sends the node without a BMC; its interfaces go on their own here.
+    expect(r.stderr).toContain(
+      "warning: nodes[1] (b).bmc 'bmc-nope' is not the xname, name or MAC of an entry in bmcs: the node is sent without a BMC\n",
+    );
+    expect(r.stderr).toContain(
+      "warning: nodes[1] (b) has no BMC in the file: no Redfish endpoint; its interfaces are sent to SMD on their own\n",
+    );
+    expect(r.stderr).not.toContain("'group'");
+    const comps = (await call("GET", "/hsm/v2/State/Components")).body.Components;
+    // nid: 0 sends no NID (as upstream): SMD numbers the node itself.
+    expect(comps.find((c: any) => c.ID === "x3000c0s1b0n0").NID).toBeGreaterThan(0);
+    expect(comps.find((c: any) => c.ID === "x3000c0s2b0n0").NID).toBe(2);
+    expect((await call("GET", "/hsm/v2/Inventory/RedfishEndpoints/x3000c0s1b0")).status).toBe(200);
+    const ifaceB = (await call("GET", "/hsm/v2/Inventory/EthernetInterfaces/020000000002")).body;
+    expect(ifaceB).toMatchObject({ ComponentID: "x3000c0s2b0n0", IPAddresses: [{ IPAddress: "10.0.0.2", Network: "hsn" }] });
+    expect((await call("GET", "/hsm/v2/groups/compute")).body.members.ids.sort()).toEqual(["x3000c0s1b0n0", "x3000c0s2b0n0"]);
+  });
+});
+
+describe("reports say what changed", () => {
+  const nodesOf = (count: number, ip = (i: number) => `172.16.0.${i}`) =>
+    stringify({
+      bmcs: Array.from({ length: count }, (_, k) => ({
+        xname: `x2000c0s${k + 1}b0`,
+        mac: `02:00:00:00:0b:0${k + 1}`,
+        ip: `172.16.1.${k + 1}`,
+      })),
+      nodes: Array.from({ length: count }, (_, k) => ({
+        name: `n${k + 1}`,
+        nid: 100 + k + 1,
+        xname: `x2000c0s${k + 1}b0n0`,
+        groups: ["rack"],
+        interfaces: [{ mac_addr: `02:00:00:00:0c:0${k + 1}`, ip_addrs: [{ name: "mgmt", ip_addr: ip(k + 1) }] }],
+      })),
+    });
+  const lastUpdates = async () =>
+    (await call("GET", "/hsm/v2/Inventory/EthernetInterfaces")).body.map((f: any) => `${f.ID} ${f.LastUpdate}`).sort();
+
+  it("a re-run says unchanged and writes nothing; an edit is a conflict without --overwrite, a change with it", async () => {
+    await wipeSmd();
+    const file = home.file("rack.yaml", nodesOf(3));
+    const first = await run("discover", "static", "-d", `@${file}`);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toBe("smd components: 3 added\nsmd redfish endpoints: 3 added\nsmd groups: 1 added (rack)\n");
+    const state = await smdState();
+    const stamps = await lastUpdates();
+
+    for (const flags of [[], ["--overwrite"]]) {
+      const again = await run("discover", "static", ...flags, "-d", `@${file}`);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toBe("smd components: 3 unchanged\nsmd redfish endpoints: 3 unchanged\nsmd groups: 1 unchanged (rack)\n");
+      expect(await smdState()).toEqual(state);
+      expect(await lastUpdates()).toEqual(stamps);
+    }
+
+    home.file(
+      "rack.yaml",
+      nodesOf(3, (i) => (i === 2 ? "172.16.0.222" : `172.16.0.${i}`)),
+    );
+    const conflict = await run("discover", "static", "-d", `@${file}`);
+    expect(conflict.code).toBe(4);
+    expect(conflict.stderr).toBe(
+      "smd components: 3 unchanged\n" +
+        "smd redfish endpoints: 2 unchanged, 1 conflicting\n" +
+        "  conflict: redfish endpoint x2000c0s2b0: interface 02:00:00:00:0c:02: IPs 172.16.0.2 in SMD, 172.16.0.222 in the file\n" +
+        "  (--overwrite replaces them with the file's)\n" +
+        "smd groups: 1 unchanged (rack)\n",
+    );
+    expect(await smdState()).toEqual(state);
+
+    const applied = await run("discover", "static", "--overwrite", "-d", `@${file}`);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stderr).toBe(
+      "smd components: 3 unchanged\nsmd redfish endpoints: 1 changed, 2 unchanged\nsmd groups: 1 unchanged (rack)\n",
+    );
+    expect((await call("GET", "/hsm/v2/Inventory/EthernetInterfaces/020000000c02")).body.IPAddresses).toEqual([
+      { IPAddress: "172.16.0.222" },
+    ]);
+  });
+
+  const tty = requirements({ commands: ["/usr/bin/script"] });
+  it.skipIf(tty)(
+    "--overwrite with a partial file: asks at a terminal before dropping group members; -y and scripts get a warning",
+    async () => {
+      await wipeSmd();
+      const all = home.file("rack.yaml", nodesOf(3));
+      const part = home.file("rack-part.yaml", nodesOf(2));
+      expect((await run("discover", "static", "-d", `@${all}`)).code).toBe(0);
+      const members = async () => (await call("GET", "/hsm/v2/groups/rack")).body.members.ids.sort();
+
+      const declined = await onTerminal(["discover", "static", "--overwrite", "-d", `@${part}`], "n");
+      expect(declined.code, declined.output).toBe(0);
+      expect(declined.output).toContain(
+        "group rack: 1 member not in the files (x2000c0s3b0n0): remove it? (no: keep them, add the files') [y/N]: ",
+      );
+      expect(declined.output).toContain("smd groups: 1 unchanged (rack: 1 kept)");
+      expect(await members()).toEqual(["x2000c0s1b0n0", "x2000c0s2b0n0", "x2000c0s3b0n0"]);
+
+      const accepted = await onTerminal(["discover", "static", "--overwrite", "-d", `@${part}`], "y");
+      expect(accepted.code, accepted.output).toBe(0);
+      expect(accepted.output).toContain("smd groups: 1 changed (rack: -1)");
+      expect(await members()).toEqual(["x2000c0s1b0n0", "x2000c0s2b0n0"]);
+
+      expect((await run("discover", "static", "--overwrite", "-d", `@${all}`)).code).toBe(0);
+      const yes = await onTerminal(["discover", "static", "--overwrite", "-y", "-d", `@${part}`]);
+      expect(yes.output).not.toContain("[y/N]");
+      expect(yes.output).toContain(
+        "warning: group rack: 1 member not in the files (x2000c0s3b0n0) removed (--overwrite makes a group's members those of the files)",
+      );
+      expect(await members()).toEqual(["x2000c0s1b0n0", "x2000c0s2b0n0"]);
+    },
+  );
+});
+
+/**
+ * Runs the CLI on a pseudo-terminal (script(1)), as an admin at a shell: standard input and error
+ * are the terminal. `answer` is typed once the CLI asks; stdout and stderr come back as one output.
+ */
+function onTerminal(args: string[], answer?: string): Promise<{ code: number | null; output: string }> {
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  const command = [process.execPath, OCHAMI_BIN, ...args].map(quote).join(" ");
+  return new Promise((resolve, reject) => {
+    const proc = spawn("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"], { env: home.env, cwd: home.dir });
+    let output = "";
+    let answered = false;
+    proc.stdout.on("data", (d) => {
+      output += d;
+      if (answer !== undefined && !answered && output.includes("[y/N]: ")) {
+        answered = true;
+        proc.stdin.write(`${answer}\r`);
+      }
+    });
+    proc.stderr.on("data", (d) => (output += d));
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 60_000);
+    proc.on("error", reject);
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output: output.replace(/\r\n/g, "\n") });
+    });
+  });
+}

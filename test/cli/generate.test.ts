@@ -147,6 +147,32 @@ describe("from the live inventory", () => {
     expect(hosts).toContain("172.16.0.109    login-bmc1\n");
     await run("cloud-init", "node", "delete", "--no-confirm", "x1000c1s7b9n0");
   });
+
+  it("two nodes with one NID (so one name) are refused, naming them; nothing is written", async () => {
+    const hostsFile = home.file("etc/hosts", "127.0.0.1 localhost\n");
+    expect((await run("smd", "component", "update", "--nid", "1", "x1000c1s7b2n0")).code).toBe(0);
+    try {
+      for (const args of [["hosts", "--update", hostsFile], ["powerman"], ["conman"]]) {
+        const r = await run("generate", ...args);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(
+          "error: 2 host names are given to more than one host: nid001 (node x1000c1s7b1n0 with NID 1, node x1000c1s7b2n0 with NID 1), " +
+            "nid-bmc001 (BMC 172.16.0.101, BMC 172.16.0.102); nothing written: give the nodes distinct NIDs " +
+            "(ochami smd component update --nid <nid> <xname>) or names (cloud-init instance-info local-hostname)\n",
+        );
+        expect(r.stdout).toBe("");
+      }
+      expect(readFileSync(hostsFile, "utf8")).toBe("127.0.0.1 localhost\n");
+    } finally {
+      expect((await run("smd", "component", "update", "--nid", "2", "x1000c1s7b2n0")).code).toBe(0);
+    }
+    const twice = home.file("twice.yaml", SEED_NODES_YAML.replace("name: nid002", "name: nid001"));
+    const r = await run("generate", "hosts", "-d", `@${twice}`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^error: 2 host names are given to more than one host: nid001 \(node x1000c1s7b1n0 with NID 1, node x1000c1s7b2n0 with NID 2\), nid-bmc001 .*give the nodes distinct names in the nodes file\n$/,
+    );
+  });
 });
 
 describe("Debian's daemons read the generated files", () => {

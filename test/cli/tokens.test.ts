@@ -1,8 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { repoRoot } from "../../shared/head-node-state";
 import { requirements } from "../support/requirements";
 import { type Home, loggedInHome, makeHome, ochami, startTestApi, type TestApi } from "./harness";
 
@@ -144,13 +146,52 @@ describe.skipIf(missing)("tokens: stored credential, cache, refresh, precedence"
       const r = await ochami(["smd", "group", "get"], { env: bare.env, prefix: later(120) });
       expect(r.code).toBe(3);
       expect(r.stderr).toMatch(
-        /^error: the token in DEMO_ACCESS_TOKEN expired at \d{4}-\S+Z; get a new one \(e\.g\. `export DEMO_ACCESS_TOKEN=\$\(ochami auth token\)`\)\n$/,
+        /^error: the token in DEMO_ACCESS_TOKEN expired at \d{4}-\S+Z; get a new one from your token issuer, or store a client credential, whose tokens renew themselves: unset DEMO_ACCESS_TOKEN; ochami auth login --client-id <client id>\n$/,
       );
       // Public routes need no token at all, as upstream.
       expect((await ochami(["smd", "component", "get"], { env: bare.env, prefix: later(120) })).code).toBe(0);
+      // What it says works, with the clock still ahead: the credential's tokens are fresh.
+      const { DEMO_ACCESS_TOKEN: _expired, ...unset } = bare.env;
+      const login = await ochami(["auth", "login", "--client-id", api.admin.client_id], {
+        env: unset,
+        input: api.admin.client_secret,
+        prefix: later(120),
+      });
+      expect(login.code, login.stderr).toBe(0);
+      expect(await ochami(["smd", "group", "get", "flagged"], { env: unset, prefix: later(120) })).toMatchObject({ code: 0 });
     } finally {
       bare.remove();
     }
+  });
+
+  it("an expired token variable on the head node: the command it suggests gets a new token there", async () => {
+    const token = (await run(["auth", "token"])).stdout.trim();
+    const headNode = makeHome({ DEMO_ACCESS_TOKEN: token });
+    try {
+      const state = path.join(headNode.dir, "state");
+      writeHeadNodeState(state, api);
+      const env = { ...headNode.env, OCHAMI_STATE_DIR: state };
+      await ochami(["config", "cluster", "set", "demo", "cluster.uri", api.url], { env });
+      const r = await ochami(["smd", "group", "get"], { env, prefix: later(120) });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(
+        /^error: the token in DEMO_ACCESS_TOKEN expired at \S+; get a new one from this head node: export DEMO_ACCESS_TOKEN=\$\(ochami --ignore-config auth token\)\n$/,
+      );
+      const fresh = await ochami(["--ignore-config", "auth", "token"], { env, prefix: later(120) });
+      expect(fresh.code, fresh.stderr).toBe(0);
+      expect(decodeJwt(fresh.stdout.trim())).toMatchObject({ client_id: api.admin.client_id });
+      expect(await ochami(["smd", "group", "get", "flagged"], { env: { ...env, DEMO_ACCESS_TOKEN: fresh.stdout.trim() } })).toMatchObject({
+        code: 0,
+      });
+    } finally {
+      headNode.remove();
+    }
+  });
+
+  it("a variable set but empty (its command failed) is named in a warning, not silently skipped", async () => {
+    const r = await run(["smd", "group", "get", "flagged"], { env: { ...home.env, DEMO_ACCESS_TOKEN: "" } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("warning: DEMO_ACCESS_TOKEN is set but empty (did the command that set it fail?); ignoring it\n");
   });
 
   it("--no-token and enable-auth: false send none: a protected route answers 401 (exit 3)", async () => {
@@ -216,6 +257,87 @@ describe.skipIf(missing)("tokens: stored credential, cache, refresh, precedence"
       );
     } finally {
       ci.remove();
+    }
+  });
+});
+
+/** What `npm start` leaves in its state directory for the CLI: api.json and the admin client. */
+function writeHeadNodeState(dir: string, api: TestApi, admin = readFileSync(path.join(api.stateDir, "auth", "admin-client.json"), "utf8")) {
+  mkdirSync(path.join(dir, "auth"), { recursive: true });
+  writeFileSync(
+    path.join(dir, "api.json"),
+    `${JSON.stringify({ url: api.url, started_at: new Date(Date.now() - 60_000).toISOString() })}\n`,
+  );
+  writeFileSync(path.join(dir, "auth", "admin-client.json"), admin, { mode: 0o600 });
+}
+
+/** `npm run --silent token` in the checkout, as the README has the admin type it. */
+function npmRunToken(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn("npm", ["run", "--silent", "token"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d) => (stdout += d));
+    proc.stderr.on("data", (d) => (stderr += d));
+    proc.on("error", reject);
+    proc.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("npm run --silent token on the head node", () => {
+  let api: TestApi;
+  let home: Home;
+  beforeAll(async () => {
+    api = await startTestApi();
+    home = makeHome();
+  });
+  afterAll(async () => {
+    home?.remove();
+    await api?.stop();
+  });
+  const withState = (dir: string) => ({ ...home.env, OCHAMI_STATE_DIR: dir });
+
+  it("prints the admin client's token when the state is the running API's", async () => {
+    const state = path.join(home.dir, "good");
+    writeHeadNodeState(state, api);
+    const r = await npmRunToken(withState(state));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(decodeJwt(r.stdout.trim())).toMatchObject({ client_id: api.admin.client_id });
+    expect(r.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  });
+
+  it("a state that is not the running API's, or no state: one line saying what to do, a non-zero exit, nothing on stdout", async () => {
+    const other = path.join(home.dir, "other");
+    const admin = JSON.parse(readFileSync(path.join(api.stateDir, "auth", "admin-client.json"), "utf8"));
+    writeHeadNodeState(other, api, JSON.stringify({ ...admin, client_id: "admin-0ther", client_secret: "not-this-apis" }));
+    const half = path.join(home.dir, "half");
+    writeHeadNodeState(half, api);
+    rmSync(path.join(half, "auth", "admin-client.json"));
+    const cases: Array<[string, number, string]> = [
+      [
+        other,
+        3,
+        `error: the API at ${api.url} does not know admin-0ther, the admin client of ${other}: it runs with another state directory. ` +
+          "Set OCHAMI_STATE_DIR to that one, or restart `npm start` with this one (the token endpoint answered 401 Unauthorized)\n",
+      ],
+      [
+        half,
+        3,
+        `error: cannot read the head node's admin client ${half}/auth/admin-client.json: ENOENT: no such file or directory: ` +
+          "`npm start` writes it on its first start with this state directory (OCHAMI_STATE_DIR, default <checkout>/.state)\n",
+      ],
+      [
+        path.join(home.dir, "none"),
+        2,
+        `error: no cluster configured (config files read: none) and no \`npm start\` state in ${path.join(home.dir, "none")}: configure one ` +
+          "(ochami config cluster set --default demo cluster.uri http://127.0.0.1:8081), pass --cluster-uri <uri>, " +
+          "or set OCHAMI_STATE_DIR to the state directory of the head node's `npm start`\n",
+      ],
+    ];
+    for (const [dir, code, stderr] of cases) {
+      const r = await npmRunToken(withState(dir));
+      expect(r).toEqual({ code, stdout: "", stderr });
     }
   });
 });

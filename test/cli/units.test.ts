@@ -116,7 +116,7 @@ describe("nodes files", () => {
   it("reports every problem with its place", () => {
     const bad = {
       nodes: [
-        { name: "a", xname: "x1000c1s7b1", nid: 0, interfaces: [{ mac_addr: "zz", ip_addrs: [{ ip_addr: "300.1.1.1" }] }] },
+        { name: "a", xname: "x1000c1s7b1", nid: -1, interfaces: [{ mac_addr: "zz", ip_addrs: [{ ip_addr: "300.1.1.1" }] }] },
         { name: "b", xname: "x1000c1s7b2n0", nid: 2, bmc: "nope", interfaces: [{ mac_addr: "52:54:00:00:00:01" }] },
         { name: "c", xname: "x1000c1s7b2n0", nid: 2, interfaces: [{ mac_addr: "52-54-00-00-00-01" }] },
       ],
@@ -128,15 +128,66 @@ describe("nodes files", () => {
       err = e as InventoryError;
     }
     expect(err?.problems).toEqual([
-      "nodes[0] (a).xname 'x1000c1s7b1' is not a Node xname (like x1000c1s7b0n0)",
       "nodes[0] (a).nid must be a positive integer",
       "nodes[0] (a).interfaces[0].mac_addr 'zz' is not a MAC address",
       "nodes[0] (a).interfaces[0].ip_addrs[0].ip_addr '300.1.1.1' is not an IP address",
-      "nodes[1] (b).bmc 'nope' is not the name or xname of an entry in bmcs",
       "nodes[2]: xname x1000c1s7b2n0 is also used by nodes[1]",
       "nodes[2]: NID 2 is also used by nodes[1]",
       "nodes[2].interfaces[0]: MAC 52:54:00:00:00:01 is also used by nodes[1].interfaces[0]",
     ]);
+  });
+
+  it("reads what upstream reads: BMC-form node xnames, nid 0, group vs groups, bmc: by MAC, each format's network key", () => {
+    const dep = parseNodesFile({
+      nodes: [
+        {
+          name: "a",
+          xname: "x1000c0s0b1",
+          nid: 0,
+          group: "compute",
+          groups: ["ssh"],
+          bmc_mac: "02:00:00:00:00:a1",
+          bmc_fqdn: "a-bmc.cluster",
+          interfaces: [{ mac_addr: "02:00:00:00:00:01", ip_addrs: [{ network: "mgmt", name: "other", ip_addr: "10.0.0.1" }] }],
+        },
+        { name: "b", xname: "x1000c0s0b2n0", group: "", bmc_ip: "10.1.0.2", interfaces: [] },
+        { name: "c", xname: "x1000c0s0b3n0", interfaces: [] },
+      ],
+    });
+    expect(dep.nodes.map((n) => [n.xname, n.bmc, n.nid, n.groups])).toEqual([
+      ["x1000c0s0b1", "x1000c0s0b1", undefined, ["compute", "ssh"]],
+      ["x1000c0s0b2n0", "x1000c0s0b2", undefined, []],
+      ["x1000c0s0b3n0", undefined, undefined, []],
+    ]);
+    expect(dep.bmcs[0]).toEqual({ xname: "x1000c0s0b1", name: "a", mac: "02:00:00:00:00:a1", ip: undefined, fqdn: "a-bmc.cluster" });
+    expect(dep.nodes[0].interfaces[0].ips).toEqual([{ ip: "10.0.0.1", network: "mgmt" }]);
+    expect(dep.warnings).toHaveLength(4);
+    expect(dep.warnings[1]).toBe("nodes[0] (a) uses 'group', which is deprecated; use 'groups' instead");
+    expect(dep.warnings[3]).toBe("nodes[2] (c) has no BMC in the file: no Redfish endpoint; its interfaces are sent to SMD on their own");
+
+    const cur = parseNodesFile({
+      bmcs: [{ xname: "x1000c0s0b0", name: "b0", mac: "02:00:00:00:00:b0" }],
+      nodes: [
+        {
+          xname: "x1000c0s0b0n0",
+          bmc: "02-00-00-00-00-B0",
+          interfaces: [{ mac_addr: "02:00:00:00:00:01", ip_addrs: [{ name: "mgmt", network: "x", ip_addr: "10.0.0.1" }] }],
+        },
+        {
+          xname: "x1000c0s0b0n1",
+          bmc: "b0",
+          interfaces: [{ mac_addr: "02:00:00:00:00:02", ip_addrs: [{ network: "hsn", ip_addr: "10.0.0.2" }] }],
+        },
+      ],
+    });
+    expect(cur.nodes.map((n) => n.bmc)).toEqual(["x1000c0s0b0", "x1000c0s0b0"]);
+    expect(cur.nodes.map((n) => n.interfaces[0].ips[0].network)).toEqual(["mgmt", "hsn"]);
+    expect(cur.warnings).toEqual([]);
+
+    // The deprecated format makes the BMC's endpoint from the node's xname: a chassis has no BMC in it.
+    expect(() => parseNodesFile({ nodes: [{ xname: "x1000c0", bmc_mac: "02:00:00:00:00:c0" }] })).toThrow(
+      "nodes[0].xname 'x1000c0' is a Chassis, with no BMC in it (x…c…s…b…): the deprecated format makes the BMC's endpoint from the node's xname",
+    );
   });
 
   it("builds the bodies upstream's ochami builds (the independent replay in test/api/ochami-discover.ts)", () => {

@@ -16,6 +16,7 @@ const N2 = { id: "x3000c0s2b0n0", nid: 2, ip: "127.63.0.2", mac: "02:63:00:00:00
 const N3 = { id: "x3000c0s3b0n0", nid: 3, ip: "127.63.0.3", mac: "02:63:00:00:00:03" };
 const PROXY = "127.63.0.9";
 const STRANGER = "127.63.0.4";
+const SECRET = "peer-test-proxy-secret-0123456789abcdefghij";
 const FORGED = (ip: string) => ({ "cf-connecting-ip": ip, "x-forwarded-for": ip, "x-real-ip": ip, "true-client-ip": ip });
 
 function get(url: string, from: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -41,7 +42,7 @@ describe("cloud-init identifies nodes by the real peer address (runner)", () => 
     api = await startApiServer({
       port: await freePort(),
       stateDir,
-      vars: { OCHAMI_AUTH: "off", OCHAMI_TRUSTED_PROXIES: PROXY },
+      vars: { OCHAMI_AUTH: "off", OCHAMI_TRUSTED_PROXIES: PROXY, OCHAMI_PROXY_SECRET: SECRET },
       onLog: () => {},
     });
     const post = (p: string, body: unknown) => fetch(`${api.url}${p}`, { method: "POST", body: JSON.stringify(body) });
@@ -76,13 +77,27 @@ describe("cloud-init identifies nodes by the real peer address (runner)", () => 
     expect(JSON.parse(stranger.body).detail).toBe(`no node in SMD has IP address ${STRANGER} (SMD EthernetInterfaces)`);
   });
 
-  it("takes X-Forwarded-For from the configured trusted proxy only, reading it right to left", async () => {
-    expect(hostnameOf((await get(`${api.url}/cloud-init/meta-data`, PROXY, { "x-forwarded-for": N3.ip })).body)).toBe("0003");
+  it("takes X-Forwarded-For from the configured trusted proxy with the proxy secret only, reading it right to left", async () => {
+    const proof = { "x-ochami-proxy-secret": SECRET };
+    expect(hostnameOf((await get(`${api.url}/cloud-init/meta-data`, PROXY, { ...proof, "x-forwarded-for": N3.ip })).body)).toBe("0003");
     // A node sent `X-Forwarded-For: <N3>` itself and the proxy appended the node's real address.
-    const appended = await get(`${api.url}/cloud-init/meta-data`, PROXY, { "x-forwarded-for": `${N3.ip}, ${N2.ip}` });
+    const appended = await get(`${api.url}/cloud-init/meta-data`, PROXY, { ...proof, "x-forwarded-for": `${N3.ip}, ${N2.ip}` });
     expect(hostnameOf(appended.body)).toBe("0002");
     // CF-Connecting-IP is not a forwarding header, even from the proxy.
-    expect((await get(`${api.url}/cloud-init/meta-data`, PROXY, { "cf-connecting-ip": N3.ip })).status).toBe(422);
+    expect((await get(`${api.url}/cloud-init/meta-data`, PROXY, { ...proof, "cf-connecting-ip": N3.ip })).status).toBe(422);
+  });
+
+  it("answers X-Forwarded-For from the trusted proxy's address without the secret as from that address", async () => {
+    const proofs: Record<string, string>[] = [
+      {},
+      { "x-ochami-proxy-secret": SECRET.slice(1) },
+      { "x-ochami-proxy-secret": SECRET.toUpperCase() },
+    ];
+    for (const proof of proofs) {
+      const r = await get(`${api.url}/cloud-init/compute.yaml`, PROXY, { ...proof, "x-forwarded-for": N3.ip });
+      expect(r.status).toBe(422);
+      expect(JSON.parse(r.body).detail).toBe(`no node in SMD has IP address ${PROXY} (SMD EthernetInterfaces)`);
+    }
   });
 
   it("vendor-data includes point back at the address the node used when no base URL is configured", async () => {

@@ -9,6 +9,9 @@ import { ConfigError } from "../../onprem-agent/config";
 const dir = mkdtempSync(path.join(tmpdir(), "e2-plan-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The state directory's node proxy secret (auth-state.ts makes a random one). */
+const STATE_SECRET = "state-dir-proxy-secret-0123456789abcdefghij";
+
 const plan = (env: NodeJS.ProcessEnv, o: Partial<PlanInput> = {}) =>
   planHeadNode({
     env,
@@ -16,6 +19,7 @@ const plan = (env: NodeJS.ProcessEnv, o: Partial<PlanInput> = {}) =>
     port: 8081,
     stateDir: "/var/lib/ochami",
     addressOf: (i) => (i === "eth1" ? "10.64.9.1" : undefined),
+    proxySecret: STATE_SECRET,
     ...o,
   });
 
@@ -46,7 +50,35 @@ describe("npm start's agent plan", () => {
     expect(p.agent.nodeProxy).toMatchObject({ enabled: true, address: "10.64.9.1", port: 8082 });
     expect(p.agent.api.bootUrl).toBe("http://10.64.9.1:8082");
     expect(p.agent.dhcp.boot.httpBase).toBe("http://{server}:8080");
-    expect(p.workerVars).toEqual({ OCHAMI_NODE_BASE_URL: "http://10.64.9.1:8082", OCHAMI_TRUSTED_PROXIES: "127.0.0.1" });
+    expect(p.workerVars).toEqual({
+      OCHAMI_NODE_BASE_URL: "http://10.64.9.1:8082",
+      OCHAMI_TRUSTED_PROXIES: "127.0.0.1",
+      OCHAMI_PROXY_SECRET: STATE_SECRET,
+    });
+    // The proxy proves itself with the same secret: any local user connects from 127.0.0.1 too.
+    expect(p.agent.nodeProxy.secret).toBe(STATE_SECRET);
+  });
+
+  it("the proxy secret: the agent YAML's, else OCHAMI_PROXY_SECRET, else the state directory's; the API gets the same", () => {
+    const own = "yaml-proxy-secret-0123456789abcdefghijklmnop";
+    const env = "env-proxy-secret-0123456789abcdefghijklmnopq";
+    const fromYaml = plan({ OCHAMI_DHCP_INTERFACE: "eth1", OCHAMI_AGENT_CONFIG: yaml(`nodeProxy:\n  secret: ${own}\n`) });
+    expect(fromYaml.workerVars.OCHAMI_PROXY_SECRET).toBe(own);
+    expect(fromYaml.agent.nodeProxy.secret).toBe(own);
+    const secretFile = path.join(dir, "proxy.secret");
+    writeFileSync(secretFile, `${own}\n`);
+    const fromFile = plan({ OCHAMI_DHCP_INTERFACE: "eth1", OCHAMI_AGENT_CONFIG: yaml(`nodeProxy:\n  secretFile: ${secretFile}\n`) });
+    expect(fromFile.workerVars.OCHAMI_PROXY_SECRET).toBe(own);
+    expect(fromFile.agent.nodeProxy.secretFile).toBe(secretFile);
+    expect(fromFile.agent.nodeProxy.secret).toBeUndefined();
+    const fromEnv = plan({ OCHAMI_DHCP_INTERFACE: "eth1", OCHAMI_PROXY_SECRET: env });
+    expect(fromEnv.workerVars.OCHAMI_PROXY_SECRET).toBe(env);
+    expect(fromEnv.agent.nodeProxy.secret).toBe(env);
+    expect(() =>
+      plan({ OCHAMI_DHCP_INTERFACE: "eth1", OCHAMI_PROXY_SECRET: env, OCHAMI_AGENT_CONFIG: yaml(`nodeProxy:\n  secret: ${own}\n`) }),
+    ).toThrow(/nodeProxy.secret differs from OCHAMI_PROXY_SECRET/);
+    // No proxy, no secret for the API.
+    expect(plan({ OCHAMI_DHCP_INTERFACE: "eth1" }, { host: "0.0.0.0" }).workerVars.OCHAMI_PROXY_SECRET).toBeUndefined();
   });
 
   it("the API listening on every address: no proxy, nodes reach the API directly, nothing is trusted", () => {
@@ -70,7 +102,7 @@ describe("npm start's agent plan", () => {
     expect(p.agent.tftp.enabled).toBe(false);
     expect(p.agent.dhcp.boot.httpBase).toBe("http://{server}:9000");
     expect(p.agent.api.bootUrl).toBe("http://10.64.9.1:9082");
-    expect(p.workerVars).toEqual({ OCHAMI_TRUSTED_PROXIES: "10.0.0.5,127.0.0.1" });
+    expect(p.workerVars).toEqual({ OCHAMI_TRUSTED_PROXIES: "10.0.0.5,127.0.0.1", OCHAMI_PROXY_SECRET: STATE_SECRET });
     expect(plan({ OCHAMI_AGENT_CONFIG: yaml("api:\n  bootUrl: http://gw:80\ndhcp:\n  interface: eth1\n") }).agent.api.bootUrl).toBe(
       "http://gw:80",
     );
@@ -105,6 +137,7 @@ describe("npm start's agent plan", () => {
   it("a proxy pointed elsewhere changes nothing in this API's trust", () => {
     const p = plan({ OCHAMI_AGENT_CONFIG: yaml("dhcp:\n  interface: eth1\nnodeProxy:\n  apiUrl: https://api.site.example\n") });
     expect(p.workerVars.OCHAMI_TRUSTED_PROXIES).toBeUndefined();
+    expect(p.workerVars.OCHAMI_PROXY_SECRET).toBeUndefined();
   });
 
   it("refuses bad values with the variable's or the key's name", () => {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { generateSecret, hashSecret } from "../../shared/auth/secret-hash";
 import { HttpProblem } from "../../shared/problem";
+import { SMALL_BODY_BYTES } from "../http/body";
 import { op, type RequestScope, type Router, resource } from "../http/route";
 import { json, jsonBody, problems, refuse } from "../http/wire";
 import { forgetClient } from "./client-status";
@@ -24,6 +25,7 @@ export function registerClientRoutes(app: Router) {
         summary: "Create an API client",
         description: "Its secret is in this answer only; it is stored hashed.",
         tags,
+        maxBodyBytes: SMALL_BODY_BYTES, // an id and a few scopes
         request: { body: jsonBody(NewClient) },
         responses: { 201: json(CreatedClient, "created"), ...problems(400, 409) },
       },

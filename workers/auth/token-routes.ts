@@ -1,14 +1,18 @@
 import { z } from "zod";
 import { verifySecret } from "../../shared/auth/secret-hash";
+import { HttpProblem, problemResponse } from "../../shared/problem";
 import type { AuthConfig } from "../config";
 import type { Db } from "../db";
+import { readBytes, SMALL_BODY_BYTES } from "../http/body";
 import { op, type RequestScope, type Router, resource } from "../http/route";
+import { problems } from "../http/wire";
 import { bootstrapClientOf } from "./bootstrap";
 import { type ClientRow, findClient, upsertBootstrapClient } from "./clients-store";
 import { mintAccessToken } from "./issuer";
 import { keyringOf } from "./keyring";
 import { authConfigOf, REALM } from "./middleware";
 import { ADMIN_SCOPE, ALL_SCOPES, canonicalScope, isScope, NEUTRAL_SCOPES, scopeList } from "./scopes";
+import { throttleAddress, tokenThrottle } from "./throttle";
 
 /**
  * The token endpoint: OAuth 2.0 client credentials grant (RFC 6749 §4.4), at /token (opaal's
@@ -23,13 +27,18 @@ export function registerTokenRoutes(app: Router) {
           summary: "Get an access token (OAuth 2.0 client credentials grant)",
           description:
             "Client authentication by HTTP Basic (`client_id:client_secret`, form-encoded) or `client_id` and `client_secret` in the form. " +
-            "Errors are RFC 6749 §5.2 JSON (`error`, `error_description`), not problem details.",
+            "Errors are RFC 6749 §5.2 JSON (`error`, `error_description`), not problem details; the HTTP-level refusals are " +
+            "problem details: 413 past the body limit, and 429 with Retry-After after too many failed authentications " +
+            "from one address, or for one client id from an address that also failed.",
           tags: ["Auth"],
+          // Public, so anyone can send one: a form of a few hundred bytes, refused at 64 KiB however framed.
+          maxBodyBytes: SMALL_BODY_BYTES,
           request: { body: { required: true, content: { "application/x-www-form-urlencoded": { schema: TokenRequest } } } },
           responses: {
             200: { description: "the token", content: { "application/json": { schema: TokenAnswer } } },
             400: { description: "invalid request, grant type or scope", content: { "application/json": { schema: OAuthError } } },
             401: { description: "client authentication failed", content: { "application/json": { schema: OAuthError } } },
+            ...problems(429),
             503: { description: "the issuer is not configured", content: { "application/json": { schema: OAuthError } } },
           },
         },
@@ -52,8 +61,6 @@ const TokenAnswer = z
   .meta({ id: "TokenAnswer" });
 const OAuthError = z.object({ error: z.string(), error_description: z.string() }).meta({ id: "OAuthError" });
 
-const MAX_FORM_BYTES = 16 * 1024;
-
 /** RFC 6749 §5.2 error response; never cached (§5.1). */
 function oauthError(status: 400 | 401 | 503, error: string, description: string, basicChallenge = false): Response {
   const headers: Record<string, string> = { "content-type": "application/json", "cache-control": "no-store", pragma: "no-cache" };
@@ -64,6 +71,13 @@ function oauthError(status: 400 | 401 | 503, error: string, description: string,
 /** Always 401 with a Basic challenge (§5.2: MUST when the client used Basic; MAY otherwise). */
 const invalidClient = () =>
   oauthError(401, "invalid_client", "client authentication failed (unknown client, wrong secret, or revoked)", true);
+
+/** A throttled attempt: 429 problem details with Retry-After (RFC 6585 §4), never cached. */
+function tooManyFailures(retryAfterSeconds: number, reason: string): Response {
+  return problemResponse(429, `${reason}; try again in ${retryAfterSeconds} s`, {
+    headers: { "retry-after": String(retryAfterSeconds), "cache-control": "no-store" },
+  });
+}
 
 async function tokenEndpoint(c: RequestScope): Promise<Response> {
   let config: AuthConfig;
@@ -96,9 +110,13 @@ async function tokenEndpoint(c: RequestScope): Promise<Response> {
     return oauthError(503, "server_error", "the token issuer is not initialized: no signing key is configured (OCHAMI_AUTH_SIGNING_KEY)");
   }
 
+  // Throttled before the PBKDF2 work; every attempt let through is verified (workers/auth/throttle.ts).
+  const verdict = tokenThrottle.begin(credentials.id, throttleAddress(c.req.raw, c.var.config.trustedProxies));
+  if (!verdict.ok) return tooManyFailures(verdict.retryAfterSeconds, verdict.reason);
   const client = await clientFor(c.var.db, config, credentials.id);
   const secretOk = await verifySecret(credentials.secret, client?.secretHash);
   if (!client || !secretOk || client.revokedAt !== null) return invalidClient();
+  verdict.attempt.succeeded();
 
   const granted = grantedScopes(client, form.get("scope"));
   if (typeof granted === "string") return oauthError(400, "invalid_scope", granted);
@@ -110,16 +128,24 @@ async function tokenEndpoint(c: RequestScope): Promise<Response> {
   });
 }
 
-/** The form body, or a description of why it is not one (RFC 6749 §3.2: parameters at most once). */
+/**
+ * The form body, or a description of why it is not one (RFC 6749 §3.2: parameters at most once).
+ * A body over the limit is a 413 problem (an HTTP refusal, not an OAuth error).
+ */
 async function readForm(req: Request): Promise<URLSearchParams | string> {
   const type = req.headers.get("content-type");
   if (type && !/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
     return `the token request must be application/x-www-form-urlencoded, not ${type.split(";")[0]}`;
   }
-  if (Number(req.headers.get("content-length") ?? 0) > MAX_FORM_BYTES) return "the token request is too large";
-  // Read as bytes: workerd warns when .text() meets a form content type.
-  const bytes = await req.arrayBuffer();
-  if (bytes.byteLength > MAX_FORM_BYTES) return "the token request is too large";
+  // Counted as it streams (a 413 past the limit, however framed); as bytes, since workerd warns
+  // when .text() meets a form content type.
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBytes(req, SMALL_BODY_BYTES);
+  } catch (err) {
+    if (err instanceof HttpProblem && err.status === 400) return err.detail ?? "could not read request body";
+    throw err;
+  }
   const text = new TextDecoder().decode(bytes);
   const form = new URLSearchParams(text);
   const seen = new Set<string>();

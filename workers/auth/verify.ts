@@ -128,7 +128,8 @@ export async function verifyToken(token: string, config: AuthConfig): Promise<Pr
       }),
     );
     if (typeof payload.client_id !== "string" || payload.client_id === "") throw new TokenRejected("the token has no client_id");
-    return { issuer: iss, subject: payload.sub!, clientId: payload.client_id, scopes: new Set(scopeList(payload.scp)), own: true };
+    checkIssuedAt(payload, config.clockSkew);
+    return { issuer: iss, subject: payload.sub!, clientId: payload.client_id, scopes: scopesOf(payload, ["scp"]), own: true };
   }
 
   const ext = config.external;
@@ -146,12 +147,47 @@ export async function verifyToken(token: string, config: AuthConfig): Promise<Pr
         }),
       true,
     );
+    checkIssuedAt(payload, config.clockSkew);
     // Hydra puts scopes in `scp` (array); Keycloak and RFC 9068 in `scope` (space-separated).
-    const scopes = new Set([...scopeList(payload.scp), ...scopeList(payload.scope)]);
+    const scopes = scopesOf(payload, ["scp", "scope"]);
     const clientId = typeof payload.client_id === "string" ? payload.client_id : typeof payload.azp === "string" ? payload.azp : undefined;
     return { issuer: iss, subject: payload.sub!, clientId, scopes, own: false };
   }
   throw new TokenRejected(`tokens from issuer '${iss}' are not accepted here`);
+}
+
+/**
+ * `iat` in the future beyond the clock skew is refused, as `nbf` is: no working issuer dates a
+ * token ahead of its own clock, so such a token comes from a broken clock or a misused key, and
+ * it would stay usable for longer than its stated lifetime (`exp` − `iat`) says. jose checks a
+ * future `iat` only when a maximum token age is asked for, so it is checked here.
+ */
+function checkIssuedAt(payload: JWTPayload, skewSeconds: number): void {
+  if (typeof payload.iat === "number" && payload.iat > Date.now() / 1000 + skewSeconds)
+    throw new TokenRejected("the token was issued in the future (iat)");
+}
+
+/**
+ * The scopes a token grants, each claim read in the one type its issuers write: `scp` a JSON
+ * array of strings (Hydra's, and ours), `scope` one space-separated string (RFC 9068 §2.2.3,
+ * RFC 8693 §4.2; Keycloak's). A claim in the other type is refused, not guessed at (RFC 8725: a
+ * token is accepted only in the shape its issuer is known to use): a string `scp` would
+ * otherwise mean one thing to us and another to a tool that reads it as the array it should be.
+ * `claims` lists the claims this issuer's scopes may come from; others are ignored.
+ */
+function scopesOf(payload: JWTPayload, claims: readonly ("scp" | "scope")[]): Set<string> {
+  const out = new Set<string>();
+  if (claims.includes("scp") && payload.scp !== undefined) {
+    const scp = payload.scp;
+    if (!Array.isArray(scp) || !scp.every((s) => typeof s === "string"))
+      throw new TokenRejected("the token's 'scp' claim must be an array of scope names (a space-separated string belongs in 'scope')");
+    for (const s of scopeList(scp)) out.add(s);
+  }
+  if (claims.includes("scope") && payload.scope !== undefined) {
+    if (typeof payload.scope !== "string") throw new TokenRejected("the token's 'scope' claim must be one space-separated string");
+    for (const s of scopeList(payload.scope)) out.add(s);
+  }
+  return out;
 }
 
 /** Runs jose's verification and turns its errors into a short, safe description. */

@@ -2,12 +2,13 @@ import { getTableColumns, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import * as schema from "./schema";
+import { watchWrites } from "./storage-full";
 
 export type Db = ReturnType<typeof database>;
 
 const databases = new WeakMap<D1Database, ReturnType<typeof open>>();
 
-const open = (d1: D1Database) => drizzle(d1, { schema });
+const open = (d1: D1Database) => drizzle(watchWrites(d1), { schema });
 
 /**
  * The drizzle database over a D1 binding, one per binding: building it walks the whole schema

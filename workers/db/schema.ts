@@ -226,7 +226,11 @@ export const bootEvents = sqliteTable(
   (t) => [index("boot_events_name_time").on(t.name, t.timeMs), index("boot_events_time").on(t.timeMs)],
 );
 
-/** The latest event per (subject, endpoint): what upstream's endpoint-history reports. */
+/**
+ * The latest event per (subject, endpoint): what upstream's endpoint-history reports. Entries of
+ * nodes SMD knows are kept; the others (any MAC, IP or name a request names) are capped at
+ * OCHAMI_HISTORY_UNKNOWN_MAX, oldest evicted first (workers/history/store.ts).
+ */
 export const bootLatest = sqliteTable(
   "boot_latest",
   {
@@ -238,8 +242,14 @@ export const bootLatest = sqliteTable(
     ip: text("ip").notNull().default(""),
     timeMs: integer("time_ms").notNull(),
     detail: text("detail").notNull().default(""),
+    /** `name` was an SMD component when the entry was last written. */
+    known: integer("known", { mode: "boolean" }).notNull().default(false),
   },
-  (t) => [primaryKey({ columns: [t.subject, t.endpoint] }), index("boot_latest_name").on(t.name)],
+  (t) => [
+    primaryKey({ columns: [t.subject, t.endpoint] }),
+    index("boot_latest_name").on(t.name),
+    index("boot_latest_known_time").on(t.known, t.timeMs),
+  ],
 );
 
 // ---------------------------------------------------------------- cloud-init (/cloud-init) — issue 4

@@ -13,6 +13,20 @@ export interface BootEvent {
   endpoint: BootStep;
   timeMs: number;
   detail?: string;
+  /**
+   * The address of the public request that caused the event (bootscript, cloud-init): its events
+   * of requesters SMD does not know are limited per second (workers/history/client-rate.ts).
+   * Unset for the on-prem agent's reports, which carry the node's address, not the reporter's.
+   */
+  client?: string;
+}
+
+/** An event with its node resolved through SMD, as it is written. */
+export interface ResolvedEvent extends BootEvent {
+  /** The given xname, else the component owning the MAC, else the one holding the IP; "" when none. */
+  name: string;
+  /** `name` is an SMD component. */
+  known: boolean;
 }
 
 /** Row shapes as served by GET /endpoint-history. */

@@ -1,7 +1,10 @@
+import type { Config } from "../config";
 import type { Db } from "../db";
+import { isStorageFull, noteStorageFull, storageFull } from "../db/storage-full";
 import type { RequestVariables } from "../env";
+import { ClientRate } from "./client-rate";
 import type { BootEvent } from "./model";
-import { writeEvents } from "./store";
+import { resolveEvents, writeEvents } from "./store";
 
 /**
  * Buffers boot events in the isolate and writes them in one batch shortly after, off the response
@@ -13,68 +16,157 @@ import { writeEvents } from "./store";
  * request that has finished; a request awaiting another request's promise can hang. So only
  * plain data is shared here: the request that finds no flush scheduled schedules one in its own
  * context (kept alive with `waitUntil`), and readers wait by polling, never by awaiting it.
+ *
+ * A flush drops the public requests' events of requesters SMD does not know beyond their
+ * client's rate (client-rate.ts), then writes in one batch. On a full disk a batch that
+ * cannot be written is dropped and counted, and the next attempt waits FULL_RETRY_MS: a failed
+ * commit can fail the database reads in flight with it, so it must stay rare.
  */
 const FLUSH_DELAY_MS = 25;
+const FULL_RETRY_MS = 5_000;
 const MAX_PENDING = 50_000;
 /** A flush that has not finished after this long belongs to a request workerd cancelled. */
 const STUCK_MS = 10_000;
+/** At most one log line per this long about events not recorded over their client's rate. */
+const RATE_LOG_MS = 60_000;
 
 let pending: BootEvent[] = [];
 /** When the scheduled or running flush was scheduled; 0 when there is none. */
 let flushSince = 0;
-let dropped = 0;
+/** No write before this time (ms since the epoch): the disk was full at the last attempt. */
+let retryAt = 0;
+let droppedQueueFull = 0;
+const clientRate = new ClientRate();
+let overRateSince = { events: 0, at: 0 };
 
-/** What recording needs of a request: its context for `waitUntil`, the database, the history bound. */
+/** What this isolate recorded and dropped, for tests and the log. */
+export const historyStats = {
+  written: 0,
+  /** Events dropped because the write queue held MAX_PENDING. */
+  droppedQueueFull: 0,
+  /** Events of requesters SMD does not know, over their client's OCHAMI_HISTORY_CLIENT_RATE. */
+  droppedOverRate: 0,
+  /** Events whose batch could not be written (a full disk). */
+  droppedUnwritten: 0,
+};
+
+/** What recording needs of a request: its context for `waitUntil`, the database, the history bounds. */
 type Recording = Pick<RequestVariables, "waiter" | "db" | "config">;
 
+/**
+ * One event of a public request (bootscript, cloud-init), whose `ip` is the requester's address:
+ * the client its unknown-requester events are counted against.
+ */
 export function recordBootEvent(request: Recording, event: BootEvent): void {
-  recordBootEvents(request, [event]);
+  recordBootEvents(request, [{ ...event, client: event.client ?? event.ip ?? "" }]);
 }
 
 export function recordBootEvents({ waiter, db, config }: Recording, events: BootEvent[]): void {
   for (const e of events) {
     if (pending.length >= MAX_PENDING) {
-      dropped++;
+      droppedQueueFull++;
+      historyStats.droppedQueueFull++;
       continue;
     }
     pending.push(e);
   }
-  if (flushScheduled()) return;
+  // While paused the events wait (within MAX_PENDING) for the first request after the pause.
+  if (flushScheduled() || paused()) return;
   flushSince = Date.now();
-  const flush = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() => flushAll(db, config.historyMax));
+  const flush = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() => flushAll(db, config));
   waiter?.waitUntil(flush);
 }
 
 const flushScheduled = () => flushSince !== 0 && Date.now() - flushSince < STUCK_MS;
+/** The disk was full at the last attempt, FULL_RETRY_MS ago at most, and no write has succeeded since. */
+const paused = () => storageFull.since !== 0 && Date.now() < retryAt;
 
 /** Writes until nothing is pending; events recorded meanwhile join the next batch of the loop. */
-async function flushAll(db: Db, maxEvents: number): Promise<void> {
+async function flushAll(db: Db, config: Config): Promise<void> {
   try {
-    while (pending.length) {
+    while (pending.length && !paused()) {
       const batch = pending;
       pending = [];
       try {
-        await writeEvents(db, batch, maxEvents);
+        const { events, allKnown } = await withinClientRates(db, batch, config.historyClientRate);
+        if (events.length) await writeEvents(db, events, { maxEvents: config.historyMax, maxUnknown: config.historyUnknownMax }, allKnown);
+        historyStats.written += events.length;
       } catch (err) {
-        console.error(`boot history: could not write ${batch.length} events:`, (err as Error).message);
+        if (isStorageFull(err)) {
+          historyStats.droppedUnwritten += batch.length;
+          noteStorageFull({ droppedEvents: batch.length });
+          retryAt = Date.now() + FULL_RETRY_MS;
+        } else console.error(`boot history: could not write ${batch.length} events:`, (err as Error).message);
       }
     }
-    if (dropped) {
-      console.error(`boot history: dropped ${dropped} events while the write queue was full`);
-      dropped = 0;
-    }
+    logDrops(config);
   } finally {
     flushSince = 0;
   }
 }
 
-/** Waits until events recorded so far in this isolate are written (reads call it first). */
+/**
+ * Requesters (by subject: xname, `mac:…`, `ip:…`) SMD knew when last resolved, and until when that
+ * is trusted: a storm of SMD's nodes costs no lookup before the write, which resolves every event
+ * again itself (so the history names nodes exactly; a node deleted meanwhile only escapes its
+ * client's rate for KNOWN_TTL_MS).
+ */
+const KNOWN_TTL_MS = 60_000;
+const MAX_KNOWN = 100_000;
+const knownUntil = new Map<string, number>();
+const subjectOf = (e: BootEvent) => (e.name ? e.name : e.mac ? `mac:${e.mac}` : `ip:${e.ip ?? ""}`);
+
+/**
+ * The events to write: all of SMD's nodes' and the agent's, and the public requests' of unknown
+ * requesters while their client is within its rate. Resolves (one read) only the public events
+ * whose requester is not known to be in SMD. `allKnown`: every event written is of an SMD node.
+ */
+async function withinClientRates(db: Db, events: BootEvent[], perSecond: number): Promise<{ events: BootEvent[]; allKnown: boolean }> {
+  const now = Date.now();
+  const unsure = events.filter((e) => e.client !== undefined && !((knownUntil.get(subjectOf(e)) ?? 0) > now));
+  let allKnown = events.every((e) => e.client !== undefined);
+  if (!unsure.length) return { events, allKnown };
+  const over = new Set<BootEvent>();
+  for (const [i, e] of (await resolveEvents(db, unsure)).entries()) {
+    if (e.known) {
+      if (knownUntil.size >= MAX_KNOWN) knownUntil.clear();
+      knownUntil.set(subjectOf(unsure[i]), now + KNOWN_TTL_MS);
+    } else {
+      allKnown = false;
+      if (!clientRate.admit(e.client ?? "", e.timeMs, perSecond)) over.add(unsure[i]);
+    }
+  }
+  historyStats.droppedOverRate += over.size;
+  overRateSince.events += over.size;
+  return { events: over.size ? events.filter((e) => !over.has(e)) : events, allKnown };
+}
+
+function logDrops(config: Config) {
+  if (droppedQueueFull) {
+    console.error(`boot history: dropped ${droppedQueueFull} events while the write queue was full`);
+    droppedQueueFull = 0;
+  }
+  const now = Date.now();
+  if (overRateSince.events && now - overRateSince.at >= RATE_LOG_MS) {
+    console.error(
+      `boot history: ${overRateSince.events} events of requesters SMD does not know were not recorded: ` +
+        `their client was over OCHAMI_HISTORY_CLIENT_RATE (${config.historyClientRate} per second)`,
+    );
+    overRateSince = { events: 0, at: now };
+  }
+}
+
+/**
+ * Waits until events recorded so far in this isolate are written (reads call it first). Not while
+ * the disk is full: they could not be written, and the reader gets what is there.
+ */
 export async function settleBootEvents({ db, config }: Pick<RequestVariables, "db" | "config">): Promise<void> {
   for (;;) {
+    if (paused()) return;
     if (flushScheduled()) await new Promise((r) => setTimeout(r, 5));
     else if (pending.length) {
       flushSince = Date.now();
-      await flushAll(db, config.historyMax);
+      await flushAll(db, config);
     } else return;
   }
 }

@@ -1,49 +1,80 @@
 import { and, asc, desc, gt, gte, type SQL, sql } from "drizzle-orm";
 import { chunks, columnNames, type Db, inList, runBatch, type Statement } from "../db";
-import { bootEvents, bootLatest, ethernetInterfaces as ei, ethernetInterfaceIps as ips } from "../db/schema";
-import type { BootEvent, LatestRow } from "./model";
+import { bootEvents, bootLatest, components, ethernetInterfaces as ei, ethernetInterfaceIps as ips } from "../db/schema";
+import type { BootEvent, LatestRow, ResolvedEvent } from "./model";
 
 /**
  * A CTE `r` over the events (bound as one JSON parameter) that resolves each event's node in the
  * database itself, so recording never costs a lookup round trip: the given name, else the
- * component owning the MAC, else the one holding the IP.
+ * component owning the MAC, else the one holding the IP; and `known`, whether that name is an SMD
+ * component. `r` keeps the events' order in `i`.
  */
 function resolved(json: string): SQL {
   return sql`WITH ev AS (
-    SELECT json_extract(value,'$[0]') AS given, json_extract(value,'$[1]') AS mac, json_extract(value,'$[2]') AS ip,
+    SELECT key AS i, json_extract(value,'$[0]') AS given, json_extract(value,'$[1]') AS mac, json_extract(value,'$[2]') AS ip,
            json_extract(value,'$[3]') AS endpoint, json_extract(value,'$[4]') AS time_ms, json_extract(value,'$[5]') AS detail
     FROM json_each(${json})
-  ), r AS (
+  ), named AS (
     SELECT ev.*, COALESCE(NULLIF(given, ''),
       (SELECT ${ei.componentId} FROM ${ei} WHERE ${ei.macAddress} = ev.mac AND ev.mac <> '' AND ${ei.componentId} <> ''),
       (SELECT ${ei.componentId} FROM ${ips} JOIN ${ei} ON ${ei.id} = ${ips.interfaceId}
         WHERE ${ips.ipAddress} = ev.ip AND ev.ip <> '' AND ${ei.componentId} <> '' ORDER BY ${ips.position} LIMIT 1),
       '') AS name
     FROM ev
+  ), r AS (
+    SELECT named.*, EXISTS (SELECT 1 FROM ${components} WHERE ${components.id} = named.name) AS known FROM named
   )`;
 }
 
-/** One batch: append the events, move each (subject, endpoint)'s latest forward, prune the log. */
-export async function writeEvents(db: Db, events: BootEvent[], maxEvents: number): Promise<void> {
+const eventsJson = (events: BootEvent[]) =>
+  JSON.stringify(events.map((e) => [e.name ?? "", e.mac ?? "", e.ip ?? "", e.endpoint, e.timeMs, e.detail ?? ""]));
+
+/** Each event's node and whether SMD knows it, in the events' order: one read (the recorder's client limit needs it first). */
+export async function resolveEvents(db: Db, events: BootEvent[]): Promise<ResolvedEvent[]> {
+  const statements = chunks(events).map((chunk) => sql`${resolved(eventsJson(chunk))} SELECT name, known FROM r ORDER BY i`);
+  const rows = (await runBatch(db, statements)).flatMap((r) => r.results as Array<{ name: string; known: number }>);
+  return events.map((e, i) => ({ ...e, name: rows[i].name, known: rows[i].known === 1 }));
+}
+
+/** How much history is kept: the log's length, and the latest entries of requesters SMD does not know. */
+export interface HistoryBounds {
+  maxEvents: number;
+  maxUnknown: number;
+}
+
+/**
+ * One batch: append the events, move each (subject, endpoint)'s latest forward, prune the log to
+ * `maxEvents` and, unless the caller knows every event is of an SMD node, the unknown requesters'
+ * latest entries to `maxUnknown` (oldest first, by the (known, time_ms) index; SMD's nodes'
+ * entries are never pruned).
+ */
+export async function writeEvents(db: Db, events: BootEvent[], bounds: HistoryBounds, allKnown = false): Promise<void> {
   const statements: Statement[] = [];
   for (const chunk of chunks(events)) {
-    const json = JSON.stringify(chunk.map((e) => [e.name ?? "", e.mac ?? "", e.ip ?? "", e.endpoint, e.timeMs, e.detail ?? ""]));
+    const json = eventsJson(chunk);
     // `r`'s columns are the event's (resolved() names them); the tables' columns by drizzle's names.
     const e = bootEvents;
     statements.push(sql`${resolved(json)} INSERT INTO ${e} (${columnNames(e.name, e.mac, e.ip, e.endpoint, e.timeMs, e.detail)})
       SELECT name, mac, ip, endpoint, time_ms, detail FROM r ORDER BY time_ms`);
     const l = bootLatest;
-    const update = [l.name, l.mac, l.ip, l.timeMs, l.detail].map((c) => sql`${columnNames(c)} = excluded.${columnNames(c)}`);
-    statements.push(sql`${resolved(json)} INSERT INTO ${l} (${columnNames(l.subject, l.endpoint, l.name, l.mac, l.ip, l.timeMs, l.detail)})
+    const update = [l.name, l.mac, l.ip, l.timeMs, l.detail, l.known].map((c) => sql`${columnNames(c)} = excluded.${columnNames(c)}`);
+    statements.push(sql`${resolved(json)} INSERT INTO ${l} (${columnNames(l.subject, l.endpoint, l.name, l.mac, l.ip, l.timeMs, l.detail, l.known)})
       SELECT CASE WHEN name <> '' THEN name WHEN mac <> '' THEN 'mac:' || mac ELSE 'ip:' || ip END,
-             endpoint, name, mac, ip, time_ms, detail FROM r WHERE true
+             endpoint, name, mac, ip, time_ms, detail, known FROM r WHERE true
       ON CONFLICT (${columnNames(l.subject, l.endpoint)}) DO UPDATE SET ${sql.join(update, sql`, `)}
         WHERE excluded.${columnNames(l.timeMs)} >= ${l.timeMs}`);
   }
   statements.push(
-    sql`DELETE FROM ${bootEvents} WHERE ${bootEvents.id} <= (SELECT MAX(${bootEvents.id}) FROM ${bootEvents}) - ${maxEvents}`,
+    sql`DELETE FROM ${bootEvents} WHERE ${bootEvents.id} <= (SELECT MAX(${bootEvents.id}) FROM ${bootEvents}) - ${bounds.maxEvents}`,
   );
+  if (!allKnown) statements.push(pruneUnknownLatest(bounds.maxUnknown));
   await runBatch(db, statements);
+}
+
+/** Deletes the latest entries of requesters SMD does not know beyond the newest `maxUnknown`, walking the (known, time_ms) index. */
+export function pruneUnknownLatest(maxUnknown: number): SQL {
+  return sql`DELETE FROM ${bootLatest} WHERE rowid IN (
+    SELECT rowid FROM ${bootLatest} WHERE ${bootLatest.known} = 0 ORDER BY ${bootLatest.timeMs} DESC LIMIT -1 OFFSET ${maxUnknown})`;
 }
 
 export interface HistoryQuery {

@@ -1,3 +1,4 @@
+import { constantTimeEqual } from "../../shared/auth/secret-hash";
 import { type CidrList, canonicalIp, inCidrList } from "../../shared/ip";
 
 /**
@@ -10,10 +11,14 @@ import { type CidrList, canonicalIp, inCidrList } from "../../shared/ip";
  *   real peer and no header can change it.
  * - Headers that name a client (X-Forwarded-For, X-Real-IP, True-Client-IP, CF-Connecting-IP) are
  *   ignored, except X-Forwarded-For when the peer is a configured trusted proxy
- *   (OCHAMI_TRUSTED_PROXIES). Its list is read from the right: each trusted proxy vouches for the
- *   hop before it, and the first address that is not a trusted proxy is the client. (The leftmost
- *   entry, which upstream uses, is whatever the client sent: HAProxy's `option forwardfor`
- *   appends to a client's own header.)
+ *   (OCHAMI_TRUSTED_PROXIES) *and* the request carries the proxy secret (OCHAMI_PROXY_SECRET) in
+ *   X-Ochami-Proxy-Secret. The address alone proves nothing: the node proxy connects from
+ *   loopback, and so does every local user of the head node (`curl -H 'X-Forwarded-For: <node>'
+ *   http://127.0.0.1:8081/cloud-init/...` would read any node's data). Without the secret the
+ *   request is answered as from its real peer. The list is read from the right: each trusted
+ *   proxy vouches for the hop before it, and the first address that is not a trusted proxy is the
+ *   client. (The leftmost entry, which upstream uses, is whatever the client sent: HAProxy's
+ *   `option forwardfor` appends to a client's own header.)
  * - Under Miniflare / `wrangler dev` an entry worker sits in front of ours: it replaces
  *   `request.cf` with a blob a client may send itself (MF-CF-Blob) and sets CF-Connecting-IP only
  *   when the client did not. Neither names the peer, so there a node's address is unknown unless
@@ -36,7 +41,28 @@ export function parseAddress(raw: string): string | undefined {
   return canonicalIp(v4WithPort ? v4WithPort[1] : s);
 }
 
-export function clientAddress(req: Request, trustedProxies: CidrList): ClientAddress {
+/** The header a trusted proxy proves itself with. */
+export const PROXY_SECRET_HEADER = "x-ochami-proxy-secret";
+
+/** Who may name the client in X-Forwarded-For: peers in `networks` that present `secret`. */
+export interface TrustedProxies {
+  networks: CidrList;
+  secret: string | undefined;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Whether the request carries the proxy secret. Constant time in the secret's content; its length
+ * is not secret (npm start's are always 43 characters).
+ */
+function presentsSecret(req: Request, secret: string | undefined): boolean {
+  const presented = req.headers.get(PROXY_SECRET_HEADER);
+  if (secret === undefined || presented === null) return false;
+  return constantTimeEqual(utf8.encode(presented), utf8.encode(secret));
+}
+
+export function clientAddress(req: Request, trusted: TrustedProxies): ClientAddress {
   const peer = peerAddress(req);
   if (peer === undefined)
     return {
@@ -44,7 +70,7 @@ export function clientAddress(req: Request, trustedProxies: CidrList): ClientAdd
       reason:
         "the runtime did not report the peer address (request.cf.clientIp); node-facing routes work only when workerd serves the worker directly, as `npm start` does",
     };
-  if (!inCidrList(peer, trustedProxies)) return { ok: true, ip: peer, peer, forwarded: false };
+  if (!inCidrList(peer, trusted.networks) || !presentsSecret(req, trusted.secret)) return { ok: true, ip: peer, peer, forwarded: false };
   const header = req.headers.get("x-forwarded-for");
   if (header === null || header.trim() === "") return { ok: true, ip: peer, peer, forwarded: false };
   const hops = header.split(",").map((h) => h.trim());
@@ -52,7 +78,7 @@ export function clientAddress(req: Request, trustedProxies: CidrList): ClientAdd
     const ip = parseAddress(hops[i]);
     if (ip === undefined)
       return { ok: false, reason: `X-Forwarded-For from trusted proxy ${peer} holds '${hops[i]}', which is not an IP address` };
-    if (i === 0 || !inCidrList(ip, trustedProxies)) return { ok: true, ip, peer, forwarded: true };
+    if (i === 0 || !inCidrList(ip, trusted.networks)) return { ok: true, ip, peer, forwarded: true };
   }
   return { ok: true, ip: peer, peer, forwarded: false };
 }

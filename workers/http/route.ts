@@ -4,8 +4,9 @@ import type { ZodError, ZodType } from "zod";
 import { HttpProblem, problemResponse } from "../../shared/problem";
 import { bootReader } from "../boot/reader";
 import type { AppEnv, BootEnv } from "../env";
-import { readBody } from "./body";
+import { MAX_BODY_BYTES, readBody } from "./body";
 import { Query } from "./query";
+import { problems } from "./wire";
 
 /**
  * Routes described once: each operation's zod schemas validate the request, type the handler
@@ -42,6 +43,14 @@ export type OperationSpec = Omit<RouteConfig, "method" | "path" | "middleware"> 
    * remembered URL is a valid one. An invalid query is the same problem, raised at that read.
    */
   lazyQuery?: boolean;
+  /**
+   * The most body bytes this operation reads, however the body is framed (a Content-Length above
+   * it, or a chunked body as it passes it, is a 413): default MAX_BODY_BYTES (64 MiB, for bulk
+   * imports); give a small one to a route that takes small bodies. JSON bodies are read to this
+   * limit by the framework; a handler reading another kind of body passes it to `readBytes`.
+   * Published as `x-max-body-bytes`.
+   */
+  maxBodyBytes?: number;
 };
 
 type EnvOf<S> = S extends { boot: true } ? BootEnv : AppEnv;
@@ -84,8 +93,9 @@ export function resource(app: Router, path: string, ops: Partial<Record<Method, 
   const methods = (Object.keys(ops) as Method[]).filter((m) => METHODS.includes(m));
   for (const method of methods) {
     const operation = ops[method]!;
-    const { boot, invalidStatus = 400, lazyQuery: _, ...doc } = operation.spec;
-    app.openAPIRegistry.registerPath({ ...doc, method, path } as RouteConfig);
+    const { boot, invalidStatus = 400, lazyQuery: _, maxBodyBytes = MAX_BODY_BYTES, ...doc } = operation.spec;
+    const limits = doc.request?.body ? { "x-max-body-bytes": maxBodyBytes, responses: { ...problems(413), ...doc.responses } } : {};
+    app.openAPIRegistry.registerPath({ ...doc, ...limits, method, path } as RouteConfig);
     const chain: AnyEnvHandler[] = [...validators(operation.spec, suffixes, invalidStatus)];
     if (boot) chain.push(bootReader());
     app.on([method.toUpperCase()], [honoPath], ...chain, operation.handler);
@@ -147,7 +157,8 @@ function validators(spec: OperationSpec, suffixes: Map<string, string>, invalidS
   const json = media && "schema" in media ? (media.schema as ZodType) : undefined;
   if (json) {
     const required = body?.required === true;
-    out.push(check("json", json, invalidStatus, (c) => readBody(c.req.raw, { required })));
+    const limit = spec.maxBodyBytes ?? MAX_BODY_BYTES;
+    out.push(check("json", json, invalidStatus, (c) => readBody(c.req.raw, { required, limit })));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { Config } from "../../config";
 import type { Db } from "../../db";
+import { storageFull } from "../../db/storage-full";
 import type { Waiter } from "../../env";
 import { type Generation, loadSnapshot, readGeneration, sameGeneration } from "./load";
 import type { BootSnapshot } from "./model";
@@ -41,6 +42,9 @@ export async function currentSnapshot(db: Db, mode: Config["bootSnapshot"], wait
   const writes = writesSeen;
   const now = await generationReadAfterNow(db, waiter);
   if (!now) {
+    // On a full disk a failed commit can fail the reads in flight with it (the runner's database
+    // object restarts): a boot from the snapshot this isolate has beats a refused boot.
+    if (have && storageFull.since !== 0) return served(have);
     snapshotStats.fallbacks++;
     return undefined;
   }

@@ -1,4 +1,5 @@
 import type { BootConfig, BootKey, Resolution } from "../../boot/types";
+import { describeIpxeSyntax, ipxeSyntaxInParams, ipxeSyntaxInUrl } from "../params/ipxe-syntax";
 
 /**
  * The /bootscript answer as a pure function of the request, what the lookup found and the
@@ -117,6 +118,23 @@ function whyNotBooting(req: BootRequest, res: Resolution): string | undefined {
   if (!node.enabled) return "the node is disabled in SMD (Enabled is false)";
   if (!res.config)
     return `this host not configured for booting: no boot parameters for its xname, MACs, NID${node.role ? `, role ${node.role}` : ""} or Default`;
+  // Writes refuse these since the check exists; an entry stored before (or by SQL) is not rendered.
+  const syntax = unsafeField(res.config);
+  if (syntax) return `its boot parameters are not rendered: ${syntax} (set them again)`;
+  return undefined;
+}
+
+/** Why a config cannot go on an iPXE line as it is, or undefined (the rule of writes, params/ipxe-syntax.ts). */
+function unsafeField(config: BootConfig): string | undefined {
+  for (const [field, found] of [
+    ["kernel", ipxeSyntaxInUrl(config.kernel)],
+    ["initrd", ipxeSyntaxInUrl(config.initrd)],
+    ["params", ipxeSyntaxInParams(config.params)],
+  ] as const)
+    if (found.length) return describeIpxeSyntax(field, found);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses.
+  if (/[\u0000-\u001f\u007f]/.test(config.params) || /[\s\u0000-\u001f\u007f]/.test(config.kernel + config.initrd))
+    return "kernel, initrd or params contains a line break or control character";
   return undefined;
 }
 

@@ -4,6 +4,7 @@ import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
 import { goObject, opt } from "../../http/wire";
 import { canonicalValue } from "../../smd/hms-values";
+import { describeIpxeSyntax, ipxeSyntaxInParams, ipxeSyntaxInUrl } from "./ipxe-syntax";
 
 /**
  * Boot parameters as BSS clients send and read them (bssTypes.BootParams), and how this service
@@ -153,21 +154,29 @@ function unique(ids: Identifier[]): Identifier[] {
 
 /**
  * Kernel and initrd are placed on an iPXE command line as one word: a space would split the
- * command and a line break would inject another one, so both are refused.
+ * command and a line break would inject another one, so both are refused, and so is any word
+ * iPXE would act on (ipxe-syntax.ts).
  */
 function imageUrl(v: string | null | undefined, field: string): string {
   const s = (v ?? "").trim();
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses.
   if (/[\s\u0000-\u001f\u007f]/.test(s))
     throw new HttpProblem(400, `Bad Request: ${field} must be one URL without spaces or control characters`);
+  const syntax = ipxeSyntaxInUrl(s);
+  if (syntax.length) throw new HttpProblem(400, `Bad Request: ${describeIpxeSyntax(field, syntax)}`);
   return s;
 }
 
-/** The kernel command line is one iPXE line: line breaks and other control characters are refused. */
+/**
+ * The kernel command line is one iPXE line: line breaks and other control characters are refused,
+ * and so are the words iPXE would act on (ipxe-syntax.ts); `;` inside a word stays legal.
+ */
 function kernelParams(v: string | null | undefined): string {
   const s = v ?? "";
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses.
   if (/[\u0000-\u001f\u007f]/.test(s)) throw new HttpProblem(400, "Bad Request: params must not contain line breaks or control characters");
+  const syntax = ipxeSyntaxInParams(s);
+  if (syntax.length) throw new HttpProblem(400, `Bad Request: ${describeIpxeSyntax("params", syntax)}`);
   return s.trim();
 }
 

@@ -1,11 +1,13 @@
 import { type SQL, sql } from "drizzle-orm";
-import { columnNames, type Db, runBatch, type Statement } from "../../db";
+import { columnNames, type Db, type Statement } from "../../db";
 import { bootAssignments as assignments, bootConfigs as configs } from "../../db/schema";
 import type { AssignmentKind, ConfigContent, Identifier } from "./model";
 
 /**
- * Boot parameters in D1. Every write is one batch (one round trip, one transaction): insert the
- * config if its content is new, point the identifiers at it, and delete configs nobody points at.
+ * Boot parameters in D1. The write statements are built here and run by the routes as one batch
+ * (one round trip, one transaction): insert the config if its content is new, point the
+ * identifiers at it, remove the assignments a write replaces, delete configs nobody points at,
+ * and read which nodes boot the result (nodes.ts).
  */
 
 export interface StoredAssignment extends Identifier {
@@ -16,7 +18,7 @@ export interface StoredAssignment extends Identifier {
 const idsJson = (ids: Identifier[]) => JSON.stringify(ids.map((i) => [i.kind, i.key]));
 
 /** The given identifiers as rows `(kind, key)`, to join on the assignments' primary key. */
-function identifierRows(ids: Identifier[]): SQL {
+export function identifierRows(ids: Identifier[]): SQL {
   return sql`(SELECT json_extract(value, '$[0]') AS kind, json_extract(value, '$[1]') AS key FROM json_each(${idsJson(ids)}))`;
 }
 
@@ -55,10 +57,11 @@ const configId = (c: ConfigContent): SQL =>
   sql`(SELECT ${configs.id} FROM ${configs} WHERE ${configs.kernel} = ${c.kernel} AND ${configs.initrd} = ${c.initrd}
        AND ${configs.params} = ${c.params} AND ${configs.cloudInit} = ${c.cloudInit})`;
 
-const deleteOrphans: Statement = sql`DELETE FROM ${configs} WHERE ${configs.id} NOT IN (SELECT ${assignments.configId} FROM ${assignments})`;
+export const deleteOrphans: Statement = sql`DELETE FROM ${configs} WHERE ${configs.id} NOT IN (SELECT ${assignments.configId} FROM ${assignments})`;
 
 /** Assigns identifiers to a config; `replace` moves identifiers already assigned elsewhere. */
-function assign(c: ConfigContent, ids: Identifier[], replace: boolean): Statement[] {
+export function assign(c: ConfigContent, ids: Identifier[], replace: boolean): Statement[] {
+  if (ids.length === 0) return [];
   const configColumn = columnNames(assignments.configId);
   const conflict = replace
     ? sql`ON CONFLICT (${columnNames(assignments.kind, assignments.key)}) DO UPDATE SET ${configColumn} = excluded.${configColumn}`
@@ -70,22 +73,12 @@ function assign(c: ConfigContent, ids: Identifier[], replace: boolean): Statemen
   ];
 }
 
-/**
- * POST: creates assignments. An identifier that already has boot parameters makes the whole
- * batch fail on the primary key (nothing is written); the caller reports which ones.
- */
-export async function addAssignments(db: Db, c: ConfigContent, ids: Identifier[]): Promise<void> {
-  await runBatch(db, assign(c, ids, false));
-}
-
-/** PUT: the identifiers boot exactly this config from now on, whatever they had. */
-export async function setAssignments(db: Db, c: ConfigContent, ids: Identifier[]): Promise<void> {
-  await runBatch(db, [...assign(c, ids, true), deleteOrphans]);
-}
-
-/** PATCH: each group of identifiers moves to its merged config, in one transaction. */
-export async function moveAssignments(db: Db, moves: Array<{ content: ConfigContent; ids: Identifier[] }>): Promise<void> {
-  await runBatch(db, [...moves.flatMap((m) => assign(m.content, m.ids, true)), deleteOrphans]);
+/** Removes the assignments of these identifiers (none is fine). */
+export function unassign(ids: Identifier[]): Statement[] {
+  if (ids.length === 0) return [];
+  return [
+    sql`DELETE FROM ${assignments} WHERE (${assignments.kind}, ${assignments.key}) IN (SELECT kind, key FROM ${identifierRows(ids)})`,
+  ];
 }
 
 /** Which of these identifiers already have boot parameters. */
@@ -100,10 +93,10 @@ export interface ConfigFilter {
 }
 
 /**
- * DELETE: removes the assignments of the given identifiers (all assignments when none are given)
- * whose config matches every non-empty field of `filter`; returns how many went.
+ * DELETE: the assignments of the given identifiers (all assignments when none are given) whose
+ * config matches every non-empty field of `filter`, as a WHERE clause on boot_assignments.
  */
-export async function deleteAssignments(db: Db, ids: Identifier[], filter: ConfigFilter): Promise<number> {
+export function deletionScope(ids: Identifier[], filter: ConfigFilter): SQL {
   const where: SQL[] = [];
   if (ids.length) where.push(sql`(${assignments.kind}, ${assignments.key}) IN (SELECT kind, key FROM ${identifierRows(ids)})`);
   const configWhere: SQL[] = [];
@@ -112,7 +105,12 @@ export async function deleteAssignments(db: Db, ids: Identifier[], filter: Confi
   if (filter.params) configWhere.push(sql`${configs.params} = ${filter.params}`);
   if (configWhere.length)
     where.push(sql`${assignments.configId} IN (SELECT ${configs.id} FROM ${configs} WHERE ${sql.join(configWhere, sql` AND `)})`);
-  if (where.length === 0) throw new Error("deleteAssignments needs identifiers or a config filter");
-  const [deleted] = await runBatch(db, [sql`DELETE FROM ${assignments} WHERE ${sql.join(where, sql` AND `)}`, deleteOrphans]);
-  return deleted.meta.changes ?? 0;
+  if (where.length === 0) throw new Error("deletionScope needs identifiers or a config filter");
+  return sql.join(where, sql` AND `);
 }
+
+/** The identifiers in a deletion scope, as rows `(kind, key)`. */
+export const scopedIdentifiers = (where: SQL): SQL =>
+  sql`SELECT ${assignments.kind} AS kind, ${assignments.key} AS key FROM ${assignments} WHERE ${where}`;
+
+export const deleteScoped = (where: SQL): Statement => sql`DELETE FROM ${assignments} WHERE ${where}`;

@@ -3,10 +3,28 @@ import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
 import { checked, goObject, opt } from "../../http/wire";
 
-/** Group labels, tags and exclusive-group names: lower-cased, letters, digits and `-:._`. */
+/** Group labels, tags and exclusive-group names: lower-cased, letters, digits and `-:._` (upstream's sm.VerifyGroupField). */
 export const LABEL_RE = /^[-a-z0-9:._]+$/;
 /** Partition names: `p` and a number, optionally `.` and a second one (p1, p2.3). */
 export const PARTITION_RE = /^p([0-9]+)(\.([0-9]+))?$/;
+/**
+ * Upstream keeps group and partition names, tags and exclusive-group names in VARCHAR(255)
+ * columns: a longer one passes its checks and then fails in Postgres. Here it is refused up front.
+ */
+export const MAX_LABEL_LENGTH = 255;
+
+/**
+ * The rule a lower-cased label breaks, or undefined. Upstream's character rule, its column length,
+ * and one rule of ours: a label of dots only (`.`, `..`) is refused, because in a URL path it is a
+ * dot segment that clients and servers remove (RFC 3986 §5.2.4): `/groups/..` can never name the
+ * group, so it could not be read or deleted.
+ */
+export function labelRuleBroken(v: string): string | undefined {
+  if (v.length > MAX_LABEL_LENGTH) return `group or partition field is longer than ${MAX_LABEL_LENGTH} characters`;
+  if (!LABEL_RE.test(v)) return "group or partition field has invalid characters";
+  if (/^\.+$/.test(v)) return "group or partition field is only dots, which a URL path cannot carry";
+  return undefined;
+}
 
 export interface GroupRecord {
   label: string;
@@ -98,7 +116,8 @@ export function partitionJson(p: PartitionRecord) {
 
 function labelish(raw: string, what: What): string {
   const v = raw.trim().toLowerCase();
-  if (!LABEL_RE.test(v)) throw new HttpProblem(400, `couldn't validate ${what}: group or partition field has invalid characters`);
+  const broken = labelRuleBroken(v);
+  if (broken) throw new HttpProblem(400, `couldn't validate ${what}: ${broken}`);
   return v;
 }
 
@@ -120,6 +139,8 @@ function parseMemberIds(members: z.output<typeof Members> | null | undefined, wh
 
 export function parsePartitionName(raw: string): string {
   const name = raw.trim().toLowerCase();
+  if (name.length > MAX_LABEL_LENGTH)
+    throw new HttpProblem(400, `couldn't validate partition: partition name is longer than ${MAX_LABEL_LENGTH} characters`);
   if (!PARTITION_RE.test(name)) throw new HttpProblem(400, "couldn't validate partition: Bad partition name. Must be p# or p#.#");
   return name;
 }

@@ -10,7 +10,7 @@ import { checked, empty, goObject, json, jsonBody, opt, problems } from "../../h
 import { ComponentFilterQuery } from "../components/filter";
 
 import { filterWhere } from "../components/store";
-import { Group, groupJson, LABEL_RE, PARTITION_RE, Partition, partitionJson, patchInput } from "./model";
+import { Group, groupJson, LABEL_RE, MAX_LABEL_LENGTH, PARTITION_RE, Partition, partitionJson, patchInput } from "./model";
 import * as store from "./store";
 
 const tags = ["SMD"];
@@ -38,9 +38,13 @@ async function checkExclusive(db: Db, label: string, exclusiveGroup: string, ids
 
 // ----------------------------------------------------------------------------- request parts
 
-/** A label-like value (trimmed, lower-cased), or `detail`. */
+/**
+ * A label-like value (trimmed, lower-cased), or `detail`. Names that bodies may no longer create
+ * only because they are dot-only stay readable here, so one stored before can still be deleted.
+ */
 function labelLike(raw: string, re: RegExp, detail: string): string {
   const v = raw.trim().toLowerCase();
+  if (v.length > MAX_LABEL_LENGTH) throw new HttpProblem(400, `${detail} It is longer than ${MAX_LABEL_LENGTH} characters.`);
   if (!re.test(v)) throw new HttpProblem(400, detail);
   return v;
 }
