@@ -3,8 +3,9 @@
  * start-up which ports it took, and a port another process holds stops it with one line naming the
  * setting to change (exit code 1, no stack trace, nothing started).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+
 import { createSocket } from "node:dgram";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
