@@ -33,7 +33,7 @@ export function makeNodes(shape: { cabinets: number; chassis: number; slots: num
               nid: i + 1,
               mac: `02:00:${hex(i >> 16)}:${hex((i >> 8) & 255)}:${hex(i & 255)}:01`,
               ip: `10.${100 + ((i + 1) >> 16)}.${((i + 1) >> 8) & 255}.${(i + 1) & 255}`,
-              role: i % 16 === 0 ? "Service" : "Compute",
+              role: i % 16 === 15 ? "Service" : "Compute",
               state: i % 10 === 9 ? "Off" : "Ready",
             });
           }

@@ -146,6 +146,7 @@ function stop() {
   unknownView.hide();
   for (const id of ["#node", "#unknown", "#raw", "#scope-notes"]) setHtml($(id), "");
   setHtml($("#status"), "");
+  Object.assign(live, { lastPoll: 0, error: "", events: [] });
 }
 
 /**
@@ -188,8 +189,8 @@ async function loadCluster(gen) {
     });
     setHtml($("#status"), html`${cluster.nodes.length} nodes loaded in ${duration(t2 - t0)}.`);
     if (!sessionInfo().loggedIn) return;
-    const hash = location.hash.replace(/^#\/?/, "");
-    if (hash.startsWith("node/")) nodeView.summary();
+    // A node shown meanwhile read its timeline before the log's new starting point.
+    if (!$("#node").hidden) nodeView.refresh();
   } catch (err) {
     setHtml($("#status"), failure(err));
   }
@@ -249,7 +250,8 @@ async function reloadBoots(gen) {
 
 function tick() {
   renderSession();
-  if (!$("#cluster").hidden) clusterView.refresh();
+  // Also while a node is shown: its stage line reads what this finds (stuck comes with time alone).
+  clusterView.refresh();
   if (!$("#node").hidden) nodeView.summary();
   renderStatus();
 }

@@ -115,6 +115,7 @@ export class ClusterView {
 
   /** Re-lays the map out for the current filters, then refreshes it. */
   render() {
+    const t0 = performance.now();
     for (const n of this.cluster.nodes) n.view = undefined;
     this.selection = this.cluster.nodes.filter((n) => this.matches(n));
     const map = $("#map", this.root);
@@ -129,6 +130,7 @@ export class ClusterView {
     if (this.selection.length) this.makeFocusable(this.focusAt);
     $("#map-empty", this.root).hidden = this.selection.length > 0;
     this.refresh();
+    performance.measure("ui:render", { start: t0, end: performance.now(), detail: { nodes: this.selection.length } });
   }
 
   /** Cabinets → chassis rows → slots → cells, and for the keyboard each cell's row. */
@@ -190,7 +192,10 @@ export class ClusterView {
     const stuckAt = Object.fromEntries(LEGEND.map((s) => [s, 0]));
     let stuck = 0;
     const wanted = this.filters.stage;
-    const listed = [];
+    // What the table lists, the ones needing attention first: the stuck, then each stage in
+    // boot order (nodes in map order within one), without sorting every node.
+    const stuckNodes = [];
+    const byStage = LEGEND.map(() => []);
     for (const n of this.selection) {
       const s = this.cluster.classify(n, this.stuckMs);
       n.stage = s;
@@ -200,15 +205,25 @@ export class ClusterView {
         stuckAt[s.stage]++;
       }
       const shown = !wanted || (wanted === "stuck" ? s.stuck : s.stage === wanted);
-      if (shown) listed.push(n);
+      if (shown) (s.stuck ? stuckNodes : byStage[STAGE_RANK[s.stage]]).push(n);
       const cls = `n ${s.stage}${s.stuck ? " stuck" : ""}${s.failed ? " failed" : ""}${shown ? "" : " dim"}`;
       if (n.cls !== cls) {
         n.cls = cls;
         n.view.className = cls;
       }
     }
+    // The focusable square says what it shows now.
+    const focusable = this.selection[this.focusAt];
+    if (focusable) focusable.view.setAttribute("aria-label", this.describe(focusable));
     this.renderLegend(counts, stuck, stuckAt);
-    this.renderTable(listed);
+    // Stuck longest first.
+    stuckNodes.sort((a, b) => a.facts.at - b.facts.at);
+    const top = stuckNodes.slice(0, TABLE_ROWS);
+    for (const list of byStage) {
+      if (top.length >= TABLE_ROWS) break;
+      top.push(...list.slice(0, TABLE_ROWS - top.length));
+    }
+    this.renderTable(top, stuckNodes.length + byStage.reduce((sum, l) => sum + l.length, 0));
   }
 
   renderLegend(counts, stuck, stuckAt) {
@@ -230,33 +245,23 @@ export class ClusterView {
   }
 
   /** The selected nodes, the ones needing attention first: stuck (longest first), then the earliest stage. */
-  renderTable(listed) {
+  /** `top`: the first rows, in order; `total`: how many nodes the table stands for. */
+  renderTable(top, total) {
     const now = this.cluster.now();
-    const urgency = (n) => (n.stage.stuck ? 0 : 1);
-    listed.sort(
-      (a, b) =>
-        urgency(a) - urgency(b) ||
-        (a.stage.stuck ? a.facts.at - b.facts.at : 0) ||
-        STAGE_RANK[a.stage.stage] - STAGE_RANK[b.stage.stage] ||
-        (a.id < b.id ? -1 : 1),
-    );
-    const rows = listed.slice(0, TABLE_ROWS).map(
+    // Ages change every second: redraw only when what is listed changed, or every 10 s.
+    const key = `${total}|${top.map((n) => n.id + n.cls + n.facts.at).join()}|${Math.floor(now / 10_000)}`;
+    if (key === this.tableKey) return;
+    this.tableKey = key;
+    const rows = top.map(
       (n) => html`<tr class="${n.stage.stuck ? "is-stuck" : ""}">
         <td><a href="#/node/${n.id}">${n.id}</a></td><td>${n.nid >= 0 ? n.nid : ""}</td>
         <td><i class="n ${n.cls.slice(2).replace(" dim", "")}" aria-hidden="true"></i> ${stageText(n.stage)}</td>
         <td>${n.facts.step || "—"}</td><td>${n.facts.at ? `${duration(now - n.facts.at)} ago` : ""}</td><td>${n.facts.detail}</td></tr>`,
     );
-    // Ages change every second: redraw only when what is listed changed, or every 10 s.
-    const key = `${listed.length}|${listed
-      .slice(0, TABLE_ROWS)
-      .map((n) => n.id + n.cls + n.facts.at)
-      .join()}|${Math.floor(now / 10_000)}`;
-    if (key === this.tableKey) return;
-    this.tableKey = key;
-    const more = listed.length > TABLE_ROWS ? html`<p>and ${listed.length - TABLE_ROWS} more (narrow the filters to list them)</p>` : "";
+    const more = total > top.length ? html`<p>and ${total - top.length} more (narrow the filters to list them)</p>` : "";
     setHtml(
       $("#table", this.root),
-      listed.length
+      total
         ? html`<table><thead><tr><th scope="col">node</th><th scope="col">NID</th><th scope="col">stage</th><th scope="col">latest step</th><th scope="col">when</th><th scope="col">detail</th></tr></thead><tbody>${rows}</tbody></table>${more}`
         : html`<p>No node matches.</p>`,
     );

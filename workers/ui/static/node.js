@@ -78,7 +78,12 @@ export class NodeView {
 
   /** New events of the log arrived: those of this node refresh the timeline and the stage line. */
   onEvents(events) {
-    if (!this.id || !events.some((e) => e.name === this.id)) return;
+    if (this.id && events.some((e) => e.name === this.id)) this.refresh();
+  }
+
+  /** Reads the timeline again (the cluster was read again: the log is followed from a new point). */
+  refresh() {
+    if (!this.id) return;
     const gen = this.generation;
     this.summary();
     this.timeline().then(

@@ -55,7 +55,9 @@ export class UnknownView {
     if (!list.length) return setHtml(el, html`<p>None: every requester the boot history saw is in SMD.</p>`);
     // Keep what the admin typed into the add forms across a refresh.
     const fields = [".x", ".nid", ".ip"];
-    const typed = new Map([...el.querySelectorAll("[data-mac]")].map((r) => [r.dataset.mac, fields.map((f) => $(f, r).value)]));
+    const typed = new Map(
+      [...el.querySelectorAll("[data-mac]")].map((r) => [r.dataset.mac, { open: r.open, values: fields.map((f) => $(f, r).value) }]),
+    );
     const now = this.cluster.now();
     const rows = list.map((u) => {
       const who = u.mac ? html`<code>${u.mac}</code>` : html`address only`;
@@ -78,8 +80,11 @@ export class UnknownView {
         <th scope="col">to boot it</th></tr></thead><tbody>${rows}</tbody></table>`,
     );
     for (const row of el.querySelectorAll("[data-mac]")) {
-      const values = typed.get(row.dataset.mac);
-      if (values) for (const [i, f] of fields.entries()) $(f, row).value = values[i];
+      const kept = typed.get(row.dataset.mac);
+      if (kept) {
+        row.open = kept.open;
+        for (const [i, f] of fields.entries()) $(f, row).value = kept.values[i];
+      }
       this.updateCommand(row);
     }
   }
