@@ -2,8 +2,10 @@
  * `npm run bench:dashboard`: what the dashboard costs in the browser at cluster scale.
  *
  * Starts the API as `npm start` does (workerd + persisted local D1, auth on), imports N nodes
- * (components, one interface each, a group), records a boot history for them (every stage, a
- * tenth with none, some stuck), then opens /ui in Debian's Chromium (headless, playwright-core),
+ * (components and a group through the API; their interfaces, one each, written into the local D1
+ * with `wrangler d1 execute` before the start: SMD takes them one per request, about 70 a second
+ * on this machine), records a boot history for them (every stage, a tenth with none, some
+ * stuck), then opens /ui in Debian's Chromium (headless, playwright-core),
  * logs in with client credentials and reads the page's own performance measures:
  *   first render   from asking the API to the first painted frame of the map (`ui:first-render`),
  *                  split into fetching (four reads in parallel) and building the page
@@ -15,15 +17,18 @@
  * comma-separated: 10000,100000), BENCH_WAVE (nodes in the update wave, default a tenth).
  * Results are printed and written to bench/results/dashboard-<time>.json (git-ignored).
  */
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Page } from "playwright-core";
 import { startApiServer } from "../head-node/api-runner";
+import { applyMigrations } from "../head-node/api-runner/migrate";
+import { quietWranglerEnv } from "../head-node/api-runner/quiet-env";
 import { authVars, ensureAuthState } from "../head-node/auth-state";
 import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
-import { adminApi, makeNodes, postInventory, type TestNode } from "../test/head-node/ui-cluster";
+import { adminApi, makeNodes, type TestNode } from "../test/head-node/ui-cluster";
 import { assertNeeds } from "../test/support/needs";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -48,6 +53,30 @@ function history(nodes: TestNode[], now: number): object[] {
   return events;
 }
 
+/** Each node's interface (MAC and IP), as SMD stores them, in the local D1 while no workerd holds it. */
+function seedInterfaces(stateDir: string, nodes: TestNode[]) {
+  const q = (v: string) => `'${v.replaceAll("'", "''")}'`;
+  const now = new Date().toISOString();
+  const lines: string[] = [];
+  for (let i = 0; i < nodes.length; i += 500) {
+    const chunk = nodes.slice(i, i + 500);
+    const id = (n: TestNode) => n.mac.replaceAll(":", "");
+    lines.push(
+      `INSERT INTO ethernet_interfaces (id, mac_address, component_id, last_update) VALUES ${chunk.map((n) => `(${q(id(n))}, ${q(n.mac)}, ${q(n.xname)}, ${q(now)})`).join(", ")};`,
+      `INSERT INTO ethernet_interface_ips (interface_id, ip_address, position) VALUES ${chunk.map((n) => `(${q(id(n))}, ${q(n.ip)}, 0)`).join(", ")};`,
+    );
+  }
+  const file = path.join(stateDir, "interfaces.sql");
+  writeFileSync(file, lines.join("\n"));
+  const wrangler = path.join(repoRoot, "node_modules", "wrangler", "bin", "wrangler.js");
+  const r = spawnSync(process.execPath, [wrangler, "d1", "execute", "DB", "--local", "--persist-to", stateDir, "--file", file, "--yes"], {
+    cwd: repoRoot,
+    env: { ...quietWranglerEnv(stateDir), CI: "true" },
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`wrangler d1 execute failed: ${r.stdout}${r.stderr}`);
+}
+
 async function measures(page: Page, name: string) {
   return page.evaluate(
     (n) => performance.getEntriesByName(n).map((e) => ({ ms: e.duration, detail: (e as PerformanceMeasure).detail })),
@@ -66,6 +95,11 @@ async function waitMeasure(page: Page, name: string, count: number, timeoutMs = 
 async function run(size: number) {
   const stateDir = mkdtempSync(path.join(tmpdir(), "bench-dashboard-"));
   const state = await ensureAuthState(stateDir);
+  const cabinets = Math.ceil(size / 256);
+  const nodes = makeNodes({ cabinets, chassis: 8, slots: 8 }).slice(0, size);
+  let t = performance.now();
+  await applyMigrations(stateDir);
+  seedInterfaces(stateDir, nodes);
   const api = await startApiServer({ port: await freePort(), stateDir, vars: authVars(state), onLog: () => {} });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   try {
@@ -78,10 +112,12 @@ async function run(size: number) {
       }),
     }).then((r) => r.json() as Promise<{ access_token: string }>);
     const call = adminApi(api.url, token.access_token);
-    const cabinets = Math.ceil(size / 256);
-    const nodes = makeNodes({ cabinets, chassis: 8, slots: 8 }).slice(0, size);
-    let t = performance.now();
-    await postInventory(call, nodes, 16);
+    for (let i = 0; i < nodes.length; i += 5000)
+      await call("POST", "/hsm/v2/State/Components", {
+        Components: nodes
+          .slice(i, i + 5000)
+          .map((n) => ({ ID: n.xname, Type: "Node", State: n.state, Role: n.role, NID: n.nid, Enabled: true })),
+      });
     await call("POST", "/hsm/v2/groups", {
       label: "compute",
       members: { ids: nodes.filter((n) => n.role === "Compute").map((n) => n.xname) },
@@ -123,7 +159,7 @@ async function run(size: number) {
     for (let i = 0; i < rebooted.length; i += 10_000)
       await call("POST", "/boot/v1/endpoint-history", { events: rebooted.slice(i, i + 10_000) });
     let folded = 0;
-    const updates: Array<{ ms: number; detail: { events: number; changed: number } }> = [];
+    const updates: Array<{ ms: number; detail: { events: number; changed: number; scriptMs: number; frameMs: number } }> = [];
     while (folded < wave) {
       const got = await waitMeasure(page, "ui:update", before + updates.length + 1);
       const u = got.at(-1) as (typeof updates)[number];
@@ -141,9 +177,17 @@ async function run(size: number) {
       events: events.length,
       firstRenderMs: Math.round(first.ms),
       fetchMs: Math.round(first.detail.fetchMs),
-      buildMs: Math.round(first.detail.renderMs),
+      modelMs: Math.round(first.detail.modelMs),
+      domMs: Math.round(first.detail.domMs),
+      frameMs: Math.round(first.detail.frameMs),
       wave,
-      updates: updates.map((u) => ({ ms: Math.round(u.ms), events: u.detail.events, changed: u.detail.changed })),
+      updates: updates.map((u) => ({
+        ms: Math.round(u.ms),
+        scriptMs: Math.round(u.detail.scriptMs),
+        frameMs: Math.round(u.detail.frameMs),
+        events: u.detail.events,
+        changed: u.detail.changed,
+      })),
       searchRenderMs: Math.round(narrow.ms),
       searchNodes: narrow.detail.nodes,
       fullRenderMs: Math.round(all.ms),

@@ -121,11 +121,7 @@ export class ClusterView {
     const map = $("#map", this.root);
     map.innerHTML = this.mapHtml(this.selection);
     const cells = map.getElementsByClassName("n");
-    for (let k = 0; k < this.selection.length; k++) {
-      const n = this.selection[k];
-      n.view = cells[k];
-      n.cls = "n";
-    }
+    for (let k = 0; k < this.selection.length; k++) this.selection[k].view = cells[k];
     this.focusAt = Math.min(this.focusAt, Math.max(0, this.selection.length - 1));
     if (this.selection.length) this.makeFocusable(this.focusAt);
     $("#map-empty", this.root).hidden = this.selection.length > 0;
@@ -161,7 +157,10 @@ export class ClusterView {
           parts.push(`<span class="sl" data-slot="${s ? `s${s.slot}` : ""}">`);
           for (; k < slotEnd; k++) {
             this.rowOf[k] = row;
-            parts.push(`<i class="n" data-k="${k}"></i>`);
+            // Born with its class: the refresh that follows rewrites none.
+            const n = list[k];
+            n.cls = this.squareClass(n);
+            parts.push(`<i class="${n.cls}" data-k="${k}"></i>`);
           }
           parts.push("</span>");
         }
@@ -191,22 +190,19 @@ export class ClusterView {
     const counts = Object.fromEntries(LEGEND.map((s) => [s, 0]));
     const stuckAt = Object.fromEntries(LEGEND.map((s) => [s, 0]));
     let stuck = 0;
-    const wanted = this.filters.stage;
     // What the table lists, the ones needing attention first: the stuck, then each stage in
     // boot order (nodes in map order within one), without sorting every node.
     const stuckNodes = [];
     const byStage = LEGEND.map(() => []);
     for (const n of this.selection) {
-      const s = this.cluster.classify(n, this.stuckMs);
-      n.stage = s;
+      const cls = this.squareClass(n);
+      const s = n.stage;
       counts[s.stage]++;
       if (s.stuck) {
         stuck++;
         stuckAt[s.stage]++;
       }
-      const shown = !wanted || (wanted === "stuck" ? s.stuck : s.stage === wanted);
-      if (shown) (s.stuck ? stuckNodes : byStage[STAGE_RANK[s.stage]]).push(n);
-      const cls = `n ${s.stage}${s.stuck ? " stuck" : ""}${s.failed ? " failed" : ""}${shown ? "" : " dim"}`;
+      if (n.picked) (s.stuck ? stuckNodes : byStage[STAGE_RANK[s.stage]]).push(n);
       if (n.cls !== cls) {
         n.cls = cls;
         n.view.className = cls;
@@ -224,6 +220,15 @@ export class ClusterView {
       top.push(...list.slice(0, TABLE_ROWS - top.length));
     }
     this.renderTable(top, stuckNodes.length + byStage.reduce((sum, l) => sum + l.length, 0));
+  }
+
+  /** The node's stage now (kept in `n.stage`), whether the legend's pick includes it (`n.picked`), and its square's class. */
+  squareClass(n) {
+    const s = this.cluster.classify(n, this.stuckMs);
+    const wanted = this.filters.stage;
+    n.stage = s;
+    n.picked = !wanted || (wanted === "stuck" ? s.stuck : s.stage === wanted);
+    return `n ${s.stage}${s.stuck ? " stuck" : ""}${s.failed ? " failed" : ""}${n.picked ? "" : " dim"}`;
   }
 
   renderLegend(counts, stuck, stuckAt) {
