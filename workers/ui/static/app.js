@@ -164,19 +164,22 @@ async function loadCluster(gen) {
   setHtml($("#scope-notes"), html`${notes}`);
   setHtml($("#status"), "Loading the cluster…");
   const soft = (p) => p.catch((err) => (err instanceof MissingScope ? undefined : Promise.reject(err)));
+  // All four asked at once; the map needs only the first two, the group filter and the search
+  // by MAC or IP the others, which follow it.
+  const later = [
+    soft(apiJson("/hsm/v2/groups", { scope: "smd:read" })),
+    soft(apiJson("/hsm/v2/Inventory/EthernetInterfaces", { scope: "smd:read" })),
+  ];
+  for (const p of later) p.catch(() => {}); // awaited below, unless the map fails first
   try {
-    const [components, boots, groups, interfaces] = await Promise.all([
+    const [components, boots] = await Promise.all([
       soft(apiJson("/hsm/v2/State/Components?type=Node", { scope: "smd:read" })),
       soft(apiJson("/ui/api/boots", { scope: "bss:read" })),
-      soft(apiJson("/hsm/v2/groups", { scope: "smd:read" })),
-      soft(apiJson("/hsm/v2/Inventory/EthernetInterfaces", { scope: "smd:read" })),
     ]);
     if (gen !== live.generation) return;
     const t1 = performance.now();
     if (boots) cluster.setBoots(boots);
     cluster.setComponents(components?.Components ?? []);
-    cluster.setGroups(groups ?? []);
-    cluster.setInterfaces(interfaces ?? []);
     live.inventoryAt = Date.now();
     clusterView.fillChoices();
     const tModel = performance.now();
@@ -188,9 +191,15 @@ async function loadCluster(gen) {
     const detail = { nodes: cluster.nodes.length, fetchMs: t1 - t0, modelMs: tModel - t1, domMs: tDom - tModel, frameMs: t2 - tDom };
     performance.measure("ui:first-render", { start: t0, end: t2, detail });
     setHtml($("#status"), html`${cluster.nodes.length} nodes loaded in ${duration(t2 - t0)}.`);
-    if (!sessionInfo().loggedIn) return;
     // A node shown meanwhile read its timeline before the log's new starting point.
     if (!$("#node").hidden) nodeView.refresh();
+    const [groups, interfaces] = await Promise.all(later);
+    if (gen !== live.generation) return;
+    cluster.setGroups(groups ?? []);
+    cluster.setInterfaces(interfaces ?? []);
+    clusterView.fillChoices();
+    // A search typed meanwhile looks again, now with the MACs and addresses.
+    if (clusterView.filters.q) clusterView.render();
   } catch (err) {
     setHtml($("#status"), failure(err));
   }
@@ -208,11 +217,11 @@ function schedulePoll(gen, ms) {
 
 /**
  * New events of the log, folded into the nodes' facts; the views follow. Update cost: from the
- * answer to the next painted frame (`ui:update`). When more arrived than one answer holds, the
- * facts are read whole again instead (the log answers the newest events first).
+ * answer to the next painted frame (`ui:update`).
  */
 async function poll(gen) {
   if (!hasScope("bss:read")) return;
+  let more = false;
   try {
     const events = await apiJson(`/boot/v1/endpoint-history?history=true&after_id=${cluster.cursor}&limit=${LOG_LIMIT}`, {
       scope: "bss:read",
@@ -220,18 +229,23 @@ async function poll(gen) {
     if (gen !== live.generation) return;
     live.error = "";
     live.lastPoll = Date.now();
-    if (events.length >= LOG_LIMIT) {
-      await reloadBoots(gen);
+    // A full answer holds the newest events: when it does not start right after the cursor, some
+    // were left out, and the facts are read whole instead. Otherwise more may follow at once.
+    more = events.length >= LOG_LIMIT;
+    if (more && events[0].id !== cluster.cursor + 1) {
+      more = false;
+      await measured(events.length, async () => {
+        await reloadBoots(gen);
+        return { resync: true };
+      });
     } else if (events.length) {
-      const t0 = performance.now();
-      const { changed, unknownSeen } = cluster.applyEvents(events);
-      clusterView.refresh();
-      nodeView.onEvents(events);
-      if (unknownSeen) void unknownView.reload();
-      const tScript = performance.now();
-      await nextFrame();
-      const detail = { events: events.length, changed: changed.size, scriptMs: tScript - t0, frameMs: performance.now() - tScript };
-      performance.measure("ui:update", { start: t0, end: performance.now(), detail });
+      await measured(events.length, () => {
+        const { changed, unknownSeen } = cluster.applyEvents(events);
+        clusterView.refresh();
+        nodeView.onEvents(events);
+        if (unknownSeen) void unknownView.reload();
+        return { changed: changed.size };
+      });
       live.events.push(...events.map((e) => e.epoch_ms));
       if (cluster.unlisted.size && Date.now() - live.inventoryAt > INVENTORY_RELOAD_MS) await loadCluster(gen);
     }
@@ -240,7 +254,17 @@ async function poll(gen) {
     live.error = err.message;
   }
   renderStatus();
-  if (gen === live.generation) schedulePoll(gen, POLL_MS);
+  if (gen === live.generation) schedulePoll(gen, more ? 0 : POLL_MS);
+}
+
+/** Runs an update of the views, then measures it up to the next painted frame (`ui:update`). */
+async function measured(events, update) {
+  const t0 = performance.now();
+  const extra = await update();
+  const tScript = performance.now();
+  await nextFrame();
+  const end = performance.now();
+  performance.measure("ui:update", { start: t0, end, detail: { events, scriptMs: tScript - t0, frameMs: end - tScript, ...extra } });
 }
 
 async function reloadBoots(gen) {

@@ -64,11 +64,12 @@ export function includesOf(vendorDetail) {
 /** A node's facts from one row of GET /ui/api/boots (its `columns`). */
 export function factsFromRow(row) {
   const [, step, at, detail, start, vendorAt, vendorDetail, groups] = row;
-  return { step, at, detail, start, vendorAt, vendorDetail, groups: new Set(groups) };
+  return { step, at, detail, start, vendorAt, vendorDetail, groups: groups.length ? new Set(groups) : null };
 }
 
 export function emptyFacts() {
-  return { step: "", at: 0, detail: "", start: 0, vendorAt: 0, vendorDetail: "", groups: new Set() };
+  // `groups` stays null until there is one: 100,000 nodes need no 100,000 empty sets.
+  return { step: "", at: 0, detail: "", start: 0, vendorAt: 0, vendorDetail: "", groups: null };
 }
 
 /**
@@ -85,9 +86,12 @@ export function applyEvent(f, e) {
   if (step === "vendor-data" && t >= f.vendorAt) {
     f.vendorAt = t;
     f.vendorDetail = e.detail;
-    f.groups = new Set();
+    f.groups = null;
   }
-  if (step === "cloud-init-group" && f.vendorAt && t >= f.vendorAt && !isFailure(e.detail)) f.groups.add(e.detail);
+  if (step === "cloud-init-group" && f.vendorAt && t >= f.vendorAt && !isFailure(e.detail)) {
+    f.groups ??= new Set();
+    f.groups.add(e.detail);
+  }
   if (t >= f.at) {
     f.step = step;
     f.at = t;
@@ -109,7 +113,7 @@ export function classify(f, now, stuckMs) {
     f.vendorAt > 0 &&
     f.vendorAt >= f.start &&
     includes >= 0 &&
-    f.groups.size >= includes &&
+    (f.groups?.size ?? 0) >= includes &&
     !isFailure(f.detail);
   if (done) return { stage: "done", stuck: false, failed: false };
   return { stage, stuck: now - f.at > stuckMs, failed: isFailure(f.detail) };

@@ -118,6 +118,8 @@ export class ClusterView {
     const t0 = performance.now();
     for (const n of this.cluster.nodes) n.view = undefined;
     this.selection = this.cluster.nodes.filter((n) => this.matches(n));
+    // Stages first: the squares are born with their class, the legend and table follow.
+    this.refresh();
     const map = $("#map", this.root);
     map.innerHTML = this.mapHtml(this.selection);
     const cells = map.getElementsByClassName("n");
@@ -125,7 +127,6 @@ export class ClusterView {
     this.focusAt = Math.min(this.focusAt, Math.max(0, this.selection.length - 1));
     if (this.selection.length) this.makeFocusable(this.focusAt);
     $("#map-empty", this.root).hidden = this.selection.length > 0;
-    this.refresh();
     performance.measure("ui:render", { start: t0, end: performance.now(), detail: { nodes: this.selection.length } });
   }
 
@@ -157,10 +158,7 @@ export class ClusterView {
           parts.push(`<span class="sl" data-slot="${s ? `s${s.slot}` : ""}">`);
           for (; k < slotEnd; k++) {
             this.rowOf[k] = row;
-            // Born with its class: the refresh that follows rewrites none.
-            const n = list[k];
-            n.cls = this.squareClass(n);
-            parts.push(`<i class="${n.cls}" data-k="${k}"></i>`);
+            parts.push(`<i class="${list[k].cls}" data-k="${k}"></i>`);
           }
           parts.push("</span>");
         }
@@ -183,8 +181,9 @@ export class ClusterView {
   }
 
   /**
-   * Brings every shown cell, the legend and the table up to date with the nodes' facts and the
-   * clock (a node becomes stuck with no event at all). Rewrites only the cells that changed.
+   * Brings every shown square, the legend and the table up to date with the nodes' facts and the
+   * clock (a node becomes stuck with no event at all). Rewrites only the squares that changed
+   * (before the map is laid out, it only computes their classes).
    */
   refresh() {
     const counts = Object.fromEntries(LEGEND.map((s) => [s, 0]));
@@ -205,12 +204,12 @@ export class ClusterView {
       if (n.picked) (s.stuck ? stuckNodes : byStage[STAGE_RANK[s.stage]]).push(n);
       if (n.cls !== cls) {
         n.cls = cls;
-        n.view.className = cls;
+        if (n.view) n.view.className = cls;
       }
     }
     // The focusable square says what it shows now.
     const focusable = this.selection[this.focusAt];
-    if (focusable) focusable.view.setAttribute("aria-label", this.describe(focusable));
+    focusable?.view?.setAttribute("aria-label", this.describe(focusable));
     this.renderLegend(counts, stuck, stuckAt);
     // Stuck longest first.
     stuckNodes.sort((a, b) => a.facts.at - b.facts.at);
