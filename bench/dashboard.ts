@@ -78,6 +78,13 @@ function seedInterfaces(stateDir: string, nodes: TestNode[]) {
   if (r.status !== 0) throw new Error(`wrangler d1 execute failed: ${r.stdout}${r.stderr}`);
 }
 
+const PAGE_READS = {
+  components: "/hsm/v2/State/Components?type=Node",
+  boots: "/ui/api/boots",
+  groups: "/hsm/v2/groups",
+  interfaces: "/hsm/v2/Inventory/EthernetInterfaces",
+};
+
 async function measures(page: Page, name: string) {
   return page.evaluate(
     (n) => performance.getEntriesByName(n).map((e) => ({ ms: e.duration, detail: (e as PerformanceMeasure).detail })),
@@ -101,7 +108,14 @@ async function run(size: number) {
   let t = performance.now();
   await applyMigrations(stateDir);
   seedInterfaces(stateDir, nodes);
-  const api = await startApiServer({ port: await freePort(), stateDir, vars: authVars(state), onLog: () => {} });
+  // workerd's last words, printed if the run fails.
+  const log: string[] = [];
+  const api = await startApiServer({
+    port: await freePort(),
+    stateDir,
+    vars: authVars(state),
+    onLog: (l) => log.push(l) && log.length > 50 && log.shift(),
+  });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   try {
     const token = await fetch(`${api.url}/token`, {
@@ -134,6 +148,16 @@ async function run(size: number) {
     const historyS = (performance.now() - t) / 1000;
     console.log(`${size} nodes: imported in ${importS.toFixed(1)} s, ${events.length} boot events in ${historyS.toFixed(1)} s`);
 
+    // The API's side alone: each read the page makes at login, one at a time.
+    const serverMs: Record<string, number> = {};
+    for (const [name, p] of Object.entries(PAGE_READS)) {
+      const t0 = performance.now();
+      const res = await fetch(`${api.url}${p}`, { headers: { authorization: `Bearer ${token.access_token}` } });
+      const bytes = (await res.arrayBuffer()).byteLength;
+      if (!res.ok) throw new Error(`${p}: ${res.status}`);
+      serverMs[name] = Math.round(performance.now() - t0);
+      serverMs[`${name}MB`] = Math.round(bytes / 1e5) / 10;
+    }
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     const outside: string[] = [];
     await page.route("**/*", (r) => {
@@ -199,6 +223,7 @@ async function run(size: number) {
       searchRenderMs: Math.round(narrow.ms),
       searchNodes: narrow.detail.nodes,
       fullRenderMs: Math.round(all.ms),
+      serverMs,
       domNodes: await metric("Nodes"),
       jsHeapMB: Math.round((await metric("JSHeapUsedSize")) / 1e6),
       outsideRequests: outside.length,
@@ -207,6 +232,9 @@ async function run(size: number) {
     };
     console.log(JSON.stringify(result));
     return result;
+  } catch (err) {
+    console.error(`workerd's last lines:\n${log.join("\n")}`);
+    throw err;
   } finally {
     await browser.close();
     await api.stop();
