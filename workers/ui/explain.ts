@@ -70,7 +70,8 @@ export async function explainBoot(db: Db, config: Config, requestUrl: string, xn
     unknownDelay: config.unknownDelay,
   };
   const outcome = decideBootscript({ key, retry: 0, arch: "", ts: Math.floor(Date.now() / 1000), json: false }, resolution, settings);
-  const booting = resolution.config !== undefined && node?.enabled === true;
+  // It boots the winner only when /bootscript would hand it a kernel (whatever the reason it would not).
+  const booting = outcome.kind === "script" && !outcome.note.startsWith("retry: ");
   return {
     node,
     asked: key,
