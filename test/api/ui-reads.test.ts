@@ -117,15 +117,17 @@ describe("GET /ui/api/nodes/{xname}/boot", () => {
   it("lists every entry that names the node, most specific first, marks the winner and gives the script /bootscript answers", async () => {
     await put({ hosts: ["Default"], kernel: "http://k/default" });
     await put({ hosts: ["Compute"], kernel: "http://k/role" });
-    await put({ nids: [1], kernel: "http://k/nid" });
-    await put({ macs: [A.mac], kernel: "http://k/mac", initrd: "http://k/initrd", params: "console=ttyS0" });
+    // An entry for a MAC SMD does not know yet stays a MAC entry; the node gets that MAC after.
+    const second = "52:54:00:00:00:09";
+    await put({ macs: [second], kernel: "http://k/mac", initrd: "http://k/initrd", params: "console=ttyS0" });
+    await send("POST", "/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: second, ComponentID: A.xname });
     const before = (await getJson(`${H}?history=true&name=${A.xname}`)).body.length;
     const e = await explain(A.xname);
-    expect(e.node).toEqual({ id: A.xname, nid: 1, role: "Compute", enabled: true, macs: [A.mac] });
+    expect(e.node).toEqual({ id: A.xname, nid: 1, role: "Compute", enabled: true, macs: [A.mac, second] });
+    // As iPXE asks after DHCP: by the MAC it boots from, its first; its other MAC's entry still wins.
     expect(e.asked).toEqual({ mac: A.mac });
     expect(e.candidates.map((c: any) => [c.kind, c.key, c.wins])).toEqual([
-      ["mac", A.mac, true],
-      ["nid", "1", false],
+      ["mac", second, true],
       ["role", "Compute", false],
       ["default", "Default", false],
     ]);
