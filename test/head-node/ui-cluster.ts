@@ -98,8 +98,19 @@ export function agentSteps(n: TestNode, startMs: number, upTo: "dhcp" | "tftp" |
   return steps.slice(0, ["dhcp", "tftp", "kernel", "initrd"].indexOf(upTo) + 1);
 }
 
-/** Fetches as the node would, from its own address (the API trusts loopback's X-Forwarded-For: OCHAMI_TRUSTED_PROXIES). */
+/**
+ * What the API is started with to believe the test's X-Forwarded-For, as the agent's node proxy
+ * is believed: loopback as a trusted proxy, and the secret such a proxy sends.
+ */
+export const TRUSTED_PROXY_VARS = {
+  OCHAMI_TRUSTED_PROXIES: "127.0.0.1",
+  OCHAMI_PROXY_SECRET: "dashboard-test-proxy-secret-0123456789abcdef",
+};
+
+/** Fetches as the node would, from its own address (through the trusted proxy's header and secret). */
 export async function nodeFetch(url: string, path: string, from: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${url}${path}`, { headers: { "x-forwarded-for": from } });
+  const res = await fetch(`${url}${path}`, {
+    headers: { "x-forwarded-for": from, "x-ochami-proxy-secret": TRUSTED_PROXY_VARS.OCHAMI_PROXY_SECRET },
+  });
   return { status: res.status, body: await res.text() };
 }

@@ -8,7 +8,7 @@ import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
 import { cleanEnv, type Started, startHeadNode } from "./auth-process";
 import { freePort } from "./ports";
-import { adminApi, agentReporter, agentSteps, makeNodes, nodeFetch, postInventory, type TestNode } from "./ui-cluster";
+import { adminApi, agentReporter, agentSteps, makeNodes, nodeFetch, postInventory, type TestNode, TRUSTED_PROXY_VARS } from "./ui-cluster";
 
 /**
  * The dashboard in Debian's Chromium (headless, driven by playwright-core) against `npm start`
@@ -77,7 +77,7 @@ describe("dashboard in a real browser", () => {
         HOME: stateDir,
         OCHAMI_AGENT: "off",
         // The test's fetches speak for nodes by their address, as the agent's node proxy does.
-        OCHAMI_TRUSTED_PROXIES: "127.0.0.1",
+        ...TRUSTED_PROXY_VARS,
       }),
       240_000,
     );
