@@ -345,3 +345,38 @@ export const bootGeneration = sqliteTable(
   },
   () => [check("boot_generation_one_row", sql`id = 1`)],
 );
+
+// ---------------------------------------------------------------- SMD locks and reservations — issue 20
+
+/**
+ * A component's reservation (/locks): at most one per component. `expiresMs` null is an admin
+ * reservation (on a locked component, until released); otherwise a service reservation that
+ * lapses at that time (an expired row is treated as absent and purged by the next lock request).
+ * The deputy key lets others check the reservation; the reservation key renews or releases it.
+ */
+export const reservations = sqliteTable(
+  "reservations",
+  {
+    componentId: text("component_id")
+      .primaryKey()
+      .references(() => components.id, { onDelete: "cascade" }),
+    createdMs: integer("created_ms").notNull(),
+    expiresMs: integer("expires_ms"),
+    deputyKey: text("deputy_key").notNull(),
+    reservationKey: text("reservation_key").notNull(),
+  },
+  (t) => [uniqueIndex("reservations_deputy_key").on(t.deputyKey), uniqueIndex("reservations_reservation_key").on(t.reservationKey)],
+);
+
+/**
+ * One row (id 1): bumped by every write of the lock API, which plans its changes from what it
+ * read and commits only if no other lock request committed in between (workers/smd/locks/store.ts).
+ */
+export const lockVersion = sqliteTable(
+  "lock_version",
+  {
+    id: integer("id").primaryKey(),
+    version: integer("version").notNull().default(0),
+  },
+  () => [check("lock_version_one_row", sql`id = 1`)],
+);

@@ -2,6 +2,7 @@ import { router } from "../http/route";
 import { registerComponentRoutes } from "./components/routes";
 import { registerGroupRoutes } from "./groups/routes";
 import { registerInterfaceRoutes } from "./interfaces/routes";
+import { registerLockRoutes } from "./locks/routes";
 import { registerNodeMapRoutes } from "./nodemaps/routes";
 import { registerRedfishRoutes } from "./redfish/routes";
 import { registerServiceRoutes } from "./service/routes";
@@ -15,5 +16,6 @@ export function smdApp() {
   registerGroupRoutes(app);
   registerRedfishRoutes(app);
   registerNodeMapRoutes(app);
+  registerLockRoutes(app);
   return app;
 }
