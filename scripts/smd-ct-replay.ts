@@ -13,7 +13,9 @@
  * table (which follows Cray-HPE/hms-smd's) take OpenCHAMI's expectation: a wrong method on
  * /service/{ready,liveness,values} is 405, not 404; a lock status query matching no component is
  * a 400; `DELETE …/HardwareByFRU/History/#` is a 404, not a redirect; and the two stages
- * OpenCHAMI dropped (a PUT of a deleted Redfish endpoint expecting 404) are skipped.
+ * OpenCHAMI dropped (a PUT of a deleted Redfish endpoint expecting 404) are skipped. The SCN files
+ * OpenCHAMI dropped stay, but a PUT on the subscription collection is a 405 under OpenCHAMI's
+ * router, as every other wrong method.
  *
  *   npx tsx scripts/smd-ct-replay.ts <stages.tsv> [--list] [--openchami]   (--list prints every mismatch)
  */
@@ -43,6 +45,7 @@ const OPENCHAMI: ReadonlyArray<readonly [string, string, string, string, number 
   ),
   ["3-disruptive/test_locks.tavern.yaml", "GET", "/hsm/v2/locks/status?type=Partition", "200", 400],
   ["4-destructive-initial/test_hardware_history.tavern.yaml", "DELETE", "/hsm/v2/Inventory/HardwareByFRU/History/#", "301", 404],
+  ["3-disruptive/test_state_change_notifications_negative.tavern.yaml", "PUT", "/hsm/v2/Subscriptions/SCN", "404", 405],
   ["3-disruptive/test_redfish_endpoints.tavern.yaml", "PUT", "/hsm/v2/Inventory/RedfishEndpoints/x9999c7s99b93", "404", "drop"],
   ["3-disruptive/test_redfish_endpoints_negative.tavern.yaml", "PUT", "/hsm/v2/Inventory/RedfishEndpoints/x9999c7s99b91", "404", "drop"],
 ];

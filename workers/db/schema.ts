@@ -380,3 +380,16 @@ export const lockVersion = sqliteTable(
   },
   () => [check("lock_version_one_row", sql`id = 1`)],
 );
+
+// ---------------------------------------------------------------- SMD state change notifications — issue 20
+
+/**
+ * /Subscriptions/SCN: who is told of component changes. `subUrl` (subscriber name + URL) is unique,
+ * as upstream's; `subscription` is the JSON object as clients wrote it (Subscriber, Enabled, Roles,
+ * SubRoles, SoftwareStatus, States, Url).
+ */
+export const scnSubscriptions = sqliteTable("scn_subscriptions", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  subUrl: text("sub_url").notNull().unique(),
+  subscription: text("subscription").notNull(),
+});

@@ -5,6 +5,7 @@ import { registerInterfaceRoutes } from "./interfaces/routes";
 import { registerLockRoutes } from "./locks/routes";
 import { registerNodeMapRoutes } from "./nodemaps/routes";
 import { registerRedfishRoutes } from "./redfish/routes";
+import { registerScnRoutes } from "./scn/routes";
 import { registerServiceRoutes } from "./service/routes";
 
 /** SMD, mounted at /hsm/v2. Paths are case-sensitive, as upstream's router. */
@@ -17,5 +18,6 @@ export function smdApp() {
   registerRedfishRoutes(app);
   registerNodeMapRoutes(app);
   registerLockRoutes(app);
+  registerScnRoutes(app);
   return app;
 }

@@ -94,23 +94,30 @@ export async function updateRedfishEndpoint(db: Db, row: RedfishEndpointRow): Pr
  * Deletes `table`'s rows that `where` selects, counted in the same batch (D1's `changes` would also
  * count the rows that go by cascade); the components `described` names are set Empty/OK first.
  */
-async function deleteDescribing(db: Db, table: SQLiteTable, where: SQL | undefined, described: SQLWrapper): Promise<number> {
-  const [, counted] = await runBatch(db, [
+async function deleteDescribing(db: Db, table: SQLiteTable, where: SQL | undefined, described: SQLWrapper): Promise<Deleted> {
+  const [emptied, counted] = await runBatch(db, [
     db
       .update(components)
       .set({ state: "Empty", flag: "OK" })
-      .where(and(inArray(components.id, described), or(ne(components.state, "Empty"), ne(components.flag, "OK")))),
+      .where(and(inArray(components.id, described), or(ne(components.state, "Empty"), ne(components.flag, "OK"))))
+      .returning({ id: components.id }),
     sql`SELECT count(*) AS n FROM ${table} ${where ? sql`WHERE ${where}` : sql``}`,
     db.delete(table).where(where),
   ]);
-  return Number((counted.results[0] as { n: number }).n);
+  return { count: Number((counted.results[0] as { n: number }).n), emptied: (emptied.results as Array<{ id: string }>).map((r) => r.id) };
+}
+
+/** How many rows went, and the components set Empty (their state change is announced). */
+export interface Deleted {
+  count: number;
+  emptied: string[];
 }
 
 /**
  * Deletes endpoints as upstream does: the components they described are set Empty/OK (not
  * deleted), their component endpoints go by cascade, interfaces and memberships stay.
  */
-export async function deleteRedfishEndpoints(db: Db, where?: SQL): Promise<number> {
+export async function deleteRedfishEndpoints(db: Db, where?: SQL): Promise<Deleted> {
   const endpoints = qb.select({ id: redfishEndpoints.id }).from(redfishEndpoints).where(where);
   const described = qb
     .select({ id: componentEndpoints.id })
@@ -139,6 +146,6 @@ export async function listComponentEndpoints(db: Db, f: ComponentEndpointFilter 
 }
 
 /** Deletes component endpoints; the components they described are set Empty/OK. */
-export async function deleteComponentEndpoints(db: Db, where?: SQL): Promise<number> {
+export async function deleteComponentEndpoints(db: Db, where?: SQL): Promise<Deleted> {
   return deleteDescribing(db, componentEndpoints, where, qb.select({ id: componentEndpoints.id }).from(componentEndpoints).where(where));
 }
