@@ -393,3 +393,25 @@ export const scnSubscriptions = sqliteTable("scn_subscriptions", {
   subUrl: text("sub_url").notNull().unique(),
   subscription: text("subscription").notNull(),
 });
+
+// ---------------------------------------------------------------- SMD discovery status and power maps — issue 20
+
+/**
+ * /Inventory/DiscoveryStatus: upstream keeps one record (ID 0) of its last Redfish discovery run;
+ * here /Inventory/Discover records that it was asked, and why no poll ran (workers/smd/discovery).
+ */
+export const discoveryStatus = sqliteTable("discovery_status", {
+  id: integer("id").primaryKey(),
+  status: text("status").notNull(),
+  /** RFC 3339 with fractional seconds. */
+  lastUpdate: text("last_update").notNull(),
+  /** JSON object, or NULL. */
+  details: text("details"),
+});
+
+/** /sysinfo/powermaps: which power supplies (xnames) power a component. */
+export const powerMaps = sqliteTable("power_maps", {
+  id: text("id").primaryKey(),
+  /** JSON array of xnames. */
+  poweredBy: text("powered_by").notNull(),
+});

@@ -1,9 +1,11 @@
 import { router } from "../http/route";
 import { registerComponentRoutes } from "./components/routes";
+import { registerDiscoveryRoutes } from "./discovery/routes";
 import { registerGroupRoutes } from "./groups/routes";
 import { registerInterfaceRoutes } from "./interfaces/routes";
 import { registerLockRoutes } from "./locks/routes";
 import { registerNodeMapRoutes } from "./nodemaps/routes";
+import { registerPowerMapRoutes } from "./powermaps/routes";
 import { registerRedfishRoutes } from "./redfish/routes";
 import { registerScnRoutes } from "./scn/routes";
 import { registerServiceRoutes } from "./service/routes";
@@ -19,5 +21,7 @@ export function smdApp() {
   registerNodeMapRoutes(app);
   registerLockRoutes(app);
   registerScnRoutes(app);
+  registerDiscoveryRoutes(app);
+  registerPowerMapRoutes(app);
   return app;
 }
