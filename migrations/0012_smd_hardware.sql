@@ -5,7 +5,6 @@ CREATE TABLE `hwinv_frus` (
 	`info` text NOT NULL
 );
 --> statement-breakpoint
-CREATE INDEX `hwinv_frus_type` ON `hwinv_frus` (`type`);--> statement-breakpoint
 CREATE TABLE `hwinv_history` (
 	`seq` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`id` text NOT NULL,
@@ -14,9 +13,7 @@ CREATE TABLE `hwinv_history` (
 	`event_type` text NOT NULL
 );
 --> statement-breakpoint
-CREATE INDEX `hwinv_history_id_time` ON `hwinv_history` (`id`,`time_ms`);--> statement-breakpoint
-CREATE INDEX `hwinv_history_fru` ON `hwinv_history` (`fru_id`);--> statement-breakpoint
-CREATE INDEX `hwinv_history_time` ON `hwinv_history` (`time_ms`);--> statement-breakpoint
+CREATE INDEX `hwinv_history_id` ON `hwinv_history` (`id`);--> statement-breakpoint
 CREATE TABLE `hwinv_locations` (
 	`id` text PRIMARY KEY NOT NULL,
 	`type` text NOT NULL,
@@ -29,5 +26,4 @@ CREATE TABLE `hwinv_locations` (
 );
 --> statement-breakpoint
 CREATE INDEX `hwinv_locations_type` ON `hwinv_locations` (`type`);--> statement-breakpoint
-CREATE INDEX `hwinv_locations_fru` ON `hwinv_locations` (`fru_id`);--> statement-breakpoint
-CREATE INDEX `hwinv_locations_parent_node` ON `hwinv_locations` (`parent_node`);
+CREATE INDEX `hwinv_locations_fru` ON `hwinv_locations` (`fru_id`);

@@ -186,6 +186,11 @@ describe("upstream's hardware stages (3-disruptive/test_hardware)", () => {
         ChassisFRUInfo: HW.chassis.PopulatedFRU.ChassisFRUInfo,
       },
     });
+    // Lists answer the same documents, key order included.
+    const listed = await send("GET", "/hsm/v2/Inventory/Hardware?id=x9999c7");
+    expect(listed.text).toBe(JSON.stringify([chassis]));
+    const frus = await send("GET", "/hsm/v2/Inventory/HardwareByFRU?fruid=Chassis.HPE.101426404D.IMZ2409069079");
+    expect(frus.text).toBe(JSON.stringify([chassis.PopulatedFRU]));
   });
 
   it("updates a node in place (same FRU, new info)", async () => {

@@ -1,5 +1,5 @@
 import { HttpProblem } from "../../../shared/problem";
-import { parseXname, xnameParent, xnameType } from "../../../shared/xname";
+import { parseXname, xnameParent } from "../../../shared/xname";
 import { isPlainObject } from "../../http/json-keys";
 
 /**
@@ -143,11 +143,12 @@ const objectOrUndefined = (v: unknown) => (isPlainObject(v) ? v : undefined);
 /** The ordinal upstream derives: the xname's trailing number. */
 const ordinalOf = (id: string) => Number(/[0-9]+$/.exec(id)?.[0] ?? 0);
 
+/** A node's xname at the start of an xname, followed by a child's letter or nothing. */
+const NODE_PREFIX = /^x[0-9]{1,4}c[0-7]s[0-9]+b[0-9]+n[0-9]+(?=[a-z]|$)/;
+
 /** The node a subcomponent sits under, for partition filters; the location itself if none. */
 export function parentNodeOf(id: string): string {
-  if (!id.includes("n")) return id;
-  for (let p = id; p && p !== "s0"; p = xnameParent(p)) if (xnameType(p) === "Node") return p;
-  return id;
+  return NODE_PREFIX.exec(id)?.[0] ?? id;
 }
 
 /**

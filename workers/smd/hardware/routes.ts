@@ -103,6 +103,9 @@ const FruPath = z.object({ fruid: z.string().meta({ example: "Node.HPE.101920703
 const HistoryAnswer = json(z.object({ ID: z.string(), History: z.array(loose) }), "the events, oldest first");
 const HistoryList = json(z.object({ Components: z.array(z.object({ ID: z.string(), History: z.array(loose) })) }), "events by component");
 
+/** A JSON array of documents already serialised. */
+const jsonArray = (docs: string[]) => new Response(`[${docs.join(",")}]`, { headers: { "content-type": "application/json" } });
+
 /** A collection delete's answer, upstream's wording (`deleted N entries`, whatever N). */
 const deletedN = (n: number) => (n === 0 ? fail404("no entries to delete") : message(`deleted ${n} entries`));
 
@@ -257,8 +260,9 @@ export function registerHardwareRoutes(app: Router) {
       },
       async (c) => {
         const q = c.req.valid("query");
-        const rows = await store.listLocations(c.var.db, { ...fruFilter(q), ids: xnames(q.id), partitions: partitions(q.partition) });
-        return c.json(rows.map(locationJson));
+        return jsonArray(
+          await store.listLocationDocs(c.var.db, { ...fruFilter(q), ids: xnames(q.id), partitions: partitions(q.partition) }),
+        );
       },
     ),
     post: op(
@@ -316,7 +320,7 @@ export function registerHardwareRoutes(app: Router) {
         request: { query: z.object(FruQuery) },
         responses: { 200: json(z.array(loose), "the FRUs, by FRU ID"), ...problems(400) },
       },
-      async (c) => c.json((await store.listFrus(c.var.db, fruFilter(c.req.valid("query")))).map(fruJson)),
+      async (c) => jsonArray(await store.listFruDocs(c.var.db, fruFilter(c.req.valid("query")))),
     ),
     delete: op({ summary: "Delete every FRU", tags, responses: { 200: done, ...problems(404) } }, async (c) =>
       deletedN(await store.deleteAllFrus(c.var.db)),

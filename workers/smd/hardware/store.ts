@@ -1,7 +1,8 @@
 import { and, asc, eq, gt, inArray, lt, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { bare, changes, chunks, countAndDelete, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { hwinvFrus, hwinvHistory, hwinvLocations, partitionMembers } from "../../db/schema";
-import type { FruRecord, HistoryEvent, LocationRecord } from "./model";
+import { type FruRecord, HARDWARE_TYPES, type HistoryEvent, type LocationRecord } from "./model";
 
 /**
  * Hardware inventory in D1: FRUs, locations (each holding at most one FRU) and the history of
@@ -32,13 +33,13 @@ const upsertLocation = (rows: Array<Record<"id" | "type" | "ordinal" | "status" 
  * filling the history).
  */
 function detectedEvents(pairs: Array<[string, string]>, now: number): SQL {
-  const id = sql`json_extract(value, '$[0]')`;
-  const fru = sql`json_extract(value, '$[1]')`;
-  return sql`INSERT INTO ${hwinvHistory} (${bare(hwinvHistory.id)}, ${bare(hwinvHistory.fruId)}, ${bare(hwinvHistory.timeMs)}, ${bare(hwinvHistory.eventType)})
-    SELECT ${id}, ${fru}, ${now}, 'Detected' FROM json_each(${JSON.stringify(pairs)})
-    WHERE (SELECT h.${bare(hwinvHistory.fruId)} || char(0) || h.${bare(hwinvHistory.eventType)} FROM ${hwinvHistory} h
-           WHERE h.${bare(hwinvHistory.id)} = ${id} ORDER BY h.${bare(hwinvHistory.timeMs)} DESC, h.${bare(hwinvHistory.seq)} DESC LIMIT 1)
-      IS NOT (${fru} || char(0) || 'Detected')`;
+  const h = (c: SQLiteColumn) => sql`h.${bare(c)}`;
+  // The last event of a location is its highest seq (events are numbered as they are written).
+  return sql`WITH j AS (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS fru FROM json_each(${JSON.stringify(pairs)}))
+    INSERT INTO ${hwinvHistory} (${bare(hwinvHistory.id)}, ${bare(hwinvHistory.fruId)}, ${bare(hwinvHistory.timeMs)}, ${bare(hwinvHistory.eventType)})
+    SELECT j.id, j.fru, ${now}, 'Detected' FROM j
+    WHERE (SELECT ${h(hwinvHistory.fruId)} || char(0) || ${h(hwinvHistory.eventType)} FROM ${hwinvHistory} h
+           WHERE ${h(hwinvHistory.id)} = j.id ORDER BY ${h(hwinvHistory.seq)} DESC LIMIT 1) IS NOT (j.fru || char(0) || 'Detected')`;
 }
 
 /**
@@ -171,11 +172,54 @@ const inPartitions = (partitions: string[]) =>
     sql`(SELECT ${partitionMembers.componentId} FROM ${partitionMembers} WHERE ${inList(partitionMembers.partitionName, partitions)})`,
   );
 
-export async function listLocations(db: Db, f: FruFilter & { ids?: string[]; partitions?: string[] }): Promise<LocationRecord[]> {
+/**
+ * Each HMS type's JSON names: `<prefix>LocationInfo`, `<prefix>FRUInfo`, `HWInvByLoc<suffix>`,
+ * `HWInvByFRU<suffix>`, as a table SQL can join.
+ */
+const typeNames = sql.raw(
+  `(SELECT column1 AS type, column2 AS prefix, column3 AS suffix FROM (VALUES ${HARDWARE_TYPES.map((t) => `('${t.type}', '${t.prefix}', '${t.suffix}')`).join(", ")}))`,
+);
+
+/** A FRU's JSON document (fruJson's shape); `tf` names its row of typeNames. */
+/*
+ * Documents are spliced as text: the info columns hold JSON that SQLite wrote (json_extract's
+ * minified output), so they go in as they are, unparsed; every other value is json_quote'd.
+ */
+const q = (v: SQLWrapper) => sql`json_quote(${v})`;
+
+/** A FRU's JSON document (fruJson's shape); `tf` names its row of typeNames. */
+const fruDoc = sql`'{"FRUID":' || ${q(hwinvFrus.fruId)} || ',"Type":' || ${q(hwinvFrus.type)} || ',"Subtype":' || ${q(hwinvFrus.subtype)}
+  || ',"HWInventoryByFRUType":"HWInvByFRU' || coalesce(tf.suffix, '') || '","' || coalesce(tf.prefix, '') || 'FRUInfo":' || ${hwinvFrus.info} || '}'`;
+
+/** A location's JSON document (locationJson's shape), with `more` before its closing brace; `t` names its row of typeNames. */
+const locationDoc = (more: SQL) => sql`'{"ID":' || ${q(hwinvLocations.id)} || ',"Type":' || ${q(hwinvLocations.type)}
+  || ',"Ordinal":' || ${hwinvLocations.ordinal} || ',"Status":' || ${q(hwinvLocations.status)}
+  || ',"HWInventoryByLocationType":"HWInvByLoc' || coalesce(t.suffix, '') || '","' || coalesce(t.prefix, '') || 'LocationInfo":'
+  || ${hwinvLocations.info}${more} || '}'`;
+
+/**
+ * Locations as upstream answers them, each a JSON document SQLite writes: a list of 20,000
+ * locations is answered without parsing and re-serialising their info objects.
+ */
+export async function listLocationDocs(db: Db, f: FruFilter & { ids?: string[]; partitions?: string[] }): Promise<string[]> {
   const where = fruWhere(f, hwinvLocations.type);
   if (f.ids?.length) where.push(inList(hwinvLocations.id, f.ids));
   if (f.partitions?.length) where.push(inPartitions(f.partitions));
-  return selectLocations(db, and(...where));
+  const rows = await db.all<{ doc: string }>(sql`SELECT CASE WHEN ${hwinvFrus.fruId} IS NULL THEN ${locationDoc(sql``)}
+      ELSE ${locationDoc(sql` || ',"PopulatedFRU":' || ${fruDoc}`)} END AS doc
+    FROM ${hwinvLocations} LEFT JOIN ${hwinvFrus} ON ${hwinvFrus.fruId} = ${hwinvLocations.fruId}
+    LEFT JOIN ${typeNames} t ON t.type = ${hwinvLocations.type} LEFT JOIN ${typeNames} tf ON tf.type = ${hwinvFrus.type}
+    ${where.length ? sql`WHERE ${and(...where)}` : sql``} ORDER BY ${hwinvLocations.id}`);
+  return rows.map((r) => r.doc);
+}
+
+/** FRUs as upstream answers them, each a JSON document SQLite writes. */
+export async function listFruDocs(db: Db, f: FruFilter): Promise<string[]> {
+  const where = fruWhere(f, hwinvFrus.type);
+  const rows = await db.all<{ doc: string }>(sql`SELECT ${fruDoc} AS doc FROM ${hwinvFrus}
+    LEFT JOIN ${typeNames} tf ON tf.type = ${hwinvFrus.type}
+    ${where.length ? sql`WHERE ${and(...where)}` : sql``} ORDER BY ${hwinvFrus.fruId}`);
+  return rows.map((r) => r.doc);
 }
 
 /** What GET /Inventory/Hardware/Query/{xname} asks for (upstream's HWInvLocFilter). */
@@ -238,16 +282,6 @@ const fruOf = (r: typeof hwinvFrus.$inferSelect): FruRecord => ({
   subtype: r.subtype,
   info: JSON.parse(r.info),
 });
-
-export async function listFrus(db: Db, f: FruFilter): Promise<FruRecord[]> {
-  const rows = await db
-    .select()
-    .from(hwinvFrus)
-    .where(and(...fruWhere(f, hwinvFrus.type)))
-    .orderBy(asc(hwinvFrus.fruId))
-    .all();
-  return rows.map(fruOf);
-}
 
 export async function getFru(db: Db, fruId: string): Promise<FruRecord | undefined> {
   const row = await db.select().from(hwinvFrus).where(eq(hwinvFrus.fruId, fruId)).get();
