@@ -353,6 +353,13 @@ describe("upstream's negative hardware stages (3-disruptive/test_hardware_negati
     }
     expect((await send("POST", "/hsm/v2/Inventory/Hardware", { Hardware: "x" })).status).toBe(400);
   });
+
+  it("bounds an import: at most 5,000 locations, and a declared body over 8 MB is refused unread", async () => {
+    const many = await send("POST", "/hsm/v2/Inventory/Hardware", { Hardware: Array.from({ length: 5001 }, () => ({})) });
+    expect([many.status, many.body.detail]).toEqual([413, "a hardware import may hold at most 5000 locations, got 5001; split it"]);
+    const big = await send("POST", "/hsm/v2/Inventory/Hardware", { Hardware: [] }, { "content-length": String(9 * 1024 * 1024) });
+    expect(big.status).toBe(413);
+  });
 });
 
 describe("upstream's destructive hardware stages (4-destructive-initial)", () => {

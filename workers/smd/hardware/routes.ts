@@ -113,7 +113,24 @@ function fail404(detail: string): never {
   throw new HttpProblem(404, detail);
 }
 
+/**
+ * An import's bounds: a request of 5,000 locations (about 125 nodes' inventory, 2–3 MB) takes a
+ * fraction of a second; much larger ones outgrow the worker's memory while they are parsed and
+ * written in one transaction. Larger inventories are imported in several requests.
+ */
+export const MAX_LOCATIONS_PER_REQUEST = 5_000;
+const MAX_IMPORT_BYTES = 8 * 1024 * 1024;
+
 export function registerHardwareRoutes(app: Router) {
+  // Before the body is read: a declared size over the bound is refused unread.
+  app.use("/Inventory/Hardware", async (c, next) => {
+    if (c.req.method === "POST" && Number(c.req.header("content-length") ?? 0) > MAX_IMPORT_BYTES)
+      throw new HttpProblem(
+        413,
+        `a hardware import may be at most ${MAX_IMPORT_BYTES} bytes (${MAX_LOCATIONS_PER_REQUEST} locations); split it`,
+      );
+    await next();
+  });
   // --- history (static paths first) --------------------------------------------------------------
   resource(app, "/Inventory/Hardware/History", {
     get: op(
@@ -274,10 +291,16 @@ export function registerHardwareRoutes(app: Router) {
           "A location whose last history event is not its FRU detected there gets a `Detected` event.",
         tags,
         request: { body: jsonBody(HardwareBody) },
-        responses: { 200: done, ...problems(400) },
+        responses: { 200: done, ...problems(400, 413) },
       },
       async (c) => {
-        const locations = (c.req.valid("json").Hardware ?? []).map(locationOf);
+        const hardware = c.req.valid("json").Hardware ?? [];
+        if (hardware.length > MAX_LOCATIONS_PER_REQUEST)
+          throw new HttpProblem(
+            413,
+            `a hardware import may hold at most ${MAX_LOCATIONS_PER_REQUEST} locations, got ${hardware.length}; split it`,
+          );
+        const locations = hardware.map(locationOf);
         await store.storeLocations(c.var.db, locations, Date.now());
         return message(`Created ${locations.length} entries`);
       },
