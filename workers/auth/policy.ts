@@ -63,6 +63,8 @@ export const POLICY: readonly Rule[] = [
   // Queries that POST a filter body read, they do not write.
   rule("POST", "/hsm/v2/State/Components/Query", "smd:read"),
   rule("POST", "/hsm/v2/State/Components/ByNID/Query", "smd:read"),
+  rule("POST", "/hsm/v2/locks/status", "smd:read"),
+  rule("POST", "/hsm/v2/locks/service/reservations/check", "smd:read"),
   rule("GET", "/hsm/v2/*", "smd:read"),
   rule(WRITE, "/hsm/v2/*", "smd:write"),
 
