@@ -144,18 +144,14 @@ export async function checkListeners(listeners: Listener[]): Promise<string[]> {
 }
 
 /**
- * The line for a listen error of the agent's, when it is a port another process took: Node's
- * errors carry the address and port; the DHCP sockets' (bound through libc) say it in their text.
+ * The line for a listen error of the agent's, when it is a port another process took. Node's
+ * errors and the DHCP sockets' (bound through libc, shared/libc-socket.ts) alike carry the code,
+ * address and port.
  */
 export function listenFailure(err: unknown, listeners: Listener[]): string | undefined {
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  let port = e?.port;
-  let address = e?.address;
-  if (e?.code !== "EADDRINUSE") {
-    const m = /bind (\S+):(\d+): Address already in use/.exec(String(e?.message));
-    if (!m) return undefined;
-    [address, port] = [m[1], Number(m[2])];
-  }
+  if (e?.code !== "EADDRINUSE") return undefined;
+  const { address, port } = e;
   const l =
     listeners.find((x) => x.port === port && x.address === address) ??
     listeners.find((x) => x.port === port && x.name !== "API") ??

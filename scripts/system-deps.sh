@@ -22,6 +22,8 @@ PACKAGES=(
   # The ochami CLI tests: faketime moves the CLI's clock (token refresh), openssl makes the fake
   # BMCs' certificates, powermand/conmand parse the powerman.conf and conman.conf it generates.
   faketime openssl powerman conman
+  # The dashboard's tests drive Debian's Chromium headless (playwright-core, no browser download).
+  chromium
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -8,6 +8,7 @@ import { onError, onNotFound } from "./http/errors";
 import { router } from "./http/route";
 import { requestContext } from "./request-context";
 import { smdApp } from "./smd/routes";
+import { uiApp } from "./ui/routes";
 
 /**
  * All services on one origin, as OpenCHAMI's gateway presents them:
@@ -17,6 +18,7 @@ import { smdApp } from "./smd/routes";
  *   /cloud-init                      cloud-init server (NoCloud data for nodes, admin API)
  *   /token, /oauth2/token, /keys, /.well-known/*, /auth/clients   our token issuer (workers/auth)
  *   /openapi.json, /docs             this API described (workers/docs)
+ *   /ui                              the dashboard: a page and its files, and three reads for it (workers/ui)
  * Middleware, in order: the request's context (configuration, database), the boot snapshot's
  * write tracking, then the one auth gate (workers/auth/policy.ts says what each route needs),
  * before every route and before 404s.
@@ -35,6 +37,7 @@ export function createApp() {
   app.route("/boot/v1", bss);
   app.route("/apis/bss/boot/v1", bss);
   app.route("/cloud-init", cloudInitApp());
+  app.route("/", uiApp());
   app.route("/", docsApp(app));
   return app;
 }

@@ -22,12 +22,14 @@ import {
 } from "./define";
 import { enc, itemsOf, parseBool, parseInteger, requireField } from "./payload";
 import { groupCommand, membershipCommand, partitionCommand } from "./smd-groups";
+import { hardwareCommand } from "./smd-hardware";
 import { ifaceCommand, rfeCommand } from "./smd-inventory";
+import { lockCommand, scnCommand } from "./smd-locks";
 
 /**
  * `ochami smd`: SMD (/hsm/v2) as upstream's command tree — component, compep, rfe, iface, group
- * (+ member, membership), status, service — plus `partition`, `membership`, and component
- * `set`/`update`, which upstream lacks.
+ * (+ member, membership), status, service — plus `partition`, `membership`, component
+ * `set`/`update`, `hardware`, `lock` and `scn`, which upstream lacks.
  */
 export function smdCommand(): Command {
   const smd = new Command("smd")
@@ -79,7 +81,10 @@ export function smdCommand(): Command {
     .addCommand(ifaceCommand())
     .addCommand(groupCommand())
     .addCommand(partitionCommand())
-    .addCommand(membershipCommand());
+    .addCommand(membershipCommand())
+    .addCommand(hardwareCommand())
+    .addCommand(lockCommand())
+    .addCommand(scnCommand());
 }
 
 // ----------------------------------------------------------------------------- filters

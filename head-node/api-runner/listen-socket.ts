@@ -11,74 +11,27 @@
  *    refuses every new connection) as soon as workerd has stopped accepting; before that it must
  *    not, since workerd treats a failing accept() as fatal.
  *
- * Node cannot create a listening socket without accepting on it, so libc does, through koffi (as
- * the agent's DHCP sockets are made).
+ * Node cannot create a listening socket without accepting on it, so libc does
+ * (shared/libc-socket.ts, as for the agent's DHCP sockets).
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import koffi from "koffi";
+import {
+  AF_INET,
+  AF_INET6,
+  check,
+  int32,
+  loadLibc,
+  SO_REUSEADDR,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  sockaddr,
+} from "../../shared/libc-socket";
 
-const AF_INET = 2;
-const AF_INET6 = 10;
-const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
 const SHUT_RD = 0;
-const EADDRINUSE = 98;
-const EACCES = 13;
 /** As Node's own servers: the kernel caps it at net.core.somaxconn. */
 const BACKLOG = 511;
-
-interface Libc {
-  socket: (domain: number, type: number, protocol: number) => number;
-  setsockopt: (fd: number, level: number, name: number, value: Buffer, len: number) => number;
-  bind: (fd: number, addr: Buffer, len: number) => number;
-  listen: (fd: number, backlog: number) => number;
-  shutdown: (fd: number, how: number) => number;
-  close: (fd: number) => number;
-  errno: () => number;
-  strerror: (errnum: number) => string;
-}
-
-let libc: Libc | undefined;
-function loadLibc(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load("libc.so.6");
-  const errnoLocation = lib.func("int *__errno_location(void)");
-  libc = {
-    socket: lib.func("int socket(int, int, int)"),
-    setsockopt: lib.func("int setsockopt(int, int, int, const uint8_t *, uint32_t)"),
-    bind: lib.func("int bind(int, const uint8_t *, uint32_t)"),
-    listen: lib.func("int listen(int, int)"),
-    shutdown: lib.func("int shutdown(int, int)"),
-    close: lib.func("int close(int)"),
-    errno: () => koffi.decode(errnoLocation(), "int") as number,
-    strerror: lib.func("const char *strerror(int)"),
-  };
-  return libc;
-}
-
-/** struct sockaddr_in or sockaddr_in6 (family in host order, port and address in network order). */
-function sockaddr(address: string, port: number): Buffer {
-  if (isIP(address) === 4) {
-    const b = Buffer.alloc(16);
-    b.writeUInt16LE(AF_INET, 0);
-    b.writeUInt16BE(port, 2);
-    for (const [i, octet] of address.split(".").entries()) b.writeUInt8(Number(octet), 4 + i);
-    return b;
-  }
-  const b = Buffer.alloc(28);
-  b.writeUInt16LE(AF_INET6, 0);
-  b.writeUInt16BE(port, 2);
-  // Expand "::" to the eight 16-bit groups.
-  const [head, tail] = address.includes("::") ? address.split("::") : [address, undefined];
-  const h = head ? head.split(":") : [];
-  const t = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-  for (const [i, g] of groups.entries()) b.writeUInt16BE(Number.parseInt(g, 16), 8 + 2 * i);
-  return b;
-}
 
 export class ListenSocket {
   private closed = false;
@@ -94,23 +47,14 @@ export class ListenSocket {
     const address = isIP(host) ? host : (await lookup(host)).address;
     if (address.includes("%")) throw new Error(`HOST ${host}: an IPv6 address with a zone is not supported`);
     const c = loadLibc();
-    const family = isIP(address) === 4 ? AF_INET : AF_INET6;
-    const fd = c.socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const fail = (what: string) => {
-      const errno = c.errno();
-      if (fd >= 0) c.close(fd);
-      const err: NodeJS.ErrnoException = new Error(`${what} ${address}:${port}: ${c.strerror(errno)}`);
-      err.code = errno === EADDRINUSE ? "EADDRINUSE" : errno === EACCES ? "EACCES" : `errno ${errno}`;
-      return err;
-    };
-    if (fd < 0) throw fail("socket()");
-    const one = Buffer.alloc(4);
-    one.writeInt32LE(1);
+    const at = { address, port };
+    const fd = c.socket(isIP(address) === 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    check(fd, "socket() for", at);
     // Binds again at once after a stop, while the last connections linger in TIME_WAIT.
-    if (c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4) < 0) throw fail("setsockopt(SO_REUSEADDR)");
+    check(c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, int32(1), 4), "setsockopt(SO_REUSEADDR) for", at, fd);
     const addr = sockaddr(address, port);
-    if (c.bind(fd, addr, addr.length) < 0) throw fail("bind");
-    if (c.listen(fd, BACKLOG) < 0) throw fail("listen");
+    check(c.bind(fd, addr, addr.length), "bind", at, fd);
+    check(c.listen(fd, BACKLOG), "listen", at, fd);
     return new ListenSocket(fd, address, port);
   }
 

@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { repoRoot } from "../../shared/head-node-state";
+import { npmRun } from "../head-node/auth-process";
 import { requirements } from "../support/requirements";
 import { type Home, loggedInHome, makeHome, ochami, startTestApi, type TestApi } from "./harness";
 
@@ -271,19 +270,6 @@ function writeHeadNodeState(dir: string, api: TestApi, admin = readFileSync(path
   writeFileSync(path.join(dir, "auth", "admin-client.json"), admin, { mode: 0o600 });
 }
 
-/** `npm run --silent token` in the checkout, as the README has the admin type it. */
-function npmRunToken(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn("npm", ["run", "--silent", "token"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d) => (stdout += d));
-    proc.stderr.on("data", (d) => (stderr += d));
-    proc.on("error", reject);
-    proc.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe("npm run --silent token on the head node", () => {
   let api: TestApi;
   let home: Home;
@@ -300,7 +286,7 @@ describe("npm run --silent token on the head node", () => {
   it("prints the admin client's token when the state is the running API's", async () => {
     const state = path.join(home.dir, "good");
     writeHeadNodeState(state, api);
-    const r = await npmRunToken(withState(state));
+    const r = await npmRun("token", [], withState(state));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe("");
     expect(decodeJwt(r.stdout.trim())).toMatchObject({ client_id: api.admin.client_id });
@@ -336,7 +322,7 @@ describe("npm run --silent token on the head node", () => {
       ],
     ];
     for (const [dir, code, stderr] of cases) {
-      const r = await npmRunToken(withState(dir));
+      const r = await npmRun("token", [], withState(dir));
       expect(r).toEqual({ code, stdout: "", stderr });
     }
   });

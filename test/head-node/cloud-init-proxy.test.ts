@@ -11,6 +11,7 @@ import { ensureAuthState } from "../../head-node/auth-state";
 import { planHeadNode } from "../../head-node/plan";
 import { type NodeProxy, startNodeProxy } from "../../onprem-agent/node-proxy";
 import { captureLog } from "../agent/serving-support";
+import { seedNodes } from "../agent/smd-seed";
 import { requirements } from "../support/requirements";
 import { freePort } from "./ports";
 
@@ -20,8 +21,8 @@ import { freePort } from "./ports";
  * proxy, and a local user of the head node who talks to the API from loopback — the proxy's own
  * source address — cannot pose as a node with X-Forwarded-For.
  */
-const NODE = { id: "x3000c0s7b0n0", nid: 7, ip: "127.63.1.7", mac: "02:63:01:00:00:07" };
-const OTHER = { id: "x3000c0s8b0n0", nid: 8, ip: "127.63.1.8", mac: "02:63:01:00:00:08" };
+const NODE = { xname: "x3000c0s7b0n0", nid: 7, ip: "127.63.1.7", mac: "02:63:01:00:00:07" };
+const OTHER = { xname: "x3000c0s8b0n0", nid: 8, ip: "127.63.1.8", mac: "02:63:01:00:00:08" };
 const PROXY_ADDRESS = "127.63.1.9";
 const GROUP_FILE = "#cloud-config\nwrite_files:\n- path: /etc/site-token\n  content: only-for-compute-nodes\n";
 
@@ -62,16 +63,8 @@ describe("cloud-init through the node proxy, wired as npm start wires it", () =>
     proxy = await startNodeProxy({ ...proxyConfig, apiUrl: plan.agent.api.url }, { log });
 
     const post = (p: string, body: unknown) => fetch(`${api.url}${p}`, { method: "POST", body: JSON.stringify(body) });
-    await post("/hsm/v2/State/Components", { Components: [NODE, OTHER].map((n) => ({ ID: n.id, State: "Ready", NID: n.nid })) });
-    for (const n of [NODE, OTHER]) {
-      const r = await post("/hsm/v2/Inventory/EthernetInterfaces", {
-        MACAddress: n.mac,
-        ComponentID: n.id,
-        IPAddresses: [{ IPAddress: n.ip }],
-      });
-      expect(r.status).toBe(201);
-    }
-    await post("/hsm/v2/groups", { label: "compute", members: { ids: [NODE.id] } });
+    await seedNodes(api.url, [NODE, OTHER]);
+    await post("/hsm/v2/groups", { label: "compute", members: { ids: [NODE.xname] } });
     expect((await post("/cloud-init/admin/groups", { name: "compute", file: { content: GROUP_FILE } })).status).toBeLessThan(300);
   });
   afterAll(async () => {

@@ -3,6 +3,8 @@
  * start-up which ports it took, and a port another process holds stops it with one line naming the
  * setting to change (exit code 1, no stack trace, nothing started).
  */
+
+import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,6 +12,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listenFailure, plannedListeners } from "../../head-node/listeners";
 import { planHeadNode } from "../../head-node/plan";
+import { openUdpDescriptor } from "../../onprem-agent/dhcp/netbind";
 import { requirements } from "../support/requirements";
 import { cleanEnv } from "./auth-process";
 import { type NpmStart, npmStart, npmStartToEnd, stopWith } from "./npm-start";
@@ -135,8 +138,20 @@ describe("a listen that fails anyway (the port taken after the check) names the 
     expect(listenFailure(err, [...listeners, proxy])).toBe(
       `port ${port}/tcp on 127.0.0.1 (node proxy) is already in use by another process: set OCHAMI_NODE_PROXY_PORT (nodeProxy.port) to a free port`,
     );
-    expect(listenFailure(new Error("bind 0.0.0.0:1067: Address already in use (errno 98)"), listeners)).toBe(
-      "port 1067/udp on 0.0.0.0 (DHCP) is already in use by another process: set OCHAMI_DHCP_PORT (dhcp.serverPort) to a free port",
+    // A real EADDRINUSE from the DHCP sockets' libc path, on the port DHCP is configured for.
+    const udpHolder = createSocket("udp4");
+    await new Promise<void>((r) => udpHolder.bind(0, "127.0.0.1", () => r()));
+    const udpPort = udpHolder.address().port;
+    let udpErr: unknown;
+    try {
+      openUdpDescriptor({ address: "127.0.0.1", port: udpPort });
+    } catch (e) {
+      udpErr = e;
+    }
+    udpHolder.close();
+    const dhcp = { ...listeners[5], address: "127.0.0.1", port: udpPort };
+    expect(listenFailure(udpErr, [...listeners, dhcp])).toBe(
+      `port ${udpPort}/udp on 127.0.0.1 (DHCP) is already in use by another process: set OCHAMI_DHCP_PORT (dhcp.serverPort) to a free port`,
     );
     expect(listenFailure(new Error("something else"), listeners)).toBeUndefined();
   });

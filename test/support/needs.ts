@@ -25,6 +25,7 @@ const PACKAGES: Record<string, string> = {
   "apt-get": "apt",
   atftp: "atftp",
   busybox: "busybox-static",
+  chromium: "chromium",
   cloudinit: "cloud-init",
   conman: "conman",
   conmand: "conman",

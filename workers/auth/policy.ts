@@ -48,6 +48,12 @@ export const POLICY: readonly Rule[] = [
   // ---- this API's description (workers/docs): it holds no data.
   rule("GET", "/openapi.json", PUBLIC),
   rule("GET", "/docs", PUBLIC),
+  // ---- the dashboard (workers/ui): its page and files hold no data; the page reads with the admin's token.
+  rule("GET", "/ui", PUBLIC),
+  rule("GET", "/ui/:file", PUBLIC),
+  rule("GET", "/ui/api/boots", "bss:read"),
+  rule("GET", "/ui/api/unknown", "bss:read"),
+  rule("GET", "/ui/api/nodes/:xname/boot", "bss:read"),
 
   // ---- SMD (/hsm/v2). Public as in SMD v2.18 (its JWT middleware skips these): health probes, and the two
   // collections coresmd (DHCP) and ochami's listing commands read without a token.
@@ -57,6 +63,8 @@ export const POLICY: readonly Rule[] = [
   // Queries that POST a filter body read, they do not write.
   rule("POST", "/hsm/v2/State/Components/Query", "smd:read"),
   rule("POST", "/hsm/v2/State/Components/ByNID/Query", "smd:read"),
+  rule("POST", "/hsm/v2/locks/status", "smd:read"),
+  rule("POST", "/hsm/v2/locks/service/reservations/check", "smd:read"),
   rule("GET", "/hsm/v2/*", "smd:read"),
   rule(WRITE, "/hsm/v2/*", "smd:write"),
 

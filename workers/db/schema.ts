@@ -355,3 +355,121 @@ export const bootGeneration = sqliteTable(
   },
   () => [check("boot_generation_one_row", sql`id = 1`)],
 );
+
+// ---------------------------------------------------------------- SMD locks and reservations — issue 20
+
+/**
+ * A component's reservation (/locks): at most one per component. `expiresMs` null is an admin
+ * reservation (on a locked component, until released); otherwise a service reservation that
+ * lapses at that time (an expired row is treated as absent and purged by the next lock request).
+ * The deputy key lets others check the reservation; the reservation key renews or releases it.
+ */
+export const reservations = sqliteTable(
+  "reservations",
+  {
+    componentId: text("component_id")
+      .primaryKey()
+      .references(() => components.id, { onDelete: "cascade" }),
+    createdMs: integer("created_ms").notNull(),
+    expiresMs: integer("expires_ms"),
+    deputyKey: text("deputy_key").notNull(),
+    reservationKey: text("reservation_key").notNull(),
+  },
+  (t) => [uniqueIndex("reservations_deputy_key").on(t.deputyKey), uniqueIndex("reservations_reservation_key").on(t.reservationKey)],
+);
+
+/**
+ * One row (id 1): bumped by every write of the lock API, which plans its changes from what it
+ * read and commits only if no other lock request committed in between (workers/smd/locks/store.ts).
+ */
+export const lockVersion = sqliteTable(
+  "lock_version",
+  {
+    id: integer("id").primaryKey(),
+    version: integer("version").notNull().default(0),
+  },
+  () => [check("lock_version_one_row", sql`id = 1`)],
+);
+
+// ---------------------------------------------------------------- SMD state change notifications — issue 20
+
+/**
+ * /Subscriptions/SCN: who is told of component changes. `subUrl` (subscriber name + URL) is unique,
+ * as upstream's; `subscription` is the JSON object as clients wrote it (Subscriber, Enabled, Roles,
+ * SubRoles, SoftwareStatus, States, Url).
+ */
+export const scnSubscriptions = sqliteTable("scn_subscriptions", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  subUrl: text("sub_url").notNull().unique(),
+  subscription: text("subscription").notNull(),
+});
+
+// ---------------------------------------------------------------- SMD discovery status and power maps — issue 20
+
+/**
+ * /Inventory/DiscoveryStatus: upstream keeps one record (ID 0) of its last Redfish discovery run;
+ * here /Inventory/Discover records that it was asked, and why no poll ran (workers/smd/discovery).
+ */
+export const discoveryStatus = sqliteTable("discovery_status", {
+  id: integer("id").primaryKey(),
+  status: text("status").notNull(),
+  /** RFC 3339 with fractional seconds. */
+  lastUpdate: text("last_update").notNull(),
+  /** JSON object, or NULL. */
+  details: text("details"),
+});
+
+/** /sysinfo/powermaps: which power supplies (xnames) power a component. */
+export const powerMaps = sqliteTable("power_maps", {
+  id: text("id").primaryKey(),
+  /** JSON array of xnames. */
+  poweredBy: text("powered_by").notNull(),
+});
+
+// ---------------------------------------------------------------- SMD hardware inventory — issue 20
+
+/**
+ * Field-replaceable units by FRU ID (upstream's hwinv_by_fru); `info` is the type's FRUInfo JSON
+ * object. Filters by type or FRU info scan: an import of 400,000 FRUs pays for every index.
+ */
+export const hwinvFrus = sqliteTable("hwinv_frus", {
+  fruId: text("fru_id").primaryKey(),
+  type: text("type").notNull(),
+  subtype: text("subtype").notNull().default(""),
+  info: text("info").notNull(),
+});
+
+/**
+ * Hardware locations by xname (upstream's hwinv_by_loc) and the FRU each holds; deleting a FRU
+ * empties its location. `parentNode` is the node above a node's subcomponent (the location itself
+ * otherwise), for partition filters; `info` is the type's LocationInfo JSON object.
+ */
+export const hwinvLocations = sqliteTable(
+  "hwinv_locations",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    ordinal: integer("ordinal").notNull().default(0),
+    status: text("status").notNull().default("Populated"),
+    parentNode: text("parent_node").notNull().default(""),
+    info: text("info").notNull(),
+    fruId: text("fru_id").references(() => hwinvFrus.fruId, { onDelete: "set null" }),
+  },
+  // By type (the common query) and by FRU (a deleted FRU empties its location); partition filters scan.
+  (t) => [index("hwinv_locations_type").on(t.type), index("hwinv_locations_fru").on(t.fruId)],
+);
+
+/** Hardware history (upstream's hwinv_hist): a FRU detected at, added to or removed from a location. */
+export const hwinvHistory = sqliteTable(
+  "hwinv_history",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    fruId: text("fru_id").notNull(),
+    timeMs: integer("time_ms").notNull(),
+    eventType: text("event_type").notNull(),
+  },
+  // By location: its last event is its highest seq. By FRU and by time window, a scan (an import
+  // writes one event per location, and every index slows it).
+  (t) => [index("hwinv_history_id").on(t.id)],
+);

@@ -2,13 +2,15 @@ import { type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import { HttpProblem } from "../../../shared/problem";
 import { parseXname } from "../../../shared/xname";
-import { type Db, inList, runBatch } from "../../db";
+import { inList } from "../../db";
 import { components } from "../../db/schema";
+import type { RequestVariables } from "../../env";
 import { canonicalKeys, isPlainObject } from "../../http/json-keys";
 import { deletedCount, noContent } from "../../http/responses";
 import { op, type Router, resource } from "../../http/route";
 import { checked, checkedFirst, empty, goInt, goObject, json, jsonBody, objectOr, opt, problems } from "../../http/wire";
 import { canonicalValue, VALID_START_STATES } from "../hms-values";
+import { componentWriteChanges, notifyScn, type ScnChange } from "../scn/notify";
 import { type ComponentFilter, ComponentFilterQuery, componentFilter, componentFilterFields } from "./filter";
 import {
   applyNodeDefaults,
@@ -32,8 +34,12 @@ function listBody(rows: ComponentRow[], f: Pick<ComponentFilter, "projection">) 
   return { Components: rows.map((r) => projectComponent(r, f.projection)) };
 }
 
-/** Validates, fills Node defaults from NodeMaps, and stores; first duplicate ID wins. */
-async function storeComponents(db: Db, inputs: ComponentInput[], force: boolean) {
+/**
+ * Validates, fills Node defaults from NodeMaps, and stores; first duplicate ID wins. The state
+ * change notifications it makes go out after the response.
+ */
+async function storeComponents(scope: Pick<RequestVariables, "db" | "waiter">, inputs: ComponentInput[], force: boolean) {
+  const { db } = scope;
   const byId = new Map<string, ComponentInput>();
   for (const i of inputs) if (!byId.has(i.row.id)) byId.set(i.row.id, i);
   const unique = [...byId.values()];
@@ -43,7 +49,8 @@ async function storeComponents(db: Db, inputs: ComponentInput[], force: boolean)
     needMaps.map((i) => i.row.id),
   );
   const rows = unique.map((i) => applyNodeDefaults(i, maps.get(i.row.id)));
-  await runBatch(db, store.upsertComponentStatements(rows, force ? "force" : "keep"));
+  const before = await store.upsertComponentsReporting(db, rows, force ? "force" : "keep");
+  notifyScn(scope, componentWriteChanges(rows, before, force));
 }
 
 function requireXname(raw: string, detail = "invalid xname ID"): string {
@@ -79,10 +86,14 @@ const ComponentIDs = opt(z.array(z.string()))
 
 // --- the per-field patches, shared by the single and Bulk forms -------------------------------
 
-/** What a patch writes: columns to set, and a condition narrowing which components take it. */
+/**
+ * What a patch writes: columns to set, and a condition narrowing which components take it. A patch
+ * that notifies subscribers says what it announces and when a component counts as changed.
+ */
 interface Update {
   set: store.ComponentUpdate;
   where?: SQL;
+  notify?: { change: Omit<ScnChange, "Components">; differs: SQL };
 }
 
 /** A single patch body may repeat the component's ID (any JSON type; only a string is compared). */
@@ -105,6 +116,16 @@ function fieldPatch<S extends z.ZodRawShape>(summary: string, shape: S, update: 
   );
   const single = goObject({ ID: BodyId, ...shape }, undefined, { notObject: NOT_OBJECT });
   return { summary, bulk, single, update: update as (b: unknown) => Update };
+}
+
+/** Writes a patch; the components it changed are announced to SCN subscribers after the response. */
+async function applyPatch(scope: Pick<RequestVariables, "db" | "waiter">, ids: string[], { set, where, notify }: Update): Promise<void> {
+  if (!notify) {
+    await store.updateComponents(scope.db, ids, set, where);
+    return;
+  }
+  const changed = await store.updateChangedComponents(scope.db, ids, set, notify.differs, where);
+  notifyScn(scope, [{ Components: changed, ...notify.change }]);
 }
 
 /** A required field's value: absent (or null) is upstream's `Missing …`; `empty` also counts "". */
@@ -143,19 +164,25 @@ const FIELD_PATCHES = {
       // Ready+Warning only marks components that are already Ready (upstream rule).
       if (state === "Ready" && flag === "Warning") where = inList(components.state, ["Ready"]);
       // A Locked flag stays.
-      const set = { state, flag: sql`CASE WHEN ${components.flag} = 'Locked' THEN ${components.flag} ELSE ${flag} END` };
-      return { set, where };
+      const newFlag = sql`CASE WHEN ${components.flag} = 'Locked' THEN ${components.flag} ELSE ${flag} END`;
+      const differs = sql`(${components.state} <> ${state} OR ${components.flag} <> ${newFlag})`;
+      return { set: { state, flag: newFlag }, where, notify: { change: { State: state, Flag: flag }, differs } };
     },
   ),
   FlagOnly: fieldPatch("Set Flag", { Flag: opt(z.string()).meta({ description: "HMS flag" }) }, (b) => ({
     set: { flag: hmsValue("Flag", required(b.Flag, "Missing Flag", true), NOT_VALID) },
   })),
-  Enabled: fieldPatch("Set Enabled", { Enabled: opt(z.boolean()) }, (b) => ({
-    set: { enabled: required(b.Enabled, "Missing Enabled field") },
-  })),
-  SoftwareStatus: fieldPatch("Set SoftwareStatus", { SoftwareStatus: opt(z.string()) }, (b) => ({
-    set: { softwareStatus: required(b.SoftwareStatus, "Missing SoftwareStatus") },
-  })),
+  Enabled: fieldPatch("Set Enabled", { Enabled: opt(z.boolean()) }, (b) => {
+    const enabled = required(b.Enabled, "Missing Enabled field");
+    return { set: { enabled }, notify: { change: { Enabled: enabled }, differs: sql`${components.enabled} <> ${Number(enabled)}` } };
+  }),
+  SoftwareStatus: fieldPatch("Set SoftwareStatus", { SoftwareStatus: opt(z.string()) }, (b) => {
+    const softwareStatus = required(b.SoftwareStatus, "Missing SoftwareStatus");
+    return {
+      set: { softwareStatus },
+      notify: { change: { SoftwareStatus: softwareStatus }, differs: sql`${components.softwareStatus} <> ${softwareStatus}` },
+    };
+  }),
   Role: fieldPatch(
     "Set Role and SubRole",
     {
@@ -166,7 +193,8 @@ const FIELD_PATCHES = {
       const role = canonicalValue("Role", required(b.Role, "Missing Role", true));
       const subRole = b.SubRole ? canonicalValue("SubRole", b.SubRole) : "";
       if (!role || subRole === undefined) throw new HttpProblem(400, NOT_VALID);
-      return { set: { role, subRole } };
+      const differs = sql`(${components.role} <> ${role} OR ${components.subRole} <> ${subRole})`;
+      return { set: { role, subRole }, notify: { change: { Role: role, SubRole: subRole }, differs } };
     },
   ),
   NID: fieldPatch("Set NID (negative: none)", { NID: opt(goInt) }, (b) => {
@@ -314,7 +342,7 @@ export function registerComponentRoutes(app: Router) {
       },
       async (c) => {
         const { Components: inputs, force } = c.req.valid("json");
-        await storeComponents(c.var.db, inputs, force ?? false);
+        await storeComponents(c.var, inputs, force ?? false);
         return noContent();
       },
     ),
@@ -337,8 +365,8 @@ export function registerComponentRoutes(app: Router) {
           responses: { 204: empty("patched (IDs that name no component are skipped)"), ...problems(400) },
         },
         async (c) => {
-          const { ids, set, where } = c.req.valid("json");
-          await store.updateComponents(c.var.db, ids, set, where);
+          const { ids, ...update } = c.req.valid("json");
+          await applyPatch(c.var, ids, update);
           return noContent();
         },
       ),
@@ -441,8 +469,7 @@ export function registerComponentRoutes(app: Router) {
           const { xname: id } = c.req.valid("param");
           const body = c.req.valid("json");
           if (body.ID && parseXname(body.ID)?.id !== id) throw new HttpProblem(400, "ID in URL and PATCH body do not match");
-          const { set, where } = patch.update(body);
-          await store.updateComponents(c.var.db, [id], set, where);
+          await applyPatch(c.var, [id], patch.update(body));
           return noContent();
         },
       ),
@@ -476,7 +503,7 @@ export function registerComponentRoutes(app: Router) {
         const { Component: comp = {}, Force } = c.req.valid("json");
         if (comp.ID && parseXname(comp.ID)?.id !== urlId) throw new HttpProblem(400, "ID in URL and POST body do not match");
         const input = parseComponentInput({ ...comp, ID: urlId }, "couldn't validate component");
-        await storeComponents(c.var.db, [input], Force ?? false);
+        await storeComponents(c.var, [input], Force ?? false);
         return noContent();
       },
     ),

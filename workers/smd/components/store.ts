@@ -150,6 +150,41 @@ export function upsertComponentStatements(rows: ComponentRow[], mode: "keep" | "
   return chunks(rows).map((chunk) => sql`${insertComponents(chunk)} ON CONFLICT (${bare(components.id)}) ${conflict}`);
 }
 
+/**
+ * Runs upsertComponentStatements in one batch, after a read of the stored states of `rows` in the
+ * same batch: what they were before, for the state change notifications the write makes.
+ */
+export async function upsertComponentsReporting(
+  db: Db,
+  rows: ComponentRow[],
+  mode: "keep" | "force",
+): Promise<Map<string, { state: string }>> {
+  const reads = chunks(rows).map(
+    (chunk) => sql`SELECT ${components.id} AS id, ${components.state} AS state FROM ${components}
+      WHERE ${inList(
+        components.id,
+        chunk.map((r) => r.id),
+      )}`,
+  );
+  const results = await runBatch(db, [...reads, ...upsertComponentStatements(rows, mode)]);
+  const before = new Map<string, { state: string }>();
+  for (const r of results.slice(0, reads.length))
+    for (const row of r.results as Array<{ id: string; state: string }>) before.set(row.id, { state: row.state });
+  return before;
+}
+
+/** Like updateComponents, for the components where `differs` holds: the IDs that changed. */
+export async function updateChangedComponents(db: Db, ids: string[], set: ComponentUpdate, differs: SQL, extra?: SQL): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .update(components)
+    .set(set)
+    .where(and(inList(components.id, ids), extra, differs))
+    .returning({ id: components.id })
+    .all();
+  return rows.map((r) => r.id);
+}
+
 export async function deleteComponent(db: Db, id: string): Promise<number> {
   return changes(await db.delete(components).where(eq(components.id, id)).run());
 }

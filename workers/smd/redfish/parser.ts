@@ -4,6 +4,15 @@ import { parseMac } from "../../../shared/mac";
 import { HttpProblem } from "../../../shared/problem";
 import { isPlainObject } from "../../http/json-keys";
 import { goObject } from "../../http/wire";
+import {
+  chassisHardware,
+  ENDPOINT_HARDWARE_FIELDS,
+  MANAGER_HARDWARE_FIELDS,
+  managerHardware,
+  SYSTEM_HARDWARE_FIELDS,
+  systemHardware,
+} from "../hardware/derive";
+import type { LocationRecord } from "../hardware/model";
 import type { InterfaceRecord } from "../interfaces/model";
 import type { ComponentEndpointRow } from "./model";
 
@@ -62,8 +71,9 @@ const DiscoveredManager = goObject(
     name: text,
     actions,
     ethernet_interfaces: interfaces,
+    ...MANAGER_HARDWARE_FIELDS,
   },
-  { id: "DiscoveredManager", description: "the BMC itself: the endpoint's NodeBMC component" },
+  { id: "DiscoveredManager", description: "the BMC itself: the endpoint's NodeBMC component (and its hardware inventory)" },
 );
 
 const DiscoveredSystem = goObject(
@@ -75,8 +85,13 @@ const DiscoveredSystem = goObject(
     actions,
     links: z.preprocess((v) => (isPlainObject(v) ? v : {}), goObject({ chassis: list(text) })),
     ethernet_interfaces: interfaces,
+    ...SYSTEM_HARDWARE_FIELDS,
   },
-  { id: "DiscoveredSystem", description: "a node behind the BMC: the k-th distinct one is node <bmc>n<k>, NID k+1" },
+  {
+    id: "DiscoveredSystem",
+    description:
+      "a node behind the BMC: the k-th distinct one is node <bmc>n<k>, NID k+1 (and its hardware inventory, with its processors and memory)",
+  },
 );
 
 /** The discovery payload's fields of a RedfishEndpoint body (requests only). */
@@ -88,6 +103,7 @@ export const DISCOVERY_FIELDS = {
     .meta({ type: "integer", writeOnly: true, description: "1 or more: Managers and Systems describe what is behind the BMC" }),
   Managers: list(element(DiscoveredManager)).meta({ writeOnly: true }),
   Systems: list(element(DiscoveredSystem)).meta({ writeOnly: true }),
+  ...ENDPOINT_HARDWARE_FIELDS,
 };
 
 type Payload = { [K in keyof typeof DISCOVERY_FIELDS]: z.output<(typeof DISCOVERY_FIELDS)[K]> };
@@ -102,6 +118,8 @@ export function hasDiscoveryPayload(body: Pick<Payload, "SchemaVersion">): boole
 
 export interface DiscoveredInventory {
   bmc?: { id: string };
+  /** Hardware locations and FRUs the payload describes (workers/smd/hardware/derive.ts). */
+  hardware: LocationRecord[];
   nodes: Array<{ id: string; nid: number }>;
   interfaces: InterfaceRecord[];
   componentEndpoints: ComponentEndpointRow[];
@@ -152,11 +170,16 @@ function resetAction(path: string, kind: "Manager" | "ComputerSystem", actions: 
   };
 }
 
-export function parseDiscoveredInventory(bmcId: string, body: Pick<Payload, "Managers" | "Systems">, now: string): DiscoveredInventory {
-  const out: DiscoveredInventory = { nodes: [], interfaces: [], componentEndpoints: [] };
+export function parseDiscoveredInventory(
+  bmcId: string,
+  body: Pick<Payload, "Managers" | "Systems" | "Chassis">,
+  now: string,
+): DiscoveredInventory {
+  const out: DiscoveredInventory = { nodes: [], interfaces: [], componentEndpoints: [], hardware: [] };
   body.Managers.forEach((m, i) => {
     if (!m) throw new HttpProblem(400, `Managers[${i}] must be an object`);
     out.bmc = { id: bmcId };
+    if (i === 0) out.hardware.push(...managerHardware(bmcId, m));
     const nics = interfacesOf(m.ethernet_interfaces, bmcId, "NodeBMC", now, `Managers[${i}]`);
     out.interfaces.push(...nics.map(([record]) => record));
     const path = uriPath(m.uri);
@@ -199,6 +222,7 @@ export function parseDiscoveredInventory(bmcId: string, body: Pick<Payload, "Man
     const nodeId = `${bmcId}n${k}`;
     const nics = interfacesOf(s.ethernet_interfaces, nodeId, "Node", now, `Systems[${i}]`);
     out.nodes.push({ id: nodeId, nid: k + 1 });
+    out.hardware.push(...systemHardware(nodeId, s));
     out.interfaces.push(...nics.map(([record]) => record));
     const path = uriPath(s.uri);
     const chassis = s.links.chassis.map(uriPath);
@@ -231,6 +255,13 @@ export function parseDiscoveredInventory(bmcId: string, body: Pick<Payload, "Man
     });
     k++;
   });
+  out.hardware.push(
+    ...chassisHardware(
+      bmcId,
+      body.Chassis,
+      body.Systems.filter((s) => s !== null),
+    ),
+  );
   const macs = new Set<string>();
   for (const nic of out.interfaces) {
     if (macs.has(nic.id)) throw new HttpProblem(400, `MAC address ${nic.macAddress} appears twice in the endpoint's inventory`);

@@ -8,6 +8,7 @@ import { createdList, deletedCount } from "../../http/responses";
 import { op, type Router, resource } from "../../http/route";
 import { each, empty, json, jsonBody, problems, refuse } from "../../http/wire";
 import { storedTimestamp } from "../interfaces/model";
+import { notifyScn } from "../scn/notify";
 import { parseTerms } from "../terms";
 import {
   ComponentEndpoint,
@@ -167,7 +168,8 @@ export function registerRedfishRoutes(app: Router) {
       },
     ),
     delete: op({ summary: "Delete every Redfish endpoint", tags, responses: { 200: deleted, ...problems(404) } }, async (c) => {
-      const n = await store.deleteRedfishEndpoints(c.var.db);
+      const { count: n, emptied } = await store.deleteRedfishEndpoints(c.var.db);
+      notifyScn(c.var, [{ Components: emptied, State: "Empty", Flag: "OK" }]);
       if (n === 0) throw new HttpProblem(404, "no entries to delete");
       return deletedCount(n);
     }),
@@ -271,7 +273,8 @@ export function registerRedfishRoutes(app: Router) {
         responses: { 200: deleted, ...problems(400, 404) },
       },
       async (c) => {
-        const n = await store.deleteRedfishEndpoints(c.var.db, eq(redfishEndpoints.id, c.req.valid("param").xname));
+        const { count: n, emptied } = await store.deleteRedfishEndpoints(c.var.db, eq(redfishEndpoints.id, c.req.valid("param").xname));
+        notifyScn(c.var, [{ Components: emptied, State: "Empty", Flag: "OK" }]);
         if (n === 0) throw new HttpProblem(404, "no such xname.");
         return deletedCount(1);
       },
@@ -306,7 +309,8 @@ export function registerRedfishRoutes(app: Router) {
         responses: { 200: deleted, ...problems(404) },
       },
       async (c) => {
-        const n = await store.deleteComponentEndpoints(c.var.db);
+        const { count: n, emptied } = await store.deleteComponentEndpoints(c.var.db);
+        notifyScn(c.var, [{ Components: emptied, State: "Empty", Flag: "OK" }]);
         if (n === 0) throw new HttpProblem(404, "no entries to delete");
         return deletedCount(n);
       },
@@ -349,7 +353,8 @@ export function registerRedfishRoutes(app: Router) {
         responses: { 200: deleted, ...problems(400, 404) },
       },
       async (c) => {
-        const n = await store.deleteComponentEndpoints(c.var.db, eq(componentEndpoints.id, c.req.valid("param").xname));
+        const { count: n, emptied } = await store.deleteComponentEndpoints(c.var.db, eq(componentEndpoints.id, c.req.valid("param").xname));
+        notifyScn(c.var, [{ Components: emptied, State: "Empty", Flag: "OK" }]);
         if (n === 0) throw new HttpProblem(404, "no such xname.");
         return deletedCount(1);
       },

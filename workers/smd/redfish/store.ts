@@ -2,6 +2,7 @@ import { and, asc, eq, getTableColumns, inArray, ne, or, type SQL, type SQLWrapp
 import { QueryBuilder, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import { bare, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { componentEndpoints, components, redfishEndpoints } from "../../db/schema";
+import { detachStatements as detachHardwareStatements, storeStatements as storeHardwareStatements } from "../hardware/store";
 import { insertInterfaceStatements } from "../interfaces/store";
 import { type Terms, termsWhere } from "../terms";
 import type { RedfishEndpointRow } from "./model";
@@ -51,6 +52,7 @@ function inventoryStatements(inv: DiscoveredInventory, interfaces: "fail" | "rep
   ];
   const statements: Statement[] = [];
   if (rows.length) statements.push(sql`${componentInsert(rows)} ${reviveComponents}`);
+  if (inv.hardware.length) statements.push(...storeHardwareStatements(inv.hardware, Date.now()));
   statements.push(...insertInterfaceStatements(inv.interfaces, interfaces));
   if (inv.componentEndpoints.length)
     statements.push(
@@ -94,29 +96,44 @@ export async function updateRedfishEndpoint(db: Db, row: RedfishEndpointRow): Pr
  * Deletes `table`'s rows that `where` selects, counted in the same batch (D1's `changes` would also
  * count the rows that go by cascade); the components `described` names are set Empty/OK first.
  */
-async function deleteDescribing(db: Db, table: SQLiteTable, where: SQL | undefined, described: SQLWrapper): Promise<number> {
-  const [, counted] = await runBatch(db, [
+async function deleteDescribing(
+  db: Db,
+  table: SQLiteTable,
+  where: SQL | undefined,
+  described: SQLWrapper,
+  opts: { detachHardware?: boolean } = {},
+): Promise<Deleted> {
+  const [emptied, counted] = await runBatch(db, [
     db
       .update(components)
       .set({ state: "Empty", flag: "OK" })
-      .where(and(inArray(components.id, described), or(ne(components.state, "Empty"), ne(components.flag, "OK")))),
+      .where(and(inArray(components.id, described), or(ne(components.state, "Empty"), ne(components.flag, "OK"))))
+      .returning({ id: components.id }),
     sql`SELECT count(*) AS n FROM ${table} ${where ? sql`WHERE ${where}` : sql``}`,
+    // Upstream detaches the FRUs of an endpoint's components when the endpoint goes (a Removed event each).
+    ...(opts.detachHardware ? detachHardwareStatements(described, Date.now()) : []),
     db.delete(table).where(where),
   ]);
-  return Number((counted.results[0] as { n: number }).n);
+  return { count: Number((counted.results[0] as { n: number }).n), emptied: (emptied.results as Array<{ id: string }>).map((r) => r.id) };
+}
+
+/** How many rows went, and the components set Empty (their state change is announced). */
+export interface Deleted {
+  count: number;
+  emptied: string[];
 }
 
 /**
  * Deletes endpoints as upstream does: the components they described are set Empty/OK (not
  * deleted), their component endpoints go by cascade, interfaces and memberships stay.
  */
-export async function deleteRedfishEndpoints(db: Db, where?: SQL): Promise<number> {
+export async function deleteRedfishEndpoints(db: Db, where?: SQL): Promise<Deleted> {
   const endpoints = qb.select({ id: redfishEndpoints.id }).from(redfishEndpoints).where(where);
   const described = qb
     .select({ id: componentEndpoints.id })
     .from(componentEndpoints)
     .where(inArray(componentEndpoints.redfishEndpointId, endpoints));
-  return deleteDescribing(db, redfishEndpoints, where, described);
+  return deleteDescribing(db, redfishEndpoints, where, described, { detachHardware: true });
 }
 
 // --- component endpoints ------------------------------------------------------------------------
@@ -139,6 +156,6 @@ export async function listComponentEndpoints(db: Db, f: ComponentEndpointFilter 
 }
 
 /** Deletes component endpoints; the components they described are set Empty/OK. */
-export async function deleteComponentEndpoints(db: Db, where?: SQL): Promise<number> {
+export async function deleteComponentEndpoints(db: Db, where?: SQL): Promise<Deleted> {
   return deleteDescribing(db, componentEndpoints, where, qb.select({ id: componentEndpoints.id }).from(componentEndpoints).where(where));
 }
