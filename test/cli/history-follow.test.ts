@@ -64,7 +64,7 @@ beforeAll(async () => {
     { mac: "02:64:00:00:00:02", ip: "10.64.3.2", endpoint: "dhcp", epoch_ms: t0 + 100, detail: "ACK 10.64.3.2 file=x" },
     { mac: "02:64:00:00:00:99", ip: "10.64.3.200", endpoint: "dhcp", epoch_ms: t0 + 200, detail: "bootloop ACK 10.64.3.200 file=default" },
   ]);
-}, 60_000);
+});
 afterAll(async () => {
   home?.remove();
   await api?.stop();
