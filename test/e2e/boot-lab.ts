@@ -23,7 +23,11 @@ export async function createBootNetwork(taps: string[]): Promise<void> {
   await run("ip", ["netns", "add", NS]);
   await inNs("ip", ["link", "set", "lo", "up"]);
   await inNs("ip", ["link", "add", BRIDGE, "type", "bridge", "forward_delay", "0"]);
-  await inNs("sysctl", ["-qw", `net.ipv6.conf.${BRIDGE}.disable_ipv6=1`]);
+  // The bridge keeps IPv6, as a head node's boot interface does: the agent answers iPXE's router
+  // solicitations from its link-local address (else iPXE waits 16 s for a router after DHCP). No
+  // duplicate address detection: the bridge gets carrier only when the first VM starts, and the
+  // address must be usable at once.
+  await inNs("sysctl", ["-qw", `net.ipv6.conf.${BRIDGE}.accept_dad=0`]);
   await inNs("ip", ["addr", "add", `${HEAD_IP}/24`, "dev", BRIDGE]);
   await inNs("ip", ["link", "set", BRIDGE, "up"]);
   for (const tap of taps) {
