@@ -214,9 +214,8 @@ log: {level: info}
         const start = events[0].epoch_ms;
         const at = (ep: string) => events.find((e) => e.endpoint === ep)!.epoch_ms - start;
         timings[`${n.xname} ackToBootscript`] = at("bootscript");
-        lines.push(
-          `${n.xname} ${folded.map((ep) => `${ep} +${((events.find((e, i) => e.endpoint === ep && (i === 0 || events[i - 1].endpoint !== ep))!.epoch_ms - start) / 1000).toFixed(1)}s`).join(", ")}`,
-        );
+        const timeline = events.filter((e, i) => i === 0 || events[i - 1].endpoint !== e.endpoint);
+        lines.push(`${n.xname} ${timeline.map((e) => `${e.endpoint} +${((e.epoch_ms - start) / 1000).toFixed(1)}s`).join(", ")}`);
       }
       console.log(`storm timelines (from each node's firmware DHCP ACK):\n${lines.join("\n")}`);
       // iPXE asked for its bootscript right after DHCP (no wait for an IPv6 router, see router-advert.ts).
