@@ -87,6 +87,12 @@ export const dhcpConfigSchema = z
         ipxeNoProxyDhcp: z.boolean().default(true),
       })
       .prefault({}),
+    /**
+     * Answer IPv6 router solicitations on the interface with an advertisement that configures
+     * nothing (router-advert.ts): iPXE then fetches its boot file right after DHCP instead of
+     * waiting 4-16 s for a router. Turn off where an IPv6 router serves the boot network.
+     */
+    answerRouterSolicitations: z.boolean().default(true),
     /** Ports; only tests change them. */
     serverPort: port.default(67),
     clientPort: port.default(68),
@@ -131,6 +137,7 @@ export interface DhcpSettings {
     pxeDiscoveryControl: boolean;
     ipxeNoProxyDhcp: boolean;
   };
+  answerRouterSolicitations: boolean;
   serverPort: number;
   clientPort: number;
   proxyPort: number;
@@ -209,6 +216,7 @@ export function resolveDhcpSettings(c: DhcpConfig, apiBootUrl: string): DhcpSett
       pxeDiscoveryControl: c.boot.pxeDiscoveryControl,
       ipxeNoProxyDhcp: c.boot.ipxeNoProxyDhcp,
     },
+    answerRouterSolicitations: c.answerRouterSolicitations,
     serverPort: c.serverPort,
     clientPort: c.clientPort,
     proxyPort: c.proxyPort,

@@ -8,7 +8,9 @@
  *  - <serverAddress>:67: unicast to us — relay agents and renewing clients — from any interface
  *    (relays may sit behind a router on another interface);
  *  - in proxy mode, 0.0.0.0:4011 on the interface: the PXE boot-server port iPXE and firmware use
- *    for their ProxyDHCP REQUEST.
+ *    for their ProxyDHCP REQUEST;
+ *  - a raw ICMPv6 socket on the interface answering router solicitations (router-advert.ts), so
+ *    iPXE does not wait for an IPv6 router before it fetches its boot file.
  * Replies go out through the socket the request came in on, except broadcasts, which always use
  * the interface socket. Decisions are synchronous (the inventory is in memory), so one packet is
  * fully answered before the next is read.
@@ -33,6 +35,7 @@ import { LeaseTable } from "./leases";
 import { openBoundSocket } from "./netbind";
 import { NewLeaseLimit } from "./new-lease-limit";
 import { MessageType, messageTypeName, Opt } from "./options";
+import { RouterSolicitationResponder } from "./router-advert";
 
 export interface DhcpServerDeps {
   settings: DhcpSettings;
@@ -60,6 +63,7 @@ export class DhcpServer {
   private sockets: dgram.Socket[] = [];
   private ifaceSocket?: dgram.Socket;
   private sweepTimer?: TimerHandle;
+  private routerSolicitations?: RouterSolicitationResponder;
   private saveTimer?: NodeJS.Timeout;
   private readonly clock: Clock;
   private readonly quiet: LogLimiter;
@@ -109,6 +113,15 @@ export class DhcpServer {
       this.stop();
       throw err;
     }
+    if (s.answerRouterSolicitations) {
+      this.routerSolicitations = new RouterSolicitationResponder({
+        interface: s.interface,
+        log,
+        metrics: this.deps.metrics,
+        clock: this.clock,
+      });
+      this.routerSolicitations.start();
+    }
     this.sweepTimer = this.clock.setInterval(() => {
       this.leases.sweep(this.now());
       this.newLeases.sweep(this.now());
@@ -129,6 +142,7 @@ export class DhcpServer {
   stop(): void {
     this.stopped = true;
     this.clock.clear(this.sweepTimer);
+    this.routerSolicitations?.stop();
     if (this.saveTimer) {
       clearTimeout(this.saveTimer);
       this.saveLeases();

@@ -6,6 +6,7 @@ import { type DhcpSettings, dhcpConfigSchema, resolveDhcpSettings } from "../../
 import { type Decision, decide } from "../../onprem-agent/dhcp/decide";
 import { LeaseTable } from "../../onprem-agent/dhcp/leases";
 import { NewLeaseLimit } from "../../onprem-agent/dhcp/new-lease-limit";
+import { answerTo, EMPTY_ROUTER_ADVERTISEMENT } from "../../onprem-agent/dhcp/router-advert";
 import type { Reservation } from "../../onprem-agent/inventory/reservation";
 import { type ClientPacketSpec, clientPacket, ipOpt, readReply } from "./dhcp-packets";
 
@@ -567,5 +568,38 @@ describe("DHCP decisions on packets captured from real clients", () => {
     expect(r!.text(12)).toBe("nid0077");
     expect(r!.text(60)).toBe("PXEClient");
     expect(r!.length).toBeLessThanOrEqual(1472 - 28);
+  });
+});
+
+describe("IPv6 router solicitations (answered so iPXE does not wait for a router)", () => {
+  // What iPXE sends: type 133, code 0, checksum, reserved, and its source link-layer address option.
+  const rs = (code = 0, options = Buffer.from([1, 1, 0x52, 0x54, 0, 0x65, 1, 1])) =>
+    Buffer.concat([Buffer.from([133, code, 0x12, 0x34, 0, 0, 0, 0]), options]);
+
+  it("answers a link-local solicitor unicast, and :: on all nodes", () => {
+    expect(answerTo(rs(), "fe80::5054:ff:fe65:101")).toEqual({ to: "fe80::5054:ff:fe65:101" });
+    expect(answerTo(rs(0, Buffer.alloc(0)), "::")).toEqual({ to: "ff02::1" });
+  });
+
+  it("drops what RFC 4861 says to drop, and what may come from off the link", () => {
+    expect(answerTo(rs(0, Buffer.alloc(0)).subarray(0, 6), "fe80::1")).toMatchObject({ drop: expect.stringMatching(/shorter/) });
+    expect(answerTo(rs(1), "fe80::1")).toMatchObject({ drop: "router solicitation with code 1" });
+    expect(answerTo(Buffer.from([134, 0, 0, 0, 0, 0, 0, 0]), "fe80::1")).toMatchObject({ drop: expect.stringMatching(/type 134/) });
+    expect(answerTo(rs(0, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0])), "fe80::1")).toMatchObject({
+      drop: expect.stringMatching(/malformed option/),
+    });
+    expect(answerTo(rs(0, Buffer.from([1, 2, 0, 0, 0, 0, 0, 0])), "fe80::1")).toMatchObject({
+      drop: expect.stringMatching(/malformed option/),
+    });
+    expect(answerTo(rs(), "::")).toMatchObject({ drop: expect.stringMatching(/from :: with a source link-layer option/) });
+    expect(answerTo(rs(), "2001:db8::1")).toMatchObject({ drop: "source 2001:db8::1 is not link-local" });
+  });
+
+  it("advertises nothing: no default router, no flags, no options", () => {
+    const ra = EMPTY_ROUTER_ADVERTISEMENT;
+    expect(ra.length).toBe(16);
+    expect(ra[0]).toBe(134);
+    expect(ra.readUInt16BE(6)).toBe(0); // router lifetime
+    expect(ra[5]).toBe(0); // M and O flags
   });
 });

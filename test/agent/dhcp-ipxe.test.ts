@@ -3,6 +3,10 @@
  * exchange gets the SMD address and the bootscript URL, and iPXE then fetches that URL. QEMU runs
  * without KVM (TCG) on a tap device, dh-qtap 10.61.40.1/24, which is the agent's interface.
  * The bootscript itself is served by a small HTTP server here (BSS is another module).
+ *
+ * The tap keeps IPv6 (as a head node's boot interface does) so the agent can answer iPXE's router
+ * solicitations: without an answer iPXE 1.0.0+git-20190125 waits 15.75 s for a router after its
+ * DHCP ACK before it requests the bootscript; with one it asks at once.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -33,6 +37,7 @@ describe.skipIf(missing)("real iPXE in QEMU", () => {
   let dir = "";
   const logs: Array<Record<string, unknown>> = [];
   const requests: string[] = [];
+  let firstRequestAt = 0;
   /** Resolves at the first request for the bootscript: iPXE got that far. */
   let firstRequest!: () => void;
   const requested = new Promise<void>((r) => (firstRequest = r));
@@ -45,11 +50,13 @@ describe.skipIf(missing)("real iPXE in QEMU", () => {
     dir = mkdtempSync(path.join(tmpdir(), "dh-ipxe-"));
     await run("ip", ["link", "del", TAP], { allowFail: true });
     await run("ip", ["tuntap", "add", TAP, "mode", "tap"]);
-    await run("sysctl", ["-qw", `net.ipv6.conf.${TAP}.disable_ipv6=1`]);
+    // No duplicate address detection: the link-local address is usable as soon as QEMU brings the link up.
+    await run("sysctl", ["-qw", `net.ipv6.conf.${TAP}.disable_ipv6=0`, `net.ipv6.conf.${TAP}.accept_dad=0`]);
     await run("ip", ["addr", "add", "10.61.40.1/24", "dev", TAP]);
     await run("ip", ["link", "set", TAP, "up"]);
     http = createServer((req, res) => {
       requests.push(req.url ?? "");
+      firstRequestAt ||= Date.now();
       firstRequest();
       res.writeHead(200, { "content-type": "text/plain" });
       res.end("#!ipxe\necho ochami-edge bootscript reached\nshell\n");
@@ -82,7 +89,7 @@ describe.skipIf(missing)("real iPXE in QEMU", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("gets its SMD address and chains the bootscript URL from DHCP", async () => {
+  it("gets its SMD address and chains the bootscript URL from DHCP at once", async () => {
     qemu = spawn(
       "qemu-system-x86_64",
       [
@@ -125,5 +132,10 @@ describe.skipIf(missing)("real iPXE in QEMU", () => {
       xname: "x3000c0s40b0n0",
       bootfile: expect.stringContaining("/boot/v1/bootscript?mac="),
     });
+    // The agent answered iPXE's router solicitation, so no 16 s wait for an IPv6 router.
+    expect(logs.some((l) => l.msg === "answering IPv6 router solicitations (router lifetime 0, no prefix)")).toBe(true);
+    const lastAck = Math.max(...logs.filter((l) => l.decision === "ACK" && l.mac === MAC).map((l) => l.time as number));
+    console.log(`iPXE: DHCP ACK to bootscript request ${firstRequestAt - lastAck} ms`);
+    expect(firstRequestAt - lastAck, "ms from the DHCP ACK to the bootscript request").toBeLessThan(3000);
   }, 120_000);
 });

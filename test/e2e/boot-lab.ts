@@ -23,7 +23,11 @@ export async function createBootNetwork(taps: string[]): Promise<void> {
   await run("ip", ["netns", "add", NS]);
   await inNs("ip", ["link", "set", "lo", "up"]);
   await inNs("ip", ["link", "add", BRIDGE, "type", "bridge", "forward_delay", "0"]);
-  await inNs("sysctl", ["-qw", `net.ipv6.conf.${BRIDGE}.disable_ipv6=1`]);
+  // The bridge keeps IPv6, as a head node's boot interface does: the agent answers iPXE's router
+  // solicitations from its link-local address (else iPXE waits 16 s for a router after DHCP). No
+  // duplicate address detection: the bridge gets carrier only when the first VM starts, and the
+  // address must be usable at once.
+  await inNs("sysctl", ["-qw", `net.ipv6.conf.${BRIDGE}.accept_dad=0`]);
   await inNs("ip", ["addr", "add", `${HEAD_IP}/24`, "dev", BRIDGE]);
   await inNs("ip", ["link", "set", BRIDGE, "up"]);
   for (const tap of taps) {
@@ -97,12 +101,12 @@ export interface Vm {
  * A diskless x86 VM on a tap: QEMU's e1000 with its iPXE option ROM (Debian's ipxe-qemu) boots
  * from the network. TCG unless the machine offers KVM.
  */
-export function startVm(o: { tap: string; mac: string; serialLog: string; reboot: boolean }): Vm {
+export function startVm(o: { tap: string; mac: string; serialLog: string; reboot: boolean; memoryMb?: number }): Vm {
   const args = [
     "-machine",
     "pc,accel=tcg",
     "-m",
-    "512",
+    String(o.memoryMb ?? 512),
     "-smp",
     "1",
     "-display",

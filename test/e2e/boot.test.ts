@@ -213,6 +213,12 @@ log: {level: info}
       "cloud-init-group",
     ]);
     expect(ordered.every((e) => e.name === NODE.xname && e.ip === NODE.ip)).toBe(true);
+    // iPXE asks for its bootscript right after its DHCP ACK: the agent answers its IPv6 router
+    // solicitation, so it does not wait 16 s for a router first.
+    const bootscriptAt = ordered.find((e) => e.endpoint === "bootscript")!.epoch_ms;
+    const firmwareAck = ordered.filter((e) => e.endpoint === "dhcp" && e.epoch_ms <= bootscriptAt).at(-1)!.epoch_ms;
+    timings.ackToBootscript = bootscriptAt - firmwareAck;
+    expect(bootscriptAt - firmwareAck, "ms from iPXE's DHCP ACK to its bootscript request").toBeLessThan(3000);
     expect(ordered.find((e) => e.endpoint === "kernel")).toMatchObject({ mac: NODE.mac, detail: "/compute/vmlinuz" });
     expect(ordered.find((e) => e.endpoint === "dhcp")!.detail).toMatch(
       /^ACK 10\.64\.1\.21 file=http:\/\/10\.64\.1\.1:8082\/boot\/v1\/bootscript\?mac=/,
