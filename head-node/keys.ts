@@ -54,7 +54,7 @@ async function main(args: string[]) {
       // the state directory's (the one `npm start` gives its node proxy when nothing else names one):
       // a worker with OCHAMI_TRUSTED_PROXIES refuses to run without it.
       const state = await ensureAuthState(stateDir);
-      const vars = { ...authVars(state), OCHAMI_PROXY_SECRET: state.proxySecret };
+      const vars: Record<string, string> = { ...authVars(state), OCHAMI_PROXY_SECRET: state.proxySecret };
       const name = {
         "signing-key": "OCHAMI_AUTH_SIGNING_KEY",
         "previous-keys": "OCHAMI_AUTH_PREVIOUS_KEYS",
