@@ -15,7 +15,8 @@
  *   filter         re-laying the map out for a search, and back to every node (`ui:render`)
  * and Chromium's own counters (the main thread's CPU time over the first render and the update,
  * DOM nodes, JS heap). Environment: BENCH_NODES (10000, several
- * comma-separated: 10000,100000), BENCH_WAVE (nodes in the update wave, default a tenth).
+ * comma-separated: 10000,100000), BENCH_WAVE (nodes in the update wave, default a tenth),
+ * BENCH_SCREENSHOT (a path: a PNG of the page after the wave, as docs/images/dashboard.png).
  * Results are printed and written to bench/results/dashboard-<time>.json (git-ignored).
  */
 import { spawnSync } from "node:child_process";
@@ -196,6 +197,8 @@ async function run(size: number) {
       folded += u.detail.events;
     }
     const updateCpuMs = Math.round(((await metric("ThreadTime")) - cpu) * 1000);
+    // The README's picture: the map mid-boot, at desktop width (BENCH_SCREENSHOT=docs/images/dashboard.png).
+    if (process.env.BENCH_SCREENSHOT) await page.screenshot({ path: path.resolve(repoRoot, process.env.BENCH_SCREENSHOT) });
     // Filtering: a search that leaves one cabinet, then back to every node.
     const renders = (await measures(page, "ui:render")).length;
     await page.fill("#q", "x1001");

@@ -13,6 +13,7 @@
  * Output: the samples and, per third of the run, the database process's mean RSS and its slope.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -26,6 +27,8 @@ const NODES = Number(process.env.BENCH_NODES ?? 2000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 240);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const SAMPLE_MS = 5000;
+/** The node proxy's secret: meta-data is asked for nodes by X-Forwarded-For, believed only with it. */
+const PROXY_SECRET = randomBytes(32).toString("base64url");
 
 const hex3 = (i: number) => [(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff].map((b) => b.toString(16).padStart(2, "0")).join(":");
 const mac = (i: number) => `52:54:00:${hex3(i)}`;
@@ -78,6 +81,7 @@ async function main() {
     OCHAMI_STATE_DIR: path.join(work, "state"),
     OCHAMI_AUTH: "off",
     OCHAMI_TRUSTED_PROXIES: "127.0.0.1",
+    OCHAMI_PROXY_SECRET: PROXY_SECRET,
     OCHAMI_IMAGES_PORT: String(imagesPort),
     OCHAMI_AGENT_METRICS_PORT: String(metricsPort),
     OCHAMI_AGENT_LOG_LEVEL: "warn",
@@ -91,7 +95,11 @@ async function main() {
   if (process.env.BENCH_LOG) for (const stream of [start.stdout!, start.stderr!]) stream.on("data", (d) => process.stderr.write(d));
   const loads: ChildProcess[] = [];
   try {
-    const socket = (await output.until(/^ {2}database\s+unix:(\S+)/m, 120_000, "npm start's listener lines"))[1];
+    // npm start refusing its settings ends it: say so instead of waiting on nothing.
+    const exited = new Promise<never>((_, reject) =>
+      start.once("exit", (code) => reject(new Error(`npm start exited (${code}) before it was ready:\n${output.text}`))),
+    );
+    const socket = (await Promise.race([output.until(/^ {2}database\s+unix:(\S+)/m, 120_000, "npm start's listener lines"), exited]))[1];
     const owner = JSON.parse(readFileSync(path.join(path.dirname(socket), "owner.json"), "utf8"));
     const pids = { database: owner.workerd.database.pid as number, api: owner.workerd.api.pid as number };
 
@@ -128,7 +136,7 @@ async function main() {
     const deadline = t0 + SECONDS * 1000;
     const wrks = [
       wrk(randomNodeScript(lua, "bs", NODES, `"/boot/v1/bootscript?mac=52:54:00:" .. hex(i)`)),
-      wrk(randomNodeScript(lua, "md", NODES, `"/cloud-init/meta-data"`, "ip(i)")),
+      wrk(randomNodeScript(lua, "md", NODES, `"/cloud-init/meta-data"`, "ip(i)", { "X-Ochami-Proxy-Secret": PROXY_SECRET })),
     ];
     // The agent's share: a batch of DHCP and kernel events every half second.
     let events = 0;

@@ -3,7 +3,7 @@
  *   npm run keys -- list
  *   npm run keys -- rotate
  *   npm run keys -- prune [--all | --older-than <duration>]
- *   npm run keys -- secret <signing-key|previous-keys|bootstrap-client>
+ *   npm run keys -- secret <signing-key|previous-keys|bootstrap-client|proxy-secret>
  * It edits <state>/auth, which `npm start` reads when it starts: restart it to apply.
  */
 import { parseArgs } from "node:util";
@@ -12,7 +12,7 @@ import { stateDirOf } from "../shared/head-node-state";
 import { authVars, ensureAuthState, prunePreviousKeys, rotateSigningKey } from "./auth-state";
 
 const USAGE =
-  "usage: npm run keys -- list | rotate | prune [--all | --older-than <duration>] | secret <signing-key|previous-keys|bootstrap-client>";
+  "usage: npm run keys -- list | rotate | prune [--all | --older-than <duration>] | secret <signing-key|previous-keys|bootstrap-client|proxy-secret>";
 
 class CommandError extends Error {}
 
@@ -50,14 +50,18 @@ async function main(args: string[]) {
       return;
     }
     case "secret": {
-      // For `wrangler secret put`: the values `npm start` passes to the worker.
-      const vars = authVars(await ensureAuthState(stateDir));
+      // For `wrangler secret put`: the values `npm start` passes to the worker. The proxy secret is
+      // the state directory's (the one `npm start` gives its node proxy when nothing else names one):
+      // a worker with OCHAMI_TRUSTED_PROXIES refuses to run without it.
+      const state = await ensureAuthState(stateDir);
+      const vars: Record<string, string> = { ...authVars(state), OCHAMI_PROXY_SECRET: state.proxySecret };
       const name = {
         "signing-key": "OCHAMI_AUTH_SIGNING_KEY",
         "previous-keys": "OCHAMI_AUTH_PREVIOUS_KEYS",
         "bootstrap-client": "OCHAMI_AUTH_BOOTSTRAP_CLIENT",
+        "proxy-secret": "OCHAMI_PROXY_SECRET",
       }[arg ?? ""];
-      if (!name) throw new CommandError("secret needs one of: signing-key, previous-keys, bootstrap-client");
+      if (!name) throw new CommandError("secret needs one of: signing-key, previous-keys, bootstrap-client, proxy-secret");
       process.stdout.write(`${vars[name] ?? JSON.stringify({ keys: [] })}\n`);
       return;
     }

@@ -107,8 +107,9 @@ async function main() {
 
   // OCHAMI_* from the environment win over the state directory's key material and the plan.
   const vars = { ...authVars(auth), ...plan.workerVars, ...workerVars(process.env) };
-  const outbound = vars.OCHAMI_AUTH_EXTERNAL_JWKS_URL ? "private" : "public";
-  api = await startApiServer({ host, port, stateDir, vars, outbound, databaseMemoryLimit });
+  // SCN subscribers (a power-control service on this head node, others on the cluster network) and a
+  // site IdP's JWKS live on private addresses; Unix sockets and link-local stay out of reach.
+  api = await startApiServer({ host, port, stateDir, vars, outbound: "private", databaseMemoryLimit });
   starting = false;
   if (stopping) return stop(0);
   recordApiUrl(stateDir, api.url);

@@ -19,8 +19,8 @@ export interface ApiServerOptions {
   vars?: Record<string, string>;
   /**
    * Addresses the worker's fetch() may reach: "public" (workerd's default, against SSRF) or
-   * "private" (also LAN and loopback), needed when an external token issuer's JWKS URL is on the
-   * site network.
+   * "private" (also LAN and loopback, never Unix sockets or link-local: SITE_NETWORK_DENY), which
+   * SCN subscribers and an external token issuer's JWKS URL on the site network need.
    */
   outbound?: "public" | "private";
   /** Called with each line workerd writes (its console.log and errors). */

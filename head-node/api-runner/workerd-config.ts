@@ -42,6 +42,14 @@ export interface ServeOptions {
   databaseSocket: string;
 }
 
+/**
+ * What the worker's fetch() never reaches, even with private addresses allowed: Unix sockets
+ * (workerd counts them as private; the database's is one) and link-local addresses, where cloud
+ * instance metadata (169.254.169.254) answers. An SCN subscription's URL is any smd:write holder's
+ * choice, so it may name anything else on the site network, as upstream SMD's does.
+ */
+export const SITE_NETWORK_DENY = ["unix", "unix-abstract", "169.254.0.0/16", "fe80::/10"];
+
 /** The API's D1 binding: workerd's D1 client over a fetcher that survives idle connections closing (d1-link.js says how). */
 const D1_LINK = "ochami-internal:d1-link";
 const d1Link = readFileSync(path.join(import.meta.dirname, "d1-link.js"), "utf8");
@@ -64,10 +72,11 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Co
     },
     ...Object.entries(opts.vars).map(([name, text]) => ({ name, text })),
   ];
-  // The implicit "internet" service allows public addresses only; a site IdP is usually on the LAN.
+  // The implicit "internet" service allows public addresses only; SCN subscribers and a site IdP are
+  // usually on the site network or the head node itself.
   const internet =
     opts.outbound === "private"
-      ? [{ name: "internet", network: { allow: ["public", "private"], tlsOptions: { trustBrowserCas: true } } }]
+      ? [{ name: "internet", network: { allow: ["public", "private"], deny: SITE_NETWORK_DENY, tlsOptions: { trustBrowserCas: true } } }]
       : [];
   return {
     services: [

@@ -150,6 +150,12 @@ describe("first start, token command, client and key commands (real processes)",
     expect(Object.keys(v).sort()).toEqual(["client_id", "scope", "secret_hash"]);
     const key = await npmRun("keys", ["secret", "signing-key"], env);
     expect(JSON.parse(key.stdout).d).toBeDefined();
+    // What a worker with OCHAMI_TRUSTED_PROXIES needs, and the node proxy sends: the state directory's.
+    const proxy = await npmRun("keys", ["secret", "proxy-secret"], env);
+    expect(proxy.code, proxy.stderr).toBe(0);
+    const stored = JSON.parse(readFileSync(path.join(stateDir, "auth", "proxy-secret.json"), "utf8")).secret;
+    expect(proxy.stdout).toBe(`${stored}\n`);
+    expect(stored).toMatch(/^[\x21-\x7e]{32,}$/);
   });
 
   it("keeps key and admin across restarts; rotation accepts both keys until the old one is pruned", async () => {

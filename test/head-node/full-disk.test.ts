@@ -17,6 +17,26 @@ import { freePort } from "./ports";
  */
 const missing = requirements({ root: true, commands: ["mount", "umount"] });
 
+/** Writes `file` until its filesystem has not one byte left. */
+function fillToTheLastByte(file: string): void {
+  const fd = openSync(file, "w");
+  try {
+    for (const size of [1 << 20, 4096, 1]) {
+      const chunk = Buffer.alloc(size);
+      for (;;) {
+        try {
+          writeSync(fd, chunk);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === "ENOSPC") break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 describe.skipIf(missing)("the API on a full disk (workerd and its database on a small tmpfs)", () => {
   const stateDir = mkdtempSync(path.join(tmpdir(), "ochami-full-disk-"));
   const filler = path.join(stateDir, "filler");
@@ -80,22 +100,7 @@ describe.skipIf(missing)("the API on a full disk (workerd and its database on a 
   });
 
   it("fills the filesystem to the last byte", () => {
-    const fd = openSync(filler, "w");
-    try {
-      for (const size of [1 << 20, 4096, 1]) {
-        const chunk = Buffer.alloc(size);
-        for (;;) {
-          try {
-            writeSync(fd, chunk);
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === "ENOSPC") break;
-            throw err;
-          }
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
+    fillToTheLastByte(filler);
     expect(statfsSync(stateDir).bavail).toBe(0);
   });
 
@@ -145,5 +150,76 @@ describe.skipIf(missing)("the API on a full disk (workerd and its database on a 
     expect(api.process.pid).toBe(pid);
     expect(api.process.exitCode).toBeNull();
     expect(logged(/disk is full/)).toHaveLength(1);
+  });
+});
+
+describe.skipIf(missing)("the bootstrap admin's very first token on a full disk", () => {
+  // A site whose disk filled before anyone asked for a token: the token endpoint seeds the
+  // bootstrap client's row on first use, and that write must not stand between the deployer and
+  // the token they need to look around.
+  const stateDir = mkdtempSync(path.join(tmpdir(), "ochami-full-disk-first-"));
+  const filler = path.join(stateDir, "filler");
+  const logs: string[] = [];
+  const CLIENT = { id: "admin-first", secret: "first-token-full-disk-secret-0123456789" };
+  let mounted = false;
+  let api: ApiServer;
+
+  const issue = async () => {
+    const res = await fetch(`${api.url}/token`, {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${btoa(`${CLIENT.id}:${CLIENT.secret}`)}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "grant_type=client_credentials",
+    });
+    return { status: res.status, body: (await res.json()) as { access_token: string; scope: string } };
+  };
+  const clients = async (token: string) => {
+    const res = await fetch(`${api.url}/auth/clients`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { clients: { client_id: string }[] }).clients.map((c) => c.client_id);
+  };
+
+  beforeAll(async () => {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m,mode=0700", "ochami-full-disk-first", stateDir]);
+    mounted = true;
+    api = await startApiServer({
+      port: await freePort(),
+      stateDir,
+      vars: {
+        OCHAMI_AUTH_SIGNING_KEY: JSON.stringify(await generateSigningKey()),
+        OCHAMI_AUTH_BOOTSTRAP_CLIENT: JSON.stringify({
+          client_id: CLIENT.id,
+          secret_hash: await hashSecret(CLIENT.secret),
+          scope: "admin",
+        }),
+      },
+      onLog: (line) => logs.push(line),
+    });
+  });
+
+  afterAll(async () => {
+    await api?.stop();
+    if (mounted) execFileSync("umount", [stateDir]);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("issues it without storing the client, then stores the client once there is room", async () => {
+    fillToTheLastByte(filler);
+    expect(statfsSync(stateDir).bavail).toBe(0);
+
+    const first = await issue();
+    expect(first.status).toBe(200);
+    expect(first.body.scope).toBe("admin");
+    // The token works, and the client row could not be written.
+    expect(await clients(first.body.access_token)).toEqual([]);
+    expect(logs.filter((l) => /disk is full/.test(l))).toHaveLength(1);
+    expect(logs.filter((l) => /unhandled error|Uncaught exception/.test(l))).toEqual([]);
+
+    unlinkSync(filler);
+    const next = await issue();
+    expect(next.status).toBe(200);
+    expect(await clients(next.body.access_token)).toEqual([CLIENT.id]);
   });
 });

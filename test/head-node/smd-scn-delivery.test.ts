@@ -3,18 +3,21 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiServer, startApiServer } from "../../head-node/api-runner";
 import { waitFor } from "../support/wait";
+import { cleanEnv } from "./auth-process";
+import { type NpmStart, npmStart, stopWith } from "./npm-start";
 import { freePort } from "./ports";
 
 /**
- * State change notifications over real HTTP: SMD under the production runner (workerd, local D1,
- * private outbound allowed as a site network needs) POSTs to subscriber processes on loopback. A
- * subscriber that hangs or refuses does not slow the writes that notify it.
+ * State change notifications over real HTTP: SMD under `npm start` as a site runs it (its workerd
+ * outbound as it sets it, no option of the test's) POSTs to subscriber processes on loopback, as
+ * to a power-control service on the head node. A subscriber that hangs or refuses does not slow
+ * the writes that notify it.
  */
 describe("SCN delivery to real subscribers", () => {
   let stateDir = "";
-  let api: ApiServer;
+  let started: NpmStart | undefined;
+  const api = { url: "" };
   const servers: Server[] = [];
   const received: Array<{ path: string; body: any; contentType?: string }> = [];
   /** Requests the hanging subscriber got (it never answers). */
@@ -33,7 +36,11 @@ describe("SCN delivery to real subscribers", () => {
 
   beforeAll(async () => {
     stateDir = mkdtempSync(path.join(tmpdir(), "ochami-scn-"));
-    api = await startApiServer({ port: await freePort(), stateDir, vars: { OCHAMI_AUTH: "off" }, outbound: "private", onLog: () => {} });
+    const port = await freePort();
+    api.url = `http://127.0.0.1:${port}`;
+    started = await npmStart(
+      cleanEnv({ HOST: "127.0.0.1", PORT: String(port), OCHAMI_STATE_DIR: stateDir, OCHAMI_AGENT: "off", OCHAMI_AUTH: "off" }),
+    );
     const good = await listen((req, res) => {
       let text = "";
       req.on("data", (d) => {
@@ -61,7 +68,7 @@ describe("SCN delivery to real subscribers", () => {
   }, 120_000);
 
   afterAll(async () => {
-    await api?.stop();
+    if (started) expect((await stopWith(started, "SIGTERM")).left).toEqual([]);
     for (const s of servers) s.closeAllConnections();
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });

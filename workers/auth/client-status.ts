@@ -13,11 +13,16 @@ const MAX_ENTRIES = 10_000;
 
 const cache = new Map<string, { active: boolean; until: number }>();
 
-export async function clientIsActive(db: Db, clientId: string, now = Date.now()): Promise<boolean> {
+/**
+ * `bootstrapId`: the bootstrap admin client's id (its secret binding's). Without a row it is active:
+ * its row is written when it first gets a token, and a full disk can delay that write
+ * (token-routes.ts); once revoked its row stays, revoked, so revocation still holds.
+ */
+export async function clientIsActive(db: Db, clientId: string, bootstrapId?: string, now = Date.now()): Promise<boolean> {
   const hit = cache.get(clientId);
   if (hit && hit.until > now) return hit.active;
   const row = await findClient(db, clientId);
-  const active = row !== undefined && row.revokedAt === null;
+  const active = row === undefined ? clientId === bootstrapId : row.revokedAt === null;
   if (cache.size >= MAX_ENTRIES) cache.clear();
   cache.set(clientId, { active, until: now + CLIENT_STATUS_TTL_MS });
   return active;

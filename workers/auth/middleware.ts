@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { HttpProblem, problemResponse } from "../../shared/problem";
 import { type AuthConfig, ConfigError } from "../config";
 import type { AppEnv, RequestVariables } from "../env";
+import { bootstrapClientOf } from "./bootstrap";
 import { clientIsActive } from "./client-status";
 import { decide } from "./policy";
 import { grants } from "./scopes";
@@ -50,7 +51,7 @@ export function authGate(): MiddlewareHandler<AppEnv> {
       );
     try {
       const principal = await verifyToken(token, config);
-      if (principal.own && !(await clientIsActive(c.var.db, principal.clientId!))) {
+      if (principal.own && !(await clientIsActive(c.var.db, principal.clientId!, bootstrapClientOf(config)?.clientId))) {
         return unauthorized(`the token's client '${principal.clientId}' has been revoked or does not exist`, access, "invalid_token");
       }
       if (!grants(principal.scopes, access)) {

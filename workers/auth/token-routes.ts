@@ -3,6 +3,7 @@ import { verifySecret } from "../../shared/auth/secret-hash";
 import { HttpProblem, problemResponse } from "../../shared/problem";
 import type { AuthConfig } from "../config";
 import type { Db } from "../db";
+import { isStorageFull, noteStorageFull } from "../db/storage-full";
 import { readBytes, SMALL_BODY_BYTES } from "../http/body";
 import { op, type RequestScope, type Router, resource } from "../http/route";
 import { problems } from "../http/wire";
@@ -189,14 +190,27 @@ function clientCredentials(authorization: string | undefined, form: URLSearchPar
   return undefined;
 }
 
-/** The client row; the bootstrap admin client is seeded from its secret binding first. */
+/**
+ * The client row; the bootstrap admin client is seeded from its secret binding first. Seeding is
+ * best-effort: on a full disk the row the write would have stored is used as is, so the deployer's
+ * secret still gets a token (to look around and free space) and the row is written by a later
+ * token request, once there is room. Only a missing or current bootstrap row is stood in for: a
+ * revoked one is never revived.
+ */
 async function clientFor(db: Db, config: AuthConfig, clientId: string): Promise<ClientRow | undefined> {
   const boot = bootstrapClientOf(config);
   if (boot && boot.clientId === clientId) {
     const row = await findClient(db, clientId);
     const current = row && row.origin === "bootstrap" && row.revokedAt === null;
     if (!row || (current && (row.secretHash !== boot.secretHash || row.scope !== boot.scope))) {
-      await upsertBootstrapClient(db, { ...boot, createdAt: new Date().toISOString() });
+      const seeded = { ...boot, createdAt: row?.createdAt ?? new Date().toISOString() };
+      try {
+        await upsertBootstrapClient(db, seeded);
+      } catch (err) {
+        if (!isStorageFull(err)) throw err;
+        noteStorageFull();
+        return { ...seeded, name: "bootstrap admin", origin: "bootstrap", createdBy: "", revokedAt: null };
+      }
       return findClient(db, clientId);
     }
     return row;

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { HttpProblem, problemResponse } from "../../shared/problem";
 import { isStorageFull, storageFullResponse } from "../db/storage-full";
+import { refusedBodyResponse } from "./body";
 
 /**
  * The app's one error handler: every thrown error becomes problem+json. Expected failures are
@@ -9,7 +10,7 @@ import { isStorageFull, storageFullResponse } from "../db/storage-full";
  * anything else is a bug, logged with its stack and answered 500 without internals.
  */
 export function onError(err: Error, c: Context): Response {
-  if (err instanceof HttpProblem) return err.toResponse();
+  if (err instanceof HttpProblem) return err.status === 413 ? refusedBodyResponse(c.req.raw, err) : err.toResponse();
   if (err instanceof HTTPException) return problemResponse(err.status, err.message || undefined);
   if (isStorageFull(err)) return storageFullResponse();
   // drizzle wraps D1's error ("Failed query: …"); the reason is in its cause.
