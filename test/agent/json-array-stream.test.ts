@@ -53,7 +53,13 @@ describe("inventory documents: kept unparsed up to a size, hashed", () => {
   const read = (keepBytes: number, chunk = 100) => {
     const items: unknown[] = [];
     let before = 0;
-    const d = new InventoryDocument("/c", "Components", (c) => items.push(c), keepBytes, () => before++);
+    const d = new InventoryDocument(
+      "/c",
+      "Components",
+      (c) => items.push(c),
+      keepBytes,
+      () => before++,
+    );
     const bytes = Buffer.from(doc);
     for (let i = 0; i < bytes.length; i += chunk) d.push(bytes.subarray(i, i + chunk));
     d.finish();
