@@ -97,7 +97,8 @@ async function curlStorm(url: string, clients: number, size: number): Promise<nu
           c.stdout!.on("data", (d) => (out += d));
           c.stderr!.on("data", (d) => (err += d));
           c.on("error", reject);
-          c.on("exit", (code) => {
+          // "close", not "exit": the output may still be unread when the process exits.
+          c.on("close", (code) => {
             if (code !== 0) reject(new Error(`curl ${url} failed (${code}): ${err}`));
             else if (Number(out) !== size) reject(new Error(`curl ${url}: got ${out} bytes of ${size}`));
             else resolve();
