@@ -150,7 +150,7 @@ function flat(s: string): string {
 
 /**
  * Each document is kept unparsed up to this size until it is known to differ from the copy in
- * place: about 30,000 nodes' worth; beyond, it is parsed as it streams.
+ * place: about 30,000 nodes' worth; one larger is parsed as it streams, as is the first read.
  */
 const KEEP_BYTES = 8 << 20;
 
@@ -166,6 +166,8 @@ export class SmdInventory implements InventoryView {
   private timer?: TimerHandle;
   /** Digests of the two documents the map in place was built from ("": rebuild on the next refresh). */
   private lastDigests = "";
+  /** Sizes of the two documents last read: one larger than KEEP_BYTES is streamed the next time too. */
+  private lastSizes = [0, 0];
   errors = 0;
 
   constructor(
@@ -265,7 +267,9 @@ export class SmdInventory implements InventoryView {
       const comps = new ComponentIndex();
       const next = new Map<string, string>();
       const nextByIp = new Map<string, string>();
-      const compsDoc = new InventoryDocument("/hsm/v2/State/Components", "Components", (c) => comps.add(c as Component), KEEP_BYTES);
+      // Worth keeping unparsed only when it may match the copy in place, and fits.
+      const keep = (i: number) => (this.lastDigests && this.lastSizes[i] <= KEEP_BYTES ? KEEP_BYTES : 0);
+      const compsDoc = new InventoryDocument("/hsm/v2/State/Components", "Components", (c) => comps.add(c as Component), keep(0));
       const ifacesDoc = new InventoryDocument(
         "/hsm/v2/Inventory/EthernetInterfaces",
         undefined,
@@ -276,13 +280,14 @@ export class SmdInventory implements InventoryView {
           next.set(mac, pack(r));
           for (const ip of r.ips) if (!nextByIp.has(ip)) nextByIp.set(flat(ip), mac);
         },
-        KEEP_BYTES,
+        keep(1),
         // The interfaces are joined with the components: those are parsed first.
         () => compsDoc.parse(),
       );
       await this.read(compsDoc);
       await this.read(ifacesDoc);
       const digests = `${compsDoc.digest} ${ifacesDoc.digest}`;
+      this.lastSizes = [compsDoc.size, ifacesDoc.size];
       const unchanged = compsDoc.unparsed && ifacesDoc.unparsed && digests === this.lastDigests;
       if (!unchanged) {
         if (compsDoc.unparsed) compsDoc.parse();

@@ -81,6 +81,12 @@ describe("inventory documents: kept unparsed up to a size, hashed", () => {
     expect(large.items).toHaveLength(50);
     expect(large.before()).toBe(1);
     expect(large.d.digest).toBe(small.d.digest);
+    const streamed = read(0);
+    expect(streamed.d.unparsed).toBe(false);
+    expect(streamed.before()).toBe(1);
+    streamed.d.parse();
+    expect(streamed.items).toHaveLength(50);
+    expect(streamed.d.size).toBe(Buffer.byteLength(doc));
     expect(read(1 << 20, 7).d.digest).toBe(small.d.digest);
   });
 
