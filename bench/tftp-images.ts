@@ -9,7 +9,8 @@
  *   1 worker, sendfile on, access_log off). Target: agent ≥ 0.9 × nginx.
  * - Image storm: BENCH_STORM_CLIENTS (100) curl processes fetching one BENCH_STORM_MIB (256) MiB
  *   rootfs at once; aggregate MB/s (all bytes over the time until the last one finished), agent
- *   vs the same nginx. Target: agent ≥ nginx.
+ *   vs the same nginx (BENCH_NGINX_WORKERS: 1, or `auto` for one worker per core; the storm's CPU
+ *   is summed over them). Target: agent ≥ nginx.
  * - The agent's resident memory (VmRSS now, VmHWM peak) after all of it.
  *
  * Servers run as child processes on free loopback ports; requests alternate between the two
@@ -33,6 +34,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const STORM_CLIENTS = Number(process.env.BENCH_STORM_CLIENTS ?? 100);
 const STORM_MIB = Number(process.env.BENCH_STORM_MIB ?? 256);
 const STORM_ROUNDS = Number(process.env.BENCH_STORM_ROUNDS ?? 3);
+/** nginx's worker processes (1: one process against the agent's one, as first measured; `auto` for one per core). */
+const NGINX_WORKERS = process.env.BENCH_NGINX_WORKERS ?? "1";
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
@@ -178,7 +181,7 @@ async function main() {
     const conf = path.join(nginxDir, "nginx.conf");
     writeFileSync(
       conf,
-      `daemon off;\nworker_processes 1;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\n` +
+      `daemon off;\nworker_processes ${NGINX_WORKERS};\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\n` +
         `events { worker_connections ${Math.max(64, 2 * STORM_CLIENTS + 16)}; }\n` +
         `http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  default_type application/octet-stream;\n` +
         `  client_body_temp_path ${nginxDir}/body;\n  proxy_temp_path ${nginxDir}/proxy;\n  fastcgi_temp_path ${nginxDir}/fastcgi;\n` +
@@ -227,13 +230,14 @@ async function main() {
     const storm: Record<string, number[]> = { agent: [], nginx: [] };
     /** Server CPU seconds per GB sent (nginx: its worker), measured beside the storm rounds. */
     const stormCpu: Record<string, number[]> = { agent: [], nginx: [] };
-    const nginxWorker = Number(readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, "utf8").trim().split(/\s+/)[0]);
+    const nginxWorkers = readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, "utf8").trim().split(/\s+/).map(Number);
     for (let round = 0; round < STORM_ROUNDS; round++) {
       for (const [name, port] of Object.entries(httpServers)) {
-        const pid = name === "agent" ? agent.child.pid! : nginxWorker;
-        const cpu0 = cpuSeconds(pid);
+        const pids = name === "agent" ? [agent.child.pid!] : nginxWorkers;
+        const cpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+        const cpu0 = cpu();
         storm[name].push(await curlStorm(`http://127.0.0.1:${port}/rootfs-storm`, STORM_CLIENTS, stormBytes));
-        stormCpu[name].push((cpuSeconds(pid) - cpu0) / ((STORM_CLIENTS * stormBytes) / 1e9));
+        stormCpu[name].push((cpu() - cpu0) / ((STORM_CLIENTS * stormBytes) / 1e9));
       }
     }
     const memory = memoryOf(agent.child.pid!);
@@ -249,6 +253,7 @@ async function main() {
     const result = {
       when: new Date().toISOString(),
       rounds: ROUNDS,
+      nginxWorkers: NGINX_WORKERS,
       loadAverage: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
       tftp: {
         "1MiB_x20_blksize1468_MBps": { ...compare(small.agent, small["tftpd-hpa"]), baselineName: "tftpd-hpa", target: 1.0 },
@@ -278,7 +283,7 @@ async function main() {
       `| TFTP 10 MiB, atftp blksize 1468 windowsize 8 (MB/s) | ${w.median} / ${w.best} | (tftpd-hpa has no windowsize) | | |`,
       row("images 1 GiB, curl (GB/s)", result.images["1GiB_GBps"], "nginx", "≥ 0.9"),
       row(
-        `images storm: ${STORM_CLIENTS} curl × ${STORM_MIB} MiB at once, aggregate (MB/s, ${STORM_ROUNDS} rounds)`,
+        `images storm: ${STORM_CLIENTS} curl × ${STORM_MIB} MiB at once, aggregate (MB/s, ${STORM_ROUNDS} rounds, nginx workers: ${NGINX_WORKERS})`,
         compare(storm.agent, storm.nginx),
         "nginx",
         "≥ 1.0",
