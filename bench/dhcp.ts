@@ -8,7 +8,7 @@
  *
  * Both servers answer the same 10,000 MACs from static reservations. The agent reads them from the
  * real API (workerd + D1) populated over HTTP; it runs as its own process, started with
- * `npm run agent` (bundled, plain node), so its RSS is its own. Options: --rates 1000,2000,... --seconds N --no-100k --log all|problems.
+ * `npm run agent` (bundled, plain node), so its RSS is its own. Options: --rates 1000,2000,... --seconds N --no-100k --log all|problems --cpu-prof DIR.
  * Results: bench/results/dhcp.{json,md} (git-ignored).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -34,6 +34,10 @@ const { values: args } = parseArgs({
     "no-100k": { type: "boolean", default: false },
     log: { type: "string", default: "problems" },
     "boot-events": { type: "string", default: "on" },
+    /** Profile the 10,000-reservation agent: node --cpu-prof into this directory. */
+    "cpu-prof": { type: "string" },
+    /** The agent's inventory refresh interval during the runs. */
+    refresh: { type: "string", default: "5s" },
   },
 });
 const RATES = args.rates!.split(",").map(Number);
@@ -136,12 +140,29 @@ interface AgentProcess {
 }
 
 /** `npm run agent -- --config FILE`, exactly as an admin starts it; pid is the node process itself. */
-async function startAgentProcess(configFile: string): Promise<AgentProcess> {
-  const npm = spawn("npm", ["run", "-s", "agent", "--", "--config", configFile], {
-    cwd: root,
-    stdio: ["ignore", "ignore", "inherit"],
-    detached: true,
-  });
+async function startAgentProcess(configFile: string, cpuProfileDir?: string): Promise<AgentProcess> {
+  // With a profile: the same command line as `npm run agent` runs, plus --cpu-prof.
+  if (cpuProfileDir) await run("node", [path.join(root, "scripts/build-agent.mjs")]);
+  const npm = cpuProfileDir
+    ? spawn(
+        "node",
+        [
+          "--cpu-prof",
+          "--cpu-prof-dir",
+          cpuProfileDir,
+          "--optimize-for-size",
+          "--enable-source-maps",
+          "dist/agent.mjs",
+          "--config",
+          configFile,
+        ],
+        { cwd: root, stdio: ["ignore", "ignore", "inherit"], detached: true },
+      )
+    : spawn("npm", ["run", "-s", "agent", "--", "--config", configFile], {
+        cwd: root,
+        stdio: ["ignore", "ignore", "inherit"],
+        detached: true,
+      });
   let pid = 0;
   await waitFor(
     async () => {
@@ -254,14 +275,14 @@ async function main() {
       cfgFile,
       [
         `api: {url: "${api.url}"}`,
-        "inventory: {refreshInterval: 5s}",
+        `inventory: {refreshInterval: ${args.refresh}}`,
         "dhcp: {interface: dh-b0, routers: [10.61.64.1], dns: [10.61.64.1], domain: bench.test, leaseTime: 1h}",
         `metrics: {port: ${metricsPort}}`,
         `log: {level: info, dhcpDecisions: ${args.log}}`,
         `bootEvents: {enabled: ${args["boot-events"] !== "off"}}`,
       ].join("\n"),
     );
-    const a10k = await startAgentProcess(cfgFile);
+    const a10k = await startAgentProcess(cfgFile, args["cpu-prof"]);
     agents.push(a10k);
     await waitFor(
       async () => (await metric(metricsPort, "ochami_agent_inventory_reservations")) === N,
@@ -330,7 +351,7 @@ async function main() {
           r.agentMaxLoopLagMs = Math.round(((await metric(metricsPort, "ochami_agent_nodejs_eventloop_lag_max_seconds")) ?? NaN) * 1000);
         results.push(r);
         console.log(
-          `${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors} (perfdhcp's: ${r.clientRcvbufErrors}), backlog drops ${r.backlogDrops}, server CPU ${r.serverCpuPct}%, API CPU ${r.apiCpuPct}%${r.agentMaxLoopLagMs !== undefined ? `, max event-loop stall ${r.agentMaxLoopLagMs} ms` : ""}`,
+          `${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors} (perfdhcp's: ${r.clientRcvbufErrors}), backlog drops ${r.backlogDrops}, server CPU ${r.serverCpuPct}% (${r.exchanges ? Math.round(((r.serverCpuPct! / 100) * wall * 1e6) / r.exchanges) : "-"} µs per exchange), API CPU ${r.apiCpuPct}%${r.agentMaxLoopLagMs !== undefined ? `, max event-loop stall ${r.agentMaxLoopLagMs} ms` : ""}`,
         );
       }
     }

@@ -7,6 +7,10 @@
  *   Target: agent ≥ tftpd-hpa.
  * - Images: `curl -o /dev/null` of a 1 GiB file, agent vs Debian's nginx (own minimal config,
  *   1 worker, sendfile on, access_log off). Target: agent ≥ 0.9 × nginx.
+ * - Image storm: BENCH_STORM_CLIENTS (100) curl processes fetching one BENCH_STORM_MIB (256) MiB
+ *   rootfs at once; aggregate MB/s (all bytes over the time until the last one finished), agent
+ *   vs the same nginx (BENCH_NGINX_WORKERS: 1, or `auto` for one worker per core; the storm's CPU
+ *   is summed over them). Target: agent ≥ nginx.
  * - The agent's resident memory (VmRSS now, VmHWM peak) after all of it.
  *
  * Servers run as child processes on free loopback ports; requests alternate between the two
@@ -27,6 +31,11 @@ import { waitFor } from "../test/support/wait";
 
 const here = import.meta.dirname;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const STORM_CLIENTS = Number(process.env.BENCH_STORM_CLIENTS ?? 100);
+const STORM_MIB = Number(process.env.BENCH_STORM_MIB ?? 256);
+const STORM_ROUNDS = Number(process.env.BENCH_STORM_ROUNDS ?? 3);
+/** nginx's worker processes (1: one process against the agent's one, as first measured; `auto` for one per core). */
+const NGINX_WORKERS = process.env.BENCH_NGINX_WORKERS ?? "1";
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
@@ -74,6 +83,42 @@ function curlGet(url: string): number {
   return seconds;
 }
 
+/**
+ * `clients` curl processes fetching `url` at once; aggregate MB/s over the wall time until the
+ * last one finished, each download's size checked.
+ */
+async function curlStorm(url: string, clients: number, size: number): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from(
+      { length: clients },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const c = spawn("curl", ["-sS", "-o", "/dev/null", "-w", "%{size_download}", url], { stdio: ["ignore", "pipe", "pipe"] });
+          let out = "";
+          let err = "";
+          c.stdout!.on("data", (d) => (out += d));
+          c.stderr!.on("data", (d) => (err += d));
+          c.on("error", reject);
+          // "close", not "exit": the output may still be unread when the process exits.
+          c.on("close", (code) => {
+            if (code !== 0) reject(new Error(`curl ${url} failed (${code}): ${err}`));
+            else if (Number(out) !== size) reject(new Error(`curl ${url}: got ${out} bytes of ${size}`));
+            else resolve();
+          });
+        }),
+    ),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return (clients * size) / seconds / 1e6;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (field: string) => Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))?.[1] ?? 0);
@@ -114,6 +159,9 @@ async function main() {
     mkdirSync(imageRoot, { mode: 0o755 });
     writeFileSync(path.join(tftpRoot, "ipxe-size.bin"), randomBytes(MiB), { mode: 0o644 });
     writeFileSync(path.join(tftpRoot, "ten.bin"), randomBytes(10 * MiB), { mode: 0o644 });
+    const stormFile = path.join(imageRoot, "rootfs-storm");
+    const stormBytes = STORM_MIB * MiB;
+    writeFileSync(stormFile, randomBytes(stormBytes), { mode: 0o644 });
     const big = path.join(imageRoot, "rootfs-1g");
     const block = randomBytes(MiB);
     const fd = openSync(big, "w", 0o644);
@@ -133,8 +181,8 @@ async function main() {
     const conf = path.join(nginxDir, "nginx.conf");
     writeFileSync(
       conf,
-      `daemon off;\nworker_processes 1;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\n` +
-        `events { worker_connections 64; }\n` +
+      `daemon off;\nworker_processes ${NGINX_WORKERS};\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\n` +
+        `events { worker_connections ${Math.max(64, 2 * STORM_CLIENTS + 16)}; }\n` +
         `http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  default_type application/octet-stream;\n` +
         `  client_body_temp_path ${nginxDir}/body;\n  proxy_temp_path ${nginxDir}/proxy;\n  fastcgi_temp_path ${nginxDir}/fastcgi;\n` +
         `  uwsgi_temp_path ${nginxDir}/uwsgi;\n  scgi_temp_path ${nginxDir}/scgi;\n` +
@@ -177,6 +225,21 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, port] of Object.entries(httpServers)) gbps[name].push(GiB / curlGet(`http://127.0.0.1:${port}/rootfs-1g`) / 1e9);
     }
+
+    // The storm: every client at once, the servers one after the other, alternating per round.
+    const storm: Record<string, number[]> = { agent: [], nginx: [] };
+    /** Server CPU seconds per GB sent (nginx: its worker), measured beside the storm rounds. */
+    const stormCpu: Record<string, number[]> = { agent: [], nginx: [] };
+    const nginxWorkers = readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, "utf8").trim().split(/\s+/).map(Number);
+    for (let round = 0; round < STORM_ROUNDS; round++) {
+      for (const [name, port] of Object.entries(httpServers)) {
+        const pids = name === "agent" ? [agent.child.pid!] : nginxWorkers;
+        const cpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+        const cpu0 = cpu();
+        storm[name].push(await curlStorm(`http://127.0.0.1:${port}/rootfs-storm`, STORM_CLIENTS, stormBytes));
+        stormCpu[name].push((cpu() - cpu0) / ((STORM_CLIENTS * stormBytes) / 1e9));
+      }
+    }
     const memory = memoryOf(agent.child.pid!);
 
     const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -190,6 +253,7 @@ async function main() {
     const result = {
       when: new Date().toISOString(),
       rounds: ROUNDS,
+      nginxWorkers: NGINX_WORKERS,
       loadAverage: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
       tftp: {
         "1MiB_x20_blksize1468_MBps": { ...compare(small.agent, small["tftpd-hpa"]), baselineName: "tftpd-hpa", target: 1.0 },
@@ -200,6 +264,9 @@ async function main() {
       images: {
         "1GiB_GBps": { ...compare(gbps.agent, gbps.nginx), baselineName: "nginx", target: 0.9 },
         samples: gbps,
+        [`storm_${STORM_CLIENTS}x${STORM_MIB}MiB_MBps`]: { ...compare(storm.agent, storm.nginx), baselineName: "nginx", target: 1.0 },
+        stormCpuSecondsPerGB: { agent: r2(median(stormCpu.agent)), nginx: r2(median(stormCpu.nginx)) },
+        stormSamples: storm,
       },
       agentMemoryMiB: memory,
     };
@@ -215,6 +282,13 @@ async function main() {
       row("TFTP 10 MiB, atftp blksize 1468 (MB/s)", result.tftp["10MiB_blksize1468_MBps"], "tftpd-hpa", "≥ 1.0"),
       `| TFTP 10 MiB, atftp blksize 1468 windowsize 8 (MB/s) | ${w.median} / ${w.best} | (tftpd-hpa has no windowsize) | | |`,
       row("images 1 GiB, curl (GB/s)", result.images["1GiB_GBps"], "nginx", "≥ 0.9"),
+      row(
+        `images storm: ${STORM_CLIENTS} curl × ${STORM_MIB} MiB at once, aggregate (MB/s, ${STORM_ROUNDS} rounds, nginx workers: ${NGINX_WORKERS})`,
+        compare(storm.agent, storm.nginx),
+        "nginx",
+        "≥ 1.0",
+      ),
+      `| images storm: server CPU seconds per GB sent (median) | ${r2(median(stormCpu.agent))} | nginx ${r2(median(stormCpu.nginx))} | | |`,
       `| agent RSS after the runs / peak (MiB) | ${memory.rssMiB} / ${memory.peakMiB} | | | |`,
     ].join("\n");
     console.log(md);

@@ -65,6 +65,7 @@ class AuthAbort extends Error {}
  * abort) stops new starts.
  */
 const ENDPOINTS_PER_POST = 250;
+const CHUNKS_IN_FLIGHT = 2;
 const PARALLEL = 8;
 /** Conflicts listed one per line, per kind; the rest are counted. */
 const CONFLICTS_LISTED = 20;
@@ -195,23 +196,31 @@ export async function applyDiscovery(
       else rfes.failed++;
     };
     if (newRfes.length === 1) await postOne(newRfes[0]);
-    else
-      for (let i = 0; i < newRfes.length; i += ENDPOINTS_PER_POST) {
-        // SMD's array form, one transaction per chunk. A chunk it refuses (an endpoint exists
-        // already, or one is invalid) is sent again endpoint by endpoint, so each refusal is
-        // reported for its own endpoint, as upstream reports them.
-        const chunk = newRfes.slice(i, i + ENDPOINTS_PER_POST);
-        const status = await send(
-          `${chunk.length} Redfish endpoints`,
-          "smd",
-          "POST",
-          "/Inventory/RedfishEndpoints",
-          { RedfishEndpoints: chunk },
-          true,
-        );
-        if (status && status < 300) rfes.added.push(...chunk.map((e) => e.ID));
-        else await inParallel(chunk, postOne);
-      }
+    else {
+      const chunks: Array<typeof newRfes> = [];
+      for (let i = 0; i < newRfes.length; i += ENDPOINTS_PER_POST) chunks.push(newRfes.slice(i, i + ENDPOINTS_PER_POST));
+      // Two chunks in flight: the API process checks one while the database process writes the
+      // other (each is one process, one thread).
+      await inParallel(
+        chunks,
+        async (chunk) => {
+          // SMD's array form, one transaction per chunk. A chunk it refuses (an endpoint exists
+          // already, or one is invalid) is sent again endpoint by endpoint, so each refusal is
+          // reported for its own endpoint, as upstream reports them.
+          const status = await send(
+            `${chunk.length} Redfish endpoints`,
+            "smd",
+            "POST",
+            "/Inventory/RedfishEndpoints",
+            { RedfishEndpoints: chunk },
+            true,
+          );
+          if (status && status < 300) rfes.added.push(...chunk.map((e) => e.ID));
+          else await inParallel(chunk, postOne);
+        },
+        CHUNKS_IN_FLIGHT,
+      );
+    }
     // SMD's PUT of an endpoint creates or replaces it and re-applies what it describes, taking
     // over interfaces that exist (upstream POSTs, then PUTs on a 409).
     await inParallel(changedRfes, async (e) => {

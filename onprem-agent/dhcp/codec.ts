@@ -123,15 +123,26 @@ function writeIp(b: Buffer, off: number, ip: string): void {
   for (let k = 0; k < 4; k++) b[off + k] = Number(parts[k]) & 0xff;
 }
 
-/** One option as TLVs, split into 255-byte pieces when longer (RFC 3396). */
-function optionBytes(code: number, value: Buffer): Buffer {
-  if (value.length === 0) return Buffer.from([code, 0]);
-  const parts: Buffer[] = [];
-  for (let i = 0; i < value.length; i += 255) {
-    const piece = value.subarray(i, i + 255);
-    parts.push(Buffer.from([code, piece.length]), piece);
+/** Bytes one option takes as TLVs, split into 255-byte pieces when longer (RFC 3396). */
+function optionLength(value: Buffer): number {
+  return value.length === 0 ? 2 : value.length + 2 * Math.ceil(value.length / 255);
+}
+
+/** Writes one option at `off` (see optionLength); returns the offset after it. */
+function writeOption(b: Buffer, off: number, code: number, value: Buffer): number {
+  if (value.length === 0) {
+    b[off] = code;
+    b[off + 1] = 0;
+    return off + 2;
   }
-  return Buffer.concat(parts);
+  for (let i = 0; i < value.length; i += 255) {
+    const n = Math.min(255, value.length - i);
+    b[off] = code;
+    b[off + 1] = n;
+    value.copy(b, off + 2, i, i + n);
+    off += 2 + n;
+  }
+  return off;
 }
 
 export interface EncodeLimits {
@@ -149,31 +160,35 @@ export interface EncodeLimits {
  */
 export function encodePacket(p: DhcpPacket, limits: EncodeLimits = {}): Buffer {
   const maxTotal = limits.maxMessageSize !== undefined ? Math.max(limits.maxMessageSize, MIN_MAX_MESSAGE) - IP_UDP_HEADERS : Infinity;
-  const options = new Map(p.options);
-  const droppable = [...(limits.droppable ?? [])];
+  let options = p.options;
+  let droppable = limits.droppable ?? [];
   for (;;) {
-    const buf = encodeOnce(p, options);
-    if (buf.length <= maxTotal) return buf;
-    const next = droppable.shift();
-    if (next === undefined) throw new MalformedPacket(`reply of ${buf.length} bytes exceeds the client's maximum of ${maxTotal}`);
+    const length = encodedLength(options);
+    if (length <= maxTotal) return encodeOnce(p, options, length);
+    const [next, ...rest] = droppable;
+    if (next === undefined) throw new MalformedPacket(`reply of ${length} bytes exceeds the client's maximum of ${maxTotal}`);
+    // Only a reply that must shrink pays for a copy of its options.
+    if (options === p.options) options = new Map(options);
     options.delete(next);
+    droppable = rest;
   }
 }
 
-function encodeOnce(p: DhcpPacket, options: Map<number, Buffer>): Buffer {
-  const parts: Buffer[] = [];
-  const mt = options.get(Opt.MessageType);
-  if (mt) parts.push(optionBytes(Opt.MessageType, mt));
-  for (const [code, value] of options) {
-    if (code === Opt.MessageType || code === Opt.RelayAgentInfo || code === Opt.Pad || code === Opt.End) continue;
-    parts.push(optionBytes(code, value));
-  }
-  const relay = options.get(Opt.RelayAgentInfo);
-  if (relay) parts.push(optionBytes(Opt.RelayAgentInfo, relay));
-  parts.push(Buffer.from([Opt.End]));
-  const opts = Buffer.concat(parts);
-  const len = Math.max(HEADER_LEN + 4 + opts.length, MIN_REPLY_LEN);
-  const b = Buffer.alloc(len);
+/** Not encoded: 53 and 82 have fixed places, PAD and END are not options. */
+function placedApart(code: number): boolean {
+  return code === Opt.MessageType || code === Opt.RelayAgentInfo || code === Opt.Pad || code === Opt.End;
+}
+
+/** The size of the encoded packet, padded to MIN_REPLY_LEN. */
+function encodedLength(options: Map<number, Buffer>): number {
+  let n = HEADER_LEN + 4 + 1; // header, cookie, END
+  for (const [code, value] of options) if (code !== Opt.Pad && code !== Opt.End) n += optionLength(value);
+  return Math.max(n, MIN_REPLY_LEN);
+}
+
+/** Written straight into one buffer: a reply costs one allocation, not one per option. */
+function encodeOnce(p: DhcpPacket, options: Map<number, Buffer>, length: number): Buffer {
+  const b = Buffer.alloc(length);
   b[0] = p.op;
   b[1] = p.htype;
   b[2] = p.hlen;
@@ -189,7 +204,13 @@ function encodeOnce(p: DhcpPacket, options: Map<number, Buffer>): Buffer {
   b.write(p.sname.slice(0, 63), 44, "latin1");
   b.write(p.file.slice(0, 127), 108, "latin1");
   b.writeUInt32BE(MAGIC_COOKIE, HEADER_LEN);
-  opts.copy(b, HEADER_LEN + 4);
+  let off = HEADER_LEN + 4;
+  const mt = options.get(Opt.MessageType);
+  if (mt) off = writeOption(b, off, Opt.MessageType, mt);
+  for (const [code, value] of options) if (!placedApart(code)) off = writeOption(b, off, code, value);
+  const relay = options.get(Opt.RelayAgentInfo);
+  if (relay) off = writeOption(b, off, Opt.RelayAgentInfo, relay);
+  b[off] = Opt.End;
   return b;
 }
 

@@ -60,13 +60,30 @@ export const messageTypeName: Record<number, string> = {
 
 // ---- encoders -------------------------------------------------------------------------------
 
+/**
+ * The addresses replies carry are the settings' few (server id, masks, routers, DNS): encoded
+ * once, not per reply. Bounded, so odd callers cannot grow it; the buffers are shared, so never
+ * written to.
+ */
+const encodedIps = new Map<string, Buffer>();
+const encodedIpLists = new WeakMap<readonly string[], Buffer>();
+
 export function ipBytes(ip: string): Buffer {
-  const parts = ip.split(".").map(Number);
-  return Buffer.from(parts);
+  let b = encodedIps.get(ip);
+  if (!b) {
+    b = Buffer.from(ip.split(".").map(Number));
+    if (encodedIps.size < 256) encodedIps.set(ip, b);
+  }
+  return b;
 }
 
 export function ipListBytes(ips: readonly string[]): Buffer {
-  return Buffer.concat(ips.map(ipBytes));
+  let b = encodedIpLists.get(ips);
+  if (!b) {
+    b = Buffer.concat(ips.map(ipBytes));
+    encodedIpLists.set(ips, b);
+  }
+  return b;
 }
 
 export function u8(v: number): Buffer {

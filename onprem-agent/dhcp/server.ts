@@ -160,7 +160,15 @@ export class DhcpServer {
   private listen(sock: dgram.Socket, localPort: number): void {
     this.sockets.push(sock);
     sock.on("message", (msg, rinfo) => this.handle(msg, rinfo, sock, localPort));
-    sock.on("error", (err) => this.deps.log.error({ err: err.message }, "DHCP socket error"));
+    sock.on("error", (err: NodeJS.ErrnoException & { address?: string }) => {
+      // A reply's send that failed after the call returned arrives here (sends take no callback).
+      if (err.syscall === "send") {
+        this.deps.metrics?.dhcpErrors.inc({ stage: "send" });
+        this.deps.log.warn({ to: err.address, err: err.message }, "DHCP reply not sent");
+        return;
+      }
+      this.deps.log.error({ err: err.message }, "DHCP socket error");
+    });
   }
 
   /** Never throws: every failure is a logged drop. */
@@ -250,14 +258,13 @@ export class DhcpServer {
       return;
     }
     const out = d.to.broadcast && this.ifaceSocket ? this.ifaceSocket : sock;
-    const sendFailed = (err: Error) => {
-      metrics?.dhcpErrors.inc({ stage: "send" });
-      log.warn({ ...d.info, to: d.to.address, err: err.message }, "DHCP reply not sent");
-    };
     try {
-      out.send(bytes, d.to.port, d.to.address, (err) => err && sendFailed(err));
+      // No callback: one less closure and tick per reply at storm rates; a send that fails
+      // later is reported by the socket's "error" event (listen()).
+      out.send(bytes, d.to.port, d.to.address);
     } catch (err) {
-      sendFailed(err as Error);
+      metrics?.dhcpErrors.inc({ stage: "send" });
+      log.warn({ ...d.info, to: d.to.address, err: (err as Error).message }, "DHCP reply not sent");
       return;
     }
     metrics?.dhcpPackets.inc({ type, decision: d.kind.toLowerCase() });

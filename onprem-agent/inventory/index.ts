@@ -9,7 +9,7 @@ import type { ApiClient } from "../../shared/api-client/client";
 import { normalizeMac } from "../../shared/mac";
 import { type Clock, realClock, type TimerHandle } from "../clock";
 import { seconds } from "../config-types";
-import { JsonArrayStream } from "./json-array-stream";
+import { InventoryDocument } from "./document";
 import type { InventoryView, Reservation } from "./reservation";
 
 export type { InventoryView, Reservation } from "./reservation";
@@ -124,7 +124,8 @@ export function buildReservations(ifaces: unknown, components: unknown, hostname
 }
 
 export interface InventoryEvents {
-  onRefresh?(r: { size: number; ms: number; reason: string }): void;
+  /** `unchanged`: SMD answered exactly what the copy in place was built from; nothing was parsed. */
+  onRefresh?(r: { size: number; ms: number; reason: string; unchanged: boolean }): void;
   onError?(err: Error, reason: string): void;
 }
 
@@ -147,6 +148,12 @@ function flat(s: string): string {
   return Buffer.from(s, "utf8").toString("utf8");
 }
 
+/**
+ * Each document is kept unparsed up to this size until it is known to differ from the copy in
+ * place: about 30,000 nodes' worth; one larger is parsed as it streams, as is the first read.
+ */
+const KEEP_BYTES = 8 << 20;
+
 export class SmdInventory implements InventoryView {
   private map = new Map<string, string>();
   /** IPv4 address → MAC, for servers that see only a node's address (TFTP, images). */
@@ -157,6 +164,10 @@ export class SmdInventory implements InventoryView {
   private inFlight?: Promise<void>;
   private missTimer?: TimerHandle;
   private timer?: TimerHandle;
+  /** Digests of the two documents the map in place was built from ("": rebuild on the next refresh). */
+  private lastDigests = "";
+  /** Sizes of the two documents last read: one larger than KEEP_BYTES is streamed the next time too. */
+  private lastSizes = [0, 0];
   errors = 0;
 
   constructor(
@@ -244,47 +255,59 @@ export class SmdInventory implements InventoryView {
   }
 
   /**
-   * Components first (for NID and Type), then interfaces, both parsed element by element as they
-   * stream in; the new map replaces the old one only when both lists arrived whole, so a failed or
-   * truncated read leaves the last good copy in place.
+   * Components first (for NID and Type), then interfaces, both parsed element by element; the new
+   * map replaces the old one only when both lists arrived whole, so a failed or truncated read
+   * leaves the last good copy in place. When both documents are byte for byte those of the copy in
+   * place, nothing is parsed (InventoryDocument).
    */
   private async load(reason: string): Promise<void> {
     const t0 = this.clock.now();
     this.lastStart = t0;
     try {
       const comps = new ComponentIndex();
-      await this.streamArray("/hsm/v2/State/Components", "Components", (c) => comps.add(c as Component));
       const next = new Map<string, string>();
       const nextByIp = new Map<string, string>();
-      await this.streamArray("/hsm/v2/Inventory/EthernetInterfaces", undefined, (e) => {
-        const r = reservationFrom(e as EthernetInterface, comps, {});
-        if (!r) return;
-        const mac = flat(r.mac);
-        next.set(mac, pack(r));
-        for (const ip of r.ips) if (!nextByIp.has(ip)) nextByIp.set(flat(ip), mac);
-      });
-      this.map = next;
-      this.byIp = nextByIp;
+      // Worth keeping unparsed only when it may match the copy in place, and fits.
+      const keep = (i: number) => (this.lastDigests && this.lastSizes[i] <= KEEP_BYTES ? KEEP_BYTES : 0);
+      const compsDoc = new InventoryDocument("/hsm/v2/State/Components", "Components", (c) => comps.add(c as Component), keep(0));
+      const ifacesDoc = new InventoryDocument(
+        "/hsm/v2/Inventory/EthernetInterfaces",
+        undefined,
+        (e) => {
+          const r = reservationFrom(e as EthernetInterface, comps, {});
+          if (!r) return;
+          const mac = flat(r.mac);
+          next.set(mac, pack(r));
+          for (const ip of r.ips) if (!nextByIp.has(ip)) nextByIp.set(flat(ip), mac);
+        },
+        keep(1),
+        // The interfaces are joined with the components: those are parsed first.
+        () => compsDoc.parse(),
+      );
+      await this.read(compsDoc);
+      await this.read(ifacesDoc);
+      const digests = `${compsDoc.digest} ${ifacesDoc.digest}`;
+      this.lastSizes = [compsDoc.size, ifacesDoc.size];
+      const unchanged = compsDoc.unparsed && ifacesDoc.unparsed && digests === this.lastDigests;
+      if (!unchanged) {
+        if (compsDoc.unparsed) compsDoc.parse();
+        ifacesDoc.parse();
+        this.map = next;
+        this.byIp = nextByIp;
+        this.lastDigests = digests;
+      }
       this.lastGood = this.clock.now();
       this.lastDurationMs = this.lastGood - t0;
-      this.events.onRefresh?.({ size: this.map.size, ms: this.lastGood - t0, reason });
+      this.events.onRefresh?.({ size: this.map.size, ms: this.lastGood - t0, reason, unchanged });
     } catch (err) {
+      this.lastDigests = "";
       this.errors++;
       this.events.onError?.(err as Error, reason);
     }
   }
 
-  private async streamArray(path: string, key: string | undefined, onItem: (item: unknown) => void): Promise<void> {
-    let bad = 0;
-    const splitter = new JsonArrayStream(key, (text) => {
-      try {
-        onItem(JSON.parse(text));
-      } catch {
-        bad++;
-      }
-    });
-    await this.api.call("root", "GET", path, { onChunk: (chunk) => splitter.push(chunk) });
-    splitter.end();
-    if (bad) throw new Error(`GET ${path}: ${bad} elements are not valid JSON`);
+  private async read(doc: InventoryDocument): Promise<void> {
+    await this.api.call("root", "GET", doc.path, { onChunk: (chunk) => doc.push(chunk) });
+    doc.finish();
   }
 }

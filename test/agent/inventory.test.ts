@@ -79,6 +79,33 @@ describe("SMD inventory cache against the real API", () => {
     await inv.refresh("test");
     expect(inv.size).toBe(before + 1);
   });
+
+  it("parses nothing when SMD answers what the copy in place was built from, and rebuilds on any change", async () => {
+    const refreshes: Array<{ size: number; unchanged: boolean }> = [];
+    const inv = new SmdInventory(apiClientOf(apiConfigSchema.parse({ url: api.url })), inventoryConfigSchema.parse({}), {
+      onRefresh: ({ size, unchanged }) => refreshes.push({ size, unchanged }),
+    });
+    await inv.refresh("test");
+    await inv.refresh("test");
+    const size = refreshes[0].size;
+    expect(refreshes).toEqual([
+      { size, unchanged: false },
+      { size, unchanged: true },
+    ]);
+    expect(inv.lookup("ec:e7:a7:05:a1:fe")?.ips).toEqual(["172.16.0.3"]);
+    // A component's NID changes (the interfaces stay the same): rebuilt, with the new hostname.
+    const put = await fetch(`${api.url}/hsm/v2/State/Components/BulkNID`, {
+      method: "PATCH",
+      body: JSON.stringify({ Components: [{ ID: "x1000c1s7b0n1", NID: 7 }] }),
+    });
+    expect(put.status).toBeLessThan(300);
+    await inv.refresh("test");
+    expect(refreshes[2]).toEqual({ size, unchanged: false });
+    expect(inv.lookup("ec:e7:a7:05:a1:fe")?.hostname).toBe("nid0007");
+    await inv.refresh("test");
+    expect(refreshes[3]).toEqual({ size, unchanged: true });
+    expect(inv.lookup("ec:e7:a7:05:a1:fe")?.hostname).toBe("nid0007");
+  });
 });
 
 describe("inventory refresh on a miss", () => {

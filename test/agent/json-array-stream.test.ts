@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { InventoryDocument } from "../../onprem-agent/inventory/document";
 import { JsonArrayStream } from "../../onprem-agent/inventory/json-array-stream";
 import { seededRandom } from "../support/random";
 
@@ -44,5 +45,59 @@ describe("streamed JSON array splitting", () => {
     expect(() => split('{"a":1}', undefined, () => 4)).toThrow(/not a JSON array/);
     expect(() => split("[1] [2]", undefined, () => 100)).toThrow(/after the JSON document/);
     expect(() => split('["abc', undefined, () => 1)).toThrow(/truncated/);
+  });
+});
+
+describe("inventory documents: kept unparsed up to a size, hashed", () => {
+  const doc = JSON.stringify({ Components: Array.from({ length: 50 }, (_, i) => ({ ID: `x1c0s${i}b0n0`, NID: i })) });
+  const read = (keepBytes: number, chunk = 100) => {
+    const items: unknown[] = [];
+    let before = 0;
+    const d = new InventoryDocument(
+      "/c",
+      "Components",
+      (c) => items.push(c),
+      keepBytes,
+      () => before++,
+    );
+    const bytes = Buffer.from(doc);
+    for (let i = 0; i < bytes.length; i += chunk) d.push(bytes.subarray(i, i + chunk));
+    d.finish();
+    return { d, items, before: () => before };
+  };
+
+  it("a document within the limit is parsed only when asked, one larger as it streams; same digest for the same bytes", () => {
+    const small = read(1 << 20);
+    expect(small.d.unparsed).toBe(true);
+    expect(small.items).toHaveLength(0);
+    small.d.parse();
+    expect(small.items).toHaveLength(50);
+    expect(small.before()).toBe(1);
+
+    const large = read(300);
+    expect(large.d.unparsed).toBe(false);
+    expect(large.items.length).toBeGreaterThan(40); // all but the last chunk's, before parse()
+    large.d.parse();
+    expect(large.items).toHaveLength(50);
+    expect(large.before()).toBe(1);
+    expect(large.d.digest).toBe(small.d.digest);
+    const streamed = read(0);
+    expect(streamed.d.unparsed).toBe(false);
+    expect(streamed.before()).toBe(1);
+    streamed.d.parse();
+    expect(streamed.items).toHaveLength(50);
+    expect(streamed.d.size).toBe(Buffer.byteLength(doc));
+    expect(read(1 << 20, 7).d.digest).toBe(small.d.digest);
+  });
+
+  it("a truncated document or a bad element fails parse()", () => {
+    const truncated = new InventoryDocument("/c", "Components", () => {}, 1 << 20);
+    truncated.push(Buffer.from(doc.slice(0, -5)));
+    truncated.finish();
+    expect(() => truncated.parse()).toThrow(/truncated/);
+    const bad = new InventoryDocument("/c", undefined, () => {}, 1 << 20);
+    bad.push(Buffer.from('[{"a":1},{"a":tru}]'));
+    bad.finish();
+    expect(() => bad.parse()).toThrow(/1 elements are not valid JSON/);
   });
 });

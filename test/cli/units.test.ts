@@ -9,6 +9,7 @@ import { renderHosts, updateHostsFile } from "../../cli/generate/render";
 import { parseClusterFile } from "../../cli/inventory/cluster-file";
 import { InventoryError, parseNodesFile } from "../../cli/inventory/nodes-file";
 import { discoveryPayloads, stableUuid } from "../../cli/inventory/payloads";
+import { parseData, parseYamlData } from "../../cli/io/input";
 import { renderTable } from "../../cli/io/output";
 import { assignNodes, checkTemplate } from "../../cli/redfish/assign";
 import type { BmcResult } from "../../cli/redfish/discover";
@@ -371,5 +372,30 @@ describe("output", () => {
     expect(updateHostsFile(`${once}::1 ip6\n`, block.replace("10.0.0.1 ", "10.0.0.9 "))).toBe(
       `127.0.0.1 localhost\n${block.replace("10.0.0.1 ", "10.0.0.9 ")}::1 ip6\n`,
     );
+  });
+});
+
+describe("-d YAML input (js-yaml)", () => {
+  it("reads the nodes files as the yaml package does: core schema, MACs and times as strings, empty is null", () => {
+    for (const file of ["nodes.deprecated-format.yaml", "nodes.new-format.yaml", "nodes.tutorial-9-nodes.yaml"]) {
+      const text = readFileSync(path.join(fixtures, file), "utf8");
+      expect(parseYamlData(text), file).toEqual(parse(text));
+    }
+    const scalars = "mac: de:ad:be:ee:ee:f1\nt: 12:30:00\nd: 2001-12-14\nb: yes\nn: 0x1F\nz: ~\nq: '08'\n";
+    expect(parseYamlData(scalars)).toEqual(parse(scalars));
+    expect(parseYamlData("")).toBeNull();
+    expect(parseYamlData("# only a comment\n")).toBeNull();
+    expect(parseYamlData("a: &x {b: 1}\nc: *x\nd: '*'\n")).toEqual({ a: { b: 1 }, c: { b: 1 }, d: "*" });
+  });
+
+  it("refuses several documents, and aliases that expand far beyond the text (billion laughs)", () => {
+    expect(() => parseYamlData("a: 1\n---\nb: 2\n")).toThrow(/more than one YAML document/);
+    const levels = ["a: &a [x,x,x,x,x,x,x,x,x]"];
+    for (const [i, name] of ["b", "c", "d", "e", "f", "g"].entries()) {
+      const prev = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(",")}]`);
+    }
+    expect(() => parseYamlData(levels.join("\n"))).toThrow(/aliases expand/);
+    expect(() => parseData("a: [1, 2", "yaml", "--data")).toThrow(/cannot parse --data as YAML/);
   });
 });

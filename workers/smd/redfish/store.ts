@@ -1,6 +1,6 @@
 import { and, asc, eq, getTableColumns, inArray, ne, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { QueryBuilder, type SQLiteTable } from "drizzle-orm/sqlite-core";
-import { bare, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
+import { bare, chunks, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { componentEndpoints, components, redfishEndpoints } from "../../db/schema";
 import { detachStatements as detachHardwareStatements, storeStatements as storeHardwareStatements } from "../hardware/store";
 import { insertInterfaceStatements } from "../interfaces/store";
@@ -65,16 +65,51 @@ function inventoryStatements(inv: DiscoveredInventory, interfaces: "fail" | "rep
   return statements;
 }
 
-/** Creates endpoints (all-or-nothing) with whatever their bodies described. */
+/**
+ * Creates endpoints (all-or-nothing) with whatever their bodies described. The array form's rows
+ * go in multi-row statements, a few per table rather than several per endpoint: a batch of 250
+ * endpoints was ~1,500 statements, which cost the database process about 0.7 ms per endpoint.
+ * The order of the per-endpoint statements is kept table by table (endpoints, components,
+ * hardware, interfaces, component endpoints), so each row's references exist before it.
+ */
 export async function insertRedfishEndpoints(
   db: Db,
   items: Array<{ row: RedfishEndpointRow; inventory?: DiscoveredInventory }>,
 ): Promise<void> {
-  const statements: Statement[] = [];
-  for (const { row, inventory } of items) {
-    statements.push(endpointInsert([row]));
-    if (inventory) statements.push(...inventoryStatements(inventory, "fail"));
+  if (items.length === 1) {
+    const [{ row, inventory }] = items;
+    await runBatch(db, [endpointInsert([row]), ...(inventory ? inventoryStatements(inventory, "fail") : [])]);
+    return;
   }
+  const described = { state: "On", flag: "OK", enabled: true };
+  const componentRows: Array<{ id: string; type: string; role: string; nid: number; state: string; flag: string; enabled: boolean }> = [];
+  const hardware: Statement[] = [];
+  const interfaces: DiscoveredInventory["interfaces"] = [];
+  /** By ID: a later endpoint's component endpoint replaces an earlier one's, as the per-endpoint DELETE did. */
+  const componentEndpointRows = new Map<string, DiscoveredInventory["componentEndpoints"][number]>();
+  for (const { inventory: inv } of items) {
+    if (!inv) continue;
+    if (inv.bmc) componentRows.push({ id: inv.bmc.id, type: "NodeBMC", role: "", nid: -1, ...described });
+    for (const n of inv.nodes) componentRows.push({ id: n.id, type: "Node", role: "Compute", nid: n.nid, ...described });
+    if (inv.hardware.length) hardware.push(...storeHardwareStatements(inv.hardware, Date.now()));
+    interfaces.push(...inv.interfaces);
+    for (const e of inv.componentEndpoints) {
+      componentEndpointRows.delete(e.id);
+      componentEndpointRows.set(e.id, e);
+    }
+  }
+  const statements: Statement[] = chunks(items.map((i) => i.row)).map((rows) => endpointInsert(rows));
+  for (const rows of chunks(componentRows)) statements.push(sql`${componentInsert(rows)} ${reviveComponents}`);
+  statements.push(...hardware);
+  for (const rows of chunks(interfaces)) statements.push(...insertInterfaceStatements(rows, "fail"));
+  for (const rows of chunks([...componentEndpointRows.values()]))
+    statements.push(
+      sql`DELETE FROM ${componentEndpoints} WHERE ${inList(
+        componentEndpoints.id,
+        rows.map((e) => e.id),
+      )}`,
+      componentEndpointInsert(rows),
+    );
   await runBatch(db, statements);
 }
 
