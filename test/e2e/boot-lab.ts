@@ -97,12 +97,12 @@ export interface Vm {
  * A diskless x86 VM on a tap: QEMU's e1000 with its iPXE option ROM (Debian's ipxe-qemu) boots
  * from the network. TCG unless the machine offers KVM.
  */
-export function startVm(o: { tap: string; mac: string; serialLog: string; reboot: boolean }): Vm {
+export function startVm(o: { tap: string; mac: string; serialLog: string; reboot: boolean; memoryMiB?: number }): Vm {
   const args = [
     "-machine",
     "pc,accel=tcg",
     "-m",
-    "512",
+    String(o.memoryMiB ?? 512),
     "-smp",
     "1",
     "-display",
