@@ -127,7 +127,10 @@ export function installOsImage(image: OsImage, root: string, name: string): { ke
  * the initramfs, dracut mounts a root that is a bare squashfs only when told so); `rw` so that
  * systemd keeps the overlay writable (the image has no fstab). cloud-init reads NoCloud from
  * `cloudInit`: Debian 12's cloud-init (22.4) takes an http seed only as `ds=nocloud-net`
- * (`ds=nocloud;s=http…` works from cloud-init 24.1 on); network-config=disabled as the seed sets.
+ * (cloud-init 24.1 and later also take `ds=nocloud` with an http seed); network-config=disabled as
+ * the seed sets. `init_on_alloc=0`: Debian's kernel zeroes every page it allocates, which under
+ * QEMU's TCG (no KVM) stalled the boot for minutes in page clearing (soft lockups in systemd and
+ * modprobe); nothing here needs it.
  */
 export function osKernelParams(o: { rootfsUrl: string; cloudInit: string }): string {
   return [
@@ -139,5 +142,6 @@ export function osKernelParams(o: { rootfsUrl: string; cloudInit: string }): str
     `ds=nocloud-net;s=${o.cloudInit}`,
     "network-config=disabled",
     "console=ttyS0",
+    "init_on_alloc=0",
   ].join(" ");
 }
