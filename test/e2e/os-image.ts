@@ -124,8 +124,8 @@ export function installOsImage(image: OsImage, root: string, name: string): { ke
 /**
  * The kernel command line that boots it: dracut brings up the NIC with DHCP, fetches the squashfs
  * with curl and mounts it under a tmpfs overlay (`rd.live.overlay.overlayfs=1`: without systemd in
- * the initramfs, dracut mounts a root that is a bare squashfs only when told so); `rw` so that
- * systemd keeps the overlay writable (the image has no fstab). cloud-init reads NoCloud from
+ * the initramfs, dracut mounts a root that is a bare squashfs only when told so; the overlay is
+ * writable). cloud-init reads NoCloud from
  * `cloudInit`: Debian 12's cloud-init (22.4) takes an http seed only as `ds=nocloud-net`
  * (cloud-init 24.1 and later also take `ds=nocloud` with an http seed); network-config=disabled as
  * the seed sets. `init_on_alloc=0`: Debian's kernel zeroes every page it allocates, which under
@@ -136,7 +136,6 @@ export function osKernelParams(o: { rootfsUrl: string; cloudInit: string }): str
   return [
     `root=live:${o.rootfsUrl}`,
     "rd.live.overlay.overlayfs=1",
-    "rw",
     "ip=dhcp",
     "rd.neednet=1",
     `ds=nocloud-net;s=${o.cloudInit}`,
