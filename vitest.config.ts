@@ -48,7 +48,8 @@ export default defineConfig(async () => {
           test: {
             name: "node",
             include: ["test/{head-node,agent,e2e,cli}/**/*.test.ts"],
-            exclude: UNIT,
+            // The real-OS boot has its own step, `npm run test:os` (vitest.os.config.ts).
+            exclude: [...UNIT, "test/e2e/os-*.test.ts"],
             environment: "node",
             testTimeout: 60_000,
             hookTimeout: 120_000,

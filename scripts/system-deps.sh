@@ -24,6 +24,9 @@ PACKAGES=(
   faketime openssl powerman conman
   # The dashboard's tests drive Debian's Chromium headless (playwright-core, no browser download).
   chromium
+  # npm run test:os / bench:boot: the Debian node image (mmdebstrap, a squashfs root), logged into
+  # over SSH.
+  mmdebstrap squashfs-tools openssh-client
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
