@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -19,6 +20,10 @@ import { adminApi, agentReporter, agentSteps, makeNodes, nodeFetch, postInventor
  */
 const CHROMIUM = "/usr/bin/chromium";
 const LIVE_MS = 30_000;
+/** Screenshots stay here after the run (git-ignored), for a human to look at. */
+const ARTEFACTS = path.resolve(process.env.OCHAMI_TEST_ARTEFACTS ?? "test-results", "ui");
+/** axe-core, Deque's accessibility rules engine, evaluated inside the page. */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 describe("dashboard in a real browser", () => {
   const missing = requirements({ commands: [CHROMIUM] });
@@ -36,10 +41,17 @@ describe("dashboard in a real browser", () => {
   /** Every request the pages made, and those to another origin (aborted). */
   const requests: string[] = [];
   const external: string[] = [];
+  /** Console errors and uncaught exceptions of every page, but the deliberate cross-origin probe's. */
+  const consoleErrors: string[] = [];
+  const PROBE = "dashboard-probe.invalid";
 
   /** A browser context whose requests are recorded (in `requests`, and in its own `seen`). */
   async function watched(seen: string[] = []): Promise<BrowserContext> {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    ctx.on("console", (m) => {
+      if (m.type() === "error" && !m.text().includes(PROBE)) consoleErrors.push(`${m.location().url}: ${m.text()}`);
+    });
+    ctx.on("weberror", (e) => consoleErrors.push(`uncaught: ${e.error().message}`));
     await ctx.route("**/*", (route) => {
       const u = route.request().url();
       requests.push(u);
@@ -269,7 +281,8 @@ describe("dashboard in a real browser", () => {
     await page.keyboard.press("ArrowRight");
     await page.keyboard.press("Enter");
     await waitFor(() => page.url().endsWith(`#/node/${nodes[1].xname}`), LIVE_MS, "the node view");
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("node-title");
+    // The URL changes before the page's hashchange handler draws the view and focuses its title.
+    await waitFor(async () => (await page.evaluate(() => document.activeElement?.id)) === "node-title", LIVE_MS, "focus on the title");
     // "/" jumps to the search from the cluster view.
     await login(page, dashboard);
     await waitFor(async () => (await shown()) === nodes.length, LIVE_MS, "the map");
@@ -387,6 +400,57 @@ describe("dashboard in a real browser", () => {
     expect(await row.locator("input.x").inputValue()).toBe("x1002c0s0b0n0");
   });
 
+  /** axe-core's violations on the page as it is now, as "rule (impact): nodes" lines. */
+  async function accessibilityViolations(p: Page): Promise<string[]> {
+    await p.evaluate(AXE_SOURCE);
+    const violations = (await p.evaluate(`axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations)`)) as {
+      id: string;
+      impact: string;
+      nodes: { target: string[] }[];
+    }[];
+    return violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  }
+
+  it.skipIf(missing)("passes axe-core's accessibility rules on every view, and is photographed at desktop and narrow widths", async () => {
+    mkdirSync(ARTEFACTS, { recursive: true });
+    const views: [string, string, () => Promise<unknown>][] = [
+      ["cluster", "#/", () => waitFor(async () => (await shown()) === nodes.length, LIVE_MS, "the map")],
+      [
+        "node",
+        `#/node/${nodes[0].xname}`,
+        () => waitFor(async () => (await page.locator("#n-cloud-init pre").count()) >= 3, LIVE_MS, "the node view"),
+      ],
+      [
+        "unknown",
+        "#/unknown",
+        () => waitFor(async () => (await page.locator("#unknown-list tbody tr").count()) >= 2, LIVE_MS, "the unknown list"),
+      ],
+    ];
+    const found: string[] = [];
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: 900 });
+      // One login per width (the token lives in the page's memory), then the views by their links.
+      await login(page, dashboard);
+      for (const [name, hash, ready] of views) {
+        await page.evaluate((h) => {
+          location.hash = h;
+        }, hash);
+        await ready();
+        await page.screenshot({ path: path.join(ARTEFACTS, `${name}-${width}.png`), fullPage: width < 1000 });
+        for (const v of await accessibilityViolations(page)) found.push(`${name} at ${width}px: ${v}`);
+      }
+    }
+    // The login form, in a page of its own.
+    const ctx = await watched();
+    const p = await ctx.newPage();
+    await p.goto(`${url}/ui`);
+    await p.screenshot({ path: path.join(ARTEFACTS, "login-1280.png") });
+    for (const v of await accessibilityViolations(p)) found.push(`login: ${v}`);
+    await ctx.close();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    expect(found).toEqual([]);
+  });
+
   it.skipIf(missing)("decides stages as documented: the OS's DHCP moves nothing, done needs every included group file", async () => {
     // As a string: the test's own transform would rewrite a dynamic import inside a function.
     const stages = await page.evaluate(`(async () => {
@@ -483,5 +547,9 @@ describe("dashboard in a real browser", () => {
     await waitFor(() => tokens.length === 2, LIVE_MS, "a second token request");
     await waitFor(async () => (await p.textContent("#who"))?.includes("(in 59 min"), LIVE_MS, "the new expiry");
     await ctx.close();
+  });
+
+  it.skipIf(missing)("logged no console error and threw no uncaught exception on any page", () => {
+    expect(consoleErrors).toEqual([]);
   });
 });

@@ -130,7 +130,7 @@ export class NodeView {
         } that name it (xname, then the MAC it boots from and its other MACs, NID, role, Default).</p>`
       : html`<p><strong>Nothing to boot:</strong> ${b.reason}</p>`;
     return html`${why}
-      ${rows.length ? html`<table><caption>Entries that name this node, most specific first</caption><thead><tr><th scope="col"></th><th scope="col">by</th><th scope="col">key</th><th scope="col">kernel</th><th scope="col">initrd</th><th scope="col">params</th></tr></thead><tbody>${rows}</tbody></table>` : ""}
+      ${rows.length ? html`<table><caption>Entries that name this node, most specific first</caption><thead><tr><th scope="col">winner</th><th scope="col">by</th><th scope="col">key</th><th scope="col">kernel</th><th scope="col">initrd</th><th scope="col">params</th></tr></thead><tbody>${rows}</tbody></table>` : ""}
       ${b.command_line ? html`<p>Kernel command line:</p><pre>${b.command_line}</pre>` : ""}
       <p>The script <code>GET /boot/v1/bootscript?${asked}</code> answers now (shown here without recording a boot step):</p>
       <pre id="n-script">${b.script}</pre>`;
