@@ -1,4 +1,6 @@
 import { createApp } from "./app";
+import { noteWriteElsewhere } from "./boot/snapshot/current";
+import { peerEntrypoint } from "./boot/snapshot/peers";
 import type { Bindings } from "./env";
 import { requestWithUrl } from "./http/request-target";
 
@@ -11,3 +13,6 @@ export default {
     return req instanceof Response ? req : app.fetch(req, env, ctx);
   },
 } satisfies ExportedHandler<Bindings>;
+
+/** What an API process serves on its own socket under `npm start` (workers/boot/snapshot/peers.ts). */
+export const peer = peerEntrypoint(noteWriteElsewhere);
