@@ -404,7 +404,16 @@ function report(rows: Row[], admin: Record<string, number | string>) {
   writeFileSync(
     `${stem}.json`,
     JSON.stringify(
-      { nodes: NODES, seconds: SECONDS, connections: CONNECTIONS, threads: THREADS, processes: PROCESSES, snapshot: SNAPSHOT_MODES, rows, admin },
+      {
+        nodes: NODES,
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+        threads: THREADS,
+        processes: PROCESSES,
+        snapshot: SNAPSHOT_MODES,
+        rows,
+        admin,
+      },
       null,
       2,
     ),

@@ -114,7 +114,9 @@ async function main() {
   starting = false;
   if (stopping) return stop(0);
   recordApiUrl(stateDir, api.url);
-  console.log(`OpenCHAMI API ready at ${api.url}  (state: ${stateDir}; ${processes} API process${processes === 1 ? "" : "es"}, ${API_PROCESSES.name})`);
+  console.log(
+    `OpenCHAMI API ready at ${api.url}  (state: ${stateDir}; ${processes} API process${processes === 1 ? "" : "es"}, ${API_PROCESSES.name})`,
+  );
   console.log(`  try: curl ${api.url}/hsm/v2/service/ready`);
   const authMode = await reportAuth(api.url, auth);
   if (authMode === "broken") return stop(1);

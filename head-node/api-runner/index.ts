@@ -176,6 +176,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
  */
 async function stopApi(apis: WorkerdSupervisor[], peerSockets: string[], listen: ListenSocket) {
   const idle = await Promise.all(apis.map((api, i) => (api.running() ? idleConnection(peerSockets[i], 1000) : undefined)));
+  // In flight before the stop, so workerd keeps each process until its boot events are written.
+  const drains = await Promise.all(apis.map((api, i) => (api.running() ? drainRequest(peerSockets[i], 1000) : undefined)));
   const stopped = apis.map((api) => api.stop());
   await Promise.all(
     stopped.map((done, i) => {
@@ -185,8 +187,34 @@ async function stopApi(apis: WorkerdSupervisor[], peerSockets: string[], listen:
   );
   listen.refuse();
   await Promise.all(stopped);
-  for (const conn of idle) conn?.destroy();
+  for (const conn of [...idle, ...drains]) conn?.destroy();
   listen.close();
+}
+
+/**
+ * POST /drain on a process's own socket (workers/boot/snapshot/peers.ts), resolved once it is
+ * answered: from then on it is a request in flight until the process has written its last boot
+ * events. Undefined when it is not answered within `timeoutMs`.
+ */
+function drainRequest(socket: string, timeoutMs: number): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const s = connect(socket);
+    let got = "";
+    const give = (ok: boolean) => {
+      clearTimeout(timer);
+      s.removeAllListeners("data");
+      s.on("data", () => {}); // the rest of the body: read and dropped
+      if (!ok) s.destroy();
+      resolve(ok ? s : undefined);
+    };
+    const timer = setTimeout(() => give(false), timeoutMs);
+    s.on("error", () => give(false));
+    s.on("connect", () => s.write(`POST ${PEER_PATH.drain} HTTP/1.1\r\nHost: runner\r\nContent-Length: 0\r\n\r\n`));
+    s.on("data", (d) => {
+      got += d;
+      if (got.includes("draining\n")) give(/^HTTP\/1\.1 200/.test(got));
+    });
+  });
 }
 
 /** A connection to `socket` that has had one request answered and waits, idle, for the next; undefined if none within `timeoutMs`. */

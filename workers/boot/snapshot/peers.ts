@@ -12,7 +12,7 @@
  * stopped or stuck process) is named in the log, and the write answers anyway: it is committed.
  */
 /** What each API process serves on its own socket. */
-export const PEER_PATH = { alive: "/alive", writes: "/boot-writes" } as const;
+export const PEER_PATH = { alive: "/alive", writes: "/boot-writes", drain: "/drain" } as const;
 
 /** How long a write waits for another process's answer (a process rebuilding 200,000 components is busy for seconds). */
 const PEER_WAIT_MS = 10_000;
@@ -46,16 +46,36 @@ export async function tellPeers(env: object): Promise<void> {
 const peerNumber = (binding: string) => binding.slice("BOOT_PEER_".length);
 
 /**
- * The entrypoint of a process's own socket: a write elsewhere (`note` marks this isolate's
- * snapshot for a check), and a liveness answer for the runner.
+ * The entrypoint of a process's own socket:
+ *  - POST /boot-writes: a write elsewhere (`noteWrite` marks this isolate's snapshot for a check);
+ *  - GET /alive: the runner's liveness probe;
+ *  - POST /drain: the runner's last request before it stops the process. It is answered at once
+ *    with a body that stays open while `drain` runs (until no other request is in flight and the
+ *    boot events they recorded are written), so workerd, told to stop, keeps the process until
+ *    then: it finishes the requests in flight, and this is one. Without it, events recorded in the
+ *    last moments before a stop could be lost with the process.
  */
-export function peerEntrypoint(note: () => void) {
+export function peerEntrypoint(handlers: { noteWrite(): void; drain(env: object): Promise<void> }) {
   return {
-    fetch(request: Request): Response {
+    fetch(request: Request, env: object): Response {
       const path = new URL(request.url).pathname;
       if (request.method === "POST" && path === PEER_PATH.writes) {
-        note();
+        handlers.noteWrite();
         return new Response(null, { status: 204 });
+      }
+      if (request.method === "POST" && path === PEER_PATH.drain) {
+        const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+        const writer = writable.getWriter();
+        const text = new TextEncoder();
+        void writer.write(text.encode("draining\n"));
+        void handlers
+          .drain(env)
+          .then(
+            () => writer.write(text.encode("drained\n")),
+            (err) => writer.write(text.encode(`drain failed: ${(err as Error).message}\n`)),
+          )
+          .finally(() => writer.close());
+        return new Response(readable, { headers: { "content-type": "text/plain" } });
       }
       if (request.method === "GET" && path === PEER_PATH.alive) return new Response("ok");
       return new Response("not found", { status: 404 });
