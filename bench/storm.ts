@@ -136,6 +136,23 @@ async function waitForHttp(url: string, timeoutMs = 10_000) {
   await waitFor(answers, timeoutMs, () => `${url} to answer (last: ${last})`, { everyMs: 50 });
 }
 
+/** Boot reads on new connections until every API process has built its snapshot. */
+async function snapshotsBuilt(url: string, processes: number) {
+  const built = new Set<number>();
+  await waitFor(
+    async () => {
+      const close = { headers: { Connection: "close" } };
+      await (await fetch(`${url}/boot/v1/bootscript?mac=${mac(0)}`, close)).arrayBuffer();
+      const s = (await (await fetch(`${url}/boot/v1/service/snapshot`, close)).json()) as { process: number; rebuilds: number };
+      if (s.rebuilds > 0) built.add(s.process);
+      return built.size === processes;
+    },
+    120_000,
+    () => `every API process to build its snapshot (built: ${[...built].join(", ") || "none"})`,
+    { everyMs: 100 },
+  );
+}
+
 /** Runs `fn` over 0..n-1 with `width` in flight. */
 async function pool(n: number, width: number, fn: (i: number) => Promise<void>) {
   let next = 0;
@@ -291,14 +308,12 @@ async function main() {
         file: randomNodeScript(lua, "vd-static", NODES, `"/vendor-data/" .. ip(i)`),
       },
     ];
-    let first = true;
     for (const processes of PROCESSES)
       for (const mode of SNAPSHOT_MODES) {
-        if (!first) {
-          await api.stop();
-          api = await serve(processes, mode);
-        }
-        first = false;
+        // Every configuration starts alike: new processes, each with its snapshot built.
+        await api.stop();
+        api = await serve(processes, mode);
+        await snapshotsBuilt(api.url, processes);
         const server = `ochami N=${processes} ${mode}`;
         for (const c of cases) {
           if (WARMUP_SECONDS > 0) runWrk({ url: api.url, script: c.api, ...wrkOpts, seconds: WARMUP_SECONDS });
