@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { forgetAllClients } from "./auth/client-status";
 import { noteWriteElsewhere } from "./boot/snapshot/current";
 import { peerEntrypoint } from "./boot/snapshot/peers";
 import { ConfigError, parseConfig } from "./config";
@@ -27,7 +28,11 @@ export default {
 
 /** What an API process serves on its own socket under `npm start` (workers/boot/snapshot/peers.ts). */
 export const peer = peerEntrypoint({
-  noteWrite: noteWriteElsewhere,
+  noteWrite: () => {
+    noteWriteElsewhere();
+    // The write may have revoked a client: its tokens must stop working here at once too.
+    forgetAllClients();
+  },
   drain: async (env) => {
     const { config } = parseConfig(env as Record<string, unknown>);
     if (config instanceof ConfigError) return;
