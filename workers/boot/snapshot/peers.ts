@@ -31,7 +31,7 @@ export async function tellPeers(env: object): Promise<void> {
   await Promise.all(
     peers.map(async ([name, peer]) => {
       try {
-        const res = await peer.fetch(`http://peer${PEER_PATH.writes}`, { method: "POST", signal: AbortSignal.timeout(PEER_WAIT_MS) });
+        const res = await notify(peer);
         await res.arrayBuffer();
         if (res.status !== 204) console.error(`boot snapshot: API process ${peerNumber(name)} answered ${res.status} to a write's notice`);
       } catch (err) {
@@ -44,6 +44,21 @@ export async function tellPeers(env: object): Promise<void> {
 }
 
 const peerNumber = (binding: string) => binding.slice("BOOT_PEER_".length);
+
+/**
+ * One notice, sent again once at once when the connection was lost under it: workerd pools its
+ * connections to another process, and the other side may close one that went idle just as the
+ * notice is sent on it (head-node/api-runner/d1-link.js says how). A notice is harmless twice.
+ */
+async function notify(peer: Peer): Promise<Response> {
+  const send = () => peer.fetch(`http://peer${PEER_PATH.writes}`, { method: "POST", signal: AbortSignal.timeout(PEER_WAIT_MS) });
+  try {
+    return await send();
+  } catch (err) {
+    if ((err as Error).name === "TimeoutError") throw err;
+    return send();
+  }
+}
 
 /**
  * The entrypoint of a process's own socket:
