@@ -36,7 +36,7 @@ type Raw = Record<string, unknown>;
  * a storm waits on (docs/boot-path.md has the figures). A larger number can be set.
  */
 export const API_PROCESSES = { name: "OCHAMI_API_PROCESSES", max: 64 };
-export const API_PROCESSES_DEFAULT_MAX = 8;
+export const API_PROCESSES_DEFAULT_MAX = 4;
 
 export function defaultApiProcesses(cores = availableParallelism()): number {
   return Math.max(1, Math.min(API_PROCESSES_DEFAULT_MAX, cores - 1));
