@@ -14,9 +14,16 @@
  *  5. Admin at scale: list all components after topping SMD up to BENCH_LIST_COMPONENTS.
  * Peak RSS is read from /proc (VmHWM) for workerd, nginx (workers summed) and the Node server.
  *
+ * Step 3 is repeated for every number of API processes in BENCH_PROCESSES and every snapshot
+ * mode in BENCH_SNAPSHOT, each a fresh runner on the same state directory, storms back to back;
+ * beside each wrk run, the CPU time the API processes and the database process used, per request
+ * (from /proc/<pid>/stat: the figure that holds when other work shares the machine).
+ *
  * Environment: BENCH_NODES (10000), BENCH_LIST_COMPONENTS (100000), BENCH_SECONDS (10),
- * BENCH_CONNECTIONS (50), BENCH_THREADS (2), BENCH_SNAPSHOT (exclusive, as `npm start` runs; shared; off: the
- * OCHAMI_BOOT_SNAPSHOT mode under test), BENCH_LOG=1 (workerd's output).
+ * BENCH_CONNECTIONS (50), BENCH_THREADS (2), BENCH_PROCESSES (1,2 and the runner's default for
+ * this machine when larger: API processes), BENCH_SNAPSHOT (exclusive,shared: the
+ * OCHAMI_BOOT_SNAPSHOT modes; exclusive is what `npm start` runs; off), BENCH_WARMUP_SECONDS (3:
+ * an uncounted wrk run before each case), BENCH_LOG=1 (workerd's output).
  * Output: a markdown table on stdout, and bench/results/storm-<time>.{json,md} (git-ignored).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -25,7 +32,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
-import { startApiServer } from "../head-node/api-runner";
+import { type ApiServer, startApiServer } from "../head-node/api-runner";
+import { defaultApiProcesses } from "../head-node/plan";
 import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
 import { assertNeeds } from "../test/support/needs";
@@ -37,7 +45,16 @@ const LIST_COMPONENTS = Math.max(NODES, Number(process.env.BENCH_LIST_COMPONENTS
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
-const SNAPSHOT = process.env.BENCH_SNAPSHOT ?? "exclusive";
+const list = (v: string) =>
+  v
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+const PROCESSES = process.env.BENCH_PROCESSES
+  ? list(process.env.BENCH_PROCESSES).map(Number)
+  : [...new Set([1, 2, defaultApiProcesses()])].sort((a, b) => a - b);
+const SNAPSHOT_MODES = list(process.env.BENCH_SNAPSHOT ?? "exclusive,shared");
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const wrkOpts = { threads: THREADS, connections: CONNECTIONS, seconds: SECONDS };
 // The node proxy's proof towards the API: without it X-Forwarded-For from loopback is not believed.
 const PROXY_SECRET = randomBytes(32).toString("base64url");
@@ -119,6 +136,23 @@ async function waitForHttp(url: string, timeoutMs = 10_000) {
   await waitFor(answers, timeoutMs, () => `${url} to answer (last: ${last})`, { everyMs: 50 });
 }
 
+/** Boot reads on new connections until every API process has built its snapshot. */
+async function snapshotsBuilt(url: string, processes: number) {
+  const built = new Set<number>();
+  await waitFor(
+    async () => {
+      const close = { headers: { Connection: "close" } };
+      await (await fetch(`${url}/boot/v1/bootscript?mac=${mac(0)}`, close)).arrayBuffer();
+      const s = (await (await fetch(`${url}/boot/v1/service/snapshot`, close)).json()) as { process: number; rebuilds: number };
+      if (s.rebuilds > 0) built.add(s.process);
+      return built.size === processes;
+    },
+    120_000,
+    () => `every API process to build its snapshot (built: ${[...built].join(", ") || "none"})`,
+    { everyMs: 100 },
+  );
+}
+
 /** Runs `fn` over 0..n-1 with `width` in flight. */
 async function pool(n: number, width: number, fn: (i: number) => Promise<void>) {
   let next = 0;
@@ -134,6 +168,36 @@ interface Row {
   server: string;
   result: WrkResult;
   peakRssMb: number;
+  /** CPU time per request, µs: the API processes together, and the database process. */
+  apiCpuUs?: number;
+  dbCpuUs?: number;
+}
+
+/** CPU time (user + system) of processes so far, in clock ticks (1/100 s on Linux). */
+function cpuTicks(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks;
+}
+
+const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+
+/** Runs wrk while counting the CPU time the API and database processes spend. */
+function measured(api: ApiServer, url: string, script: string): Pick<Row, "result" | "apiCpuUs" | "dbCpuUs"> {
+  const apiPids = api.processes.map((p) => p.pid!);
+  const dbPid = api.databaseProcess.pid!;
+  const before = [cpuTicks(apiPids), cpuTicks([dbPid])];
+  const result = runWrk({ url, script, ...wrkOpts });
+  const perRequest = (ticks: number) => Math.round((ticks * 10_000) / Math.max(1, result.requests));
+  return { result, apiCpuUs: perRequest(cpuTicks(apiPids) - before[0]), dbCpuUs: perRequest(cpuTicks([dbPid]) - before[1]) };
 }
 
 async function main() {
@@ -143,18 +207,26 @@ async function main() {
   chmodSync(work, 0o755);
   const children: ChildProcess[] = [];
   const port = await freePort();
-  const api = await startApiServer({
-    port,
-    stateDir: path.join(work, "state"),
-    vars: {
-      OCHAMI_AUTH: "off",
-      OCHAMI_TRUSTED_PROXIES: "127.0.0.1",
-      OCHAMI_PROXY_SECRET: PROXY_SECRET,
-      OCHAMI_NODE_BASE_URL: "http://10.0.0.254:8081",
-      OCHAMI_BOOT_SNAPSHOT: SNAPSHOT,
-    },
-    onLog: (line) => process.env.BENCH_LOG && console.error(`[workerd] ${line}`),
-  });
+  /** workerd's lines about failed database requests: a storm must cause none. */
+  const linkLines: string[] = [];
+  const serve = (processes: number, snapshot: string) =>
+    startApiServer({
+      port,
+      stateDir: path.join(work, "state"),
+      processes,
+      vars: {
+        OCHAMI_AUTH: "off",
+        OCHAMI_TRUSTED_PROXIES: "127.0.0.1",
+        OCHAMI_PROXY_SECRET: PROXY_SECRET,
+        OCHAMI_NODE_BASE_URL: "http://10.0.0.254:8081",
+        OCHAMI_BOOT_SNAPSHOT: snapshot,
+      },
+      onLog: (line) => {
+        if (/connection (to the database process )?(was )?lost|Internal Server Error|could not write/i.test(line)) linkLines.push(line);
+        if (process.env.BENCH_LOG) console.error(`[workerd] ${line}`);
+      },
+    });
+  let api = await serve(PROCESSES[0], SNAPSHOT_MODES[0]);
   const admin: Record<string, number | string> = {};
   const rows: Row[] = [];
   try {
@@ -216,10 +288,9 @@ async function main() {
     const snapshot = await (await call(api.url, "GET", "/boot/v1/service/snapshot")).json();
     console.error(`snapshot: ${JSON.stringify(snapshot)}`);
 
-    // ---- the storm
+    // ---- the storms, back to back: every number of API processes, every snapshot mode
     const lua = path.join(work, "lua");
     mkdirSync(lua);
-    const workerd = api.process.pid!;
     const cases = [
       {
         name: "bootscript",
@@ -237,15 +308,24 @@ async function main() {
         file: randomNodeScript(lua, "vd-static", NODES, `"/vendor-data/" .. ip(i)`),
       },
     ];
-    for (const c of cases) {
-      rows.push({
-        case: c.name,
-        server: "ochami (workerd)",
-        result: runWrk({ url: api.url, script: c.api, ...wrkOpts }),
-        peakRssMb: peakRssMb([workerd]),
-      });
-      console.error(`${c.name}: ${rows.at(-1)!.result.requestsPerSecond} req/s`);
-    }
+    for (const processes of PROCESSES)
+      for (const mode of SNAPSHOT_MODES) {
+        // Every configuration starts alike: new processes, each with its snapshot built.
+        await api.stop();
+        api = await serve(processes, mode);
+        await snapshotsBuilt(api.url, processes);
+        const server = `ochami N=${processes} ${mode}`;
+        for (const c of cases) {
+          if (WARMUP_SECONDS > 0) runWrk({ url: api.url, script: c.api, ...wrkOpts, seconds: WARMUP_SECONDS });
+          const load = loadAverage();
+          rows.push({ case: c.name, server, ...measured(api, api.url, c.api), peakRssMb: peakRssMb(api.processes.map((p) => p.pid!)) });
+          const r = rows.at(-1)!;
+          console.error(
+            `${server} ${c.name}: ${r.result.requestsPerSecond} req/s, p99 ${r.result.p99Ms} ms, ` +
+              `CPU ${r.apiCpuUs} µs API + ${r.dbCpuUs} µs database per request (load ${load})`,
+          );
+        }
+      }
 
     const nginxPort = await freePort();
     const nginxDir = path.join(work, "nginx");
@@ -298,33 +378,38 @@ async function main() {
     const list = (await (await call(api.url, "GET", "/hsm/v2/State/Components")).json()) as { Components: unknown[] };
     admin.listSeconds = (Date.now() - t0) / 1000;
     admin.listed = list.Components.length;
-    admin.workerdPeakRssMb = peakRssMb([workerd]);
+    admin.workerdPeakRssMb = peakRssMb(api.processes.map((p) => p.pid!));
     admin.snapshot = JSON.stringify(await (await call(api.url, "GET", "/boot/v1/service/snapshot")).json());
   } finally {
     for (const c of children) c.kill("SIGTERM");
     await api.stop();
     rmSync(work, { recursive: true, force: true });
   }
+  admin.linkErrors = linkLines.length;
+  if (linkLines.length) console.error(`workerd reported database link failures:\n${linkLines.slice(0, 20).join("\n")}`);
   report(rows, admin);
 }
 
 function report(rows: Row[], admin: Record<string, number | string>) {
   const nginx = (c: string) => rows.find((r) => r.case === c && r.server === "nginx static")!.result.requestsPerSecond;
+  const cpu = (us: number | undefined) => (us === undefined ? "" : String(us));
   const md = [
-    `Boot storm: ${NODES} nodes, wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s, OCHAMI_BOOT_SNAPSHOT=${SNAPSHOT}, ${new Date().toISOString()}`,
+    `Boot storm: ${NODES} nodes, wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s, API processes ${PROCESSES.join(",")}, ` +
+      `snapshot ${SNAPSHOT_MODES.join(",")}, ${new Date().toISOString()}, load average at the end ${loadAverage()}`,
     "",
-    "| case | server | req/s | × nginx | p50 ms | p99 ms | non-2xx | socket errors | peak RSS MB |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| case | server | req/s | × nginx | p50 ms | p99 ms | non-2xx | socket errors | API CPU µs/req | DB CPU µs/req | peak RSS MB |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.case} | ${r.server} | ${r.result.requestsPerSecond} | ${(r.result.requestsPerSecond / nginx(r.case)).toFixed(2)} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${r.result.non2xx} | ${r.result.socketErrors} | ${r.peakRssMb} |`,
+        `| ${r.case} | ${r.server} | ${r.result.requestsPerSecond} | ${(r.result.requestsPerSecond / nginx(r.case)).toFixed(2)} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${r.result.non2xx} | ${r.result.socketErrors} | ${cpu(r.apiCpuUs)} | ${cpu(r.dbCpuUs)} | ${r.peakRssMb} |`,
     ),
     "",
     "| admin operation | result |",
     "|---|---|",
     `| import ${NODES} nodes (\`ochami discover static\`) | ${admin.importSeconds} s |`,
     `| list ${admin.listed} components (GET /hsm/v2/State/Components) | ${admin.listSeconds} s |`,
-    `| workerd peak RSS over the whole run | ${admin.workerdPeakRssMb} MB |`,
+    `| API workerd peak RSS (all processes) over the last runner's run | ${admin.workerdPeakRssMb} MB |`,
+    `| failed or retried database requests workerd reported over every storm | ${admin.linkErrors} |`,
     `| boot snapshot at the end | ${admin.snapshot} |`,
   ].join("\n");
   console.log(md);
@@ -334,7 +419,16 @@ function report(rows: Row[], admin: Record<string, number | string>) {
   writeFileSync(
     `${stem}.json`,
     JSON.stringify(
-      { nodes: NODES, seconds: SECONDS, connections: CONNECTIONS, threads: THREADS, snapshot: SNAPSHOT, rows, admin },
+      {
+        nodes: NODES,
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+        threads: THREADS,
+        processes: PROCESSES,
+        snapshot: SNAPSHOT_MODES,
+        rows,
+        admin,
+      },
       null,
       2,
     ),

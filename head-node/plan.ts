@@ -17,6 +17,7 @@
  *    address) and hands nodes the proxy's URL (OCHAMI_NODE_BASE_URL), and DHCP points iPXE at it.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { type AgentConfig, ConfigError, parseAgentConfig } from "../onprem-agent/config";
@@ -24,6 +25,32 @@ import { interfaceAddress } from "../onprem-agent/dhcp/config";
 import { ON_OFF_HINT, parseOnOff } from "../shared/on-off";
 
 type Raw = Record<string, unknown>;
+
+/**
+ * How many API workerd processes accept on the API's socket (OCHAMI_API_PROCESSES). workerd runs
+ * one thread per process, so a process serves from one core; the default is one per core but one,
+ * which is left to the database process (SQLite, above all the boot history's writes) and the agent
+ * (DHCP, TFTP, images): at least 1, at most API_PROCESSES_DEFAULT_MAX. The cap: every process
+ * holds its own boot snapshot (memory) and rebuilds it from the one database process after each
+ * boot-data write, and past a few API processes that single database process, not the API, is what
+ * a storm waits on (docs/boot-path.md has the figures). A larger number can be set.
+ */
+export const API_PROCESSES = { name: "OCHAMI_API_PROCESSES", max: 64 };
+export const API_PROCESSES_DEFAULT_MAX = 4;
+
+export function defaultApiProcesses(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(API_PROCESSES_DEFAULT_MAX, cores - 1));
+}
+
+/** OCHAMI_API_PROCESSES, checked: a whole number from 1 to API_PROCESSES.max, else the default for this machine. */
+export function apiProcesses(env: NodeJS.ProcessEnv, cores = availableParallelism()): number {
+  const raw = env[API_PROCESSES.name]?.trim();
+  if (raw === undefined || raw === "") return defaultApiProcesses(cores);
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > API_PROCESSES.max)
+    throw new ConfigError(`${API_PROCESSES.name} must be a whole number from 1 to ${API_PROCESSES.max}, got '${raw}'`);
+  return n;
+}
 
 export interface HeadNodePlan {
   /** False when OCHAMI_AGENT=off: the API alone. */

@@ -4,7 +4,8 @@
  * on-prem agent beside it in this process (DHCP, TFTP, images, node proxy; see plan.ts for what
  * is on by default and why).
  *
- * Environment: PORT (8081), HOST (127.0.0.1), OCHAMI_STATE_DIR (./.state), OCHAMI_AUTH (on|off),
+ * Environment: PORT (8081), HOST (127.0.0.1), OCHAMI_STATE_DIR (./.state), OCHAMI_API_PROCESSES
+ * (plan.ts), OCHAMI_AUTH (on|off),
  * OCHAMI_AGENT (on|off), OCHAMI_AGENT_CONFIG (agent YAML) and its overrides (README), and any
  * other OCHAMI_* variable, passed to the worker as configuration.
  * The first start creates the token issuer's signing key, an admin client and the agent's client
@@ -25,7 +26,7 @@ import { type ApiServer, startApiServer } from "./api-runner";
 import { sweepRuntimeDirs } from "./api-runner/runtime-dir";
 import { type AuthState, authVars, ensureAuthState } from "./auth-state";
 import { checkListeners, describeListener, type Listener, listenFailure, plannedListeners } from "./listeners";
-import { AGENT_VARIABLES, type HeadNodePlan, planHeadNode } from "./plan";
+import { AGENT_VARIABLES, API_PROCESSES, apiProcesses, type HeadNodePlan, planHeadNode } from "./plan";
 
 /** How long a stop waits for the agent's last boot events before the API stops accepting them. */
 const FINAL_FLUSH_MS = 500;
@@ -38,7 +39,7 @@ const FINAL_FLUSH_MS = 500;
 const DATABASE_MAX_MB = { name: "OCHAMI_DATABASE_MAX_MB", fallback: 1024 };
 
 /** Variables of `npm start` itself: neither the agent's nor the worker's. */
-const RUNNER_VARIABLES = new Set([DATABASE_MAX_MB.name]);
+const RUNNER_VARIABLES = new Set([DATABASE_MAX_MB.name, API_PROCESSES.name]);
 
 function workerVars(env: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = {};
@@ -62,6 +63,7 @@ async function main() {
   const host = process.env.HOST ?? "127.0.0.1";
   const stateDir = stateDirOf();
   const databaseMemoryLimit = { mb: databaseMaxMb(process.env), setting: DATABASE_MAX_MB.name };
+  const processes = apiProcesses(process.env);
 
   // The agent's settings first: the API's node-facing variables follow from them (and the node
   // proxy's secret from the state directory).
@@ -109,11 +111,13 @@ async function main() {
   const vars = { ...authVars(auth), ...plan.workerVars, ...workerVars(process.env) };
   // SCN subscribers (a power-control service on this head node, others on the cluster network) and a
   // site IdP's JWKS live on private addresses; Unix sockets and link-local stay out of reach.
-  api = await startApiServer({ host, port, stateDir, vars, outbound: "private", databaseMemoryLimit });
+  api = await startApiServer({ host, port, stateDir, vars, outbound: "private", databaseMemoryLimit, processes });
   starting = false;
   if (stopping) return stop(0);
   recordApiUrl(stateDir, api.url);
-  console.log(`OpenCHAMI API ready at ${api.url}  (state: ${stateDir})`);
+  console.log(
+    `OpenCHAMI API ready at ${api.url}  (state: ${stateDir}; ${processes} API process${processes === 1 ? "" : "es"}, ${API_PROCESSES.name})`,
+  );
   console.log(`  try: curl ${api.url}/hsm/v2/service/ready`);
   const authMode = await reportAuth(api.url, auth);
   if (authMode === "broken") return stop(1);

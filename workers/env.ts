@@ -8,7 +8,11 @@ import type { Db } from "./db";
  * (wrangler.toml [vars], `wrangler secret`, or OCHAMI_* under `npm start`). workers/config.ts
  * parses the variables; nothing else reads them.
  */
-export type Bindings = { DB: D1Database } & { [V in WorkerVariable]?: string };
+export type Bindings = { DB: D1Database } & { [V in WorkerVariable]?: string } & {
+  /** Under `npm start` with several API processes: this one's number (1, 2, …) and the others' own sockets (boot/snapshot/peers.ts). */
+  API_PROCESS?: string;
+  [peer: `BOOT_PEER_${number}`]: Fetcher;
+};
 
 /** Keeps work alive after the response (the request's ExecutionContext). */
 export interface Waiter {

@@ -1,14 +1,13 @@
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { localUrl } from "../../shared/head-node-state";
 import { checkConfig } from "../../workers/config";
 import { bundleWorker } from "./bundle";
 import { ListenSocket } from "./listen-socket";
 import { applyMigrations } from "./migrate";
 import { RuntimeDir } from "./runtime-dir";
 import { describeExit, WorkerdSupervisor } from "./supervisor";
-import { API_SOCKET, buildApiConfig, buildDatabaseConfig } from "./workerd-config";
+import { API_SOCKET, buildApiConfig, buildDatabaseConfig, PEER_PATH } from "./workerd-config";
 import { readWorkerSettings } from "./wrangler-config";
 
 export interface ApiServerOptions {
@@ -29,6 +28,11 @@ export interface ApiServerOptions {
   onNotice?: (line: string) => void;
   /** A ceiling on the database process's resident memory (none by default); `setting` names it in messages. */
   databaseMemoryLimit?: { mb: number; setting: string };
+  /**
+   * How many API workerd processes accept on the API's socket (default 1): each is one thread, and
+   * the kernel hands each new connection to one of them. The database process stays one.
+   */
+  processes?: number;
 }
 
 /**
@@ -43,8 +47,15 @@ const API_DRAIN_MS = 10_000;
 
 export interface ApiServer {
   url: string;
-  /** The workerd process serving the API now (a new one after each restart). */
+  /** The first API workerd process now (a new one after each restart). */
   readonly process: ChildProcess;
+  /** Every API workerd process now, in order (process i answers on peerSockets[i]). */
+  readonly processes: ChildProcess[];
+  /**
+   * Each API process's private Unix socket (workerd-config.ts says what it serves): the way to
+   * address one process, where the API's own socket hands a connection to whichever accepts it.
+   */
+  peerSockets: string[];
   /** The workerd process holding the database now. */
   readonly databaseProcess: ChildProcess;
   /** The database process's Unix socket. */
@@ -99,24 +110,40 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       throw new Error(`port ${port}/tcp on ${host} (API) is already in use by another process: set PORT to a free port`);
     throw err;
   }
-  const api = new WorkerdSupervisor({
-    role: "API",
-    config: buildApiConfig(settings, { host, port, workerScript, vars, outbound: opts.outbound, databaseSocket: socket }),
-    sockets: [{ name: API_SOCKET, fd: listen.fd }],
-    ready: (child) => waitUntilServing(url, child),
-    onLog,
-    onNotice,
-    onStarted: (child) => runtime.noteWorkerd("api", child.pid),
-    stopGraceMs: API_DRAIN_MS,
-  });
+  const count = opts.processes ?? 1;
+  if (!Number.isInteger(count) || count < 1) throw new Error(`API processes: expected a whole number of at least 1, got ${count}`);
+  const peerSockets = Array.from({ length: count }, (_, i) => runtime.peerSocket(i));
+  const apis = peerSockets.map(
+    (peerSocket, i) =>
+      new WorkerdSupervisor({
+        role: count === 1 ? "API" : `API ${i + 1}/${count}`,
+        config: buildApiConfig(settings, {
+          host,
+          port,
+          workerScript,
+          vars,
+          outbound: opts.outbound,
+          databaseSocket: socket,
+          process: { index: i, peerSockets },
+        }),
+        sockets: [{ name: API_SOCKET, fd: listen.fd }],
+        ready: (child) => waitUntilServing(url, peerSocket, child),
+        // As the database's: workerd will not listen over a socket file a killed process left.
+        beforeRestart: () => rmSync(peerSocket, { force: true }),
+        onLog,
+        onNotice,
+        onStarted: (child) => runtime.noteWorkerd(i === 0 ? "api" : `api-${i + 1}`, child.pid),
+        stopGraceMs: API_DRAIN_MS,
+      }),
+  );
   const stop = async () => {
-    await stopApi(api, listen, localUrl(url));
+    await stopApi(apis, peerSockets, listen);
     await database.stop();
     runtime.remove();
   };
   try {
     await database.start();
-    await api.start();
+    await Promise.all(apis.map((api) => api.start()));
   } catch (err) {
     await stop();
     throw err;
@@ -124,8 +151,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   return {
     url,
     get process() {
-      return api.child;
+      return apis[0].child;
     },
+    get processes() {
+      return apis.map((api) => api.child);
+    },
+    peerSockets,
     get databaseProcess() {
       return database.child;
     },
@@ -137,28 +168,59 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 /**
  * Stops the API so that new connections are refused at once while the requests in flight finish:
  * SIGTERM (workerd stops accepting and finishes what is in flight), and the listening socket shut
- * down as soon as workerd has stopped accepting (listen-socket.ts says why not before). That moment
- * shows on an idle keep-alive connection opened for it: workerd closes those when it stops
- * accepting. When no such connection can be had (the API is not up, or too busy to answer within
- * a second), the socket is shut down once the process has exited.
+ * down as soon as every API process has stopped accepting (listen-socket.ts says why not before).
+ * That moment shows on an idle keep-alive connection to each process's own socket: workerd closes
+ * those when it stops accepting, on every socket at once. When no such connection can be had (the
+ * process is not up, or too busy to answer within a second), the socket is shut down once that
+ * process has exited.
  */
-async function stopApi(api: WorkerdSupervisor, listen: ListenSocket, url: string) {
-  const child = api.running();
-  const idle = child ? await idleConnection(url, 1000) : undefined;
-  const stopped = api.stop();
-  if (idle) await Promise.race([new Promise((r) => idle.once("close", r)), stopped]);
-  else await stopped;
+async function stopApi(apis: WorkerdSupervisor[], peerSockets: string[], listen: ListenSocket) {
+  const idle = await Promise.all(apis.map((api, i) => (api.running() ? idleConnection(peerSockets[i], 1000) : undefined)));
+  // In flight before the stop, so workerd keeps each process until its boot events are written.
+  const drains = await Promise.all(apis.map((api, i) => (api.running() ? drainRequest(peerSockets[i], 1000) : undefined)));
+  const stopped = apis.map((api) => api.stop());
+  await Promise.all(
+    stopped.map((done, i) => {
+      const conn = idle[i];
+      return conn ? Promise.race([new Promise((r) => conn.once("close", r)), done]) : done;
+    }),
+  );
   listen.refuse();
-  await stopped;
-  idle?.destroy();
+  await Promise.all(stopped);
+  for (const conn of [...idle, ...drains]) conn?.destroy();
   listen.close();
 }
 
-/** A connection that has had one request answered and waits, idle, for the next; undefined if none within `timeoutMs`. */
-function idleConnection(url: string, timeoutMs: number): Promise<Socket | undefined> {
-  const { hostname, port } = new URL(url);
+/**
+ * POST /drain on a process's own socket (workers/boot/snapshot/peers.ts), resolved once it is
+ * answered: from then on it is a request in flight until the process has written its last boot
+ * events. Undefined when it is not answered within `timeoutMs`.
+ */
+function drainRequest(socket: string, timeoutMs: number): Promise<Socket | undefined> {
   return new Promise((resolve) => {
-    const s = connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port) });
+    const s = connect(socket);
+    let got = "";
+    const give = (ok: boolean) => {
+      clearTimeout(timer);
+      s.removeAllListeners("data");
+      s.on("data", () => {}); // the rest of the body: read and dropped
+      if (!ok) s.destroy();
+      resolve(ok ? s : undefined);
+    };
+    const timer = setTimeout(() => give(false), timeoutMs);
+    s.on("error", () => give(false));
+    s.on("connect", () => s.write(`POST ${PEER_PATH.drain} HTTP/1.1\r\nHost: runner\r\nContent-Length: 0\r\n\r\n`));
+    s.on("data", (d) => {
+      got += d;
+      if (got.includes("draining\n")) give(/^HTTP\/1\.1 200/.test(got));
+    });
+  });
+}
+
+/** A connection to `socket` that has had one request answered and waits, idle, for the next; undefined if none within `timeoutMs`. */
+function idleConnection(socket: string, timeoutMs: number): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const s = connect(socket);
     let got = "";
     const give = (socket: Socket | undefined) => {
       clearTimeout(timer);
@@ -168,7 +230,7 @@ function idleConnection(url: string, timeoutMs: number): Promise<Socket | undefi
     };
     const timer = setTimeout(() => give(undefined), timeoutMs);
     s.on("error", () => give(undefined));
-    s.on("connect", () => s.write("GET /hsm/v2/service/liveness HTTP/1.1\r\nHost: runner\r\n\r\n"));
+    s.on("connect", () => s.write(`GET ${PEER_PATH.alive} HTTP/1.1\r\nHost: runner\r\n\r\n`));
     s.on("data", (d) => {
       got += d;
       const end = got.indexOf("\r\n\r\n");
@@ -213,9 +275,14 @@ function waitForSocket(socket: string, child: ChildProcess, timeoutMs = 30_000) 
   return until(child, `open ${socket}`, timeoutMs, accepts);
 }
 
-function waitUntilServing(url: string, child: ChildProcess, timeoutMs = 30_000) {
+/**
+ * Ready once the process answers on its own socket, and the API answers on its socket (the
+ * latter may be another process's answer: it is the former that says this one serves).
+ */
+function waitUntilServing(url: string, peerSocket: string, child: ChildProcess, timeoutMs = 30_000) {
   const answers = async () => {
     try {
+      if (!(await answersOnSocket(peerSocket))) return false;
       const res = await fetch(`${url}/hsm/v2/service/liveness`, { signal: AbortSignal.timeout(5000) });
       await res.arrayBuffer();
       return res.status < 500;
@@ -224,4 +291,24 @@ function waitUntilServing(url: string, child: ChildProcess, timeoutMs = 30_000) 
     }
   };
   return until(child, `answer on ${url}`, timeoutMs, answers);
+}
+
+/** One request to a process's own socket: true when it is answered with a 2xx. */
+function answersOnSocket(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(socket);
+    let got = "";
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(5000, () => done(false));
+    s.on("error", () => done(false));
+    s.on("connect", () => s.write(`GET ${PEER_PATH.alive} HTTP/1.1\r\nHost: runner\r\nConnection: close\r\n\r\n`));
+    s.on("data", (d) => {
+      got += d;
+      if (got.includes("\r\n")) done(/^HTTP\/1\.1 2\d\d/.test(got));
+    });
+    s.on("end", () => done(false));
+  });
 }

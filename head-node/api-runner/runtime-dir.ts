@@ -1,6 +1,6 @@
 /**
- * The runner's private runtime directory: the database process's Unix socket and a record of who
- * owns it. A socket path must stay under ~100 bytes, so it lives in a short temp directory (mode
+ * The runner's private runtime directory: the database process's Unix socket, each API process's
+ * own socket (workerd-config.ts says what it serves) and a record of who owns them. A socket path must stay under ~100 bytes, so it lives in a short temp directory (mode
  * 0700, so other users cannot connect) rather than under a state directory of any length.
  *
  * A runner killed with SIGKILL cannot remove it, and its workerd processes may outlive it (when
@@ -66,7 +66,8 @@ export class RuntimeDir {
   constructor(parent = tmpdir()) {
     this.dir = mkdtempSync(path.join(parent, PREFIX));
     this.socket = path.join(this.dir, SOCKET_NAME);
-    if (Buffer.byteLength(this.socket) > MAX_SOCKET_PATH) {
+    // The longest name in it: an API process's socket, with room for a three-digit process number.
+    if (Buffer.byteLength(this.peerSocket(998)) > MAX_SOCKET_PATH) {
       rmSync(this.dir, { recursive: true, force: true });
       throw new Error(`the database socket path ${this.socket} is longer than ${MAX_SOCKET_PATH} bytes: set TMPDIR to a shorter directory`);
     }
@@ -80,6 +81,11 @@ export class RuntimeDir {
     if (id) this.record.workerd[role] = id;
     else delete this.record.workerd[role];
     this.save();
+  }
+
+  /** API process `index`'s own socket (0-based), in this directory. */
+  peerSocket(index: number): string {
+    return path.join(this.dir, `api-${index + 1}.sock`);
   }
 
   remove() {

@@ -2,7 +2,10 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { type Config, HttpOptions_Style, type Worker_Binding } from "miniflare";
+import { PEER_PATH } from "../../workers/boot/snapshot/peers";
 import type { WorkerSettings } from "./wrangler-config";
+
+export { PEER_PATH };
 
 /**
  * The workerd configuration `npm start` serves with.
@@ -40,6 +43,8 @@ export interface ServeOptions {
   outbound?: "public" | "private";
   /** The database process's Unix socket (see buildDatabaseConfig). */
   databaseSocket: string;
+  /** Which of the API processes this is (0-based), and each one's own Unix socket, by index. */
+  process?: { index: number; peerSockets: string[] };
 }
 
 /**
@@ -72,6 +77,12 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Co
     },
     ...Object.entries(opts.vars).map(([name, text]) => ({ name, text })),
   ];
+  // Several API processes: each tells the others of its writes, over their own sockets
+  // (workers/boot/snapshot/peers.ts), so every process's snapshot stays exact.
+  const me = opts.process ?? { index: 0, peerSockets: [] };
+  const peers = me.peerSockets.flatMap((socket, i) => (i === me.index ? [] : [{ n: i + 1, socket }]));
+  bindings.push({ name: "API_PROCESS", text: String(me.index + 1) });
+  for (const p of peers) bindings.push({ name: `BOOT_PEER_${p.n}`, service: { name: `peer-${p.n}` } });
   // The implicit "internet" service allows public addresses only; SCN subscribers and a site IdP are
   // usually on the site network or the head node itself.
   const internet =
@@ -91,6 +102,7 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Co
         },
       },
       { name: d1Service, external: { address: `unix:${opts.databaseSocket}`, http: {} } },
+      ...peers.map((p) => ({ name: `peer-${p.n}`, external: { address: `unix:${p.socket}`, http: {} } })),
     ],
     // The address is a placeholder: the runner hands workerd the socket, already listening (listen-socket.ts).
     // `proxy` style: workerd hands the worker the request target as sent, which the worker turns into
@@ -103,6 +115,11 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Co
         http: { style: HttpOptions_Style.PROXY },
         service: { name: "api" },
       },
+      // This process's own socket: notices of writes through the others, and the runner's probes
+      // (what a connection to the shared API socket cannot do: reach this process and no other).
+      ...(me.peerSockets[me.index]
+        ? [{ name: "peer", address: `unix:${me.peerSockets[me.index]}`, http: {}, service: { name: "api", entrypoint: "peer" } }]
+        : []),
     ],
     // A larger young generation: a boot storm allocates per request and keeps almost nothing, and
     // with V8's small default each scavenge promotes live request state into the old generation,

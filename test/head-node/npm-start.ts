@@ -18,9 +18,15 @@ export interface NpmStart {
   exited: Promise<number | null>;
 }
 
+/**
+ * One API process unless a test says otherwise: the default follows the machine's cores, and the
+ * tests name "the API workerd" and its pid.
+ */
+const withDefaults = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ OCHAMI_API_PROCESSES: "1", ...env });
+
 /** `npm start`, until `ready` (by default its listener lines) is printed; killed if it is not. */
 export async function npmStart(env: NodeJS.ProcessEnv, ready: RegExp = /^ {2}database\s+unix:/m): Promise<NpmStart> {
-  const proc = spawn("npm", ["start"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const proc = spawn("npm", ["start"], { cwd: repoRoot, env: withDefaults(env), stdio: ["ignore", "pipe", "pipe"], detached: true });
   const out = new ProcessOutput(proc);
   const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
   try {
@@ -35,7 +41,7 @@ export async function npmStart(env: NodeJS.ProcessEnv, ready: RegExp = /^ {2}dat
 /** `npm start` to its end: exit code and everything it printed (for starts that must fail). */
 export function npmStartToEnd(env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn("npm", ["start"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn("npm", ["start"], { cwd: repoRoot, env: withDefaults(env), stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     proc.stdout.on("data", (d) => (output += d));
     proc.stderr.on("data", (d) => (output += d));

@@ -5,8 +5,9 @@ import { findClient } from "./clients-store";
  * Is the client a token was issued to still active? Checked on every protected request carrying
  * one of our tokens, so revocation also stops tokens already issued. Kept cheap with a per-isolate
  * cache: at most one D1 read per client per TTL. The revoke and create routes update the cache of
- * the isolate they run in at once; other isolates (several only on Cloudflare, one under
- * `npm start`) see a revocation within CLIENT_STATUS_TTL_MS.
+ * the isolate they run in at once; `npm start`'s other API processes drop their whole cache when
+ * told of any write through another (forgetAllClients, boot/snapshot/peers.ts); other isolates
+ * (on Cloudflare) see a revocation within CLIENT_STATUS_TTL_MS.
  */
 export const CLIENT_STATUS_TTL_MS = 30_000;
 const MAX_ENTRIES = 10_000;
@@ -31,4 +32,9 @@ export async function clientIsActive(db: Db, clientId: string, bootstrapId?: str
 /** Drops what this isolate remembers about a client (after it was created or revoked). */
 export function forgetClient(clientId: string): void {
   cache.delete(clientId);
+}
+
+/** Drops everything this isolate remembers: another API process of this database has written (perhaps revoked a client). */
+export function forgetAllClients(): void {
+  cache.clear();
 }

@@ -197,15 +197,17 @@ async function forRequester(c: BootScope, endpoint: BootStep, file: string | und
   try {
     const key = `${endpoint}\0${file ?? ""}\0${name}\0${new URL(c.req.url).origin}`;
     const served = await c.var.boot.remember(key, async () => ({ value: await serve(lookup), keep: true }));
-    record(c, { name, ip: who.ip, endpoint, detail: served.detail });
+    const inSmd = lookup.view.inSmd;
+    record(c, { name, ip: who.ip, endpoint, inSmd, detail: served.detail });
     return responseOf(served);
   } catch (err) {
-    if (err instanceof HttpProblem) record(c, { name, ip: who.ip, endpoint, detail: `${err.status}: ${err.detail}` });
+    if (err instanceof HttpProblem)
+      record(c, { name, ip: who.ip, endpoint, inSmd: lookup.view.inSmd, detail: `${err.status}: ${err.detail}` });
     throw err;
   }
 }
 
-function record(c: RequestScope, e: { name?: string; ip: string; endpoint: BootStep; detail?: string }) {
+function record(c: RequestScope, e: { name?: string; ip: string; endpoint: BootStep; inSmd?: boolean; detail?: string }) {
   recordBootEvent(c.var, { ...e, timeMs: Date.now() });
 }
 

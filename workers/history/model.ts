@@ -19,6 +19,12 @@ export interface BootEvent {
    * Unset for the on-prem agent's reports, which carry the node's address, not the reporter's.
    */
   client?: string;
+  /**
+   * The request's handler found the requester in SMD (the boot reader named its node): the
+   * recorder then needs no lookup of its own before writing. In a storm every node asks once, so
+   * without it each batch cost a database read first.
+   */
+  inSmd?: boolean;
 }
 
 /** An event with its node resolved through SMD, as it is written. */

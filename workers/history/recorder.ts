@@ -107,7 +107,8 @@ async function flushAll(db: Db, config: Config): Promise<void> {
 
 /**
  * Requesters (by subject: xname, `mac:…`, `ip:…`) SMD knew when last resolved, and until when that
- * is trusted: a storm of SMD's nodes costs no lookup before the write, which resolves every event
+ * is trusted: a storm of SMD's nodes costs no lookup before the write (nor does any event whose
+ * handler found its node in SMD: `inSmd`), which resolves every event
  * again itself (so the history names nodes exactly; a node deleted meanwhile only escapes its
  * client's rate for KNOWN_TTL_MS).
  */
@@ -123,7 +124,7 @@ const subjectOf = (e: BootEvent) => (e.name ? e.name : e.mac ? `mac:${e.mac}` : 
  */
 async function withinClientRates(db: Db, events: BootEvent[], perSecond: number): Promise<{ events: BootEvent[]; allKnown: boolean }> {
   const now = Date.now();
-  const unsure = events.filter((e) => e.client !== undefined && !((knownUntil.get(subjectOf(e)) ?? 0) > now));
+  const unsure = events.filter((e) => e.client !== undefined && !e.inSmd && !((knownUntil.get(subjectOf(e)) ?? 0) > now));
   let allKnown = events.every((e) => e.client !== undefined);
   if (!unsure.length) return { events, allKnown };
   const over = new Set<BootEvent>();
@@ -168,5 +169,18 @@ export async function settleBootEvents({ db, config }: Pick<RequestVariables, "d
       flushSince = Date.now();
       await flushAll(db, config);
     } else return;
+  }
+}
+
+/**
+ * A stopping process's last act (boot/snapshot/peers.ts, POST /drain): waits until no request is
+ * in flight (`busy` false) and every event recorded is written. Not while the disk is full: those
+ * events cannot be written.
+ */
+export async function drainBootEvents(scope: Pick<RequestVariables, "db" | "config">, busy: () => boolean): Promise<void> {
+  for (;;) {
+    await settleBootEvents(scope);
+    if (paused() || (!busy() && !pending.length && !flushScheduled())) return;
+    await new Promise((r) => setTimeout(r, 10));
   }
 }

@@ -2,9 +2,10 @@ import type { MiddlewareHandler } from "hono";
 import type { Config } from "../../config";
 import type { Db } from "../../db";
 import { storageFull } from "../../db/storage-full";
-import type { Waiter } from "../../env";
+import type { AppEnv, Waiter } from "../../env";
 import { type Generation, loadSnapshot, readGeneration, sameGeneration } from "./load";
 import type { BootSnapshot } from "./model";
+import { tellPeers } from "./peers";
 
 /**
  * The isolate's boot snapshot and when it may be used. Exact, never eventually consistent:
@@ -32,7 +33,17 @@ let nextRebuildAt = 0;
 const REBUILD_LIMIT_MS = 60_000;
 
 /** What this isolate did, for tests, the benchmark and GET /boot/v1/service/snapshot. */
-export const snapshotStats = { served: 0, fallbacks: 0, checks: 0, rebuilds: 0, lastRebuildMs: 0, components: 0, generation: -1 };
+export const snapshotStats = {
+  served: 0,
+  fallbacks: 0,
+  checks: 0,
+  rebuilds: 0,
+  lastRebuildMs: 0,
+  components: 0,
+  generation: -1,
+  /** Writes through other API processes this one was told of (peers.ts). */
+  writesElsewhere: 0,
+};
 
 /** The snapshot to answer from, or undefined when the caller must read D1 itself. */
 export async function currentSnapshot(db: Db, mode: Config["bootSnapshot"], waiter: Waiter | undefined): Promise<BootSnapshot | undefined> {
@@ -62,12 +73,24 @@ function served(i: Installed): BootSnapshot {
   return i.snapshot;
 }
 
-/** Hono middleware: after any request that may have written, the next boot read checks D1. */
-export function noteBootWrites(): MiddlewareHandler {
+/**
+ * Hono middleware: after any request that may have written, the next boot read checks D1, here
+ * and, before the response leaves, in every other API process on this database (peers.ts).
+ */
+export function noteBootWrites(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     await next();
-    if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.method !== "OPTIONS") writesSeen++;
+    if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.method !== "OPTIONS") {
+      writesSeen++;
+      await tellPeers(c.env);
+    }
   };
+}
+
+/** A write through another API process on this database (peers.ts): the next boot read checks D1. */
+export function noteWriteElsewhere(): void {
+  writesSeen++;
+  snapshotStats.writesElsewhere++;
 }
 
 // ----------------------------------------------------------------------------- generation check

@@ -77,6 +77,8 @@ type ParsedBootRequest = Omit<BootRequest, "ts"> & { ts: number | undefined };
 interface Answer {
   name: string;
   mac: string;
+  /** The node is an SMD Node (the recorder then needs no lookup of its own). */
+  inSmd: boolean;
   note: string;
   body: string;
   contentType: string;
@@ -129,14 +131,15 @@ async function answerFor(c: BootscriptContext, query: ParsedBootRequest): Promis
   // The node's xname; for a name SMD does not know, the name it asked with.
   const name = resolution.component?.id ?? ("name" in req.key ? req.key.name : "");
   const mac = "mac" in req.key ? req.key.mac : "";
+  const inSmd = resolution.component !== undefined;
   if (outcome.kind === "problem") {
-    record(c, { name, mac, note: outcome.note });
+    record(c, { name, mac, inSmd, note: outcome.note });
     throw new HttpProblem(outcome.status, outcome.detail);
   }
   const value: Answer =
     outcome.kind === "script"
-      ? { name, mac, note: outcome.note, body: outcome.body, contentType: "text/plain; charset=UTF-8" }
-      : { name, mac, note: outcome.note, body: JSON.stringify(outcome.body), contentType: "application/json; charset=UTF-8" };
+      ? { name, mac, inSmd, note: outcome.note, body: outcome.body, contentType: "text/plain; charset=UTF-8" }
+      : { name, mac, inSmd, note: outcome.note, body: JSON.stringify(outcome.body), contentType: "application/json; charset=UTF-8" };
   // Only a node with something to boot: the retry script carries the time it was asked.
   return { value, keep: resolution.config !== undefined };
 }
@@ -154,11 +157,12 @@ function settingsFor(c: BootscriptContext): ScriptSettings {
   };
 }
 
-function record(c: BootscriptContext, what: { name: string; mac: string; note: string }) {
+function record(c: BootscriptContext, what: { name: string; mac: string; inSmd: boolean; note: string }) {
   const client = clientAddress(c.req.raw, c.var.config.trustedProxies);
   recordBootEvent(c.var, {
     name: what.name,
     mac: what.mac,
+    inSmd: what.inSmd,
     ip: client.ok ? client.ip : "",
     endpoint: "bootscript",
     timeMs: Date.now(),

@@ -35,7 +35,7 @@ export function registerServiceRoutes(app: Router) {
   // Ours: the boot snapshot of the isolate that answers (workers/boot/snapshot/current.ts).
   resource(app, "/service/snapshot", {
     get: op(service("The boot snapshot of the isolate that answers (ours)"), (c) =>
-      c.json({ mode: c.var.config.bootSnapshot, ...snapshotStats }),
+      c.json({ mode: c.var.config.bootSnapshot, process: Number(c.env.API_PROCESS ?? 1), ...snapshotStats }),
     ),
   });
   resource(app, "/service/hsm", {
