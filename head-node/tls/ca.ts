@@ -171,7 +171,8 @@ export async function ensureBuiltinCa(stateDir: string, now = new Date()): Promi
       });
       const key = pem("PRIVATE KEY", await webcrypto.subtle.exportKey("pkcs8", keys.privateKey));
       const leaf = cert.toString("pem").replace(/\r\n/g, "\n").replace(/\n?$/, "\n");
-      return { key, cert: leaf + certPem, serial, notBefore, notAfter };
+      // As clients print it (Node's X509Certificate, openssl): upper-case hex.
+      return { key, cert: leaf + certPem, serial: new X509Certificate(leaf).serialNumber, notBefore, notAfter };
     },
   };
 }
