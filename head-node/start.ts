@@ -28,6 +28,7 @@ import { type AuthState, authVars, ensureAuthState } from "./auth-state";
 import { checkListeners, describeListener, type Listener, listenFailure, plannedListeners } from "./listeners";
 import { AGENT_VARIABLES, type HeadNodePlan, planHeadNode } from "./plan";
 import { type HttpsService, prepareHttps, TLS_VARIABLES } from "./tls";
+import type { TlsFront } from "./tls/front";
 
 /** How long a stop waits for the agent's last boot events before the API stops accepting them. */
 const FINAL_FLUSH_MS = 500;
@@ -122,9 +123,10 @@ async function main() {
   console.log(`  try: curl ${api.url}/hsm/v2/service/ready`);
   const authMode = await reportAuth(api.url, auth);
   if (authMode === "broken") return stop(1);
+  let front: TlsFront | undefined;
   if (tls) {
     try {
-      await startHttps(tls, plan, localUrl(api.url), vars.OCHAMI_PROXY_SECRET, host);
+      front = await startHttps(tls, plan, localUrl(api.url), vars.OCHAMI_PROXY_SECRET, host);
     } catch (err) {
       console.error(listenFailure(err, listeners) ?? `HTTPS: ${(err as Error).message}`);
       return stop(1);
@@ -133,7 +135,7 @@ async function main() {
 
   if (!plan.agentEnabled) {
     console.log("agent: off (OCHAMI_AGENT=off)");
-    describeListeners(listeners, api);
+    describeListeners(listeners, api, undefined, front);
     return;
   }
   try {
@@ -144,7 +146,7 @@ async function main() {
   }
   if (stopping) return stop(0);
   describeAgent(agent, plan);
-  describeListeners(listeners, api, agent);
+  describeListeners(listeners, api, agent, front);
 }
 
 /** The worker's copy of the CA certificate, for /ca.pem and the nodes' cloud-init. */
@@ -153,7 +155,7 @@ function caVars(tls: HttpsService | undefined): Record<string, string> {
 }
 
 /** Opens the HTTPS port in front of the plain API and says where it is and whom to trust. */
-async function startHttps(tls: HttpsService, plan: HeadNodePlan, upstream: string, proxySecret: string, host: string) {
+async function startHttps(tls: HttpsService, plan: HeadNodePlan, upstream: string, proxySecret: string, host: string): Promise<TlsFront> {
   // HSTS only while the plain API is loopback-only: other machines can reach this one by name over HTTPS alone.
   const loopbackOnly = host === "localhost" || host === "::1" || host.startsWith("127.");
   const front = await tls.listen(upstream, proxySecret, loopbackOnly);
@@ -161,15 +163,17 @@ async function startHttps(tls: HttpsService, plan: HeadNodePlan, upstream: strin
   const c = tls.current;
   console.log(`HTTPS ready at ${at} for ${plan.tls.names.join(", ")} (TLS 1.2+)`);
   console.log(`  certificate: serial ${c.serial}, valid until ${c.notAfter.toISOString()}; from ${tls.origin}`);
-  if (!tls.caPem) return;
+  if (!tls.caPem) return front;
   if (tls.caCreated) console.log(`https: created the cluster CA in ${tls.caDir} (ca.key owner-only; only ca.pem is public)`);
   console.log(`  CA certificate at ${at}/ca.pem, SHA-256 fingerprint ${tls.caFingerprint}`);
   console.log(`  pin it in the CLI: npx ochami config cluster trust-ca <cluster> --fingerprint ${tls.caFingerprint}`);
+  return front;
 }
 
 /** One line per socket this start listens on, with the setting that moves it and what it is for. */
-function describeListeners(planned: Listener[], api: ApiServer, agent?: Agent) {
+function describeListeners(planned: Listener[], api: ApiServer, agent?: Agent, front?: TlsFront) {
   const bound = (name: string): { address: string; port: number } | undefined => {
+    if (name === "HTTPS") return front;
     if (name === "images") return agent?.images;
     if (name === "node proxy") return agent?.nodeProxy;
     if (name === "TFTP") return agent?.tftp;
