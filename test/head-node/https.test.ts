@@ -133,7 +133,7 @@ describe.skipIf(missing)("the API over HTTPS with the built-in CA (npm start, re
     expect(wrongName.code).toBe(60);
     expect(wrongName.stderr).toMatch(/no alternative certificate subject name matches/);
     // An hour on, the certificate served now (20 s) has long expired.
-    const expired = await run("faketime", ["+1h", "curl", "-sS", "--cacert", caFile, `${url}/ca.pem`]);
+    const expired = await run("faketime", ["-f", "+1h", "curl", "-sS", "--cacert", caFile, `${url}/ca.pem`]);
     expect(expired.code).toBe(60);
     expect(expired.stderr).toMatch(/certificate has expired/);
     // SECLEVEL=0 lets this curl offer TLS 1.1: the refusal is the server's (its protocol_version alert).
@@ -203,7 +203,7 @@ describe.skipIf(missing)("the API over HTTPS with the built-in CA (npm start, re
     const wrongName = await cli(["--cluster-uri", `https://localhost:${tlsPort}`, "--cacert", cacert, "smd", "component", "get"]);
     expect(wrongName.code).not.toBe(0);
     expect(wrongName.stderr).toMatch(/the server's TLS certificate is not for this name/);
-    const expired = await cli(["smd", "component", "get"], ["faketime", "+1h"]);
+    const expired = await cli(["smd", "component", "get"], ["faketime", "-f", "+1h"]);
     expect(expired.code).not.toBe(0);
     expect(expired.stderr).toMatch(/the server's TLS certificate has expired/);
   });
