@@ -78,10 +78,11 @@ describe.skipIf(missing)("the API over HTTPS with the built-in CA (npm start, re
       OCHAMI_TLS_RENEW_BEFORE: "12s",
     });
     node = await startHeadNode(env, 180_000);
+    // The listener lines come last, after the HTTPS ones.
     await waitFor(
-      () => /^HTTPS ready at /m.test(node.output()),
+      () => /^ {2}database\s+unix:/m.test(node.output()),
       60_000,
-      () => `the HTTPS line; npm start printed:\n${node.output()}`,
+      () => `the listener lines; npm start printed:\n${node.output()}`,
     );
     caFile = path.join(stateDir, "tls", "ca.pem");
     caPem = readFileSync(caFile, "utf8");
