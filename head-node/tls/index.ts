@@ -5,7 +5,7 @@
  * setSecureContext(): new handshakes get it, open connections and requests in flight go on.
  */
 import { readFileSync } from "node:fs";
-import { type AcmeIssuer, startAcmeIssuer } from "./acme";
+import type { AcmeIssuer } from "./acme";
 import { type BuiltinCa, ensureBuiltinCa, fingerprintOf, type IssuedCert } from "./ca";
 import { startTlsFront, type TlsFront } from "./front";
 import type { TlsPlan } from "./settings";
@@ -83,6 +83,8 @@ export async function prepareHttps(plan: TlsPlan, stateDir: string, notice: (lin
     }
     origin = `${src.certFile} (reloaded when it changes)`;
   } else {
+    // Loaded only here: acme-client brings an HTTP client and node-forge a built-in CA never needs.
+    const { startAcmeIssuer } = await import("./acme");
     acme = await startAcmeIssuer(src, stateDir, plan.host);
     const stored = acme.stored(plan.names);
     renewBefore = (c) => src.renewBeforeMs ?? (c.notAfter.getTime() - c.notBefore.getTime()) / 3;
