@@ -39,8 +39,12 @@ export class AuthError extends CliError {
  * the token came from, and the exit code (401/403 and a refusing token endpoint: authentication).
  */
 export function cliErrorOf(err: ApiError): CliError {
-  if (err.unreachable)
+  if (err.unreachable) {
+    // The API's CA is one `ochami config cluster trust-ca` pins (docs/tls.md).
+    if (err.message.includes("TLS certificate not trusted"))
+      return new CliError(`${err.message}; or pin the cluster's CA: ochami config cluster trust-ca <cluster> --fingerprint <sha256>`);
     return new CliError(err.message + (servedByHeadNode(err.url) ? "; is `npm start` running? (OCHAMI_URL selects another)" : ""));
+  }
   if (err.tokenRefused) return new AuthError(err.message);
   let hint = "";
   if (err.status === 401 && err.tokenOrigin) hint = ` (token from ${err.tokenOrigin})`;

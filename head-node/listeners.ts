@@ -33,6 +33,28 @@ export function plannedListeners(plan: HeadNodePlan, host: string, port: number)
   const out: Listener[] = [
     { name: "API", protocol: "tcp", address: host, port, setting: "PORT", why: "the API: admins, the CLI, the agent", probe: true },
   ];
+  const tls = plan.tls;
+  if (tls.enabled) {
+    out.push({
+      name: "HTTPS",
+      protocol: "tcp",
+      address: tls.host,
+      port: tls.port,
+      setting: "OCHAMI_TLS_PORT",
+      why: "the API over TLS",
+      probe: true,
+    });
+    if (tls.source.kind === "acme")
+      out.push({
+        name: "ACME",
+        protocol: "tcp",
+        address: tls.host,
+        port: tls.source.httpPort,
+        setting: "OCHAMI_TLS_ACME_HTTP_PORT",
+        why: "http-01 challenge answers for the ACME server",
+        probe: true,
+      });
+  }
   if (!plan.agentEnabled) return out;
   const a = plan.agent;
   if (a.images.enabled)

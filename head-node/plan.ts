@@ -15,6 +15,8 @@
  *    X-Forwarded-For (OCHAMI_TRUSTED_PROXIES gets the proxy's own source address, loopback, and
  *    OCHAMI_PROXY_SECRET the secret the proxy proves itself with: every local user shares that
  *    address) and hands nodes the proxy's URL (OCHAMI_NODE_BASE_URL), and DHCP points iPXE at it.
+ *  - The API is also served over HTTPS (port 8443, tls/), whose front forwards to it the same way
+ *    (X-Forwarded-For with the secret), so the API trusts it likewise.
  */
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -23,6 +25,7 @@ import { parse as parseYaml } from "yaml";
 import { type AgentConfig, ConfigError, parseAgentConfig } from "../onprem-agent/config";
 import { interfaceAddress } from "../onprem-agent/dhcp/config";
 import { ON_OFF_HINT, parseOnOff } from "../shared/on-off";
+import { planTls, type TlsPlan } from "./tls/settings";
 
 type Raw = Record<string, unknown>;
 
@@ -62,6 +65,8 @@ export interface HeadNodePlan {
   bootAddress?: string;
   /** Where the images directory is, to create it before the agent starts. */
   imagesDir?: string;
+  /** The API over HTTPS (tls/settings.ts). */
+  tls: TlsPlan;
 }
 
 /** Environment overrides: variable → path in the agent config, and how its text is read. */
@@ -204,9 +209,13 @@ export function planHeadNode(input: PlanInput): HeadNodePlan {
   const workerVars: Record<string, string> = {};
   if (agentEnabled && agent.dhcp.interface && agent.api.bootUrl && !env.OCHAMI_NODE_BASE_URL)
     workerVars.OCHAMI_NODE_BASE_URL = agent.api.bootUrl;
+  const tls = planTls({ env, host, bootAddress: agentEnabled ? bootAddress : undefined });
   const proxyTarget = agent.nodeProxy.apiUrl ?? agent.api.url;
-  if (agentEnabled && agent.nodeProxy.enabled && new URL(proxyTarget).origin === new URL(apiUrl).origin) {
-    // The proxy connects from the address it connects to (this machine): that peer is trusted.
+  const proxyFronts = agentEnabled && agent.nodeProxy.enabled && new URL(proxyTarget).origin === new URL(apiUrl).origin;
+  // The node proxy and the HTTPS front (tls/front.ts) both stand before the API on this machine
+  // and name their client in X-Forwarded-For.
+  if (proxyFronts || tls.enabled) {
+    // They connect from the address they connect to (this machine): that peer is trusted.
     const peer = isLoopback(localHost) ? (localHost === "::1" ? "::1" : "127.0.0.1") : localHost;
     const listed = (env.OCHAMI_TRUSTED_PROXIES ?? "")
       .split(",")
@@ -215,15 +224,15 @@ export function planHeadNode(input: PlanInput): HeadNodePlan {
     if (!listed.includes(peer)) workerVars.OCHAMI_TRUSTED_PROXIES = [...listed, peer].join(",");
     // The proxy and the API must hold the same secret: the agent YAML's, else the environment's, else the state directory's.
     const proxy = agent.nodeProxy;
-    const fromYaml = proxy.secret ?? (proxy.secretFile ? readSecretFile(proxy.secretFile) : undefined);
+    const fromYaml = proxyFronts ? (proxy.secret ?? (proxy.secretFile ? readSecretFile(proxy.secretFile) : undefined)) : undefined;
     const fromEnv = env.OCHAMI_PROXY_SECRET || undefined;
     if (fromYaml && fromEnv && fromYaml !== fromEnv)
       throw new ConfigError("nodeProxy.secret differs from OCHAMI_PROXY_SECRET: the API would not believe the node proxy");
     const secret = fromYaml ?? fromEnv ?? input.proxySecret;
     if (secret) {
       workerVars.OCHAMI_PROXY_SECRET = secret;
-      if (!fromYaml) proxy.secret = secret;
+      if (!fromYaml && proxyFronts) proxy.secret = secret;
     }
   }
-  return { agentEnabled, agent, workerVars, bootAddress, imagesDir: agent.images.enabled ? agent.images.root : undefined };
+  return { agentEnabled, agent, workerVars, bootAddress, imagesDir: agent.images.enabled ? agent.images.root : undefined, tls };
 }

@@ -6,10 +6,11 @@
  *
  * Environment: PORT (8081), HOST (127.0.0.1), OCHAMI_STATE_DIR (./.state), OCHAMI_API_PROCESSES
  * (plan.ts), OCHAMI_AUTH (on|off),
- * OCHAMI_AGENT (on|off), OCHAMI_AGENT_CONFIG (agent YAML) and its overrides (README), and any
- * other OCHAMI_* variable, passed to the worker as configuration.
+ * OCHAMI_AGENT (on|off), OCHAMI_AGENT_CONFIG (agent YAML) and its overrides (README), OCHAMI_TLS_*
+ * (the API over HTTPS on 8443, tls/settings.ts), and any other OCHAMI_* variable, passed to the
+ * worker as configuration.
  * The first start creates the token issuer's signing key, an admin client and the agent's client
- * in <state>/auth.
+ * in <state>/auth, and the CA of the HTTPS certificates in <state>/tls.
  *
  * It runs until a signal: a workerd process that dies is restarted (api-runner/supervisor.ts)
  * while the agent keeps serving; only a bad setting found at start-up (a port in use included)
@@ -27,6 +28,8 @@ import { sweepRuntimeDirs } from "./api-runner/runtime-dir";
 import { type AuthState, authVars, ensureAuthState } from "./auth-state";
 import { checkListeners, describeListener, type Listener, listenFailure, plannedListeners } from "./listeners";
 import { AGENT_VARIABLES, API_PROCESSES, apiProcesses, type HeadNodePlan, planHeadNode } from "./plan";
+import { type HttpsService, prepareHttps, TLS_VARIABLES } from "./tls";
+import type { TlsFront } from "./tls/front";
 
 /** How long a stop waits for the agent's last boot events before the API stops accepting them. */
 const FINAL_FLUSH_MS = 500;
@@ -39,7 +42,7 @@ const FINAL_FLUSH_MS = 500;
 const DATABASE_MAX_MB = { name: "OCHAMI_DATABASE_MAX_MB", fallback: 1024 };
 
 /** Variables of `npm start` itself: neither the agent's nor the worker's. */
-const RUNNER_VARIABLES = new Set([DATABASE_MAX_MB.name, API_PROCESSES.name]);
+const RUNNER_VARIABLES = new Set([DATABASE_MAX_MB.name, API_PROCESSES.name, ...TLS_VARIABLES]);
 
 function workerVars(env: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = {};
@@ -81,11 +84,15 @@ async function main() {
   const problems = await checkListeners(listeners);
   if (problems.length) throw new Error(problems.join("\n"));
 
+  // The CA and the first certificate before the API: the worker publishes the CA (/ca.pem, nodes).
+  const tls = plan.tls.enabled ? await prepareHttps(plan.tls, stateDir, (line) => console.log(line)) : undefined;
+
   let api: ApiServer | undefined;
   let agent: Agent | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     // Every listener refuses new connections at once; what is in flight finishes.
+    const tlsStopped = tls?.stop();
     agent?.metricsServer?.close();
     const agentStopped = agent?.stop().catch((err) => console.error(`agent: ${(err as Error).message}`));
     // The agent's last boot events go to the API before it stops accepting them; a moment, no more.
@@ -93,7 +100,7 @@ async function main() {
     const apiStopped = api?.stop();
     await agentStopped;
     agent?.log.flush();
-    await apiStopped;
+    await Promise.all([apiStopped, tlsStopped]);
     process.exit(code);
   };
   // Until the API is up there is nothing to stop in order: startApiServer cleans up after itself.
@@ -108,7 +115,7 @@ async function main() {
   process.on("SIGTERM", onSignal);
 
   // OCHAMI_* from the environment win over the state directory's key material and the plan.
-  const vars = { ...authVars(auth), ...plan.workerVars, ...workerVars(process.env) };
+  const vars = { ...authVars(auth), ...plan.workerVars, ...caVars(tls), ...workerVars(process.env) };
   // SCN subscribers (a power-control service on this head node, others on the cluster network) and a
   // site IdP's JWKS live on private addresses; Unix sockets and link-local stay out of reach.
   api = await startApiServer({ host, port, stateDir, vars, outbound: "private", databaseMemoryLimit, processes });
@@ -121,10 +128,19 @@ async function main() {
   console.log(`  try: curl ${api.url}/hsm/v2/service/ready`);
   const authMode = await reportAuth(api.url, auth);
   if (authMode === "broken") return stop(1);
+  let front: TlsFront | undefined;
+  if (tls) {
+    try {
+      front = await startHttps(tls, plan, localUrl(api.url), vars.OCHAMI_PROXY_SECRET, host);
+    } catch (err) {
+      console.error(listenFailure(err, listeners) ?? `HTTPS: ${(err as Error).message}`);
+      return stop(1);
+    }
+  }
 
   if (!plan.agentEnabled) {
     console.log("agent: off (OCHAMI_AGENT=off)");
-    describeListeners(listeners, api);
+    describeListeners(listeners, api, undefined, front);
     return;
   }
   try {
@@ -135,12 +151,34 @@ async function main() {
   }
   if (stopping) return stop(0);
   describeAgent(agent, plan);
-  describeListeners(listeners, api, agent);
+  describeListeners(listeners, api, agent, front);
+}
+
+/** The worker's copy of the CA certificate, for /ca.pem and the nodes' cloud-init. */
+function caVars(tls: HttpsService | undefined): Record<string, string> {
+  return tls?.caPem ? { OCHAMI_CLUSTER_CA: tls.caPem } : {};
+}
+
+/** Opens the HTTPS port in front of the plain API and says where it is and whom to trust. */
+async function startHttps(tls: HttpsService, plan: HeadNodePlan, upstream: string, proxySecret: string, host: string): Promise<TlsFront> {
+  // HSTS only while the plain API is loopback-only: other machines can reach this one by name over HTTPS alone.
+  const loopbackOnly = host === "localhost" || host === "::1" || host.startsWith("127.");
+  const front = await tls.listen(upstream, proxySecret, loopbackOnly);
+  const at = `https://${front.address.includes(":") ? `[${front.address}]` : front.address}:${front.port}`;
+  const c = tls.current;
+  console.log(`HTTPS ready at ${at} for ${plan.tls.names.join(", ")} (TLS 1.2+)`);
+  console.log(`  certificate: serial ${c.serial}, valid until ${c.notAfter.toISOString()}; from ${tls.origin}`);
+  if (!tls.caPem) return front;
+  if (tls.caCreated) console.log(`https: created the cluster CA in ${tls.caDir} (ca.key owner-only; only ca.pem is public)`);
+  console.log(`  CA certificate at ${at}/ca.pem, SHA-256 fingerprint ${tls.caFingerprint}`);
+  console.log(`  pin it in the CLI: npx ochami config cluster trust-ca <cluster> --fingerprint ${tls.caFingerprint}`);
+  return front;
 }
 
 /** One line per socket this start listens on, with the setting that moves it and what it is for. */
-function describeListeners(planned: Listener[], api: ApiServer, agent?: Agent) {
+function describeListeners(planned: Listener[], api: ApiServer, agent?: Agent, front?: TlsFront) {
   const bound = (name: string): { address: string; port: number } | undefined => {
+    if (name === "HTTPS") return front;
     if (name === "images") return agent?.images;
     if (name === "node proxy") return agent?.nodeProxy;
     if (name === "TFTP") return agent?.tftp;

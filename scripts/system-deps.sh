@@ -22,6 +22,9 @@ PACKAGES=(
   # The ochami CLI tests: faketime moves the CLI's clock (token refresh), openssl makes the fake
   # BMCs' certificates, powermand/conmand parse the powerman.conf and conman.conf it generates.
   faketime openssl powerman conman
+  # HTTPS (test/head-node/https*.test.ts): pebble, Let's Encrypt's ACME test server, issues the
+  # certificates of the ACME test; openssl and curl check the built-in CA's (faketime: expired).
+  pebble
   # The dashboard's tests drive Debian's Chromium headless (playwright-core, no browser download).
   chromium
   # npm run test:os / bench:boot: the Debian node image (mmdebstrap, a squashfs root), logged into

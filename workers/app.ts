@@ -3,6 +3,7 @@ import { authApp } from "./auth/routes";
 import { noteBootWrites } from "./boot/snapshot/current";
 import { bssApp } from "./bss/routes";
 import { cloudInitApp } from "./cloud-init/routes";
+import { registerClusterCaRoutes } from "./cluster-ca";
 import { docsApp } from "./docs/routes";
 import { onError, onNotFound } from "./http/errors";
 import { router } from "./http/route";
@@ -18,6 +19,7 @@ import { uiApp } from "./ui/routes";
  *   /cloud-init                      cloud-init server (NoCloud data for nodes, admin API)
  *   /token, /oauth2/token, /keys, /.well-known/*, /auth/clients   our token issuer (workers/auth)
  *   /openapi.json, /docs             this API described (workers/docs)
+ *   /ca.pem                          the CA of the HTTPS certificate (workers/cluster-ca.ts)
  *   /ui                              the dashboard: a page and its files, and three reads for it (workers/ui)
  * Middleware, in order: the request's context (configuration, database), the boot snapshot's
  * write tracking, then the one auth gate (workers/auth/policy.ts says what each route needs),
@@ -32,6 +34,7 @@ export function createApp() {
   app.use("*", noteBootWrites());
   app.use("*", authGate());
   app.route("/", authApp());
+  registerClusterCaRoutes(app);
   app.route("/hsm/v2", smdApp());
   const bss = bssApp();
   app.route("/boot/v1", bss);

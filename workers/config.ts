@@ -109,6 +109,20 @@ const ServiceSchema = z
      * other isolate, process or `wrangler d1 execute` writes. `off`: every read goes to D1.
      */
     bootSnapshot: z.preprocess(unsetIfEmpty, z.enum(["shared", "exclusive", "off"]).default("shared")),
+    /**
+     * OCHAMI_CLUSTER_CA: the PEM certificate(s) of the CA behind the API's HTTPS certificate,
+     * published at /ca.pem and given to nodes through cloud-init (`ca_certs`). `npm start` sets it
+     * to its built-in CA (head-node/tls). Default: none (/ca.pem answers 404).
+     */
+    clusterCa: z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .trim()
+        .regex(/^(-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----\s*)+$/, "must be PEM certificates")
+        .transform((pem) => `${pem}\n`)
+        .optional(),
+    ),
   })
   .superRefine((c, ctx) => {
     if (c.trustedProxies.length && !c.proxySecret)
@@ -188,6 +202,7 @@ const SERVICE_VARIABLES = {
   trustedProxies: "OCHAMI_TRUSTED_PROXIES",
   proxySecret: "OCHAMI_PROXY_SECRET",
   bootSnapshot: "OCHAMI_BOOT_SNAPSHOT",
+  clusterCa: "OCHAMI_CLUSTER_CA",
 } as const;
 
 const AUTH_VARIABLES = {

@@ -8,6 +8,7 @@ import { UsageError } from "../errors";
 import { outputFormat, print } from "../io/output";
 import { log } from "../log";
 import { act, examples, type NoOptions, type OutputOptions, type Run } from "./define";
+import { trustCaCommand } from "./trust-ca";
 
 /** `config show -f`: upstream's long spelling is --format, ours --format-output (both accepted). */
 interface ShowOptions extends OutputOptions {
@@ -90,6 +91,7 @@ function clusterCommand(): Command {
     "ochami config cluster set --default demo cluster.uri https://demo.openchami.cluster:8443",
     "ochami config cluster show demo",
     "ochami config cluster delete old",
+    "ochami config cluster trust-ca demo --fingerprint <SHA-256 printed by npm start>",
   ]);
 
   const set = act<{ default?: boolean }, [name: string, key: string, value: string]>(
@@ -189,7 +191,7 @@ function clusterCommand(): Command {
   );
   examples(del, ["ochami config cluster delete old-cluster"]);
 
-  return cluster.addCommand(set).addCommand(show).addCommand(unset).addCommand(del);
+  return cluster.addCommand(set).addCommand(show).addCommand(unset).addCommand(del).addCommand(trustCaCommand(targetFile));
 }
 
 /** `config --system` and `config --user`: which file to read or write. */

@@ -137,6 +137,10 @@ function describeNetworkError(err: NodeJS.ErrnoException): string {
   if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return "host unreachable";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `name not resolved (${err.message.replace(/^getaddrinfo \w+ /, "")})`;
   if (code === "ECONNRESET") return "connection reset by peer";
+  if (code === "CERT_HAS_EXPIRED") return `the server's TLS certificate has expired (${err.message})`;
+  if (code === "CERT_NOT_YET_VALID")
+    return `the server's TLS certificate is not valid yet: is this machine's clock right? (${err.message})`;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return `the server's TLS certificate is not for this name: ${err.message}`;
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code))
     return `TLS certificate not trusted: ${err.message} (use --cacert <pem>, or --insecure)`;
   return err.message || code;

@@ -8,12 +8,14 @@ import { ProcessOutput } from "../support/output";
 /**
  * The environment without the caller's OCHAMI_*, *_ACCESS_TOKEN and XDG_* (the CLI's
  * configuration and token cache follow HOME: tests that run it pass their own), plus `extra`.
+ * HTTPS listens on any free port (OCHAMI_TLS_PORT=0) unless `extra` says otherwise: 8443 may be
+ * taken by another start on this machine.
  */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env))
     if (!k.startsWith("OCHAMI_") && !k.endsWith("_ACCESS_TOKEN") && !k.startsWith("XDG_")) env[k] = v;
-  return { ...env, ...extra };
+  return { ...env, OCHAMI_TLS_PORT: "0", ...extra };
 }
 
 export interface Started {

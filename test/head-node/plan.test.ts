@@ -1,6 +1,6 @@
 /** The rules `npm start` follows to configure the agent and the API's node-facing variables. */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AGENT_VARIABLES, type PlanInput, planHeadNode } from "../../head-node/plan";
@@ -12,9 +12,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** The state directory's node proxy secret (auth-state.ts makes a random one). */
 const STATE_SECRET = "state-dir-proxy-secret-0123456789abcdefghij";
 
+/** The agent's part: HTTPS off here, its own rules are in the HTTPS suite below. */
 const plan = (env: NodeJS.ProcessEnv, o: Partial<PlanInput> = {}) =>
   planHeadNode({
-    env,
+    env: { OCHAMI_TLS: "off", ...env },
     host: "127.0.0.1",
     port: 8081,
     stateDir: "/var/lib/ochami",
@@ -153,5 +154,67 @@ describe("npm start's agent plan", () => {
     const p = plan({ OCHAMI_AGENT: "off", OCHAMI_DHCP_INTERFACE: "eth1" });
     expect(p.agentEnabled).toBe(false);
     expect(p.workerVars).toEqual({});
+  });
+});
+
+describe("npm start's HTTPS plan", () => {
+  const tlsPlan = (env: NodeJS.ProcessEnv, o: Partial<PlanInput> = {}) => plan({ OCHAMI_TLS: "", ...env }, o);
+
+  it("first start: on, port 8443 on HOST, for the host name, localhost and 127.0.0.1, built-in CA, 24 h renewed 8 h before", () => {
+    const p = tlsPlan({});
+    expect(p.tls).toEqual({
+      enabled: true,
+      host: "127.0.0.1",
+      port: 8443,
+      names: [...new Set([hostname(), "localhost", "127.0.0.1"])],
+      source: { kind: "builtin", lifetimeMs: 86_400_000, renewBeforeMs: 28_800_000 },
+      caFile: undefined,
+    });
+    // The front forwards the client's address: the API believes it from loopback with the secret.
+    expect(p.workerVars).toEqual({ OCHAMI_TRUSTED_PROXIES: "127.0.0.1", OCHAMI_PROXY_SECRET: STATE_SECRET });
+  });
+
+  it("names the boot address when DHCP is on, and a specific OCHAMI_TLS_HOST; never a wildcard", () => {
+    expect(tlsPlan({ OCHAMI_DHCP_INTERFACE: "eth1" }).tls.names).toContain("10.64.9.1");
+    expect(tlsPlan({ OCHAMI_TLS_HOST: "10.1.0.5" }).tls.names).toContain("10.1.0.5");
+    const wild = tlsPlan({ OCHAMI_TLS_HOST: "0.0.0.0" }).tls;
+    expect(wild.host).toBe("0.0.0.0");
+    expect(wild.names).not.toContain("0.0.0.0");
+    expect(tlsPlan({ OCHAMI_TLS_NAMES: "head.cluster, 10.1.0.5" }).tls.names).toEqual(["head.cluster", "10.1.0.5"]);
+  });
+
+  it("durations in the project's grammar; the site's files; ACME (DNS names only by default)", () => {
+    expect(tlsPlan({ OCHAMI_TLS_CERT_LIFETIME: "1m", OCHAMI_TLS_RENEW_BEFORE: "40s" }).tls.source).toEqual({
+      kind: "builtin",
+      lifetimeMs: 60_000,
+      renewBeforeMs: 40_000,
+    });
+    expect(tlsPlan({ OCHAMI_TLS_CERT_FILE: "/etc/ssl/head.crt", OCHAMI_TLS_KEY_FILE: "/etc/ssl/head.key" }).tls.source).toEqual({
+      kind: "files",
+      certFile: "/etc/ssl/head.crt",
+      keyFile: "/etc/ssl/head.key",
+    });
+    const acme = tlsPlan({ OCHAMI_TLS_ACME_DIRECTORY: "https://ca.site:9000/acme/acme/directory", OCHAMI_TLS_ACME_HTTP_PORT: "5002" }).tls;
+    expect(acme.source).toMatchObject({ kind: "acme", directoryUrl: "https://ca.site:9000/acme/acme/directory", httpPort: 5002 });
+    expect(acme.names).toEqual([hostname()]);
+  });
+
+  it("refuses bad values up front, naming the variable", () => {
+    const bad: Array<[NodeJS.ProcessEnv, RegExp]> = [
+      [{ OCHAMI_TLS: "sometimes" }, /OCHAMI_TLS must be on or off/],
+      [{ OCHAMI_TLS_PORT: "https" }, /OCHAMI_TLS_PORT must be a port number/],
+      [{ OCHAMI_TLS_CERT_LIFETIME: "forever" }, /OCHAMI_TLS_CERT_LIFETIME must be a number of seconds, or a duration/],
+      [{ OCHAMI_TLS_CERT_LIFETIME: "5s" }, /OCHAMI_TLS_CERT_LIFETIME must be from 10s to 397d/],
+      [{ OCHAMI_TLS_CERT_LIFETIME: "1h", OCHAMI_TLS_RENEW_BEFORE: "1h" }, /OCHAMI_TLS_RENEW_BEFORE must be shorter/],
+      [{ OCHAMI_TLS_CERT_FILE: "/a.crt" }, /OCHAMI_TLS_CERT_FILE and OCHAMI_TLS_KEY_FILE go together/],
+      [{ OCHAMI_TLS_CERT_FILE: "/a", OCHAMI_TLS_KEY_FILE: "/b", OCHAMI_TLS_ACME_DIRECTORY: "https://x/d" }, /exclude each other/],
+      [{ OCHAMI_TLS_CERT_FILE: "/a", OCHAMI_TLS_KEY_FILE: "/b", OCHAMI_TLS_CERT_LIFETIME: "1h" }, /applies to the built-in CA only/],
+      [{ OCHAMI_TLS_ACME_DIRECTORY: "http://ca.site/directory" }, /must be an https URL/],
+      [{ OCHAMI_TLS_NAMES: "head.cluster, not_a name!" }, /'not_a' is neither a DNS name nor an IP address/],
+    ];
+    for (const [env, message] of bad) {
+      expect(() => tlsPlan(env), JSON.stringify(env)).toThrow(ConfigError);
+      expect(() => tlsPlan(env), JSON.stringify(env)).toThrow(message);
+    }
   });
 });

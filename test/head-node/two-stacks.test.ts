@@ -120,6 +120,7 @@ describe("a listen that fails anyway (the port taken after the check) names the 
     const listeners = plannedListeners(plan, "127.0.0.1", 8081);
     expect(listeners.map((l) => `${l.name} ${l.address}:${l.port}/${l.protocol}`)).toEqual([
       "API 127.0.0.1:8081/tcp",
+      "HTTPS 127.0.0.1:8443/tcp",
       "images 10.64.9.1:8080/tcp",
       "metrics 127.0.0.1:9464/tcp",
       "node proxy 10.64.9.1:18082/tcp",
@@ -134,7 +135,7 @@ describe("a listen that fails anyway (the port taken after the check) names the 
     const second = createServer();
     const err = await new Promise<Error>((r) => second.once("error", r).listen(port, "127.0.0.1"));
     holder.close();
-    const proxy = { ...listeners[3], address: "127.0.0.1", port };
+    const proxy = { ...listeners.find((l) => l.name === "node proxy")!, address: "127.0.0.1", port };
     expect(listenFailure(err, [...listeners, proxy])).toBe(
       `port ${port}/tcp on 127.0.0.1 (node proxy) is already in use by another process: set OCHAMI_NODE_PROXY_PORT (nodeProxy.port) to a free port`,
     );
@@ -149,7 +150,7 @@ describe("a listen that fails anyway (the port taken after the check) names the 
       udpErr = e;
     }
     udpHolder.close();
-    const dhcp = { ...listeners[5], address: "127.0.0.1", port: udpPort };
+    const dhcp = { ...listeners.find((l) => l.name === "DHCP")!, address: "127.0.0.1", port: udpPort };
     expect(listenFailure(udpErr, [...listeners, dhcp])).toBe(
       `port ${udpPort}/udp on 127.0.0.1 (DHCP) is already in use by another process: set OCHAMI_DHCP_PORT (dhcp.serverPort) to a free port`,
     );

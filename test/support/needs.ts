@@ -43,6 +43,7 @@ const PACKAGES: Record<string, string> = {
   mount: "mount",
   nginx: "nginx",
   openssl: "openssl",
+  pebble: "pebble",
   perfdhcp: "kea-admin",
   pm: "powerman",
   powermand: "powerman",

@@ -43,6 +43,8 @@ export const POLICY: readonly Rule[] = [
   rule(ANY, "/oauth2/token", PUBLIC),
   rule(["GET", "POST"], "/keys", PUBLIC), // opaal's JWKS path; opaal answers GET and POST
   rule("GET", "/.well-known/*", PUBLIC),
+  // ---- the CA certificate behind the HTTPS port (workers/cluster-ca.ts): public, as any CA certificate.
+  rule("GET", "/ca.pem", PUBLIC),
   rule(ANY, "/auth/clients", "admin"),
   rule(ANY, "/auth/clients/*", "admin"),
   // ---- this API's description (workers/docs): it holds no data.

@@ -116,12 +116,13 @@ export function includeBase(view: NodeView, fallback: string): string {
 }
 
 /**
- * vendor-data: an `#include` of the node's group files, in SMD label order. Only groups that have
+ * vendor-data: an `#include` of `first` (the cluster CA's cloud-config, when there is one) and of
+ * the node's group files, in SMD label order. Only groups that have
  * a file are listed (upstream lists every SMD group, so a node fetched an empty `#cloud-config`
  * for each group without one: one wasted request per group per node in a boot storm).
  */
-export function renderVendorData(view: NodeView, base: string): string {
-  const lines = ["#include"];
+export function renderVendorData(view: NodeView, base: string, first: readonly string[] = []): string {
+  const lines = ["#include", ...first.map((file) => `${base}/${file}`)];
   const withFile = new Set(view.groupData.filter((g) => g.hasFile).map((g) => g.name));
   for (const label of view.groups) if (withFile.has(label)) lines.push(`${base}/${label}.yaml`);
   return lines.map((l) => `${l}\n`).join("");

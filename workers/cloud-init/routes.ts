@@ -3,6 +3,7 @@ import type { BootStep } from "../../shared/boot-events";
 import { HttpProblem } from "../../shared/problem";
 import { liveReader } from "../boot/reader";
 import type { NodeLookup, NodeView } from "../boot/types";
+import { CA_CERTS_FILE, caCertsCloudConfig } from "../cluster-ca";
 import { nodeBaseUrl } from "../config";
 import type { BootEnv } from "../env";
 import { recordBootEvent } from "../history/recorder";
@@ -63,6 +64,22 @@ function registerNodeRoutes(app: Router) {
   resource(app, "/vendor-data", {
     get: op(doc("The node's vendor-data: an #include of its groups' files", "vendor-data"), (c) =>
       forRequester(c, "vendor-data", undefined, ({ view }) => vendorData(c, view)),
+    ),
+  });
+  // Before the group files: its name is no group's (workers/cluster-ca.ts).
+  resource(app, `/${CA_CERTS_FILE}`, {
+    get: op(
+      {
+        summary: "A cloud-config making the node trust the cluster CA (ca_certs)",
+        description: "Listed first in vendor-data when OCHAMI_CLUSTER_CA is set; the same for every node.",
+        tags,
+        responses: { 200: text("#cloud-config with ca_certs"), ...problems(404) },
+      },
+      (c) => {
+        const pem = c.var.config.clusterCa;
+        if (!pem) throw new HttpProblem(404, "no cluster CA is configured here (OCHAMI_CLUSTER_CA)");
+        return textResponse(caCertsCloudConfig(pem));
+      },
     ),
   });
   resource(app, "/{group}.yaml", {
@@ -155,7 +172,8 @@ async function metaData(view: NodeView): Promise<Served> {
 
 async function vendorData(c: RequestScope, view: NodeView): Promise<Served> {
   if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
-  const body = renderVendorData(view, includeBase(view, `${nodeBaseUrl(c.var.config, c.req.url)}/cloud-init`));
+  const first = c.var.config.clusterCa ? [CA_CERTS_FILE] : [];
+  const body = renderVendorData(view, includeBase(view, `${nodeBaseUrl(c.var.config, c.req.url)}/cloud-init`), first);
   const includes = body.split("\n").length - 2;
   return { body, contentType: TEXT, detail: `${includes} include${includes === 1 ? "" : "s"}` };
 }
