@@ -191,7 +191,8 @@ log: {level: info}
     expect(meta).toMatch(/groups:\n\s+compute:\n(\s+\w+: .*\n)*?\s+ntp_server: 10\.64\.1\.1\n\s+rack: e2\n/);
     expect(section(serial, "user-data")).toMatch(/^#cloud-config/);
     const vendor = section(serial, "vendor-data")!;
-    expect(vendor).toContain(`#include\nhttp://${HEAD_IP}:8082/cloud-init/compute.yaml`);
+    // npm start publishes its CA: the CA's cloud-config is included first, then the node's groups.
+    expect(vendor).toContain(`#include\nhttp://${HEAD_IP}:8082/cloud-init/CA-certs.yaml\nhttp://${HEAD_IP}:8082/cloud-init/compute.yaml`);
     expect(section(serial, `include http://${HEAD_IP}:8082/cloud-init/compute.yaml`)).toContain(`- echo ${GROUP_MARK}`);
 
     // The boot history: every step, in boot order.

@@ -75,11 +75,7 @@ function registerNodeRoutes(app: Router) {
         tags,
         responses: { 200: text("#cloud-config with ca_certs"), ...problems(404) },
       },
-      (c) => {
-        const pem = c.var.config.clusterCa;
-        if (!pem) throw new HttpProblem(404, "no cluster CA is configured here (OCHAMI_CLUSTER_CA)");
-        return textResponse(caCertsCloudConfig(pem));
-      },
+      (c) => caCertsResponse(c),
     ),
   });
   resource(app, "/{group}.yaml", {
@@ -140,6 +136,14 @@ function registerImpersonationRoutes(app: Router) {
       return textResponse(USER_DATA);
     }),
   });
+  // Before the group files, as on the node's own path: vendor-data lists it, so the dashboard reads it.
+  resource(app, `${base}/${CA_CERTS_FILE}`, {
+    get: op(doc("The cluster CA's cloud-config, as the node would receive it"), async (c) => {
+      const { view } = await liveReader(c).nodeById(c.req.valid("param").id);
+      if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
+      return caCertsResponse(c);
+    }),
+  });
   resource(app, `${base}/{group}.yaml`, {
     get: op(
       { ...doc("A group's cloud-config, as the node would receive it"), request: { params: NodeId.extend(GroupFile.shape) } },
@@ -152,6 +156,13 @@ function registerImpersonationRoutes(app: Router) {
 }
 
 // ----------------------------------------------------------------------------- documents
+
+/** The cloud-config that makes a node trust the cluster CA; the same for every node. */
+function caCertsResponse(c: RequestScope): Response {
+  const pem = c.var.config.clusterCa;
+  if (!pem) throw new HttpProblem(404, "no cluster CA is configured here (OCHAMI_CLUSTER_CA)");
+  return textResponse(caCertsCloudConfig(pem));
+}
 
 interface Served {
   body: string | Uint8Array;
@@ -174,7 +185,9 @@ async function vendorData(c: RequestScope, view: NodeView): Promise<Served> {
   if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
   const first = c.var.config.clusterCa ? [CA_CERTS_FILE] : [];
   const body = renderVendorData(view, includeBase(view, `${nodeBaseUrl(c.var.config, c.req.url)}/cloud-init`), first);
-  const includes = body.split("\n").length - 2;
+  // The detail counts the group files only: the dashboard calls a boot done once the node fetched
+  // as many group files as its vendor-data included (the CA file is no group file and records no step).
+  const includes = body.split("\n").length - 2 - first.length;
   return { body, contentType: TEXT, detail: `${includes} include${includes === 1 ? "" : "s"}` };
 }
 
