@@ -24,30 +24,13 @@ import https from "node:https";
 import { isIP } from "node:net";
 import { pipeline } from "node:stream";
 import type { SecureContextOptions } from "node:tls";
-import { sendProblem } from "../../onprem-agent/http-problem";
+import { FORWARD_DROPS_FROM_REQUEST, filterHeaders, HOP_BY_HOP, PROXY_SECRET_HEADER } from "../../shared/forwarding";
+import { sendProblem } from "../../shared/http-problem";
 import type { KeyPair } from "./ca";
 
-const PROXY_SECRET_HEADER = "x-ochami-proxy-secret";
-
-/** RFC 9110 §7.6.1 hop-by-hop fields, what names a client (this is the edge), and what the front sets itself. */
-const DROP_REQUEST = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "proxy-authorization",
-  "forwarded",
-  "x-forwarded-for",
-  "x-forwarded-host",
-  "x-forwarded-proto",
-  "x-real-ip",
-  PROXY_SECRET_HEADER,
-  "expect",
-]);
-const DROP_RESPONSE = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
+/** The client's own fields; Host is kept (the API's URLs and HSTS follow the name the client used). */
+const DROP_REQUEST = new Set(FORWARD_DROPS_FROM_REQUEST);
+const DROP_RESPONSE = new Set(HOP_BY_HOP);
 
 const HSTS = "max-age=31536000";
 
@@ -87,19 +70,6 @@ export interface TlsFront {
   setKeyPair(pair: KeyPair): void;
   /** Refuses new connections at once; requests in flight finish (idle keep-alive connections are closed). */
   close(): Promise<void>;
-}
-
-function filterHeaders(headers: http.IncomingHttpHeaders, drop: Set<string>): http.OutgoingHttpHeaders {
-  // Fields the sender lists in Connection are hop-by-hop too.
-  const listed = new Set(
-    String(headers.connection ?? "")
-      .toLowerCase()
-      .split(",")
-      .map((s) => s.trim()),
-  );
-  const out: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !drop.has(name) && !listed.has(name)) out[name] = value;
-  return out;
 }
 
 const plainIp = (address: string | undefined) => (address?.startsWith("::ffff:") ? address.slice(7) : (address ?? ""));

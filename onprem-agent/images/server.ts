@@ -12,7 +12,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { z } from "zod";
-import { sendProblem } from "../http-problem";
+import { sendProblem } from "../../shared/http-problem";
 import { metricFactory } from "../metrics";
 import { ServedRoot, safeSegments } from "../served-root";
 import { plainIp, reportBootEvent, type ServiceDeps } from "../service-deps";

@@ -28,7 +28,8 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { pipeline, Transform, type TransformCallback } from "node:stream";
 import type { z } from "zod";
-import { sendProblem } from "../http-problem";
+import { FORWARD_DROPS_FROM_REQUEST, filterHeaders, HOP_BY_HOP, PROXY_SECRET_HEADER } from "../../shared/forwarding";
+import { sendProblem } from "../../shared/http-problem";
 import { metricFactory } from "../metrics";
 import { plainIp, type ServiceDeps } from "../service-deps";
 import { type NodeProxyConfig, nodeProxyConfigSchema } from "./config";
@@ -42,48 +43,12 @@ export interface NodeProxy {
   close(): Promise<void>;
 }
 
-/** The header the API checks the proxy secret in (workers/http/client-ip.ts). */
-export const PROXY_SECRET_HEADER = "x-ochami-proxy-secret";
-
-/** RFC 9110 §7.6.1 hop-by-hop fields, plus what the proxy sets itself. */
-const DROP_REQUEST = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "proxy-authorization",
-  "host",
-  "forwarded",
-  "x-forwarded-for",
-  "x-forwarded-host",
-  "x-forwarded-proto",
-  "x-real-ip",
-  PROXY_SECRET_HEADER,
-  // Node's server has already answered the node's 100-continue; the body is streamed regardless.
-  "expect",
-]);
-const DROP_RESPONSE = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
+/** The client's own fields, plus Host (the API's origin is the proxy's upstream). */
+const DROP_REQUEST = new Set([...FORWARD_DROPS_FROM_REQUEST, "host"]);
+const DROP_RESPONSE = new Set(HOP_BY_HOP);
 
 /** How long a refused body may keep arriving (read and thrown away) before the connection is cut. */
 const DISCARD_GRACE_MS = 2000;
-
-function filterHeaders(headers: http.IncomingHttpHeaders, drop: Set<string>): http.OutgoingHttpHeaders {
-  // Fields the sender lists in Connection are hop-by-hop too.
-  const listed = new Set(
-    String(headers.connection ?? "")
-      .toLowerCase()
-      .split(",")
-      .map((s) => s.trim()),
-  );
-  const out: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !drop.has(name) && !listed.has(name)) out[name] = value;
-  }
-  return out;
-}
 
 /** The path part must not climb out of the forwarded prefix once the API decodes it. */
 export function unsafePath(rawPath: string): string | undefined {

@@ -1,4 +1,5 @@
 import { constantTimeEqual } from "../../shared/auth/secret-hash";
+import { PROXY_SECRET_HEADER } from "../../shared/forwarding";
 import { type CidrList, canonicalIp, inCidrList } from "../../shared/ip";
 
 /**
@@ -72,8 +73,7 @@ function parseAddressNow(raw: string): string | undefined {
   return canonicalIp(v4WithPort ? v4WithPort[1] : s);
 }
 
-/** The header a trusted proxy proves itself with. */
-export const PROXY_SECRET_HEADER = "x-ochami-proxy-secret";
+export { PROXY_SECRET_HEADER };
 
 /** Who may name the client in X-Forwarded-For: peers in `networks` that present `secret`. */
 export interface TrustedProxies {

@@ -1,6 +1,6 @@
-/** RFC 7807 answers from the agent's Node HTTP servers (images, node proxy), same shape as the API's. */
+/** RFC 7807 answers from the Node HTTP servers (the agent's images and node proxy, the head node's HTTPS front), same shape as the API's. */
 import { type ServerResponse, STATUS_CODES } from "node:http";
-import { PROBLEM_CONTENT_TYPE, problemBody } from "../shared/problem";
+import { PROBLEM_CONTENT_TYPE, problemBody } from "./problem";
 
 export function sendProblem(res: ServerResponse, status: number, detail: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
