@@ -33,6 +33,8 @@ describe("boot history", () => {
     ]);
     const unknown = await getJson(`${H}?endpoint=dhcp`);
     expect(unknown.body.find((r: any) => r.mac === "02:00:00:00:00:99")).toMatchObject({ name: "", endpoint: "dhcp" });
+    // An unknown requester's entry is kept under "mac:…", which is not a node's name.
+    expect((await getJson(`${H}?name=mac:02:00:00:00:00:99`)).body).toEqual([]);
   });
 
   it("keeps the latest per node and step, and the full log in order", async () => {

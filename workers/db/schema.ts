@@ -245,11 +245,11 @@ export const bootLatest = sqliteTable(
     /** `name` was an SMD component when the entry was last written. */
     known: integer("known", { mode: "boolean" }).notNull().default(false),
   },
-  (t) => [
-    primaryKey({ columns: [t.subject, t.endpoint] }),
-    index("boot_latest_name").on(t.name),
-    index("boot_latest_known_time").on(t.known, t.timeMs),
-  ],
+  // No index by name: a named entry's subject is its name, so the primary key serves lookups and
+  // grouping by node. Only unknown requesters' entries are pruned (oldest first), so only they are
+  // indexed by time: a storm of SMD's nodes moves no entry of this index (each index an update
+  // touches costs the database process a page write per event).
+  (t) => [primaryKey({ columns: [t.subject, t.endpoint] }), index("boot_latest_unknown_time").on(t.timeMs).where(sql`${t.known} = 0`)],
 );
 
 // ---------------------------------------------------------------- cloud-init (/cloud-init) — issue 4

@@ -1,4 +1,4 @@
-import { and, asc, desc, gt, gte, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, gt, gte, ne, type SQL, sql } from "drizzle-orm";
 import { chunks, columnNames, type Db, inList, runBatch, type Statement } from "../db";
 import { bootEvents, bootLatest, components, ethernetInterfaces as ei, ethernetInterfaceIps as ips } from "../db/schema";
 import type { BootEvent, LatestRow, ResolvedEvent } from "./model";
@@ -45,8 +45,8 @@ export interface HistoryBounds {
 /**
  * One batch: append the events, move each (subject, endpoint)'s latest forward, prune the log to
  * `maxEvents` and, unless the caller knows every event is of an SMD node, the unknown requesters'
- * latest entries to `maxUnknown` (oldest first, by the (known, time_ms) index; SMD's nodes'
- * entries are never pruned).
+ * latest entries to `maxUnknown` (oldest first, by the partial time index of unknown entries;
+ * SMD's nodes' entries are never pruned).
  */
 export async function writeEvents(db: Db, events: BootEvent[], bounds: HistoryBounds, allKnown = false): Promise<void> {
   const statements: Statement[] = [];
@@ -71,7 +71,7 @@ export async function writeEvents(db: Db, events: BootEvent[], bounds: HistoryBo
   await runBatch(db, statements);
 }
 
-/** Deletes the latest entries of requesters SMD does not know beyond the newest `maxUnknown`, walking the (known, time_ms) index. */
+/** Deletes the latest entries of requesters SMD does not know beyond the newest `maxUnknown`, walking their partial time index. */
 export function pruneUnknownLatest(maxUnknown: number): SQL {
   return sql`DELETE FROM ${bootLatest} WHERE rowid IN (
     SELECT rowid FROM ${bootLatest} WHERE ${bootLatest.known} = 0 ORDER BY ${bootLatest.timeMs} DESC LIMIT -1 OFFSET ${maxUnknown})`;
@@ -87,7 +87,8 @@ export interface HistoryQuery {
 
 export async function latest(db: Db, q: HistoryQuery): Promise<LatestRow[]> {
   const where: (SQL | undefined)[] = [];
-  if (q.names.length) where.push(inList(bootLatest.name, q.names));
+  // A named entry's subject is its name (the primary key's first column; there is no name index).
+  if (q.names.length) where.push(inList(bootLatest.subject, q.names), ne(bootLatest.name, ""));
   if (q.endpoints.length) where.push(inList(bootLatest.endpoint, q.endpoints));
   if (q.sinceMs !== undefined) where.push(gte(bootLatest.timeMs, q.sinceMs));
   return db

@@ -42,9 +42,10 @@ const OS_DHCP = sql`(${bl.endpoint} = 'dhcp' AND instr(${bl.detail}, 'file=') = 
 export async function bootSummary(db: Db): Promise<BootSummary> {
   const [cursor, latest, firmware, vendor, groups] = await runBatch(db, [
     sql`SELECT COALESCE(MAX(${ev.id}), 0) AS cursor FROM ${ev}`,
-    // One max() aggregate: SQLite takes the bare columns from the row holding it.
+    // One max() aggregate: SQLite takes the bare columns from the row holding it. A named entry's
+    // subject is its name: grouping by subject walks the primary key.
     sql`SELECT ${bl.name} AS name, ${bl.endpoint} AS step, MAX(${bl.timeMs}) AS at, ${bl.detail} AS detail
-        FROM ${bl} WHERE ${bl.name} <> '' AND NOT ${OS_DHCP} GROUP BY ${bl.name}`,
+        FROM ${bl} WHERE ${bl.name} <> '' AND NOT ${OS_DHCP} GROUP BY ${bl.subject}`,
     // The latest firmware DHCP: the latest-per-step row when the OS has not answered since, else the log.
     sql`SELECT name, MAX(t) AS t FROM (
           SELECT ${bl.name} AS name, ${bl.timeMs} AS t FROM ${bl}
