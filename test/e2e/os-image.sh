@@ -72,6 +72,11 @@ compress="zstd"
 EOF
 
 mkdir -p "$work/node/etc/systemd/network" "$work/node/etc/cloud/cloud.cfg.d"
+# The NIC keeps the name the initramfs gave it (eth0): udev in the root would rename it to its
+# predictable name (ens2), which the kernel refuses for a link that is up, and systemd-networkd
+# then leaves the link "pending" (waiting for the rename) until systemd-networkd-wait-online gives
+# up two minutes later. Masking 99-default.link is systemd's documented way to keep kernel names.
+# fuse is never used on a node; loading it stalled a TCG boot for over a minute in module memset.
 # After the switch to the root, systemd-networkd keeps the boot interface on DHCP (the address
 # dracut's dhclient got has the lease's lifetime). The name is the node's from cloud-init, never
 # from DHCP: UseHostname=no.
@@ -103,6 +108,8 @@ mmdebstrap --variant=minbase --include="$(
   --setup-hook="mkdir -p \"\$1/etc/dracut.conf.d\" && cp $work/conf/etc/dracut.conf.d/90-live.conf \"\$1/etc/dracut.conf.d/\"" \
   --customize-hook="cp -a $work/node/etc/. \"\$1/etc/\"" \
   --customize-hook='chroot "$1" systemctl enable systemd-networkd' \
+  --customize-hook='ln -s /dev/null "$1/etc/systemd/network/99-default.link"' \
+  --customize-hook='chroot "$1" systemctl mask sys-fs-fuse-connections.mount modprobe@fuse.service' \
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
   --customize-hook='echo localhost >"$1/etc/hostname"; : >"$1/etc/machine-id"' \
   "$suite" "$work/root" "$sources"
