@@ -28,8 +28,8 @@ PACKAGES=(
   # The dashboard's tests drive Debian's Chromium headless (playwright-core, no browser download).
   chromium
   # npm run test:os / bench:boot: the Debian node image (mmdebstrap, a squashfs root), logged into
-  # over SSH.
-  mmdebstrap squashfs-tools openssh-client
+  # over SSH; radvd answers iPXE's router solicitations on bench:boot's static side.
+  mmdebstrap squashfs-tools openssh-client radvd
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

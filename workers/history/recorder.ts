@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import type { Db } from "../db";
+import { type Db, ROWS_PER_STATEMENT } from "../db";
 import { isStorageFull, noteStorageFull, storageFull } from "../db/storage-full";
 import type { RequestVariables } from "../env";
 import { ClientRate } from "./client-rate";
@@ -23,6 +23,13 @@ import { resolveEvents, writeEvents } from "./store";
  * commit can fail the database reads in flight with it, so it must stay rare.
  */
 const FLUSH_DELAY_MS = 25;
+/**
+ * While events keep coming, a batch starts at most this often (sooner when ROWS_PER_STATEMENT are
+ * waiting, or a reader is). The database process pays a fixed cost per batch (the request, the
+ * transaction and its commit, the log's pruning): written back to back, a storm's batches held a
+ * few dozen events each and that cost came back every few events.
+ */
+const BATCH_INTERVAL_MS = 100;
 const FULL_RETRY_MS = 5_000;
 const MAX_PENDING = 50_000;
 /** A flush that has not finished after this long belongs to a request workerd cancelled. */
@@ -31,6 +38,15 @@ const STUCK_MS = 10_000;
 const RATE_LOG_MS = 60_000;
 
 let pending: BootEvent[] = [];
+/** Events taken into `pending` so far, and how many of them are settled (written or dropped): readers wait on these. */
+let recorded = 0;
+let settled = 0;
+/**
+ * Until when a reader waits for the events recorded before it: the flush loop does not pace its
+ * batches then. A time, renewed while the reader polls, rather than a count: a reader whose request
+ * is cancelled never runs its cleanup.
+ */
+let readerWaitingUntil = 0;
 /** When the scheduled or running flush was scheduled; 0 when there is none. */
 let flushSince = 0;
 /** No write before this time (ms since the epoch): the disk was full at the last attempt. */
@@ -69,6 +85,7 @@ export function recordBootEvents({ waiter, db, config }: Recording, events: Boot
       continue;
     }
     pending.push(e);
+    recorded++;
   }
   // While paused the events wait (within MAX_PENDING) for the first request after the pause.
   if (flushScheduled() || paused()) return;
@@ -77,14 +94,32 @@ export function recordBootEvents({ waiter, db, config }: Recording, events: Boot
   waiter?.waitUntil(flush);
 }
 
+/** Plain timers, polled: a reader's arrival or a full statement must cut the wait short (see above: no promise is shared between requests). */
+async function untilNextBatch(previousStarted: number): Promise<void> {
+  while (
+    pending.length > 0 &&
+    pending.length < ROWS_PER_STATEMENT &&
+    Date.now() >= readerWaitingUntil &&
+    Date.now() - previousStarted < BATCH_INTERVAL_MS
+  )
+    await new Promise((r) => setTimeout(r, 5));
+}
+
 const flushScheduled = () => flushSince !== 0 && Date.now() - flushSince < STUCK_MS;
 /** The disk was full at the last attempt, FULL_RETRY_MS ago at most, and no write has succeeded since. */
 const paused = () => storageFull.since !== 0 && Date.now() < retryAt;
 
-/** Writes until nothing is pending; events recorded meanwhile join the next batch of the loop. */
+/**
+ * Writes until nothing is pending; events recorded meanwhile join the next batch of the loop, which
+ * starts BATCH_INTERVAL_MS after the one before (sooner when a statement's worth is waiting or a
+ * reader is).
+ */
 async function flushAll(db: Db, config: Config): Promise<void> {
   try {
     while (pending.length && !paused()) {
+      const started = Date.now();
+      // A loop that is alive is not stuck, however long a storm keeps it going.
+      flushSince = started;
       const batch = pending;
       pending = [];
       try {
@@ -97,7 +132,10 @@ async function flushAll(db: Db, config: Config): Promise<void> {
           noteStorageFull({ droppedEvents: batch.length });
           retryAt = Date.now() + FULL_RETRY_MS;
         } else console.error(`boot history: could not write ${batch.length} events:`, (err as Error).message);
+      } finally {
+        settled += batch.length;
       }
+      await untilNextBatch(started);
     }
     logDrops(config);
   } finally {
@@ -162,13 +200,14 @@ function logDrops(config: Config) {
  * the disk is full: they could not be written, and the reader gets what is there.
  */
 export async function settleBootEvents({ db, config }: Pick<RequestVariables, "db" | "config">): Promise<void> {
-  for (;;) {
-    if (paused()) return;
+  const target = recorded;
+  while (settled < target && !paused()) {
+    readerWaitingUntil = Date.now() + 1_000;
     if (flushScheduled()) await new Promise((r) => setTimeout(r, 5));
     else if (pending.length) {
       flushSince = Date.now();
       await flushAll(db, config);
-    } else return;
+    } else return; // a batch whose request workerd cancelled: it will not settle
   }
 }
 
