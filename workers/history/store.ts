@@ -56,11 +56,16 @@ export async function writeEvents(db: Db, events: BootEvent[], bounds: HistoryBo
     const e = bootEvents;
     statements.push(sql`${resolved(json)} INSERT INTO ${e} (${columnNames(e.name, e.mac, e.ip, e.endpoint, e.timeMs, e.detail)})
       SELECT name, mac, ip, endpoint, time_ms, detail FROM r ORDER BY time_ms`);
+    // The latest entries from the rows just appended, not from the JSON again (that would parse it
+    // and resolve every node a second time): the batch is one transaction and AUTOINCREMENT ids
+    // are consecutive in it, so this chunk's events are the last chunk.length ids.
     const l = bootLatest;
     const update = [l.name, l.mac, l.ip, l.timeMs, l.detail, l.known].map((c) => sql`${columnNames(c)} = excluded.${columnNames(c)}`);
-    statements.push(sql`${resolved(json)} INSERT INTO ${l} (${columnNames(l.subject, l.endpoint, l.name, l.mac, l.ip, l.timeMs, l.detail, l.known)})
-      SELECT CASE WHEN name <> '' THEN name WHEN mac <> '' THEN 'mac:' || mac ELSE 'ip:' || ip END,
-             endpoint, name, mac, ip, time_ms, detail, known FROM r WHERE true
+    statements.push(sql`INSERT INTO ${l} (${columnNames(l.subject, l.endpoint, l.name, l.mac, l.ip, l.timeMs, l.detail, l.known)})
+      SELECT CASE WHEN ${e.name} <> '' THEN ${e.name} WHEN ${e.mac} <> '' THEN 'mac:' || ${e.mac} ELSE 'ip:' || ${e.ip} END,
+             ${e.endpoint}, ${e.name}, ${e.mac}, ${e.ip}, ${e.timeMs}, ${e.detail},
+             EXISTS (SELECT 1 FROM ${components} WHERE ${components.id} = ${e.name})
+      FROM ${e} WHERE ${e.id} > (SELECT MAX(${e.id}) FROM ${e}) - ${chunk.length}
       ON CONFLICT (${columnNames(l.subject, l.endpoint)}) DO UPDATE SET ${sql.join(update, sql`, `)}
         WHERE excluded.${columnNames(l.timeMs)} >= ${l.timeMs}`);
   }
