@@ -49,8 +49,9 @@ const withKeys = <T extends { publicKeys: string }>(row: T) => ({ ...row, public
  * Components are kept as columns indexed by a slot number, not as an object per component: at
  * 100,000 nodes (and as many BMCs) an object with two arrays per component was over a million
  * heap objects for every major collection to mark, and the API process's CPU per request nearly
- * doubled from 10,000 nodes to 100,000. Here a component is its id and first IP (one string each),
- * its MACs (one string), and small integers into shared tables of types, roles and group lists.
+ * doubled from 10,000 nodes to 100,000. Here a component is its slot (the key of `slotOf`), its first IP and
+ * its MACs (a string each), and small integers: flags, NID, and indexes into shared tables of
+ * types, roles and group lists.
  */
 const NO_SLOT = -1;
 /** Flag bits per slot. */
@@ -77,6 +78,7 @@ class Interned<T> {
 /** A component as the readers below need it, made on demand from the columns. */
 interface Component {
   id: string;
+  /** False when an interface names a component SMD does not have. */
   inSmd: boolean;
   type: string;
   nid: number;
@@ -99,7 +101,6 @@ export class BootSnapshot implements BootReader {
   readonly source = "snapshot";
   /** Slot by xname. Interfaces may name components SMD lacks; those get a slot too (not in SMD). */
   private readonly slotOf = new Map<string, number>();
-  private readonly ids: string[] = [];
   private readonly flags: number[] = [];
   private readonly nids: number[] = [];
   private readonly typeOf: number[] = [];
@@ -128,9 +129,8 @@ export class BootSnapshot implements BootReader {
     const noGroups = this.groupLists.add([]);
     const none = this.words.add("");
     const addSlot = (id: string, flags: number, type: number, nid: number, role: number): number => {
-      const slot = this.ids.length;
+      const slot = this.flags.length;
       this.slotOf.set(id, slot);
-      this.ids.push(id);
       this.flags.push(flags);
       this.typeOf.push(type);
       this.nids.push(nid);
