@@ -6,9 +6,10 @@
  *            `ochami` as test/e2e/os-boot.test.ts does: the agent's DHCP, BSS's bootscript through
  *            the node proxy, the agent's image server, our cloud-init.
  *  - static: off-the-shelf parts on the same addresses and ports: dnsmasq for DHCP (same address,
- *            host name and boot URL), radvd answering iPXE's router solicitations, nginx serving the bootscript ours answered, the same image
- *            files and the NoCloud documents ours answered (meta-data, user-data, vendor-data, the
- *            group file), as fixed files. The fastest this hardware boots the image.
+ *            host name and boot URL), radvd answering iPXE's router solicitations, nginx serving
+ *            the bootscript ours answered, the same image files and the NoCloud documents ours
+ *            answered (meta-data, user-data, vendor-data and the files it includes), as fixed
+ *            files. The fastest this hardware boots the image.
  *
  * Phases, each from a timestamped log: firmware → DHCP ACK (ours: the boot history; static:
  * dnsmasq's log line, stamped as read), → bootscript (history; nginx's access log, $msec), →
