@@ -266,16 +266,17 @@ export class BootSnapshot implements BootReader {
   }
 
   async nodeById(id: string, opts: LookupOptions = {}): Promise<NodeLookup> {
-    const c = this.component(id);
-    const inSmd = c?.inSmd ?? false;
-    const groups = c?.groups ?? [];
+    // Every cloud-init request comes here: read the columns it needs, no Component made.
+    const slot = this.slotOf.get(id) ?? NO_SLOT;
+    const inSmd = slot !== NO_SLOT && (this.flags[slot] & IN_SMD) !== 0;
+    const groups = slot === NO_SLOT ? [] : this.groupLists.values[this.groupsOf[slot]];
     const file = opts.file === undefined ? undefined : this.ciGroups.get(opts.file)?.file;
     return {
       view: {
         id,
         inSmd,
-        nid: c?.inSmd ? c.nid : -1,
-        ip: c?.firstIp ?? "",
+        nid: inSmd ? this.nids[slot] : -1,
+        ip: slot === NO_SLOT ? "" : this.firstIps[slot],
         groups: [...groups],
         groupData: groups.flatMap((g) => {
           const data = this.ciGroups.get(g);
