@@ -26,9 +26,19 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { run } from "../test/agent/netlab";
-import { createBootNetwork, destroyBootNetwork, HEAD_IP, NS, nsHttp, startHeadNode, startVm, type Vm } from "../test/e2e/boot-lab";
+import {
+  createBootNetwork,
+  destroyBootNetwork,
+  HEAD_IP,
+  NS,
+  nsHttp,
+  ochamiOnHead,
+  startHeadNode,
+  startVm,
+  type Vm,
+} from "../test/e2e/boot-lab";
 import { buildOsImage, installOsImage, type OsImage } from "../test/e2e/os-image";
-import { AGENT_YAML, CONSOLE, configureNode, OS_NODE as NODE, OS_VM_MIB, ochamiOnHead, SerialClock } from "../test/e2e/os-lab";
+import { AGENT_YAML, CONSOLE, configureNode, OS_NODE as NODE, OS_VM_MIB, SerialClock } from "../test/e2e/os-lab";
 import { cleanEnv } from "../test/head-node/auth-process";
 import { assertNeeds } from "../test/support/needs";
 import { ProcessOutput } from "../test/support/output";

@@ -16,39 +16,13 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { stringify } from "yaml";
 import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
+import { nodesYaml } from "./lib/nodes";
 
 const NODES = Number(process.env.BENCH_NODES ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PROFILE_DIR = process.env.BENCH_CPU_PROF;
-
-// Node i: the same formulas as bench/storm.ts.
-const hex3 = (i: number) => [(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff].map((b) => b.toString(16).padStart(2, "0")).join(":");
-const bmc = (i: number) => `x${1000 + Math.floor(i / 512)}c${Math.floor(i / 64) % 8}s${Math.floor(i / 2) % 32}b${i % 2}`;
-
-function nodesYaml(): string {
-  const bmcs = Array.from({ length: NODES }, (_, i) => ({
-    name: `bmc${i}`,
-    xname: bmc(i),
-    mac: `52:54:01:${hex3(i)}`,
-    ip: `10.200.${(i >> 8) & 0xff}.${i & 0xff}`,
-  }));
-  const nodes = Array.from({ length: NODES }, (_, i) => ({
-    name: `nid${String(i + 1).padStart(6, "0")}`,
-    nid: i + 1,
-    xname: `${bmc(i)}n0`,
-    groups: ["compute"],
-    interfaces: [
-      {
-        mac_addr: `52:54:00:${hex3(i)}`,
-        ip_addrs: [{ name: "internal", ip_addr: `10.${((i + 1) >> 16) & 0xff}.${((i + 1) >> 8) & 0xff}.${(i + 1) & 0xff}` }],
-      },
-    ],
-  }));
-  return stringify({ bmcs, nodes });
-}
 
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid: number): number {
@@ -122,7 +96,7 @@ async function importOnce(checkout: string, work: string, file: string, round: n
 async function main() {
   const work = mkdtempSync(path.join(tmpdir(), "ochami-import-"));
   const file = path.join(work, "nodes.yaml");
-  writeFileSync(file, nodesYaml());
+  writeFileSync(file, nodesYaml(NODES));
   const checkouts = [repoRoot, ...(process.env.BENCH_BASELINE ? [path.resolve(process.env.BENCH_BASELINE)] : [])];
   // Build each CLI bundle once, outside the timings.
   for (const checkout of checkouts)

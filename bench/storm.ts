@@ -31,13 +31,13 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { stringify } from "yaml";
 import { type ApiServer, startApiServer } from "../head-node/api-runner";
 import { defaultApiProcesses } from "../head-node/plan";
 import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
 import { assertNeeds } from "../test/support/needs";
 import { waitFor } from "../test/support/wait";
+import { ip, mac, nodesYaml, xname } from "./lib/nodes";
 import { randomNodeScript, runWrk, type WrkResult } from "./lib/wrk";
 
 const NODES = Number(process.env.BENCH_NODES ?? 10_000);
@@ -60,30 +60,6 @@ const wrkOpts = { threads: THREADS, connections: CONNECTIONS, seconds: SECONDS }
 const PROXY_SECRET = randomBytes(32).toString("base64url");
 const PROXY_HEADERS = { "X-Ochami-Proxy-Secret": PROXY_SECRET };
 const asProxy = (nodeIp: string) => ({ ...PROXY_HEADERS, "X-Forwarded-For": nodeIp });
-
-// Node i: the same formulas as the Lua helpers in bench/lib/wrk.ts.
-const hex3 = (i: number) => [(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff].map((b) => b.toString(16).padStart(2, "0")).join(":");
-const mac = (i: number) => `52:54:00:${hex3(i)}`;
-const ip = (i: number) => `10.${((i + 1) >> 16) & 0xff}.${((i + 1) >> 8) & 0xff}.${(i + 1) & 0xff}`;
-const bmc = (i: number) => `x${1000 + Math.floor(i / 512)}c${Math.floor(i / 64) % 8}s${Math.floor(i / 2) % 32}b${i % 2}`;
-const xname = (i: number) => `${bmc(i)}n0`;
-
-function nodesYaml(): string {
-  const bmcs = Array.from({ length: NODES }, (_, i) => ({
-    name: `bmc${i}`,
-    xname: bmc(i),
-    mac: `52:54:01:${hex3(i)}`,
-    ip: `10.200.${(i >> 8) & 0xff}.${i & 0xff}`,
-  }));
-  const nodes = Array.from({ length: NODES }, (_, i) => ({
-    name: `nid${String(i + 1).padStart(6, "0")}`,
-    nid: i + 1,
-    xname: xname(i),
-    groups: ["compute"],
-    interfaces: [{ mac_addr: mac(i), ip_addrs: [{ name: "internal", ip_addr: ip(i) }] }],
-  }));
-  return stringify({ bmcs, nodes });
-}
 
 async function call(base: string, method: string, p: string, body?: unknown): Promise<Response> {
   const res = await fetch(`${base}${p}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -231,7 +207,7 @@ async function main() {
   const rows: Row[] = [];
   try {
     // ---- import, as an admin does it
-    writeFileSync(path.join(work, "nodes.yaml"), nodesYaml());
+    writeFileSync(path.join(work, "nodes.yaml"), nodesYaml(NODES));
     let t0 = Date.now();
     const cli = await run(
       process.execPath,
@@ -367,7 +343,7 @@ async function main() {
     t0 = Date.now();
     for (let done = 0; done < extra; done += 10_000) {
       const Components = Array.from({ length: Math.min(10_000, extra - done) }, (_, k) => ({
-        ID: `${bmc(done + k).replace(/^x(\d+)/, (_, n) => `x${Number(n) + 3000}`)}n0`,
+        ID: xname(done + k).replace(/^x(\d+)/, (_, n) => `x${Number(n) + 3000}`),
         State: "Ready",
         NID: 500_000 + done + k,
       }));

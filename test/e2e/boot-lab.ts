@@ -143,3 +143,27 @@ export function startVm(o: { tap: string; mac: string; serialLog: string; reboot
     kill: () => void proc.kill("SIGKILL"),
   };
 }
+
+export type Ochami = (args: string[]) => Promise<string>;
+
+/** `ochami` as the admin runs it on the head node, in the boot network's namespace: no configuration; it finds `npm start` through the state directory. */
+export function ochamiOnHead(dir: string, stateDir: string): Ochami {
+  return async (args) => {
+    const r = await inNs(
+      "env",
+      [
+        "-i",
+        `PATH=${process.env.PATH}`,
+        `HOME=${path.join(dir, "admin-home")}`,
+        `OCHAMI_SYSTEM_CONFIG=${path.join(dir, "admin-home", "etc-ochami.yaml")}`,
+        `OCHAMI_STATE_DIR=${stateDir}`,
+        process.execPath,
+        "bin/ochami.mjs",
+        ...args,
+      ],
+      { allowFail: true, timeoutMs: 60_000 },
+    );
+    if (r.code !== 0) throw new Error(`ochami ${args.join(" ")} failed (exit ${r.code}): ${r.stderr}`);
+    return r.stdout;
+  };
+}

@@ -20,7 +20,17 @@ import { discoverStatic } from "../api/ochami-discover";
 import { cleanEnv } from "../head-node/auth-process";
 import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
-import { createBootNetwork, destroyBootNetwork, HEAD_IP, type HeadNode, inNs, nsHttp, startHeadNode, startVm, type Vm } from "./boot-lab";
+import {
+  createBootNetwork,
+  destroyBootNetwork,
+  HEAD_IP,
+  type HeadNode,
+  nsHttp,
+  ochamiOnHead,
+  startHeadNode,
+  startVm,
+  type Vm,
+} from "./boot-lab";
 import { buildNodeImage, MARK, type NodeImage } from "./node-image";
 
 // The node's kernel comes from Debian's archive (apt-get download, dpkg-deb), its initramfs is
@@ -81,18 +91,7 @@ describe.skipIf(missing)("a diskless node boots end to end through npm start", (
   const admin = (method: string, p: string, body?: unknown) => nsHttp(method, `${API}${p}`, { body, token });
   const history = async (xname: string) =>
     (await nsHttp("GET", `${API}/boot/v1/endpoint-history?name=${xname}&history=true`)).json() as Promise<any[]>;
-  /** `ochami` as the admin runs it on the head node: no CLI configuration; it finds `npm start` through the state directory. */
-  const ochamiOnHead = (args: string[]) =>
-    inNs("env", [
-      "-i",
-      `PATH=${process.env.PATH}`,
-      `HOME=${path.join(dir, "admin-home")}`,
-      `OCHAMI_SYSTEM_CONFIG=${path.join(dir, "admin-home", "etc-ochami.yaml")}`,
-      `OCHAMI_STATE_DIR=${stateDir}`,
-      process.execPath,
-      "bin/ochami.mjs",
-      ...args,
-    ]);
+  const ochami = (args: string[]) => ochamiOnHead(dir, stateDir)(args);
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "e2-boot-"));
@@ -126,7 +125,7 @@ log: {level: info}
       path.join(dir, "npm-start.log"),
     );
     timings.start = Date.now() - t;
-    token = (await ochamiOnHead(["auth", "token"])).stdout.trim();
+    token = (await ochami(["auth", "token"])).trim();
     expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 
     // What the seed does: ochami discover static, BSS boot parameters, cloud-init defaults and group.
@@ -226,9 +225,9 @@ log: {level: info}
     );
 
     // What an admin watching sees: the same steps, one line each, with time since the boot began.
-    const watch = await ochamiOnHead(["bss", "history", "--follow", "--once", "--group", "compute"]);
-    writeFileSync(path.join(dir, "watch.txt"), watch.stdout);
-    const lines = watch.stdout.trim().split("\n");
+    const watch = await ochami(["bss", "history", "--follow", "--once", "--group", "compute"]);
+    writeFileSync(path.join(dir, "watch.txt"), watch);
+    const lines = watch.trim().split("\n");
     expect(lines.map((l) => l.split(/\s+/)[2]).filter((ep, i, all) => ep !== all[i - 1])).toEqual(sequence);
     expect(lines.every((l) => l.split(/\s+/)[1] === NODE.xname)).toBe(true);
     expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3}\s+x1000c0s0b0n0\s+dhcp\s+\+0\.0s\s+ACK 10\.64\.1\.21 file=/);

@@ -24,7 +24,18 @@ import { run } from "../agent/netlab";
 import { cleanEnv } from "../head-node/auth-process";
 import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
-import { createBootNetwork, destroyBootNetwork, type HeadNode, inNs, nsHttp, startHeadNode, startVm, type Vm } from "./boot-lab";
+import {
+  createBootNetwork,
+  destroyBootNetwork,
+  type HeadNode,
+  inNs,
+  nsHttp,
+  type Ochami,
+  ochamiOnHead,
+  startHeadNode,
+  startVm,
+  type Vm,
+} from "./boot-lab";
 import { buildOsImage, installOsImage, type OsImage } from "./os-image";
 import {
   AGENT_YAML,
@@ -33,9 +44,7 @@ import {
   GROUP_FILE,
   OS_NODE as NODE,
   NODE_PROXY_URL,
-  type Ochami,
   OS_VM_MIB,
-  ochamiOnHead,
   RUNCMD_MARK,
   SerialClock,
 } from "./os-lab";

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { HEAD_IP, inNs, type Vm } from "./boot-lab";
+import { HEAD_IP, type Ochami, type Vm } from "./boot-lab";
 import { osKernelParams } from "./os-image";
 
 export const OS_NODE = { xname: "x1000c0s0b0n0", nid: 1, mac: "52:54:00:64:03:01", ip: "10.64.1.31", tap: "e2-tap0" };
@@ -74,30 +74,6 @@ write_files:
 runcmd:
 - echo "runcmd on {{ v1.local_hostname }}" > ${RUNCMD_MARK}
 `;
-
-export type Ochami = (args: string[]) => Promise<string>;
-
-/** `ochami` as the admin runs it on the head node: no configuration; it finds `npm start` through the state directory. */
-export function ochamiOnHead(dir: string, stateDir: string): Ochami {
-  return async (args) => {
-    const r = await inNs(
-      "env",
-      [
-        "-i",
-        `PATH=${process.env.PATH}`,
-        `HOME=${path.join(dir, "admin-home")}`,
-        `OCHAMI_SYSTEM_CONFIG=${path.join(dir, "admin-home", "etc-ochami.yaml")}`,
-        `OCHAMI_STATE_DIR=${stateDir}`,
-        process.execPath,
-        "bin/ochami.mjs",
-        ...args,
-      ],
-      { allowFail: true, timeoutMs: 60_000 },
-    );
-    if (r.code !== 0) throw new Error(`ochami ${args.join(" ")} failed (exit ${r.code}): ${r.stderr}`);
-    return r.stdout;
-  };
-}
 
 /**
  * The admin's setup of the node with `ochami`, as the seed's tutorial does it: the node into SMD

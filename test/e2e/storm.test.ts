@@ -20,7 +20,18 @@ import { discoverStatic } from "../api/ochami-discover";
 import { cleanEnv } from "../head-node/auth-process";
 import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
-import { createBootNetwork, destroyBootNetwork, HEAD_IP, type HeadNode, inNs, nsHttp, startHeadNode, startVm, type Vm } from "./boot-lab";
+import {
+  createBootNetwork,
+  destroyBootNetwork,
+  HEAD_IP,
+  type HeadNode,
+  inNs,
+  nsHttp,
+  ochamiOnHead,
+  startHeadNode,
+  startVm,
+  type Vm,
+} from "./boot-lab";
 import { buildNodeImage, MARK, type NodeImage } from "./node-image";
 
 const missing = requirements({
@@ -113,18 +124,7 @@ log: {level: info}
     );
     head = await startHeadNode(cleanEnv({ OCHAMI_STATE_DIR: stateDir, OCHAMI_AGENT_CONFIG: agentYaml }), path.join(dir, "npm-start.log"));
     timings.start = Date.now() - t;
-    const tokenRun = await inNs("env", [
-      "-i",
-      `PATH=${process.env.PATH}`,
-      `HOME=${path.join(dir, "admin-home")}`,
-      `OCHAMI_SYSTEM_CONFIG=${path.join(dir, "admin-home", "etc-ochami.yaml")}`,
-      `OCHAMI_STATE_DIR=${stateDir}`,
-      process.execPath,
-      "bin/ochami.mjs",
-      "auth",
-      "token",
-    ]);
-    token = tokenRun.stdout.trim();
+    token = (await ochamiOnHead(dir, stateDir)(["auth", "token"])).trim();
     const send = async (method: string, p: string, body?: unknown) => admin(method, p, body);
     const log = await discoverStatic(send, nodesYaml());
     expect(
