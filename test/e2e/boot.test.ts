@@ -31,15 +31,9 @@ import {
   startVm,
   type Vm,
 } from "./boot-lab";
-import { buildNodeImage, MARK, type NodeImage } from "./node-image";
+import { buildNodeImage, MARK, NODE_IMAGE_NEEDS, type NodeImage } from "./node-image";
 
-// The node's kernel comes from Debian's archive (apt-get download, dpkg-deb), its initramfs is
-// busybox-static packed with cpio; QEMU boots it on taps in a namespace; curl is the admin's client.
-const missing = requirements({
-  root: true,
-  commands: ["ip", "sysctl", "qemu-system-x86_64", "cpio", "dpkg-deb", "apt-get", "apt-cache", "tar", "find", "curl"],
-  files: ["/usr/lib/ipxe/qemu/pxe-e1000.rom", "/bin/busybox"],
-});
+const missing = requirements(NODE_IMAGE_NEEDS);
 
 const API = "http://127.0.0.1:8081";
 const IMAGES = `http://${HEAD_IP}:8080`;

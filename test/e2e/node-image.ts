@@ -20,8 +20,20 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
+import type { Needs } from "../support/needs";
 
 const exec = promisify(execFile);
+
+/**
+ * What building this image and booting it in the lab needs: the kernel comes from Debian's archive
+ * (apt-get download, dpkg-deb), the initramfs is busybox-static packed with cpio, QEMU boots it on
+ * taps in a namespace with the e1000 iPXE ROM; curl is the admin's client.
+ */
+export const NODE_IMAGE_NEEDS: Needs = {
+  root: true,
+  commands: ["ip", "sysctl", "qemu-system-x86_64", "cpio", "dpkg-deb", "apt-get", "apt-cache", "tar", "find", "curl"],
+  files: ["/usr/lib/ipxe/qemu/pxe-e1000.rom", "/bin/busybox"],
+};
 const CACHE = path.join(tmpdir(), "ochami-e2e-node");
 
 /** Markers the test looks for on the serial console. */
