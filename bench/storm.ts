@@ -10,7 +10,9 @@
  *     its proxy secret, as the on-prem agent's node proxy forwards node requests).
  *  4. Anchors: the same bytes (every node's real bootscript and meta-data, fetched from the API and
  *     checked) as static files behind nginx (2 workers, sendfile, access_log off: the settings the
- *     project's anchors were first measured with) and behind plain Node `http`, same wrk settings.
+ *     project's anchors were first measured with), behind plain Node `http`, and behind workerd
+ *     itself with a worker that only answers them from memory (bench/lib/workerd-static.ts: the
+ *     platform's floor, so what the API costs above it is ours), same wrk settings.
  *  5. Admin at scale: list all components after topping SMD up to BENCH_LIST_COMPONENTS.
  * Peak RSS is read from /proc (VmHWM) for workerd, nginx (workers summed) and the Node server.
  *
@@ -38,6 +40,7 @@ import { freePort } from "../test/head-node/ports";
 import { assertNeeds } from "../test/support/needs";
 import { waitFor } from "../test/support/wait";
 import { ip, mac, nodesYaml, xname } from "./lib/nodes";
+import { startWorkerdStatic } from "./lib/workerd-static";
 import { randomNodeScript, runWrk, type WrkResult } from "./lib/wrk";
 
 const NODES = Number(process.env.BENCH_NODES ?? 10_000);
@@ -323,7 +326,13 @@ async function main() {
     });
     children.push(node);
     await waitForHttp(`http://127.0.0.1:${nodePort}/bootscript/${mac(0)}`);
+    const workerdPort = await freePort();
+    const workerd = startWorkerdStatic(www, workerdPort);
+    children.push(workerd);
+    await waitForHttp(`http://127.0.0.1:${workerdPort}/bootscript/${mac(0)}`, 60_000);
     for (const c of cases) {
+      // workerd compiles as it serves, as the API did in its warm-up.
+      if (WARMUP_SECONDS > 0) runWrk({ url: `http://127.0.0.1:${workerdPort}`, script: c.file, ...wrkOpts, seconds: WARMUP_SECONDS });
       rows.push({
         case: c.name,
         server: "nginx static",
@@ -336,7 +345,14 @@ async function main() {
         result: runWrk({ url: `http://127.0.0.1:${nodePort}`, script: c.file, ...wrkOpts }),
         peakRssMb: peakRssMb([node.pid!]),
       });
+      rows.push({
+        case: c.name,
+        server: "workerd static",
+        result: runWrk({ url: `http://127.0.0.1:${workerdPort}`, script: c.file, ...wrkOpts }),
+        peakRssMb: peakRssMb([workerd.pid!]),
+      });
     }
+    workerd.kill("SIGTERM");
 
     // ---- admin at scale: list every component
     const extra = LIST_COMPONENTS - 2 * NODES; // discover static made a BMC and a node per node
@@ -367,17 +383,17 @@ async function main() {
 }
 
 function report(rows: Row[], admin: Record<string, number | string>) {
-  const nginx = (c: string) => rows.find((r) => r.case === c && r.server === "nginx static")!.result.requestsPerSecond;
+  const anchor = (c: string, server: string) => rows.find((r) => r.case === c && r.server === server)!.result.requestsPerSecond;
   const cpu = (us: number | undefined) => (us === undefined ? "" : String(us));
   const md = [
     `Boot storm: ${NODES} nodes, wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s, API processes ${PROCESSES.join(",")}, ` +
       `snapshot ${SNAPSHOT_MODES.join(",")}, ${new Date().toISOString()}, load average at the end ${loadAverage()}`,
     "",
-    "| case | server | req/s | × nginx | p50 ms | p99 ms | non-2xx | socket errors | API CPU µs/req | DB CPU µs/req | peak RSS MB |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| case | server | req/s | × nginx | × workerd static | p50 ms | p99 ms | non-2xx | socket errors | API CPU µs/req | DB CPU µs/req | peak RSS MB |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.case} | ${r.server} | ${r.result.requestsPerSecond} | ${(r.result.requestsPerSecond / nginx(r.case)).toFixed(2)} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${r.result.non2xx} | ${r.result.socketErrors} | ${cpu(r.apiCpuUs)} | ${cpu(r.dbCpuUs)} | ${r.peakRssMb} |`,
+        `| ${r.case} | ${r.server} | ${r.result.requestsPerSecond} | ${(r.result.requestsPerSecond / anchor(r.case, "nginx static")).toFixed(2)} | ${(r.result.requestsPerSecond / anchor(r.case, "workerd static")).toFixed(2)} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${r.result.non2xx} | ${r.result.socketErrors} | ${cpu(r.apiCpuUs)} | ${cpu(r.dbCpuUs)} | ${r.peakRssMb} |`,
     ),
     "",
     "| admin operation | result |",
