@@ -10,9 +10,11 @@
  *     its proxy secret, as the on-prem agent's node proxy forwards node requests).
  *  4. Anchors: the same bytes (every node's real bootscript and meta-data, fetched from the API and
  *     checked) as static files behind nginx (2 workers, sendfile, access_log off: the settings the
- *     project's anchors were first measured with), behind plain Node `http`, and behind workerd
- *     itself with a worker that only answers them from memory (bench/lib/workerd-static.ts: the
- *     platform's floor, so what the API costs above it is ours), same wrk settings.
+ *     project's anchors were first measured with) and behind workerd itself with a worker that only
+ *     answers them from memory (bench/lib/workerd-static.ts: the platform's floor, so what the API
+ *     costs above it is ours), each run right after every storm of step 3 with the same wrk
+ *     settings (this machine's speed drifts by up to ±25 % over minutes: a ratio compares runs
+ *     seconds apart); plain Node `http` from memory once per case at the end.
  *  5. Admin at scale: list all components after topping SMD up to BENCH_LIST_COMPONENTS.
  * Peak RSS is read from /proc (VmHWM) for workerd, nginx (workers summed) and the Node server.
  *
@@ -150,6 +152,9 @@ interface Row {
   /** CPU time per request, µs: the API processes together, and the database process. */
   apiCpuUs?: number;
   dbCpuUs?: number;
+  /** The anchors run right after this storm (API rows only). */
+  workerd?: WrkResult;
+  nginx?: WrkResult;
 }
 
 /** CPU time (user + system) of processes so far, in clock ticks (1/100 s on Linux). */
@@ -267,6 +272,34 @@ async function main() {
     const snapshot = await (await call(api.url, "GET", "/boot/v1/service/snapshot")).json();
     console.error(`snapshot: ${JSON.stringify(snapshot)}`);
 
+    // ---- the anchors, serving the same bytes; each runs right after every storm of the API (below),
+    // so a ratio compares runs seconds apart: this machine's speed drifts by ±25 % over minutes.
+    const nginxPort = await freePort();
+    const nginxDir = path.join(work, "nginx");
+    mkdirSync(nginxDir);
+    const temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${nginxDir}/${t};\n`).join("");
+    writeFileSync(
+      path.join(nginxDir, "nginx.conf"),
+      `daemon off;\nworker_processes 2;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\nevents { worker_connections 1024; }\n` +
+        `http {\n  access_log off;\n  sendfile on;\n  default_type text/plain;\n${temps}  server { listen 127.0.0.1:${nginxPort}; root ${www}; }\n}\n`,
+    );
+    const nginx = spawn("nginx", ["-e", `${nginxDir}/error.log`, "-p", nginxDir, "-c", path.join(nginxDir, "nginx.conf")], {
+      stdio: "ignore",
+    });
+    children.push(nginx);
+    await waitForHttp(`http://127.0.0.1:${nginxPort}/bootscript/${mac(0)}`);
+    const nodePort = await freePort();
+    const node = spawn(process.execPath, [path.join(repoRoot, "bench", "lib", "static-server.mjs"), www, String(nodePort)], {
+      stdio: "ignore",
+    });
+    children.push(node);
+    await waitForHttp(`http://127.0.0.1:${nodePort}/bootscript/${mac(0)}`);
+    const workerdPort = await freePort();
+    const workerd = startWorkerdStatic(www, workerdPort);
+    children.push(workerd);
+    await waitForHttp(`http://127.0.0.1:${workerdPort}/bootscript/${mac(0)}`, 60_000);
+    const [nginxUrl, workerdUrl] = [`http://127.0.0.1:${nginxPort}`, `http://127.0.0.1:${workerdPort}`];
+
     // ---- the storms, back to back: every number of API processes, every snapshot mode
     const lua = path.join(work, "lua");
     mkdirSync(lua);
@@ -297,61 +330,30 @@ async function main() {
         for (const c of cases) {
           if (WARMUP_SECONDS > 0) runWrk({ url: api.url, script: c.api, ...wrkOpts, seconds: WARMUP_SECONDS });
           const load = loadAverage();
-          rows.push({ case: c.name, server, ...measured(api, api.url, c.api), peakRssMb: peakRssMb(api.processes.map((p) => p.pid!)) });
-          const r = rows.at(-1)!;
+          const r: Row = { case: c.name, server, ...measured(api, api.url, c.api), peakRssMb: peakRssMb(api.processes.map((p) => p.pid!)) };
+          // workerd compiles as it serves, as the API did in its warm-up.
+          if (WARMUP_SECONDS > 0) runWrk({ url: workerdUrl, script: c.file, ...wrkOpts, seconds: WARMUP_SECONDS });
+          r.workerd = runWrk({ url: workerdUrl, script: c.file, ...wrkOpts });
+          r.nginx = runWrk({ url: nginxUrl, script: c.file, ...wrkOpts });
+          rows.push(r);
           console.error(
             `${server} ${c.name}: ${r.result.requestsPerSecond} req/s, p99 ${r.result.p99Ms} ms, ` +
-              `CPU ${r.apiCpuUs} µs API + ${r.dbCpuUs} µs database per request (load ${load})`,
+              `CPU ${r.apiCpuUs} µs API + ${r.dbCpuUs} µs database per request (load ${load}); ` +
+              `beside it workerd static ${r.workerd.requestsPerSecond} req/s (p99 ${r.workerd.p99Ms} ms), ` +
+              `nginx ${r.nginx.requestsPerSecond} req/s (p99 ${r.nginx.p99Ms} ms)`,
           );
         }
       }
 
-    const nginxPort = await freePort();
-    const nginxDir = path.join(work, "nginx");
-    mkdirSync(nginxDir);
-    const temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${nginxDir}/${t};\n`).join("");
-    writeFileSync(
-      path.join(nginxDir, "nginx.conf"),
-      `daemon off;\nworker_processes 2;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\nevents { worker_connections 1024; }\n` +
-        `http {\n  access_log off;\n  sendfile on;\n  default_type text/plain;\n${temps}  server { listen 127.0.0.1:${nginxPort}; root ${www}; }\n}\n`,
-    );
-    const nginx = spawn("nginx", ["-e", `${nginxDir}/error.log`, "-p", nginxDir, "-c", path.join(nginxDir, "nginx.conf")], {
-      stdio: "ignore",
-    });
-    children.push(nginx);
-    await waitForHttp(`http://127.0.0.1:${nginxPort}/bootscript/${mac(0)}`);
-    const nodePort = await freePort();
-    const node = spawn(process.execPath, [path.join(repoRoot, "bench", "lib", "static-server.mjs"), www, String(nodePort)], {
-      stdio: "ignore",
-    });
-    children.push(node);
-    await waitForHttp(`http://127.0.0.1:${nodePort}/bootscript/${mac(0)}`);
-    const workerdPort = await freePort();
-    const workerd = startWorkerdStatic(www, workerdPort);
-    children.push(workerd);
-    await waitForHttp(`http://127.0.0.1:${workerdPort}/bootscript/${mac(0)}`, 60_000);
-    for (const c of cases) {
-      // workerd compiles as it serves, as the API did in its warm-up.
-      if (WARMUP_SECONDS > 0) runWrk({ url: `http://127.0.0.1:${workerdPort}`, script: c.file, ...wrkOpts, seconds: WARMUP_SECONDS });
-      rows.push({
-        case: c.name,
-        server: "nginx static",
-        result: runWrk({ url: `http://127.0.0.1:${nginxPort}`, script: c.file, ...wrkOpts }),
-        peakRssMb: peakRssMb([nginx.pid!, ...childPids(nginx.pid!)]),
-      });
+    for (const c of cases)
       rows.push({
         case: c.name,
         server: "Node http",
         result: runWrk({ url: `http://127.0.0.1:${nodePort}`, script: c.file, ...wrkOpts }),
         peakRssMb: peakRssMb([node.pid!]),
       });
-      rows.push({
-        case: c.name,
-        server: "workerd static",
-        result: runWrk({ url: `http://127.0.0.1:${workerdPort}`, script: c.file, ...wrkOpts }),
-        peakRssMb: peakRssMb([workerd.pid!]),
-      });
-    }
+    admin.nginxPeakRssMb = peakRssMb([nginx.pid!, ...childPids(nginx.pid!)]);
+    admin.workerdStaticPeakRssMb = peakRssMb([workerd.pid!]);
     workerd.kill("SIGTERM");
 
     // ---- admin at scale: list every component
@@ -383,18 +385,44 @@ async function main() {
 }
 
 function report(rows: Row[], admin: Record<string, number | string>) {
-  const anchor = (c: string, server: string) => rows.find((r) => r.case === c && r.server === server)!.result.requestsPerSecond;
   const cpu = (us: number | undefined) => (us === undefined ? "" : String(us));
+  const ratio = (a: number, b: number) => (a / b).toFixed(2);
+  const storms = rows.filter((r) => r.nginx && r.workerd);
+  const medianNginx = (c: string) => {
+    const v = storms
+      .filter((r) => r.case === c)
+      .map((r) => r.nginx!.requestsPerSecond)
+      .sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)];
+  };
   const md = [
     `Boot storm: ${NODES} nodes, wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s, API processes ${PROCESSES.join(",")}, ` +
       `snapshot ${SNAPSHOT_MODES.join(",")}, ${new Date().toISOString()}, load average at the end ${loadAverage()}`,
     "",
-    "| case | server | req/s | × nginx | × workerd static | p50 ms | p99 ms | non-2xx | socket errors | API CPU µs/req | DB CPU µs/req | peak RSS MB |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map(
-      (r) =>
-        `| ${r.case} | ${r.server} | ${r.result.requestsPerSecond} | ${(r.result.requestsPerSecond / anchor(r.case, "nginx static")).toFixed(2)} | ${(r.result.requestsPerSecond / anchor(r.case, "workerd static")).toFixed(2)} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${r.result.non2xx} | ${r.result.socketErrors} | ${cpu(r.apiCpuUs)} | ${cpu(r.dbCpuUs)} | ${r.peakRssMb} |`,
-    ),
+    "Each storm of the API, then the anchors right after it on the same bytes (× = the API's req/s over the anchor's):",
+    "",
+    "| case | server | req/s | × nginx | × workerd static | p50 ms | p99 ms | nginx req/s, p99 ms | workerd static req/s, p99 ms | non-2xx | socket errors | API CPU µs/req | DB CPU µs/req | peak RSS MB |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...storms.map((r) => {
+      const [n, w] = [r.nginx!, r.workerd!];
+      return (
+        `| ${r.case} | ${r.server} | ${r.result.requestsPerSecond} | ${ratio(r.result.requestsPerSecond, n.requestsPerSecond)} | ` +
+        `${ratio(r.result.requestsPerSecond, w.requestsPerSecond)} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${n.requestsPerSecond}, ${n.p99Ms} | ` +
+        `${w.requestsPerSecond}, ${w.p99Ms} | ${r.result.non2xx + n.non2xx + w.non2xx} | ${r.result.socketErrors + n.socketErrors + w.socketErrors} | ` +
+        `${cpu(r.apiCpuUs)} | ${cpu(r.dbCpuUs)} | ${r.peakRssMb} |`
+      );
+    }),
+    "",
+    `Anchors' memory (peak RSS): nginx ${admin.nginxPeakRssMb} MB, workerd static ${admin.workerdStaticPeakRssMb} MB. Plain Node \`http\`, same bytes from memory, once per case (× the median nginx run of the case):`,
+    "",
+    "| case | req/s | × nginx | p50 ms | p99 ms | non-2xx | socket errors | peak RSS MB |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows
+      .filter((r) => r.server === "Node http")
+      .map(
+        (r) =>
+          `| ${r.case} | ${r.result.requestsPerSecond} | ${ratio(r.result.requestsPerSecond, medianNginx(r.case))} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${r.result.non2xx} | ${r.result.socketErrors} | ${r.peakRssMb} |`,
+      ),
     "",
     "| admin operation | result |",
     "|---|---|",
