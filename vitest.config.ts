@@ -4,13 +4,19 @@ import { defineConfig } from "vitest/config";
 import { generateSigningKey } from "./shared/auth/keys";
 
 /**
- * Three projects:
+ * Four projects:
  *  - api:   handlers inside workerd with a real local D1 (@cloudflare/vitest-pool-workers);
  *           storage is fresh per test file, migrations applied by test/api/setup.ts.
  *  - unit:  pure code in Node (no process, socket or file it did not create): the fast loop.
- *  - node:  the runner, the on-prem agent over real sockets, the CLI, end-to-end runs.
- * `npm run test:fast` runs api and unit; `npm test` runs all three.
+ *  - node:  the runner and the CLI as processes, on ports the system picks and files of their
+ *           own: two files at a time, once api and unit are done.
+ *  - node-fixed: what binds fixed ports or makes named network namespaces (the on-prem agent's
+ *           DHCP and TFTP, the end-to-end boots, a node in a namespace, conmand): one file at a
+ *           time, last, so nothing runs beside a boot.
+ * `npm run test:fast` runs api and unit; `npm test` runs all four.
  */
+/** Node-side files that need the machine to themselves (see node-fixed above). */
+const FIXED = ["test/agent/**/*.test.ts", "test/e2e/**/*.test.ts", "test/head-node/cloud-init-client.test.ts", "test/cli/generate.test.ts"];
 const UNIT = [
   "test/shared/**/*.test.ts",
   "test/docs/**/*.test.ts",
@@ -47,14 +53,27 @@ export default defineConfig(async () => {
         {
           test: {
             name: "node",
-            include: ["test/{head-node,agent,e2e,cli}/**/*.test.ts"],
+            include: ["test/{head-node,cli}/**/*.test.ts"],
+            exclude: [...UNIT, ...FIXED],
+            environment: "node",
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+            // Two workerd processes and a client per file: two files fill two cores.
+            maxWorkers: 2,
+            sequence: { groupOrder: 1 },
+          },
+        },
+        {
+          test: {
+            name: "node-fixed",
+            include: FIXED,
             // The real-OS boot has its own step, `npm run test:os` (vitest.os.config.ts).
             exclude: [...UNIT, "test/e2e/os-*.test.ts"],
             environment: "node",
             testTimeout: 60_000,
             hookTimeout: 120_000,
-            // Agent tests bind fixed ports and namespaces; one file at a time keeps them apart.
             fileParallelism: false,
+            sequence: { groupOrder: 2 },
           },
         },
       ],

@@ -65,6 +65,8 @@ interface PerfResult {
   apiCpuPct?: number;
   /** The agent's longest event-loop stall during the run (ms). */
   agentMaxLoopLagMs?: number;
+  /** Packets the agent received during the run, by `type/decision` (agentPackets). */
+  agentPackets?: Record<string, number>;
 }
 
 function parsePerfdhcp(server: string, offered: number, out: string): PerfResult {
@@ -123,6 +125,22 @@ function cpuSeconds(pid: number): number {
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
+}
+
+/**
+ * The agent's own count of DHCP packets received, by `type/decision` (ochami_agent_dhcp_packets_total):
+ * with perfdhcp's counts it places a loss before the agent (never received), at its decision
+ * (dropped), or after its answer left (answered, yet counted lost by perfdhcp).
+ */
+async function agentPackets(port: number): Promise<Map<string, number>> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+    (r) => r.text(),
+    () => "",
+  );
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^ochami_agent_dhcp_packets_total\{type="([^"]*)",decision="([^"]*)"\} (\S+)$/gm))
+    out.set(`${m[1]}/${m[2]}`, Number(m[3]));
+  return out;
 }
 
 async function metric(port: number, name: string): Promise<number | undefined> {
@@ -339,6 +357,7 @@ async function main() {
         const serverPid = server === "agent" ? a10k.pid : dnsmasq.pid!;
         const cpu0 = [cpuSeconds(serverPid), cpuSeconds(api.process.pid!)];
         if (server === "agent") await metric(metricsPort, "ochami_agent_nodejs_eventloop_lag_max_seconds"); // resets the window
+        const packetsBefore = server === "agent" ? await agentPackets(metricsPort) : undefined;
         const t0 = Date.now();
         const r = parsePerfdhcp(server, rate, (await perf(ns, iface, rate)).stdout);
         const wall = (Date.now() - t0) / 1000;
@@ -347,12 +366,19 @@ async function main() {
         r.backlogDrops = backlogDrops() - backlogBefore;
         r.serverCpuPct = Math.round(((cpuSeconds(serverPid) - cpu0[0]) / wall) * 100);
         r.apiCpuPct = Math.round(((cpuSeconds(api.process.pid!) - cpu0[1]) / wall) * 100);
-        if (server === "agent")
+        if (server === "agent") {
           r.agentMaxLoopLagMs = Math.round(((await metric(metricsPort, "ochami_agent_nodejs_eventloop_lag_max_seconds")) ?? NaN) * 1000);
+          r.agentPackets = {};
+          for (const [k, v] of await agentPackets(metricsPort)) {
+            const n = v - (packetsBefore?.get(k) ?? 0);
+            if (n > 0) r.agentPackets[k] = n;
+          }
+        }
         results.push(r);
         console.log(
           `${server.padEnd(8)} offered ${String(rate).padStart(5)}/s → ${String(r.perSecond).padStart(5)} exchanges/s, drops ${r.drops} (${r.dropPct}%), socket-buffer overflows ${r.rcvbufErrors} (perfdhcp's: ${r.clientRcvbufErrors}), backlog drops ${r.backlogDrops}, server CPU ${r.serverCpuPct}% (${r.exchanges ? Math.round(((r.serverCpuPct! / 100) * wall * 1e6) / r.exchanges) : "-"} µs per exchange), API CPU ${r.apiCpuPct}%${r.agentMaxLoopLagMs !== undefined ? `, max event-loop stall ${r.agentMaxLoopLagMs} ms` : ""}`,
         );
+        if (r.agentPackets) console.log(`         the agent received (type/decision): ${JSON.stringify(r.agentPackets)}`);
       }
     }
     const rss10kMax = sampler10k.stop();
