@@ -154,6 +154,8 @@ interface Row {
   dbCpuUs?: number;
   /** The anchors run right after this storm (API rows only). */
   workerd?: WrkResult;
+  /** CPU time per request of the workerd anchor, µs. */
+  workerdCpuUs?: number;
   nginx?: WrkResult;
 }
 
@@ -333,13 +335,15 @@ async function main() {
           const r: Row = { case: c.name, server, ...measured(api, api.url, c.api), peakRssMb: peakRssMb(api.processes.map((p) => p.pid!)) };
           // workerd compiles as it serves, as the API did in its warm-up.
           if (WARMUP_SECONDS > 0) runWrk({ url: workerdUrl, script: c.file, ...wrkOpts, seconds: WARMUP_SECONDS });
+          const ticks = cpuTicks([workerd.pid!]);
           r.workerd = runWrk({ url: workerdUrl, script: c.file, ...wrkOpts });
+          r.workerdCpuUs = Math.round(((cpuTicks([workerd.pid!]) - ticks) * 10_000) / Math.max(1, r.workerd.requests));
           r.nginx = runWrk({ url: nginxUrl, script: c.file, ...wrkOpts });
           rows.push(r);
           console.error(
             `${server} ${c.name}: ${r.result.requestsPerSecond} req/s, p99 ${r.result.p99Ms} ms, ` +
               `CPU ${r.apiCpuUs} µs API + ${r.dbCpuUs} µs database per request (load ${load}); ` +
-              `beside it workerd static ${r.workerd.requestsPerSecond} req/s (p99 ${r.workerd.p99Ms} ms), ` +
+              `beside it workerd static ${r.workerd.requestsPerSecond} req/s (p99 ${r.workerd.p99Ms} ms, CPU ${r.workerdCpuUs} µs), ` +
               `nginx ${r.nginx.requestsPerSecond} req/s (p99 ${r.nginx.p99Ms} ms)`,
           );
         }
@@ -401,14 +405,14 @@ function report(rows: Row[], admin: Record<string, number | string>) {
     "",
     "Each storm of the API, then the anchors right after it on the same bytes (× = the API's req/s over the anchor's):",
     "",
-    "| case | server | req/s | × nginx | × workerd static | p50 ms | p99 ms | nginx req/s, p99 ms | workerd static req/s, p99 ms | non-2xx | socket errors | API CPU µs/req | DB CPU µs/req | peak RSS MB |",
+    "| case | server | req/s | × nginx | × workerd static | p50 ms | p99 ms | nginx req/s, p99 ms | workerd static req/s, p99 ms, CPU µs/req | non-2xx | socket errors | API CPU µs/req | DB CPU µs/req | peak RSS MB |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...storms.map((r) => {
       const [n, w] = [r.nginx!, r.workerd!];
       return (
         `| ${r.case} | ${r.server} | ${r.result.requestsPerSecond} | ${ratio(r.result.requestsPerSecond, n.requestsPerSecond)} | ` +
         `${ratio(r.result.requestsPerSecond, w.requestsPerSecond)} | ${r.result.p50Ms} | ${r.result.p99Ms} | ${n.requestsPerSecond}, ${n.p99Ms} | ` +
-        `${w.requestsPerSecond}, ${w.p99Ms} | ${r.result.non2xx + n.non2xx + w.non2xx} | ${r.result.socketErrors + n.socketErrors + w.socketErrors} | ` +
+        `${w.requestsPerSecond}, ${w.p99Ms}, ${cpu(r.workerdCpuUs)} | ${r.result.non2xx + n.non2xx + w.non2xx} | ${r.result.socketErrors + n.socketErrors + w.socketErrors} | ` +
         `${cpu(r.apiCpuUs)} | ${cpu(r.dbCpuUs)} | ${r.peakRssMb} |`
       );
     }),
