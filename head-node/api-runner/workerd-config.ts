@@ -130,8 +130,8 @@ export function buildApiConfig(settings: WorkerSettings, opts: ServeOptions): Co
  * V8 flags of an API process. A larger young generation: a boot storm allocates per request and
  * keeps almost nothing, and with V8's small default each scavenge promotes live request state into
  * the old generation, whose collections stalled requests for hundreds of ms (one node's bootscript
- * under wrk: p99 0.4–0.5 s before, 0.07–0.2 s after; 8 MB measured 11–15 % fewer boot requests a
- * second than 32 in the storm bench).
+ * under wrk: p99 0.4–0.5 s before, 0.07–0.2 s after). 8 MB, `--minor-ms` and `--single-threaded-gc`
+ * measured no better in the storm bench (docs/boot-path.md, "The platform's floor").
  */
 export const API_V8_FLAGS = ["--max-semi-space-size=32"];
 
