@@ -21,11 +21,18 @@ const missing = requirements({ commands: ["npm", "ps"] });
 
 describe.skipIf(missing)("npm start's end (real processes)", () => {
   let stateDir = "";
+  /**
+   * The starts' TMPDIR, where each makes its runtime directory and looks for those of earlier
+   * starts that died. Private, so the start under test is the one that finds this test's leftovers:
+   * any other start on the machine (a test file running beside this one) would remove them first.
+   */
+  let tmp = "";
   let env: NodeJS.ProcessEnv;
   let ports: { api: number; images: number; metrics: number };
 
   beforeAll(async () => {
     stateDir = mkdtempSync(path.join(tmpdir(), "e2-shutdown-"));
+    tmp = mkdtempSync(path.join(tmpdir(), "e2-shutdown-tmp-"));
     ports = { api: await freePort(), images: await freePort(), metrics: await freePort() };
     env = cleanEnv({
       PORT: String(ports.api),
@@ -33,10 +40,12 @@ describe.skipIf(missing)("npm start's end (real processes)", () => {
       OCHAMI_AUTH: "off",
       OCHAMI_IMAGES_PORT: String(ports.images),
       OCHAMI_AGENT_METRICS_PORT: String(ports.metrics),
+      TMPDIR: tmp,
     });
   });
   afterAll(() => {
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   it("SIGTERM: new connections are refused at once, the request in flight finishes, nothing is left", { timeout: 240_000 }, async () => {
