@@ -151,16 +151,20 @@ function rssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
 }
 
+/** The agent's Prometheus text ("" while it does not answer). */
+const metricsText = (port: number) =>
+  fetch(`http://127.0.0.1:${port}/metrics`).then(
+    (r) => r.text(),
+    () => "",
+  );
+
 /**
  * The agent's own count of DHCP packets received, by `type/decision` (ochami_agent_dhcp_packets_total):
  * with perfdhcp's counts it places a loss before the agent (never received), at its decision
  * (dropped), or after its answer left (answered, yet counted lost by perfdhcp).
  */
 async function agentPackets(port: number): Promise<Map<string, number>> {
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
-    (r) => r.text(),
-    () => "",
-  );
+  const text = await metricsText(port);
   const out = new Map<string, number>();
   for (const m of text.matchAll(/^ochami_agent_dhcp_packets_total\{type="([^"]*)",decision="([^"]*)"\} (\S+)$/gm))
     out.set(`${m[1]}/${m[2]}`, Number(m[3]));
@@ -168,11 +172,7 @@ async function agentPackets(port: number): Promise<Map<string, number>> {
 }
 
 async function metric(port: number, name: string): Promise<number | undefined> {
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
-    (r) => r.text(),
-    () => "",
-  );
-  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(await metricsText(port));
   return m ? Number(m[1]) : undefined;
 }
 

@@ -176,14 +176,18 @@ function cpuTicks(pids: number[]): number {
 
 const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
+/** One wrk run, and the CPU time each group of processes spent per request in it (µs). */
+function withCpu(url: string, script: string, groups: number[][]): { result: WrkResult; cpuUs: number[] } {
+  const before = groups.map((pids) => cpuTicks(pids));
+  const result = runWrk({ url, script, ...wrkOpts });
+  const cpuUs = groups.map((pids, i) => Math.round(((cpuTicks(pids) - before[i]) * 10_000) / Math.max(1, result.requests)));
+  return { result, cpuUs };
+}
+
 /** Runs wrk while counting the CPU time the API and database processes spend. */
 function measured(api: ApiServer, url: string, script: string): Pick<Row, "result" | "apiCpuUs" | "dbCpuUs"> {
-  const apiPids = api.processes.map((p) => p.pid!);
-  const dbPid = api.databaseProcess.pid!;
-  const before = [cpuTicks(apiPids), cpuTicks([dbPid])];
-  const result = runWrk({ url, script, ...wrkOpts });
-  const perRequest = (ticks: number) => Math.round((ticks * 10_000) / Math.max(1, result.requests));
-  return { result, apiCpuUs: perRequest(cpuTicks(apiPids) - before[0]), dbCpuUs: perRequest(cpuTicks([dbPid]) - before[1]) };
+  const { result, cpuUs } = withCpu(url, script, [api.processes.map((p) => p.pid!), [api.databaseProcess.pid!]]);
+  return { result, apiCpuUs: cpuUs[0], dbCpuUs: cpuUs[1] };
 }
 
 async function main() {
@@ -335,9 +339,8 @@ async function main() {
           const r: Row = { case: c.name, server, ...measured(api, api.url, c.api), peakRssMb: peakRssMb(api.processes.map((p) => p.pid!)) };
           // workerd compiles as it serves, as the API did in its warm-up.
           if (WARMUP_SECONDS > 0) runWrk({ url: workerdUrl, script: c.file, ...wrkOpts, seconds: WARMUP_SECONDS });
-          const ticks = cpuTicks([workerd.pid!]);
-          r.workerd = runWrk({ url: workerdUrl, script: c.file, ...wrkOpts });
-          r.workerdCpuUs = Math.round(((cpuTicks([workerd.pid!]) - ticks) * 10_000) / Math.max(1, r.workerd.requests));
+          const anchor = withCpu(workerdUrl, c.file, [[workerd.pid!]]);
+          [r.workerd, r.workerdCpuUs] = [anchor.result, anchor.cpuUs[0]];
           r.nginx = runWrk({ url: nginxUrl, script: c.file, ...wrkOpts });
           rows.push(r);
           console.error(
