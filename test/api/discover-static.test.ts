@@ -141,11 +141,18 @@ describe("replaying `ochami discover static`", () => {
         "/hsm/v2/Inventory/EthernetInterfaces",
         "/hsm/v2/Inventory/ComponentEndpoints",
         "/hsm/v2/Inventory/RedfishEndpoints",
+        "/hsm/v2/Inventory/Hardware",
+        "/hsm/v2/Inventory/HardwareByFRU",
       ];
       return strip(await Promise.all(paths.map(async (p) => (await getJson(p)).body)));
     };
     const wipe = async () => {
-      for (const p of ["/hsm/v2/State/Components", "/hsm/v2/Inventory/RedfishEndpoints", "/hsm/v2/Inventory/EthernetInterfaces"])
+      for (const p of [
+        "/hsm/v2/State/Components",
+        "/hsm/v2/Inventory/RedfishEndpoints",
+        "/hsm/v2/Inventory/EthernetInterfaces",
+        "/hsm/v2/Inventory/Hardware",
+      ])
         await send("DELETE", p);
     };
     const requests: Array<[string, string, unknown]> = [];

@@ -524,6 +524,41 @@ describe("hardware from a discovered Redfish endpoint", () => {
     expect(loc.PopulatedFRU).toBeUndefined();
   });
 
+  it("the array form stores each element's hardware as if posted alone, also when elements share a FRU", async () => {
+    // Two BMCs whose nodes report the same manufacturer and serial: one FRU ID, each endpoint's
+    // facts in turn (the later one's BIOS version wins), a Detected event at each location.
+    const pair = (rack: number, serial: string) =>
+      [1, 2].map((slot) => ({
+        ID: `x${rack}c0s${slot}b0`,
+        FQDN: `x${rack}c0s${slot}b0`,
+        SchemaVersion: 1,
+        Systems: [
+          {
+            uuid: `u-${rack}-${slot}`,
+            manufacturer: "HPE",
+            serial,
+            bios_version: `U${slot}`,
+            ethernet_interfaces: [{ mac: `de:ad:be:ef:${String(rack % 100).padStart(2, "0")}:0${slot}` }],
+          },
+        ],
+      }));
+    const seen = async (rack: number, serial: string) => {
+      const fruId = `Node.HPE.${serial.replace(/[^a-zA-Z0-9]/g, "")}`;
+      const at = (slot: number) => `/hsm/v2/Inventory/Hardware/History/x${rack}c0s${slot}b0n0`;
+      const history = async (slot: number) => (await send("GET", at(slot))).body.History.map((e: any) => [e.FRUID, e.EventType]);
+      const fru = (await send("GET", `/hsm/v2/Inventory/HardwareByFRU/${fruId}`)).body;
+      // The two runs differ only in their names: rack, serial, UUIDs.
+      const named = (x: unknown) => JSON.stringify(x).replaceAll(fruId, "F").replaceAll(serial, "S").replaceAll(`u-${rack}-`, "u-");
+      return { fru: JSON.parse(named(fru.NodeFRUInfo)), histories: [await history(1), await history(2)].map(named) };
+    };
+    for (const e of pair(3101, "SN-S")) expect((await send("POST", "/hsm/v2/Inventory/RedfishEndpoints", e)).status).toBe(201);
+    const alone = await seen(3101, "SN-S");
+    expect(alone.fru).toMatchObject({ BiosVersion: "U2" });
+    expect(alone.histories).toEqual(['[["F","Detected"]]', '[["F","Detected"]]']);
+    expect((await send("POST", "/hsm/v2/Inventory/RedfishEndpoints", { RedfishEndpoints: pair(3102, "SN-T") })).status).toBe(201);
+    expect(await seen(3102, "SN-T")).toEqual(alone);
+  });
+
   it("a discovery payload without hardware facts (ochami discover static's) adds no hardware", async () => {
     await send("DELETE", "/hsm/v2/Inventory/Hardware");
     const plain = {

@@ -83,7 +83,6 @@ export async function insertRedfishEndpoints(
   }
   const described = { state: "On", flag: "OK", enabled: true };
   const componentRows: Array<{ id: string; type: string; role: string; nid: number; state: string; flag: string; enabled: boolean }> = [];
-  const hardware: Statement[] = [];
   const interfaces: DiscoveredInventory["interfaces"] = [];
   /** By ID: a later endpoint's component endpoint replaces an earlier one's, as the per-endpoint DELETE did. */
   const componentEndpointRows = new Map<string, DiscoveredInventory["componentEndpoints"][number]>();
@@ -91,7 +90,6 @@ export async function insertRedfishEndpoints(
     if (!inv) continue;
     if (inv.bmc) componentRows.push({ id: inv.bmc.id, type: "NodeBMC", role: "", nid: -1, ...described });
     for (const n of inv.nodes) componentRows.push({ id: n.id, type: "Node", role: "Compute", nid: n.nid, ...described });
-    if (inv.hardware.length) hardware.push(...storeHardwareStatements(inv.hardware, Date.now()));
     interfaces.push(...inv.interfaces);
     for (const e of inv.componentEndpoints) {
       componentEndpointRows.delete(e.id);
@@ -100,7 +98,7 @@ export async function insertRedfishEndpoints(
   }
   const statements: Statement[] = chunks(items.map((i) => i.row)).map((rows) => endpointInsert(rows));
   for (const rows of chunks(componentRows)) statements.push(sql`${componentInsert(rows)} ${reviveComponents}`);
-  statements.push(...hardware);
+  statements.push(...hardwareStatements(items.map((i) => i.inventory?.hardware ?? [])));
   for (const rows of chunks(interfaces)) statements.push(...insertInterfaceStatements(rows, "fail"));
   for (const rows of chunks([...componentEndpointRows.values()]))
     statements.push(
@@ -111,6 +109,30 @@ export async function insertRedfishEndpoints(
       componentEndpointInsert(rows),
     );
   await runBatch(db, statements);
+}
+
+/**
+ * The hardware of several endpoints: one set of multi-row statements for all of them (three
+ * statements per endpoint made most of a 250-endpoint batch's statements, each built, sent and
+ * prepared on its own). Done endpoint by endpoint, as before, when two endpoints describe the same
+ * location or FRU: then each endpoint's upsert and `Detected` event follow the one before it.
+ */
+function hardwareStatements(perEndpoint: DiscoveredInventory["hardware"][]): Statement[] {
+  const now = Date.now();
+  const locations = new Set<string>();
+  const frus = new Set<string>();
+  let shared = false;
+  for (const hardware of perEndpoint) {
+    const mine = new Set(hardware.map((l) => l.id));
+    const myFrus = new Set(hardware.flatMap((l) => (l.fru ? [l.fru.fruId] : [])));
+    for (const id of mine) shared ||= locations.has(id);
+    for (const id of myFrus) shared ||= frus.has(id);
+    for (const id of mine) locations.add(id);
+    for (const id of myFrus) frus.add(id);
+  }
+  if (shared) return perEndpoint.filter((h) => h.length).flatMap((h) => storeHardwareStatements(h, now));
+  const all = perEndpoint.flat();
+  return all.length ? storeHardwareStatements(all, now) : [];
 }
 
 /** PUT: replace the endpoint (keeping its discovery info) and re-apply its inventory. */
