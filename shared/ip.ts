@@ -1,8 +1,15 @@
 import ipaddr from "ipaddr.js";
 
-/** Strict IP literal checks (dotted-quad IPv4 only, no classful shorthands like "10.1"). */
+/** Four decimal parts without leading zeros: ipaddr.js's own pattern for isValidFourPartDecimal. */
+const FOUR_PART_DECIMAL = /^(0|[1-9]\d*)(\.(0|[1-9]\d*)){3}$/;
+
+/**
+ * Strict IP literal checks (dotted-quad IPv4 only, no classful shorthands like "10.1"). The
+ * pattern goes first: ipaddr.js checks a non-address by throwing and catching an Error, whose
+ * stack trace made each check of a host name (is this Hostname an IP?) cost microseconds.
+ */
 export function isIPv4(s: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(s);
+  return FOUR_PART_DECIMAL.test(s) && ipaddr.IPv4.isValid(s);
 }
 
 export function isIPv6(s: string): boolean {

@@ -1,6 +1,6 @@
 import { type ZodRawShape, type ZodType, z } from "zod";
 import { HttpProblem, PROBLEM_CONTENT_TYPE, STATUS_TITLES } from "../../shared/problem";
-import { canonicalKeys, isPlainObject } from "./json-keys";
+import { isPlainObject, keyCanonicalizer } from "./json-keys";
 
 /**
  * zod building blocks for upstream's wire formats: JSON read the way Go's encoding/json reads it
@@ -15,10 +15,10 @@ import { canonicalKeys, isPlainObject } from "./json-keys";
  * is no object.
  */
 export function goObject<S extends ZodRawShape>(shape: S, meta?: Record<string, unknown>, opts: { notObject?: string } = {}) {
-  const keys = Object.keys(shape);
+  const canonical = keyCanonicalizer(Object.keys(shape));
   const object = meta ? z.object(shape).meta(meta) : z.object(shape);
   return z.preprocess((v, ctx) => {
-    if (isPlainObject(v)) return canonicalKeys(v, keys);
+    if (isPlainObject(v)) return canonical(v);
     // A route's own wording for a body that is no object at all; else Go's type error.
     if (opts.notObject) ctx.addIssue({ code: "custom", message: opts.notObject, input: v });
     return v;
