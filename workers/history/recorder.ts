@@ -32,8 +32,14 @@ const FLUSH_DELAY_MS = 25;
 const BATCH_INTERVAL_MS = 100;
 const FULL_RETRY_MS = 5_000;
 const MAX_PENDING = 50_000;
-/** A flush that has not finished after this long belongs to a request workerd cancelled. */
-const STUCK_MS = 10_000;
+/**
+ * A flush that has shown no sign of life for this long belongs to a request workerd cancelled (a
+ * client that went away before its answer): the next event schedules another. The loop beats at
+ * every batch and every 5 ms while it waits between batches, so only a batch write slower than
+ * this is mistaken for a dead flush, which costs a second loop writing beside the first (harmless:
+ * each takes its own events). It was 10 s of silence: at storm rates the queue filled meanwhile.
+ */
+const SILENT_MS = 2_000;
 /** At most one log line per this long about events not recorded over their client's rate. */
 const RATE_LOG_MS = 60_000;
 
@@ -47,8 +53,8 @@ let settled = 0;
  * is cancelled never runs its cleanup.
  */
 let readerWaitingUntil = 0;
-/** When the scheduled or running flush was scheduled; 0 when there is none. */
-let flushSince = 0;
+/** The scheduled or running flush's last sign of life; 0 when there is none. */
+let flushBeat = 0;
 /** No write before this time (ms since the epoch): the disk was full at the last attempt. */
 let retryAt = 0;
 let droppedQueueFull = 0;
@@ -89,7 +95,7 @@ export function recordBootEvents({ waiter, db, config }: Recording, events: Boot
   }
   // While paused the events wait (within MAX_PENDING) for the first request after the pause.
   if (flushScheduled() || paused()) return;
-  flushSince = Date.now();
+  flushBeat = Date.now();
   const flush = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() => flushAll(db, config));
   waiter?.waitUntil(flush);
 }
@@ -101,11 +107,13 @@ async function untilNextBatch(previousStarted: number): Promise<void> {
     pending.length < ROWS_PER_STATEMENT &&
     Date.now() >= readerWaitingUntil &&
     Date.now() - previousStarted < BATCH_INTERVAL_MS
-  )
+  ) {
+    flushBeat = Date.now();
     await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
-const flushScheduled = () => flushSince !== 0 && Date.now() - flushSince < STUCK_MS;
+const flushScheduled = () => flushBeat !== 0 && Date.now() - flushBeat < SILENT_MS;
 /** The disk was full at the last attempt, FULL_RETRY_MS ago at most, and no write has succeeded since. */
 const paused = () => storageFull.since !== 0 && Date.now() < retryAt;
 
@@ -119,7 +127,7 @@ async function flushAll(db: Db, config: Config): Promise<void> {
     while (pending.length && !paused()) {
       const started = Date.now();
       // A loop that is alive is not stuck, however long a storm keeps it going.
-      flushSince = started;
+      flushBeat = started;
       const batch = pending;
       pending = [];
       try {
@@ -139,7 +147,7 @@ async function flushAll(db: Db, config: Config): Promise<void> {
     }
     logDrops(config);
   } finally {
-    flushSince = 0;
+    flushBeat = 0;
   }
 }
 
@@ -205,7 +213,7 @@ export async function settleBootEvents({ db, config }: Pick<RequestVariables, "d
     readerWaitingUntil = Date.now() + 1_000;
     if (flushScheduled()) await new Promise((r) => setTimeout(r, 5));
     else if (pending.length) {
-      flushSince = Date.now();
+      flushBeat = Date.now();
       await flushAll(db, config);
     } else return; // a batch whose request workerd cancelled: it will not settle
   }
