@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { NodeView } from "../../workers/boot/types";
 import { EMPTY_DEFAULTS } from "../../workers/boot/types";
-import { generateHostname, metaDataDocument, renderVendorData } from "../../workers/cloud-init/metadata";
+import {
+  generateHostname,
+  type MetaDataTemplate,
+  metaDataDocument,
+  renderMetaData,
+  renderMetaDataShared,
+  renderVendorData,
+} from "../../workers/cloud-init/metadata";
 import { mergeClusterDefaults, parseClusterDefaults } from "../../workers/cloud-init/model";
 import { formatNumber, goKeyCompare, renderYaml } from "../../workers/cloud-init/yaml";
 
@@ -208,6 +215,44 @@ describe("meta-data document", () => {
     expect(v1.get("region")).toBe("west");
     expect(v1.get("public_keys")).toEqual(["k1", "k2", "k3"]);
     expect(doc.get("local-hostname")).toBe("de0042");
+  });
+
+  it("meta-data from its group list's shared template is the document rendered whole, for any node", async () => {
+    const kept = new Map<string, MetaDataTemplate | undefined>();
+    let built = 0;
+    const template = async (build: () => MetaDataTemplate | undefined) => {
+      const key = "one group list";
+      if (!kept.has(key)) {
+        built++;
+        kept.set(key, build());
+      }
+      return kept.get(key);
+    };
+    const defaults = {
+      ...EMPTY_DEFAULTS,
+      clusterName: "demo",
+      shortName: "nid",
+      nidLength: 6,
+      publicKeys: ["ssh-ed25519 AAAA admin@head"],
+    };
+    const groupData = [{ name: "compute", description: "", metaData: { syslog: "10.0.0.254", note: "ochamiSlotIp7q" }, hasFile: true }];
+    const base = { defaults, groups: ["compute"], groupData };
+    const views: Array<[NodeView, string]> = [
+      [view({ ...base, nid: 7, ip: "10.0.0.7" }), "i-00ff00ff00ff00ff"],
+      [view({ ...base, nid: 123456, ip: "fd00::7" }), "i-1234"],
+      [view({ ...base, nid: -1, ip: "" }), "i-abc"], // no IP: `local_ipv4: ""`, rendered whole
+      [view({ ...base, nid: 8, ip: "10.0.0.8" }), "yes"], // an instance-id that must be quoted
+      [view({ ...base, defaults: { ...defaults, shortName: "" }, nid: 9, ip: "10.0.0.9" }), "i-9"], // hostname `de000009`
+    ];
+    for (const [v, id] of views) expect(await renderMetaDataShared(v, id, template)).toBe(renderMetaData(v, id));
+    expect(built).toBe(1);
+    // The marker text in a group's meta-data makes the template's markers ambiguous: no template, rendered whole.
+    expect(kept.get("one group list")).toBeUndefined();
+    kept.clear();
+    const plain = [{ ...groupData[0], metaData: { syslog: "10.0.0.254" } }];
+    for (const [v, id] of views)
+      expect(await renderMetaDataShared({ ...v, groupData: plain }, id, template)).toBe(renderMetaData({ ...v, groupData: plain }, id));
+    expect(kept.get("one group list")?.slots).toEqual(["instanceId", "hostname", "hostname", "instanceId", "ip"]);
   });
 
   it("vendor-data lists member groups with a file, in label order", () => {

@@ -1,5 +1,5 @@
 import type { ClusterDefaults, NodeView } from "../boot/types";
-import { type OrderedMap, renderYaml, type YamlValue } from "./yaml";
+import { type OrderedMap, renderYaml, scalarStyle, type YamlValue } from "./yaml";
 
 /**
  * The NoCloud documents a node receives, built from what is known about it (pure: no I/O, so
@@ -57,9 +57,8 @@ function effective(view: NodeView) {
  * Each of the node's SMD groups appears under vendor_data.groups with its description (or "No
  * description Found") and its cloud-init meta-data merged in.
  */
-export function metaDataDocument(view: NodeView, instanceId: string): OrderedMap {
+export function metaDataDocument(view: NodeView, instanceId: string, generated = generatedHostnameOf(view)): OrderedMap {
   const eff = effective(view);
-  const generated = generateHostname(view.defaults, eff.clusterName, view.nid);
   const byName = new Map(view.groupData.map((g) => [g.name, g]));
   const groups: Record<string, YamlValue> = {};
   for (const label of view.groups) {
@@ -93,6 +92,11 @@ export function metaDataDocument(view: NodeView, instanceId: string): OrderedMap
   ]);
 }
 
+/** The hostname the node gets unless its instance-info names one. */
+function generatedHostnameOf(view: NodeView): string {
+  return generateHostname(view.defaults, effective(view).clusterName, view.nid);
+}
+
 /** An ordered map of the non-empty fields (Go's omitempty); `{always: v}` is kept even when empty. */
 function fields(entries: Array<[string, YamlValue | { always: string }]>): OrderedMap {
   const out = new Map<string, YamlValue>();
@@ -105,6 +109,53 @@ function fields(entries: Array<[string, YamlValue | { always: string }]>): Order
 
 export function renderMetaData(view: NodeView, instanceId: string): string {
   return renderYaml(metaDataDocument(view, instanceId));
+}
+
+/**
+ * meta-data for many nodes at once. Without instance-info of its own, a node's document differs
+ * from another's with the same groups only in its instance-id, generated hostname and IP; rendering
+ * YAML was most of a meta-data request's cost, so the rest is rendered once per group list
+ * (`template`, which the caller keeps) with markers where those go, and each node's text is the
+ * template with its values put in. Only values written as they are (plain style: `i-<hex>`,
+ * `nid000042`, `10.0.0.5`) are put in so; for anything else, or a template whose markers are not
+ * where expected, the node's document is rendered whole. Always renderMetaData's text.
+ */
+export async function renderMetaDataShared(
+  view: NodeView,
+  instanceId: string,
+  template: (build: () => MetaDataTemplate | undefined) => Promise<MetaDataTemplate | undefined>,
+): Promise<string> {
+  const values: Record<Slot, string> = { instanceId, hostname: generatedHostnameOf(view), ip: view.ip };
+  if (view.instance || !Object.values(values).every(verbatim)) return renderMetaData(view, instanceId);
+  const t = await template(() => metaDataTemplate(view));
+  if (!t) return renderMetaData(view, instanceId);
+  let text = t.parts[0];
+  for (let i = 0; i < t.slots.length; i++) text += values[t.slots[i]] + t.parts[i + 1];
+  return text;
+}
+
+type Slot = "instanceId" | "hostname" | "ip";
+const MARKERS: Record<Slot, string> = { instanceId: "ochamiSlotInstanceId7q", hostname: "ochamiSlotHostname7q", ip: "ochamiSlotIp7q" };
+/** Where each slot appears in the document: instance-id and instance_id, local-hostname and hostname, local_ipv4. */
+const SLOT_COUNTS: Record<Slot, number> = { instanceId: 2, hostname: 2, ip: 1 };
+
+/** The text around the per-node values, in order, and which value goes between each two parts. */
+export interface MetaDataTemplate {
+  parts: string[];
+  slots: Slot[];
+}
+
+/** A value the YAML writer puts down as it is (plain style, nothing that could change how it reads). */
+const verbatim = (s: string) => /^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(s) && scalarStyle(s) === "PLAIN";
+
+function metaDataTemplate(view: NodeView): MetaDataTemplate | undefined {
+  const text = renderYaml(metaDataDocument({ ...view, ip: MARKERS.ip }, MARKERS.instanceId, MARKERS.hostname));
+  const bySlot = new Map(Object.entries(MARKERS).map(([slot, marker]) => [marker, slot as Slot]));
+  const pieces = text.split(new RegExp(`(${Object.values(MARKERS).join("|")})`));
+  const parts = pieces.filter((_, i) => i % 2 === 0);
+  const slots = pieces.filter((_, i) => i % 2 === 1).map((m) => bySlot.get(m)!);
+  for (const [slot, n] of Object.entries(SLOT_COUNTS)) if (slots.filter((s) => s === slot).length !== n) return undefined;
+  return { parts, slots };
 }
 
 /**

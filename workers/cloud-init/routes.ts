@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { BootStep } from "../../shared/boot-events";
 import { HttpProblem } from "../../shared/problem";
-import { liveReader } from "../boot/reader";
+import { type BootReader, liveReader } from "../boot/reader";
 import type { NodeLookup, NodeView } from "../boot/types";
 import { CA_CERTS_FILE, caCertsCloudConfig } from "../cluster-ca";
 import { nodeBaseUrl } from "../config";
@@ -11,7 +11,15 @@ import { clientAddress } from "../http/client-ip";
 import { op, type RequestScope, type Router, resource, router } from "../http/route";
 import { checked, json, problems, refuse, text } from "../http/wire";
 import { registerAdminRoutes } from "./admin-routes";
-import { includeBase, instanceIdOf, renderMetaData, renderVendorData, USER_DATA } from "./metadata";
+import {
+  includeBase,
+  instanceIdOf,
+  type MetaDataTemplate,
+  renderMetaData,
+  renderMetaDataShared,
+  renderVendorData,
+  USER_DATA,
+} from "./metadata";
 import { decodeBase64, GROUP_NAME_RE, nodeId } from "./model";
 
 /**
@@ -58,7 +66,7 @@ function registerNodeRoutes(app: Router) {
   });
   resource(app, "/meta-data", {
     get: op(doc("The node's NoCloud meta-data", "YAML meta-data"), (c) =>
-      forRequester(c, "meta-data", undefined, ({ view }) => metaData(view)),
+      forRequester(c, "meta-data", undefined, ({ view }) => metaData(view, c.var.boot)),
     ),
   });
   resource(app, "/vendor-data", {
@@ -171,11 +179,15 @@ interface Served {
   detail: string;
 }
 
-async function metaData(view: NodeView): Promise<Served> {
+/** `reader`: where the text shared by nodes with the same groups is kept (the boot path's reader); none: rendered whole. */
+async function metaData(view: NodeView, reader?: BootReader): Promise<Served> {
   if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
   const instanceId = await instanceIdOf(view);
+  // The template depends on the node's groups and on what the reader holds for all nodes.
+  const keep = (r: BootReader) => (build: () => MetaDataTemplate | undefined) =>
+    r.remember(`meta-data template\0${view.groups.join("\0")}`, async () => ({ value: build(), keep: true }));
   return {
-    body: renderMetaData(view, instanceId),
+    body: reader ? await renderMetaDataShared(view, instanceId, keep(reader)) : renderMetaData(view, instanceId),
     contentType: "application/x-yaml",
     detail: `instance-id ${instanceId}`,
   };
