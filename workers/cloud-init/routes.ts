@@ -184,10 +184,10 @@ async function metaData(view: NodeView, reader?: BootReader): Promise<Served> {
   if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
   const instanceId = await instanceIdOf(view);
   // The template depends on the node's groups and on what the reader holds for all nodes.
-  const keep = (r: BootReader) => (build: () => MetaDataTemplate | undefined) =>
+  const template = (r: BootReader) => (build: () => MetaDataTemplate | undefined) =>
     r.remember(`meta-data template\0${view.groups.join("\0")}`, async () => ({ value: build(), keep: true }));
   return {
-    body: reader ? await renderMetaDataShared(view, instanceId, keep(reader)) : renderMetaData(view, instanceId),
+    body: reader ? await renderMetaDataShared(view, instanceId, template(reader)) : renderMetaData(view, instanceId),
     contentType: "application/x-yaml",
     detail: `instance-id ${instanceId}`,
   };
