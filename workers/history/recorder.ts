@@ -33,11 +33,11 @@ const BATCH_INTERVAL_MS = 100;
 const FULL_RETRY_MS = 5_000;
 const MAX_PENDING = 50_000;
 /**
- * A flush that has shown no sign of life for this long belongs to a request workerd cancelled (a
- * client that went away before its answer): the next event schedules another. The loop beats at
- * every batch and every 5 ms while it waits between batches, so only a batch write slower than
- * this is mistaken for a dead flush, which costs a second loop writing beside the first (harmless:
- * each takes its own events). It was 10 s of silence: at storm rates the queue filled meanwhile.
+ * A flush that has shown no sign of life for this long belongs to a request whose work workerd
+ * cancelled: the next event schedules another. The loop beats at every batch and every 5 ms while
+ * it waits between batches, so only a batch write slower than this is mistaken for a dead flush,
+ * which costs a second loop writing beside the first (harmless: each takes its own events). It was
+ * 10 s of silence: at storm rates the queue filled meanwhile (test/api/history-recorder.test.ts).
  */
 const SILENT_MS = 2_000;
 /** At most one log line per this long about events not recorded over their client's rate. */
