@@ -2,6 +2,7 @@ import { z } from "zod";
 import { DURATION_HINT, parseDuration } from "../shared/duration";
 import { type CidrList, parseCidrList } from "../shared/ip";
 import { ON_OFF_HINT, parseOnOff } from "../shared/on-off";
+import { originOf } from "./http/request-target";
 
 /**
  * The worker's configuration, parsed once per env object from its string variables
@@ -269,5 +270,5 @@ export function checkConfig(env: Record<string, unknown>): { config: Config; aut
 
 /** The base URL nodes should use, from configuration or else the request's own origin. */
 export function nodeBaseUrl(config: Config, requestUrl: string): string {
-  return config.nodeBaseUrl ?? new URL(requestUrl).origin;
+  return config.nodeBaseUrl ?? originOf(requestUrl);
 }

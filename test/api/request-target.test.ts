@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { requestWithUrl } from "../../workers/http/request-target";
+import { Query } from "../../workers/http/query";
+import { originOf, requestWithUrl } from "../../workers/http/request-target";
 import { dispatch } from "./client";
 
 /**
@@ -78,5 +79,31 @@ describe("request targets (RFC 9112 §3.2)", () => {
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { detail: string }).detail).toBe("no route for GET /hsm/v2/nothing-here");
     expect((await dispatch(asSent("/x"))).status).toBe(400);
+  });
+});
+
+describe("reading a request's URL without parsing it again", () => {
+  const urls = [
+    "http://10.0.0.1:8081/boot/v1/bootscript?mac=52:54:00:00:00:01",
+    "https://head-node/cloud-init/meta-data",
+    "http://[fd00::1]:8081/x?a=/b#c",
+    "http://h/",
+    "HTTP://Head-Node:80/a?b", // not as WHATWG serializes it: parsed the slow way
+    "http://h:80/a", // a default port WHATWG would drop: likewise
+    "https://h:0443/a",
+    "http://h:08081/a",
+    "http://h?q=/p", // no path: parsed the slow way
+  ];
+
+  it("originOf is URL's origin", () => {
+    for (const url of urls) expect(originOf(url), url).toBe(new URL(url).origin);
+  });
+
+  it("Query reads the search part as URL does: after '?', before '#', repeated keys kept", () => {
+    const q = new Query("http://h/p?MAC=a&mac=b&x=%2F&y#mac=c");
+    expect(q.all("mac")).toEqual(["a", "b"]);
+    expect(q.all("x")).toEqual(["/"]);
+    expect(q.all("y")).toEqual([""]);
+    expect(new Query("http://h/p").all("mac")).toEqual([]);
   });
 });

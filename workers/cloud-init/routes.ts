@@ -8,7 +8,8 @@ import { nodeBaseUrl } from "../config";
 import type { BootEnv } from "../env";
 import { recordBootEvent } from "../history/recorder";
 import { clientAddress } from "../http/client-ip";
-import { op, type RequestScope, type Router, resource, router } from "../http/route";
+import { originOf } from "../http/request-target";
+import { op, type RequestScope, type Router, resource, router, scopeOf } from "../http/route";
 import { checked, json, problems, refuse, text } from "../http/wire";
 import { registerAdminRoutes } from "./admin-routes";
 import {
@@ -66,12 +67,12 @@ function registerNodeRoutes(app: Router) {
   });
   resource(app, "/meta-data", {
     get: op(doc("The node's NoCloud meta-data", "YAML meta-data"), (c) =>
-      forRequester(c, "meta-data", undefined, ({ view }) => metaData(view, c.var.boot)),
+      forRequester(c, "meta-data", undefined, ({ view }, scope) => metaData(view, scope.var.boot)),
     ),
   });
   resource(app, "/vendor-data", {
     get: op(doc("The node's vendor-data: an #include of its groups' files", "vendor-data"), (c) =>
-      forRequester(c, "vendor-data", undefined, ({ view }) => vendorData(c, view)),
+      forRequester(c, "vendor-data", undefined, ({ view }, scope) => vendorData(scope, view)),
     ),
   });
   // Before the group files: its name is no group's (workers/cluster-ca.ts).
@@ -195,8 +196,9 @@ async function metaData(view: NodeView, reader?: BootReader): Promise<Served> {
 
 async function vendorData(c: RequestScope, view: NodeView): Promise<Served> {
   if (!view.inSmd) throw new HttpProblem(404, `node ${view.id} not found in SMD`);
-  const first = c.var.config.clusterCa ? [CA_CERTS_FILE] : [];
-  const body = renderVendorData(view, includeBase(view, `${nodeBaseUrl(c.var.config, c.req.url)}/cloud-init`), first);
+  const { config } = c.var;
+  const first = config.clusterCa ? [CA_CERTS_FILE] : [];
+  const body = renderVendorData(view, includeBase(view, `${nodeBaseUrl(config, c.req.url)}/cloud-init`), first);
   // The detail counts the group files only: the dashboard calls a boot done once the node fetched
   // as many group files as its vendor-data included (the CA file is no group file and records no step).
   const includes = body.split("\n").length - 2 - first.length;
@@ -228,18 +230,25 @@ type BootScope = RequestScope<BootEnv["Variables"]>;
  * is a 422, as upstream answers, never another node's data. What a node gets depends only on the
  * boot data, the document and the origin it asked at, so the reader keeps it.
  */
-async function forRequester(c: BootScope, endpoint: BootStep, file: string | undefined, serve: (lookup: NodeLookup) => Promise<Served>) {
-  const who = clientAddress(c.req.raw, c.var.config.trustedProxies);
+async function forRequester(
+  context: BootScope,
+  endpoint: BootStep,
+  file: string | undefined,
+  serve: (lookup: NodeLookup, scope: BootScope) => Promise<Served>,
+) {
+  const c = scopeOf(context);
+  const { boot, config } = c.var;
+  const who = clientAddress(c.req.raw, config.trustedProxies);
   if (!who.ok) throw new HttpProblem(422, `cannot identify the requesting node: ${who.reason}`);
-  const lookup = await c.var.boot.nodeByIp(who.ip, { file });
+  const lookup = await boot.nodeByIp(who.ip, { file });
   if (!lookup) {
     record(c, { ip: who.ip, endpoint, detail: `422: no node has this IP${file ? ` (${file})` : ""}` });
     throw new HttpProblem(422, `no node in SMD has IP address ${who.ip} (SMD EthernetInterfaces)`);
   }
   const name = lookup.view.id;
   try {
-    const key = `${endpoint}\0${file ?? ""}\0${name}\0${new URL(c.req.url).origin}`;
-    const served = await c.var.boot.remember(key, async () => ({ value: await serve(lookup), keep: true }));
+    const key = `${endpoint}\0${file ?? ""}\0${name}\0${originOf(c.req.url)}`;
+    const served = await boot.remember(key, async () => ({ value: await serve(lookup, c), keep: true }));
     const inSmd = lookup.view.inSmd;
     record(c, { name, ip: who.ip, endpoint, inSmd, detail: served.detail });
     return responseOf(served);

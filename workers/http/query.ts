@@ -6,9 +6,10 @@
 export class Query {
   private readonly values = new Map<string, string[]>();
 
+  /** `url` is a request's URL as the worker sees it (absolute, no fragment): only its query is read. */
   constructor(url: string | URL) {
-    const u = typeof url === "string" ? new URL(url) : url;
-    for (const [k, v] of u.searchParams) {
+    const params = typeof url === "string" ? new URLSearchParams(queryOf(url)) : url.searchParams;
+    for (const [k, v] of params) {
       const key = k.toLowerCase();
       const list = this.values.get(key);
       if (list) list.push(v);
@@ -23,6 +24,14 @@ export class Query {
   all(name: string): string[] {
     return this.values.get(name.toLowerCase()) ?? [];
   }
+}
+
+/** The query of a URL (after `?`, before any `#`), without parsing the rest of it. */
+function queryOf(url: string): string {
+  const start = url.indexOf("?");
+  if (start < 0) return "";
+  const hash = url.indexOf("#", start);
+  return hash < 0 ? url.slice(start + 1) : url.slice(start + 1, hash);
 }
 
 /**

@@ -64,6 +64,22 @@ function parsed(raw: string): string | undefined {
   return url.href;
 }
 
+/**
+ * `new URL(url).origin`, without parsing again a URL WHATWG already serialized (a request's URL
+ * after requestWithUrl: `scheme://host[:port]/path…`, no userinfo); any other URL is parsed.
+ */
+export function originOf(url: string): string {
+  const authorityEnd = url.indexOf("/", url.indexOf("//") + 2);
+  const serialized = authorityEnd > 0 && SERIALIZED_ORIGIN.test(url.slice(0, authorityEnd));
+  return serialized ? url.slice(0, authorityEnd) : new URL(url).origin;
+}
+
+/**
+ * An origin as WHATWG writes it: lower-case scheme and host, a port only if it is not a default
+ * one (80 and 443 take the slow path either way) and without leading zeros, then the path.
+ */
+const SERIALIZED_ORIGIN = /^https?:\/\/(?:\[[0-9a-f:.]+\]|[a-z0-9\-._~%!$&'()*+,;=]+)(?::(?!(?:80|443)$)[1-9][0-9]*)?$/;
+
 function withUrl(req: Request, url: string): Request {
   Object.defineProperty(req, "url", { value: url, enumerable: true });
   return req;

@@ -61,7 +61,16 @@ type Handler<S extends OperationSpec> = (c: OperationContext<S>) => Response | P
 /** What a handler's helpers need of its context: the request's variables and the request. */
 export interface RequestScope<V = AppEnv["Variables"]> {
   var: V;
-  req: { raw: Request; url: string };
+  req: { raw: Request; url: string; path: string };
+}
+
+/**
+ * The context read once, for a boot-path handler's helpers: Hono's `c.var` builds a new object
+ * from its map at every read (and `c.req.url` asks the Request again), which a bootscript would
+ * otherwise pay about eight times.
+ */
+export function scopeOf<V>(c: RequestScope<V>): RequestScope<V> {
+  return { var: c.var, req: { raw: c.req.raw, url: c.req.url, path: c.req.path } };
 }
 
 /**

@@ -116,8 +116,14 @@ export class BootSnapshot implements BootReader {
   private readonly componentByIp = new Map<string, string>();
   /** NID → the Node holding it (NIDs are not unique in SMD). */
   private readonly nodeByNid = new Map<number, string>();
-  /** `kind\0key` → boot config. */
-  private readonly assignments = new Map<string, BootConfig>();
+  /** Boot configs by the kind of key naming them, then the key (one map per kind: a lookup builds no string). */
+  private readonly assignments: Record<MatchKind, Map<string, BootConfig>> = {
+    xname: new Map(),
+    mac: new Map(),
+    nid: new Map(),
+    role: new Map(),
+    default: new Map(),
+  };
   private readonly ciGroups = new Map<string, CloudInitGroupData>();
   private readonly instances = new Map<string, InstanceInfo>();
   private readonly defaults: ClusterDefaults;
@@ -174,7 +180,7 @@ export class BootSnapshot implements BootReader {
     const configs = new Map(rows.configs.map((c) => [c.id, { kernel: c.kernel, initrd: c.initrd, params: c.params }]));
     for (const a of rows.assignments) {
       const config = configs.get(a.config_id);
-      if (config) this.assignments.set(`${a.kind}\0${a.key}`, config);
+      if (config) this.assignments[a.kind]?.set(a.key, config);
     }
 
     for (const g of rows.ciGroups) {
@@ -246,14 +252,16 @@ export class BootSnapshot implements BootReader {
 
   /** The boot entries whose key names this node, as the D1 reader's statement gathers them. */
   private candidatesOf(c: Component): Candidate[] {
-    const keys: Array<[MatchKind, string]> = [["xname", c.id], ...c.macs.map((m): [MatchKind, string] => ["mac", m]), ["role", c.role]];
-    if (c.nid >= 0) keys.push(["nid", String(c.nid)]);
-    keys.push(["default", "Default"]);
     const out: Candidate[] = [];
-    for (const [kind, key] of keys) {
-      const config = this.assignments.get(`${kind}\0${key}`);
+    const add = (kind: MatchKind, key: string) => {
+      const config = this.assignments[kind].get(key);
       if (config) out.push({ kind, key, config });
-    }
+    };
+    add("xname", c.id);
+    for (const mac of c.macs) add("mac", mac);
+    add("role", c.role);
+    if (c.nid >= 0) add("nid", String(c.nid));
+    add("default", "Default");
     return out;
   }
 

@@ -8,7 +8,7 @@ import type { BootEnv } from "../../env";
 import { recordBootEvent } from "../../history/recorder";
 import { clientAddress } from "../../http/client-ip";
 import { parseGoInt } from "../../http/query";
-import { op, type RequestScope, type Router, resource } from "../../http/route";
+import { op, type RequestScope, type Router, resource, scopeOf } from "../../http/route";
 import { problems, refuse, text } from "../../http/wire";
 import { type BootRequest, decideBootscript, type ScriptSettings } from "./script";
 
@@ -109,9 +109,10 @@ export function registerBootscriptRoutes(app: Router) {
         },
       },
       async (c) => {
-        const req = c.req.valid("query");
-        const answer = await c.var.boot.remember(`bootscript\0${c.req.url}`, () => answerFor(c, req));
-        record(c, answer);
+        const query = c.req.valid("query");
+        const scope = scopeOf(c);
+        const answer = await scope.var.boot.remember(`bootscript\0${scope.req.url}`, () => answerFor(scope, query));
+        record(scope, answer);
         return new Response(answer.body, { headers: { "content-type": answer.contentType } });
       },
     ),
@@ -125,7 +126,9 @@ type BootscriptContext = RequestScope<BootEnv["Variables"]>;
  * the reader has no answer for this URL yet: only then is the query parsed (its first read).
  */
 async function answerFor(c: BootscriptContext, query: ParsedBootRequest): Promise<{ value: Answer; keep: boolean }> {
-  const req: BootRequest = { ...query, ts: query.ts ?? Math.floor(Date.now() / 1000) };
+  // Field by field: the query is a lazily parsed proxy, and a spread would walk its traps.
+  const { key, retry, arch, json, ts = Math.floor(Date.now() / 1000) } = query;
+  const req: BootRequest = { key, retry, arch, json, ts };
   const resolution = await c.var.boot.resolveBoot(req.key);
   const outcome = decideBootscript(req, resolution, settingsFor(c));
   // The node's xname; for a name SMD does not know, the name it asked with.
@@ -148,9 +151,8 @@ async function answerFor(c: BootscriptContext, query: ParsedBootRequest): Promis
 function settingsFor(c: BootscriptContext): ScriptSettings {
   const { config } = c.var;
   const base = nodeBaseUrl(config, c.req.url);
-  const path = new URL(c.req.url).pathname.replace(/\/+$/, "");
   return {
-    chainUrl: `${base}${path}`,
+    chainUrl: `${base}${c.req.path.replace(/\/+$/, "")}`,
     cloudInitUrl: `${base}/cloud-init/`,
     retryDelay: config.retryDelay,
     unknownDelay: config.unknownDelay,
