@@ -90,7 +90,14 @@ const utf8 = new TextEncoder();
 function presentsSecret(req: Request, secret: string | undefined): boolean {
   const presented = req.headers.get(PROXY_SECRET_HEADER);
   if (secret === undefined || presented === null) return false;
-  return constantTimeEqual(utf8.encode(presented), utf8.encode(secret));
+  return constantTimeEqual(utf8.encode(presented), encodedSecret(secret));
+}
+
+/** The configured secret's bytes, encoded once: every request behind the node proxy compares against it. */
+let lastSecret: { text: string; bytes: Uint8Array } | undefined;
+function encodedSecret(secret: string): Uint8Array {
+  if (lastSecret?.text !== secret) lastSecret = { text: secret, bytes: utf8.encode(secret) };
+  return lastSecret.bytes;
 }
 
 export function clientAddress(req: Request, trusted: TrustedProxies): ClientAddress {

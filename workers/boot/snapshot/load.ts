@@ -1,5 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
-import { type Db, runBatch } from "../../db";
+import { type Db, preRendered, runBatch } from "../../db";
 import {
   bootAssignments,
   bootConfigs,
@@ -27,9 +27,11 @@ const GENERATION = sql`SELECT ${bootGeneration.generation} AS generation, ${boot
 
 const MISSING = "boot_generation has no row: are the migrations applied?";
 
+const generationRead = preRendered(GENERATION);
+
 /** The current generation: one indexed one-row read. */
 export async function readGeneration(db: Db): Promise<Generation> {
-  const row = await db.get<Generation | undefined>(GENERATION);
+  const row = await generationRead.first<Generation>(db);
   if (!row) throw new Error(MISSING);
   return row;
 }

@@ -268,8 +268,13 @@ export class BootSnapshot implements BootReader {
   // --------------------------------------------------------------------------- cloud-init
 
   async nodeByIp(ip: string, opts: LookupOptions = {}): Promise<NodeLookup | undefined> {
-    const key = canonicalIp(ip);
-    const id = key === undefined ? undefined : this.componentByIp.get(key);
+    // The keys are canonical text, and so is every address the client-IP code hands over: look it
+    // up as given first (a canonical spelling names one address), parse only when that misses.
+    let id = this.componentByIp.get(ip);
+    if (id === undefined) {
+      const key = canonicalIp(ip);
+      id = key === undefined || key === ip ? undefined : this.componentByIp.get(key);
+    }
     return id === undefined ? undefined : this.nodeById(id, opts);
   }
 
