@@ -37,6 +37,8 @@ export const snapshotStats = {
   served: 0,
   fallbacks: 0,
   checks: 0,
+  /** Boot reads that waited for a check another read issued (shared mode's batches). */
+  waited: 0,
   rebuilds: 0,
   lastRebuildMs: 0,
   components: 0,
@@ -112,20 +114,26 @@ const WAIT_LIMIT_MS = 2_000;
 /** When the query in flight was issued; 0 when none is. */
 let inFlightSince = 0;
 /** Requests that arrived while a query was in flight; the first of them issues the next one. */
-let nextBatch: Follower[] | undefined;
+let nextBatch: { since: number; followers: Follower[] } | undefined;
 let wakeNextLeader: (() => void) | undefined;
 
-const inFlight = () => inFlightSince !== 0 && Date.now() - inFlightSince < WAIT_LIMIT_MS;
+const fresh = (since: number) => since !== 0 && Date.now() - since < WAIT_LIMIT_MS;
 
 /**
  * A generation read issued no earlier than this call (a query already in flight may predate a
  * write the caller must see), or undefined when it failed or took too long.
  */
 async function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promise<Generation | undefined> {
-  if (!inFlight()) return issue(db, waiter, []);
-  if (nextBatch) return withLimit(new Promise<Generation | undefined>((resolve) => nextBatch!.push({ resolve })));
+  if (!fresh(inFlightSince)) return issue(db, waiter, []);
+  snapshotStats.waited++;
+  // A batch older than the wait limit lost its leader (its client hung up and workerd dropped the
+  // request): its members give up on their own, and nobody joins it any more.
+  if (nextBatch && fresh(nextBatch.since)) {
+    const { followers } = nextBatch;
+    return withLimit(new Promise<Generation | undefined>((resolve) => followers.push({ resolve })));
+  }
   // Lead the next batch: wait (on a promise of our own) until the query in flight is done.
-  const batch: Follower[] = [];
+  const batch = { since: Date.now(), followers: [] as Follower[] };
   nextBatch = batch;
   await withLimit(
     new Promise<undefined>((go) => {
@@ -133,21 +141,26 @@ async function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promi
     }),
   );
   if (nextBatch === batch) nextBatch = undefined;
-  return issue(db, waiter, batch);
+  return issue(db, waiter, batch.followers);
 }
 
 async function issue(db: Db, waiter: Waiter | undefined, followers: Follower[]): Promise<Generation | undefined> {
   inFlightSince = Date.now();
   snapshotStats.checks++;
+  // Followers are answered and the next leader woken inside the promise waitUntil keeps: were the
+  // issuing request dropped (its client gone), they would otherwise wait out the limit.
   const query = readGeneration(db).then(
-    (g) => g,
+    (g) => settled(g, followers),
     (err) => {
       console.error("boot snapshot: generation check failed, boot reads go to D1:", (err as Error).message);
-      return undefined;
+      return settled(undefined, followers);
     },
   );
   waiter?.waitUntil(query);
-  const generation = await query;
+  return query;
+}
+
+function settled(generation: Generation | undefined, followers: Follower[]): Generation | undefined {
   for (const f of followers) f.resolve(generation);
   inFlightSince = 0;
   const wake = wakeNextLeader;
