@@ -37,7 +37,7 @@ export const snapshotStats = {
   served: 0,
   fallbacks: 0,
   checks: 0,
-  /** Boot reads that waited for a check another read issued (shared mode's batches). */
+  /** Boot reads that arrived while a check was in flight and so waited to share the next one (shared mode). */
   waited: 0,
   rebuilds: 0,
   lastRebuildMs: 0,
@@ -126,8 +126,8 @@ const fresh = (since: number) => since !== 0 && Date.now() - since < WAIT_LIMIT_
 async function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promise<Generation | undefined> {
   if (!fresh(inFlightSince)) return issue(db, waiter, []);
   snapshotStats.waited++;
-  // A batch older than the wait limit lost its leader (its client hung up and workerd dropped the
-  // request): its members give up on their own, and nobody joins it any more.
+  // A batch older than the wait limit lost its leader (a platform that drops a request whose client
+  // hung up drops it with its continuations): its members give up on their own; nobody joins it.
   if (nextBatch && fresh(nextBatch.since)) {
     const { followers } = nextBatch;
     return withLimit(new Promise<Generation | undefined>((resolve) => followers.push({ resolve })));
@@ -147,8 +147,8 @@ async function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promi
 async function issue(db: Db, waiter: Waiter | undefined, followers: Follower[]): Promise<Generation | undefined> {
   inFlightSince = Date.now();
   snapshotStats.checks++;
-  // Followers are answered and the next leader woken inside the promise waitUntil keeps: were the
-  // issuing request dropped (its client gone), they would otherwise wait out the limit.
+  // Followers are answered and the next leader woken inside the promise waitUntil keeps, not in
+  // the issuing request's own continuation: were that request dropped, they would wait out the limit.
   const query = readGeneration(db).then(
     (g) => settled(g, followers),
     (err) => {
