@@ -43,10 +43,9 @@ describe("shared mode: a boot read whose client hangs up while it waits for a ch
   const stats = async () =>
     (await (await fetch(`${api.url}/boot/v1/service/snapshot`)).json()) as { checks: number; waited: number; rebuilds: number };
   const boot = async () => {
-    const t0 = Date.now();
     const res = await fetch(`${api.url}${BOOTSCRIPT}`);
     await res.text();
-    return { status: res.status, ms: Date.now() - t0 };
+    return res.status;
   };
   /** A boot read sent on a raw socket, so it can be cut off mid-request. */
   const abandoned = () => {
@@ -73,7 +72,7 @@ describe("shared mode: a boot read whose client hangs up while it waits for a ch
     hangUp();
     const ledAt = Date.now();
     resumeDatabase();
-    expect((await issuer).status).toBe(200);
+    expect(await issuer).toBe(200);
 
     // Past the wait limit, a new check in flight and a read arriving behind it: it must be answered
     // as soon as the database is, not after waiting for the batch whose leader is gone.
@@ -87,8 +86,7 @@ describe("shared mode: a boot read whose client hangs up while it waits for a ch
     await waitFor(async () => (await stats()).waited > s.waited, 5_000, "the read behind it to wait");
     const resumed = Date.now();
     resumeDatabase();
-    const [a, b] = await Promise.all([second, behind]);
-    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(await Promise.all([second, behind])).toEqual([200, 200]);
     expect(Date.now() - resumed, "the read behind the check waited for an abandoned batch").toBeLessThan(WAIT_LIMIT_MS / 2);
   });
 });

@@ -52,14 +52,19 @@ export function jsonRowsInsert<T extends SQLiteTable, K extends keyof T["_"]["co
     sql`${head} FROM json_each(${JSON.stringify(records.map((r) => keys.map((k) => r[k])))}) WHERE true`;
 }
 
+/** Anything drizzle can render to SQL: a `sql` template or a query builder. */
+export type Statement = SQL | { getSQL(): SQL };
+
+const rendered = (s: Statement) => dialect.sqlToQuery("getSQL" in s ? s.getSQL() : s);
+
 /**
  * A statement rendered to SQL once and run on the D1 binding itself, for a one-row read on the
  * boot path (the snapshot's generation check, once per batch of boot requests): drizzle renders
  * a query anew each run, inside a tracing span, which cost more than the round trip's own
  * JavaScript.
  */
-export function preRendered(statement: SQL): { first<T>(db: Db): Promise<T | null> } {
-  const { sql: text, params } = dialect.sqlToQuery(statement);
+export function preRendered(statement: Statement): { first<T>(db: Db): Promise<T | null> } {
+  const { sql: text, params } = rendered(statement);
   return {
     first: (db) =>
       db.$client
@@ -68,9 +73,6 @@ export function preRendered(statement: SQL): { first<T>(db: Db): Promise<T | nul
         .first(),
   };
 }
-
-/** Anything drizzle can render to SQL: a `sql` template or a query builder. */
-export type Statement = SQL | { getSQL(): SQL };
 
 /**
  * Runs statements atomically in one D1 batch (one round trip, one transaction). Written here
@@ -81,7 +83,7 @@ export async function runBatch(db: Db, statements: Statement[]): Promise<D1Resul
   const d1 = db.$client;
   return d1.batch(
     statements.map((s) => {
-      const q = dialect.sqlToQuery("getSQL" in s ? s.getSQL() : s);
+      const q = rendered(s);
       return d1.prepare(q.sql).bind(...q.params);
     }),
   );

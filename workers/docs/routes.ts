@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { AppEnv } from "../env";
+import { originOf } from "../http/request-target";
 import { op, resource, router } from "../http/route";
 import { json } from "../http/wire";
 import { type OpenApiDocument, openApiDocument } from "./openapi";
@@ -14,7 +15,7 @@ export function docsApp(api: OpenAPIHono<AppEnv>) {
   const app = router();
   const documents = new Map<string, { doc: OpenApiDocument; page?: string }>();
   const documentFor = (url: string) => {
-    const origin = new URL(url).origin;
+    const origin = originOf(url);
     let entry = documents.get(origin);
     if (!entry) {
       if (documents.size >= 16) documents.clear(); // a handful of names per head node at most
