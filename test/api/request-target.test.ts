@@ -99,6 +99,115 @@ describe("reading a request's URL without parsing it again", () => {
     for (const url of urls) expect(originOf(url), url).toBe(new URL(url).origin);
   });
 
+  it("an origin-form target becomes the URL WHATWG serializes, whether or not it is parsed", () => {
+    /** What parsing `http://` + Host + target gives: its href without the fragment, or a refusal. */
+    const viaUrl = (host: string, target: string) => {
+      try {
+        const u = new URL(`http://${host}${target}`);
+        if (u.hostname === "" || u.username !== "" || u.password !== "") return 400;
+        u.hash = "";
+        return u.href;
+      } catch {
+        return 400;
+      }
+    };
+    const served = (host: string, target: string) => {
+      const r = requestWithUrl(asSent(target, { host }));
+      return r instanceof Response ? r.status : r.url;
+    };
+    const hosts = [
+      "10.0.0.1:8081",
+      "head-node",
+      "head-node:8081",
+      "a.b-c.d:65535",
+      "h:65536",
+      "h:99999",
+      "h:80",
+      "h:080",
+      "h:",
+      "HEAD-NODE",
+      "head-node.",
+      "127.1",
+      "1.2.3.04",
+      "0x7f.0.0.1",
+      "x.3com",
+      "xn--nxasmq6b",
+      "xn--a",
+      "[fd00::1]:8081",
+      "h:0",
+    ];
+    const targets = [
+      "/",
+      "/boot/v1/bootscript?mac=52:54:00:00:00:01",
+      "/a//b",
+      "/a/./b",
+      "/a/../b",
+      "/.",
+      "/..",
+      "/a/.%2e/b",
+      "/%2E",
+      "/a?b=/../c",
+      "/a#frag",
+      "/a?b#c",
+      "/a b",
+      "/a%20b",
+      "/a%zz",
+      "/é",
+      "/a?é",
+      "/a'b",
+      "/a?b'c",
+      "/a^b",
+      "/a|b",
+      "/a{b}",
+      "/a`b",
+      "/a\\b",
+      "/a?b\\c",
+      "/a[b]",
+      "/~user/!$&()*+,;=:@",
+      "/a??b",
+      "/a?%2e%2E",
+    ];
+    // And random targets over the characters that matter to a URL parser.
+    const alphabet = [
+      "a",
+      "Z",
+      "0",
+      ".",
+      "..",
+      "/",
+      "%",
+      "2",
+      "e",
+      "E",
+      "?",
+      "#",
+      " ",
+      "'",
+      '"',
+      "\\",
+      "^",
+      "|",
+      "~",
+      ":",
+      "@",
+      "é",
+      "[",
+      "{",
+      "!",
+      "=",
+    ];
+    let seed = 42;
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let i = 0; i < 3000; i++)
+      targets.push(
+        `/${Array.from({ length: 1 + Math.floor(next() * 12) }, () => alphabet[Math.floor(next() * alphabet.length)]).join("")}`,
+      );
+    for (const host of hosts) for (const target of targets) expect(served(host, target), `${host} ${target}`).toBe(viaUrl(host, target));
+  });
+
   it("Query reads the search part as URL does: after '?', before '#', repeated keys kept", () => {
     const q = new Query("http://h/p?MAC=a&mac=b&x=%2F&y#mac=c");
     expect(q.all("mac")).toEqual(["a", "b"]);
