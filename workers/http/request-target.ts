@@ -14,8 +14,9 @@ import { problemResponse } from "../../shared/problem";
  *  - asterisk form: `OPTIONS *` answers with the methods the API uses; with another method, 400;
  *  - anything else (another scheme, an authority alone) is a 400.
  * Under Cloudflare, Miniflare and the test pool the URL is absolute already and passes unchanged.
- * The URL is always parsed (WHATWG), so the path the auth policy and the router see is canonical
- * (dot segments resolved), as workerd's own parsing made it in `host` style.
+ * The URL is always as WHATWG serializes it (parsed, unless it is in that form already), so the
+ * path the auth policy and the router see is canonical (dot segments resolved), as workerd's own
+ * parsing made it in `host` style.
  *
  * The request keeps its identity: its `url` is redefined on the object rather than copied into a
  * new Request (which costs ~6 µs of the ~110 µs a bootscript takes; this costs ~1 µs). Nothing
