@@ -3,6 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type tls from "node:tls";
@@ -154,6 +155,17 @@ describe("the site's certificate files", () => {
   });
 });
 
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+
 describe.skipIf(requirements({ commands: ["pebble"] }))("ACME against pebble (http-01)", () => {
   const dir = path.join(root, "pebble");
   let pebble: ChildProcess;
@@ -194,6 +206,8 @@ describe.skipIf(requirements({ commands: ["pebble"] }))("ACME against pebble (ht
     pebble = spawn("pebble", ["-config", path.join(dir, "config.json")], { env, stdio: ["ignore", "pipe", "pipe"] });
     const out = new ProcessOutput(pebble);
     await out.until("ACME directory available", 30_000);
+    // pebble logs that line (and its management one) before it binds: wait until both accept.
+    for (const p of [acmePort, mgmtPort]) await waitFor(() => accepts(p), 30_000, `pebble to listen on ${p}`);
     dirUrl = `https://127.0.0.1:${acmePort}/dir`;
     const roots = await fetchWithCa(`https://127.0.0.1:${mgmtPort}/roots/0`, ca.certPem);
     pebbleRoot = roots;
