@@ -60,7 +60,8 @@ const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9
  * anything else is parsed: a lower-case name whose last label starts with a letter (a numeric last
  * label makes WHATWG read an IPv4 address; `xn--` labels are checked as punycode) or a dotted quad
  * as WHATWG writes it; a port other than 80 without leading zeros; a target of characters that no
- * percent-encode set holds, with no dot segment and no fragment.
+ * percent-encode set holds, with no dot segment and no fragment. (SERIALIZED_ORIGIN, below, is
+ * looser on purpose: it recognizes what a parse already produced, IPv6 and percent-escapes included.)
  */
 function alreadySerialized(host: string, target: string): boolean {
   const m = CANONICAL_HOST.exec(host);
