@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { d1Reader } from "../../workers/boot/d1";
 import { snapshotStats } from "../../workers/boot/snapshot/current";
 import { loadSnapshot, readGeneration, SNAPSHOT_QUERIES } from "../../workers/boot/snapshot/load";
+import { BootSnapshot, DERIVED_LIMIT, type SnapshotRows } from "../../workers/boot/snapshot/model";
 import type { BootKey } from "../../workers/boot/types";
 import { database } from "../../workers/db";
 import worker from "../../workers/index";
@@ -222,6 +223,40 @@ describe("the boot snapshot is never stale", () => {
         "chain http://ochami.test/boot/v1/bootscript?mac=02:00:00:00:02:01&retry=3",
       );
     }
+  });
+
+  it("keeps at most DERIVED_LIMIT answers, the least recently used going first", async () => {
+    const empty: SnapshotRows = {
+      components: [],
+      interfaces: [],
+      ips: [],
+      members: [],
+      assignments: [],
+      configs: [],
+      ciGroups: [],
+      instances: [],
+      defaults: [],
+    };
+    const snapshot = new BootSnapshot(empty);
+    let computed = 0;
+    const remember = (key: string, keep = true) => snapshot.remember(key, async () => ({ value: `${key} #${++computed}`, keep }));
+    expect(await remember("first")).toBe("first #1");
+    expect(await remember("first")).toBe("first #1");
+    expect(await remember("passing", false)).toBe("passing #2");
+    expect(await remember("passing")).toBe("passing #3");
+    // An answer may be anything, nothing included: a kept undefined is not computed again.
+    let empties = 0;
+    const nothing = () =>
+      snapshot.remember("nothing", async () => {
+        empties++;
+        return { value: undefined, keep: true };
+      });
+    expect([await nothing(), await nothing(), empties]).toEqual([undefined, undefined, 1]);
+    for (let i = 0; i < DERIVED_LIMIT - 3; i++) await remember(`filler ${i}`);
+    await remember("first"); // read again: now the most recent
+    await remember("one too many");
+    expect(await remember("first")).toBe("first #1");
+    expect(await remember("passing")).toBe(`passing #${computed}`);
   });
 
   it("off: every read goes to D1", async () => {
