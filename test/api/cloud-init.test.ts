@@ -74,6 +74,11 @@ beforeAll(async () => {
 });
 
 describe("cloud-init meta-data (exact YAML)", () => {
+  it("derives the same instance-id for a node as every release before", async () => {
+    // Pinned: a changed derivation makes cloud-init on every node run its per-instance modules again.
+    expect(await derivedInstanceId("x3000c0s1b0n0")).toBe("i-52302901ec42b8c2");
+  });
+
   it("answers the minimal document when nothing is configured", async () => {
     const iid = await derivedInstanceId(A.id);
     const r = await textFrom(A.ip, "/meta-data");
