@@ -41,7 +41,8 @@ import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
 import { assertNeeds } from "../test/support/needs";
 import { waitFor } from "../test/support/wait";
-import { ip, mac, nodesYaml, xname } from "./lib/nodes";
+import { call, configureBoot, cpuTicks, importNodes, loadAverage, peakRssMb, snapshotsBuilt } from "./lib/cluster";
+import { ip, mac, xname } from "./lib/nodes";
 import { startWorkerdStatic } from "./lib/workerd-static";
 import { randomNodeScript, runWrk, type WrkResult } from "./lib/wrk";
 
@@ -66,35 +67,6 @@ const PROXY_SECRET = randomBytes(32).toString("base64url");
 const PROXY_HEADERS = { "X-Ochami-Proxy-Secret": PROXY_SECRET };
 const asProxy = (nodeIp: string) => ({ ...PROXY_HEADERS, "X-Forwarded-For": nodeIp });
 
-async function call(base: string, method: string, p: string, body?: unknown): Promise<Response> {
-  const res = await fetch(`${base}${p}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
-  return res;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    p.stderr!.on("data", (d) => (stderr += d));
-    p.on("error", reject);
-    p.on("exit", (code) => resolve({ code, stderr }));
-  });
-}
-
-/** Peak resident memory (VmHWM) of processes, in MB. */
-function peakRssMb(pids: number[]): number {
-  let kb = 0;
-  for (const pid of pids) {
-    try {
-      kb += Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-    } catch {
-      /* gone */
-    }
-  }
-  return Math.round(kb / 1024);
-}
-
 function childPids(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
@@ -115,23 +87,6 @@ async function waitForHttp(url: string, timeoutMs = 10_000) {
     }
   };
   await waitFor(answers, timeoutMs, () => `${url} to answer (last: ${last})`, { everyMs: 50 });
-}
-
-/** Boot reads on new connections until every API process has built its snapshot. */
-async function snapshotsBuilt(url: string, processes: number) {
-  const built = new Set<number>();
-  await waitFor(
-    async () => {
-      const close = { headers: { Connection: "close" } };
-      await (await fetch(`${url}/boot/v1/bootscript?mac=${mac(0)}`, close)).arrayBuffer();
-      const s = (await (await fetch(`${url}/boot/v1/service/snapshot`, close)).json()) as { process: number; rebuilds: number };
-      if (s.rebuilds > 0) built.add(s.process);
-      return built.size === processes;
-    },
-    120_000,
-    () => `every API process to build its snapshot (built: ${[...built].join(", ") || "none"})`,
-    { everyMs: 100 },
-  );
 }
 
 /** Runs `fn` over 0..n-1 with `width` in flight. */
@@ -158,23 +113,6 @@ interface Row {
   workerdCpuUs?: number;
   nginx?: WrkResult;
 }
-
-/** CPU time (user + system) of processes so far, in clock ticks (1/100 s on Linux). */
-function cpuTicks(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-    } catch {
-      /* gone */
-    }
-  }
-  return ticks;
-}
-
-const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 /** One wrk run, and the CPU time each group of processes spent per request in it (µs). */
 function withCpu(url: string, script: string, groups: number[][]): { result: WrkResult; cpuUs: number[] } {
@@ -221,48 +159,14 @@ async function main() {
   const rows: Row[] = [];
   try {
     // ---- import, as an admin does it
-    writeFileSync(path.join(work, "nodes.yaml"), nodesYaml(NODES));
-    let t0 = Date.now();
-    const cli = await run(
-      process.execPath,
-      [
-        path.join(repoRoot, "bin", "ochami.mjs"),
-        "--ignore-config",
-        "--cluster-uri",
-        api.url,
-        "--no-token",
-        "discover",
-        "static",
-        "-d",
-        `@${path.join(work, "nodes.yaml")}`,
-      ],
-      { ...process.env, HOME: work },
-    );
-    if (cli.code !== 0) throw new Error(`ochami discover static failed (${cli.code}):\n${cli.stderr}`);
-    admin.importSeconds = (Date.now() - t0) / 1000;
+    admin.importSeconds = await importNodes(api.url, work, NODES);
     console.error(`imported ${NODES} nodes with ochami discover static in ${admin.importSeconds} s`);
-    await call(api.url, "PUT", "/boot/v1/bootparameters", {
-      hosts: ["Compute"],
-      kernel: "http://10.0.0.254:8080/compute/vmlinuz",
-      initrd: "http://10.0.0.254:8080/compute/initramfs.img",
-      params: "nomodeset ro root=live:http://10.0.0.254:8080/compute/rootfs ip=dhcp console=ttyS0,115200",
-    });
-    await call(api.url, "POST", "/cloud-init/admin/cluster-defaults", {
-      "cluster-name": "storm",
-      "short-name": "nid",
-      "nid-length": 6,
-      "public-keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench admin@head"],
-    });
-    await call(api.url, "POST", "/cloud-init/admin/groups", {
-      name: "compute",
-      "meta-data": { syslog_aggregator: "10.0.0.254" },
-      file: { content: "#cloud-config\nruncmd:\n- echo storm\n", encoding: "plain" },
-    });
+    await configureBoot(api.url);
 
     // ---- the bytes every node gets, checked, as static files for the anchors
     const www = path.join(work, "www");
     for (const d of ["bootscript", "meta-data", "vendor-data"]) mkdirSync(path.join(www, d), { recursive: true });
-    t0 = Date.now();
+    let t0 = Date.now();
     await pool(NODES, 16, async (i) => {
       const script = await (await call(api.url, "GET", `/boot/v1/bootscript?mac=${mac(i)}`)).text();
       if (!script.includes(`xname=${xname(i)} nid=${i + 1} `)) throw new Error(`node ${i}: unexpected bootscript\n${script}`);
