@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bootScript, decideBootscript, hasToken, kernelCommandLine, type ScriptSettings } from "../../workers/bss/bootscript/script";
+import { bootScript, decideBootscript, kernelCommandLine, type ScriptSettings } from "../../workers/bss/bootscript/script";
 
 /** Pure rendering, no HTTP or database: the inputs the lookup would give, the text iPXE gets. */
 const S: ScriptSettings = {
@@ -41,8 +41,9 @@ describe("kernel command line", () => {
     );
   });
   it("matches tokens by prefix only at token starts", () => {
-    expect(hasToken("foo ds=x", "ds=")).toBe(true);
-    expect(hasToken("rds=x", "ds=")).toBe(false);
+    const line = (params: string) => kernelCommandLine({ kernel: "k", initrd: "", params }, node, S.cloudInitUrl);
+    expect(line("foo ds=x")).toBe("foo ds=x xname=x1c0s0b0n0 nid=7");
+    expect(line("rds=x anid=1 myxname=y")).toBe(`rds=x anid=1 myxname=y xname=x1c0s0b0n0 nid=7 ${DS}`);
   });
 });
 

@@ -39,11 +39,6 @@ export interface BootJson {
   initrd: { path: string };
 }
 
-/** True when some whitespace-separated token starts with `prefix` (upstream's paramExists). */
-export function hasToken(params: string, prefix: string): boolean {
-  return params.split(" ").some((t) => t.startsWith(prefix));
-}
-
 /**
  * The kernel command line, in upstream's order: the stored params, then `xname=`, `nid=` and the
  * NoCloud `ds=` seed, each only when no token with that prefix is present already; with an initrd,
@@ -53,22 +48,19 @@ export function hasToken(params: string, prefix: string): boolean {
  * `rd.initrd…` and crashed on a last token) is replaced by a token match.
  */
 export function kernelCommandLine(config: BootConfig, node: { xname: string; nid: number }, cloudInitUrl: string): string {
-  let line = config.params.trim();
-  const add = (prefix: string, value: string) => {
-    if (value !== "" && !hasToken(line, prefix)) line = line === "" ? `${prefix}${value}` : `${line} ${prefix}${value}`;
-  };
-  add("xname=", node.xname);
-  add("nid=", node.nid >= 0 ? String(node.nid) : "");
-  add("ds=", `nocloud;s=${cloudInitUrl}`);
-  if (config.initrd) {
-    const rest = line
-      .split(" ")
-      .filter((t) => !t.startsWith("initrd="))
-      .join(" ")
-      .trim();
-    line = rest === "" ? "initrd=initrd" : `initrd=initrd ${rest}`;
-  }
-  return line;
+  const params = config.params.trim();
+  // The params split once: a token appended here (xname=, nid=, ds=) never has the prefix a later
+  // step looks for, so the params alone decide each step.
+  const tokens = params === "" ? [] : params.split(" ");
+  // Upstream's paramExists: a token that starts with the prefix.
+  const has = (prefix: string) => tokens.some((t) => t.startsWith(prefix));
+  const line = config.initrd ? tokens.filter((t) => !t.startsWith("initrd=")) : [...tokens];
+  if (node.xname !== "" && !has("xname=")) line.push(`xname=${node.xname}`);
+  if (node.nid >= 0 && !has("nid=")) line.push(`nid=${node.nid}`);
+  if (!has("ds=")) line.push(`ds=nocloud;s=${cloudInitUrl}`);
+  const text = line.join(" ").trim();
+  if (!config.initrd) return text;
+  return text === "" ? "initrd=initrd" : `initrd=initrd ${text}`;
 }
 
 /** Upstream's script for a node that has something to boot; ends in an empty line, as upstream's. */
@@ -124,8 +116,22 @@ function whyNotBooting(req: BootRequest, res: Resolution): string | undefined {
   return undefined;
 }
 
-/** Why a config cannot go on an iPXE line as it is, or undefined (the rule of writes, params/ipxe-syntax.ts). */
+/**
+ * Why a config cannot go on an iPXE line as it is, or undefined (the rule of writes,
+ * params/ipxe-syntax.ts). Remembered per config object: the snapshot's configs are shared by
+ * every node that boots them and never change, and the check scans all three fields.
+ */
 function unsafeField(config: BootConfig): string | undefined {
+  const known = verdicts.get(config);
+  if (known !== undefined) return known || undefined;
+  const verdict = unsafeFieldNow(config);
+  verdicts.set(config, verdict ?? "");
+  return verdict;
+}
+
+const verdicts = new WeakMap<BootConfig, string>();
+
+function unsafeFieldNow(config: BootConfig): string | undefined {
   for (const [field, found] of [
     ["kernel", ipxeSyntaxInUrl(config.kernel)],
     ["initrd", ipxeSyntaxInUrl(config.initrd)],
