@@ -1,8 +1,10 @@
 import ipaddr from "ipaddr.js";
 
 /** A decimal octet as a dotted quad writes it: 0–255, no leading zero. */
-export const IPV4_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
-const DOTTED_QUAD = new RegExp(`^${IPV4_OCTET}(?:\\.${IPV4_OCTET}){3}$`);
+const IPV4_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+/** A dotted-quad IPv4 address as ipaddr.js and WHATWG write it, unanchored: for patterns that embed it. */
+export const DOTTED_QUAD_PATTERN = `${IPV4_OCTET}(?:\\.${IPV4_OCTET}){3}`;
+const DOTTED_QUAD = new RegExp(`^${DOTTED_QUAD_PATTERN}$`);
 
 /**
  * Strict IP literal checks (dotted-quad IPv4 only, no classful shorthands like "10.1", no

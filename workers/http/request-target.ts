@@ -1,4 +1,4 @@
-import { IPV4_OCTET } from "../../shared/ip";
+import { DOTTED_QUAD_PATTERN } from "../../shared/ip";
 import { problemResponse } from "../../shared/problem";
 
 /**
@@ -70,9 +70,7 @@ function alreadySerialized(host: string, target: string): boolean {
   return CANONICAL_TARGET.test(target) && !target.includes("/.") && !/%2e/i.test(target);
 }
 
-const CANONICAL_HOST = new RegExp(
-  `^(?:(?:[a-z0-9-]+\\.)*[a-z][a-z0-9-]*|${IPV4_OCTET}(?:\\.${IPV4_OCTET}){3})(?::(?!80$)([1-9][0-9]{0,4}))?$`,
-);
+const CANONICAL_HOST = new RegExp(`^(?:(?:[a-z0-9-]+\\.)*[a-z][a-z0-9-]*|${DOTTED_QUAD_PATTERN})(?::(?!80$)([1-9][0-9]{0,4}))?$`);
 /** Unreserved and sub-delimiter characters, ":", "@", "/", "?" and "%": none is in a WHATWG percent-encode set. */
 const CANONICAL_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*$/;
 
