@@ -283,14 +283,33 @@ async function extendedSnapshot(apiUrl: string, total: number): Promise<{ ifaces
  * sockets opened meanwhile only get a larger buffer. `--client-buffer default` leaves it alone.
  */
 const CLIENT_RECEIVE_BUFFER = 4 * 1024 * 1024;
+const RMEM_DEFAULT = "/proc/sys/net/core/rmem_default";
+/** perfdhcp's receive buffer in the runs so far: "4 MiB", or "default" when asked or when the host's could not be raised. */
+let clientBuffer = args["client-buffer"] === "default" ? "default" : "4 MiB";
 async function withClientReceiveBuffer<T>(run: () => Promise<T>): Promise<T> {
-  if (args["client-buffer"] === "default") return run();
-  const hostDefault = readFileSync("/proc/sys/net/core/rmem_default", "utf8").trim();
-  writeFileSync("/proc/sys/net/core/rmem_default", String(CLIENT_RECEIVE_BUFFER));
+  if (clientBuffer === "default") return run();
+  const hostDefault = readFileSync(RMEM_DEFAULT, "utf8").trim();
+  try {
+    writeFileSync(RMEM_DEFAULT, String(CLIENT_RECEIVE_BUFFER));
+  } catch (err) {
+    console.error(`could not raise net.core.rmem_default (${(err as Error).message}): perfdhcp keeps the default buffer`);
+    clientBuffer = "default";
+    return run();
+  }
+  // An interrupted bench must not leave the host's default raised.
+  const restore = () => writeFileSync(RMEM_DEFAULT, hostDefault);
+  const interrupted = (signal: NodeJS.Signals) => {
+    restore();
+    process.kill(process.pid, signal);
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
     return await run();
   } finally {
-    writeFileSync("/proc/sys/net/core/rmem_default", hostDefault);
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
+    restore();
   }
 }
 
@@ -485,6 +504,7 @@ async function main() {
       machine: `${(await run("nproc", [])).stdout.trim()} cores`,
       seconds: SECONDS,
       log: args.log,
+      clientReceiveBuffer: clientBuffer,
       bootEvents: args["boot-events"],
       loadAverageAtStart,
       results,
@@ -497,7 +517,7 @@ async function main() {
       seedSeconds10k: seed10kSeconds,
     };
     const md = [
-      `# DHCP benchmark (${summary.machine}, perfdhcp ${SECONDS} s per rate, 10,000 reservations, agent decisions logged: ${args.log}, boot events: ${args["boot-events"]})`,
+      `# DHCP benchmark (${summary.machine}, perfdhcp ${SECONDS} s per rate, its receive buffer ${clientBuffer}, 10,000 reservations, agent decisions logged: ${args.log}, boot events: ${args["boot-events"]})`,
       "",
       "Drops as perfdhcp counts them; in brackets, how many of them overflowed perfdhcp's own receive buffer (the client's loss, not the server's).",
       "",
