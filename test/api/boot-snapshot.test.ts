@@ -209,6 +209,31 @@ describe("the boot snapshot is never stale", () => {
     expect(snapshotStats.checks).toBeGreaterThan(checks);
   });
 
+  it("in shared mode, reads in flight together share checks, and each sees the writes finished before it began", async () => {
+    const vars = { OCHAMI_BOOT_SNAPSHOT: "shared" };
+    const node = "name=x3000c0s3b0n0"; // its own xname entry: http://k/xname
+    // Another process's write: that entry's kernel, straight to the database.
+    const setKernel = (kernel: string) =>
+      sql(
+        "UPDATE boot_configs SET kernel = ? WHERE id = (SELECT config_id FROM boot_assignments WHERE kind = 'xname' AND key = 'x3000c0s3b0n0')",
+        kernel,
+      );
+    await warm(node, vars);
+    expect((await kernel(node, vars)).kernel).toBe("http://k/xname");
+    const checks = snapshotStats.checks;
+    const wave = () => Array.from({ length: 8 }, () => kernel(node, vars));
+    for (let round = 1; round <= 20; round++) {
+      const before = round === 1 ? "http://k/xname" : `http://k/x-${round - 1}`;
+      const during = wave(); // under way, their checks too, while the write is made: either answer
+      await setKernel(`http://k/x-${round}`);
+      const after = wave();
+      for (const r of await Promise.all(during)) expect([before, `http://k/x-${round}`]).toContain(r.kernel);
+      for (const r of await Promise.all(after)) expect(r.kernel).toBe(`http://k/x-${round}`);
+    }
+    expect(snapshotStats.checks - checks).toBeLessThan(20 * 16);
+    await setKernel("http://k/xname");
+  });
+
   it("keeps a known node's answer by its whole URL", async () => {
     await warm("mac=02:00:00:00:02:01");
     const chain = async (q: string) => {

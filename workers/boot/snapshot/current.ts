@@ -113,7 +113,10 @@ interface Follower {
 const WAIT_LIMIT_MS = 2_000;
 /** When the query in flight was issued; 0 when none is. */
 let inFlightSince = 0;
-/** Requests that arrived while a query was in flight; the first of them issues the next one. */
+/**
+ * Requests that arrived while a query was in flight, or since it answered until the first of them
+ * (the leader) issues the next one for them all.
+ */
 let nextBatch: { since: number; followers: Follower[] } | undefined;
 let wakeNextLeader: (() => void) | undefined;
 
@@ -124,12 +127,17 @@ const fresh = (since: number) => since !== 0 && Date.now() - since < WAIT_LIMIT_
  * write the caller must see), or undefined when it failed or took too long.
  */
 async function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promise<Generation | undefined> {
-  if (!fresh(inFlightSince)) return issue(db, waiter, []);
-  snapshotStats.waited++;
+  // The next batch forms from when a request arrives during a check until its leader issues the
+  // next one, which is after that check has answered and the leader's turn has come: arrivals in
+  // between join it too (its query is not yet issued). Issuing their own instead, as they once
+  // did, overlapped a second query with the batch's and halved the requests per check.
   // A batch older than the wait limit lost its leader (a platform that drops a request whose client
   // hung up drops it with its continuations): its members give up on their own; nobody joins it.
-  if (nextBatch && fresh(nextBatch.since)) {
-    const { followers } = nextBatch;
+  const forming = nextBatch && fresh(nextBatch.since) ? nextBatch : undefined;
+  if (!forming && !fresh(inFlightSince)) return issue(db, waiter, []);
+  snapshotStats.waited++;
+  if (forming) {
+    const { followers } = forming;
     return withLimit(new Promise<Generation | undefined>((resolve) => followers.push({ resolve })));
   }
   // Lead the next batch: wait (on a promise of our own) until the query in flight is done.
