@@ -10,7 +10,7 @@
  * real API (workerd + D1) populated over HTTP; it runs as its own process, started with
  * `npm run agent` (bundled, plain node), so its RSS is its own. Each run also shows where perfdhcp's
  * drops went: its own receive buffer (it shares the cores with the server; answers that overflow it
- * are the client's loss), and the agent's own count of what it received and answered.  Options: --rates 1000,2000,... --seconds N --no-100k --log all|problems --cpu-prof DIR --client-buffer 4MiB|default.
+ * are the client's loss), and the agent's own count of what it received and answered. Options: --rates 1000,2000,... --seconds N --no-100k --log all|problems --cpu-prof DIR --client-buffer 4MiB|default.
  * Results: bench/results/dhcp.{json,md} (git-ignored).
  */
 import { type ChildProcess, spawn } from "node:child_process";
