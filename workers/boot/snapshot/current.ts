@@ -45,6 +45,8 @@ export const snapshotStats = {
   generation: -1,
   /** Writes through other API processes this one was told of (peers.ts). */
   writesElsewhere: 0,
+  /** Waiting boot reads whose batch's leader was dropped or late (LEADER_LATE_MS), answered by a later read's check (shared mode). */
+  orphansAnswered: 0,
 };
 
 /** The snapshot to answer from, or undefined when the caller must read D1 itself. */
@@ -111,13 +113,19 @@ interface Follower {
 }
 
 const WAIT_LIMIT_MS = 2_000;
+/**
+ * A leader told to issue its batch's query takes its turn within about a millisecond; one that has
+ * not after this long was dropped with its request (or is late enough that a query of one's own
+ * costs less than the wait).
+ */
+const LEADER_LATE_MS = 20;
 /** When the query in flight was issued; 0 when none is. */
 let inFlightSince = 0;
 /**
  * Requests that arrived while a query was in flight, or since it answered until the first of them
- * (the leader) issues the next one for them all.
+ * (the leader) issues the next one for them all; `wokenAt`: when the leader was told to (0: not yet).
  */
-let nextBatch: { since: number; followers: Follower[] } | undefined;
+let nextBatch: { since: number; wokenAt: number; followers: Follower[] } | undefined;
 let wakeNextLeader: (() => void) | undefined;
 
 const fresh = (since: number) => since !== 0 && Date.now() - since < WAIT_LIMIT_MS;
@@ -131,8 +139,18 @@ async function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promi
   // next one, which is after that check has answered and the leader's turn has come: arrivals in
   // between join it too (its query is not yet issued). Issuing their own instead, as they once
   // did, overlapped a second query with the batch's and halved the requests per check.
-  // A batch older than the wait limit lost its leader (a platform that drops a request whose client
-  // hung up drops it with its continuations): its members give up on their own; nobody joins it.
+  // A batch whose leader is late lost it (a platform that drops a request whose client hung up
+  // drops it with its continuations): this request issues the query for its members and itself.
+  // One older than the wait limit is left alone: its members have given up.
+  const now = Date.now();
+  if (nextBatch && nextBatch.wokenAt !== 0 && now - nextBatch.wokenAt >= LEADER_LATE_MS) {
+    const orphans = nextBatch;
+    nextBatch = undefined;
+    if (fresh(orphans.since)) {
+      snapshotStats.orphansAnswered += orphans.followers.length;
+      return issue(db, waiter, orphans.followers);
+    }
+  }
   const forming = nextBatch && fresh(nextBatch.since) ? nextBatch : undefined;
   if (!forming && !fresh(inFlightSince)) return issue(db, waiter, []);
   snapshotStats.waited++;
@@ -141,11 +159,14 @@ async function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promi
     return withLimit(new Promise<Generation | undefined>((resolve) => followers.push({ resolve })));
   }
   // Lead the next batch: wait (on a promise of our own) until the query in flight is done.
-  const batch = { since: Date.now(), followers: [] as Follower[] };
+  const batch = { since: now, wokenAt: 0, followers: [] as Follower[] };
   nextBatch = batch;
   await withLimit(
     new Promise<undefined>((go) => {
-      wakeNextLeader = () => go(undefined);
+      wakeNextLeader = () => {
+        batch.wokenAt = Date.now();
+        go(undefined);
+      };
     }),
   );
   if (nextBatch === batch) nextBatch = undefined;
