@@ -288,8 +288,9 @@ const RMEM_DEFAULT = "/proc/sys/net/core/rmem_default";
 let clientBuffer = args["client-buffer"] === "default" ? "default" : "4 MiB";
 async function withClientReceiveBuffer<T>(run: () => Promise<T>): Promise<T> {
   if (clientBuffer === "default") return run();
-  const hostDefault = readFileSync(RMEM_DEFAULT, "utf8").trim();
+  let hostDefault: string;
   try {
+    hostDefault = readFileSync(RMEM_DEFAULT, "utf8").trim();
     writeFileSync(RMEM_DEFAULT, String(CLIENT_RECEIVE_BUFFER));
   } catch (err) {
     console.error(`could not raise net.core.rmem_default (${(err as Error).message}): perfdhcp keeps the default buffer`);
