@@ -24,7 +24,7 @@ import { type ApiServer, startApiServer } from "../head-node/api-runner";
 import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
 import { assertNeeds } from "../test/support/needs";
-import { configureBoot, cpuTicks, importNodes, peakRssMb, snapshotsBuilt } from "./lib/cluster";
+import { configureBoot, importNodes, peakRssMb, snapshotsBuilt, wrkWithCpu } from "./lib/cluster";
 import { randomNodeScript, runWrk } from "./lib/wrk";
 
 const SIZES = (process.env.BENCH_SCALE_NODES ?? "10000,100000").split(",").map(Number);
@@ -89,10 +89,10 @@ async function cluster(work: string, nodes: number): Promise<Cluster> {
 }
 
 function storm(c: Cluster, name: (typeof CASES)[number], round: number): Storm {
-  const pids = c.api.processes.map((p) => p.pid!);
-  const before = cpuTicks(pids);
-  const r = runWrk({ url: c.api.url, script: c.scripts[name], ...wrkOpts });
-  const apiCpuUs = Math.round(((cpuTicks(pids) - before) * 10_000) / Math.max(1, r.requests));
+  const {
+    result: r,
+    cpuUs: [apiCpuUs],
+  } = wrkWithCpu({ url: c.api.url, script: c.scripts[name], ...wrkOpts }, [c.api.processes.map((p) => p.pid!)]);
   const s = {
     case: name,
     round,

@@ -41,7 +41,7 @@ import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
 import { assertNeeds } from "../test/support/needs";
 import { waitFor } from "../test/support/wait";
-import { call, configureBoot, cpuTicks, importNodes, loadAverage, peakRssMb, snapshotsBuilt } from "./lib/cluster";
+import { call, configureBoot, importNodes, loadAverage, peakRssMb, snapshotsBuilt, wrkWithCpu } from "./lib/cluster";
 import { ip, mac, xname } from "./lib/nodes";
 import { startWorkerdStatic } from "./lib/workerd-static";
 import { randomNodeScript, runWrk, type WrkResult } from "./lib/wrk";
@@ -114,17 +114,9 @@ interface Row {
   nginx?: WrkResult;
 }
 
-/** One wrk run, and the CPU time each group of processes spent per request in it (µs). */
-function withCpu(url: string, script: string, groups: number[][]): { result: WrkResult; cpuUs: number[] } {
-  const before = groups.map((pids) => cpuTicks(pids));
-  const result = runWrk({ url, script, ...wrkOpts });
-  const cpuUs = groups.map((pids, i) => Math.round(((cpuTicks(pids) - before[i]) * 10_000) / Math.max(1, result.requests)));
-  return { result, cpuUs };
-}
-
 /** Runs wrk while counting the CPU time the API and database processes spend. */
 function measured(api: ApiServer, url: string, script: string): Pick<Row, "result" | "apiCpuUs" | "dbCpuUs"> {
-  const { result, cpuUs } = withCpu(url, script, [api.processes.map((p) => p.pid!), [api.databaseProcess.pid!]]);
+  const { result, cpuUs } = wrkWithCpu({ url, script, ...wrkOpts }, [api.processes.map((p) => p.pid!), [api.databaseProcess.pid!]]);
   return { result, apiCpuUs: cpuUs[0], dbCpuUs: cpuUs[1] };
 }
 
@@ -243,7 +235,7 @@ async function main() {
           const r: Row = { case: c.name, server, ...measured(api, api.url, c.api), peakRssMb: peakRssMb(api.processes.map((p) => p.pid!)) };
           // workerd compiles as it serves, as the API did in its warm-up.
           if (WARMUP_SECONDS > 0) runWrk({ url: workerdUrl, script: c.file, ...wrkOpts, seconds: WARMUP_SECONDS });
-          const anchor = withCpu(workerdUrl, c.file, [[workerd.pid!]]);
+          const anchor = wrkWithCpu({ url: workerdUrl, script: c.file, ...wrkOpts }, [[workerd.pid!]]);
           [r.workerd, r.workerdCpuUs] = [anchor.result, anchor.cpuUs[0]];
           r.nginx = runWrk({ url: nginxUrl, script: c.file, ...wrkOpts });
           rows.push(r);

@@ -10,6 +10,7 @@ import path from "node:path";
 import { repoRoot } from "../../shared/head-node-state";
 import { waitFor } from "../../test/support/wait";
 import { mac, nodesYaml } from "./nodes";
+import { runWrk, type WrkResult } from "./wrk";
 
 export async function call(base: string, method: string, p: string, body?: unknown): Promise<Response> {
   const res = await fetch(`${base}${p}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -115,6 +116,18 @@ export function cpuTicks(pids: number[]): number {
     }
   }
   return ticks;
+}
+
+/**
+ * One wrk run, and the CPU time each group of processes spent per request in it (µs): the figure
+ * that holds when other work shares the machine.
+ */
+export function wrkWithCpu(opts: Parameters<typeof runWrk>[0], groups: number[][]): { result: WrkResult; cpuUs: number[] } {
+  const before = groups.map((pids) => cpuTicks(pids));
+  const result = runWrk(opts);
+  // A clock tick is 10 ms: 10,000 µs.
+  const cpuUs = groups.map((pids, i) => Math.round(((cpuTicks(pids) - before[i]) * 10_000) / Math.max(1, result.requests)));
+  return { result, cpuUs };
 }
 
 export const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
