@@ -49,12 +49,12 @@ export interface BootJson {
  */
 export function kernelCommandLine(config: BootConfig, node: { xname: string; nid: number }, cloudInitUrl: string): string {
   const params = config.params.trim();
-  // The params split once: a token appended here (xname=, nid=, ds=) never has the prefix a later
-  // step looks for, so the params alone decide each step.
+  // The params split once, and appended to in place when there is no initrd: a token appended here
+  // (xname=, nid=, ds=) never has the prefix a later step looks for, so the params decide each step.
   const tokens = params === "" ? [] : params.split(" ");
   // Upstream's paramExists: a token that starts with the prefix.
   const has = (prefix: string) => tokens.some((t) => t.startsWith(prefix));
-  const line = config.initrd ? tokens.filter((t) => !t.startsWith("initrd=")) : [...tokens];
+  const line = config.initrd ? tokens.filter((t) => !t.startsWith("initrd=")) : tokens;
   if (node.xname !== "" && !has("xname=")) line.push(`xname=${node.xname}`);
   if (node.nid >= 0 && !has("nid=")) line.push(`nid=${node.nid}`);
   if (!has("ds=")) line.push(`ds=nocloud;s=${cloudInitUrl}`);
