@@ -51,7 +51,15 @@ export function runWrk(opts: { url: string; script?: string; threads: number; co
 /**
  * A wrk Lua script asking, per request, for a random one of `count` nodes: `path(i)` and
  * `header(i)` are Lua expressions in `i` (0-based) giving the path and an optional
- * X-Forwarded-For value; `fixedHeaders` go with every request.
+ * X-Forwarded-For value (they may also use `n`, how many requests this wrk thread has made, this
+ * one included); `fixedHeaders` go with every request.
+ *
+ * Each wrk thread runs the script in a Lua state of its own, so each is seeded apart, and with the
+ * time, so one run does not repeat the last (through `setup`, which runs once per thread in wrk's
+ * main state): seeded alike, as the script once was,
+ * both threads asked for the same nodes in the same order, and with 100,000 nodes over two thirds of a
+ * storm's requests were a node asked again (68,758 distinct nodes in 225,744 requests, where
+ * independent threads asked 90,478 in 235,849, as chance predicts).
  */
 export function randomNodeScript(
   dir: string,
@@ -67,10 +75,17 @@ export function randomNodeScript(
   const headers = fields.length ? `{${fields.join(", ")}}` : "nil";
   writeFileSync(
     file,
-    `math.randomseed(os.time() + ${Math.floor(Math.random() * 1e6)})
+    `local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("thread_seed", os.time() * 1000 + ${Math.floor(Math.random() * 1000)} + threads * 7919)
+end
+init = function() math.randomseed(thread_seed) end
+local n = 0
 local hex = function(i) return string.format("%02x:%02x:%02x", math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256) end
 local ip = function(i) local j = i + 1; return string.format("10.%d.%d.%d", math.floor(j / 65536) % 256, math.floor(j / 256) % 256, j % 256) end
 request = function()
+  n = n + 1
   local i = math.random(0, ${count - 1})
   return wrk.format("GET", ${pathExpr}, ${headers})
 end
