@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BOOT_STEPS, isBootStep } from "../../shared/boot-events";
 import { parseDuration } from "../../shared/duration";
+import { parseMac } from "../../shared/mac";
 import { parseOnOff } from "../../shared/on-off";
 
 /** The project's one duration and one on/off grammar, used by the worker, the agent and the CLI. */
@@ -30,6 +31,36 @@ describe("shared grammars", () => {
     for (const on of ["on", "ON", "true", "True", "yes", "1", " on "]) expect(parseOnOff(on), on).toBe(true);
     for (const off of ["off", "false", "No", "0"]) expect(parseOnOff(off), off).toBe(false);
     for (const bad of ["", "enabled", "2", "o n"]) expect(parseOnOff(bad), bad).toBeUndefined();
+  });
+
+  it("MACs: any usual spelling gives the stored one; the stored one is taken as it is", () => {
+    const cases: Array<[string, string | undefined]> = [
+      ["52:54:00:be:ef:0a", "52:54:00:be:ef:0a"],
+      ["52:54:00:BE:EF:0A", "52:54:00:be:ef:0a"],
+      ["52-54-00-be-ef-0a", "52:54:00:be:ef:0a"],
+      ["5254.00be.ef0a", "52:54:00:be:ef:0a"],
+      ["525400beef0a", "52:54:00:be:ef:0a"],
+      [" 52:54:00:be:ef:0a ", "52:54:00:be:ef:0a"],
+      ["52:54:00:be:ef:0a:", "52:54:00:be:ef:0a"],
+      ["52:54:00:be:ef", undefined],
+      ["52:54:00:be:ef:0g", undefined],
+      ["52:54:00:be:ef:0a\n", "52:54:00:be:ef:0a"],
+      ["", undefined],
+    ];
+    for (const [text, mac] of cases) {
+      const r = parseMac(text);
+      expect(r.ok ? r.mac : undefined, JSON.stringify(text)).toBe(mac);
+      if (r.ok) expect(r.id, JSON.stringify(text)).toBe(mac!.replaceAll(":", ""));
+    }
+    // The stored spelling, random bytes: the same answer as through the general path (upper case).
+    for (let i = 0; i < 2000; i++) {
+      const mac = Array.from({ length: 6 }, () =>
+        Math.floor(Math.random() * 256)
+          .toString(16)
+          .padStart(2, "0"),
+      ).join(":");
+      expect(parseMac(mac)).toEqual(parseMac(mac.toUpperCase()));
+    }
   });
 
   it("boot steps: the wire names, checked one by one", () => {

@@ -5,6 +5,7 @@ import type { BootReader } from "../reader";
 import {
   type BootConfig,
   type BootKey,
+  type BootNode,
   type Candidate,
   type ClusterDefaults,
   EMPTY_DEFAULTS,
@@ -74,23 +75,6 @@ class Interned<T> {
     }
     return i;
   }
-}
-
-/** A component as the readers below need it, made on demand from the columns. */
-interface Component {
-  id: string;
-  /** False when an interface names a component SMD does not have. */
-  inSmd: boolean;
-  type: string;
-  nid: number;
-  role: string;
-  enabled: boolean;
-  /** MACs of the component's interfaces, in interface-id order. */
-  macs: string[];
-  /** First IP of the first interface that has one (interface-id, then position order); "" if none. */
-  firstIp: string;
-  /** SMD group labels, sorted. */
-  groups: readonly string[];
 }
 
 interface CloudInitGroupData {
@@ -221,52 +205,48 @@ export class BootSnapshot implements BootReader {
   // --------------------------------------------------------------------------- BSS
 
   async resolveBoot(key: BootKey): Promise<Resolution> {
-    const c = this.bootComponent(key);
-    if (!c) return {};
-    const component = { id: c.id, nid: c.nid, role: c.role, enabled: c.enabled, macs: c.macs };
-    const best = chooseBootConfig(component, "mac" in key ? key.mac : "", this.candidatesOf(c));
+    const component = this.bootNode(key);
+    if (!component) return {};
+    const best = chooseBootConfig(component, "mac" in key ? key.mac : "", this.candidatesOf(component));
     return best ? { component, config: best.config, matchedBy: best.matchedBy } : { component };
   }
 
-  private bootComponent(key: BootKey): Component | undefined {
+  /** The SMD Node a boot key names, read from its columns; undefined for any other component. */
+  private bootNode(key: BootKey): BootNode | undefined {
     let id: string | undefined;
     if ("mac" in key) id = this.componentByMac.get(key.mac);
     else if ("name" in key) id = key.name;
     else id = this.nodeByNid.get(key.nid);
-    const c = id === undefined ? undefined : this.component(id);
-    return c?.inSmd && c.type === "Node" ? c : undefined;
-  }
-
-  private component(id: string): Component | undefined {
-    const slot = this.slotOf.get(id) ?? NO_SLOT;
-    if (slot === NO_SLOT) return undefined;
+    const slot = id === undefined ? NO_SLOT : (this.slotOf.get(id) ?? NO_SLOT);
+    if (slot === NO_SLOT || (this.flags[slot] & IN_SMD) === 0 || this.words.values[this.typeOf[slot]] !== "Node") return undefined;
     const macs = this.macsOf[slot];
     return {
-      id,
-      inSmd: (this.flags[slot] & IN_SMD) !== 0,
-      type: this.words.values[this.typeOf[slot]],
+      id: id!,
       nid: this.nids[slot],
       role: this.words.values[this.roleOf[slot]],
       enabled: (this.flags[slot] & ENABLED) !== 0,
       macs: macs === "" ? [] : macs.split(" "),
-      firstIp: this.firstIps[slot],
-      groups: this.groupLists.values[this.groupsOf[slot]],
     };
   }
 
-  /** The boot entries whose key names this node, as the D1 reader's statement gathers them. */
-  private candidatesOf(c: Component): Candidate[] {
+  /**
+   * The boot entries whose key names this node, as the D1 reader's statement gathers them. A kind
+   * no entry has is not looked up (most clusters assign by role or `Default`, few by MAC).
+   */
+  private candidatesOf(node: BootNode): Candidate[] {
     const out: Candidate[] = [];
-    const add = (kind: MatchKind, key: string) => {
-      const config = this.assignments[kind].get(key);
-      if (config) out.push({ kind, key, config });
-    };
-    add("xname", c.id);
-    for (const mac of c.macs) add("mac", mac);
-    add("role", c.role);
-    if (c.nid >= 0) add("nid", String(c.nid));
-    add("default", "Default");
+    const { xname, mac, nid, role, default: fallback } = this.assignments;
+    if (xname.size) this.addCandidate(out, "xname", node.id);
+    if (mac.size) for (const m of node.macs) this.addCandidate(out, "mac", m);
+    if (role.size) this.addCandidate(out, "role", node.role);
+    if (nid.size && node.nid >= 0) this.addCandidate(out, "nid", String(node.nid));
+    if (fallback.size) this.addCandidate(out, "default", "Default");
     return out;
+  }
+
+  private addCandidate(out: Candidate[], kind: MatchKind, key: string) {
+    const config = this.assignments[kind].get(key);
+    if (config) out.push({ kind, key, config });
   }
 
   // --------------------------------------------------------------------------- cloud-init
@@ -283,7 +263,7 @@ export class BootSnapshot implements BootReader {
   }
 
   async nodeById(id: string, opts: LookupOptions = {}): Promise<NodeLookup> {
-    // Every cloud-init request comes here: read the columns it needs, no Component made.
+    // Every cloud-init request comes here: read the columns it needs.
     const slot = this.slotOf.get(id) ?? NO_SLOT;
     const inSmd = slot !== NO_SLOT && (this.flags[slot] & IN_SMD) !== 0;
     const groups = slot === NO_SLOT ? [] : this.groupLists.values[this.groupsOf[slot]];
