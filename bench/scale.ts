@@ -29,7 +29,7 @@ import { repoRoot } from "../shared/head-node-state";
 import { freePort } from "../test/head-node/ports";
 import { assertNeeds } from "../test/support/needs";
 import { configureBoot, importNodes, peakRssMb, snapshotsBuilt, wrkWithCpu } from "./lib/cluster";
-import { randomNodeScript, runWrk } from "./lib/wrk";
+import { randomNodeScript, warmUp } from "./lib/wrk";
 
 const SIZES = (process.env.BENCH_SCALE_NODES ?? "10000,100000").split(",").map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -120,18 +120,18 @@ async function main() {
   const storms: Storm[] = [];
   try {
     for (const nodes of SIZES) clusters.push(await cluster(work, nodes));
+    let warmUpErrors = 0;
     for (const name of CASES)
-      for (const c of clusters)
-        if (WARMUP_SECONDS > 0) runWrk({ url: c.api.url, script: c.scripts[name], ...wrkOpts, seconds: WARMUP_SECONDS });
+      for (const c of clusters) warmUpErrors += warmUp({ url: c.api.url, script: c.scripts[name], ...wrkOpts, seconds: WARMUP_SECONDS });
     for (let round = 1; round <= ROUNDS; round++) for (const name of CASES) for (const c of clusters) storms.push(storm(c, name, round));
-    report(clusters, storms);
+    report(clusters, storms, warmUpErrors);
   } finally {
     for (const c of clusters) await c.api.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-function report(clusters: Cluster[], storms: Storm[]) {
+function report(clusters: Cluster[], storms: Storm[], warmUpErrors: number) {
   const [small, large] = [Math.min(...SIZES), Math.max(...SIZES)];
   const of = (name: string, round: number, nodes: number) => storms.find((s) => s.case === name && s.round === round && s.nodes === nodes)!;
   const md = [
@@ -148,6 +148,8 @@ function report(clusters: Cluster[], storms: Storm[]) {
       }),
     ),
     "",
+    `Errors in the uncounted warm-up storms (${WARMUP_SECONDS} s per cluster and case, before the rounds): ${warmUpErrors}.`,
+    "",
     `| cluster | import (\`ochami discover static\`) | API peak RSS |`,
     "|---:|---:|---:|",
     ...clusters.map((c) => `| ${c.nodes} nodes | ${c.importSeconds} s | ${peakRssMb(c.api.processes.map((p) => p.pid!))} MB |`),
@@ -156,7 +158,7 @@ function report(clusters: Cluster[], storms: Storm[]) {
   const dir = path.join(repoRoot, "bench", "results");
   mkdirSync(dir, { recursive: true });
   const stem = path.join(dir, `scale-${new Date().toISOString().replace(/[:.]/g, "-")}`);
-  writeFileSync(`${stem}.json`, JSON.stringify({ sizes: SIZES, rounds: ROUNDS, wrk: wrkOpts, storms }, null, 2));
+  writeFileSync(`${stem}.json`, JSON.stringify({ sizes: SIZES, rounds: ROUNDS, wrk: wrkOpts, storms, warmUpErrors }, null, 2));
   writeFileSync(`${stem}.md`, `${md}\n`);
   console.error(`written ${path.relative(repoRoot, stem)}.{json,md}`);
 }

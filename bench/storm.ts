@@ -44,7 +44,7 @@ import { waitFor } from "../test/support/wait";
 import { call, configureBoot, importNodes, loadAverage, peakRssMb, snapshotsBuilt, wrkWithCpu } from "./lib/cluster";
 import { ip, mac, xname } from "./lib/nodes";
 import { startWorkerdStatic } from "./lib/workerd-static";
-import { randomNodeScript, runWrk, type WrkResult } from "./lib/wrk";
+import { randomNodeScript, runWrk, type WrkResult, warmUp } from "./lib/wrk";
 
 const NODES = Number(process.env.BENCH_NODES ?? 10_000);
 const LIST_COMPONENTS = Math.max(NODES, Number(process.env.BENCH_LIST_COMPONENTS ?? 100_000));
@@ -148,6 +148,7 @@ async function main() {
     });
   let api = await serve(PROCESSES[0], SNAPSHOT_MODES[0]);
   const admin: Record<string, number | string> = {};
+  let warmUpErrors = 0;
   const rows: Row[] = [];
   try {
     // ---- import, as an admin does it
@@ -230,11 +231,11 @@ async function main() {
         await snapshotsBuilt(api.url, processes);
         const server = `ochami N=${processes} ${mode}`;
         for (const c of cases) {
-          if (WARMUP_SECONDS > 0) runWrk({ url: api.url, script: c.api, ...wrkOpts, seconds: WARMUP_SECONDS });
+          warmUpErrors += warmUp({ url: api.url, script: c.api, ...wrkOpts, seconds: WARMUP_SECONDS });
           const load = loadAverage();
           const r: Row = { case: c.name, server, ...measured(api, api.url, c.api), peakRssMb: peakRssMb(api.processes.map((p) => p.pid!)) };
           // workerd compiles as it serves, as the API did in its warm-up.
-          if (WARMUP_SECONDS > 0) runWrk({ url: workerdUrl, script: c.file, ...wrkOpts, seconds: WARMUP_SECONDS });
+          warmUp({ url: workerdUrl, script: c.file, ...wrkOpts, seconds: WARMUP_SECONDS });
           const anchor = wrkWithCpu({ url: workerdUrl, script: c.file, ...wrkOpts }, [[workerd.pid!]]);
           [r.workerd, r.workerdCpuUs] = [anchor.result, anchor.cpuUs[0]];
           r.nginx = runWrk({ url: nginxUrl, script: c.file, ...wrkOpts });
@@ -283,6 +284,7 @@ async function main() {
     rmSync(work, { recursive: true, force: true });
   }
   admin.linkErrors = linkLines.length;
+  admin.warmUpErrors = warmUpErrors;
   if (linkLines.length) console.error(`workerd reported database link failures:\n${linkLines.slice(0, 20).join("\n")}`);
   report(rows, admin);
 }
@@ -333,6 +335,7 @@ function report(rows: Row[], admin: Record<string, number | string>) {
     `| list ${admin.listed} components (GET /hsm/v2/State/Components) | ${admin.listSeconds} s |`,
     `| API workerd peak RSS (all processes) over the last runner's run | ${admin.workerdPeakRssMb} MB |`,
     `| failed or retried database requests workerd reported over every storm | ${admin.linkErrors} |`,
+    `| errors in the API's uncounted warm-up storms (${WARMUP_SECONDS} s before each) | ${admin.warmUpErrors} |`,
     `| boot snapshot at the end | ${admin.snapshot} |`,
   ].join("\n");
   console.log(md);

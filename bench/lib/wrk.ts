@@ -49,6 +49,17 @@ export function runWrk(opts: { url: string; script?: string; threads: number; co
 }
 
 /**
+ * An uncounted storm before a measured one (workerd compiles as it serves), `seconds` long (none
+ * when 0). Returns its errors (non-2xx and socket errors): a report leaves its figures out, not
+ * its failures.
+ */
+export function warmUp(opts: Parameters<typeof runWrk>[0]): number {
+  if (opts.seconds <= 0) return 0;
+  const r = runWrk(opts);
+  return r.non2xx + r.socketErrors;
+}
+
+/**
  * A wrk Lua script asking, per request, for a random one of `count` nodes: `path(i)` and
  * `header(i)` are Lua expressions in `i` (0-based) giving the path and an optional
  * X-Forwarded-For value (they may also use `n`, how many requests this wrk thread has made, this
