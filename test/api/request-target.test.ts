@@ -188,4 +188,41 @@ describe("reading a request's URL without parsing it again", () => {
     expect(q.all("y")).toEqual([""]);
     expect(new Query("http://h/p").all("mac")).toEqual([]);
   });
+
+  it("Query reads any query as URL's searchParams does, with or without anything to decode", () => {
+    const pieces = [
+      "mac",
+      "MAC",
+      "Mac",
+      "a",
+      "=",
+      "&",
+      "&&",
+      "==",
+      "%2F",
+      "%41",
+      "%zz",
+      "%",
+      "+",
+      "x+y",
+      "52:54:00:be:ef:0a",
+      "é",
+      "/",
+      "?",
+      ";",
+      "",
+    ];
+    const names = ["mac", "a", "x", "", "a=b", "/"];
+    for (let i = 0; i < 5000; i++) {
+      const query = Array.from({ length: 1 + Math.floor(Math.random() * 8) }, () => pieces[Math.floor(Math.random() * pieces.length)]).join(
+        "",
+      );
+      const q = new Query(`http://h/p?${query}`);
+      const expected = new URL(`http://h/p?${query}`).searchParams;
+      for (const name of names) {
+        const want = [...expected].filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+        expect(q.all(name), `${JSON.stringify(query)} ${name}`).toEqual(want);
+      }
+    }
+  });
 });

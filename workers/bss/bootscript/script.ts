@@ -48,17 +48,14 @@ export interface BootJson {
  * `rd.initrd…` and crashed on a last token) is replaced by a token match.
  */
 export function kernelCommandLine(config: BootConfig, node: { xname: string; nid: number }, cloudInitUrl: string): string {
-  const params = config.params.trim();
-  // The params split once, and appended to in place when there is no initrd: a token appended here
-  // (xname=, nid=, ds=) never has the prefix a later step looks for, so the params decide each step.
-  const tokens = params === "" ? [] : params.split(" ");
-  // Upstream's paramExists: a token that starts with the prefix.
-  const has = (prefix: string) => tokens.some((t) => t.startsWith(prefix));
-  const line = config.initrd ? tokens.filter((t) => !t.startsWith("initrd=")) : tokens;
-  if (node.xname !== "" && !has("xname=")) line.push(`xname=${node.xname}`);
-  if (node.nid >= 0 && !has("nid=")) line.push(`nid=${node.nid}`);
-  if (!has("ds=")) line.push(`ds=nocloud;s=${cloudInitUrl}`);
-  const text = line.join(" ").trim();
+  const { params, has } = factsOf(config);
+  let line = params;
+  // A token appended here (xname=, nid=, ds=) never has a prefix a later step looks for, so the
+  // stored params alone decide each step.
+  if (node.xname !== "" && !has.xname) line += ` xname=${node.xname}`;
+  if (node.nid >= 0 && !has.nid) line += ` nid=${node.nid}`;
+  if (!has.ds) line += ` ds=nocloud;s=${cloudInitUrl}`;
+  const text = line.trim();
   if (!config.initrd) return text;
   return text === "" ? "initrd=initrd" : `initrd=initrd ${text}`;
 }
@@ -111,25 +108,42 @@ function whyNotBooting(req: BootRequest, res: Resolution): string | undefined {
   if (!res.config)
     return `this host not configured for booting: no boot parameters for its xname, MACs, NID${node.role ? `, role ${node.role}` : ""} or Default`;
   // Writes refuse these since the check exists; an entry stored before (or by SQL) is not rendered.
-  const syntax = unsafeField(res.config);
+  const syntax = factsOf(res.config).unsafe;
   if (syntax) return `its boot parameters are not rendered: ${syntax} (set them again)`;
   return undefined;
 }
 
 /**
- * Why a config cannot go on an iPXE line as it is, or undefined (the rule of writes,
- * params/ipxe-syntax.ts). Remembered per config object: the snapshot's configs are shared by
- * every node that boots them and never change, and the check scans all three fields.
+ * What the script needs of a config, worked out once per config object: the snapshot's configs
+ * are shared by every node that boots them and never change, so a node's answer only puts its own
+ * tokens in. (The D1 reader's configs are new on each read, and worked out each time.)
  */
-function unsafeField(config: BootConfig): string | undefined {
-  const known = verdicts.get(config);
-  if (known !== undefined) return known || undefined;
-  const verdict = unsafeFieldNow(config);
-  verdicts.set(config, verdict ?? "");
-  return verdict;
+interface ConfigFacts {
+  /** Why the config cannot go on an iPXE line as it is (the rule of writes, params/ipxe-syntax.ts), or undefined. */
+  unsafe: string | undefined;
+  /** The stored params split on single spaces, without `initrd=` tokens when there is an initrd, joined again. */
+  params: string;
+  /** Upstream's paramExists, per prefix: some token of the params starts with it. */
+  has: { xname: boolean; nid: boolean; ds: boolean };
 }
 
-const verdicts = new WeakMap<BootConfig, string>();
+const facts = new WeakMap<BootConfig, ConfigFacts>();
+
+function factsOf(config: BootConfig): ConfigFacts {
+  let known = facts.get(config);
+  if (known === undefined) {
+    const params = config.params.trim();
+    const tokens = params === "" ? [] : params.split(" ");
+    const has = (prefix: string) => tokens.some((t) => t.startsWith(prefix));
+    known = {
+      unsafe: unsafeFieldNow(config),
+      params: (config.initrd ? tokens.filter((t) => !t.startsWith("initrd=")) : tokens).join(" "),
+      has: { xname: has("xname="), nid: has("nid="), ds: has("ds=") },
+    };
+    facts.set(config, known);
+  }
+  return known;
+}
 
 function unsafeFieldNow(config: BootConfig): string | undefined {
   for (const [field, found] of [
