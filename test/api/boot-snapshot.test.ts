@@ -209,6 +209,43 @@ describe("the boot snapshot is never stale", () => {
     expect(snapshotStats.checks).toBeGreaterThan(checks);
   });
 
+  it("in exclusive mode, a snapshot built after the last write is used with no check; one built during a write is checked", async () => {
+    const vars = { OCHAMI_BOOT_SNAPSHOT: "exclusive" };
+    const q = "mac=02:00:00:00:06:01";
+    await ochamiSend("PUT", "/boot/v1/bootparameters", { macs: ["02:00:00:00:06:01"], kernel: "http://k/five" });
+    const rebuilds = snapshotStats.rebuilds;
+    // The read after the write checks, finds the snapshot stale and starts a rebuild (D1 answers it).
+    expect((await kernel(q, vars)).kernel).toBe("http://k/five");
+    await waitFor(async () => snapshotStats.rebuilds > rebuilds || (await kernel(q, vars)).fromSnapshot, 2_000, "a rebuild");
+    const checks = snapshotStats.checks;
+    expect(await kernel(q, vars)).toEqual({ kernel: "http://k/five", fromSnapshot: true });
+    expect(snapshotStats.checks).toBe(checks);
+
+    // A write while a rebuild runs, after its load read the database: the rebuilt snapshot predates
+    // it, and the next read must check. The database binding here writes it at that very moment.
+    await ochamiSend("PUT", "/boot/v1/bootparameters", { macs: ["02:00:00:00:06:01"], kernel: "http://k/before" });
+    let written = false;
+    const DB = new Proxy(env.DB, {
+      get(target, key) {
+        if (key === "batch")
+          return async (statements: D1PreparedStatement[]) => {
+            const results = await target.batch(statements);
+            if (statements.length > 5 && !written) {
+              written = true;
+              expect(
+                (await ochamiSend("PUT", "/boot/v1/bootparameters", { macs: ["02:00:00:00:06:01"], kernel: "http://k/during" })).status,
+              ).toBe(200);
+            }
+            return results;
+          };
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await waitFor(async () => (await kernel(q, { ...vars, DB } as any)) && written, 2_000, "a rebuild through the hooked binding");
+    expect((await kernel(q, vars)).kernel).toBe("http://k/during");
+  });
+
   it("in shared mode, reads in flight together share checks, and each sees the writes finished before it began", async () => {
     const vars = { OCHAMI_BOOT_SNAPSHOT: "shared" };
     const node = "name=x3000c0s3b0n0"; // its own xname entry: http://k/xname

@@ -222,9 +222,16 @@ function startRebuild(db: Db, waiter: Waiter | undefined) {
   // A rebuild still "running" after REBUILD_LIMIT_MS belonged to a request workerd cancelled.
   if ((rebuildingSince !== 0 && now - rebuildingSince < REBUILD_LIMIT_MS) || now < nextRebuildAt) return;
   rebuildingSince = now;
+  // Every write counted so far had committed before it was counted, so before the load's
+  // transaction begins: when none is counted while the rebuild runs, the snapshot is as current as
+  // a check would prove, and the reads after it need none. (That check once made every boot read
+  // in flight wait on the database right after a rebuild, at a storm's start, while it wrote the
+  // storm's history.)
+  const writes = writesSeen;
   const rebuild = loadSnapshot(db)
     .then(({ snapshot, generation }) => {
       installed = { snapshot, generation };
+      if (writesSeen === writes) writesChecked = writes;
       snapshotStats.rebuilds++;
       snapshotStats.components = snapshot.componentCount;
       snapshotStats.generation = generation.generation;
