@@ -2,7 +2,7 @@
  * `npm run bench:scale`: does the boot path hold its speed as the cluster grows? Two clusters side
  * by side, each as `npm start` runs it (one API process, `exclusive` snapshot) and set up as
  * bench/storm.ts sets up its own (lib/cluster.ts): BENCH_SCALE_NODES (10000,100000) nodes each.
- * Then, BENCH_ROUNDS (2) times, each case (bootscript, meta-data, vendor-data) storms each cluster
+ * Then, BENCH_ROUNDS (2) times, each case (bootscript, bootscript-once, meta-data, vendor-data) storms each cluster
  * in turn with the same wrk settings as `npm run bench`: the sizes are compared within seconds of
  * each other, since this machine's speed drifts by up to ±25 % over minutes (one storm against
  * another run's figure measures the drift as much as the size).

@@ -65,12 +65,12 @@ export function warmUp(opts: Parameters<typeof runWrk>[0]): number {
  * X-Forwarded-For value (they may also use `n`, how many requests this wrk thread has made, this
  * one included); `fixedHeaders` go with every request.
  *
- * Each wrk thread runs the script in a Lua state of its own, so each is seeded apart, and with the
- * time, so one run does not repeat the last (through `setup`, which runs once per thread in wrk's
- * main state): seeded alike, as the script once was,
- * both threads asked for the same nodes in the same order, and with 100,000 nodes over two thirds of a
- * storm's requests were a node asked again (68,758 distinct nodes in 225,744 requests, where
- * independent threads asked 90,478 in 235,849, as chance predicts).
+ * Each wrk thread runs the script in a Lua state of its own, so each is seeded apart (in `setup`,
+ * which wrk runs once per thread), and with the time, so one run does not repeat the last. Seeded
+ * alike, as the script once was, both threads asked for the same nodes in the same order: with
+ * 100,000 nodes over two thirds of a storm's requests named a node asked just before (68,758
+ * distinct nodes in 225,744 requests, where independent threads asked 90,478 in 235,849, as
+ * chance predicts).
  */
 export function randomNodeScript(
   dir: string,
