@@ -236,17 +236,12 @@ export class BootSnapshot implements BootReader {
   private candidatesOf(node: BootNode): Candidate[] {
     const out: Candidate[] = [];
     const { xname, mac, nid, role, default: fallback } = this.assignments;
-    if (xname.size) this.addCandidate(out, "xname", node.id);
-    if (mac.size) for (const m of node.macs) this.addCandidate(out, "mac", m);
-    if (role.size) this.addCandidate(out, "role", node.role);
-    if (nid.size && node.nid >= 0) this.addCandidate(out, "nid", String(node.nid));
-    if (fallback.size) this.addCandidate(out, "default", "Default");
+    if (xname.size) addCandidate(out, "xname", xname, node.id);
+    if (mac.size) for (const m of node.macs) addCandidate(out, "mac", mac, m);
+    if (role.size) addCandidate(out, "role", role, node.role);
+    if (nid.size && node.nid >= 0) addCandidate(out, "nid", nid, String(node.nid));
+    if (fallback.size) addCandidate(out, "default", fallback, "Default");
     return out;
-  }
-
-  private addCandidate(out: Candidate[], kind: MatchKind, key: string) {
-    const config = this.assignments[kind].get(key);
-    if (config) out.push({ kind, key, config });
   }
 
   // --------------------------------------------------------------------------- cloud-init
@@ -285,6 +280,11 @@ export class BootSnapshot implements BootReader {
       file,
     };
   }
+}
+
+function addCandidate(out: Candidate[], kind: MatchKind, entries: Map<string, BootConfig>, key: string) {
+  const config = entries.get(key);
+  if (config) out.push({ kind, key, config });
 }
 
 /** About 25 MB of rendered documents at most (meta-data is under 1 kB). */
