@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { d1Reader } from "../../workers/boot/d1";
 import { snapshotStats } from "../../workers/boot/snapshot/current";
 import { loadSnapshot, readGeneration, SNAPSHOT_QUERIES } from "../../workers/boot/snapshot/load";
-import { BootSnapshot, DERIVED_LIMIT, type SnapshotRows } from "../../workers/boot/snapshot/model";
+import { BootSnapshot, KEPT_ANSWER_BYTES, keptBytes, type SnapshotRows } from "../../workers/boot/snapshot/model";
 import type { BootKey } from "../../workers/boot/types";
 import { database } from "../../workers/db";
 import worker from "../../workers/index";
@@ -295,7 +295,7 @@ describe("the boot snapshot is never stale", () => {
     }
   });
 
-  it("keeps at most DERIVED_LIMIT answers, the least recently used going first", async () => {
+  it("keeps answers up to KEPT_ANSWER_BYTES, the least recently used going first, none larger than that", async () => {
     const empty: SnapshotRows = {
       components: [],
       interfaces: [],
@@ -322,11 +322,29 @@ describe("the boot snapshot is never stale", () => {
         return { value: undefined, keep: true };
       });
     expect([await nothing(), await nothing(), empties]).toEqual([undefined, undefined, 1]);
-    for (let i = 0; i < DERIVED_LIMIT - 3; i++) await remember(`filler ${i}`);
-    await remember("first"); // read again: now the most recent
-    await remember("one too many");
+
+    // Large answers (an object holding text and bytes, as the routes keep) fill the budget: the
+    // one that does not fit beside the others pushes out the least recently used, whatever their number.
+    const body = "x".repeat(1 << 20);
+    const large = (i: number) =>
+      snapshot.remember(`large ${String(i).padStart(2, "0")}`, async () => ({
+        value: { body, bytes: new Uint8Array(8), n: ++computed },
+        keep: true,
+      }));
+    const small = keptBytes("first", "first #1") + keptBytes("passing", "passing #3") + keptBytes("nothing", undefined);
+    const fitting = Math.floor((KEPT_ANSWER_BYTES - small) / keptBytes("large 00", { body, bytes: new Uint8Array(8) }));
+    expect(fitting).toBeLessThan(100);
+    for (let i = 0; i < fitting; i++) await large(i);
+    expect(await remember("first")).toBe("first #1"); // kept beside them all, and now the most recent
+    await large(fitting);
     expect(await remember("first")).toBe("first #1");
     expect(await remember("passing")).toBe(`passing #${computed}`);
+    // An answer larger than the whole budget is computed every time, and pushes nothing out.
+    const huge = "y".repeat(KEPT_ANSWER_BYTES);
+    const n = computed;
+    for (let i = 0; i < 2; i++) await snapshot.remember("huge", async () => ({ value: { huge, n: ++computed }, keep: true }));
+    expect(computed).toBe(n + 2);
+    expect(await remember("first")).toBe("first #1");
   });
 
   it("off: every read goes to D1", async () => {

@@ -113,12 +113,15 @@ export class BootSnapshot implements BootReader {
   private readonly instances = new Map<string, InstanceInfo>();
   private readonly defaults: ClusterDefaults;
   /**
-   * Answers derived from this snapshot's data, which cannot change while it is current; bounded,
-   * the least recently used going first. (A Map evicting its oldest key through `keys().next()`
-   * cost ~8 µs per miss once evictions began: V8 leaves a deleted entry as a hole at the front of
-   * the table until it is rebuilt, and the iterator walks every hole.)
+   * Answers derived from this snapshot's data, which cannot change while it is current; bounded by
+   * their size, the least recently used going first. (A Map evicting its oldest key through
+   * `keys().next()` cost ~8 µs per miss once evictions began: V8 leaves a deleted entry as a hole
+   * at the front of the table until it is rebuilt, and the iterator walks every hole.)
    */
-  private readonly derived = new LRUCache<string, { value: unknown }>({ max: DERIVED_LIMIT });
+  private readonly derived = new LRUCache<string, { value: unknown }>({
+    maxSize: KEPT_ANSWER_BYTES,
+    sizeCalculation: (kept, key) => keptBytes(key, kept.value),
+  });
   readonly componentCount: number;
 
   constructor(rows: SnapshotRows) {
@@ -191,8 +194,9 @@ export class BootSnapshot implements BootReader {
   /**
    * Answers rendered from this snapshot's data are kept with it: bootscripts and cloud-init
    * documents, which nodes fetch again and again (rendering meta-data, YAML and a SHA-256
-   * instance-id costs more than all the rest of a request). At most DERIVED_LIMIT are kept (the
-   * least recently used go first), so memory does not grow with the cluster.
+   * instance-id costs more than all the rest of a request). They take KEPT_ANSWER_BYTES at most
+   * (the least recently used go first; one larger than that is not kept), so memory grows neither
+   * with the cluster nor with the documents' size.
    */
   async remember<T>(key: string, compute: () => Promise<{ value: T; keep: boolean }>): Promise<T> {
     const kept = this.derived.get(key);
@@ -287,7 +291,31 @@ function addCandidate(out: Candidate[], kind: MatchKind, entries: Map<string, Bo
   if (config) out.push({ kind, key, config });
 }
 
-/** About 25 MB of rendered documents at most (meta-data is under 1 kB). */
-export const DERIVED_LIMIT = 32_768;
+/**
+ * What the kept answers may take, by keptBytes's estimate. A bootscript or a meta-data answer is
+ * about 1 kB with its key, so this keeps one of each for some 30,000 nodes, and more of one kind
+ * (every node's bootscript of 64,000) when only that kind is asked for, as in a storm of boots.
+ */
+export const KEPT_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/** What V8 spends on a kept answer beside its text: the cache's entry, the answer's object, their headers. */
+const KEPT_ENTRY_BYTES = 256;
+
+/**
+ * The size of a kept answer, estimated: its key and the text and bytes it holds, directly or in an
+ * array, at a byte per character (what V8 takes for the ASCII they are), and a fixed cost per entry.
+ * Bytes count in full even where kept answers share them, so an answer holding large shared bytes
+ * should not be kept at all (a group's file, cloud-init/routes.ts).
+ */
+export function keptBytes(key: string, value: unknown): number {
+  let bytes = KEPT_ENTRY_BYTES + key.length;
+  const add = (v: unknown, depth: number) => {
+    if (typeof v === "string") bytes += v.length;
+    else if (v instanceof Uint8Array) bytes += v.byteLength;
+    else if (v !== null && typeof v === "object" && depth < 2) for (const field of Object.values(v)) add(field, depth + 1);
+  };
+  add(value, 0);
+  return bytes;
+}
 
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
