@@ -58,6 +58,7 @@ interface Storm {
   p99Ms: number;
   apiCpuUs: number;
   errors: number;
+  errorKinds: string;
 }
 
 async function cluster(work: string, nodes: number): Promise<Cluster> {
@@ -106,9 +107,10 @@ function storm(c: Cluster, name: (typeof CASES)[number], round: number): Storm {
     p99Ms: r.p99Ms,
     apiCpuUs,
     errors: r.non2xx + r.socketErrors,
+    errorKinds: r.errorKinds,
   };
   console.error(
-    `${name} round ${round}, ${c.nodes} nodes: ${s.requestsPerSecond} req/s, ${apiCpuUs} µs API CPU per request, ${s.errors} errors`,
+    `${name} round ${round}, ${c.nodes} nodes: ${s.requestsPerSecond} req/s, ${apiCpuUs} µs API CPU per request, ${s.errors} errors${s.errors ? ` (${s.errorKinds})` : ""}`,
   );
   return s;
 }

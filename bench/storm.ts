@@ -244,7 +244,8 @@ async function main() {
             `${server} ${c.name}: ${r.result.requestsPerSecond} req/s, p99 ${r.result.p99Ms} ms, ` +
               `CPU ${r.apiCpuUs} µs API + ${r.dbCpuUs} µs database per request (load ${load}); ` +
               `beside it workerd static ${r.workerd.requestsPerSecond} req/s (p99 ${r.workerd.p99Ms} ms, CPU ${r.workerdCpuUs} µs), ` +
-              `nginx ${r.nginx.requestsPerSecond} req/s (p99 ${r.nginx.p99Ms} ms)`,
+              `nginx ${r.nginx.requestsPerSecond} req/s (p99 ${r.nginx.p99Ms} ms)` +
+              (r.result.errorKinds ? `; API errors: ${r.result.errorKinds}` : ""),
           );
         }
       }

@@ -12,6 +12,8 @@ export interface WrkResult {
   non2xx: number;
   /** Socket errors (connect, read, write, timeout), summed. */
   socketErrors: number;
+  /** The errors by kind as wrk counts them ("" when there were none): a timeout and a reset have different causes. */
+  errorKinds: string;
 }
 
 export function requireWrk() {
@@ -45,6 +47,7 @@ export function runWrk(opts: { url: string; script?: string; threads: number; co
     requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
     non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
     socketErrors: errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    errorKinds: [/Non-2xx or 3xx responses:\s+\d+/.exec(out)?.[0], errors?.[0]].filter(Boolean).join("; "),
   };
 }
 

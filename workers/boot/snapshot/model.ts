@@ -292,11 +292,13 @@ function addCandidate(out: Candidate[], kind: MatchKind, entries: Map<string, Bo
 }
 
 /**
- * What the kept answers may take, by keptBytes's estimate. A bootscript or a meta-data answer is
- * about 1 kB with its key, so this keeps one of each for some 30,000 nodes, and more of one kind
- * (every node's bootscript of 64,000) when only that kind is asked for, as in a storm of boots.
+ * What the kept answers may take, by keptBytes's estimate. A bootscript answer is about 940 bytes
+ * by it (a 480-byte script, its key, what the history records), a meta-data answer a little more,
+ * so this keeps some 35,000 answers: the bootscript, meta-data and vendor-data of 10,000 nodes, the
+ * bootscripts of a third of 100,000. Twice as much was measured (bench:scale, 2026-12-03) to add
+ * little speed and ~230 MB to the API process's peak memory; on Cloudflare an isolate has 128 MB.
  */
-export const KEPT_ANSWER_BYTES = 64 * 1024 * 1024;
+export const KEPT_ANSWER_BYTES = 32 * 1024 * 1024;
 
 /** What V8 spends on a kept answer beside its text: the cache's entry, the answer's object, their headers. */
 const KEPT_ENTRY_BYTES = 256;
