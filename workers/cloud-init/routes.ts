@@ -230,7 +230,7 @@ async function groupFile(lookup: NodeLookup, group: string): Promise<Served> {
  * ~30 ms and, kept per node, a copy each (2,000 nodes fetching a 512 KiB file took the API from 138
  * to 1,182 MB). The D1 reader's objects are new on each read.
  */
-const decodedFiles = new WeakMap<object, Uint8Array>();
+const decodedFiles = new WeakMap<NonNullable<NodeLookup["file"]>, Uint8Array>();
 
 // ----------------------------------------------------------------------------- who is asking
 
