@@ -59,6 +59,8 @@ interface Storm {
   apiCpuUs: number;
   errors: number;
   errorKinds: string;
+  /** What changed in the API process during the storm that a storm alone should not change ("" when nothing did). */
+  anomalies: string;
 }
 
 async function cluster(work: string, nodes: number): Promise<Cluster> {
@@ -94,11 +96,31 @@ async function cluster(work: string, nodes: number): Promise<Cluster> {
   };
 }
 
-function storm(c: Cluster, name: (typeof CASES)[number], round: number): Storm {
+/** The API process's snapshot counters that should not move during a storm without writes. */
+async function snapshotCounters(url: string): Promise<{ rebuilds: number; fallbacks: number; checks: number }> {
+  // A connection of its own: the storm blocks this process (wrk runs synchronously) past workerd's
+  // 5 s idle close, and a pooled connection would be reused before its close is seen.
+  const res = await fetch(`${url}/boot/v1/service/snapshot`, { headers: { Connection: "close" } });
+  const { rebuilds, fallbacks, checks } = (await res.json()) as Record<string, number>;
+  return { rebuilds, fallbacks, checks };
+}
+
+async function storm(c: Cluster, name: (typeof CASES)[number], round: number): Promise<Storm> {
+  const pid = c.api.process.pid;
+  const before = await snapshotCounters(c.api.url);
   const {
     result: r,
     cpuUs: [apiCpuUs],
   } = wrkWithCpu({ url: c.api.url, script: c.scripts[name], ...wrkOpts }, [c.api.processes.map((p) => p.pid!)]);
+  // A storm reads only: a rebuild, a read from D1, a generation check or a new API process during
+  // it would be what its errors or a slow figure come from.
+  const after = await snapshotCounters(c.api.url);
+  const anomalies = [
+    ...Object.entries(after)
+      .filter(([k, v]) => v !== before[k as keyof typeof before])
+      .map(([k, v]) => `${k} ${before[k as keyof typeof before]} → ${v}`),
+    ...(c.api.process.pid === pid ? [] : [`API process ${pid} replaced by ${c.api.process.pid}`]),
+  ].join(", ");
   const s = {
     case: name,
     round,
@@ -108,9 +130,12 @@ function storm(c: Cluster, name: (typeof CASES)[number], round: number): Storm {
     apiCpuUs,
     errors: r.non2xx + r.socketErrors,
     errorKinds: r.errorKinds,
+    anomalies,
   };
   console.error(
-    `${name} round ${round}, ${c.nodes} nodes: ${s.requestsPerSecond} req/s, ${apiCpuUs} µs API CPU per request, ${s.errors} errors${s.errors ? ` (${s.errorKinds})` : ""}`,
+    `${name} round ${round}, ${c.nodes} nodes: ${s.requestsPerSecond} req/s, ${apiCpuUs} µs API CPU per request, ${s.errors} errors` +
+      (s.errors ? ` (${s.errorKinds})` : "") +
+      (anomalies ? `; during it: ${anomalies}` : ""),
   );
   return s;
 }
@@ -125,7 +150,8 @@ async function main() {
     let warmUpErrors = 0;
     for (const name of CASES)
       for (const c of clusters) warmUpErrors += warmUp({ url: c.api.url, script: c.scripts[name], ...wrkOpts, seconds: WARMUP_SECONDS });
-    for (let round = 1; round <= ROUNDS; round++) for (const name of CASES) for (const c of clusters) storms.push(storm(c, name, round));
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const name of CASES) for (const c of clusters) storms.push(await storm(c, name, round));
     report(clusters, storms, warmUpErrors);
   } finally {
     for (const c of clusters) await c.api.stop();
@@ -151,6 +177,12 @@ function report(clusters: Cluster[], storms: Storm[], warmUpErrors: number) {
     ),
     "",
     `Errors in the uncounted warm-up storms (${WARMUP_SECONDS} s per cluster and case, before the rounds): ${warmUpErrors}.`,
+    ...storms
+      .filter((s) => s.errors || s.anomalies)
+      .map(
+        (s) =>
+          `- ${s.case} round ${s.round}, ${s.nodes} nodes: ${[s.errorKinds, s.anomalies && `during it ${s.anomalies}`].filter(Boolean).join("; ")}`,
+      ),
     "",
     `| cluster | import (\`ochami discover static\`) | API peak RSS |`,
     "|---:|---:|---:|",
