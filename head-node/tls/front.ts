@@ -26,6 +26,7 @@ import { pipeline } from "node:stream";
 import type { SecureContextOptions } from "node:tls";
 import { FORWARD_DROPS_FROM_REQUEST, filterHeaders, HOP_BY_HOP, PROXY_SECRET_HEADER } from "../../shared/forwarding";
 import { sendProblem } from "../../shared/http-problem";
+import { closedUnderRequest, KEPT_ALIVE_IDLE_MS } from "../../shared/kept-alive";
 import type { KeyPair } from "./ca";
 
 /** The client's own fields; Host is kept (the API's URLs and HSTS follow the name the client used). */
@@ -84,10 +85,11 @@ function hostnameOf(hostHeader: string | undefined): string {
 export async function startTlsFront(opts: TlsFrontOptions): Promise<TlsFront> {
   const api = new URL(opts.upstream);
   const notice = opts.onNotice ?? ((line: string) => process.stderr.write(`${line}\n`));
-  // Requests without a body reuse connections to the API; one that finds its pooled connection
-  // closed by the API meanwhile is sent again on a new one. A request with a body cannot be sent
-  // twice, so it gets a connection of its own, which nothing can have closed.
-  const pooled = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  // Requests without a body reuse connections to the API (closed here when idle, before the API
+  // closes them: shared/kept-alive.ts); one that finds its pooled connection closed by the API
+  // meanwhile is sent again on a new one. A request with a body cannot be sent twice, so it gets
+  // a connection of its own, which nothing can have closed.
+  const pooled = new http.Agent({ keepAlive: true, timeout: KEPT_ALIVE_IDLE_MS, maxSockets: 256 });
   const fresh = new http.Agent({ keepAlive: false });
 
   const server = https.createServer({ ...TLS_OPTIONS, ...opts.keyPair }, (req, res) => forward(req, res));
@@ -116,8 +118,7 @@ export async function startTlsFront(opts: TlsFrontOptions): Promise<TlsFront> {
     );
     upstream.on("error", (err: NodeJS.ErrnoException) => {
       if (res.headersSent) return void res.destroy();
-      if (retry && !hasBody && upstream.reusedSocket && (err.code === "ECONNRESET" || err.code === "EPIPE"))
-        return forward(req, res, false);
+      if (retry && !hasBody && closedUnderRequest(upstream, err)) return forward(req, res, false);
       notice(`https: ${req.method} ${rawUrl}: the API at ${api.host} did not answer (${err.code ?? err.message})`);
       sendProblem(res, 502, `the API behind this HTTPS port did not answer (${err.code ?? err.message})`);
     });

@@ -30,6 +30,7 @@ import { pipeline, Transform, type TransformCallback } from "node:stream";
 import type { z } from "zod";
 import { FORWARD_DROPS_FROM_REQUEST, filterHeaders, HOP_BY_HOP, PROXY_SECRET_HEADER } from "../../shared/forwarding";
 import { sendProblem } from "../../shared/http-problem";
+import { closedUnderRequest, KEPT_ALIVE_IDLE_MS } from "../../shared/kept-alive";
 import { metricFactory } from "../metrics";
 import { plainIp, type ServiceDeps } from "../service-deps";
 import { type NodeProxyConfig, nodeProxyConfigSchema } from "./config";
@@ -104,7 +105,8 @@ export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDep
   const api = new URL(config.apiUrl);
   const basePath = api.pathname.replace(/\/+$/, "");
   const transport = api.protocol === "https:" ? https : http;
-  const agent = new transport.Agent({ keepAlive: true });
+  // Idle API connections are closed here before the API closes them under a request (shared/kept-alive.ts).
+  const agent = new transport.Agent({ keepAlive: true, timeout: KEPT_ALIVE_IDLE_MS });
   const log = deps.log;
   const secret = config.secretFile ? readSecretFile(config.secretFile) : config.secret;
   if (!secret)
@@ -173,48 +175,70 @@ export async function startNodeProxy(options: NodeProxyOptions, deps: ServiceDep
     let answered = false;
     let bodyDone = false;
     let pending: (() => void) | undefined;
-    const upstream = transport.request(
-      { protocol: api.protocol, hostname: api.hostname, port: api.port, method: req.method, path: basePath + rawUrl, headers, agent },
-      (upRes) => {
-        answered = true;
+    // Nothing to send but the head: such a request may be sent again (below).
+    const bodiless = req.headers["transfer-encoding"] === undefined && declared === 0;
+    let retried = false;
+    const open = () => {
+      const u = transport.request(
+        { protocol: api.protocol, hostname: api.hostname, port: api.port, method: req.method, path: basePath + rawUrl, headers, agent },
+        (upRes) => {
+          answered = true;
+          clearTimeout(headerTimer);
+          const relay = () => {
+            res.writeHead(upRes.statusCode ?? 502, filterHeaders(upRes.headers, DROP_RESPONSE));
+            pipeline(upRes, res, (err) => {
+              if (err && !res.writableFinished) log.warn({ ip, url: rawUrl, err: err.message }, "node proxy: response stream broken");
+            });
+            log.debug({ ip, method: req.method, url: rawUrl, status: upRes.statusCode, ms: Date.now() - started }, "node proxy: forwarded");
+          };
+          // Only once the node's whole body is in (and within the limit): until then a 413 must stay possible.
+          if (bodyDone) relay();
+          else pending = relay;
+        },
+      );
+      // Silence on the API connection while streaming (or before it answers).
+      u.setTimeout(config.idleTimeoutMs, () => u.destroy(Object.assign(new Error("idle timeout"), { code: "ETIMEDOUT_IDLE" })));
+      u.on("error", (err: NodeJS.ErrnoException) => {
+        if (u !== upstream) return;
+        // The API closed the kept-alive connection this request went out on: it never reached the
+        // API, and one without a body goes again, once, on a new connection.
+        if (bodiless && !answered && !retried && closedUnderRequest(u, err)) {
+          retried = true;
+          log.debug({ ip, url: rawUrl, err: err.code }, "node proxy: kept-alive API connection closed under the request; sending it again");
+          upstream = open();
+          upstream.end();
+          return;
+        }
         clearTimeout(headerTimer);
-        const relay = () => {
-          res.writeHead(upRes.statusCode ?? 502, filterHeaders(upRes.headers, DROP_RESPONSE));
-          pipeline(upRes, res, (err) => {
-            if (err && !res.writableFinished) log.warn({ ip, url: rawUrl, err: err.message }, "node proxy: response stream broken");
-          });
-          log.debug({ ip, method: req.method, url: rawUrl, status: upRes.statusCode, ms: Date.now() - started }, "node proxy: forwarded");
-        };
-        // Only once the node's whole body is in (and within the limit): until then a 413 must stay possible.
-        if (bodyDone) relay();
-        else pending = relay;
-      },
-    );
+        if (err.code === "EBODYLIMIT") return; // answered by refuseBody
+        if (answered || res.headersSent) {
+          res.destroy();
+          return;
+        }
+        const timedOut = err.code === "ETIMEDOUT_RESPONSE" || err.code === "ETIMEDOUT_IDLE";
+        upstreamErrors.inc({ kind: timedOut ? "timeout" : "unreachable" });
+        log.warn({ ip, url: rawUrl, api: api.origin, err: err.code ?? err.message }, "node proxy: API request failed");
+        if (timedOut) sendProblem(res, 504, `the API at ${api.origin} did not answer within ${config.responseTimeoutMs} ms`);
+        else sendProblem(res, 502, `the API at ${api.origin} is unreachable (${err.code ?? err.message})`);
+      });
+      return u;
+    };
+    let upstream = open();
     const headerTimer = setTimeout(
       () => upstream.destroy(Object.assign(new Error("response timeout"), { code: "ETIMEDOUT_RESPONSE" })),
       config.responseTimeoutMs,
     );
-    // Silence on the API connection while streaming (or before it answers).
-    upstream.setTimeout(config.idleTimeoutMs, () => upstream.destroy(Object.assign(new Error("idle timeout"), { code: "ETIMEDOUT_IDLE" })));
     req.setTimeout(config.idleTimeoutMs, () => req.destroy());
-    upstream.on("error", (err: NodeJS.ErrnoException) => {
-      clearTimeout(headerTimer);
-      if (err.code === "EBODYLIMIT") return; // answered by refuseBody
-      if (answered || res.headersSent) {
-        res.destroy();
-        return;
-      }
-      const timedOut = err.code === "ETIMEDOUT_RESPONSE" || err.code === "ETIMEDOUT_IDLE";
-      upstreamErrors.inc({ kind: timedOut ? "timeout" : "unreachable" });
-      log.warn({ ip, url: rawUrl, api: api.origin, err: err.code ?? err.message }, "node proxy: API request failed");
-      if (timedOut) sendProblem(res, 504, `the API at ${api.origin} did not answer within ${config.responseTimeoutMs} ms`);
-      else sendProblem(res, 502, `the API at ${api.origin} is unreachable (${err.code ?? err.message})`);
-    });
     // The node went away: stop the API request too.
     res.on("close", () => {
       clearTimeout(headerTimer);
       if (!res.writableFinished) upstream.destroy();
     });
+    if (bodiless) {
+      bodyDone = true;
+      upstream.end();
+      return;
+    }
     const counted = new BodyLimit(config.maxBodyBytes);
     counted.on("end", () => {
       bodyDone = true;

@@ -1,5 +1,6 @@
 import http, { type IncomingHttpHeaders } from "node:http";
 import https from "node:https";
+import { closedUnderRequest, KEPT_ALIVE_IDLE_MS } from "../kept-alive";
 
 /**
  * The HTTP(S) transport of the API client, and of the CLI's Redfish reads, on node:http/https
@@ -43,6 +44,8 @@ export class NetworkError extends Error {
     readonly url: string,
     readonly code: string,
     message: string,
+    /** The request went out on a kept-alive connection the server closed before any answer: it never reached the server's handler. */
+    readonly staleConnection = false,
   ) {
     super(message);
   }
@@ -56,8 +59,8 @@ function agentFor(url: URL, tls: TlsOptions | undefined): http.Agent {
   let agent = agents.get(key);
   if (!agent) {
     agent = secure
-      ? new https.Agent({ keepAlive: true, maxSockets: 64, ca: tls?.ca, rejectUnauthorized: !tls?.insecure })
-      : new http.Agent({ keepAlive: true, maxSockets: 64 });
+      ? new https.Agent({ keepAlive: true, timeout: KEPT_ALIVE_IDLE_MS, maxSockets: 64, ca: tls?.ca, rejectUnauthorized: !tls?.insecure })
+      : new http.Agent({ keepAlive: true, timeout: KEPT_ALIVE_IDLE_MS, maxSockets: 64 });
     agents.set(key, agent);
   }
   return agent;
@@ -69,7 +72,22 @@ export function closeConnections() {
   agents.clear();
 }
 
-export function request(target: string, req: HttpRequest): Promise<HttpResponse> {
+/**
+ * One HTTP exchange. A GET or HEAD that went out on a kept-alive connection the server closed
+ * under it goes again, once, on a new connection (shared/kept-alive.ts); a request with other
+ * effects is left to its caller.
+ */
+export async function request(target: string, req: HttpRequest): Promise<HttpResponse> {
+  try {
+    return await exchange(target, req);
+  } catch (err) {
+    const method = req.method ?? "GET";
+    if (err instanceof NetworkError && err.staleConnection && (method === "GET" || method === "HEAD")) return exchange(target, req);
+    throw err;
+  }
+}
+
+function exchange(target: string, req: HttpRequest): Promise<HttpResponse> {
   const url = new URL(target);
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return Promise.reject(new NetworkError(target, "EPROTO", `unsupported URL scheme '${url.protocol}' (use http or https)`));
@@ -87,7 +105,9 @@ export function request(target: string, req: HttpRequest): Promise<HttpResponse>
       reject(err);
       r.destroy();
     };
+    let answered = false;
     const r = mod.request(url, { method: req.method ?? "GET", headers, agent: agentFor(url, req.tls) }, (res) => {
+      answered = true;
       const status = res.statusCode ?? 0;
       const sink = status >= 200 && status < 300 ? req.onChunk : undefined;
       const chunks: Buffer[] = [];
@@ -121,7 +141,9 @@ export function request(target: string, req: HttpRequest): Promise<HttpResponse>
       () => fail(new NetworkError(target, "ETIMEDOUT", `no answer within ${formatMs(req.timeoutMs)}`)),
       req.timeoutMs,
     );
-    r.on("error", (err: NodeJS.ErrnoException) => fail(new NetworkError(target, err.code ?? "EIO", describeNetworkError(err))));
+    r.on("error", (err: NodeJS.ErrnoException) => {
+      fail(new NetworkError(target, err.code ?? "EIO", describeNetworkError(err), !answered && closedUnderRequest(r, err)));
+    });
     r.end(body);
   });
 }

@@ -13,6 +13,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NodeProxy, startNodeProxy } from "../../onprem-agent/node-proxy";
 import { freePort } from "../head-node/ports";
+import { startClosingServer } from "../support/closing-server";
 import { requirements } from "../support/requirements";
 import { waitFor } from "../support/wait";
 import { captureLog, curlHttp, sha256 } from "./serving-support";
@@ -275,6 +276,29 @@ describe.skipIf(noCurl)("node proxy", () => {
       expect(JSON.parse(r.body.toString())).toMatchObject({ type: "about:blank", title: "Bad Gateway", status: 502 });
     } finally {
       await dead.close();
+    }
+  });
+
+  it("sends a request again when the API closed the kept-alive connection it went out on; never one with a body", async () => {
+    const closing = await startClosingServer();
+    const p = await startNodeProxy({ address: "127.0.0.1", port: 0, apiUrl: closing.url, secret: SECRET }, { log });
+    try {
+      const first = await curlHttp(`${p.url}/boot/v1/bootscript?mac=52:54:00:be:ef:01`);
+      const second = await curlHttp(`${p.url}/boot/v1/bootscript?mac=52:54:00:be:ef:02`);
+      expect([first.status, second.status, second.body.toString()]).toEqual([200, 200, "ok\n"]);
+      // The second went out on the first's connection, was cut, and went again on a new one.
+      expect(closing.requests.map((r) => [r.connection, /mac=\S+/.exec(r.head)?.[0]])).toEqual([
+        [1, "mac=52:54:00:be:ef:01"],
+        [1, "mac=52:54:00:be:ef:02"],
+        [2, "mac=52:54:00:be:ef:02"],
+      ]);
+      // A request with a body is not sent twice: its 502 says what happened.
+      const withBody = await curlHttp(`${p.url}/cloud-init/meta-data`, ["-X", "GET", "--data-binary", "hello"]);
+      expect(withBody.status).toBe(502);
+      expect(closing.requests.filter((r) => r.head.startsWith("GET /cloud-init/meta-data"))).toHaveLength(1);
+    } finally {
+      await p.close();
+      await closing.close();
     }
   });
 
