@@ -6,6 +6,7 @@ import type { AppEnv, Waiter } from "../../env";
 import { type Generation, loadSnapshot, readGeneration, sameGeneration } from "./load";
 import type { BootSnapshot } from "./model";
 import { tellPeers } from "./peers";
+import { SharedCheck } from "./shared-check";
 
 /**
  * The isolate's boot snapshot and when it may be used. Exact, never eventually consistent:
@@ -99,115 +100,32 @@ export function noteWriteElsewhere(): void {
 
 // ----------------------------------------------------------------------------- generation check
 
-/*
- * Sharing one query among concurrent requests, within workerd's rules: a promise belongs to the
- * request that created it, and its continuations are dropped once that request is finished, so
- * no request awaits a promise another request created. Each request waits on its own promise;
- * the request that issued the query resolves them (allowed while they are alive, and they are:
- * they are waiting). The query runs under `waitUntil`, so a client hanging up does not cancel it
- * midway; a waiter whose query never answers gives up after WAIT_LIMIT_MS and reads D1 itself.
- * That give-up timer is also what keeps a waiter alive: workerd cancels a request that has nothing
- * of its own pending (no timer, no I/O) while it awaits a promise, as hung ("The Workers runtime
- * canceled this request because it detected that your Worker's code had hung"), not knowing that
- * another request will resolve it. Measured: with the wait left without a timer, a storm in
- * `shared` mode got no answer at all.
- */
-
-interface Follower {
-  resolve(g: Generation | undefined): void;
-}
-
+/** A batch waits this long for its check at most; then its reads go to D1. */
 const WAIT_LIMIT_MS = 2_000;
-/**
- * A leader told to issue its batch's query takes its turn within about a millisecond; one that has
- * not after this long was dropped with its request (or is late enough that a query of one's own
- * costs less than the wait).
- */
+/** A woken leader that has not issued its batch's check after this long is taken for lost (shared-check.ts). */
 const LEADER_LATE_MS = 20;
-/** When the query in flight was issued; 0 when none is. */
-let inFlightSince = 0;
-/**
- * Requests that arrived while a query was in flight, or since it answered until the first of them
- * (the leader) issues the next one for them all; `wokenAt`: when the leader was told to (0: not yet).
- */
-let nextBatch: { since: number; wokenAt: number; followers: Follower[] } | undefined;
-let wakeNextLeader: (() => void) | undefined;
 
-const fresh = (since: number) => since !== 0 && Date.now() - since < WAIT_LIMIT_MS;
-
-/**
- * A generation read issued no earlier than this call (a query already in flight may predate a
- * write the caller must see), or undefined when it failed or took too long.
- */
-async function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promise<Generation | undefined> {
-  // The next batch forms from when a request arrives during a check until its leader issues the
-  // next one, which is after that check has answered and the leader's turn has come: arrivals in
-  // between join it too (its query is not yet issued). Issuing their own instead, as they once
-  // did, overlapped a second query with the batch's and halved the requests per check.
-  // A batch whose leader is late lost it (a platform that drops a request whose client hung up
-  // drops it with its continuations): this request issues the query for its members and itself.
-  // One older than the wait limit is left alone: its members have given up.
-  const now = Date.now();
-  if (nextBatch && nextBatch.wokenAt !== 0 && now - nextBatch.wokenAt >= LEADER_LATE_MS) {
-    const orphans = nextBatch;
-    nextBatch = undefined;
-    if (fresh(orphans.since)) {
-      snapshotStats.orphansAnswered += orphans.followers.length;
-      return issue(db, waiter, orphans.followers);
-    }
-  }
-  const forming = nextBatch && fresh(nextBatch.since) ? nextBatch : undefined;
-  if (!forming && !fresh(inFlightSince)) return issue(db, waiter, []);
-  snapshotStats.waited++;
-  if (forming) {
-    const { followers } = forming;
-    return withLimit(new Promise<Generation | undefined>((resolve) => followers.push({ resolve })));
-  }
-  // Lead the next batch: wait (on a promise of our own) until the query in flight is done.
-  const batch = { since: now, wokenAt: 0, followers: [] as Follower[] };
-  nextBatch = batch;
-  await withLimit(
-    new Promise<undefined>((go) => {
-      wakeNextLeader = () => {
-        batch.wokenAt = Date.now();
-        go(undefined);
-      };
-    }),
-  );
-  if (nextBatch === batch) nextBatch = undefined;
-  return issue(db, waiter, batch.followers);
-}
-
-async function issue(db: Db, waiter: Waiter | undefined, followers: Follower[]): Promise<Generation | undefined> {
-  inFlightSince = Date.now();
-  snapshotStats.checks++;
-  // Followers are answered and the next leader woken inside the promise waitUntil keeps, not in
-  // the issuing request's own continuation: were that request dropped, they would wait out the limit.
-  const query = readGeneration(db).then(
-    (g) => settled(g, followers),
-    (err) => {
-      console.error("boot snapshot: generation check failed, boot reads go to D1:", (err as Error).message);
-      return settled(undefined, followers);
-    },
-  );
-  waiter?.waitUntil(query);
-  return query;
-}
-
-function settled(generation: Generation | undefined, followers: Follower[]): Generation | undefined {
-  for (const f of followers) f.resolve(generation);
-  inFlightSince = 0;
-  const wake = wakeNextLeader;
-  wakeNextLeader = undefined;
-  wake?.();
-  return generation;
-}
-
-/** `p`, or undefined after WAIT_LIMIT_MS; the timer is the request's pending work meanwhile (see above). */
+/** `p`, or undefined after WAIT_LIMIT_MS; the timer is the request's pending work meanwhile (shared-check.ts). */
 function withLimit<T>(p: Promise<T | undefined>): Promise<T | undefined> {
   let timer: number | undefined;
   const limit = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), WAIT_LIMIT_MS)));
   return Promise.race([p, limit]).finally(() => clearTimeout(timer ?? null));
+}
+
+const sharedCheck = new SharedCheck<Generation>({ now: () => Date.now(), limit: withLimit }, snapshotStats, WAIT_LIMIT_MS, LEADER_LATE_MS);
+
+/**
+ * A generation read issued no earlier than this call (a query already in flight may predate a
+ * write the caller must see), shared with the boot reads asking at the same time; undefined when
+ * it failed or took too long.
+ */
+function generationReadAfterNow(db: Db, waiter: Waiter | undefined): Promise<Generation | undefined> {
+  const query = () =>
+    readGeneration(db).catch((err) => {
+      console.error("boot snapshot: generation check failed, boot reads go to D1:", (err as Error).message);
+      return undefined;
+    });
+  return sharedCheck.read(query, (p) => waiter?.waitUntil(p));
 }
 
 // ----------------------------------------------------------------------------- rebuild
