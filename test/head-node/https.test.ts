@@ -37,6 +37,9 @@ function run(cmd: string, args: string[], opts: { input?: string } = {}): Promis
     p.stderr.on("data", (d) => (stderr += d));
     p.on("error", reject);
     p.on("close", (code) => resolve({ code, stdout, stderr }));
+    // A command that does not read its input may have exited before it is written: an EPIPE
+    // here is no failure of the command (it failed a full run once, uncaught).
+    p.stdin.on("error", () => {});
     p.stdin.end(opts.input ?? "");
   });
 }
