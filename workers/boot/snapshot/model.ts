@@ -296,7 +296,7 @@ function addCandidate(out: Candidate[], kind: MatchKind, entries: Map<string, Bo
  * by it (a 480-byte script, its key, what the history records), a meta-data answer a little more,
  * so this keeps some 35,000 answers: the bootscript, meta-data and vendor-data of 10,000 nodes, the
  * bootscripts of a third of 100,000. Twice as much was measured (bench:scale, 2026-12-03) to add
- * little speed and ~230 MB to the API process's peak memory; on Cloudflare an isolate has 128 MB.
+ * little speed and ~200 MB to the API process's peak memory; on Cloudflare an isolate has 128 MB.
  */
 export const KEPT_ANSWER_BYTES = 32 * 1024 * 1024;
 
