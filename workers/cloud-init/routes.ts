@@ -259,10 +259,12 @@ async function forRequester(
   }
   const name = lookup.view.id;
   try {
-    const key = `${endpoint}\0${file ?? ""}\0${name}\0${originOf(c.req.url)}`;
     // A group's file is not kept per node: serving it is a lookup, and it is the group's, as
     // large as its admin made it (the kept answers' budget would count it once per member).
-    const served = await boot.remember(key, async () => ({ value: await serve(lookup, c), keep: file === undefined }));
+    const served =
+      file === undefined
+        ? await boot.remember(`${endpoint}\0${name}\0${originOf(c.req.url)}`, async () => ({ value: await serve(lookup, c), keep: true }))
+        : await serve(lookup, c);
     const inSmd = lookup.view.inSmd;
     record(c, { name, ip: who.ip, endpoint, inSmd, detail: served.detail });
     return responseOf(served);
