@@ -1,6 +1,7 @@
 import { getTableColumns, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import { HttpProblem } from "../../shared/problem";
 import * as schema from "./schema";
 import { watchWrites } from "./storage-full";
 
@@ -37,19 +38,20 @@ export function columnNames(...columns: SQLiteColumn[]): SQL {
 }
 
 /**
- * `INSERT INTO table (columns) SELECT …` of records bound as one JSON parameter, each record's
- * values of `keys` (the table's column keys) in that order: any number of rows in one statement,
- * under D1's limit of 100 bound parameters. Made once per table and keys, so an import's thousands
- * of statements cost little to build. The statement ends with `WHERE true`, so an upsert clause
- * may follow (SQLite would read its ON as a join's).
+ * `INSERT INTO table (columns) SELECT …` of records bound as JSON parameters, each record's values
+ * of `keys` (the table's column keys) in that order: any number of rows in a few statements
+ * (jsonArrays says how many), each under D1's limit of 100 bound parameters. Made once per table
+ * and keys, so an import's thousands of statements cost little to build. Each statement ends with
+ * `WHERE true` and then `tail`, so an upsert clause may follow (SQLite would read its ON as a
+ * join's).
  */
 export function jsonRowsInsert<T extends SQLiteTable, K extends keyof T["_"]["columns"] & string>(table: T, keys: readonly K[]) {
   const columns = getTableColumns(table);
   const names = columnNames(...keys.map((k) => columns[k] as SQLiteColumn));
   const values = sql.raw(keys.map((_, i) => `json_extract(value, '$[${i}]')`).join(", "));
   const head = sql`INSERT INTO ${table} (${names}) SELECT ${values}`;
-  return (records: ReadonlyArray<Record<K, unknown>>): SQL =>
-    sql`${head} FROM json_each(${JSON.stringify(records.map((r) => keys.map((k) => r[k])))}) WHERE true`;
+  return (records: ReadonlyArray<Record<K, unknown>>, tail: SQL = sql``): SQL[] =>
+    jsonArrays(records.map((r) => keys.map((k) => r[k]))).map((json) => sql`${head} FROM json_each(${json}) WHERE true ${tail}`);
 }
 
 /** Anything drizzle can render to SQL: a `sql` template or a query builder. */
@@ -90,19 +92,71 @@ export async function runBatch(db: Db, statements: Statement[]): Promise<D1Resul
 }
 
 /**
- * `column IN (list)` with the whole list bound as one JSON parameter. D1 allows at most 100 bound
- * parameters per statement; json_each keeps any list size to one.
+ * `column IN (list)` with the list bound as JSON parameters: D1 allows at most 100 bound
+ * parameters per statement, and json_each keeps any list to one per JSON_PARAMETER_UNITS of it
+ * (a list of 160,000 xnames, 2.7 MB, is over D1's 2,000,000 bytes for one value: six parameters).
  */
-export function inList(column: SQLWrapper, values: readonly (string | number | boolean)[]): SQL {
-  return sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
+export function inList(column: SQLWrapper, values: readonly ListValue[]): SQL {
+  const tests = jsonLists(values).map((json) => sql`${column} IN (SELECT value FROM json_each(${json}))`);
+  return tests.length === 1 ? tests[0] : sql`(${sql.join(tests, sql` OR `)})`;
 }
 
-export function notInList(column: SQLWrapper, values: readonly (string | number | boolean)[]): SQL {
-  return sql`${column} NOT IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
+export function notInList(column: SQLWrapper, values: readonly ListValue[]): SQL {
+  const tests = jsonLists(values).map((json) => sql`${column} NOT IN (SELECT value FROM json_each(${json}))`);
+  return tests.length === 1 ? tests[0] : sql`(${sql.join(tests, sql` AND `)})`;
 }
 
-/** Rows per multi-row statement: keeps each bound JSON parameter well under D1's 2 MB value limit. */
+type ListValue = string | number | boolean;
+
+/** JSON parameters of one list in one statement, at most: leaves half of D1's 100 to the rest of it. */
+const LIST_PARAMETERS = 50;
+
+/**
+ * A list as the JSON parameters of one statement, each at most JSON_PARAMETER_UNITS long (the
+ * empty list: one, empty); a 413 when they would be more than LIST_PARAMETERS.
+ */
+export function jsonLists(values: readonly ListValue[]): string[] {
+  if (values.length === 0) return ["[]"];
+  const arrays = jsonArrays(values, Number.POSITIVE_INFINITY);
+  if (arrays.length > LIST_PARAMETERS)
+    throw new HttpProblem(413, `a list of ${values.length} values is more than one database query takes; send it in parts`);
+  return arrays;
+}
+
+/** Rows per multi-row statement, at most: a statement of small rows stays well under D1's limits and SQLite's work per statement bounded. */
 export const ROWS_PER_STATEMENT = 500;
+
+/**
+ * D1 stores no string, BLOB or row over 2,000,000 bytes, a bound parameter included: beyond it
+ * the statement fails with SQLITE_TOOBIG (local D1 as Cloudflare's). So one JSON parameter holds
+ * at most this many UTF-16 code units of rows, at most 1.5 MB as UTF-8 (3 bytes a unit at most);
+ * a single row larger than that goes alone, and D1 stores it if it fits a row (isValueTooBig
+ * below answers when it does not).
+ */
+export const JSON_PARAMETER_UNITS = 500_000;
+
+/**
+ * `rows` as JSON arrays for `json_each`, in order: each at most `maxRows` rows and
+ * JSON_PARAMETER_UNITS long, except a single row longer than that. Bounding rows by count alone
+ * let 500 hardware locations of 5 KB each make a 2.5 MB parameter, which D1 refused (a 500).
+ */
+export function jsonArrays(rows: readonly unknown[], maxRows = ROWS_PER_STATEMENT): string[] {
+  const arrays: string[] = [];
+  let parts: string[] = [];
+  let units = 2;
+  for (const row of rows) {
+    const json = JSON.stringify(row) ?? "null";
+    if (parts.length === maxRows || (parts.length > 0 && units + json.length + 1 > JSON_PARAMETER_UNITS)) {
+      arrays.push(`[${parts.join(",")}]`);
+      parts = [];
+      units = 2;
+    }
+    parts.push(json);
+    units += json.length + 1;
+  }
+  if (parts.length > 0) arrays.push(`[${parts.join(",")}]`);
+  return arrays;
+}
 
 export function chunks<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[][] {
   const out: T[][] = [];
@@ -127,10 +181,18 @@ export function changes(result: unknown): number {
 }
 
 /** A D1 error's message with its cause's: drizzle wraps D1's error ("Failed query: …"). */
-function errorText(err: unknown): string {
+export function errorText(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : "";
   return message + cause;
+}
+
+/**
+ * True when D1 refused a value or row over its size limit (2,000,000 bytes): SQLite's
+ * SQLITE_TOOBIG, "string or blob too big" (the same code for a statement too long is not the client's doing). The app answers 413 (workers/http/errors.ts).
+ */
+export function isValueTooBig(err: unknown): boolean {
+  return /string or blob too big/i.test(errorText(err));
 }
 
 /** True when a D1 error is a UNIQUE/PRIMARY KEY violation. */

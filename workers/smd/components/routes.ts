@@ -398,7 +398,7 @@ export function registerComponentRoutes(app: Router) {
       async (c) => {
         const { ids, filter: f } = c.req.valid("json");
         // With a type filter, descendants of the IDs count too; otherwise only the IDs themselves.
-        const scope = f.type.include.length || f.type.exclude.length ? store.selfOrDescendant(ids) : inList(components.id, ids);
+        const scope = f.type.include.length || f.type.exclude.length ? store.selfOrDescendantOfAny(ids) : inList(components.id, ids);
         return c.json(listBody(await store.listComponents(c.var.db, f, scope), f));
       },
     ),
@@ -421,7 +421,7 @@ export function registerComponentRoutes(app: Router) {
         if (raw === "all" || raw === "s0") return c.json(listBody(await store.listComponents(db, f), f));
         // Checked after the filter, as upstream does.
         const id = requireXname(raw, "bad query param: Argument was not a valid xname ID");
-        return c.json(listBody(await store.listComponents(db, f, store.selfOrDescendant([id])), f));
+        return c.json(listBody(await store.listComponents(db, f, store.selfOrDescendantOfAny([id])), f));
       },
     ),
   });

@@ -8,12 +8,14 @@ import {
   type Db,
   idsInChunks,
   inList,
+  jsonLists,
   jsonRowsInsert,
   notInList,
   runBatch,
   type Statement,
 } from "../../db";
 import { components, groupMembers, nodeMaps, partitionMembers } from "../../db/schema";
+import { selfOrDescendant } from "../hierarchy";
 import { termsWhere } from "../terms";
 import type { ComponentFilter } from "./filter";
 import type { ComponentRow, NodeMapDefaults } from "./model";
@@ -72,14 +74,19 @@ export async function listComponents(db: Db, f: ComponentFilter, extra?: SQL): P
   return db.select().from(components).where(where).orderBy(asc(components.id)).all();
 }
 
-/** `id` itself and every descendant of it (`id` + a letter + alphanumerics), for the Query routes. */
-export function selfOrDescendant(ids: string[]): SQL {
-  return or(
-    inList(components.id, ids),
-    sql`EXISTS (SELECT 1 FROM json_each(${JSON.stringify(ids)}) p
-         WHERE ${components.id} LIKE p.value || '%' AND length(${components.id}) > length(p.value)
-           AND substr(${components.id}, length(p.value) + 1, 1) BETWEEN 'a' AND 'z')`,
-  )!;
+/**
+ * Components that are one of `ids` or a descendant of one, for the Query routes: one range scan
+ * of the primary key per ID, driven by the list. Written as a LIKE per component and ID it was
+ * quadratic: 5,000 IDs over 10,000 components took 1.8 s, and 100,000 would pass D1's 30 s for a
+ * query.
+ */
+export function selfOrDescendantOfAny(ids: readonly string[]): SQL {
+  const id = sql`c.${bare(components.id)}`;
+  const tests = jsonLists(ids).map(
+    (json) =>
+      sql`${components.id} IN (SELECT ${id} FROM json_each(${json}) p JOIN ${components} c ON ${selfOrDescendant(id, sql`p.value`)})`,
+  );
+  return tests.length === 1 ? tests[0] : sql`(${sql.join(tests, sql` OR `)})`;
 }
 
 export async function getComponent(db: Db, id: string): Promise<ComponentRow | undefined> {
@@ -131,7 +138,7 @@ const insertComponents = jsonRowsInsert(components, [
 const FORCED = [components.state, components.flag, components.subtype, components.netType, components.arch, components.class];
 
 /**
- * Upsert statements for many components, ROWS_PER_STATEMENT rows each (one JSON parameter per
+ * Upsert statements for many components, as few as jsonArrays allows (one JSON parameter per
  * statement). `mode`:
  *  - "keep": existing components are left untouched (POST without force);
  *  - "force": existing ones get State, Flag, Subtype, NetType, Arch, Class overwritten, and
@@ -147,7 +154,7 @@ export function upsertComponentStatements(rows: ComponentRow[], mode: "keep" | "
           sql`, `,
         )}`;
   // JSON true/false land as SQLite's 1/0 (json_extract), as the boolean columns store them.
-  return chunks(rows).map((chunk) => sql`${insertComponents(chunk)} ON CONFLICT (${bare(components.id)}) ${conflict}`);
+  return insertComponents(rows, sql`ON CONFLICT (${bare(components.id)}) ${conflict}`);
 }
 
 /**

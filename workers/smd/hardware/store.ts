@@ -2,6 +2,7 @@ import { and, asc, eq, gt, inArray, lt, or, type SQL, type SQLWrapper, sql } fro
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { bare, changes, chunks, countAndDelete, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { hwinvFrus, hwinvHistory, hwinvLocations, partitionMembers } from "../../db/schema";
+import { selfOrDescendant } from "../hierarchy";
 import { type FruRecord, HARDWARE_TYPES, type HistoryEvent, type LocationRecord } from "./model";
 
 /**
@@ -16,16 +17,22 @@ const insertFrus = jsonRowsInsert(hwinvFrus, ["fruId", "type", "subtype", "info"
 const insertLocations = jsonRowsInsert(hwinvLocations, ["id", "type", "ordinal", "status", "parentNode", "info", "fruId"]);
 
 const upsertFru = (rows: Array<Record<"fruId" | "type" | "subtype" | "info", unknown>>) =>
-  sql`${insertFrus(rows)} ON CONFLICT (${bare(hwinvFrus.fruId)}) DO UPDATE SET
-    ${bare(hwinvFrus.subtype)} = excluded.${bare(hwinvFrus.subtype)}, ${bare(hwinvFrus.info)} = excluded.${bare(hwinvFrus.info)}`;
+  insertFrus(
+    rows,
+    sql`ON CONFLICT (${bare(hwinvFrus.fruId)}) DO UPDATE SET
+      ${bare(hwinvFrus.subtype)} = excluded.${bare(hwinvFrus.subtype)}, ${bare(hwinvFrus.info)} = excluded.${bare(hwinvFrus.info)}`,
+  );
 
 const upsertLocation = (rows: Array<Record<"id" | "type" | "ordinal" | "status" | "parentNode" | "info" | "fruId", unknown>>) =>
-  sql`${insertLocations(rows)} ON CONFLICT (${bare(hwinvLocations.id)}) DO UPDATE SET ${sql.join(
-    [hwinvLocations.ordinal, hwinvLocations.status, hwinvLocations.parentNode, hwinvLocations.info, hwinvLocations.fruId].map(
-      (c) => sql`${bare(c)} = excluded.${bare(c)}`,
-    ),
-    sql`, `,
-  )}`;
+  insertLocations(
+    rows,
+    sql`ON CONFLICT (${bare(hwinvLocations.id)}) DO UPDATE SET ${sql.join(
+      [hwinvLocations.ordinal, hwinvLocations.status, hwinvLocations.parentNode, hwinvLocations.info, hwinvLocations.fruId].map(
+        (c) => sql`${bare(c)} = excluded.${bare(c)}`,
+      ),
+      sql`, `,
+    )}`,
+  );
 
 /**
  * A `Detected` event for each (location, FRU) pair, unless the location's last event already
@@ -62,21 +69,20 @@ export function storeStatements(locations: LocationRecord[], now: number): State
   }
   const out: Statement[] = [];
   // FRUs first: locations refer to them.
-  for (const chunk of chunks(frus)) out.push(upsertFru(chunk));
-  for (const chunk of chunks(locs))
-    out.push(
-      upsertLocation(
-        chunk.map((l) => ({
-          id: l.id,
-          type: l.type,
-          ordinal: l.ordinal,
-          status: l.status,
-          parentNode: l.parentNode,
-          info: l.info,
-          fruId: l.fru?.fruId ?? null,
-        })),
-      ),
-    );
+  out.push(...upsertFru(frus));
+  out.push(
+    ...upsertLocation(
+      locs.map((l) => ({
+        id: l.id,
+        type: l.type,
+        ordinal: l.ordinal,
+        status: l.status,
+        parentNode: l.parentNode,
+        info: l.info,
+        fruId: l.fru?.fruId ?? null,
+      })),
+    ),
+  );
   const pairs = locs.filter((l) => l.fru).map((l): [string, string] => [l.id, l.fru!.fruId]);
   for (const chunk of chunks(pairs)) out.push(detectedEvents(chunk, now));
   return out;
@@ -84,11 +90,6 @@ export function storeStatements(locations: LocationRecord[], now: number): State
 
 export async function storeLocations(db: Db, locations: LocationRecord[], now: number): Promise<void> {
   await runBatch(db, storeStatements(locations, now));
-}
-
-/** `id` itself or a descendant of it (`id` + a letter + …), as a range scan of the primary key. */
-export function selfOrDescendant(column: SQLWrapper, id: SQLWrapper | string): SQL {
-  return sql`(${column} >= ${id} AND ${column} < ${id} || '{' AND (${column} = ${id} OR substr(${column}, length(${id}) + 1, 1) BETWEEN 'a' AND 'z'))`;
 }
 
 /**

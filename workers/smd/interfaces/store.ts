@@ -82,7 +82,7 @@ type IpRow = typeof ips.$inferSelect;
 
 const ipInsert = jsonRowsInsert(ips, ["interfaceId", "ipAddress", "network", "position"]);
 /** Inserts IP rows; an address an interface already has is skipped. */
-const insertIpRows = (rows: IpRow[]) => sql`${ipInsert(rows)} ON CONFLICT DO NOTHING`;
+const insertIpRows = (rows: IpRow[]) => ipInsert(rows, sql`ON CONFLICT DO NOTHING`);
 
 /** An interface's IP list as rows, in order. */
 const ipRowsOf = (interfaceId: string, list: InterfaceRecord["ips"]): IpRow[] =>
@@ -102,8 +102,7 @@ export function insertInterfaceStatements(records: InterfaceRecord[], onConflict
         records.map((r) => r.id),
       )}`,
     );
-  statements.push(interfaceInsert(records));
-  if (ipRows.length) statements.push(insertIpRows(ipRows));
+  statements.push(...interfaceInsert(records), ...insertIpRows(ipRows));
   return statements;
 }
 
@@ -125,7 +124,7 @@ export async function updateInterface(
   if (Object.keys(set).length) statements.push(db.update(ethernetInterfaces).set(set).where(eq(ethernetInterfaces.id, id)));
   if (patch.ips) {
     statements.push(db.delete(ips).where(eq(ips.interfaceId, id)));
-    if (patch.ips.length) statements.push(insertIpRows(ipRowsOf(id, patch.ips)));
+    statements.push(...insertIpRows(ipRowsOf(id, patch.ips)));
   }
   await runBatch(db, statements);
 }

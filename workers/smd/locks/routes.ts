@@ -127,7 +127,7 @@ async function planReserve(db: Db, r: LockRequest, now: number): Promise<Plan<{ 
   });
   return {
     version: state.version,
-    writes: rows.length ? [store.insertReservations(rows)] : [],
+    writes: store.insertReservations(rows),
     answer: { Success: success, Failure: failure },
   };
 }

@@ -1,6 +1,6 @@
 import { and, asc, eq, isNotNull, lte, type SQL, sql } from "drizzle-orm";
 import { HttpProblem } from "../../../shared/problem";
-import { type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
+import { type Db, errorText, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { components, lockVersion, reservations } from "../../db/schema";
 import type { ComponentFilter } from "../components/filter";
 import { filterWhere } from "../components/store";
@@ -112,7 +112,7 @@ export const renewReservations = (db: Db, componentIds: string[], expiresMs: num
   db.update(reservations).set({ expiresMs }).where(inList(reservations.componentId, componentIds));
 
 const insertRows = jsonRowsInsert(reservations, ["componentId", "createdMs", "expiresMs", "deputyKey", "reservationKey"]);
-export const insertReservations = (rows: Reservation[]): SQL => insertRows(rows);
+export const insertReservations = (rows: Reservation[]): SQL[] => insertRows(rows);
 
 /**
  * Commits `writes` if no lock write committed since `version` was read; false when one did (plan
@@ -134,11 +134,6 @@ export async function commit(db: Db, version: number, writes: Statement[]): Prom
     if (/malformed JSON/i.test(errorText(err))) return false;
     throw err;
   }
-}
-
-function errorText(err: unknown): string {
-  const e = err as Error | undefined;
-  return `${e?.message ?? err} ${e?.cause instanceof Error ? e.cause.message : ""}`;
 }
 
 const ATTEMPTS = 8;

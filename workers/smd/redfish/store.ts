@@ -51,7 +51,7 @@ function inventoryStatements(inv: DiscoveredInventory, interfaces: "fail" | "rep
     ...inv.nodes.map((n) => ({ id: n.id, type: "Node", role: "Compute", nid: n.nid, ...described })),
   ];
   const statements: Statement[] = [];
-  if (rows.length) statements.push(sql`${componentInsert(rows)} ${reviveComponents}`);
+  statements.push(...componentInsert(rows, reviveComponents));
   if (inv.hardware.length) statements.push(...storeHardwareStatements(inv.hardware, Date.now()));
   statements.push(...insertInterfaceStatements(inv.interfaces, interfaces));
   if (inv.componentEndpoints.length)
@@ -60,7 +60,7 @@ function inventoryStatements(inv: DiscoveredInventory, interfaces: "fail" | "rep
         componentEndpoints.id,
         inv.componentEndpoints.map((e) => e.id),
       )}`,
-      componentEndpointInsert(inv.componentEndpoints),
+      ...componentEndpointInsert(inv.componentEndpoints),
     );
   return statements;
 }
@@ -78,7 +78,7 @@ export async function insertRedfishEndpoints(
 ): Promise<void> {
   if (items.length === 1) {
     const [{ row, inventory }] = items;
-    await runBatch(db, [endpointInsert([row]), ...(inventory ? inventoryStatements(inventory, "fail") : [])]);
+    await runBatch(db, [...endpointInsert([row]), ...(inventory ? inventoryStatements(inventory, "fail") : [])]);
     return;
   }
   const described = { state: "On", flag: "OK", enabled: true };
@@ -96,18 +96,19 @@ export async function insertRedfishEndpoints(
       componentEndpointRows.set(e.id, e);
     }
   }
-  const statements: Statement[] = chunks(items.map((i) => i.row)).map((rows) => endpointInsert(rows));
-  for (const rows of chunks(componentRows)) statements.push(sql`${componentInsert(rows)} ${reviveComponents}`);
+  const statements: Statement[] = endpointInsert(items.map((i) => i.row));
+  statements.push(...componentInsert(componentRows, reviveComponents));
   statements.push(...hardwareStatements(items.map((i) => i.inventory?.hardware ?? [])));
-  for (const rows of chunks(interfaces)) statements.push(...insertInterfaceStatements(rows, "fail"));
-  for (const rows of chunks([...componentEndpointRows.values()]))
+  statements.push(...insertInterfaceStatements(interfaces, "fail"));
+  const endpointsOfComponents = [...componentEndpointRows.values()];
+  for (const rows of chunks(endpointsOfComponents))
     statements.push(
       sql`DELETE FROM ${componentEndpoints} WHERE ${inList(
         componentEndpoints.id,
         rows.map((e) => e.id),
       )}`,
-      componentEndpointInsert(rows),
     );
+  statements.push(...componentEndpointInsert(endpointsOfComponents));
   await runBatch(db, statements);
 }
 
