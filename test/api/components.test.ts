@@ -91,6 +91,10 @@ describe("SMD /State/Components", () => {
     expect(ids(await getJson(`${C}?enabled=false`))).toEqual(["x1000c1s7b1n0"]);
     expect(ids(await getJson(`${C}?nid=1&nid=5`))).toEqual(["x1000c1s7b0n0", "x1000c1s7b1n0"]);
     expect(ids(await getJson(`${C}?nid_start=2&nid_end=10`))).toEqual(["x1000c1s7b1n0"]);
+    // Any number of ranges (two bound parameters each passed D1's 100 with the 50th: a 500).
+    const ranges = Array.from({ length: 60 }, (_, i) => `nid_start=${100 + i * 10}&nid_end=${105 + i * 10}`).join("&");
+    expect(ids(await getJson(`${C}?${ranges}&nid_start=4&nid_end=5`))).toEqual(["x1000c1s7b1n0"]);
+    expect(ids(await getJson(`${C}?nid=1&${ranges}`))).toEqual(["x1000c1s7b0n0"]);
     expect(ids(await getJson(`${C}?nid=`))).toEqual(["x1000c1s7b0"]);
     expect(ids(await getJson(`${C}?role=Compute&subrole=Worker`))).toEqual(["x1000c1s7b1n0"]);
     expect(ids(await getJson(`${C}?id=x1000c1s7b0&id=X1000C1S7B0N1`))).toEqual(["x1000c1s7b0", "x1000c1s7b0n1"]);

@@ -115,7 +115,7 @@ const LIST_PARAMETERS = 50;
  * A list as the JSON parameters of one statement, each at most JSON_PARAMETER_UNITS long (the
  * empty list: one, empty); a 413 when they would be more than LIST_PARAMETERS.
  */
-export function jsonLists(values: readonly ListValue[]): string[] {
+export function jsonLists(values: readonly unknown[]): string[] {
   if (values.length === 0) return ["[]"];
   const arrays = jsonArrays(values, Number.POSITIVE_INFINITY);
   if (arrays.length > LIST_PARAMETERS)

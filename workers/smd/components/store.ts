@@ -1,4 +1,4 @@
-import { and, asc, eq, gte, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, or, type SQL, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import {
   bare,
@@ -37,10 +37,16 @@ export function filterWhere(f: ComponentFilter): SQL | undefined {
     ...termsWhere(components.locked, f.locked),
     ...termsWhere(components.reservationDisabled, f.reservationDisabled),
   ];
-  // NIDs: positive values and ranges are OR-ed together; negations AND-ed.
+  // NIDs: positive values and ranges are OR-ed together; negations AND-ed. The ranges are bound
+  // as JSON: two parameters each passed D1's 100 with the 50th range (a 500).
   const nidAny: SQL[] = [];
   if (f.nid.include.length) nidAny.push(inList(components.nid, f.nid.include));
-  for (const [start, end] of f.nidRanges) nidAny.push(and(gte(components.nid, Math.max(start, 0)), lte(components.nid, end))!);
+  if (f.nidRanges.length) {
+    const ranges = f.nidRanges.map(([start, end]) => [Math.max(start, 0), end]);
+    for (const json of jsonLists(ranges))
+      nidAny.push(sql`EXISTS (SELECT 1 FROM json_each(${json}) r
+        WHERE ${components.nid} BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))`);
+  }
   if (nidAny.length) parts.push(or(...nidAny)!);
   if (f.nid.exclude.length) parts.push(notInList(components.nid, f.nid.exclude));
 

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, lt, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { bare, changes, chunks, countAndDelete, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
+import { bare, changes, chunks, countAndDelete, type Db, inList, jsonLists, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { hwinvFrus, hwinvHistory, hwinvLocations, partitionMembers } from "../../db/schema";
 import { selfOrDescendant } from "../hierarchy";
 import { type FruRecord, HARDWARE_TYPES, type HistoryEvent, type LocationRecord } from "./model";
@@ -149,7 +149,11 @@ export const getLocation = async (db: Db, id: string) => (await selectLocations(
 /** The filters of GET /Inventory/Hardware and /HardwareByFRU, on FRU fields as upstream (the FRUInfo's). */
 export interface FruFilter {
   types?: string[];
-  /** Substrings of the manufacturer, any case (upstream's ILIKE '%m%'). */
+  /**
+   * Substrings of the manufacturer, any case (upstream's ILIKE '%m%', but `%` and `_` are
+   * themselves). Not a LIKE: D1 on Cloudflare refuses a LIKE pattern over 50 bytes, and one bound
+   * parameter per value passed its 100 parameters with the 100th value.
+   */
   manufacturers?: string[];
   partNumbers?: string[];
   serialNumbers?: string[];
@@ -159,8 +163,13 @@ export interface FruFilter {
 function fruWhere(f: FruFilter, typeColumn: SQLWrapper): SQL[] {
   const out: SQL[] = [];
   if (f.types?.length) out.push(inList(typeColumn, f.types));
-  if (f.manufacturers?.length)
-    out.push(or(...f.manufacturers.map((m) => sql`json_extract(${hwinvFrus.info}, '$.Manufacturer') LIKE ${`%${m}%`}`))!);
+  if (f.manufacturers?.length) {
+    const manufacturer = sql`lower(json_extract(${hwinvFrus.info}, '$.Manufacturer'))`;
+    const tests = jsonLists(f.manufacturers).map(
+      (json) => sql`EXISTS (SELECT 1 FROM json_each(${json}) m WHERE instr(${manufacturer}, lower(m.value)) > 0)`,
+    );
+    out.push(or(...tests)!);
+  }
   if (f.partNumbers?.length) out.push(inList(sql`json_extract(${hwinvFrus.info}, '$.PartNumber')`, f.partNumbers));
   if (f.serialNumbers?.length) out.push(inList(sql`json_extract(${hwinvFrus.info}, '$.SerialNumber')`, f.serialNumbers));
   if (f.fruIds?.length) out.push(inList(hwinvFrus.fruId, f.fruIds));
