@@ -43,6 +43,21 @@ const BODIES: Array<string | undefined> = [
   '{"name":"","meta-data":"x","file":{"content":1,"encoding":"rot13"}}',
   JSON.stringify({ deep: JSON.parse("[".repeat(200) + "]".repeat(200)) }),
   JSON.stringify({ Components: Array.from({ length: 300 }, (_, i) => ({ ID: `x${i}c0s0b0n0`, State: i % 2 ? "On" : "Bogus" })) }),
+  // Values over what D1 stores in one field (2,000,000 bytes) in the fields routes keep whole.
+  (() => {
+    const big = "b".repeat(2_300_000);
+    return JSON.stringify({
+      name: "big",
+      label: "big",
+      description: big,
+      macs: ["52:54:00:00:00:09"],
+      kernel: "http://h/k",
+      params: big,
+      "meta-data": { big },
+      file: { content: big },
+      "local-hostname": big,
+    });
+  })(),
 ];
 
 const QUERIES = [
@@ -52,6 +67,18 @@ const QUERIES = [
   "?mac=zz&name=&nid=-1&retry=x&arch=%0A&json=1",
   "?MACAddress=&IPAddress=999.1.1.1&OlderThan=now&Type=nope&limit=-4&since=x&after_id=y",
   `?${"a=1&".repeat(500)}`,
+  // A filter key many times over: more values than D1's 100 bound parameters (each alone: a
+  // route may refuse a key it does not know before it reads the others).
+  ...["type=Node", "state=Ready", "nid=1", "nid_start=1&nid_end=2", "group=g", "partition=p1", "role=Compute", "id=x1000c0s0b0n0"]
+    .concat([
+      "mac=52:54:00:00:00:01",
+      "manufacturer=hpe",
+      "fruid=a",
+      "name=x1000c0s0b0n0",
+      "ipaddress=10.0.0.1",
+      "componentid=x1000c0s0b0n0",
+    ])
+    .map((term) => `?${`${term}&`.repeat(120)}`),
 ];
 
 function concretePaths(pattern: string): string[] {
