@@ -128,7 +128,8 @@ export const ROWS_PER_STATEMENT = 500;
 
 /**
  * D1 stores no string, BLOB or row over 2,000,000 bytes, a bound parameter included: beyond it
- * the statement fails with SQLITE_TOOBIG (local D1 as Cloudflare's). So one JSON parameter holds
+ * the statement fails with SQLITE_TOOBIG (Cloudflare's figure; local D1 refuses a value past about
+ * 2.2 MB). So one JSON parameter holds
  * at most this many UTF-16 code units of rows, at most 1.5 MB as UTF-8 (3 bytes a unit at most);
  * a single row larger than that goes alone, and D1 stores it if it fits a row (isValueTooBig
  * below answers when it does not).
@@ -188,8 +189,9 @@ export function errorText(err: unknown): string {
 }
 
 /**
- * True when D1 refused a value or row over its size limit (2,000,000 bytes): SQLite's
- * SQLITE_TOOBIG, "string or blob too big" (the same code for a statement too long is not the client's doing). The app answers 413 (workers/http/errors.ts).
+ * True when D1 refused a value or row over its size limit: SQLite's SQLITE_TOOBIG, "string or
+ * blob too big" (not the same code's "statement too long", which no client's value causes). The
+ * app answers 413 (workers/http/errors.ts).
  */
 export function isValueTooBig(err: unknown): boolean {
   return /string or blob too big/i.test(errorText(err));

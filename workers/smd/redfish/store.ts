@@ -1,6 +1,6 @@
 import { and, asc, eq, getTableColumns, inArray, ne, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { QueryBuilder, type SQLiteTable } from "drizzle-orm/sqlite-core";
-import { bare, chunks, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
+import { bare, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { componentEndpoints, components, redfishEndpoints } from "../../db/schema";
 import { detachStatements as detachHardwareStatements, storeStatements as storeHardwareStatements } from "../hardware/store";
 import { insertInterfaceStatements } from "../interfaces/store";
@@ -101,14 +101,14 @@ export async function insertRedfishEndpoints(
   statements.push(...hardwareStatements(items.map((i) => i.inventory?.hardware ?? [])));
   statements.push(...insertInterfaceStatements(interfaces, "fail"));
   const endpointsOfComponents = [...componentEndpointRows.values()];
-  for (const rows of chunks(endpointsOfComponents))
+  if (endpointsOfComponents.length)
     statements.push(
       sql`DELETE FROM ${componentEndpoints} WHERE ${inList(
         componentEndpoints.id,
-        rows.map((e) => e.id),
+        endpointsOfComponents.map((e) => e.id),
       )}`,
+      ...componentEndpointInsert(endpointsOfComponents),
     );
-  statements.push(...componentEndpointInsert(endpointsOfComponents));
   await runBatch(db, statements);
 }
 
