@@ -37,7 +37,7 @@ describe("idle connections to the database process after a burst", () => {
     // The timing depends on a loaded machine's timers: a round whose request is sent after the
     // API's own 5 s (a fresh connection then, nothing to retry) proves nothing, so go on until one
     // did meet the timeout.
-    for (let round = 0; round < 4 && !lines.some((l) => l.includes("retrying the query once")); round++) {
+    for (let round = 0; round < 4 && !lines.some((l) => l.includes("each query retried once")); round++) {
       // A burst: several pooled connections, all idle from here on.
       statuses.push(...(await Promise.all(Array.from({ length: 8 }, components))));
       const t0 = Date.now();
@@ -53,7 +53,7 @@ describe("idle connections to the database process after a burst", () => {
         process.kill(api.databaseProcess.pid!, "SIGCONT");
       }
     }
-    expect(lines.filter((l) => l.includes("retrying the query once")).length, lines.join("\n")).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.includes("each query retried once")).length, lines.join("\n")).toBeGreaterThan(0);
     expect(
       statuses.every((s) => s === 200),
       `statuses ${statuses}`,

@@ -1,4 +1,5 @@
 import { problemResponse } from "../../shared/problem";
+import { databaseDown, noteDatabaseAnswered } from "./unavailable";
 
 /**
  * A full disk under the database: the one place that recognises it and says so.
@@ -74,8 +75,9 @@ export function storageFullResponse(): Response {
 
 /**
  * The D1 binding as the app uses it (workers/db/index.ts): the same calls, except that a result
- * with rows changed ends a full-disk episode. That is the one sure sign there is room again; a
- * request answered 2xx may have written nothing (a token, a queued report). One `then` per query.
+ * with rows changed ends a full-disk episode (the one sure sign there is room again; a request
+ * answered 2xx may have written nothing: a token, a queued report), and any result ends an episode
+ * of the database not answering (unavailable.ts). One `then` per query.
  */
 export function watchWrites(d1: D1Database): D1Database {
   const watched: Pick<D1Database, "prepare" | "batch" | "exec" | "dump" | "withSession"> = {
@@ -96,10 +98,10 @@ class WatchedStatement {
     return new WatchedStatement(this.inner.bind(...values));
   }
   first(column?: string) {
-    return column === undefined ? this.inner.first() : this.inner.first(column);
+    return (column === undefined ? this.inner.first() : this.inner.first(column)).then(answered);
   }
   raw(options?: { columnNames?: boolean }) {
-    return options?.columnNames ? this.inner.raw({ columnNames: true }) : this.inner.raw();
+    return (options?.columnNames ? this.inner.raw({ columnNames: true }) : this.inner.raw()).then(answered);
   }
   all() {
     return this.inner.all().then(noteResult);
@@ -111,6 +113,11 @@ class WatchedStatement {
 
 function noteResult<R extends { meta?: { changes?: number } }>(result: R): R {
   if (storageFull.since !== 0 && (result.meta?.changes ?? 0) > 0) noteStorageWritable();
+  return answered(result);
+}
+
+function answered<R>(result: R): R {
+  if (databaseDown.since !== 0) noteDatabaseAnswered();
   return result;
 }
 

@@ -1,6 +1,7 @@
 import type { Config } from "../config";
 import { type Db, ROWS_PER_STATEMENT } from "../db";
 import { isStorageFull, noteStorageFull, storageFull } from "../db/storage-full";
+import { isDatabaseUnavailable, noteDatabaseUnavailable } from "../db/unavailable";
 import type { RequestVariables } from "../env";
 import { ClientRate } from "./client-rate";
 import type { BootEvent } from "./model";
@@ -20,7 +21,10 @@ import { resolveEvents, writeEvents } from "./store";
  * A flush drops the public requests' events of requesters SMD does not know beyond their
  * client's rate (client-rate.ts), then writes in one batch. On a full disk a batch that
  * cannot be written is dropped and counted, and the next attempt waits FULL_RETRY_MS: a failed
- * commit can fail the database reads in flight with it, so it must stay rare.
+ * commit can fail the database reads in flight with it, so it must stay rare. A batch that finds
+ * the database not answering (its process restarting) goes back to the front of the queue and is
+ * tried again every UNAVAILABLE_RETRY_MS until it answers: until 2026-12-03 it was dropped, and a
+ * restart of the database process during a boot storm lost the storm's history of those seconds.
  */
 const FLUSH_DELAY_MS = 25;
 /**
@@ -31,6 +35,7 @@ const FLUSH_DELAY_MS = 25;
  */
 const BATCH_INTERVAL_MS = 100;
 const FULL_RETRY_MS = 5_000;
+const UNAVAILABLE_RETRY_MS = 500;
 const MAX_PENDING = 50_000;
 /**
  * A flush that has shown no sign of life for this long belongs to a request whose work workerd
@@ -100,6 +105,27 @@ export function recordBootEvents({ waiter, db, config }: Recording, events: Boot
   waiter?.waitUntil(flush);
 }
 
+/** `batch` back at the front of the queue, the newest events beyond MAX_PENDING dropped and counted. */
+function requeue(batch: BootEvent[]): void {
+  pending = batch.concat(pending);
+  const over = pending.length - MAX_PENDING;
+  if (over > 0) {
+    pending.length = MAX_PENDING;
+    droppedQueueFull += over;
+    historyStats.droppedQueueFull += over;
+    settled += over;
+  }
+}
+
+/** Waits `ms`, beating as the loop does between batches (a silent flush is taken for dead). */
+async function beatFor(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    flushBeat = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Plain timers, polled: a reader's arrival or a full statement must cut the wait short (see above: no promise is shared between requests). */
 async function untilNextBatch(previousStarted: number): Promise<void> {
   while (
@@ -130,6 +156,7 @@ async function flushAll(db: Db, config: Config): Promise<void> {
       flushBeat = started;
       const batch = pending;
       pending = [];
+      let requeued = false;
       try {
         const { events, allKnown } = await withinClientRates(db, batch, config.historyClientRate);
         if (events.length) await writeEvents(db, events, { maxEvents: config.historyMax, maxUnknown: config.historyUnknownMax }, allKnown);
@@ -139,11 +166,15 @@ async function flushAll(db: Db, config: Config): Promise<void> {
           historyStats.droppedUnwritten += batch.length;
           noteStorageFull({ droppedEvents: batch.length });
           retryAt = Date.now() + FULL_RETRY_MS;
+        } else if (isDatabaseUnavailable(err)) {
+          noteDatabaseUnavailable(err);
+          requeue(batch);
+          requeued = true;
         } else console.error(`boot history: could not write ${batch.length} events:`, (err as Error).message);
       } finally {
-        settled += batch.length;
+        if (!requeued) settled += batch.length;
       }
-      await untilNextBatch(started);
+      await (requeued ? beatFor(UNAVAILABLE_RETRY_MS) : untilNextBatch(started));
     }
     logDrops(config);
   } finally {

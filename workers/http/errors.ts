@@ -3,18 +3,21 @@ import { HTTPException } from "hono/http-exception";
 import { HttpProblem, problemResponse } from "../../shared/problem";
 import { isValueTooBig } from "../db";
 import { isStorageFull, storageFullResponse } from "../db/storage-full";
+import { databaseUnavailableResponse, isDatabaseUnavailable } from "../db/unavailable";
 import { refusedBodyResponse } from "./body";
 
 /**
  * The app's one error handler: every thrown error becomes problem+json. Expected failures are
- * HttpProblems; a full disk under the database is 507, logged once per episode (workers/db/storage-full.ts);
- * a value larger than the database stores is 413; anything else is a bug, logged with its stack
- * and answered 500 without internals.
+ * HttpProblems; a full disk under the database is 507 and a database that does not answer 503, each
+ * logged once per episode (workers/db/storage-full.ts, unavailable.ts); a value larger than the
+ * database stores is 413; anything else is a bug, logged with its stack and answered 500 without
+ * internals.
  */
 export function onError(err: Error, c: Context): Response {
   if (err instanceof HttpProblem) return err.status === 413 ? refusedBodyResponse(c.req.raw, err) : err.toResponse();
   if (err instanceof HTTPException) return problemResponse(err.status, err.message || undefined);
   if (isStorageFull(err)) return storageFullResponse();
+  if (isDatabaseUnavailable(err)) return databaseUnavailableResponse(err);
   // The body was read whole, so no lingering close (refusedBodyResponse) is needed: a plain 413.
   if (isValueTooBig(err)) return problemResponse(413, VALUE_TOO_BIG);
   // drizzle wraps D1's error ("Failed query: …"); the reason is in its cause.

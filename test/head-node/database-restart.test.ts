@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ApiServer, startApiServer } from "../../head-node/api-runner";
+import { waitFor } from "../support/wait";
+import { freePort } from "./ports";
+
+/**
+ * The database process dies under a running API (kill -9); the runner starts it again, after
+ * 0.5 s at least. Meanwhile a request that needs the database is a 503 problem with Retry-After
+ * (it was a 500, "internal error"), boot answers come from the snapshot, and the boot-history
+ * events of that time are written once the database is back (they were dropped). The API logs
+ * the episode once going down and once back, not once per request.
+ */
+describe("the database process restarting under the API", () => {
+  let stateDir = "";
+  let api: ApiServer;
+  const lines: string[] = [];
+  const MAC = "52:54:00:be:ef:21";
+  const bootscript = () => fetch(`${api.url}/boot/v1/bootscript?mac=${MAC}`);
+
+  beforeAll(async () => {
+    stateDir = mkdtempSync(path.join(tmpdir(), "ochami-db-restart-"));
+    api = await startApiServer({ port: await freePort(), stateDir, vars: { OCHAMI_AUTH: "off" }, onLog: (l) => lines.push(l) });
+    const send = (p: string, body: unknown, method = "POST") => fetch(`${api.url}${p}`, { method, body: JSON.stringify(body) });
+    const components = { Components: [{ ID: "x1000c0s2b0n0", State: "Ready", Role: "Compute", NID: 21 }] };
+    expect((await send("/hsm/v2/State/Components", components)).status).toBe(204);
+    expect((await send("/hsm/v2/Inventory/EthernetInterfaces", { MACAddress: MAC, ComponentID: "x1000c0s2b0n0" })).status).toBe(201);
+    expect((await send("/boot/v1/bootparameters", { hosts: ["x1000c0s2b0n0"], kernel: "http://h/vmlinuz" }, "PUT")).status).toBe(200);
+  });
+  afterAll(async () => {
+    await api?.stop();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("answers 503 with Retry-After meanwhile, boots from the snapshot, and writes that time's boot history once it is back", async () => {
+    expect((await bootscript()).status).toBe(200);
+    const database = api.databaseProcess;
+    const exited = new Promise((resolve) => database.once("exit", resolve));
+    process.kill(database.pid!, "SIGKILL");
+    await exited;
+
+    // The runner waits 0.5 s before starting it again: these run in that gap.
+    const down = await fetch(`${api.url}/hsm/v2/State/Components`);
+    const body = await down.json();
+    expect(down.status, JSON.stringify(body)).toBe(503);
+    expect(down.headers.get("retry-after")).toBe("1");
+    expect(down.headers.get("content-type")).toContain("application/problem+json");
+    expect(body.detail).toContain("the database did not answer");
+    const booted = await Promise.all([bootscript(), bootscript(), bootscript()]);
+    expect(booted.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(api.databaseProcess.pid, "the database was not back yet").toBe(database.pid);
+
+    await waitFor(async () => (await fetch(`${api.url}/hsm/v2/State/Components`)).status === 200, 30_000, "the database back");
+    // A history read waits for the events its process recorded before it: all four fetches.
+    const history = (await (await fetch(`${api.url}/boot/v1/endpoint-history?history=true&name=x1000c0s2b0n0`)).json()) as any[];
+    expect(history.filter((e) => e.endpoint === "bootscript")).toHaveLength(4);
+    expect(lines.filter((l) => l.includes("database: not answering"))).toHaveLength(1);
+    expect(lines.filter((l) => /database: answering again after [\d.]+ s \(\d+ requests answered 503\)/.test(l))).toHaveLength(1);
+    expect(
+      lines.filter((l) => l.includes("unhandled error")),
+      lines.join("\n"),
+    ).toEqual([]);
+  });
+});
