@@ -37,10 +37,32 @@ export interface ApiClientSettings {
   log?: { debug(message: string): void; info(message: string): void };
 }
 
+/** Methods a client may send again without changing what one request would have done (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+
+/**
+ * How long, in all, a request waits out 503s that say when to come back (Retry-After): the API
+ * answers so while its database process restarts (0.5 s, up to 30 s when it keeps failing). Each
+ * wait is at most RETRY_AFTER_MAX_MS.
+ */
+export const UNAVAILABLE_BUDGET_MS = 30_000;
+const RETRY_AFTER_MAX_MS = 10_000;
+
+/** A Retry-After header's wait in ms (delta-seconds or an HTTP date), or undefined when absent or unreadable. */
+export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 /**
  * THE client of the API, for the agent, the `ochami` CLI and `npm start`: service base URLs, the
- * bearer token from a TokenSource with one retry on a fresh token after a 401, JSON in and out,
- * and error answers as ApiError with the body's detail.
+ * bearer token from a TokenSource with one retry on a fresh token after a 401, idempotent requests
+ * sent again after a 503 with Retry-After (for up to UNAVAILABLE_BUDGET_MS), JSON in and out, and
+ * error answers as ApiError with the body's detail. A POST or PATCH that meets a 503 is the
+ * caller's to judge: it may or may not have been stored.
  */
 export class ApiClient {
   constructor(private readonly s: ApiClientSettings) {}
@@ -63,14 +85,27 @@ export class ApiClient {
     if (body !== undefined) headers["content-type"] = "application/json";
     const tokens = opts.auth === false ? undefined : this.s.tokens;
     let bearer: Bearer | undefined = await tokens?.get();
-    for (let attempt = 0; ; attempt++) {
+    let renewed = false;
+    let waited = 0;
+    for (;;) {
       if (bearer) headers.authorization = `Bearer ${bearer.token}`;
       const res = await this.exchange(method, url, headers, body, opts.onChunk);
-      if (res.status === 401 && bearer && attempt === 0) {
-        const renewed = await tokens!.renewAfterRejection();
-        if (renewed) {
+      if (res.status === 401 && bearer && !renewed) {
+        renewed = true;
+        const fresh = await tokens!.renewAfterRejection();
+        if (fresh) {
           this.s.log?.info(`${method} ${url}: 401 with the cached token; retrying once with a fresh one`);
-          bearer = renewed;
+          bearer = fresh;
+          continue;
+        }
+      }
+      const after = res.status === 503 && IDEMPOTENT.has(method) ? retryAfterMs(res.headers["retry-after"]) : undefined;
+      if (after !== undefined) {
+        const wait = Math.min(Math.max(after, 100), RETRY_AFTER_MAX_MS);
+        if (waited + wait <= UNAVAILABLE_BUDGET_MS) {
+          this.s.log?.info(`${method} ${url}: 503 (${res.text().slice(0, 200)}); trying again in ${wait} ms`);
+          await new Promise((r) => setTimeout(r, wait));
+          waited += wait;
           continue;
         }
       }
