@@ -5,9 +5,13 @@
  * answered in D1's own error shape, so the API's D1 client throws `D1_ERROR: <reason>` (e.g.
  * "database or disk is full: SQLITE_FULL") instead of an opaque "Internal Server Error" that no
  * caller can tell apart from any other fault.
+ *
+ * It also answers the runner's liveness probe, `GET /alive`, itself: the process has one thread,
+ * so no answer means it is stuck (head-node/api-runner/index.ts kills and restarts it then).
  */
 export default {
   async fetch(request, env) {
+    if (new URL(request.url).pathname === "/alive") return new Response("alive\n");
     const name = env.MINIFLARE_NAMESPACE;
     const objects = env.MINIFLARE_OBJECT;
     try {

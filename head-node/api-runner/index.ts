@@ -28,6 +28,8 @@ export interface ApiServerOptions {
   onNotice?: (line: string) => void;
   /** A ceiling on the database process's resident memory (none by default); `setting` names it in messages. */
   databaseMemoryLimit?: { mb: number; setting: string };
+  /** How long the database process may answer nothing before it is killed and restarted (default DATABASE_STUCK_MS). */
+  databaseStuckMs?: number;
   /**
    * How many API workerd processes accept on the API's socket (default 1): each is one thread, and
    * the kernel hands each new connection to one of them. The database process stays one.
@@ -68,6 +70,14 @@ export interface ApiServer {
 }
 
 /**
+ * The database process answers its liveness probe between queries, so only a query running this
+ * long keeps it silent legitimately: D1 on Cloudflare stops any query at 30 s. Longer, the process
+ * is taken for stuck (a stalled disk, a loop), and every API request that needs it would wait for
+ * ever: it is killed and restarted, and meanwhile such requests answer 503.
+ */
+const DATABASE_STUCK_MS = 30_000;
+
+/**
  * Serves the worker under workerd on a persisted local D1: bundle, migrate, spawn the database
  * process and the API process (workerd-config.ts says why two), wait until it answers. Both are
  * supervised: one that exits on its own is restarted, on the same socket or port, while the other
@@ -100,6 +110,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     onNotice,
     onStarted: (child) => runtime.noteWorkerd("database", child.pid),
     memoryLimit: opts.databaseMemoryLimit,
+    // Its entry answers this itself (d1-entry.worker.js): silence means the process is stuck.
+    liveness: { alive: () => answersOnSocket(socket), hungAfterMs: opts.databaseStuckMs ?? DATABASE_STUCK_MS },
   });
   let listen: ListenSocket;
   try {

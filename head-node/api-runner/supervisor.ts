@@ -49,7 +49,17 @@ export interface SupervisorOptions {
    * process is stopped (finishing what is in flight) and started again at once.
    */
   memoryLimit?: { mb: number; setting: string; everyMs?: number };
+  /**
+   * A process that runs but is stuck (a stalled disk under SQLite, a loop) never exits, and every
+   * request that needs it waits for ever. `alive` is asked every LIVENESS_EVERY_MS (one at a time);
+   * a process that has answered none for `hungAfterMs` is killed (SIGKILL: a stuck process may not
+   * act on SIGTERM) and restarted as after a crash.
+   */
+  liveness?: { alive(child: ChildProcess): Promise<boolean>; hungAfterMs: number };
 }
+
+/** How often a process with a liveness probe is asked. */
+const LIVENESS_EVERY_MS = 1_000;
 
 /** How often the resident memory of a process with a ceiling is read. */
 const MEMORY_CHECK_MS = 10_000;
@@ -76,6 +86,9 @@ export class WorkerdSupervisor {
   private memoryTimer?: NodeJS.Timeout;
   /** The process being stopped for its memory: its exit is a planned restart, not a crash. */
   private recycling?: ChildProcess;
+  private livenessTimer?: NodeJS.Timeout;
+  /** The process killed for answering nothing, and for how long it had not. */
+  private stuck?: { child: ChildProcess; seconds: number };
 
   constructor(private readonly opts: SupervisorOptions) {}
 
@@ -107,6 +120,7 @@ export class WorkerdSupervisor {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     clearInterval(this.memoryTimer);
+    clearInterval(this.livenessTimer);
     if (this.current) await this.kill(this.current, this.opts.stopGraceMs ?? 5000);
   }
 
@@ -154,6 +168,7 @@ export class WorkerdSupervisor {
     // "close", not "exit": its output is drained by then, so the report has its last lines.
     child.once("close", (code, signal) => {
       clearInterval(this.memoryTimer);
+      clearInterval(this.livenessTimer);
       if (this.stopping || child !== this.current) return;
       if (!this.downSince) this.downSince = Date.now();
       if (this.recycling === child) {
@@ -162,8 +177,13 @@ export class WorkerdSupervisor {
         return;
       }
       if (Date.now() - this.upSince >= HEALTHY_AFTER_MS) this.crashes = 0;
-      this.crashed(`exited ${describeExit(code, signal)}`, child.pid);
+      const stuck = this.stuck?.child === child ? this.stuck.seconds : undefined;
+      this.crashed(
+        stuck === undefined ? `exited ${describeExit(code, signal)}` : `was stuck: it answered nothing for ${stuck} s`,
+        child.pid,
+      );
     });
+    this.watchLiveness(child);
     const limit = this.opts.memoryLimit;
     if (!limit?.mb) return;
     this.memoryTimer = setInterval(() => {
@@ -177,6 +197,27 @@ export class WorkerdSupervisor {
       void this.kill(child, this.opts.stopGraceMs ?? 5000);
     }, limit.everyMs ?? MEMORY_CHECK_MS);
     this.memoryTimer.unref();
+  }
+
+  private watchLiveness(child: ChildProcess) {
+    const liveness = this.opts.liveness;
+    if (!liveness) return;
+    let answeredAt = Date.now();
+    let asking = false;
+    this.livenessTimer = setInterval(async () => {
+      if (asking || this.stopping || child !== this.current) return;
+      asking = true;
+      const alive = await liveness.alive(child).catch(() => false);
+      asking = false;
+      if (alive) answeredAt = Date.now();
+      const silent = Date.now() - answeredAt;
+      if (alive || silent < liveness.hungAfterMs || this.stopping || child !== this.current || this.stuck?.child === child) return;
+      clearInterval(this.livenessTimer);
+      this.stuck = { child, seconds: Math.round(silent / 1000) };
+      this.opts.onNotice(`the ${this.opts.role} workerd (pid ${child.pid}) has answered nothing for ${this.stuck.seconds} s: killing it`);
+      child.kill("SIGKILL");
+    }, LIVENESS_EVERY_MS);
+    this.livenessTimer.unref();
   }
 
   private crashed(what: string, pid: number | undefined) {

@@ -11,18 +11,29 @@ import { freePort } from "./ports";
  * 0.5 s at least. Meanwhile a request that needs the database is a 503 problem with Retry-After
  * (it was a 500, "internal error"), boot answers come from the snapshot, and the boot-history
  * events of that time are written once the database is back (they were dropped). The API logs
- * the episode once going down and once back, not once per request.
+ * the episode once going down and once back, not once per request. A database process that is
+ * stuck (SIGSTOP here, as a stalled disk would hold it) is killed and restarted once it has
+ * answered nothing for a while (3 s here, 30 s by default), instead of every request that needs
+ * it waiting for ever.
  */
 describe("the database process restarting under the API", () => {
   let stateDir = "";
   let api: ApiServer;
   const lines: string[] = [];
+  const notices: string[] = [];
   const MAC = "52:54:00:be:ef:21";
   const bootscript = () => fetch(`${api.url}/boot/v1/bootscript?mac=${MAC}`);
 
   beforeAll(async () => {
     stateDir = mkdtempSync(path.join(tmpdir(), "ochami-db-restart-"));
-    api = await startApiServer({ port: await freePort(), stateDir, vars: { OCHAMI_AUTH: "off" }, onLog: (l) => lines.push(l) });
+    api = await startApiServer({
+      port: await freePort(),
+      stateDir,
+      vars: { OCHAMI_AUTH: "off" },
+      onLog: (l) => lines.push(l),
+      onNotice: (l) => notices.push(l),
+      databaseStuckMs: 3_000,
+    });
     const send = (p: string, body: unknown, method = "POST") => fetch(`${api.url}${p}`, { method, body: JSON.stringify(body) });
     const components = { Components: [{ ID: "x1000c0s2b0n0", State: "Ready", Role: "Compute", NID: 21 }] };
     expect((await send("/hsm/v2/State/Components", components)).status).toBe(204);
@@ -62,5 +73,33 @@ describe("the database process restarting under the API", () => {
       lines.filter((l) => l.includes("unhandled error")),
       lines.join("\n"),
     ).toEqual([]);
+  });
+
+  it("a stuck database process is killed and restarted: a request waiting on it gets a 503, not an endless wait", async () => {
+    const stuck = api.databaseProcess;
+    process.kill(stuck.pid!, "SIGSTOP");
+    const started = Date.now();
+    const res = await fetch(`${api.url}/hsm/v2/State/Components`, { signal: AbortSignal.timeout(20_000) });
+    expect(res.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(
+      notices.some((l) => new RegExp(`\\(pid ${stuck.pid}\\) has answered nothing for \\d+ s: killing it`).test(l)),
+      notices.join("\n"),
+    ).toBe(true);
+    await waitFor(
+      () => notices.some((l) => l.includes(`(pid ${stuck.pid}) was stuck: it answered nothing for`)),
+      10_000,
+      "its exit reported",
+    );
+    const back = await waitFor(
+      async () => {
+        const r = await fetch(`${api.url}/hsm/v2/State/Components`);
+        return r.status === 200 && ((await r.json()) as any);
+      },
+      30_000,
+      "components served again",
+    );
+    expect(back.Components.map((c: { ID: string }) => c.ID)).toEqual(["x1000c0s2b0n0"]);
+    expect(api.databaseProcess.pid).not.toBe(stuck.pid);
   });
 });
