@@ -28,8 +28,8 @@ export interface ApiServerOptions {
   onNotice?: (line: string) => void;
   /** A ceiling on the database process's resident memory (none by default); `setting` names it in messages. */
   databaseMemoryLimit?: { mb: number; setting: string };
-  /** How long the database process may answer nothing before it is killed and restarted (default DATABASE_STUCK_MS). */
-  databaseStuckMs?: number;
+  /** How long a workerd process (the database or an API) may answer nothing before it is killed and restarted (default STUCK_MS). */
+  stuckMs?: number;
   /**
    * How many API workerd processes accept on the API's socket (default 1): each is one thread, and
    * the kernel hands each new connection to one of them. The database process stays one.
@@ -70,12 +70,14 @@ export interface ApiServer {
 }
 
 /**
- * The database process answers its liveness probe between queries, so only a query running this
- * long keeps it silent legitimately: D1 on Cloudflare stops any query at 30 s. Longer, the process
- * is taken for stuck (a stalled disk, a loop), and every API request that needs it would wait for
- * ever: it is killed and restarted, and meanwhile such requests answer 503.
+ * A workerd process answers its liveness probe between the work it has, so only one piece of work
+ * running this long keeps it silent legitimately: D1 on Cloudflare stops any query at 30 s, and
+ * Workers stop a request's CPU at 30 s by default. Longer, the process is taken
+ * for stuck (a stalled disk, a loop) and killed and restarted: a stuck database held every API
+ * request that needed it for ever (they answer 503 meanwhile), a stuck API process the connections
+ * the kernel gave it (its socket's queue goes to the new process).
  */
-const DATABASE_STUCK_MS = 30_000;
+const STUCK_MS = 30_000;
 
 /**
  * Serves the worker under workerd on a persisted local D1: bundle, migrate, spawn the database
@@ -111,7 +113,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     onStarted: (child) => runtime.noteWorkerd("database", child.pid),
     memoryLimit: opts.databaseMemoryLimit,
     // Its entry answers this itself (d1-entry.worker.js): silence means the process is stuck.
-    liveness: { alive: () => answersOnSocket(socket), hungAfterMs: opts.databaseStuckMs ?? DATABASE_STUCK_MS },
+    liveness: { alive: () => answersOnSocket(socket), hungAfterMs: opts.stuckMs ?? STUCK_MS },
   });
   let listen: ListenSocket;
   try {
@@ -146,6 +148,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         onNotice,
         onStarted: (child) => runtime.noteWorkerd(i === 0 ? "api" : `api-${i + 1}`, child.pid),
         stopGraceMs: API_DRAIN_MS,
+        // Answered by the worker on the process's own socket: silence means its one thread is stuck.
+        liveness: { alive: () => answersOnSocket(peerSocket), hungAfterMs: opts.stuckMs ?? STUCK_MS },
       }),
   );
   const stop = async () => {

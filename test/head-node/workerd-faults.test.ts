@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,9 +15,10 @@ import { freePort } from "./ports";
  * the episode once going down and once back, not once per request. A database process that is
  * stuck (SIGSTOP here, as a stalled disk would hold it) is killed and restarted once it has
  * answered nothing for a while (3 s here, 30 s by default), instead of every request that needs
- * it waiting for ever.
+ * it waiting for ever; so is a stuck API process, and the connections the kernel queued for it go
+ * to the new one.
  */
-describe("the database process restarting under the API", () => {
+describe("a workerd process dead or stuck under the runner", () => {
   let stateDir = "";
   let api: ApiServer;
   const lines: string[] = [];
@@ -32,7 +34,7 @@ describe("the database process restarting under the API", () => {
       vars: { OCHAMI_AUTH: "off" },
       onLog: (l) => lines.push(l),
       onNotice: (l) => notices.push(l),
-      databaseStuckMs: 3_000,
+      stuckMs: 3_000,
     });
     const send = (p: string, body: unknown, method = "POST") => fetch(`${api.url}${p}`, { method, body: JSON.stringify(body) });
     const components = { Components: [{ ID: "x1000c0s2b0n0", State: "Ready", Role: "Compute", NID: 21 }] };
@@ -101,5 +103,27 @@ describe("the database process restarting under the API", () => {
     );
     expect(back.Components.map((c: { ID: string }) => c.ID)).toEqual(["x1000c0s2b0n0"]);
     expect(api.databaseProcess.pid).not.toBe(stuck.pid);
+  });
+
+  it("a stuck API process is killed and restarted: a request sent to it meanwhile is answered by the new one", async () => {
+    const stuck = api.process;
+    process.kill(stuck.pid!, "SIGSTOP");
+    // On a new connection (not one the stuck process holds from before): accepted by the kernel on
+    // the listening socket the runner holds, served once a process takes it.
+    const status = await new Promise<number>((resolve, reject) =>
+      http
+        .get(`${api.url}/boot/v1/bootscript?mac=${MAC}`, { agent: false, timeout: 30_000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        })
+        .on("error", reject),
+    );
+    expect(status).toBe(200);
+    expect(api.process.pid).not.toBe(stuck.pid);
+    await waitFor(
+      () => notices.some((l) => l.includes(`API workerd (pid ${stuck.pid}) was stuck: it answered nothing for`)),
+      10_000,
+      "its exit reported",
+    );
   });
 });
