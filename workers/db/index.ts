@@ -2,6 +2,7 @@ import { getTableColumns, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import { HttpProblem } from "../../shared/problem";
+import { errorSays } from "./errors";
 import * as schema from "./schema";
 import { watchWrites } from "./storage-full";
 
@@ -181,31 +182,22 @@ export function changes(result: unknown): number {
   return (result as { meta?: { changes?: number } })?.meta?.changes ?? 0;
 }
 
-/** A D1 error's message with its cause's: drizzle wraps D1's error ("Failed query: …"). */
-export function errorText(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : "";
-  return message + cause;
-}
-
 /**
  * True when D1 refused a value or row over its size limit: SQLite's SQLITE_TOOBIG, "string or
  * blob too big" (not the same code's "statement too long", which no client's value causes). The
  * app answers 413 (workers/http/errors.ts).
  */
 export function isValueTooBig(err: unknown): boolean {
-  return /string or blob too big/i.test(errorText(err));
+  return errorSays(err, /string or blob too big/i);
 }
 
 /** True when a D1 error is a UNIQUE/PRIMARY KEY violation. */
 export function isUniqueViolation(err: unknown): boolean {
-  const text = errorText(err);
-  return /UNIQUE constraint failed|PRIMARY KEY constraint failed|SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)/i.test(text);
+  return errorSays(err, /UNIQUE constraint failed|PRIMARY KEY constraint failed|SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)/i);
 }
 
 export function isForeignKeyViolation(err: unknown): boolean {
-  const text = errorText(err);
-  return /FOREIGN KEY constraint failed/i.test(text);
+  return errorSays(err, /FOREIGN KEY constraint failed/i);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { problemResponse } from "../../shared/problem";
+import { errorSays } from "./errors";
 import { databaseDown, noteDatabaseAnswered } from "./unavailable";
 
 /**
@@ -19,8 +20,7 @@ const FULL = /database or disk is full|SQLITE_FULL/i;
 
 /** True when a D1 error (drizzle wraps it: "Failed query: …", the reason in its cause) is a full disk. */
 export function isStorageFull(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) if (FULL.test(e.message)) return true;
-  return typeof err === "string" && FULL.test(err);
+  return errorSays(err, FULL);
 }
 
 /** This isolate's view, for the log lines and tests. */

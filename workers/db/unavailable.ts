@@ -1,4 +1,5 @@
 import { problemResponse } from "../../shared/problem";
+import { errorSays } from "./errors";
 
 /**
  * The database not answering: the one place that recognises it and says so.
@@ -20,8 +21,7 @@ const UNAVAILABLE =
 
 /** True when a D1 error (possibly wrapped: drizzle's "Failed query: …" has it as its cause) says the database did not answer. */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) if (UNAVAILABLE.test(e.message)) return true;
-  return typeof err === "string" && UNAVAILABLE.test(err);
+  return errorSays(err, UNAVAILABLE);
 }
 
 /** This isolate's view, for the log lines and tests. */

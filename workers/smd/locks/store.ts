@@ -1,6 +1,7 @@
 import { and, asc, eq, isNotNull, lte, type SQL, sql } from "drizzle-orm";
 import { HttpProblem } from "../../../shared/problem";
-import { type Db, errorText, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
+import { type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
+import { errorSays } from "../../db/errors";
 import { components, lockVersion, reservations } from "../../db/schema";
 import type { ComponentFilter } from "../components/filter";
 import { filterWhere } from "../components/store";
@@ -131,7 +132,7 @@ export async function commit(db: Db, version: number, writes: Statement[]): Prom
     ]);
     return true;
   } catch (err) {
-    if (/malformed JSON/i.test(errorText(err))) return false;
+    if (errorSays(err, /malformed JSON/i)) return false;
     throw err;
   }
 }
