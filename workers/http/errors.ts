@@ -29,9 +29,9 @@ export function onError(err: Error, c: Context): Response {
 /**
  * D1 keeps at most 2,000,000 bytes in one field or row (SQLITE_TOOBIG beyond; Cloudflare's figure,
  * local D1 refuses a value past about 2.2 MB), and the statement that met it wrote nothing; a
- * route's writes run in one batch, one transaction. Many rows are split into statements under the limit (jsonArrays in
- * workers/db), so only one value or row of that size gets here: a cloud-init group's file, a
- * hardware location's info, boot parameters.
+ * route's writes run in one batch, one transaction. Many rows are split into statements under the
+ * limit (jsonArrays in workers/db), so only one value or row of that size gets here: a cloud-init
+ * group's file, a hardware location's info, boot parameters.
  */
 const VALUE_TOO_BIG =
   "a value in this request is too large to store: the database keeps at most 2,000,000 bytes in one field or row " +
