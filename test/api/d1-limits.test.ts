@@ -105,6 +105,22 @@ describe("a list of IDs longer than one value D1 stores", () => {
   });
 });
 
+describe("boot parameters for many nodes at once", () => {
+  it("80,000 MACs in one POST (2.4 MB of identifiers) are all assigned, and found by the last one", async () => {
+    const macs = Array.from(
+      { length: 80_000 },
+      (_, i) => `52:54:01:${[i >> 16, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, "0")).join(":")}`,
+    );
+    const r = await send("POST", "/boot/v1/bootparameters", { macs, kernel: "http://h/many-vmlinuz", initrd: "http://h/many-initrd" });
+    expect(r.status, r.text.slice(0, 300)).toBe(201);
+    const last = await getJson(`/boot/v1/bootparameters?mac=${macs.at(-1)}`);
+    expect(last.body).toEqual([expect.objectContaining({ kernel: "http://h/many-vmlinuz" })]);
+    const deleted = await send("DELETE", "/boot/v1/bootparameters", { macs });
+    expect(deleted.status, deleted.text.slice(0, 300)).toBeLessThan(300);
+    expect((await getJson(`/boot/v1/bootparameters?mac=${macs[0]}`)).status).toBe(404);
+  });
+});
+
 describe("jsonArrays", () => {
   const parsed = (arrays: string[]) => arrays.flatMap((a) => JSON.parse(a) as unknown[]);
 

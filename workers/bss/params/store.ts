@@ -1,5 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
-import { columnNames, type Db, type Statement } from "../../db";
+import { columnNames, type Db, jsonLists, type Statement } from "../../db";
 import { bootAssignments as assignments, bootConfigs as configs } from "../../db/schema";
 import type { AssignmentKind, ConfigContent, Identifier } from "./model";
 
@@ -15,11 +15,15 @@ export interface StoredAssignment extends Identifier {
   content: ConfigContent;
 }
 
-const idsJson = (ids: Identifier[]) => JSON.stringify(ids.map((i) => [i.kind, i.key]));
-
-/** The given identifiers as rows `(kind, key)`, to join on the assignments' primary key. */
+/**
+ * The given identifiers as rows `(kind, key)`, to join on the assignments' primary key: bound as
+ * JSON lists under D1's limit on one value (80,000 MACs are 2.4 MB as one list, which D1 refused).
+ */
 export function identifierRows(ids: Identifier[]): SQL {
-  return sql`(SELECT json_extract(value, '$[0]') AS kind, json_extract(value, '$[1]') AS key FROM json_each(${idsJson(ids)}))`;
+  const lists = jsonLists(ids.map((i) => [i.kind, i.key])).map(
+    (json) => sql`SELECT json_extract(value, '$[0]') AS kind, json_extract(value, '$[1]') AS key FROM json_each(${json})`,
+  );
+  return sql`(${sql.join(lists, sql` UNION ALL `)})`;
 }
 
 /** Every assignment with its config, or those of the given identifiers; configs in creation order. */
