@@ -63,6 +63,8 @@ describe("a workerd process dead or stuck under the runner", () => {
     expect(body.detail).toContain("the database did not answer");
     const booted = await Promise.all([bootscript(), bootscript(), bootscript()]);
     expect(booted.map((r) => r.status)).toEqual([200, 200, 200]);
+    // A history read does not wait for those events (they wait for the database): 503 at once.
+    expect((await fetch(`${api.url}/boot/v1/endpoint-history?history=true`)).status).toBe(503);
     expect(api.databaseProcess.pid, "the database was not back yet").toBe(database.pid);
 
     await waitFor(async () => (await fetch(`${api.url}/hsm/v2/State/Components`)).status === 200, 30_000, "the database back");

@@ -1,7 +1,7 @@
 import type { Config } from "../config";
 import { type Db, ROWS_PER_STATEMENT } from "../db";
 import { isStorageFull, noteStorageFull, storageFull } from "../db/storage-full";
-import { isDatabaseUnavailable, noteDatabaseUnavailable } from "../db/unavailable";
+import { databaseDown, isDatabaseUnavailable, noteDatabaseUnavailable } from "../db/unavailable";
 import type { RequestVariables } from "../env";
 import { ClientRate } from "./client-rate";
 import type { BootEvent } from "./model";
@@ -236,11 +236,13 @@ function logDrops(config: Config) {
 
 /**
  * Waits until events recorded so far in this isolate are written (reads call it first). Not while
- * the disk is full: they could not be written, and the reader gets what is there.
+ * the disk is full: they could not be written, and the reader gets what is there. Nor while the
+ * database does not answer: the reader's own query then answers 503 at once, instead of waiting
+ * with the events for the database to come back.
  */
 export async function settleBootEvents({ db, config }: Pick<RequestVariables, "db" | "config">): Promise<void> {
   const target = recorded;
-  while (settled < target && !paused()) {
+  while (settled < target && !paused() && databaseDown.since === 0) {
     readerWaitingUntil = Date.now() + 1_000;
     if (flushScheduled()) await new Promise((r) => setTimeout(r, 5));
     else if (pending.length) {
