@@ -98,13 +98,20 @@ export async function runBatch(db: Db, statements: Statement[]): Promise<D1Resul
  * (a list of 160,000 xnames, 2.7 MB, is over D1's 2,000,000 bytes for one value: six parameters).
  */
 export function inList(column: SQLWrapper, values: readonly ListValue[]): SQL {
-  const tests = jsonLists(values).map((json) => sql`${column} IN (SELECT value FROM json_each(${json}))`);
-  return tests.length === 1 ? tests[0] : sql`(${sql.join(tests, sql` OR `)})`;
+  return anyList(values, (json) => sql`${column} IN (SELECT value FROM json_each(${json}))`);
 }
 
 export function notInList(column: SQLWrapper, values: readonly ListValue[]): SQL {
-  const tests = jsonLists(values).map((json) => sql`${column} NOT IN (SELECT value FROM json_each(${json}))`);
-  return tests.length === 1 ? tests[0] : sql`(${sql.join(tests, sql` AND `)})`;
+  return anyList(values, (json) => sql`${column} NOT IN (SELECT value FROM json_each(${json}))`, sql` AND `);
+}
+
+/**
+ * A condition on a list of any length: `test` of each of its JSON parameters (jsonLists), joined
+ * by `join` (OR: it holds for some piece; AND for a negation).
+ */
+export function anyList(values: readonly unknown[], test: (json: string) => SQL, join: SQL = sql` OR `): SQL {
+  const tests = jsonLists(values).map(test);
+  return tests.length === 1 ? tests[0] : sql`(${sql.join(tests, join)})`;
 }
 
 type ListValue = string | number | boolean;
@@ -124,16 +131,18 @@ export function jsonLists(values: readonly unknown[]): string[] {
   return arrays;
 }
 
-/** Rows per multi-row statement, at most: a statement of small rows stays well under D1's limits and SQLite's work per statement bounded. */
+/**
+ * Rows per multi-row statement, at most: a statement of small rows stays well under D1's limits,
+ * and SQLite's work per statement bounded.
+ */
 export const ROWS_PER_STATEMENT = 500;
 
 /**
  * D1 stores no string, BLOB or row over 2,000,000 bytes, a bound parameter included: beyond it
  * the statement fails with SQLITE_TOOBIG (Cloudflare's figure; local D1 refuses a value past about
- * 2.2 MB). So one JSON parameter holds
- * at most this many UTF-16 code units of rows, at most 1.5 MB as UTF-8 (3 bytes a unit at most);
- * a single row larger than that goes alone, and D1 stores it if it fits a row (isValueTooBig
- * below answers when it does not).
+ * 2.2 MB). So one JSON parameter holds at most this many UTF-16 code units of rows, at most 1.5 MB
+ * as UTF-8 (3 bytes a unit at most); a single row larger than that goes alone, and D1 stores it if
+ * it fits a row (isValueTooBig below answers when it does not).
  */
 export const JSON_PARAMETER_UNITS = 500_000;
 

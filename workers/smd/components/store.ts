@@ -1,6 +1,7 @@
 import { and, asc, eq, or, type SQL, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import {
+  anyList,
   bare,
   changes,
   chunks,
@@ -8,7 +9,6 @@ import {
   type Db,
   idsInChunks,
   inList,
-  jsonLists,
   jsonRowsInsert,
   notInList,
   runBatch,
@@ -41,12 +41,14 @@ export function filterWhere(f: ComponentFilter): SQL | undefined {
   // as JSON: two parameters each passed D1's 100 with the 50th range (a 500).
   const nidAny: SQL[] = [];
   if (f.nid.include.length) nidAny.push(inList(components.nid, f.nid.include));
-  if (f.nidRanges.length) {
-    const ranges = f.nidRanges.map(([start, end]) => [Math.max(start, 0), end]);
-    for (const json of jsonLists(ranges))
-      nidAny.push(sql`EXISTS (SELECT 1 FROM json_each(${json}) r
-        WHERE ${components.nid} BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))`);
-  }
+  if (f.nidRanges.length)
+    nidAny.push(
+      anyList(
+        f.nidRanges.map(([start, end]) => [Math.max(start, 0), end]),
+        (json) => sql`EXISTS (SELECT 1 FROM json_each(${json}) r
+          WHERE ${components.nid} BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))`,
+      ),
+    );
   if (nidAny.length) parts.push(or(...nidAny)!);
   if (f.nid.exclude.length) parts.push(notInList(components.nid, f.nid.exclude));
 
@@ -88,11 +90,11 @@ export async function listComponents(db: Db, f: ComponentFilter, extra?: SQL): P
  */
 export function selfOrDescendantOfAny(ids: readonly string[]): SQL {
   const id = sql`c.${bare(components.id)}`;
-  const tests = jsonLists(ids).map(
+  return anyList(
+    ids,
     (json) =>
       sql`${components.id} IN (SELECT ${id} FROM json_each(${json}) p JOIN ${components} c ON ${selfOrDescendant(id, sql`p.value`)})`,
   );
-  return tests.length === 1 ? tests[0] : sql`(${sql.join(tests, sql` OR `)})`;
 }
 
 export async function getComponent(db: Db, id: string): Promise<ComponentRow | undefined> {

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, lt, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { bare, changes, chunks, countAndDelete, type Db, inList, jsonLists, jsonRowsInsert, runBatch, type Statement } from "../../db";
+import { anyList, bare, changes, chunks, countAndDelete, type Db, inList, jsonRowsInsert, runBatch, type Statement } from "../../db";
 import { hwinvFrus, hwinvHistory, hwinvLocations, partitionMembers } from "../../db/schema";
 import { selfOrDescendant } from "../hierarchy";
 import { type FruRecord, HARDWARE_TYPES, type HistoryEvent, type LocationRecord } from "./model";
@@ -168,10 +168,9 @@ function fruWhere(f: FruFilter, typeColumn: SQLWrapper): SQL[] {
   if (f.types?.length) out.push(inList(typeColumn, f.types));
   if (f.manufacturers?.length) {
     const manufacturer = sql`lower(json_extract(${hwinvFrus.info}, '$.Manufacturer'))`;
-    const tests = jsonLists(f.manufacturers).map(
-      (json) => sql`EXISTS (SELECT 1 FROM json_each(${json}) m WHERE instr(${manufacturer}, lower(m.value)) > 0)`,
+    out.push(
+      anyList(f.manufacturers, (json) => sql`EXISTS (SELECT 1 FROM json_each(${json}) m WHERE instr(${manufacturer}, lower(m.value)) > 0)`),
     );
-    out.push(or(...tests)!);
   }
   if (f.partNumbers?.length) out.push(inList(sql`json_extract(${hwinvFrus.info}, '$.PartNumber')`, f.partNumbers));
   if (f.serialNumbers?.length) out.push(inList(sql`json_extract(${hwinvFrus.info}, '$.SerialNumber')`, f.serialNumbers));
