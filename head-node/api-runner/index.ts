@@ -72,10 +72,10 @@ export interface ApiServer {
 /**
  * A workerd process answers its liveness probe between the work it has, so only one piece of work
  * running this long keeps it silent legitimately: D1 on Cloudflare stops any query at 30 s, and
- * Workers stop a request's CPU at 30 s by default. Longer, the process is taken
- * for stuck (a stalled disk, a loop) and killed and restarted: a stuck database held every API
- * request that needed it for ever (they answer 503 meanwhile), a stuck API process the connections
- * the kernel gave it (its socket's queue goes to the new process).
+ * Workers stop a request's CPU at 30 s by default. Longer, the process is taken for stuck (a
+ * stalled disk, a loop) and killed and restarted: a stuck database held every API request that
+ * needed it for ever (they answer 503 meanwhile), a stuck API process the connections the kernel
+ * gave it (its socket's queue goes to the new process).
  */
 const STUCK_MS = 30_000;
 
@@ -113,7 +113,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     onStarted: (child) => runtime.noteWorkerd("database", child.pid),
     memoryLimit: opts.databaseMemoryLimit,
     // Its entry answers this itself (d1-entry.worker.js): silence means the process is stuck.
-    liveness: { alive: () => answersOnSocket(socket), hungAfterMs: opts.stuckMs ?? STUCK_MS },
+    liveness: { alive: () => answersOnSocket(socket), stuckAfterMs: opts.stuckMs ?? STUCK_MS },
   });
   let listen: ListenSocket;
   try {
@@ -149,7 +149,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         onStarted: (child) => runtime.noteWorkerd(i === 0 ? "api" : `api-${i + 1}`, child.pid),
         stopGraceMs: API_DRAIN_MS,
         // Answered by the worker on the process's own socket: silence means its one thread is stuck.
-        liveness: { alive: () => answersOnSocket(peerSocket), hungAfterMs: opts.stuckMs ?? STUCK_MS },
+        liveness: { alive: () => answersOnSocket(peerSocket), stuckAfterMs: opts.stuckMs ?? STUCK_MS },
       }),
   );
   const stop = async () => {

@@ -52,10 +52,10 @@ export interface SupervisorOptions {
   /**
    * A process that runs but is stuck (a stalled disk under SQLite, a loop) never exits, and every
    * request that needs it waits for ever. `alive` is asked every LIVENESS_EVERY_MS (one at a time);
-   * a process that has answered none for `hungAfterMs` is killed (SIGKILL: a stuck process may not
+   * a process that has answered none for `stuckAfterMs` is killed (SIGKILL: a stuck process may not
    * act on SIGTERM) and restarted as after a crash.
    */
-  liveness?: { alive(child: ChildProcess): Promise<boolean>; hungAfterMs: number };
+  liveness?: { alive(child: ChildProcess): Promise<boolean>; stuckAfterMs: number };
 }
 
 /** How often a process with a liveness probe is asked. */
@@ -211,7 +211,7 @@ export class WorkerdSupervisor {
       asking = false;
       if (alive) answeredAt = Date.now();
       const silent = Date.now() - answeredAt;
-      if (alive || silent < liveness.hungAfterMs || this.stopping || child !== this.current || this.stuck?.child === child) return;
+      if (alive || silent < liveness.stuckAfterMs || this.stopping || child !== this.current || this.stuck?.child === child) return;
       clearInterval(this.livenessTimer);
       this.stuck = { child, seconds: Math.round(silent / 1000) };
       this.opts.onNotice(`the ${this.opts.role} workerd (pid ${child.pid}) has answered nothing for ${this.stuck.seconds} s: killing it`);
